@@ -1,0 +1,278 @@
+"""The clustering algorithms custseg offers, and their tunable parameters.
+
+This registry is the single source for the command line's ``--param NAME=VALUE`` and
+the dashboard's controls: each parameter carries its type, range, default and a
+one-line help. Parameter names are scikit-learn's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sklearn.base import BaseEstimator
+from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering, Birch, KMeans
+from sklearn.mixture import GaussianMixture
+
+from custseg.errors import ParameterError, shown
+
+Kind = Literal["int", "float", "choice"]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One hyperparameter: what it is, what it may be, and what it starts at."""
+
+    name: str
+    kind: Kind
+    default: Any
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    optional: bool = False  # None ("auto") is allowed
+    step: float | None = None
+
+    def coerce(self, value: Any) -> Any:
+        """Turn a CLI string or a Python value into a checked parameter value."""
+        if self.optional and (value is None or str(value).strip().lower() in {"none", "auto"}):
+            return None
+        if self.kind == "choice":
+            text = str(value).strip()
+            if text not in self.choices:
+                raise ParameterError(
+                    f"{self.name}={shown(value)} is not allowed; choose one of "
+                    f"{', '.join(self.choices)}."
+                )
+            return text
+        try:
+            number = float(str(value).strip()) if isinstance(value, str) else float(value)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"{self.name}={shown(value)} is not a number; {self.describe_range()}."
+            ) from None
+        if self.kind == "int":
+            if not number.is_integer():
+                raise ParameterError(
+                    f"{self.name}={shown(value)} must be a whole number; {self.describe_range()}."
+                )
+            number = int(number)
+        if not (self.low <= number <= self.high):
+            raise ParameterError(
+                f"{self.name}={shown(value)} is out of range; {self.describe_range()}."
+            )
+        return number
+
+    def describe_range(self) -> str:
+        if self.kind == "choice":
+            return f"one of {', '.join(self.choices)}"
+        extra = " or 'auto'" if self.optional else ""
+        return f"{self.name} takes {self.low:g} to {self.high:g}{extra}"
+
+
+@dataclass(frozen=True)
+class AlgorithmSpec:
+    """A clustering algorithm: how to build it and what can be tuned."""
+
+    name: str
+    label: str
+    summary: str
+    params: tuple[ParamSpec, ...]
+    build: Callable[[Mapping[str, Any], int], BaseEstimator]
+    predicts_natively: bool
+    has_noise: bool = False
+    #: Default cap on the rows the clusterer itself sees; the KNN assigner extends its
+    #: labels to every other customer. None: fits all rows (cost grows linearly).
+    fit_sample: int | None = None
+    #: Name of the parameter that sets the number of segments, when there is one.
+    k_param: str | None = None
+    #: Parameters that cannot exceed the number of rows fitted; lowered, with a warning.
+    size_bounded: tuple[str, ...] = field(default=())
+
+    def param(self, name: str) -> ParamSpec:
+        for spec in self.params:
+            if spec.name == name:
+                return spec
+        names = ", ".join(p.name for p in self.params)
+        raise ParameterError(
+            f"{self.name} has no parameter {shown(name)}; its parameters are {names}."
+        )
+
+    def resolve(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults overlaid with ``given`` values, each checked against its spec."""
+        values = {p.name: p.default for p in self.params}
+        for name, value in (given or {}).items():
+            values[name] = self.param(name).coerce(value)
+        return values
+
+    def make(self, params: Mapping[str, Any], random_state: int) -> BaseEstimator:
+        return self.build(self.resolve(params), random_state)
+
+
+_K = dict(kind="int", low=2, high=30, step=1)
+
+
+def _kmeans(p: Mapping[str, Any], seed: int) -> BaseEstimator:
+    return KMeans(n_clusters=p["n_clusters"], n_init=p["n_init"], random_state=seed)
+
+
+def _dbscan(p: Mapping[str, Any], seed: int) -> BaseEstimator:
+    return DBSCAN(eps=p["eps"], min_samples=p["min_samples"])
+
+
+def _agglomerative(p: Mapping[str, Any], seed: int) -> BaseEstimator:
+    return AgglomerativeClustering(n_clusters=p["n_clusters"], linkage=p["linkage"])
+
+
+def _gmm(p: Mapping[str, Any], seed: int) -> BaseEstimator:
+    return GaussianMixture(
+        n_components=p["n_components"],
+        covariance_type=p["covariance_type"],
+        n_init=p["n_init"],
+        random_state=seed,
+    )
+
+
+def _hdbscan(p: Mapping[str, Any], seed: int) -> BaseEstimator:
+    return HDBSCAN(
+        min_cluster_size=p["min_cluster_size"],
+        min_samples=p["min_samples"],
+        cluster_selection_epsilon=p["cluster_selection_epsilon"],
+        copy=True,
+    )
+
+
+def _birch(p: Mapping[str, Any], seed: int) -> BaseEstimator:
+    return Birch(
+        n_clusters=p["n_clusters"],
+        threshold=p["threshold"],
+        branching_factor=p["branching_factor"],
+    )
+
+
+ALGORITHMS: dict[str, AlgorithmSpec] = {
+    spec.name: spec
+    for spec in (
+        AlgorithmSpec(
+            name="kmeans",
+            label="K-Means",
+            summary="Round segments of similar size around centroids; the usual start.",
+            params=(
+                ParamSpec("n_clusters", default=5, help="Number of segments.", **_K),
+                ParamSpec("n_init", "int", 10, "Restarts from different seeds; the best is "
+                          "kept.", low=1, high=50, step=1),
+            ),
+            build=_kmeans,
+            predicts_natively=True,
+            k_param="n_clusters",
+        ),
+        AlgorithmSpec(
+            name="dbscan",
+            label="DBSCAN",
+            summary="Dense groups of any shape; customers in sparse areas become outliers.",
+            params=(
+                ParamSpec("eps", "float", 0.5, "Neighbourhood radius, in standard "
+                          "deviations of the scaled features.", low=0.01, high=5.0, step=0.01),
+                ParamSpec("min_samples", "int", 5, "Neighbours (itself included) a customer "
+                          "needs to be in a dense core.", low=2, high=500, step=1),
+            ),
+            build=_dbscan,
+            predicts_natively=False,
+            has_noise=True,
+            fit_sample=50_000,
+        ),
+        AlgorithmSpec(
+            name="agglomerative",
+            label="Hierarchical (agglomerative)",
+            summary="Merges customers bottom-up into a tree, cut at the chosen number.",
+            params=(
+                ParamSpec("n_clusters", default=5, help="Number of segments.", **_K),
+                ParamSpec("linkage", "choice", "ward", "How the distance between two "
+                          "groups is measured; ward keeps segments compact.",
+                          choices=("ward", "complete", "average", "single")),
+            ),
+            build=_agglomerative,
+            predicts_natively=False,
+            fit_sample=10_000,
+            k_param="n_clusters",
+        ),
+        AlgorithmSpec(
+            name="gmm",
+            label="Gaussian mixture",
+            summary="Soft, elliptical segments; each customer has a probability per segment.",
+            params=(
+                ParamSpec("n_components", default=5, help="Number of segments.", **_K),
+                ParamSpec("covariance_type", "choice", "full", "Shape freedom of each "
+                          "segment: full ellipses down to spheres.",
+                          choices=("full", "tied", "diag", "spherical")),
+                ParamSpec("n_init", "int", 1, "Restarts; the best likelihood is kept.",
+                          low=1, high=20, step=1),
+            ),
+            build=_gmm,
+            predicts_natively=True,
+            fit_sample=200_000,
+            k_param="n_components",
+        ),
+        AlgorithmSpec(
+            name="hdbscan",
+            label="HDBSCAN",
+            summary="DBSCAN over all densities at once; finds the number of segments itself.",
+            params=(
+                ParamSpec("min_cluster_size", "int", 15, "Smallest group that counts as a "
+                          "segment.", low=2, high=5000, step=1),
+                ParamSpec("min_samples", "int", None, "How conservative the density "
+                          "estimate is; 'auto' uses min_cluster_size.", low=1, high=500,
+                          optional=True, step=1),
+                ParamSpec("cluster_selection_epsilon", "float", 0.0, "Merge segments "
+                          "closer than this (scaled units).", low=0.0, high=5.0, step=0.05),
+            ),
+            build=_hdbscan,
+            predicts_natively=False,
+            has_noise=True,
+            fit_sample=50_000,
+            size_bounded=("min_cluster_size", "min_samples"),
+        ),
+        AlgorithmSpec(
+            name="birch",
+            label="BIRCH",
+            summary="One pass through a tree of sub-clusters; fast on very large tables.",
+            params=(
+                ParamSpec("n_clusters", default=5, help="Number of segments.", **_K),
+                ParamSpec("threshold", "float", 0.5, "Radius of a sub-cluster (scaled "
+                          "units); smaller is finer and slower.", low=0.05, high=5.0,
+                          step=0.05),
+                ParamSpec("branching_factor", "int", 50, "Children per tree node.",
+                          low=2, high=500, step=1),
+            ),
+            build=_birch,
+            predicts_natively=True,
+            k_param="n_clusters",
+        ),
+    )
+}
+
+
+def get_algorithm(name: str) -> AlgorithmSpec:
+    """The registry entry for ``name``, or a clear error listing the choices."""
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise ParameterError(
+            f"unknown algorithm {shown(name)}; choose one of {', '.join(ALGORITHMS)}."
+        ) from None
+
+
+def parse_param_assignments(assignments: list[str]) -> dict[str, str]:
+    """``["n_clusters=5", "linkage=ward"]`` -> ``{"n_clusters": "5", ...}``."""
+    out: dict[str, str] = {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ParameterError(
+                f"--param {shown(item)} should look like NAME=VALUE, e.g. n_clusters=5."
+            )
+        if name.strip() in out:
+            raise ParameterError(f"--param {name.strip()} is given twice.")
+        out[name.strip()] = value.strip()
+    return out
