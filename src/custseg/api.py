@@ -1,0 +1,141 @@
+"""The library's front door: fit, score, predict, save and load in a few calls.
+
+>>> import custseg
+>>> model = custseg.fit(custseg.make_customers(500), params={"n_clusters": 5})
+>>> [s.name for s in model.segments][:2]  # doctest: +SKIP
+['Balanced Shoppers', 'Affluent Spenders']
+>>> custseg.predict_one(model, age=30, annual_income=80, spending_score=85)  # doctest: +SKIP
+{'segment_id': 1, 'segment_name': 'Affluent Spenders', 'confidence': 1.0, 'atypical': False}
+
+Inputs may be a path, upload bytes, a :class:`~custseg.io.readers.CustomerTable` or a
+pandas DataFrame with any recognised headers (see the README's input format).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from custseg.errors import CustsegError
+from custseg.io.readers import CustomerTable, read_table
+from custseg.io.rulebooks import default_rulebook
+from custseg.model import ModelConfig, SegmentationModel, fit_model
+from custseg.profile import Rulebook
+from custseg.schema import GENDER, HeaderMatch, Ranges, match_headers, validate
+from custseg.scoring import score_frame
+
+TableLike = CustomerTable | pd.DataFrame | str | os.PathLike[str] | bytes
+
+
+def _canonical(
+    data: TableLike, mapping: Mapping[str, str] | None, income_unit: str | None
+) -> tuple[pd.DataFrame, HeaderMatch, str, dict[int, str]]:
+    """(canonical field frame, header match, decimal mark, structural notes)."""
+    if isinstance(data, pd.DataFrame):
+        match = match_headers(data.columns, mapping, income_unit)
+        frame = pd.DataFrame(
+            {name: data.iloc[:, pos].reset_index(drop=True) for name, pos in match.fields.items()}
+        )
+        return frame, match, ".", {}
+    table = data if isinstance(data, CustomerTable) else read_table(
+        data, mapping=mapping, income_unit=income_unit
+    )
+    return table.fields_frame(), table.match, table.decimal, table.structural
+
+
+def fit(
+    data: TableLike,
+    *,
+    algorithm: str = "kmeans",
+    params: Mapping[str, Any] | None = None,
+    features: Sequence[str] | str | None = None,
+    use_gender: bool = False,
+    n_neighbors: int = 3,
+    sample_size: int | str | None = None,
+    random_state: int = 0,
+    ranges: Ranges | None = None,
+    rulebook: Rulebook | None = None,
+    mapping: Mapping[str, str] | None = None,
+    income_unit: str | None = None,
+) -> SegmentationModel:
+    """Fit a segmentation on the valid rows of ``data`` (invalid rows are counted and
+    reported in ``model.quality``, never imputed)."""
+    config = ModelConfig(
+        algorithm=algorithm,
+        params=dict(params or {}),
+        features=tuple(features) if isinstance(features, list | tuple) else features,
+        use_gender=use_gender,
+        n_neighbors=n_neighbors,
+        sample_size=sample_size,
+        random_state=random_state,
+        ranges=ranges or Ranges(),
+    ).resolved()
+    frame, match, decimal, structural = _canonical(data, mapping, income_unit)
+    match.require(config.needs)
+    validated = validate(
+        frame,
+        required=config.needs,
+        ranges=config.ranges,
+        decimal=decimal,
+        income_unit=match.income_unit,
+        structural=structural,
+    )
+    return fit_model(frame, config, rulebook or default_rulebook(), validated=validated)
+
+
+def score(
+    model: SegmentationModel,
+    data: TableLike,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    income_unit: str | None = None,
+) -> pd.DataFrame:
+    """Every input row with the contract's segment columns added (see the README)."""
+    if isinstance(data, pd.DataFrame):
+        frame, match, decimal, structural = _canonical(data, mapping, income_unit)
+        match.require(model.encoding.needs)
+        scores = score_frame(
+            model, frame, decimal=decimal, income_unit=match.income_unit, structural=structural
+        )
+        scores.index = data.index
+        return pd.concat([data, scores], axis=1)
+    from custseg.io.scoring import score_table
+
+    table = data if isinstance(data, CustomerTable) else read_table(
+        data, mapping=mapping, income_unit=income_unit
+    )
+    return score_table(model, table)
+
+
+def predict_one(
+    model: SegmentationModel,
+    *,
+    age: float | None = None,
+    annual_income: float | None = None,
+    spending_score: float | None = None,
+    gender: str | None = None,
+) -> dict[str, Any]:
+    """Assign one customer; raises :class:`CustsegError` naming any invalid value."""
+    row = {"age": age, "annual_income": annual_income, "spending_score": spending_score}
+    if gender is not None:
+        row[GENDER] = gender
+    frame = pd.DataFrame([row], dtype=object)
+    missing = [f for f in model.encoding.needs if row.get(f) is None]
+    if missing:
+        flags = ", ".join("--" + f.replace("_", "-") for f in missing)
+        raise CustsegError(f"missing {', '.join(missing)}, which this model needs; give {flags}.")
+    result = score_frame(model, frame).iloc[0]
+    if result["row_status"] != "ok":
+        raise CustsegError(f"cannot place this customer: {result['row_issues']}.")
+    out = {
+        "segment_id": int(result["segment_id"]),
+        "segment_name": str(result["segment_name"]),
+        "confidence": float(result["confidence"]),
+        "atypical": bool(result["atypical"]),
+    }
+    if result["row_issues"]:
+        out["notes"] = str(result["row_issues"])
+    return out

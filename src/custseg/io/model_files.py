@@ -1,0 +1,168 @@
+"""Model files: data, never code.
+
+A model file is a ZIP archive with exactly three members:
+
+- ``manifest.json`` — format name and version, custseg version, and the SHA-256 of the
+  two members below;
+- ``model.json`` — configuration, encoding, profiles, rulebook, metrics (plain JSON);
+- ``arrays.npz`` — the assigner's reference set, read with ``allow_pickle=False``.
+
+Nothing in it is executed on load: no pickle, no joblib. A file that is not such an
+archive (a pickle renamed, a truncated copy), names another format version, or fails
+its checksum is refused with a clear error before anything in it is used. The checksum
+guards against corruption and accidental edits; the format being data-only is what
+makes loading an untrusted file safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from custseg.errors import ModelFileError, shown
+from custseg.io.writers import atomic_path
+from custseg.model import SegmentationModel
+
+FORMAT = "custseg-model"
+FORMAT_VERSION = 1
+MEMBERS = ("manifest.json", "model.json", "arrays.npz")
+MAX_FILE_BYTES = 512 << 20
+MAX_MEMBER_BYTES = 1 << 30
+SUFFIX = ".custseg"
+
+
+def _custseg_version() -> str:
+    try:
+        return version("custseg")
+    except PackageNotFoundError:  # running from a source tree
+        return "unknown"
+
+
+def model_bytes(model: SegmentationModel) -> bytes:
+    """The model file's bytes (for downloads and :func:`save_model`)."""
+    meta, arrays = model.state()
+    meta_bytes = json.dumps(meta, indent=1, sort_keys=True, allow_nan=False).encode("utf-8")
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.ascontiguousarray(v) for k, v in arrays.items()})
+    arrays_bytes = buf.getvalue()
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "custseg_version": _custseg_version(),
+        "sha256": {
+            "model.json": hashlib.sha256(meta_bytes).hexdigest(),
+            "arrays.npz": hashlib.sha256(arrays_bytes).hexdigest(),
+        },
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
+        zf.writestr("model.json", meta_bytes)
+        zf.writestr("arrays.npz", arrays_bytes)
+    return out.getvalue()
+
+
+def save_model(model: SegmentationModel, path: str | os.PathLike[str]) -> Path:
+    """Write the model to exactly ``path`` (atomically)."""
+    target = Path(path)
+    if target.is_dir():
+        raise ModelFileError(f"{shown(str(target))} is a folder; give a file name for the model.")
+    if not target.parent.exists():
+        raise ModelFileError(f"the folder {shown(str(target.parent))} does not exist.")
+    data = model_bytes(model)
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+    return target
+
+
+def load_model(path: str | os.PathLike[str]) -> SegmentationModel:
+    """Read a model file written by :func:`save_model`, refusing anything else."""
+    source = Path(path)
+    if not source.is_file():
+        raise ModelFileError(f"model file {shown(str(source))} does not exist.")
+    if source.stat().st_size > MAX_FILE_BYTES:
+        raise ModelFileError(
+            f"{shown(str(source))} is larger than any custseg model file "
+            f"({MAX_FILE_BYTES >> 20} MB at most); it is not a model."
+        )
+    return model_from_bytes(source.read_bytes(), name=source.name)
+
+
+def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:
+    """Parse model-file bytes (an upload, say), refusing anything that is not one."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ModelFileError(f"{shown(name)} is too large to be a custseg model file.")
+    if not data.startswith(b"PK\x03\x04"):
+        raise ModelFileError(f"{shown(name)} is not a custseg model file: {_what(data)}.")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = {info.filename: info for info in zf.infolist()}
+            if set(infos) != set(MEMBERS):
+                raise ModelFileError(
+                    f"{shown(name)} is a ZIP archive but not a custseg model file (its "
+                    f"members are {sorted(infos)[:5]})."
+                )
+            for info in infos.values():
+                if info.file_size > MAX_MEMBER_BYTES:
+                    raise ModelFileError(f"{shown(name)}: {info.filename} is implausibly large.")
+            blobs = {member: zf.read(member) for member in MEMBERS}
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, OSError, ValueError) as exc:
+        raise ModelFileError(
+            f"{shown(name)} is damaged or truncated ({exc}); save the model again."
+        ) from None
+    manifest = _json(blobs["manifest.json"], name, "manifest.json")
+    if manifest.get("format") != FORMAT:
+        raise ModelFileError(f"{shown(name)} is not a custseg model file (format field).")
+    got = manifest.get("format_version")
+    if got != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{shown(name)} has model format version {got!r}; this custseg reads version "
+            f"{FORMAT_VERSION}. Refit the model with this version, or use the custseg "
+            f"version that wrote it ({manifest.get('custseg_version', 'unknown')})."
+        )
+    sums = manifest.get("sha256", {})
+    for member in ("model.json", "arrays.npz"):
+        if hashlib.sha256(blobs[member]).hexdigest() != sums.get(member):
+            raise ModelFileError(
+                f"{shown(name)} fails its checksum ({member} was changed or damaged); it "
+                "is refused. Save the model again from its source."
+            )
+    meta = _json(blobs["model.json"], name, "model.json")
+    try:
+        with np.load(io.BytesIO(blobs["arrays.npz"]), allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        return SegmentationModel.from_state(meta, arrays)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(
+            f"{shown(name)} passes its checksum but its content is inconsistent ({exc!r}); "
+            "it was not written by this version of custseg."
+        ) from None
+
+
+def _json(blob: bytes, name: str, member: str) -> dict[str, Any]:
+    try:
+        value = json.loads(blob.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelFileError(f"{shown(name)}: {member} is not valid JSON; the file is damaged.") from None
+    if not isinstance(value, dict):
+        raise ModelFileError(f"{shown(name)}: {member} is not a JSON object.")
+    return value
+
+
+def _what(data: bytes) -> str:
+    if not data:
+        return "it is empty"
+    if data[:1] == b"\x80" and len(data) > 1 and data[1] <= 5:
+        return "it is a Python pickle, which custseg never loads (pickles can run code)"
+    compressed = (b"\x1f\x8b", b"x\x9c", b"x\x01", b"x\xda", b"BZh", b"\xfd7zXZ\x00")
+    if data.startswith(compressed):
+        return "it is a compressed file (a joblib dump?), which custseg never loads"
+    return "it does not start like one (a custseg model is a .custseg ZIP archive)"

@@ -1,0 +1,144 @@
+"""Writing scored tables: atomically, with spreadsheet formulas neutralised.
+
+Output goes to a temporary file beside the target and is renamed into place only when
+complete, so a failure never leaves a half-written file under the requested name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from custseg.errors import InputFileError, shown
+
+#: A cell starting with one of these is run as a formula by spreadsheet programs.
+_FORMULA_START = "^[=+\\-@\t\r\uff1d\uff0b\uff0d\uff20]"
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
+
+
+def neutralise_formulas(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Prefix ``'`` to text cells a spreadsheet would run as a formula.
+
+    Plain signed numbers ("-5", "+3.2") are left alone: they are values, not formulas.
+    """
+    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+        return column
+    risky = pc.and_(
+        pc.fill_null(pc.match_substring_regex(column, _FORMULA_START), False),
+        pc.invert(pc.fill_null(pc.match_substring_regex(column, _PLAIN_NUMBER), False)),
+    )
+    if not pc.any(risky).as_py():
+        return column
+    return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+
+
+def scored_table(data: pa.Table, header: Sequence[str], scores: pd.DataFrame) -> pa.Table:
+    """Input columns (text, original headers) followed by the contract columns."""
+    extra = pa.Table.from_pandas(scores, preserve_index=False)
+    columns = list(data.columns) + list(extra.columns)
+    names = list(header) + list(scores.columns)
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def output_format(path: str | os.PathLike[str]) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise InputFileError(
+            f"cannot write {shown(str(path))}: the output must end in .csv or .parquet."
+        )
+    return OUTPUT_FORMATS[suffix]
+
+
+def check_output_path(path: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> Path:
+    """Refuse an output path that is a folder, sits in a missing folder, or is an input."""
+    out = Path(path)
+    if out.is_dir():
+        raise InputFileError(f"{shown(str(out))} is a folder; give a file name for the output.")
+    if not out.parent.exists():
+        raise InputFileError(
+            f"the folder {shown(str(out.parent))} does not exist; create it first."
+        )
+    for source in inputs:
+        if Path(source).exists() and out.exists() and os.path.samefile(out, source):
+            raise InputFileError(
+                f"the output {shown(str(out))} is the input file; choose another name so "
+                "the input is not overwritten."
+            )
+    return out
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed onto it only if the block succeeds."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ScoredWriter:
+    """Appends scored batches to a CSV or Parquet file (use as a context manager)."""
+
+    def __init__(self, sink: str | os.PathLike[str] | IO[bytes], fmt: str = "csv") -> None:
+        self.sink = sink
+        self.fmt = fmt
+        self._writer: pacsv.CSVWriter | pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if self.fmt == "csv":
+            table = pa.Table.from_arrays(
+                [neutralise_formulas(c) for c in table.columns], names=table.column_names
+            )
+            if self._writer is None:
+                self._writer = pacsv.CSVWriter(self.sink, table.schema)
+        elif self._writer is None:
+            self._writer = pq.ParquetWriter(self.sink, table.schema)
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def __enter__(self) -> ScoredWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_table(table: pa.Table, path: str | os.PathLike[str]) -> Path:
+    """Write a whole table atomically, format from the file name."""
+    fmt = output_format(path)
+    target = check_output_path(path)
+    with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
+        writer.write(table)
+    return target
+
+
+def csv_bytes(table: pa.Table) -> bytes:
+    """The table as CSV bytes (formulas neutralised), for downloads."""
+    sink = pa.BufferOutputStream()
+    with ScoredWriter(sink, "csv") as writer:
+        writer.write(table)
+    return sink.getvalue().to_pybytes()
+
+
+def write_frame_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a DataFrame as CSV atomically (used for demo data)."""
+    return write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
