@@ -1,0 +1,390 @@
+"""The ``custseg`` command line.
+
+Each command loads, calls the library, writes, and signals failure by its exit code:
+0 on success, 2 on bad input or usage (one ``error: …`` line on stderr, no traceback),
+1 on an internal error. Files are written atomically: nothing half-written on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from custseg.algorithms import ALGORITHMS, parse_param_assignments
+from custseg.errors import CustsegError, ParameterError, shown
+from custseg.schema import NUMERIC_FIELDS, UNITS, Ranges, fmt_number
+
+app = typer.Typer(
+    name="custseg",
+    help="Customer segmentation: cluster, name, explain and assign customers to segments.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _err(message: str) -> None:
+    typer.echo(" ".join(str(message).splitlines()), err=True)
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def _parse_mapping(items: list[str] | None) -> dict[str, str] | None:
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        name, sep, column = item.partition("=")
+        if not sep or not name.strip() or not column:
+            raise ParameterError(f"--map {shown(item)} should look like FIELD=COLUMN, e.g. age=Age.")
+        out[name.strip()] = column
+    return out
+
+
+def _parse_ranges(items: list[str] | None) -> Ranges:
+    if not items:
+        return Ranges()
+    values = {}
+    for item in items:
+        name, sep, span = item.partition("=")
+        low, sep2, high = span.partition(":")
+        try:
+            values[name.strip()] = (float(low), float(high))
+        except ValueError:
+            raise ParameterError(
+                f"--range {shown(item)} should look like FIELD=LOW:HIGH, e.g. age=18:90."
+            ) from None
+        if not sep or not sep2:
+            raise ParameterError(f"--range {shown(item)} should look like FIELD=LOW:HIGH.")
+    return Ranges.from_dict(values)
+
+
+def _parse_sample_size(value: str | None) -> int | str | None:
+    if value is None or value == "all":
+        return value
+    try:
+        size = int(value)
+    except ValueError:
+        raise ParameterError(
+            f"--sample-size {shown(value)} must be a whole number or 'all'."
+        ) from None
+    if size < 2:
+        raise ParameterError("--sample-size must be at least 2.")
+    return size
+
+
+# ---------------------------------------------------------------------- commands
+
+
+@app.command("demo-data")
+def demo_data(
+    output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.")],
+    n: Annotated[int, typer.Option("-n", help="Number of customers.", min=1, max=50_000_000)] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Write the built-in demo customer table."""
+    from custseg.io.writers import write_frame_csv
+    from custseg.sample import make_customers
+
+    write_frame_csv(make_customers(n, seed), output)
+    _err(f"wrote {n:,} demo customers to {output}")
+
+
+@app.command()
+def fit(
+    data: Annotated[Path, typer.Argument(help="Customer table: CSV, TSV, Excel or Parquet.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")],
+    algorithm: Annotated[
+        str, typer.Option("--algorithm", "-a", help=f"One of: {', '.join(ALGORITHMS)}.")
+    ] = "kmeans",
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Hyperparameter NAME=VALUE (scikit-learn names)."),
+    ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated features (default age,annual_income,spending_score)."),
+    ] = None,
+    use_gender: Annotated[bool, typer.Option("--use-gender", help="Add one-hot gender.")] = False,
+    neighbors: Annotated[int, typer.Option(help="Neighbours in the assigner's vote.", min=1)] = 3,
+    sample_size: Annotated[
+        str | None, typer.Option(help="Rows the clusterer sees (number or 'all').")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="FIELD=COLUMN for an unrecognised header.")
+    ] = None,
+    income_unit: Annotated[
+        str | None, typer.Option(help="Unit of the income column: 'k$' or '$'.")
+    ] = None,
+    range_: Annotated[
+        list[str] | None, typer.Option("--range", help="Valid range FIELD=LOW:HIGH.")
+    ] = None,
+    rules: Annotated[Path | None, typer.Option(help="Rulebook TOML (default: built in).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON summary.")] = False,
+) -> None:
+    """Fit a segmentation and save it as a model file."""
+    from custseg.api import fit as fit_data
+    from custseg.io.model_files import save_model
+    from custseg.io.rulebooks import load_rulebook
+
+    model = fit_data(
+        data,
+        algorithm=algorithm,
+        params=parse_param_assignments(param or []),
+        features=features,
+        use_gender=use_gender,
+        n_neighbors=neighbors,
+        sample_size=_parse_sample_size(sample_size),
+        random_state=seed,
+        ranges=_parse_ranges(range_),
+        rulebook=load_rulebook(rules),
+        mapping=_parse_mapping(map_),
+        income_unit=income_unit,
+    )
+    save_model(model, output)
+    for message in model.warnings:
+        _err(f"warning: {message}")
+    summary = model.summary()
+    if as_json:
+        _print_json(summary)
+    else:
+        _print_summary(summary)
+    _err(f"model written to {output}")
+
+
+@app.command()
+def profile(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Describe the segments of a saved model."""
+    from custseg.io.model_files import load_model
+
+    summary = load_model(model_path).summary()
+    if as_json:
+        _print_json(summary)
+    else:
+        _print_summary(summary)
+
+
+@app.command()
+def predict(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file.")],
+    age: Annotated[float | None, typer.Option(help="Age in years.")] = None,
+    annual_income: Annotated[float | None, typer.Option(help="Annual income in k$.")] = None,
+    spending_score: Annotated[float | None, typer.Option(help="Spending score, 1–100.")] = None,
+    gender: Annotated[str | None, typer.Option(help="Gender (needed if the model uses it).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Assign one customer to a segment."""
+    from custseg.api import predict_one
+    from custseg.io.model_files import load_model
+
+    model = load_model(model_path)
+    result = predict_one(
+        model, age=age, annual_income=annual_income, spending_score=spending_score, gender=gender
+    )
+    if as_json:
+        _print_json(result)
+        return
+    segment = model.segment(result["segment_id"])
+    typer.echo(f"Segment {result['segment_id']}: {result['segment_name']}")
+    typer.echo(f"Confidence: {result['confidence']:.0%} of the {model.config.n_neighbors} "
+               "nearest known customers agree")
+    if result["atypical"]:
+        typer.echo("Atypical: this customer is unlike any known customer; treat the "
+                   "assignment with care.")
+    typer.echo(f"Strategy: {segment.strategy}")
+
+
+@app.command()
+def score(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file.")],
+    input_path: Annotated[str, typer.Argument(metavar="INPUT", help="Customer table to score.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Scored file (.csv/.parquet).")],
+    engine: Annotated[str, typer.Option(help="local or dask.")] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (default: a local cluster).")
+    ] = None,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="FIELD=COLUMN for an unrecognised header.")
+    ] = None,
+    income_unit: Annotated[str | None, typer.Option(help="'k$' or '$'.")] = None,
+    batch_rows: Annotated[int, typer.Option(help="Rows per batch.", min=1_000)] = 250_000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Score every row of a table: segment, confidence, atypical flag, row status."""
+    from custseg.io.model_files import load_model
+
+    if engine not in {"local", "dask"}:
+        raise ParameterError(f"--engine {shown(engine)}: choose local or dask.")
+    if scheduler and engine != "dask":
+        raise ParameterError("--scheduler only applies with --engine dask.")
+    model = load_model(model_path)
+    mapping = _parse_mapping(map_)
+    if engine == "dask":
+        from custseg.io.dask_engine import score_dask
+
+        report = score_dask(model, input_path, output, scheduler=scheduler, mapping=mapping,
+                            income_unit=income_unit)
+    else:
+        from custseg.io.scoring import score_file
+
+        with _progress(quiet) as progress:
+            report = score_file(model, input_path, output, mapping=mapping,
+                                income_unit=income_unit, batch_rows=batch_rows,
+                                progress=progress)
+    _err(
+        f"scored {report.n_rows:,} rows ({report.n_invalid:,} invalid, "
+        f"{report.n_atypical:,} atypical) in {report.seconds:.1f} s -> {report.output}"
+    )
+
+
+@app.command("app")
+def run_app(
+    data: Annotated[Path | None, typer.Option(help="Customer table to open.")] = None,
+    port: Annotated[int, typer.Option(help="Port to serve on.", min=1, max=65535)] = 8501,
+    address: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Open the dashboard (on the built-in demo data unless --data is given)."""
+    from importlib.resources import files
+
+    env = dict(os.environ)
+    if data is not None:
+        from custseg.io.readers import TableSource
+
+        TableSource(data)  # refuse an unreadable file here, with a clear message
+        env["CUSTSEG_DATA"] = str(Path(data).resolve())
+    entry = str(files("custseg").joinpath("app", "streamlit_app.py"))
+    command = [
+        sys.executable, "-m", "streamlit", "run", entry,
+        "--server.port", str(port),
+        "--server.address", address,
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+    _err(f"custseg dashboard on http://{address}:{port}  (Ctrl+C to stop)")
+    raise typer.Exit(subprocess.call(command, env=env))
+
+
+# ------------------------------------------------------------------------ output
+
+
+class _progress:
+    """A progress bar on stderr (silent when stderr is not a terminal or --quiet)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.enabled = not quiet and sys.stderr.isatty()
+        self._bar = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn("scoring"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} rows"),
+            TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+        )
+        self._bar.start()
+        task = self._bar.add_task("score", total=None)
+
+        def update(done: int, total: int) -> None:
+            self._bar.update(task, completed=done, total=total)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    params = ", ".join(f"{k}={v}" for k, v in summary["params"].items())
+    quality = summary["data_quality"]
+    m = summary["metrics"]
+    typer.echo(f"{summary['algorithm']} ({params}) on {', '.join(summary['features'])}"
+               + (" + gender" if summary.get("use_gender") else ""))
+    typer.echo(f"rows used: {quality['n_used']:,} of {quality['n_input']:,}"
+               + (f" ({quality['n_invalid']:,} invalid)" if quality["n_invalid"] else "")
+               + (f"; clusterer fitted on a sample of {summary['sample_size']:,}"
+                  if summary["sample_size"] < quality["n_used"] else ""))
+    for reason, count in quality["reasons"].items():
+        typer.echo(f"  {count:,} rows: {reason}")
+
+    def f(value: Any, digits: int = 2) -> str:
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
+    fid = m.get("fidelity", {})
+    typer.echo(
+        f"silhouette {f(m['silhouette'])} · Davies–Bouldin {f(m['davies_bouldin'])} · "
+        f"Calinski–Harabasz {f(m['calinski_harabasz'], 1)} · assigner agreement "
+        f"{'n/a' if fid.get('cv_agreement') is None else format(fid['cv_agreement'], '.0%')}"
+    )
+    fields = [x for x in NUMERIC_FIELDS if any(x in s["means"] for s in summary["segments"])]
+    head = f"{'id':>3}  {'segment':<34}{'size':>8}{'share':>8}" + "".join(
+        f"{x + ' (' + UNITS[x] + ')':>24}" for x in fields
+    )
+    typer.echo(head)
+    for s in summary["segments"]:
+        cells = "".join(f"{_cell(s, x):>24}" for x in fields)
+        typer.echo(f"{s['id']:>3}  {s['name'][:33]:<34}{s['size']:>8,}{s['share']:>8.1%}{cells}")
+
+
+def _cell(segment: dict[str, Any], field: str) -> str:
+    mean = segment["means"].get(field)
+    shown_mean = "-" if mean is None else fmt_number(round(mean, 1))
+    return f"{shown_mean} {segment['levels'].get(field, '')}"
+
+
+# -------------------------------------------------------------------------- entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (never raises for user errors)."""
+    command = typer.main.get_command(app)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = command.main(args=argv, prog_name="custseg", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        _err("error: aborted")
+        return 1
+    except CustsegError as exc:
+        _err(f"error: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        _err("error: interrupted")
+        return 130
+    except Exception as exc:
+        if _is_usage_error(exc):
+            _err(f"error: {exc.format_message()} (see custseg --help)")
+            return 2
+        if os.environ.get("CUSTSEG_DEBUG"):
+            raise
+        _err(f"error: internal error ({type(exc).__name__}: {exc}). Please report it; "
+             "run with CUSTSEG_DEBUG=1 for details.")
+        return 1
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """Typer's (vendored click) usage errors: bad options, missing arguments."""
+    return callable(getattr(exc, "format_message", None)) and getattr(exc, "exit_code", 0) == 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
