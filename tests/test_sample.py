@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from custseg.sample import make_customers
@@ -37,3 +38,19 @@ def test_has_the_mall_like_groups():
 def test_rejects_non_positive_n():
     with pytest.raises(ValueError, match="at least 1"):
         make_customers(0)
+
+
+def test_default_kmeans_recovers_the_generating_groups():
+    from sklearn.metrics import adjusted_rand_score
+
+    import custseg
+    from custseg.sample import _GROUPS
+
+    df = make_customers(2_000, seed=0)
+    shares = [g[0] for g in _GROUPS]
+    groups = np.random.default_rng(0).choice(len(_GROUPS), size=2_000, p=shares)
+    model = custseg.fit(df)
+    assert adjusted_rand_score(groups, model.labels) > 0.85
+    assert sorted(s.name for s in model.segments) == sorted(
+        ["Balanced Shoppers", "Affluent Spenders", "Cautious Affluent",
+         "Trend-Driven Budget Spenders", "Frugal Shoppers"])

