@@ -33,6 +33,11 @@ class ParamSpec:
     choices: tuple[str, ...] = ()
     optional: bool = False  # None ("auto") is allowed
     step: float | None = None
+    title: str = ""  # short label for the dashboard; the name when empty
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} ({self.name})" if self.title else self.name
 
     def coerce(self, value: Any) -> Any:
         """Turn a CLI string or a Python value into a checked parameter value."""
@@ -159,9 +164,9 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             label="K-Means",
             summary="Round segments of similar size around centroids; the usual start.",
             params=(
-                ParamSpec("n_clusters", default=5, help="Number of segments.", **_K),
+                ParamSpec("n_clusters", default=5, help="Number of segments.", title="Segments", **_K),
                 ParamSpec("n_init", "int", 10, "Restarts from different seeds; the best is "
-                          "kept.", low=1, high=50, step=1),
+                          "kept.", low=1, high=50, step=1, title="Restarts"),
             ),
             build=_kmeans,
             predicts_natively=True,
@@ -173,9 +178,11 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             summary="Dense groups of any shape; customers in sparse areas become outliers.",
             params=(
                 ParamSpec("eps", "float", 0.5, "Neighbourhood radius, in standard "
-                          "deviations of the scaled features.", low=0.01, high=5.0, step=0.01),
+                          "deviations of the scaled features.", low=0.01, high=5.0, step=0.01,
+                          title="Radius"),
                 ParamSpec("min_samples", "int", 5, "Neighbours (itself included) a customer "
-                          "needs to be in a dense core.", low=2, high=500, step=1),
+                          "needs to be in a dense core.", low=2, high=500, step=1,
+                          title="Core size"),
             ),
             build=_dbscan,
             predicts_natively=False,
@@ -187,10 +194,10 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             label="Hierarchical (agglomerative)",
             summary="Merges customers bottom-up into a tree, cut at the chosen number.",
             params=(
-                ParamSpec("n_clusters", default=5, help="Number of segments.", **_K),
+                ParamSpec("n_clusters", default=5, help="Number of segments.", title="Segments", **_K),
                 ParamSpec("linkage", "choice", "ward", "How the distance between two "
                           "groups is measured; ward keeps segments compact.",
-                          choices=("ward", "complete", "average", "single")),
+                          choices=("ward", "complete", "average", "single"), title="Linkage"),
             ),
             build=_agglomerative,
             predicts_natively=False,
@@ -202,12 +209,13 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             label="Gaussian mixture",
             summary="Soft, elliptical segments; each customer has a probability per segment.",
             params=(
-                ParamSpec("n_components", default=5, help="Number of segments.", **_K),
+                ParamSpec("n_components", default=5, help="Number of segments.", title="Segments",
+                          **_K),
                 ParamSpec("covariance_type", "choice", "full", "Shape freedom of each "
                           "segment: full ellipses down to spheres.",
-                          choices=("full", "tied", "diag", "spherical")),
+                          choices=("full", "tied", "diag", "spherical"), title="Shape"),
                 ParamSpec("n_init", "int", 1, "Restarts; the best likelihood is kept.",
-                          low=1, high=20, step=1),
+                          low=1, high=20, step=1, title="Restarts"),
             ),
             build=_gmm,
             predicts_natively=True,
@@ -220,12 +228,13 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             summary="DBSCAN over all densities at once; finds the number of segments itself.",
             params=(
                 ParamSpec("min_cluster_size", "int", 15, "Smallest group that counts as a "
-                          "segment.", low=2, high=5000, step=1),
+                          "segment.", low=2, high=5000, step=1, title="Smallest segment"),
                 ParamSpec("min_samples", "int", None, "How conservative the density "
                           "estimate is; 'auto' uses min_cluster_size.", low=1, high=500,
-                          optional=True, step=1),
+                          optional=True, step=1, title="Density samples"),
                 ParamSpec("cluster_selection_epsilon", "float", 0.0, "Merge segments "
-                          "closer than this (scaled units).", low=0.0, high=5.0, step=0.05),
+                          "closer than this (scaled units).", low=0.0, high=5.0, step=0.05,
+                          title="Merge distance"),
             ),
             build=_hdbscan,
             predicts_natively=False,
@@ -238,12 +247,12 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             label="BIRCH",
             summary="One pass through a tree of sub-clusters; fast on very large tables.",
             params=(
-                ParamSpec("n_clusters", default=5, help="Number of segments.", **_K),
+                ParamSpec("n_clusters", default=5, help="Number of segments.", title="Segments", **_K),
                 ParamSpec("threshold", "float", 0.5, "Radius of a sub-cluster (scaled "
                           "units); smaller is finer and slower.", low=0.05, high=5.0,
-                          step=0.05),
+                          step=0.05, title="Sub-cluster radius"),
                 ParamSpec("branching_factor", "int", 50, "Children per tree node.",
-                          low=2, high=500, step=1),
+                          low=2, high=500, step=1, title="Branching"),
             ),
             build=_birch,
             predicts_natively=True,

@@ -571,6 +571,17 @@ def _excel_text(value: object) -> str:
     return str(value)
 
 
+def table_from_frame(frame: pd.DataFrame, name: str = "table") -> CustomerTable:
+    """A DataFrame (any dtypes, any recognised headers) as a text :class:`CustomerTable`."""
+    header = tuple(str(c) for c in frame.columns)
+    names = [f"c{i}" for i in range(len(header))]
+    data = _all_text(pa.Table.from_pandas(frame, preserve_index=False), names)
+    return CustomerTable(
+        data=data, header=header, match=match_headers(header), kind="frame", dialect=None,
+        name=name,
+    )
+
+
 def read_table(
     source: str | os.PathLike[str] | bytes,
     *,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,19 +161,42 @@ def score_file(
     return report
 
 
+def score_table_batches(
+    model: SegmentationModel, table: CustomerTable, batch_rows: int = 50_000
+) -> Iterator[tuple[int, int, pd.DataFrame]]:
+    """Score an in-memory table batch by batch: yields (rows done, total, scored batch).
+
+    Duplicate ids are found over the whole table first, so the result is the same as
+    one pass; the batches let a caller show progress.
+    """
+    table.match.require(model.encoding.needs)
+    frame = table.fields_frame()
+    duplicates = (
+        duplicate_notes(frame[ID], row_keys(frame)) if ID in frame.columns else {}
+    )
+    dup_pos = np.fromiter(duplicates.keys(), dtype=np.int64, count=len(duplicates))
+    header = _output_header(table.header)
+    total = table.n_rows
+    for start in range(0, max(total, 1), batch_rows):
+        stop = min(start + batch_rows, total)
+        local = dup_pos[(dup_pos >= start) & (dup_pos < stop)]
+        scores = score_rows(
+            model,
+            frame.iloc[start:stop].reset_index(drop=True),
+            decimal=table.decimal,
+            income_unit=table.match.income_unit,
+            duplicates={int(p - start): duplicates[int(p)] for p in local},
+            structural={k - start: v for k, v in table.structural.items() if start <= k < stop},
+        ).columns
+        inputs = table.data.slice(start, stop - start).to_pandas()
+        inputs.columns = header
+        yield stop, total, pd.concat([inputs, scores], axis=1)
+
+
 def score_table(model: SegmentationModel, table: CustomerTable) -> pd.DataFrame:
     """An in-memory table scored: input columns (text) then the contract columns."""
-    table.match.require(model.encoding.needs)
-    scores = score_rows(
-        model,
-        table.fields_frame(),
-        decimal=table.decimal,
-        income_unit=table.match.income_unit,
-        structural=table.structural,
-    ).columns
-    frame = table.to_pandas()
-    frame.columns = _output_header(table.header)
-    return pd.concat([frame, scores], axis=1)
+    parts = [part for _, _, part in score_table_batches(model, table, batch_rows=max(table.n_rows, 1))]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _output_header(header: tuple[str, ...]) -> list[str]:

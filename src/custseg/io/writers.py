@@ -40,7 +40,8 @@ def neutralise_formulas(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray |
     )
     if not pc.any(risky).as_py():
         return column
-    return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+    quote, empty = pa.scalar("'", type=column.type), pa.scalar("", type=column.type)
+    return pc.if_else(risky, pc.binary_join_element_wise(quote, column, empty), column)
 
 
 def scored_table(data: pa.Table, header: Sequence[str], scores: pd.DataFrame) -> pa.Table:
@@ -137,6 +138,11 @@ def csv_bytes(table: pa.Table) -> bytes:
     with ScoredWriter(sink, "csv") as writer:
         writer.write(table)
     return sink.getvalue().to_pybytes()
+
+
+def frame_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """A DataFrame as CSV bytes (formulas neutralised), for downloads."""
+    return csv_bytes(pa.Table.from_pandas(frame, preserve_index=False))
 
 
 def write_frame_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
