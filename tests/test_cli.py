@@ -189,3 +189,11 @@ def test_real_data_cli(mall_path, tmp_path, capsys):
     scored = pd.read_csv(tmp_path / "s.csv", dtype=str)
     original = pd.read_csv(mall_path, dtype=str)
     pd.testing.assert_frame_equal(scored[original.columns], original)
+
+
+def test_app_refuses_an_unreadable_data_file(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"")
+    code, _, err = run(capsys, "app", "--data", bad)
+    assert code == 2
+    assert "is empty" in err

@@ -265,16 +265,17 @@ def run_app(
 
         TableSource(data)  # refuse an unreadable file here, with a clear message
         env["CUSTSEG_DATA"] = str(Path(data).resolve())
-    entry = str(files("custseg").joinpath("app", "streamlit_app.py"))
+    entry = Path(str(files("custseg").joinpath("app", "streamlit_app.py")))
     command = [
-        sys.executable, "-m", "streamlit", "run", entry,
+        sys.executable, "-m", "streamlit", "run", str(entry),
         "--server.port", str(port),
         "--server.address", address,
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
     ]
     _err(f"custseg dashboard on http://{address}:{port}  (Ctrl+C to stop)")
-    raise typer.Exit(subprocess.call(command, env=env))
+    # Run beside the app so Streamlit reads its .streamlit/config.toml (theme, limits).
+    raise typer.Exit(subprocess.call(command, env=env, cwd=entry.parent))
 
 
 # ------------------------------------------------------------------------ output

@@ -1,0 +1,100 @@
+"""Batch: upload a file, see its data quality, score every row, download the result."""
+
+import pandas as pd
+import streamlit as st
+
+from custseg import charts, summaries
+from custseg.app import cached, state
+from custseg.app.ui import chart, plain, show_error
+from custseg.errors import CustsegError
+from custseg.io.scoring import score_table_batches
+from custseg.io.writers import frame_csv_bytes
+from custseg.schema import validate
+
+view = state.require_view()
+model = view.model
+
+st.title("Score a batch of customers")
+st.caption("Every uploaded row comes back in the download, in order, with its segment, "
+           "confidence, atypical flag, row status and the reason for any problem.")
+upload = st.file_uploader("Customers to score", type=["csv", "tsv", "txt", "xlsx", "parquet"],
+                          key="batch_upload")
+if upload is None:
+    st.info("Upload a CSV, TSV, Excel or Parquet file with the same kind of columns as the "
+            "data the model was fitted on.", icon=":material/upload_file:")
+    st.stop()
+
+data = upload.getvalue()
+key = f"upload:{cached.digest(data)}"
+try:
+    table = cached.uploaded_table(key, upload.name, data)
+    table.match.require(model.encoding.needs)
+except CustsegError as exc:
+    show_error(exc)
+    st.stop()
+
+# ---- data quality
+validated = validate(
+    table.fields_frame(), required=model.encoding.needs, ranges=model.config.ranges,
+    decimal=table.decimal, income_unit=table.match.income_unit, structural=table.structural,
+)
+st.subheader("Data quality", divider="gray")
+c = st.columns(4)
+c[0].metric("Rows", f"{validated.n_rows:,}")
+c[1].metric("Ready to score", f"{validated.n_rows - validated.n_invalid:,}")
+c[2].metric("Invalid", f"{validated.n_invalid:,}")
+dupes = validated.reasons.get("duplicate customer_id", 0)
+c[3].metric("Rows with a duplicate id", f"{dupes:,}")
+with st.expander("Columns recognised and ignored", icon=":material/view_column:"):
+    st.dataframe(table.match.describe(), hide_index=True)
+    if table.dialect is not None:
+        st.caption(plain(f"Read as {table.dialect.describe()}."))
+if validated.n_invalid:
+    with st.expander(f"Invalid rows ({validated.n_invalid:,})", icon=":material/error:",
+                     expanded=True):
+        st.dataframe(summaries.reasons_table(validated.reasons), hide_index=True)
+        st.dataframe(summaries.invalid_rows(validated), hide_index=True)
+notes = summaries.noted_rows(validated)
+if len(notes):
+    with st.expander(f"Rows with notes ({len(notes):,}): duplicate ids and other remarks",
+                     icon=":material/info:"):
+        st.dataframe(notes, hide_index=True)
+
+# ---- scoring, with progress, kept for this upload and model
+result_key = (key, view.model_key)
+stored = st.session_state.get(state.BATCH)
+if stored is None or stored[0] != result_key:
+    progress = st.progress(0.0, text="Scoring…")
+    parts = []
+    try:
+        for done, total, part in score_table_batches(model, table, batch_rows=50_000):
+            parts.append(part)
+            progress.progress(done / max(total, 1), text=f"Scoring… {done:,} of {total:,} rows")
+    except CustsegError as exc:
+        show_error(exc)
+        st.stop()
+    progress.empty()
+    scored = pd.concat(parts, ignore_index=True)
+    download = frame_csv_bytes(scored)
+    st.session_state[state.BATCH] = (result_key, scored, download)
+    stored = st.session_state[state.BATCH]
+_, scored, download = stored
+
+st.subheader("Scored rows", divider="gray")
+counts = scored["segment_id"].value_counts(dropna=True)
+c = st.columns([2, 1])
+with c[0]:
+    chart(charts.batch_distribution({int(k): int(v) for k, v in counts.items()}, view.names),
+          key="batch_distribution")
+with c[1]:
+    atypical = int(scored["atypical"].fillna(False).astype(bool).sum())
+    st.metric("Scored", f"{int(counts.sum()):,}")
+    st.metric("Atypical", f"{atypical:,}")
+    stem = upload.name.rsplit(".", 1)[0]
+    st.download_button("Download scored CSV", download, file_name=f"{stem}_scored.csv",
+                       mime="text/csv", type="primary", icon=":material/download:",
+                       key="batch_download")
+limit = 5_000
+st.dataframe(scored.head(limit), hide_index=True)
+if len(scored) > limit:
+    st.caption(f"Showing the first {limit:,} of {len(scored):,} rows; the download has them all.")

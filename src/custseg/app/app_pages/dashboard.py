@@ -1,0 +1,58 @@
+"""Dashboard: headline figures and one card per segment."""
+
+import streamlit as st
+
+from custseg import charts, summaries
+from custseg.app import state
+from custseg.app.ui import chart, number, plain
+
+view = state.require_view()
+model = view.model
+head = summaries.headline(model)
+
+st.title("Customer segments")
+st.caption(plain(summaries.describe_model(model)
+                 + (f" · model file {view.loaded_name}" if view.loaded_name else "")))
+
+cols = st.columns(6)
+cols[0].metric("Customers", f"{head['customers']:,}", border=True)
+cols[1].metric("Average age", number(head["age"], 1, " yrs"), border=True)
+cols[2].metric("Average income", number(head["annual_income"], 1, " k$"), border=True)
+cols[3].metric("Average score", number(head["spending_score"], 1), border=True,
+               help="Average spending score, 1–100.")
+cols[4].metric("Segments", head["segments"], border=True)
+cols[5].metric("Outliers", f"{head['outlier_share']:.1%}", border=True)
+
+segments = [s for s in model.segments if not s.is_outliers]
+grid = st.columns(2)
+for i, segment in enumerate(segments):
+    with grid[i % 2].container(border=True):
+        st.subheader(plain(f"{segment.id} · {segment.name}"))
+        st.caption(plain(f"{segment.size:,} customers · {segment.share:.1%} of the base"))
+        st.markdown(plain(segment.description))
+        chart(charts.profile_bars(segment, model.rulebook.threshold), key=f"profile_{segment.id}")
+        st.dataframe(
+            summaries.level_table(segment, model.base), hide_index=True,
+            column_config={
+                "feature": st.column_config.TextColumn(width="medium"),
+                "segment": st.column_config.NumberColumn(format="%.1f", width="small"),
+                "everyone": st.column_config.NumberColumn(format="%.1f", width="small"),
+                "gap (SD)": st.column_config.NumberColumn(format="%+.2f", width="small"),
+            },
+        )
+        if segment.gender_mix:
+            st.caption(plain("Gender: " + summaries.gender_mix_text(segment.gender_mix)))
+        st.markdown("**Strategy** " + plain(segment.strategy))
+        with st.expander("Why this name"):
+            for fact in segment.facts:
+                st.text(fact)
+
+outliers = [s for s in model.segments if s.is_outliers]
+if outliers:
+    o = outliers[0]
+    st.subheader("Outliers", divider="gray")
+    with st.container(border=True):
+        st.markdown(plain(f"{o.size:,} customers ({o.share:.1%}) fit no dense group. "
+                          f"{o.description}"))
+        st.warning(plain(o.strategy), icon=":material/person_alert:")
+        st.dataframe(summaries.level_table(o, model.base), hide_index=True)

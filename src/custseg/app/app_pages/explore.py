@@ -1,0 +1,50 @@
+"""Explore: scatter plots, distributions, segment shares and gender by segment."""
+
+import streamlit as st
+
+from custseg import charts
+from custseg.app import state
+from custseg.app.ui import chart
+from custseg.schema import GENDER, LABELS, NUMERIC_FIELDS
+
+view = state.require_view()
+frame = charts.labelled(view.values, view.labels, view.names)
+fields = [f for f in NUMERIC_FIELDS if f in view.values.columns]
+
+st.title("Explore")
+tabs = st.tabs(["2D scatter", "3D scatter", "Distributions", "Segment shares", "Gender"])
+
+with tabs[0]:
+    c1, c2 = st.columns(2)
+    x = c1.selectbox("X axis", fields, index=min(1, len(fields) - 1), format_func=LABELS.get,
+                     key="explore_x", persist_state="session")
+    y = c2.selectbox("Y axis", fields, index=len(fields) - 1, format_func=LABELS.get,
+                     key="explore_y", persist_state="session")
+    chart(charts.scatter_2d(frame, view.names, x, y), key="scatter_2d")
+
+with tabs[1]:
+    if len(fields) < 3:
+        st.info("The 3D view needs three numeric features in the data.")
+    else:
+        c1, c2, c3 = st.columns(3)
+        x3 = c1.selectbox("X", fields, index=0, format_func=LABELS.get, key="explore_x3",
+                          persist_state="session")
+        y3 = c2.selectbox("Y", fields, index=1, format_func=LABELS.get, key="explore_y3",
+                          persist_state="session")
+        z3 = c3.selectbox("Z", fields, index=2, format_func=LABELS.get, key="explore_z3",
+                          persist_state="session")
+        chart(charts.scatter_3d(frame, view.names, x3, y3, z3), key="scatter_3d")
+
+with tabs[2]:
+    feature = st.selectbox("Feature", fields, format_func=LABELS.get, key="explore_feature",
+                           persist_state="session")
+    chart(charts.distribution(frame, view.names, feature), key="distribution")
+
+with tabs[3]:
+    chart(charts.shares_donut(view.model.segments), key="shares")
+
+with tabs[4]:
+    if GENDER in frame.columns and frame[GENDER].notna().any():
+        chart(charts.gender_by_segment(frame.dropna(subset=[GENDER]), view.names), key="gender")
+    else:
+        st.info("This table has no gender column.")

@@ -1,0 +1,208 @@
+"""The sidebar: data source and the clustering control panel, shared by every page.
+
+It reads the widgets, asks :mod:`custseg.app.cached` for the table and the fit, and
+stores the resulting :class:`~custseg.app.state.View` in the session for the pages. A
+failing upload or fit shows its message and leaves the previous segmentation in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from custseg.algorithms import ALGORITHMS, AlgorithmSpec, ParamSpec, get_algorithm
+from custseg.app import cached, state
+from custseg.app.ui import plain, show_error
+from custseg.errors import CustsegError
+from custseg.io.readers import CustomerTable
+from custseg.model import ModelConfig
+from custseg.schema import GENDER, LABELS, NUMERIC_FIELDS, Ranges
+from custseg.summaries import reasons_table
+
+UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
+
+
+def render() -> None:
+    """Draw the sidebar and refresh the session's view."""
+    with st.sidebar:
+        st.title("custseg")
+        st.caption("Customer segments: cluster, name, explain, assign.")
+        source = _data_source()
+        if source is None:
+            return
+        table_key, table = source
+        loaded = st.session_state.get(state.LOADED)
+        try:
+            if loaded is not None:
+                view = _loaded_view(table_key, table, loaded)
+            else:
+                view = _fitted_view(table_key, table)
+        except CustsegError as exc:
+            show_error(exc)
+            if state.view() is not None:
+                st.caption("Showing the previous segmentation.")
+            return
+        if view is not None:
+            st.session_state[state.VIEW] = view
+            _quality(view)
+
+
+# ------------------------------------------------------------------------- data
+
+
+def _data_source() -> tuple[str, CustomerTable] | None:
+    st.subheader("Data", divider="gray")
+    options = [state.DEMO, state.UPLOAD] + ([state.STARTUP] if state.startup_file() else [])
+    choice = st.radio("Source", options, key="data_source", horizontal=False,
+                      label_visibility="collapsed")
+    try:
+        if choice == state.DEMO:
+            c1, c2 = st.columns(2)
+            n = c1.number_input("Customers", min_value=100, max_value=2_000_000, step=500,
+                                key="demo_n")
+            seed = c2.number_input("Seed", min_value=0, max_value=10_000, step=1, key="demo_seed")
+            result = (f"demo:{n}:{seed}", cached.demo_table(int(n), int(seed)))
+        elif choice == state.STARTUP:
+            path = state.startup_file()
+            st.caption(plain(f"File: {Path(path).name}"))
+            mtime = os.stat(path).st_mtime_ns
+            result = (f"file:{path}:{mtime}", cached.path_table(path, mtime))
+        else:
+            upload = st.file_uploader("Customer table", type=UPLOAD_TYPES, key="data_upload",
+                                      help="CSV, TSV, Excel .xlsx or Parquet; headers such as "
+                                      "Age, Annual Income (k$), Spending Score (1-100).")
+            if upload is None:
+                st.caption("Upload a file to segment it.")
+                return _previous()
+            data = upload.getvalue()
+            key = f"upload:{cached.digest(data)}"
+            result = (key, cached.uploaded_table(key, upload.name, data))
+    except (CustsegError, OSError) as exc:
+        show_error(exc)
+        previous = _previous()
+        if previous is not None:
+            st.caption("Keeping the previous data.")
+        return previous
+    st.session_state["_last_table"] = result
+    return result
+
+
+def _previous() -> tuple[str, CustomerTable] | None:
+    return st.session_state.get("_last_table")
+
+
+def _quality(view: state.View) -> None:
+    validated = view.validated
+    used = validated.n_rows - validated.n_invalid
+    text = f"{used:,} of {validated.n_rows:,} rows used"
+    if validated.n_invalid:
+        text += f" · {validated.n_invalid:,} invalid"
+    st.caption(plain(f"{view.table.name}: {text}"))
+    if validated.reasons:
+        with st.expander("Data quality", icon=":material/rule:"):
+            st.dataframe(reasons_table(validated.reasons), hide_index=True)
+            st.caption("Row-by-row details are on the Batch page when you upload a file.")
+
+
+# ---------------------------------------------------------------------- controls
+
+
+def _fitted_view(table_key: str, table: CustomerTable) -> state.View | None:
+    config = _controls(table)
+    if config is None:
+        return None
+    key = cached.config_key(config)
+    model = cached.fitted(table_key, key, table)
+    validated, values = cached.prepared(table_key, config.needs,
+                                        json.dumps(config.ranges.to_dict()), table)
+    for message in model.warnings:
+        st.warning(plain(message), icon=":material/warning:")
+    return state.View(table_key, table, validated, values, model, f"{table_key}|{key}",
+                      model.labels)
+
+
+def _loaded_view(table_key: str, table: CustomerTable, loaded) -> state.View:
+    name, model, model_digest = loaded
+    st.subheader("Segmentation", divider="gray")
+    st.info(plain(f"Using the model file {name}."), icon=":material/upload_file:")
+    if st.button("Fit from the controls instead", key="unload_model"):
+        st.session_state[state.LOADED] = None
+        st.rerun()
+    table.match.require(model.encoding.needs)
+    validated, values = cached.prepared(table_key, model.encoding.needs,
+                                        json.dumps(model.config.ranges.to_dict()), table)
+    labels = cached.assigned(table_key, model_digest, values, model)
+    return state.View(table_key, table, validated, values, model,
+                      f"{table_key}|loaded:{model_digest}", labels, loaded_name=name)
+
+
+def _controls(table: CustomerTable) -> ModelConfig | None:
+    st.subheader("Segmentation", divider="gray")
+    present = [f for f in NUMERIC_FIELDS if f in table.match.fields]
+    features = st.multiselect(
+        "Features", present, default=present, format_func=lambda f: LABELS[f],
+        key="features", persist_state="session",
+        help="Standardised before clustering, so units do not weigh.",
+    )
+    if not features:
+        st.warning("Choose at least one feature to cluster on.", icon=":material/warning:")
+        return None
+    has_gender = GENDER in table.match.fields
+    use_gender = st.toggle(
+        "Use gender", key="use_gender", disabled=not has_gender,
+        help="Off by default: a binary column tends to split every segment by gender. "
+        "When on, gender is one-hot encoded.",
+    ) and has_gender
+    algorithm = st.selectbox(
+        "Algorithm", list(ALGORITHMS), key="algorithm",
+        format_func=lambda name: ALGORITHMS[name].label,
+    )
+    spec = get_algorithm(algorithm)
+    st.caption(spec.summary)
+    params = {p.name: _param_widget(spec, p) for p in spec.params}
+    with st.expander("Advanced", icon=":material/tune:"):
+        n_neighbors = st.number_input("Neighbours in the assigner's vote", min_value=1,
+                                      max_value=25, step=1, key="n_neighbors")
+        seed = st.number_input("Random seed", min_value=0, max_value=1_000_000, step=1, key="seed")
+        cap = spec.fit_sample
+        sample = st.number_input(
+            "Rows the clusterer sees (0 = the algorithm's default)", min_value=0,
+            max_value=5_000_000, step=1_000, value=0, key=f"sample_{algorithm}",
+            persist_state="session",
+            help=f"Default for {spec.label}: " + (f"{cap:,} rows" if cap else "every row") +
+            ". The assigner extends the segments to everyone else.",
+        )
+    return ModelConfig(
+        algorithm=algorithm,
+        params=params,
+        features=tuple(f for f in NUMERIC_FIELDS if f in features),
+        use_gender=use_gender,
+        n_neighbors=int(n_neighbors),
+        sample_size=int(sample) if sample else None,
+        random_state=int(seed),
+        ranges=Ranges(),
+    ).resolved()
+
+
+def _param_widget(spec: AlgorithmSpec, p: ParamSpec):
+    key = f"param_{spec.name}_{p.name}"
+    if p.kind == "choice":
+        return st.selectbox(p.label, p.choices, index=p.choices.index(p.default), key=key,
+                            help=p.help, persist_state="session")
+    if p.optional:
+        auto = st.checkbox(f"{p.label}: automatic", value=p.default is None, key=key + "_auto",
+                           help=p.help, persist_state="session")
+        if auto:
+            return None
+    start = p.default if p.default is not None else int(p.low)
+    if p.kind == "int":
+        if p.high - p.low <= 100:
+            return st.slider(p.label, int(p.low), int(p.high), int(start), step=int(p.step or 1),
+                             key=key, help=p.help, persist_state="session")
+        return st.number_input(p.label, int(p.low), int(p.high), int(start), step=int(p.step or 1),
+                               key=key, help=p.help, persist_state="session")
+    return st.slider(p.label, float(p.low), float(p.high), float(start), step=float(p.step or 0.01),
+                     key=key, help=p.help, persist_state="session")

@@ -1,0 +1,75 @@
+"""Per-session state: defaults, and the current view every page reads.
+
+Everything here lives in ``st.session_state``, which belongs to one browser session:
+one analyst's upload or model is never visible to another.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from custseg.io.readers import CustomerTable
+from custseg.model import SegmentationModel
+from custseg.schema import Validated
+
+DATA_ENV = "CUSTSEG_DATA"
+VIEW = "_view"
+LOADED = "_loaded_model"
+PREDICTION = "_prediction"
+BATCH = "_batch_result"
+
+DEMO, UPLOAD, STARTUP = "Demo data", "Upload a file", "Start-up file"
+
+
+@dataclass
+class View:
+    """What the pages show: the data, its validation, the model and its segments."""
+
+    table_key: str
+    table: CustomerTable
+    validated: Validated
+    values: pd.DataFrame  # valid rows, typed canonical fields
+    model: SegmentationModel
+    model_key: str
+    labels: np.ndarray  # segment of each valid row
+    loaded_name: str | None = None
+
+    @property
+    def names(self) -> dict[int, str]:
+        return self.model.names
+
+
+def startup_file() -> str | None:
+    """The file handed over by ``custseg app --data FILE`` (or tests), if any."""
+    path = os.environ.get(DATA_ENV, "").strip()
+    return path or None
+
+
+def init() -> None:
+    """Session defaults, set once per session."""
+    st.session_state.setdefault("data_source", STARTUP if startup_file() else DEMO)
+    st.session_state.setdefault("demo_n", 2_000)
+    st.session_state.setdefault("demo_seed", 0)
+    st.session_state.setdefault("algorithm", "kmeans")
+    st.session_state.setdefault("use_gender", False)
+    st.session_state.setdefault("n_neighbors", 3)
+    st.session_state.setdefault("seed", 0)
+    st.session_state.setdefault(LOADED, None)
+
+
+def view() -> View | None:
+    return st.session_state.get(VIEW)
+
+
+def require_view() -> View:
+    """The current view, or a short message and stop (a page cannot run without data)."""
+    current = view()
+    if current is None:
+        st.info("Choose a data source in the sidebar to see segments.", icon=":material/info:")
+        st.stop()
+    return current

@@ -1,0 +1,87 @@
+"""The dashboard in a real headless Chromium: every page, Predict, upload, download."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+import custseg
+
+pytestmark = pytest.mark.browser
+
+PAGES = [("", "Customer segments"), ("explore", "Explore"), ("predict", "Predict a customer"),
+         ("batch", "Score a batch"), ("model-lab", "Model Lab")]
+
+
+def wait_ready(page) -> None:
+    """Streamlit has finished its run: no 'Running...' status, no spinner."""
+    page.wait_for_load_state("networkidle")
+    page.get_by_text("Running...").wait_for(state="detached", timeout=120_000)
+
+
+@pytest.mark.parametrize(("path", "title"), PAGES)
+def test_every_page_renders(server, page, shots, path, title):
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/{path}")
+    page.get_by_role("heading", name=title).wait_for()
+    if path in ("", "explore", "model-lab"):
+        page.locator(".js-plotly-plot").first.wait_for()
+    wait_ready(page)
+    page.screenshot(path=shots / f"page-{path or 'dashboard'}.png", full_page=True)
+    assert page.get_by_text("Traceback").count() == 0
+    assert errors == []
+
+
+def test_predict_in_the_browser(server, page, shots):
+    page.goto(f"{server}/predict")
+    page.get_by_role("heading", name="Predict a customer").wait_for()
+    page.get_by_label("Annual income (k$)").fill("90")
+    page.get_by_label("Spending score (points)").fill("85")
+    page.get_by_label("Age (years)").fill("31")
+    page.get_by_role("button", name="Predict").click()
+    page.locator(".js-plotly-plot").nth(2).wait_for()
+    wait_ready(page)
+    assert page.get_by_text("Affluent Spenders").count() >= 1
+    page.screenshot(path=shots / "predict-result.png", full_page=True)
+
+
+def test_upload_and_download_in_the_browser(server, page, shots, tmp_path):
+    data = custseg.make_customers(500, seed=11).astype(str)
+    data.loc[4, "age"] = "?"
+    data.loc[9, "annual_income"] = "$85,000"
+    data["comment"] = "=HYPERLINK(\"http://example.invalid\")"
+    upload = tmp_path / "batch customers.csv"
+    data.to_csv(upload, index=False)
+    page.goto(f"{server}/batch")
+    page.get_by_role("heading", name="Score a batch").wait_for()
+    page.locator('input[type="file"]').last.set_input_files(str(upload))
+    button = page.get_by_role("button", name="Download scored CSV")
+    button.wait_for()
+    wait_ready(page)
+    page.screenshot(path=shots / "batch-scored.png", full_page=True)
+    with page.expect_download() as info:
+        button.click()
+    scored = pd.read_csv(io.BytesIO(open(info.value.path(), "rb").read()), dtype=str,
+                         keep_default_na=False)
+    assert info.value.suggested_filename == "batch customers_scored.csv"
+    assert len(scored) == 500
+    assert scored["customer_id"].tolist() == data["customer_id"].tolist()
+    assert scored.loc[4, "row_status"] == "invalid"
+    assert scored.loc[9, "row_status"] == "ok"  # $85,000 read as 85 k$
+    assert scored.loc[0, "comment"].startswith("'=")
+
+
+@pytest.mark.parametrize(("path", "tabs"), [
+    ("explore", ["3D scatter", "Distributions", "Segment shares", "Gender"]),
+    ("model-lab", ["Number of segments", "Save / load"]),
+])
+def test_tabs_draw(server, page, shots, path, tabs):
+    page.goto(f"{server}/{path}")
+    page.locator(".js-plotly-plot").first.wait_for()
+    for name in tabs:
+        page.get_by_role("tab", name=name).click()
+        wait_ready(page)
+        page.screenshot(path=shots / f"{path}-{name.replace(' ', '-').replace('/', '').lower()}.png")
