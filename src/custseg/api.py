@@ -20,30 +20,26 @@ from typing import Any
 import pandas as pd
 
 from custseg.errors import CustsegError
-from custseg.io.readers import CustomerTable, read_table
+from custseg.io.readers import CustomerTable, read_table, table_from_frame
 from custseg.io.rulebooks import default_rulebook
+from custseg.io.scoring import score_table
 from custseg.model import ModelConfig, SegmentationModel, fit_model
 from custseg.profile import Rulebook
-from custseg.schema import GENDER, HeaderMatch, Ranges, match_headers, validate
+from custseg.schema import GENDER, Ranges, validate
 from custseg.scoring import score_frame
 
 TableLike = CustomerTable | pd.DataFrame | str | os.PathLike[str] | bytes
 
 
-def _canonical(
+def _table(
     data: TableLike, mapping: Mapping[str, str] | None, income_unit: str | None
-) -> tuple[pd.DataFrame, HeaderMatch, str, dict[int, str]]:
-    """(canonical field frame, header match, decimal mark, structural notes)."""
+) -> CustomerTable:
+    """Any accepted input as a text table, checked the same way whatever its origin."""
+    if isinstance(data, CustomerTable):
+        return data
     if isinstance(data, pd.DataFrame):
-        match = match_headers(data.columns, mapping, income_unit)
-        frame = pd.DataFrame(
-            {name: data.iloc[:, pos].reset_index(drop=True) for name, pos in match.fields.items()}
-        )
-        return frame, match, ".", {}
-    table = data if isinstance(data, CustomerTable) else read_table(
-        data, mapping=mapping, income_unit=income_unit
-    )
-    return table.fields_frame(), table.match, table.decimal, table.structural
+        return table_from_frame(data, "DataFrame", mapping, income_unit)
+    return read_table(data, mapping=mapping, income_unit=income_unit)
 
 
 def fit(
@@ -73,15 +69,16 @@ def fit(
         random_state=random_state,
         ranges=ranges or Ranges(),
     ).resolved()
-    frame, match, decimal, structural = _canonical(data, mapping, income_unit)
-    match.require(config.needs)
+    table = _table(data, mapping, income_unit)
+    table.match.require(config.needs)
+    frame = table.fields_frame()
     validated = validate(
         frame,
         required=config.needs,
         ranges=config.ranges,
-        decimal=decimal,
-        income_unit=match.income_unit,
-        structural=structural,
+        decimal=table.decimal,
+        income_unit=table.match.income_unit,
+        structural=table.structural,
     )
     return fit_model(frame, config, rulebook or default_rulebook(), validated=validated)
 
@@ -94,19 +91,15 @@ def score(
     income_unit: str | None = None,
 ) -> pd.DataFrame:
     """Every input row with the contract's segment columns added (see the README)."""
+    table = _table(data, mapping, income_unit)
     if isinstance(data, pd.DataFrame):
-        frame, match, decimal, structural = _canonical(data, mapping, income_unit)
-        match.require(model.encoding.needs)
+        table.match.require(model.encoding.needs)
         scores = score_frame(
-            model, frame, decimal=decimal, income_unit=match.income_unit, structural=structural
+            model, table.fields_frame(), decimal=table.decimal,
+            income_unit=table.match.income_unit, structural=table.structural,
         )
         scores.index = data.index
         return pd.concat([data, scores], axis=1)
-    from custseg.io.scoring import score_table
-
-    table = data if isinstance(data, CustomerTable) else read_table(
-        data, mapping=mapping, income_unit=income_unit
-    )
     return score_table(model, table)
 
 

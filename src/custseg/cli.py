@@ -82,6 +82,12 @@ def _parse_sample_size(value: str | None) -> int | str | None:
     return size
 
 
+def _limits(max_decompressed_mb: int):
+    from custseg.io.readers import ReadLimits
+
+    return ReadLimits(max_decompressed_bytes=max_decompressed_mb << 20)
+
+
 # ---------------------------------------------------------------------- commands
 
 
@@ -130,15 +136,21 @@ def fit(
         list[str] | None, typer.Option("--range", help="Valid range FIELD=LOW:HIGH.")
     ] = None,
     rules: Annotated[Path | None, typer.Option(help="Rulebook TOML (default: built in).")] = None,
+    max_decompressed_mb: Annotated[
+        int, typer.Option(help="Cap on what a compressed input may expand to (MB).", min=1)
+    ] = 8_192,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON summary.")] = False,
 ) -> None:
     """Fit a segmentation and save it as a model file."""
     from custseg.api import fit as fit_data
     from custseg.io.model_files import save_model
+    from custseg.io.readers import read_table
     from custseg.io.rulebooks import load_rulebook
 
+    table = read_table(data, mapping=_parse_mapping(map_), income_unit=income_unit,
+                       limits=_limits(max_decompressed_mb))
     model = fit_data(
-        data,
+        table,
         algorithm=algorithm,
         params=parse_param_assignments(param or []),
         features=features,
@@ -148,8 +160,6 @@ def fit(
         random_state=seed,
         ranges=_parse_ranges(range_),
         rulebook=load_rulebook(rules),
-        mapping=_parse_mapping(map_),
-        income_unit=income_unit,
     )
     save_model(model, output)
     for message in model.warnings:
@@ -221,6 +231,9 @@ def score(
     ] = None,
     income_unit: Annotated[str | None, typer.Option(help="'k$' or '$'.")] = None,
     batch_rows: Annotated[int, typer.Option(help="Rows per batch.", min=1_000)] = 250_000,
+    max_decompressed_mb: Annotated[
+        int, typer.Option(help="Cap on what a compressed input may expand to (MB).", min=1)
+    ] = 8_192,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Score every row of a table: segment, confidence, atypical flag, row status."""
@@ -243,7 +256,7 @@ def score(
         with _progress(quiet) as progress:
             report = score_file(model, input_path, output, mapping=mapping,
                                 income_unit=income_unit, batch_rows=batch_rows,
-                                progress=progress)
+                                progress=progress, limits=_limits(max_decompressed_mb))
     _err(
         f"scored {report.n_rows:,} rows ({report.n_invalid:,} invalid, "
         f"{report.n_atypical:,} atypical) in {report.seconds:.1f} s -> {report.output}"

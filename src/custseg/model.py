@@ -93,13 +93,12 @@ class DataQuality:
 
     @classmethod
     def from_validated(cls, validated: Validated) -> DataQuality:
-        reasons = dict(validated.reasons)
         return cls(
             n_input=validated.n_rows,
             n_used=validated.n_rows - validated.n_invalid,
             n_invalid=validated.n_invalid,
-            reasons=reasons,
-            n_duplicate_rows=int(reasons.get("duplicate customer_id", 0)),
+            reasons=dict(validated.reasons),
+            n_duplicate_rows=int(validated.notes.get("duplicate customer_id", 0)),
         )
 
 

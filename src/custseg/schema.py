@@ -426,7 +426,10 @@ class Validated:
     values: pd.DataFrame
     valid: np.ndarray
     issues: np.ndarray
+    #: Why rows are invalid: reason -> rows (a row may have several reasons).
     reasons: Counter = field(default_factory=Counter)
+    #: Remarks on rows that stay valid (duplicate ids, fields not clustered on…).
+    notes: Counter = field(default_factory=Counter)
 
     @property
     def n_rows(self) -> int:
@@ -447,6 +450,7 @@ class _IssueLog:
         self.issues = np.full(n, "", dtype=object)
         self.invalid = np.zeros(n, dtype=bool)
         self.reasons: Counter = Counter()
+        self.notes: Counter = Counter()
         self.skip = skip
 
     def add(self, mask: np.ndarray, messages: np.ndarray, reason: str, invalid: bool) -> None:
@@ -461,7 +465,9 @@ class _IssueLog:
         self.issues[mask] = np.where(current == "", messages, current + "; " + messages)
         if invalid:
             self.invalid |= mask
-        self.reasons[reason] += count
+            self.reasons[reason] += count
+        else:
+            self.notes[reason] += count
 
 
 def _messages(template: str, raw: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
@@ -571,9 +577,14 @@ def validate(
         log.add(mask, notes, "duplicate customer_id", invalid=False)
     if structural:
         log.skip = None
-        notes = np.array([structural[int(i)] for i in np.flatnonzero(broken)], dtype=object)
-        log.add(broken, notes, "malformed row", invalid=True)
-    return Validated(values_frame, ~log.invalid, log.issues, log.reasons)
+        positions = np.flatnonzero(broken)
+        notes = np.array([structural[int(i)] for i in positions], dtype=object)
+        summary = np.array([n.startswith(SUMMARY_NOTE) for n in notes], dtype=bool)
+        for kind, reason in ((summary, "spreadsheet summary row"), (~summary, "malformed row")):
+            mask = np.zeros(n, dtype=bool)
+            mask[positions[kind]] = True
+            log.add(mask, notes[kind], reason, invalid=True)
+    return Validated(values_frame, ~log.invalid, log.issues, log.reasons, log.notes)
 
 
 def row_keys(frame: pd.DataFrame) -> np.ndarray:
@@ -615,3 +626,57 @@ def duplicate_notes(
                 listed += f" and {len(others) - 5} more"
             notes[int(pos)] = f"customer_id {shown(key)} also on row {listed} ({kind})"
     return notes
+
+
+_SUMMARY = re.compile(
+    r"^\s*(grand\s+)?(total|totals|sum|subtotal|sub-total|average|avg|mean|median|count|"
+    r"min|max|minimum|maximum)\s*:?\s*$",
+    re.IGNORECASE,
+)
+
+
+SUMMARY_NOTE = "looks like a spreadsheet summary row"
+
+
+def summary_row_notes(cells: pd.Series) -> dict[int, str]:
+    """Rows whose cell is a spreadsheet summary label ("Total", "Average", "Grand total").
+
+    Such a row sums or averages customers; scoring it as one would be silently wrong.
+    Positions are those of ``cells``; numbering in the note is from 1.
+    """
+    text = _to_arrow_text(cells.reset_index(drop=True))
+    hits = pc.fill_null(pc.match_substring_regex(text, _SUMMARY.pattern, ignore_case=True), False)
+    rows = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return {}
+    values = text.take(pa.array(rows)).to_pylist()
+    return {
+        int(r): f"{SUMMARY_NOTE} ({shown(v.strip())}), not a customer"
+        for r, v in zip(rows, values, strict=True)
+    }
+
+
+#: A typical customer earning more than this many k$ a year means the column is in dollars.
+DOLLAR_MEDIAN_K = 1_000.0
+
+
+def dollar_income_message(values: pd.Series, decimal: str, header: str) -> str | None:
+    """A refusal message when an income column with no unit in its header holds dollars.
+
+    custseg reads such a column in k$. A median above 1,000 k$ ($1M a year) is not a
+    customer base in k$: rather than treat $54,000 as 54,000 k$, say so and ask for the
+    unit.
+    """
+    parsed = parse_numbers(values, decimal=decimal, money_unit="k$")
+    usable = parsed.values[np.isfinite(parsed.values)]
+    if not len(usable):
+        return None
+    median = float(np.median(usable))
+    if median <= DOLLAR_MEDIAN_K:
+        return None
+    return (
+        f"the income column {shown(header)} has no unit in its header, so custseg reads it "
+        f"in thousands of dollars (k$), but its median is {fmt_number(median)}: that looks "
+        "like dollars. State the unit: a header such as 'Annual Income ($)', or "
+        "income_unit='$' (command line: --income-unit '$'); or divide the values by 1,000."
+    )

@@ -32,10 +32,11 @@ SCORE_COLUMNS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Scored:
-    """Contract columns for some rows, and the invalid rows counted by reason."""
+    """Contract columns for some rows; invalid rows counted by reason, remarks by kind."""
 
     columns: pd.DataFrame
     reasons: Counter
+    notes: Counter
 
 
 def score_rows(
@@ -62,7 +63,7 @@ def score_rows(
         duplicates=duplicates,
         structural=structural,
     )
-    return Scored(score_validated(model, validated), validated.reasons)
+    return Scored(score_validated(model, validated), validated.reasons, validated.notes)
 
 
 def score_frame(model: SegmentationModel, frame: pd.DataFrame, **options: Any) -> pd.DataFrame:

@@ -12,10 +12,16 @@ its line number and text in ``row_issues``.
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import csv
+import gzip
 import io
+import lzma
 import os
+import tempfile
+import weakref
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +32,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from custseg.errors import InputFileError, shown
-from custseg.schema import HeaderMatch, match_headers
+from custseg.errors import InputFileError, SchemaError, shown
+from custseg.schema import (
+    ID,
+    INCOME,
+    HeaderMatch,
+    dollar_income_message,
+    match_headers,
+    summary_row_notes,
+)
 
 ACCEPTED = "CSV or TSV text (comma, semicolon or tab separated), Excel .xlsx, or Parquet"
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat"}
@@ -35,6 +48,25 @@ EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 SNIFF_BYTES = 1 << 16
 DEFAULT_BATCH_ROWS = 250_000
+COMPRESSED_SUFFIXES = {".gz", ".gzip", ".bz2", ".xz", ".zip"}
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Caps that keep a hostile or accidental file from exhausting memory or disk.
+
+    ``max_decompressed_bytes`` bounds what a compressed input may expand to (a
+    decompression bomb stops there, with a message naming the limit); ``max_rows``
+    bounds the rows read (None: no cap, for streamed scoring); ``max_columns`` bounds
+    the header's width.
+    """
+
+    max_decompressed_bytes: int = 8 << 30
+    max_rows: int | None = None
+    max_columns: int = 20_000
+
+    def describe_bytes(self) -> str:
+        return f"{self.max_decompressed_bytes / (1 << 20):,.0f} MB"
 
 
 @dataclass(frozen=True)
@@ -107,6 +139,10 @@ def _kind_from_bytes(head: bytes) -> str:
     """What the first bytes of a file say it is."""
     if head.startswith(b"PK\x03\x04"):
         return "zip"
+    if head.startswith(b"BZh"):
+        return "bz2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
     if head.startswith(b"PAR1"):
         return "parquet"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -136,6 +172,8 @@ def _looks_utf16(head: bytes) -> bool:
 
 _KIND_WORDS = {
     "zip": "a ZIP archive",
+    "bz2": "a bzip2-compressed file",
+    "xz": "an xz-compressed file",
     "parquet": "a Parquet file",
     "ole2": "an Excel 97-2003 (.xls) or other OLE2 document",
     "gzip": "a gzip-compressed file",
@@ -259,7 +297,10 @@ class TableSource:
         name: str | None = None,
         mapping: Mapping[str, str] | None = None,
         income_unit: str | None = None,
+        limits: ReadLimits | None = None,
     ) -> None:
+        self.limits = limits or ReadLimits()
+        self.compression: str | None = None
         if isinstance(source, bytes | bytearray | memoryview):
             self._bytes: bytes | None = bytes(source)
             self.path: Path | None = None
@@ -276,6 +317,15 @@ class TableSource:
                 )
         with self._open() as fh:
             head = fh.read(SNIFF_BYTES)
+        compression = _compression(head)
+        if compression is not None:
+            self._decompress(compression)
+        with self._open() as fh:
+            head = fh.read(SNIFF_BYTES)
+            if _compression(head) is not None:
+                raise InputFileError(
+                    f"{shown(self.name)} is compressed twice; decompress it first."
+                )
             self.kind = detect_kind(head, self.name)
             self.dialect: Dialect | None = None
             if self.kind == "text":
@@ -290,7 +340,87 @@ class TableSource:
         self.header = self._read_header()
         if not self.header:
             raise InputFileError(f"{shown(self.name)} has no header row. Expected {ACCEPTED}.")
+        if len(self.header) > self.limits.max_columns:
+            raise InputFileError(
+                f"{shown(self.name)} has {len(self.header):,} columns; custseg reads at most "
+                f"{self.limits.max_columns:,}. Keep the columns you need."
+            )
         self.match = match_headers(self.header, mapping, income_unit)
+
+    # -- compressed input -------------------------------------------------------
+
+    def _decompress(self, compression: str) -> None:
+        """Replace the source by its decompressed content, never beyond the byte cap."""
+        cap = self.limits.max_decompressed_bytes
+        outer = self.name
+        with self._open() as raw:
+            if compression == "zip":
+                inner, name = self._zip_member(raw)
+            else:
+                opener = {"gzip": gzip.GzipFile, "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}
+                inner = opener[compression](fileobj=raw)
+                stem = Path(outer)
+                name = stem.stem if stem.suffix.lower() in COMPRESSED_SUFFIXES else outer
+            sink: io.BytesIO | tempfile._TemporaryFileWrapper
+            sink = io.BytesIO() if self._bytes is not None else tempfile.NamedTemporaryFile(
+                prefix="custseg-", suffix=Path(name).suffix, delete=False
+            )
+            total = 0
+            try:
+                with inner:
+                    while chunk := inner.read(1 << 20):
+                        total += len(chunk)
+                        if total > cap:
+                            raise InputFileError(
+                                f"{shown(outer)} decompresses to more than "
+                                f"{self.limits.describe_bytes()}, the limit for compressed "
+                                "input; it is refused (a decompression bomb looks like this). "
+                                "If the file is genuine, decompress it yourself or raise the "
+                                "limit (--max-decompressed-mb)."
+                            )
+                        sink.write(chunk)
+            except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as exc:
+                self._discard(sink)
+                raise InputFileError(
+                    f"{shown(outer)} is a damaged {compression} file ({exc})."
+                ) from None
+            except InputFileError:
+                self._discard(sink)
+                raise
+        self.compression = compression
+        self.name = name
+        if isinstance(sink, io.BytesIO):
+            self._bytes = sink.getvalue()
+        else:
+            sink.close()
+            self.path = Path(sink.name)
+            weakref.finalize(self, os.unlink, sink.name)
+
+    @staticmethod
+    def _discard(sink) -> None:
+        if not isinstance(sink, io.BytesIO):
+            sink.close()
+            os.unlink(sink.name)
+
+    def _zip_member(self, raw: BinaryIO):
+        try:
+            archive = zipfile.ZipFile(raw)
+        except zipfile.BadZipFile as exc:
+            raise InputFileError(f"{shown(self.name)} is a damaged ZIP archive ({exc}).") from None
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) != 1:
+            listed = ", ".join(repr(m.filename) for m in members[:5])
+            raise InputFileError(
+                f"{shown(self.name)} is a ZIP archive with {len(members)} files ({listed}); "
+                "custseg reads a ZIP holding exactly one table."
+            )
+        member = members[0]
+        if member.file_size > self.limits.max_decompressed_bytes:
+            raise InputFileError(
+                f"{shown(self.name)} holds {member.filename!r} of {member.file_size:,} bytes, "
+                f"more than the {self.limits.describe_bytes()} limit for compressed input."
+            )
+        return archive.open(member), Path(member.filename).name
 
     # -- plumbing ---------------------------------------------------------------
 
@@ -337,26 +467,44 @@ class TableSource:
 
         For text, ``well_formed`` says whether every row has the header's number of
         fields (:meth:`check_shape`); when None it is checked first, in one fast pass.
+        Spreadsheet summary rows ("Total", "Average") are marked as not customers.
         """
         if self.kind == "text":
             if well_formed is None:
                 well_formed = self.check_shape()
-            if well_formed:
-                yield from self._fast_text_batches(rows)
-            else:
-                yield from self._exact_text_batches(rows)
+            raw = self._fast_text_batches(rows) if well_formed else self._exact_text_batches(rows)
         elif self.kind == "parquet":
-            yield from self._parquet_batches(rows)
+            raw = self._parquet_batches(rows)
         else:
-            yield from self._excel_batches(rows)
+            raw = self._excel_batches(rows)
+        yield from self._checked(raw)
+
+    def _checked(self, raw: Iterator[Batch]) -> Iterator[Batch]:
+        """Batches with summary rows marked, the row cap and the income unit enforced."""
+        seen = 0
+        for batch in raw:
+            if seen == 0:
+                self._check_income_unit(batch)
+            seen += batch.data.num_rows
+            cap = self.limits.max_rows
+            if cap is not None and seen > cap:
+                raise InputFileError(
+                    f"{shown(self.name)} has more than {cap:,} rows, the limit here. Score it "
+                    "with the command line (custseg score), which streams any number of rows."
+                )
+            _mark_summary_rows(batch, self.match)
+            yield batch
+
+    def _check_income_unit(self, batch: Batch) -> None:
+        _check_income_unit(batch.data, self.match, self.decimal, self.name)
 
     def read(self) -> CustomerTable:
-        """The whole table in memory."""
+        """The whole table in memory; a header with no rows is refused."""
         if self.kind == "text":
             try:
-                batches = list(self._fast_text_batches(DEFAULT_BATCH_ROWS))
+                batches = list(self._checked(self._fast_text_batches(DEFAULT_BATCH_ROWS)))
             except _Ragged:
-                batches = list(self._exact_text_batches(DEFAULT_BATCH_ROWS))
+                batches = list(self._checked(self._exact_text_batches(DEFAULT_BATCH_ROWS)))
         else:
             batches = list(self.batches())
         data, structural, offset = [], {}, 0
@@ -364,7 +512,11 @@ class TableSource:
             data.append(batch.data)
             structural.update({offset + k: v for k, v in batch.structural.items()})
             offset += batch.data.num_rows
-        table = pa.concat_tables(data) if data else _empty(self._names())
+        if offset == 0:
+            raise InputFileError(
+                f"{shown(self.name)} has a header but no data rows; there is nothing to read."
+            )
+        table = pa.concat_tables(data)
         return CustomerTable(
             data=table,
             header=self.header,
@@ -518,6 +670,36 @@ class TableSource:
             yield Batch(_strings(columns, self._names()), structural)
 
 
+def _mark_summary_rows(batch: Batch, match: HeaderMatch) -> None:
+    """Mark rows labelled "Total", "Average"… in the first or the id column."""
+    if batch.data.num_columns == 0:
+        return
+    columns = [batch.data.column(0)]
+    if ID in match.fields and match.fields[ID] != 0:
+        columns.append(batch.data.column(match.fields[ID]))
+    for column in columns:
+        for row, note in summary_row_notes(column.to_pandas()).items():
+            batch.structural.setdefault(row, note)
+
+
+def _check_income_unit(data: pa.Table, match: HeaderMatch, decimal: str, name: str) -> None:
+    """Refuse an income column with no unit in its header that holds dollars."""
+    if INCOME not in match.fields or match.income_unit_source != "default":
+        return
+    column = data.column(match.fields[INCOME]).to_pandas()
+    message = dollar_income_message(column, decimal, match.source(INCOME))
+    if message:
+        raise SchemaError(f"{shown(name)}: {message}")
+
+
+def _compression(head: bytes) -> str | None:
+    """gzip / bz2 / xz / zip (a ZIP that is not an Excel workbook), else None."""
+    kind = _kind_from_bytes(head)
+    if kind == "zip":
+        return None if (b"[Content_Types].xml" in head or b"xl/" in head) else "zip"
+    return kind if kind in {"gzip", "bz2", "xz"} else None
+
+
 class _Ragged(Exception):
     """A row with the wrong number of fields: switch to the exact reader."""
 
@@ -571,14 +753,26 @@ def _excel_text(value: object) -> str:
     return str(value)
 
 
-def table_from_frame(frame: pd.DataFrame, name: str = "table") -> CustomerTable:
-    """A DataFrame (any dtypes, any recognised headers) as a text :class:`CustomerTable`."""
+def table_from_frame(
+    frame: pd.DataFrame,
+    name: str = "table",
+    mapping: Mapping[str, str] | None = None,
+    income_unit: str | None = None,
+) -> CustomerTable:
+    """A DataFrame (any dtypes, any recognised headers) as a text :class:`CustomerTable`,
+    with the same checks as a file (summary rows, an income column in dollars)."""
     header = tuple(str(c) for c in frame.columns)
     names = [f"c{i}" for i in range(len(header))]
-    data = _all_text(pa.Table.from_pandas(frame, preserve_index=False), names)
+    plain = frame.copy(deep=False)
+    plain.columns = names
+    data = _all_text(pa.Table.from_pandas(plain, preserve_index=False), names)
+    match = match_headers(header, mapping, income_unit)
+    _check_income_unit(data, match, ".", name)
+    batch = Batch(data)
+    _mark_summary_rows(batch, match)
     return CustomerTable(
-        data=data, header=header, match=match_headers(header), kind="frame", dialect=None,
-        name=name,
+        data=data, header=header, match=match, kind="frame", dialect=None, name=name,
+        structural=batch.structural,
     )
 
 
@@ -588,6 +782,9 @@ def read_table(
     name: str | None = None,
     mapping: Mapping[str, str] | None = None,
     income_unit: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> CustomerTable:
     """Read a whole customer table (see :class:`TableSource`)."""
-    return TableSource(source, name=name, mapping=mapping, income_unit=income_unit).read()
+    return TableSource(
+        source, name=name, mapping=mapping, income_unit=income_unit, limits=limits
+    ).read()

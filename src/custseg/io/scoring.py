@@ -21,7 +21,13 @@ import pandas as pd
 import pyarrow as pa
 
 from custseg.errors import InputFileError, shown
-from custseg.io.readers import DEFAULT_BATCH_ROWS, CustomerTable, TableSource, fields_frame
+from custseg.io.readers import (
+    DEFAULT_BATCH_ROWS,
+    CustomerTable,
+    ReadLimits,
+    TableSource,
+    fields_frame,
+)
 from custseg.io.writers import (
     ScoredWriter,
     atomic_path,
@@ -44,6 +50,7 @@ class ScoreReport:
     n_invalid: int = 0
     n_atypical: int = 0
     reasons: Counter = field(default_factory=Counter)
+    notes: Counter = field(default_factory=Counter)
     segments: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     output: str = ""
@@ -51,6 +58,7 @@ class ScoreReport:
     def add(self, scored: Scored) -> None:
         scores = scored.columns
         self.reasons.update(scored.reasons)
+        self.notes.update(scored.notes)
         self.n_rows += len(scores)
         invalid = scores["row_status"].to_numpy() == "invalid"
         self.n_invalid += int(invalid.sum())
@@ -64,6 +72,7 @@ class ScoreReport:
             "n_invalid": self.n_invalid,
             "n_atypical": self.n_atypical,
             "reasons": dict(self.reasons),
+            "notes": dict(self.notes),
             "segments": {str(k): v for k, v in sorted(self.segments.items())},
             "seconds": round(self.seconds, 3),
             "output": self.output,
@@ -112,7 +121,7 @@ def score_batches(
     facts = scan(source, batch_rows)
     if facts.n_rows == 0:
         raise InputFileError(
-            f"{shown(source.name)} has a header but no rows; there is nothing to score."
+            f"{shown(source.name)} has a header but no data rows; there is nothing to score."
         )
     dup_pos = np.fromiter(facts.duplicates.keys(), dtype=np.int64, count=len(facts.duplicates))
     offset = 0
@@ -145,12 +154,13 @@ def score_file(
     income_unit: str | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Progress | None = None,
+    limits: ReadLimits | None = None,
 ) -> ScoreReport:
     """Score ``input_path`` into ``output_path`` (.csv or .parquet), atomically."""
     started = time.perf_counter()
     fmt = output_format(output_path)
     target = check_output_path(output_path, input_path)
-    source = TableSource(input_path, mapping=mapping, income_unit=income_unit)
+    source = TableSource(input_path, mapping=mapping, income_unit=income_unit, limits=limits)
     report = ScoreReport(output=str(target))
     header = _output_header(source.header)
     with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
