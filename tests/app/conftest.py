@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,11 @@ def downloads(monkeypatch):
     return served
 
 
+def unescape(text: str) -> str:
+    """What the reader sees of text the app escaped for markdown."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def _metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -53,6 +59,12 @@ def _go(at, page: str):
     at.switch_page(PAGES[page]).run()
     assert not at.exception, [e.message for e in at.exception]
     return at
+
+
+@pytest.fixture
+def errors():
+    """errors(at) -> the st.error messages, as the reader sees them."""
+    return lambda at: [unescape(e.value) for e in at.error]
 
 
 @pytest.fixture
@@ -65,6 +77,18 @@ def metrics():
 def go():
     """go(at, page): switch page, run, and check nothing raised."""
     return _go
+
+
+@pytest.fixture
+def new_session():
+    """new_session(): another AppTest (another session) sharing this process's caches."""
+
+    def make():
+        at = AppTest.from_file(str(ENTRY), default_timeout=120)
+        at.run()
+        return at
+
+    return make
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from custseg.evaluate import KCurve, k_curve, k_distance
-from custseg.io.readers import CustomerTable, read_table, table_from_frame
+from custseg.io.readers import CustomerTable, ReadLimits, read_table, table_from_frame
 from custseg.io.rulebooks import default_rulebook
 from custseg.model import ModelConfig, SegmentationModel, fit_model
 from custseg.profile import Rulebook
@@ -44,13 +44,13 @@ def demo_table(n: int, seed: int) -> CustomerTable:
 
 
 @st.cache_data(max_entries=4, show_spinner="Reading the file…")
-def uploaded_table(key: str, name: str, _data: bytes) -> CustomerTable:
-    return read_table(_data, name=name)
+def uploaded_table(key: str, name: str, limits: ReadLimits, _data: bytes) -> CustomerTable:
+    return read_table(_data, name=name, limits=limits)
 
 
 @st.cache_data(max_entries=2, show_spinner="Reading the file…")
-def path_table(path: str, mtime_ns: int) -> CustomerTable:
-    return read_table(path)
+def path_table(path: str, mtime_ns: int, limits: ReadLimits) -> CustomerTable:
+    return read_table(path, limits=limits)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -22,8 +22,6 @@ from custseg.model import ModelConfig
 from custseg.schema import GENDER, LABELS, NUMERIC_FIELDS, Ranges
 from custseg.summaries import reasons_table
 
-UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
-
 
 def render() -> None:
     """Draw the sidebar and refresh the session's view."""
@@ -69,17 +67,18 @@ def _data_source() -> tuple[str, CustomerTable] | None:
             path = state.startup_file()
             st.caption(plain(f"File: {Path(path).name}"))
             mtime = os.stat(path).st_mtime_ns
-            result = (f"file:{path}:{mtime}", cached.path_table(path, mtime))
+            result = (f"file:{path}:{mtime}", cached.path_table(path, mtime, state.read_limits()))
         else:
-            upload = st.file_uploader("Customer table", type=UPLOAD_TYPES, key="data_upload",
+            upload = st.file_uploader("Customer table", type=state.UPLOAD_TYPES, key="data_upload",
                                       help="CSV, TSV, Excel .xlsx or Parquet; headers such as "
                                       "Age, Annual Income (k$), Spending Score (1-100).")
             if upload is None:
                 st.caption("Upload a file to segment it.")
                 return _previous()
+            state.check_upload_size(upload.size)
             data = upload.getvalue()
             key = f"upload:{cached.digest(data)}"
-            result = (key, cached.uploaded_table(key, upload.name, data))
+            result = (key, cached.uploaded_table(key, upload.name, state.read_limits(), data))
     except (CustsegError, OSError) as exc:
         show_error(exc)
         previous = _previous()

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from custseg.io.readers import CustomerTable
+from custseg.errors import InputFileError
+from custseg.io.readers import CustomerTable, ReadLimits
 from custseg.model import SegmentationModel
 from custseg.schema import Validated
 
@@ -24,6 +25,8 @@ PREDICTION = "_prediction"
 BATCH = "_batch_result"
 
 DEMO, UPLOAD, STARTUP = "Demo data", "Upload a file", "Start-up file"
+#: File types the uploaders accept (compressed ones hold one of the others).
+UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet", "gz", "zip", "bz2", "xz"]
 
 
 @dataclass
@@ -42,6 +45,40 @@ class View:
     @property
     def names(self) -> dict[int, str]:
         return self.model.names
+
+
+def read_limits() -> ReadLimits:
+    """Caps for files read in the dashboard, which holds a table in memory.
+
+    ``CUSTSEG_MAX_DECOMPRESSED_MB`` (default 1024) bounds what a compressed upload may
+    expand to; ``CUSTSEG_MAX_ROWS`` (default 5,000,000) bounds the rows of a table. The
+    command line streams, and has its own, larger caps.
+    """
+    return ReadLimits(
+        max_decompressed_bytes=_env_int("CUSTSEG_MAX_DECOMPRESSED_MB", 1024) << 20,
+        max_rows=_env_int("CUSTSEG_MAX_ROWS", 5_000_000),
+    )
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def check_upload_size(size: int) -> None:
+    """Refuse an upload above ``server.maxUploadSize`` with a message naming the limit.
+
+    The browser enforces the same limit; this check also covers uploads that reach the
+    app another way.
+    """
+    limit_mb = int(st.get_option("server.maxUploadSize"))
+    if size > limit_mb << 20:
+        raise InputFileError(
+            f"the file is {size / (1 << 20):,.1f} MB; the upload limit is {limit_mb:,} MB "
+            "(server.maxUploadSize). Score larger files with the command line: custseg score."
+        )
 
 
 def startup_file() -> str | None:

@@ -1,5 +1,7 @@
 """Batch: upload a file, see its data quality, score every row, download the result."""
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -17,17 +19,19 @@ model = view.model
 st.title("Score a batch of customers")
 st.caption("Every uploaded row comes back in the download, in order, with its segment, "
            "confidence, atypical flag, row status and the reason for any problem.")
-upload = st.file_uploader("Customers to score", type=["csv", "tsv", "txt", "xlsx", "parquet"],
-                          key="batch_upload")
+upload = st.file_uploader("Customers to score", type=state.UPLOAD_TYPES, key="batch_upload",
+                          help="CSV, TSV, Excel .xlsx or Parquet, or one of them compressed "
+                          "(.gz, .zip, .bz2, .xz).")
 if upload is None:
     st.info("Upload a CSV, TSV, Excel or Parquet file with the same kind of columns as the "
             "data the model was fitted on.", icon=":material/upload_file:")
     st.stop()
 
-data = upload.getvalue()
-key = f"upload:{cached.digest(data)}"
 try:
-    table = cached.uploaded_table(key, upload.name, data)
+    state.check_upload_size(upload.size)
+    data = upload.getvalue()
+    key = f"upload:{cached.digest(data)}"
+    table = cached.uploaded_table(key, upload.name, state.read_limits(), data)
     table.match.require(model.encoding.needs)
 except CustsegError as exc:
     show_error(exc)
@@ -43,7 +47,7 @@ c = st.columns(4)
 c[0].metric("Rows", f"{validated.n_rows:,}")
 c[1].metric("Ready to score", f"{validated.n_rows - validated.n_invalid:,}")
 c[2].metric("Invalid", f"{validated.n_invalid:,}")
-dupes = validated.reasons.get("duplicate customer_id", 0)
+dupes = validated.notes.get("duplicate customer_id", 0)
 c[3].metric("Rows with a duplicate id", f"{dupes:,}")
 with st.expander("Columns recognised and ignored", icon=":material/view_column:"):
     st.dataframe(table.match.describe(), hide_index=True)
@@ -90,7 +94,7 @@ with c[1]:
     atypical = int(scored["atypical"].fillna(False).astype(bool).sum())
     st.metric("Scored", f"{int(counts.sum()):,}")
     st.metric("Atypical", f"{atypical:,}")
-    stem = upload.name.rsplit(".", 1)[0]
+    stem = Path(table.name).stem  # the table's own name (inside a .gz or .zip)
     st.download_button("Download scored CSV", download, file_name=f"{stem}_scored.csv",
                        mime="text/csv", type="primary", icon=":material/download:",
                        key="batch_download")
