@@ -85,3 +85,36 @@ def test_tabs_draw(server, page, shots, path, tabs):
         page.get_by_role("tab", name=name).click()
         wait_ready(page)
         page.screenshot(path=shots / f"{path}-{name.replace(' ', '-').replace('/', '').lower()}.png")
+
+
+@pytest.mark.parametrize("name", ["rows.csv", "excel_unicode.txt", "customers.csv.gz"])
+def test_nasty_uploads_in_the_browser(server, page, shots, tmp_path, name):
+    from hostile_cases import cases
+
+    case = {c.name: c for c in cases()}[name]
+    path = tmp_path / name
+    path.write_bytes(case.content)
+    page.goto(f"{server}/batch")
+    page.get_by_role("heading", name="Score a batch").wait_for()
+    page.locator('input[type="file"]').last.set_input_files(str(path))
+    button = page.get_by_role("button", name="Download scored CSV")
+    button.wait_for()
+    wait_ready(page)
+    page.screenshot(path=shots / f"hostile-{name.replace('.', '-')}.png", full_page=True)
+    with page.expect_download() as info:
+        button.click()
+    scored = pd.read_csv(info.value.path(), dtype=str, keep_default_na=False)
+    assert len(scored) == case.rows
+
+
+def test_pickle_model_refused_in_the_browser(server, page, shots, tmp_path):
+    import pickle
+
+    evil = tmp_path / "evil.custseg"
+    evil.write_bytes(pickle.dumps({"x": 1}))
+    page.goto(f"{server}/model-lab")
+    page.get_by_role("tab", name="Save / load").click()
+    page.locator('input[type="file"]').last.set_input_files(str(evil))
+    page.get_by_text("Python pickle").wait_for()
+    wait_ready(page)
+    page.screenshot(path=shots / "hostile-pickle-model.png")
