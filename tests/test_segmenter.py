@@ -6,8 +6,9 @@ from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from custseg.algorithms import ALGORITHMS
+from custseg.assigner import KNNAssigner, vote
 from custseg.errors import NotEnoughDataError, ParameterError
-from custseg.segmenter import Segmenter, vote
+from custseg.segmenter import Segmenter
 
 # Checks we do not run, each with its reason (scikit-learn would only skip it anyway
 # unless SCIPY_ARRAY_API is set).
@@ -21,22 +22,24 @@ def _check_name(check) -> str:
     return getattr(check, "func", check).__name__
 
 
+ESTIMATORS = [Segmenter(algorithm=name) for name in ALGORITHMS] + [KNNAssigner()]
 SKLEARN_CHECKS = [
-    pytest.param(est, check, id=f"{est.algorithm}-{_check_name(check)}")
-    for name in ALGORITHMS
-    for est, check in estimator_checks_generator(Segmenter(algorithm=name))
+    pytest.param(est, check, id=f"{getattr(est, 'algorithm', 'assigner')}-{_check_name(check)}")
+    for estimator in ESTIMATORS
+    for est, check in estimator_checks_generator(estimator)
     if _check_name(check) not in NOT_RUN
 ]
 
 
-# Every algorithm, through scikit-learn's common estimator checks.
+# Every estimator (the Segmenter with each algorithm, and the KNN assigner), through
+# scikit-learn's common estimator checks.
 @pytest.mark.parametrize(("estimator", "check"), SKLEARN_CHECKS)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
 def test_sklearn_checks_are_all_collected():
-    assert len(SKLEARN_CHECKS) >= len(ALGORITHMS) * 40
+    assert len(SKLEARN_CHECKS) >= len(ESTIMATORS) * 40
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +50,29 @@ def blobs():
 
 
 def test_vote_majority_share_and_tie_break():
-    classes = np.array([-1, 0, 1, 2])
-    labels, share = vote(np.array([[1, 1, 0], [2, 0, 1], [-1, 0, 0], [0, -1, -1]]), classes)
-    assert labels.tolist() == [1, 2, 0, -1]  # the three-way tie goes to the nearest
+    codes, share = vote(np.array([[2, 2, 1], [3, 1, 2], [0, 1, 1], [1, 0, 0], [3, 2, 2, 3]][:4]), 4)
+    assert codes.tolist() == [2, 3, 1, 0]  # the three-way tie goes to the nearest
     assert share.tolist() == pytest.approx([2 / 3, 1 / 3, 2 / 3, 2 / 3])
+    codes, share = vote(np.array([[3, 2, 2, 3]]), 4)
+    assert codes.tolist() == [3] and share.tolist() == [0.5]  # 2-2 tie: nearest first
+
+
+def test_assigner_neighbours_exclude_self_and_match_brute_force():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = rng.integers(0, 3, 300)
+    knn = KNNAssigner(n_neighbors=3).fit(X, y)
+    dist, ind = knn.kneighbors(X[:5])
+    brute = np.sort(np.linalg.norm(X[:5, None] - X[None], axis=2), axis=1)[:, :3]
+    assert dist == pytest.approx(brute)
+    own_dist, own_ind = knn.kneighbors(n_neighbors=1)
+    assert not np.any(own_ind[:, 0] == np.arange(300))
+    assert own_dist[:, 0] == pytest.approx(brute[:, 1].tolist() + [] if False else
+                                           np.sort(np.linalg.norm(X[:, None] - X[None], axis=2),
+                                                   axis=1)[:, 1])
+    proba = knn.predict_proba(X[:10])
+    assert proba.sum(axis=1) == pytest.approx(1.0)
+    assert (knn.classes_[proba.argmax(axis=1)] == knn.predict(X[:10])).mean() >= 0.9
 
 
 @pytest.mark.parametrize("name", list(ALGORITHMS))
@@ -144,3 +166,21 @@ def test_errors_name_the_fix(blobs):
         Segmenter(n_neighbors=0).fit(X)
     with pytest.raises(ParameterError, match="sample_size must be"):
         Segmenter(sample_size="half").fit(X)
+
+
+def test_distinct_rows_and_the_memo_change_nothing(blobs):
+    from custseg.segmenter import AssignmentMemo
+
+    X, _ = blobs
+    seg = Segmenter(params={"n_clusters": 3}).fit(X)
+    rng = np.random.default_rng(1)
+    probe = rng.normal(2, 3, size=(30_000, 2)).round(1)  # many repeated rows
+    direct = seg._assign_rows(probe)
+    deduplicated = seg.assign(probe)
+    memo = AssignmentMemo(limit=5_000)
+    batched = [seg.assign(part, memo) for part in np.array_split(probe, 6)]
+    for field in ("labels", "confidence", "atypical", "distance"):
+        expected = getattr(direct, field)
+        assert np.array_equal(getattr(deduplicated, field), expected)
+        assert np.array_equal(np.concatenate([getattr(b, field) for b in batched]), expected)
+    assert 0 < len(memo) <= 5_000  # bounded: once full, rows are assigned, not remembered

@@ -21,7 +21,7 @@ from custseg.evaluate import quality_metrics
 from custseg.features import FeatureEncoding, check_features, fit_encoding
 from custseg.profile import BaseStats, Rulebook, SegmentProfile, profile_segments
 from custseg.schema import GENDER, Ranges, Validated, validate
-from custseg.segmenter import Assignment, Segmenter
+from custseg.segmenter import Assignment, AssignmentMemo, Segmenter
 
 
 @dataclass(frozen=True)
@@ -128,9 +128,9 @@ class SegmentationModel:
                 return s
         raise KeyError(segment_id)
 
-    def assign(self, values: pd.DataFrame) -> Assignment:
+    def assign(self, values: pd.DataFrame, memo: AssignmentMemo | None = None) -> Assignment:
         """Assign valid rows (canonical, typed values) to segments."""
-        return self.segmenter.assign(self.encoding.transform(values))
+        return self.segmenter.assign(self.encoding.transform(values), memo)
 
     def summary(self) -> dict[str, Any]:
         """The JSON document of ``custseg fit --json`` / ``profile --json``."""

@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.model_selection import KFold
-from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from custseg.algorithms import get_algorithm
+from custseg.assigner import KNNAssigner, distinct_rows
 from custseg.errors import NotEnoughDataError, ParameterError
 
 NOISE = -1
@@ -49,21 +49,64 @@ class Assignment:
     atypical: np.ndarray
     distance: np.ndarray
 
+    def take(self, rows: np.ndarray) -> Assignment:
+        return Assignment(self.labels[rows], self.confidence[rows], self.atypical[rows],
+                          self.distance[rows])
 
-def vote(neighbour_labels: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Majority label per row of ``neighbour_labels`` (nearest first) and its vote share.
+    @staticmethod
+    def concat(parts: list[Assignment]) -> Assignment:
+        return Assignment(*(np.concatenate([getattr(p, f) for p in parts])
+                            for f in ("labels", "confidence", "atypical", "distance")))
 
-    Ties go to the tied label whose first occurrence is nearest.
+
+class AssignmentMemo:
+    """Distinct customers already placed during one scoring run, and where they went.
+
+    A large file repeats the same rows (whole-number ages, incomes and scores) across its
+    batches; with a memo each distinct row meets the neighbour search once per file, not
+    once per batch. It is exact — a hit is compared value for value — and bounded to
+    ``limit`` rows, after which new rows are still assigned but no longer remembered.
     """
-    n, k = neighbour_labels.shape
-    codes = np.searchsorted(classes, neighbour_labels)
-    counts = np.zeros((n, len(classes)), dtype=np.int32)
-    rows = np.arange(n)
-    for j in range(k):
-        np.add.at(counts, (rows, codes[:, j]), 1)
-    best = counts.max(axis=1)
-    first_best = np.argmax(counts[rows[:, None], codes] == best[:, None], axis=1)
-    return neighbour_labels[rows, first_best], best / k
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self.limit = limit
+        self._keys = np.empty(0, dtype=np.uint64)
+        self._rows: np.ndarray | None = None
+        self._result: Assignment | None = None
+        self._index = None
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def assign(self, rows: np.ndarray, keys: np.ndarray, place) -> Assignment:
+        """Results for distinct ``rows`` (keyed by ``keys``), calling ``place`` on misses."""
+        import pandas as pd
+
+        found = np.full(len(rows), -1, dtype=np.int64)
+        if len(self._keys):
+            found = self._index.get_indexer(keys)
+            hit = found >= 0
+            same = np.all(self._rows[found[hit]] == rows[hit], axis=1)
+            found[np.flatnonzero(hit)[~same]] = -1  # a key collision: place it afresh
+        miss = np.flatnonzero(found < 0)
+        fresh = place(rows[miss]) if len(miss) else None
+        if fresh is not None and len(self._keys) + len(miss) <= self.limit:
+            start = len(self._keys)
+            self._keys = np.concatenate([self._keys, keys[miss]])
+            self._rows = rows[miss] if self._rows is None else np.vstack([self._rows, rows[miss]])
+            self._result = fresh if self._result is None else Assignment.concat([self._result, fresh])
+            self._index = pd.Index(self._keys)
+            found[miss] = np.arange(start, start + len(miss))
+            return self._result.take(found)
+        if fresh is None:
+            return self._result.take(found)
+        # memo full: known rows from the memo, the rest from this call
+        order = np.empty(len(rows), dtype=np.int64)
+        order[miss] = np.arange(len(miss))
+        known = np.flatnonzero(found >= 0)
+        combined = Assignment.concat([fresh, self._result.take(found[known])]) if len(known) else fresh
+        order[known] = len(miss) + np.arange(len(known))
+        return combined.take(order)
 
 
 class Segmenter(ClusterMixin, BaseEstimator):
@@ -94,8 +137,9 @@ class Segmenter(ClusterMixin, BaseEstimator):
         Segment of every fitted row, ids 0, 1, … by decreasing size; -1 is noise.
     classes_ : ndarray
         The labels, sorted (-1 first when present).
-    assigner_ : KNeighborsClassifier
-        Fitted on ``reference_X_`` and ``reference_labels_``.
+    assigner_ : KNNAssigner
+        The k-nearest-neighbour classifier, fitted on ``reference_X_`` and
+        ``reference_labels_``.
     atypical_threshold_ : float
     sample_indices_, reference_indices_ : ndarray
         Rows the clusterer saw, and rows kept as the assigner's reference.
@@ -203,9 +247,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
 
     def _fit_assigner(self) -> None:
         k = min(int(self.n_neighbors), len(self.reference_X_))
-        self.assigner_ = KNeighborsClassifier(n_neighbors=k).fit(
-            self.reference_X_, self.reference_labels_
-        )
+        self.assigner_ = KNNAssigner(n_neighbors=k).fit(self.reference_X_, self.reference_labels_)
         if len(self.reference_X_) > 1:
             nearest, _ = self.assigner_.kneighbors(n_neighbors=1)
             self.atypical_threshold_ = float(np.quantile(nearest[:, 0], self.atypical_quantile))
@@ -229,9 +271,8 @@ class Segmenter(ClusterMixin, BaseEstimator):
         splitter = KFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         for train, test in splitter.split(rows):
             k = min(int(self.n_neighbors), len(train))
-            knn = KNeighborsClassifier(n_neighbors=k).fit(X[rows[train]], y[rows[train]])
-            _, ind = knn.kneighbors(X[rows[test]])
-            held_out[test], _ = vote(y[rows[train]][ind], np.unique(y[rows[train]]))
+            knn = KNNAssigner(n_neighbors=k).fit(X[rows[train]], y[rows[train]])
+            held_out[test] = knn.predict(X[rows[test]])
         out = {
             "cv_agreement": float(np.mean(held_out == y[rows])),
             "native_agreement": None,
@@ -277,21 +318,36 @@ class Segmenter(ClusterMixin, BaseEstimator):
         """Neighbour vote shares per class of :attr:`classes_`."""
         check_is_fitted(self, "assigner_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        _, ind = self.assigner_.kneighbors(X)
-        neighbour = self.reference_labels_[ind]
-        proba = (neighbour[:, :, None] == self.classes_[None, None, :]).mean(axis=1)
-        return proba
+        proba = self.assigner_.predict_proba(X)
+        # the assigner knows the classes of its reference set; report every class
+        out = np.zeros((len(X), len(self.classes_)))
+        out[:, np.searchsorted(self.classes_, self.assigner_.classes_)] = proba
+        return out
 
-    def assign(self, X: Any) -> Assignment:
-        """Labels, confidence, atypical flags and nearest distances in one query."""
+    def assign(self, X: Any, memo: AssignmentMemo | None = None) -> Assignment:
+        """Labels, confidence, atypical flags and nearest distances in one query.
+
+        A ``memo`` carries the distinct rows already placed across calls (the batches
+        of one file), so that each is looked up once.
+        """
         check_is_fitted(self, "assigner_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        return self._assign(X)
+        return self._assign(X, memo)
 
-    def _assign(self, X: np.ndarray) -> Assignment:
+    def _assign(self, X: np.ndarray, memo: AssignmentMemo | None = None) -> Assignment:
+        unique, inverse, keys = distinct_rows(X, force=memo is not None)
+        if unique is None:
+            return self._assign_rows(X)
+        # identical customers are looked up once (once per scoring run with a memo)
+        result = self._assign_rows(unique) if memo is None else memo.assign(
+            unique, keys, self._assign_rows)
+        return result.take(inverse)
+
+    def _assign_rows(self, X: np.ndarray) -> Assignment:
         distance, ind = self.assigner_.kneighbors(X)
-        labels, confidence = vote(self.reference_labels_[ind], self.classes_)
+        codes, confidence = self.assigner_.vote_codes(ind)
         nearest = distance[:, 0]
+        labels = self.assigner_.classes_[codes]
         return Assignment(labels, confidence, nearest > self.atypical_threshold_, nearest)
 
     # ------------------------------------------------------------ persistence
