@@ -16,7 +16,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from custseg.algorithms import get_algorithm
 
-METRIC_SAMPLE = 10_000
+METRIC_SAMPLE = 5_000
 NOISE = -1
 
 

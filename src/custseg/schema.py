@@ -299,7 +299,8 @@ _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 def _to_arrow_text(values: pd.Series) -> pa.Array:
     """Values as an arrow string array (null for missing), whatever the input dtype."""
     try:
-        return pa.array(values, type=pa.string(), from_pandas=True)
+        text = pa.array(values, type=pa.string(), from_pandas=True)
+        return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         texts = [None if _is_null(v) else str(v) for v in values.tolist()]
         return pa.array(texts, type=pa.string())
@@ -379,10 +380,30 @@ def parse_numbers(
         return ParsedNumbers(arr, status.astype(np.int8), values.to_numpy(dtype=object))
 
     text = _to_arrow_text(values)
+    try:  # the commonest case of all: a clean column of plain numbers
+        direct = pc.cast(text, pa.float64())
+        if direct.null_count == 0 and not pc.any(pc.is_nan(direct)).as_py():
+            out = direct.to_numpy(zero_copy_only=False).astype("float64", copy=True)
+            status = np.where(np.isfinite(out), _OK, _NOT_NUMBER).astype(np.int8)
+            out[status != _OK] = np.nan
+            if money_unit == "$":
+                out = out / 1_000
+            raw = text.to_numpy(zero_copy_only=False) if (status != _OK).any() else None
+            return ParsedNumbers(out, status, raw)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     trimmed = pc.utf8_trim_whitespace(text)
     missing = _is_missing(trimmed)
-    plain = pc.and_(pc.invert(missing), pc.fill_null(pc.match_substring_regex(trimmed, _PLAIN_NUMBER), False))
-    parsed = pc.cast(pc.if_else(plain, trimmed, pa.scalar(None, pa.string())), pa.float64())
+    candidates = pc.if_else(missing, pa.scalar(None, pa.string()), trimmed)
+    try:  # the common case: every non-missing cell is a plain number
+        parsed = pc.cast(candidates, pa.float64())
+        plain = pc.invert(missing)
+    except pa.ArrowInvalid:
+        plain = pc.and_(
+            pc.invert(missing),
+            pc.fill_null(pc.match_substring_regex(trimmed, _PLAIN_NUMBER), False),
+        )
+        parsed = pc.cast(pc.if_else(plain, trimmed, pa.scalar(None, pa.string())), pa.float64())
     out = parsed.to_numpy(zero_copy_only=False).astype("float64", copy=True)
     status = np.where(missing.to_numpy(zero_copy_only=False), _MISSING, _OK).astype(np.int8)
     absolute = np.zeros(n, dtype=bool)
@@ -404,8 +425,12 @@ def parse_numbers(
 
 
 def normalise_gender(values: pd.Series) -> pd.Series:
-    """Male/Female from their common spellings; other answers kept as given; blank missing."""
-    text = _to_arrow_text(values)
+    """Male/Female from their common spellings; other answers kept as given; blank missing.
+
+    Works on the column's distinct values (a handful), then spreads them back.
+    """
+    encoded = pc.dictionary_encode(_to_arrow_text(values))
+    text = encoded.dictionary
     trimmed = pc.utf8_trim_whitespace(text)
     lower = pc.utf8_lower(trimmed)
     missing = _is_missing(trimmed)
@@ -413,6 +438,7 @@ def normalise_gender(values: pd.Series) -> pd.Series:
     female = pc.fill_null(pc.is_in(lower, value_set=pa.array(sorted(_FEMALE))), False)
     out = pc.if_else(male, "Male", pc.if_else(female, "Female", trimmed))
     out = pc.if_else(missing, pa.scalar(None, pa.string()), out)
+    out = pc.take(out, encoded.indices)
     return pd.Series(out.to_pandas(), index=values.index, dtype="str", name=GENDER)
 
 
@@ -599,26 +625,32 @@ def row_keys(frame: pd.DataFrame) -> np.ndarray:
 
 
 def duplicate_notes(
-    ids: pd.Series, keys: np.ndarray | None = None, offset: int = 0
+    ids: pd.Series,
+    keys: np.ndarray | None = None,
+    offset: int = 0,
+    positions: np.ndarray | None = None,
 ) -> dict[int, str]:
     """Notes for rows whose customer id appears more than once.
 
     Rows are numbered from 1 (the first row after the header). With ``keys`` (see
     :func:`row_keys`), each note says whether the other rows carry the same values or
-    conflicting ones.
+    conflicting ones. ``positions`` gives each entry's row position when ``ids`` is a
+    subset of a larger table (the notes are then keyed by those positions).
     """
     ids = pd.Series(ids).reset_index(drop=True)
+    where = np.arange(len(ids)) if positions is None else np.asarray(positions, dtype=np.int64)
     usable = ids.notna() & (ids.astype("str").str.strip() != "")
     dup = (usable & ids.duplicated(keep=False)).to_numpy()
     if not dup.any():
         return {}
     notes: dict[int, str] = {}
-    positions = np.flatnonzero(dup)
-    groups = pd.Series(positions).groupby(ids.iloc[positions].to_numpy(), sort=False)
+    entries = np.flatnonzero(dup)
+    groups = pd.Series(entries).groupby(ids.iloc[entries].to_numpy(), sort=False)
     for key, members in groups:
         rows = members.to_numpy()
         same = keys is None or len(set(keys[rows].tolist())) == 1
         kind = "same values" if same else "conflicting values"
+        rows = where[rows]
         for pos in rows:
             others = [str(r + 1 + offset) for r in rows if r != pos]
             listed = ", ".join(others[:5])
@@ -628,11 +660,15 @@ def duplicate_notes(
     return notes
 
 
-_SUMMARY = re.compile(
-    r"^\s*(grand\s+)?(total|totals|sum|subtotal|sub-total|average|avg|mean|median|count|"
-    r"min|max|minimum|maximum)\s*:?\s*$",
-    re.IGNORECASE,
-)
+_SUMMARY_WORDS = ("total", "totals", "sum", "subtotal", "sub-total", "average", "avg", "mean",
+                  "median", "count", "min", "max", "minimum", "maximum")
+#: Summary labels, lower-case, as a spreadsheet footer writes them ("Total", "Grand total:").
+_SUMMARY = pa.array(sorted(
+    f"{prefix}{word}{colon}"
+    for word in _SUMMARY_WORDS
+    for prefix in ("", "grand ")
+    for colon in ("", ":", " :")
+))
 
 
 SUMMARY_NOTE = "looks like a spreadsheet summary row"
@@ -645,7 +681,12 @@ def summary_row_notes(cells: pd.Series) -> dict[int, str]:
     Positions are those of ``cells``; numbering in the note is from 1.
     """
     text = _to_arrow_text(cells.reset_index(drop=True))
-    hits = pc.fill_null(pc.match_substring_regex(text, _SUMMARY.pattern, ignore_case=True), False)
+    # Short cells only (a cheap pass), then an exact, case-insensitive set lookup.
+    short = pc.fill_null(pc.less_equal(pc.utf8_length(text), 16), False)
+    if not pc.any(short).as_py():
+        return {}
+    label = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+    hits = pc.and_(short, pc.fill_null(pc.is_in(label, value_set=_SUMMARY), False))
     rows = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
     if not len(rows):
         return {}

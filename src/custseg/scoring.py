@@ -16,9 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from custseg.model import SegmentationModel
 from custseg.schema import Validated, validate
+from custseg.segmenter import AssignmentMemo
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "segment_id",
@@ -47,12 +50,14 @@ def score_rows(
     income_unit: str = "k$",
     duplicates: Mapping[int, str] | None = None,
     structural: Mapping[int, str] | None = None,
+    memo: AssignmentMemo | None = None,
 ) -> Scored:
     """Validate and assign the rows of ``frame`` (canonical field columns).
 
     ``duplicates`` carries notes from a whole-file duplicate check when ``frame`` is
     one batch of a larger input; by default duplicates are found within ``frame``.
-    ``structural`` marks rows the reader could not split into columns.
+    ``structural`` marks rows the reader could not split into columns. ``memo`` (one per
+    file) remembers the distinct rows already placed by earlier batches.
     """
     validated = validate(
         frame,
@@ -63,7 +68,7 @@ def score_rows(
         duplicates=duplicates,
         structural=structural,
     )
-    return Scored(score_validated(model, validated), validated.reasons, validated.notes)
+    return Scored(score_validated(model, validated, memo), validated.reasons, validated.notes)
 
 
 def score_frame(model: SegmentationModel, frame: pd.DataFrame, **options: Any) -> pd.DataFrame:
@@ -71,21 +76,20 @@ def score_frame(model: SegmentationModel, frame: pd.DataFrame, **options: Any) -
     return score_rows(model, frame, **options).columns
 
 
-def score_validated(model: SegmentationModel, validated: Validated) -> pd.DataFrame:
+def score_validated(
+    model: SegmentationModel, validated: Validated, memo: AssignmentMemo | None = None
+) -> pd.DataFrame:
     """Contract columns for an already validated table."""
     n = validated.n_rows
     ok = validated.valid
-    seg_id = pd.array(np.zeros(n, dtype=np.int64), dtype="Int64")
-    seg_id[:] = pd.NA
-    confidence = pd.array(np.zeros(n), dtype="Float64")
-    confidence[:] = pd.NA
-    atypical = pd.array(np.zeros(n, dtype=bool), dtype="boolean")
-    atypical[:] = pd.NA
+    labels = np.zeros(n, dtype=np.int64)
+    confidence = np.zeros(n)
+    atypical = np.zeros(n, dtype=bool)
     issues = validated.issues.copy()
     if ok.any():
-        values = validated.values.loc[ok]
-        result = model.assign(values)
-        seg_id[ok] = result.labels
+        values = validated.values.loc[ok] if not ok.all() else validated.values
+        result = model.assign(values, memo)
+        labels[ok] = result.labels
         confidence[ok] = np.round(result.confidence, 4)
         atypical[ok] = result.atypical
         unseen = _unseen_gender(model, values)
@@ -98,18 +102,31 @@ def score_validated(model: SegmentationModel, validated: Validated) -> pd.DataFr
             )
             current = issues[rows]
             issues[rows] = np.where(current == "", notes, current + "; " + notes)
-    names = pd.Series(model.names, dtype="str")
-    seg_name = pd.Series(seg_id).map(names).astype("str")
+    missing = ~ok
+    ids = np.array(sorted(model.names), dtype=np.int64)
+    names = pa.array([model.names[i] for i in ids], type=pa.string())
+    position = np.searchsorted(ids, labels) if len(ids) else np.zeros(n, dtype=np.int64)
+    seg_name = pc.take(names, pa.array(position, mask=missing)) if len(ids) else pa.nulls(n, pa.string())
+    status = pc.take(pa.array(["invalid", "ok"]), pa.array(ok.astype(np.int8)))
     return pd.DataFrame(
         {
-            "segment_id": seg_id,
-            "segment_name": seg_name.array,
-            "confidence": confidence,
-            "atypical": atypical,
-            "row_status": np.where(ok, "ok", "invalid"),
-            "row_issues": issues.astype("str"),
+            "segment_id": pd.arrays.IntegerArray(labels, missing),
+            "segment_name": pd.arrays.ArrowExtensionArray(seg_name),
+            "confidence": pd.arrays.FloatingArray(confidence, missing.copy()),
+            "atypical": pd.arrays.BooleanArray(atypical, missing.copy()),
+            "row_status": pd.arrays.ArrowExtensionArray(status),
+            "row_issues": pd.arrays.ArrowExtensionArray(_sparse_text(issues)),
         }
     )
+
+
+def _sparse_text(issues: np.ndarray) -> pa.Array:
+    """An arrow text column from an object array that is mostly "" (cheap when so)."""
+    filled = np.flatnonzero(issues != "")
+    codes = np.zeros(len(issues), dtype=np.int64)
+    codes[filled] = np.arange(1, len(filled) + 1)
+    values = pa.array([""] + issues[filled].tolist(), type=pa.string())
+    return pc.take(values, pa.array(codes))
 
 
 def _unseen_gender(model: SegmentationModel, values: pd.DataFrame) -> np.ndarray | None:

@@ -110,3 +110,17 @@ def test_predict_one(model):
     far = custseg.predict_one(model, age=99, annual_income=9000, spending_score=1)
     assert far["atypical"] is True
     assert np.isclose(far["confidence"], 1.0) or far["confidence"] < 1.0
+
+
+def test_repeated_id_detection_exact_and_hashed(monkeypatch):
+    import pyarrow as pa
+
+    from custseg.io import scoring
+
+    distinct = pa.chunked_array([pa.array([f"C{i:07d}" for i in range(5_000)]),
+                                 pa.array(["", " ", None, "x", "xy", "yx"])])
+    repeated = pa.chunked_array([pa.array(["a", "b"]), pa.array(["c", " a".strip()])])
+    for limit in (10**9, 0):  # exact path, then the hashed path
+        monkeypatch.setattr(scoring, "EXACT_UNIQUE_ROWS", limit)
+        assert scoring._repeats(distinct) is False
+        assert scoring._repeats(repeated) is True

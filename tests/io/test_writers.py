@@ -43,3 +43,21 @@ def test_output_path_checks(tmp_path):
         check_output_path(tmp_path / "missing" / "out.csv")
     with pytest.raises(InputFileError, match="is a folder"):
         check_output_path(tmp_path)
+
+
+def test_first_byte_screen_agrees_with_the_full_check():
+    import random
+
+    from custseg.io.writers import _may_start_formula
+
+    rng = random.Random(3)
+    alphabet = ["a", "1", "=", "+", "-", "@", "\t", "\r", "＝", "é", " ", ""]
+    for _ in range(300):
+        cells = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 3))) for _ in range(5)]
+        array = pa.chunked_array([pa.array(cells[:2]), pa.array(cells[2:] + [None])])
+        changed = neutralise_formulas(array).to_pylist() != array.to_pylist()
+        if changed:
+            assert _may_start_formula(array)
+        sliced = pa.array(cells).slice(1)
+        assert _may_start_formula(sliced) == any(
+            c[:1] in {"=", "+", "-", "@", "\t", "\r"} or c.startswith("＝") for c in cells[1:])

@@ -22,7 +22,7 @@ import os
 import tempfile
 import weakref
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -126,8 +126,9 @@ class CustomerTable:
 
 
 def fields_frame(data: pa.Table, match: HeaderMatch) -> pd.DataFrame:
+    """The canonical field columns as text, wrapping the arrow data without a copy."""
     return pd.DataFrame(
-        {name: data.column(pos).to_pandas() for name, pos in match.fields.items()},
+        {name: pd.arrays.ArrowExtensionArray(data.column(pos)) for name, pos in match.fields.items()},
         index=pd.RangeIndex(data.num_rows),
     )
 
@@ -357,8 +358,12 @@ class TableSource:
             if compression == "zip":
                 inner, name = self._zip_member(raw)
             else:
-                opener = {"gzip": gzip.GzipFile, "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}
-                inner = opener[compression](fileobj=raw)
+                opener = {
+                    "gzip": lambda f: gzip.GzipFile(fileobj=f),
+                    "bz2": bz2.BZ2File,
+                    "xz": lzma.LZMAFile,
+                }
+                inner = opener[compression](raw)
                 stem = Path(outer)
                 name = stem.stem if stem.suffix.lower() in COMPRESSED_SUFFIXES else outer
             sink: io.BytesIO | tempfile._TemporaryFileWrapper
@@ -439,6 +444,8 @@ class TableSource:
                     row = next(csv.reader(fh, delimiter=self.dialect.delimiter), None)
                 except csv.Error as exc:
                     raise InputFileError(f"{shown(self.name)}: the header cannot be read ({exc}).") from None
+                except UnicodeDecodeError as exc:
+                    raise InputFileError(self._undecodable(exc)) from None
             return tuple(c.lstrip("\ufeff") for c in row) if row else ()
         if self.kind == "parquet":
             with self._open() as fh:
@@ -479,10 +486,11 @@ class TableSource:
             raw = self._excel_batches(rows)
         yield from self._checked(raw)
 
-    def _checked(self, raw: Iterator[Batch]) -> Iterator[Batch]:
-        """Batches with summary rows marked, the row cap and the income unit enforced."""
+    def _checked(self, raw: Iterator[Batch], annotate: bool = True) -> Iterator[Batch]:
+        """Batches with the row cap and the income unit enforced, and (unless
+        ``annotate`` is false, for a first pass that only counts) summary rows marked."""
         seen = 0
-        for batch in raw:
+        for batch in self._decoded(raw):
             if seen == 0:
                 self._check_income_unit(batch)
             seen += batch.data.num_rows
@@ -492,21 +500,31 @@ class TableSource:
                     f"{shown(self.name)} has more than {cap:,} rows, the limit here. Score it "
                     "with the command line (custseg score), which streams any number of rows."
                 )
-            _mark_summary_rows(batch, self.match)
+            if annotate:
+                _mark_summary_rows(batch, self.match)
             yield batch
+
+    def _decoded(self, raw: Iterator[Batch]) -> Iterator[Batch]:
+        """Turn a decoding failure deep in a file into a clear refusal."""
+        try:
+            yield from raw
+        except UnicodeDecodeError as exc:
+            raise InputFileError(self._undecodable(exc)) from None
+
+    def _undecodable(self, exc: UnicodeDecodeError) -> str:
+        encoding = self.dialect.encoding if self.dialect else exc.encoding
+        return (
+            f"{shown(self.name)} is not valid {encoding} text ({exc.reason} near byte "
+            f"{exc.start:,}). Save it again as UTF-8 CSV."
+        )
 
     def _check_income_unit(self, batch: Batch) -> None:
         _check_income_unit(batch.data, self.match, self.decimal, self.name)
 
     def read(self) -> CustomerTable:
         """The whole table in memory; a header with no rows is refused."""
-        if self.kind == "text":
-            try:
-                batches = list(self._checked(self._fast_text_batches(DEFAULT_BATCH_ROWS)))
-            except _Ragged:
-                batches = list(self._checked(self._exact_text_batches(DEFAULT_BATCH_ROWS)))
-        else:
-            batches = list(self.batches())
+        batches: list[Batch] = []
+        self.each_batch(DEFAULT_BATCH_ROWS, batches.append, batches.clear)
         data, structural, offset = [], {}, 0
         for batch in batches:
             data.append(batch.data)
@@ -527,9 +545,15 @@ class TableSource:
             structural=structural,
         )
 
-    def _fast_text_batches(self, rows: int) -> Iterator[Batch]:
-        """pyarrow's multi-threaded reader; raises _Ragged at the first malformed row."""
+    def _fast_text_batches(self, rows: int, only: int | None = None) -> Iterator[Batch]:
+        """pyarrow's multi-threaded reader; raises _Ragged at the first malformed row.
+
+        With ``only``, just that column is converted (every row is still parsed and its
+        number of fields checked), for a quick first pass.
+        """
         names = [f"f{i}" for i in range(len(self.header))]
+        keep = None if only is None else [names[only]]
+        out_names = self._names() if only is None else [self._names()[only]]
 
         ragged: list[pacsv.InvalidRow] = []
 
@@ -554,11 +578,12 @@ class TableSource:
                     column_types={n: pa.string() for n in names},
                     strings_can_be_null=False,
                     quoted_strings_can_be_null=False,
+                    include_columns=keep,
                 ),
             )
             first = True
             for record_batch in reader:
-                table = pa.Table.from_batches([record_batch]).rename_columns(self._names())
+                table = pa.Table.from_batches([record_batch]).rename_columns(out_names)
                 if first:
                     table, first = table.slice(1), False
                 if table.num_rows:
@@ -568,16 +593,81 @@ class TableSource:
                 raise _Ragged() from None
             raise InputFileError(f"{shown(self.name)} cannot be read as CSV: {exc}") from None
 
+    def column_pass(self, position: int, rows: int = DEFAULT_BATCH_ROWS) -> tuple[int, bool, pa.ChunkedArray]:
+        """One quick pass converting a single column: (rows, well formed, that column).
+
+        Text files are parsed in full (so malformed rows are found) but only one column is
+        converted; the row cap applies. Other formats read the column alone.
+        """
+        chunks: list[pa.Array] = []
+        count = [0]
+
+        def visit(batch: Batch) -> None:
+            count[0] += batch.data.num_rows
+            cap = self.limits.max_rows
+            if cap is not None and count[0] > cap:
+                raise InputFileError(
+                    f"{shown(self.name)} has more than {cap:,} rows, the limit here. Score it "
+                    "with the command line (custseg score), which streams any number of rows."
+                )
+            column = batch.data.column(0 if batch.data.num_columns == 1 else position)
+            chunks.extend(column.chunks)
+
+        well_formed = True
+        if self.kind == "text":
+            try:
+                for batch in self._decoded(self._fast_text_batches(rows, only=position)):
+                    visit(batch)
+            except _Ragged:
+                well_formed = False
+                chunks.clear()
+                count[0] = 0
+                for batch in self._decoded(self._exact_text_batches(rows)):
+                    visit(batch)
+        else:
+            raw = self._parquet_batches(rows) if self.kind == "parquet" else self._excel_batches(rows)
+            for batch in self._decoded(raw):
+                visit(batch)
+        return count[0], well_formed, pa.chunked_array(chunks, type=pa.string())
+
     def check_shape(self) -> bool:
         """True when every row has as many fields as the header (one fast pass)."""
         if self.kind != "text":
             return True
         try:
-            for _ in self._fast_text_batches(DEFAULT_BATCH_ROWS):
+            for _ in self._decoded(self._fast_text_batches(DEFAULT_BATCH_ROWS)):
                 pass
         except _Ragged:
             return False
         return True
+
+    def each_batch(
+        self,
+        rows: int,
+        visit: Callable[[Batch], None],
+        restart: Callable[[], None],
+        annotate: bool = True,
+    ) -> bool:
+        """Visit every batch once, in order, in a single pass when the file is well formed.
+
+        Returns whether every row had the header's number of fields. When a malformed
+        row turns up, ``restart()`` is called and the exact reader visits every batch
+        again from the top.
+        """
+        if self.kind != "text":
+            raw = self._parquet_batches(rows) if self.kind == "parquet" else self._excel_batches(rows)
+            for batch in self._checked(raw, annotate):
+                visit(batch)
+            return True
+        try:
+            for batch in self._checked(self._fast_text_batches(rows), annotate):
+                visit(batch)
+            return True
+        except _Ragged:
+            restart()
+            for batch in self._checked(self._exact_text_batches(rows), annotate):
+                visit(batch)
+            return False
 
     def _exact_text_batches(self, rows: int) -> Iterator[Batch]:
         """Python's csv reader, row by row: slower, but keeps malformed rows in place."""

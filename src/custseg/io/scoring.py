@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from custseg.errors import InputFileError, shown
 from custseg.io.readers import (
@@ -38,6 +39,7 @@ from custseg.io.writers import (
 from custseg.model import SegmentationModel
 from custseg.schema import ID, duplicate_notes, row_keys
 from custseg.scoring import SCORE_COLUMNS, Scored, score_rows
+from custseg.segmenter import AssignmentMemo
 
 Progress = Callable[[int, int], None]
 
@@ -89,24 +91,90 @@ class Scan:
 
 
 def scan(source: TableSource, batch_rows: int = DEFAULT_BATCH_ROWS) -> Scan:
-    """Count rows, check their shape, and find duplicate ids over the whole file."""
-    well_formed = source.check_shape()
+    """Count rows, check their shape, and find duplicate ids over the whole file.
+
+    A quick pass converts only the id column; only when some id repeats does a second
+    pass read the field values, to tell same-value duplicates from conflicting ones.
+    """
     has_id = ID in source.match.fields
+    n_rows, well_formed, id_column = source.column_pass(source.match.fields.get(ID, 0), batch_rows)
+    if not has_id or n_rows == 0 or not _repeats(id_column):
+        return Scan(n_rows, well_formed, {})
     ids: list[pa.ChunkedArray] = []
     keys: list[np.ndarray] = []
-    n_rows = 0
-    for batch in source.batches(batch_rows, well_formed=well_formed):
-        n_rows += batch.data.num_rows
+    rows = [0]
+
+    def visit(batch) -> None:
+        rows[0] += batch.data.num_rows
         if has_id:
-            frame = fields_frame(batch.data, source.match)
             ids.append(batch.data.column(source.match.fields[ID]))
-            keys.append(row_keys(frame))
-    duplicates: dict[int, str] = {}
-    if has_id and n_rows:
-        all_ids = pd.Series(pa.chunked_array([c for i in ids for c in i.chunks],
-                                             type=pa.string()).to_pandas(), dtype="str")
-        duplicates = duplicate_notes(all_ids, np.concatenate(keys))
-    return Scan(n_rows, well_formed, duplicates)
+            keys.append(row_keys(fields_frame(batch.data, source.match)))
+
+    def restart() -> None:
+        ids.clear()
+        keys.clear()
+        rows[0] = 0
+
+    well_formed = source.each_batch(batch_rows, visit, restart, annotate=False)
+    all_ids = pd.Series(pa.chunked_array([c for i in ids for c in i.chunks],
+                                         type=pa.string()).to_pandas(), dtype="str")
+    return Scan(rows[0], well_formed, duplicate_notes(all_ids, np.concatenate(keys)))
+
+
+#: Up to this many ids, Arrow's hash table answers fastest; beyond, its memory (about 160
+#: bytes an id) would dominate, and 8-byte hashes are sorted instead.
+EXACT_UNIQUE_ROWS = 2_000_000
+
+
+def _repeats(ids: pa.ChunkedArray) -> bool:
+    """Whether any non-blank id may occur twice, in bounded memory.
+
+    Up to :data:`EXACT_UNIQUE_ROWS` ids, an exact distinct count. Beyond, each id becomes
+    a 64-bit hash (8 bytes an id, chunk by chunk): equal ids have equal hashes, so no
+    repeated hash proves the ids distinct, and a repeated hash (a duplicate, or a
+    one-in-10^12 collision) only sends the caller to the exact comparison.
+    """
+    if len(ids) <= EXACT_UNIQUE_ROWS:
+        if pd.Index(ids.to_pandas()).is_unique:  # the common case, answered fastest
+            return False
+        trimmed = pc.utf8_trim_whitespace(ids)
+        usable = pc.drop_null(pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), ids))
+        return len(pc.unique(usable)) < len(usable)
+    hashes = [_hash_text(chunk) for chunk in ids.chunks]
+    if not hashes:
+        return False
+    every = np.concatenate(hashes)
+    every.sort()
+    return bool(np.any(every[1:] == every[:-1]))
+
+
+_POWERS = np.cumprod(np.full(4_096, 0x100000001B3, dtype=np.uint64), dtype=np.uint64)
+
+
+def _hash_text(chunk: pa.Array) -> np.ndarray:
+    """64-bit hashes of the non-blank strings of one arrow string array (vectorised)."""
+    trimmed = pc.utf8_trim_whitespace(chunk)
+    usable = pc.and_(pc.invert(pc.is_null(trimmed)), pc.not_equal(trimmed, ""))
+    text = pc.filter(chunk, pc.fill_null(usable, False))
+    if len(text) == 0:
+        return np.empty(0, dtype=np.uint64)
+    text = text.cast(pa.large_string()) if text.type != pa.large_string() else text
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:text.offset + len(text) + 1]
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    lengths = np.diff(offsets)
+    starts = offsets[:-1] - offsets[0]
+    owner = np.repeat(np.arange(len(text)), lengths)
+    position = np.arange(len(data)) - starts[owner]
+    with np.errstate(over="ignore"):
+        contributions = data.astype(np.uint64) * _POWERS[np.minimum(position, len(_POWERS) - 1)]
+        hashes = np.zeros(len(text), dtype=np.uint64)
+        filled = lengths > 0
+        hashes[filled] = np.add.reduceat(contributions, starts[filled])
+        hashes ^= lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        hashes ^= hashes >> np.uint64(31)
+        hashes *= np.uint64(0xBF58476D1CE4E5B9)
+        hashes ^= hashes >> np.uint64(29)
+    return hashes
 
 
 def score_batches(
@@ -115,16 +183,22 @@ def score_batches(
     *,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Progress | None = None,
+    facts: Scan | None = None,
 ):
-    """Yield ``(input batch, contract columns)`` for every batch of ``source``."""
+    """Yield ``(input batch, scored rows)`` for every batch of ``source``.
+
+    ``facts`` are the first pass's findings when the caller made it (the Dask engine
+    does, over all its files at once); otherwise the first pass runs here.
+    """
     source.match.require(model.encoding.needs)
-    facts = scan(source, batch_rows)
+    facts = facts if facts is not None else scan(source, batch_rows)
     if facts.n_rows == 0:
         raise InputFileError(
             f"{shown(source.name)} has a header but no data rows; there is nothing to score."
         )
     dup_pos = np.fromiter(facts.duplicates.keys(), dtype=np.int64, count=len(facts.duplicates))
     offset = 0
+    memo = AssignmentMemo()
     if progress:
         progress(0, facts.n_rows)
     for batch in source.batches(batch_rows, well_formed=facts.well_formed):
@@ -138,6 +212,7 @@ def score_batches(
             income_unit=source.match.income_unit,
             duplicates=notes,
             structural=batch.structural,
+            memo=memo,
         )
         yield batch, scored
         offset += n
@@ -162,13 +237,31 @@ def score_file(
     target = check_output_path(output_path, input_path)
     source = TableSource(input_path, mapping=mapping, income_unit=income_unit, limits=limits)
     report = ScoreReport(output=str(target))
-    header = _output_header(source.header)
-    with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
-        for batch, scored in score_batches(model, source, batch_rows=batch_rows, progress=progress):
-            writer.write(scored_table(batch.data, header, scored.columns))
-            report.add(scored)
+    with atomic_path(target) as tmp:
+        write_scored(model, source, tmp, fmt, report, batch_rows=batch_rows, progress=progress)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def write_scored(
+    model: SegmentationModel,
+    source: TableSource,
+    path: str | os.PathLike[str],
+    fmt: str,
+    report: ScoreReport,
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    progress: Progress | None = None,
+    facts: Scan | None = None,
+) -> None:
+    """Stream ``source`` through ``model`` into ``path``, adding to ``report``."""
+    header = _output_header(source.header)
+    with ScoredWriter(str(path), fmt) as writer:
+        for batch, scored in score_batches(
+            model, source, batch_rows=batch_rows, progress=progress, facts=facts
+        ):
+            writer.write(scored_table(batch.data, header, scored.columns))
+            report.add(scored)
 
 
 def score_table_batches(

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 from custseg.errors import InputFileError, shown
 
 #: A cell starting with one of these is run as a formula by spreadsheet programs.
-_FORMULA_START = "^[=+\\-@\t\r\uff1d\uff0b\uff0d\uff20]"
+_FORMULA_CHARS = pa.array(["=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20"])
 _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
@@ -34,14 +35,41 @@ def neutralise_formulas(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray |
     """
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
         return column
-    risky = pc.and_(
-        pc.fill_null(pc.match_substring_regex(column, _FORMULA_START), False),
-        pc.invert(pc.fill_null(pc.match_substring_regex(column, _PLAIN_NUMBER), False)),
-    )
-    if not pc.any(risky).as_py():
+    if not _may_start_formula(column):
+        return column  # the common case: a look at first bytes, nothing to change
+    first = pc.utf8_slice_codeunits(column, 0, 1)
+    starts = pc.fill_null(pc.is_in(first, value_set=_FORMULA_CHARS.cast(first.type)), False)
+    if not pc.any(starts).as_py():
         return column
+    risky = pc.and_(
+        starts, pc.invert(pc.fill_null(pc.match_substring_regex(column, _PLAIN_NUMBER), False))
+    )
     quote, empty = pa.scalar("'", type=column.type), pa.scalar("", type=column.type)
     return pc.if_else(risky, pc.binary_join_element_wise(quote, column, empty), column)
+
+
+#: First UTF-8 bytes of the formula starters: = + - @ tab CR, and 0xEF, which begins the
+#: full-width forms (U+FF1D…); a cell starting with none of them cannot be a formula.
+_FIRST_BYTES = np.zeros(256, dtype=bool)
+_FIRST_BYTES[[ord(c) for c in "=+-@\t\r"] + [0xEF]] = True
+
+
+def _may_start_formula(column: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether any cell's first byte could begin a formula (read from the raw buffers)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        buffers = chunk.buffers()
+        if buffers[2] is None:
+            continue
+        offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(buffers[2], dtype=np.uint8)
+        filled = offsets[:-1] < offsets[1:]
+        if _FIRST_BYTES[data[offsets[:-1][filled]]].any():
+            return True
+    return False
 
 
 def scored_table(data: pa.Table, header: Sequence[str], scores: pd.DataFrame) -> pa.Table:
@@ -87,6 +115,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp makes the file private (0600); give it the usual permissions
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
