@@ -11,8 +11,9 @@ from custseg.evaluate import k_curve, k_distance
 
 @pytest.fixture(scope="module")
 def frame(demo, demo_model):
+    """(values, labels, names) as the Explore page passes them."""
     values = demo.astype({"age": float, "annual_income": float, "spending_score": float})
-    return charts.labelled(values, demo_model.labels, demo_model.names)
+    return values, demo_model.labels, demo_model.names
 
 
 def test_one_segment_one_colour(demo_model):
@@ -24,22 +25,38 @@ def test_one_segment_one_colour(demo_model):
 
 
 def test_scatter_colours_match_across_charts(frame, demo_model):
-    scatter = charts.scatter_2d(frame, demo_model.names, "annual_income", "spending_score")
-    hist = charts.distribution(frame, demo_model.names, "age")
+    scatter = charts.scatter_2d(*frame, "annual_income", "spending_score")
+    hist = charts.distribution(*frame, "age")
     donut = charts.shares_donut(demo_model.segments)
+    gender = charts.gender_by_segment(*frame)
     by_name = {t.name: t.marker.color for t in scatter.data}
     for trace in hist.data:
-        if trace.type == "histogram":
-            assert trace.marker.color == by_name[trace.name]
+        assert trace.marker.color == by_name[trace.name]
+    for label, color in zip(gender.data[0].x, gender.data[0].marker.color, strict=True):
+        assert by_name[label] == color
     for label, color in zip(donut.data[0].labels, donut.data[0].marker.colors, strict=True):
         assert by_name[label] == color
     assert all(t.type == "scattergl" for t in scatter.data)  # WebGL
 
 
-def test_scatter_draws_a_bounded_sample(frame, demo_model):
-    fig = charts.scatter_2d(frame, demo_model.names, "age", "annual_income", max_points=100)
+def test_scatter_draws_a_bounded_sample(frame):
+    fig = charts.scatter_2d(*frame, "age", "annual_income", max_points=100)
     assert sum(len(t.x) for t in fig.data) == 100
     assert "100 of 600 customers drawn" in fig.layout.title.text
+    fig3 = charts.scatter_3d(*frame, "age", "annual_income", "spending_score", max_points=50)
+    assert sum(len(t.x) for t in fig3.data) == 50
+
+
+def test_distribution_sends_aggregates_from_every_customer(frame):
+    values, labels, _ = frame
+    fig = charts.distribution(*frame, "annual_income", bins=40)
+    bars = [t for t in fig.data if t.type == "bar"]
+    boxes = [t for t in fig.data if t.type == "box"]
+    assert sum(sum(t.y) for t in bars) == len(values)  # every customer counted
+    assert all(len(t.y) == 40 for t in bars)
+    seg0 = values["annual_income"].to_numpy()[labels == 0]
+    assert boxes[0].median[0] == pytest.approx(np.median(seg0))
+    assert boxes[0].q1[0] == pytest.approx(np.percentile(seg0, 25))
 
 
 def test_user_text_is_inert_in_plots():
@@ -60,7 +77,7 @@ def test_gauge_range_comes_from_the_data(demo_model):
 
 
 def test_gender_bars_and_profile(frame, demo_model):
-    fig = charts.gender_by_segment(frame, demo_model.names)
+    fig = charts.gender_by_segment(*frame)
     assert [t.name for t in fig.data] == ["Female", "Male"]
     assert sum(sum(t.y) for t in fig.data) == 600
     bars = charts.profile_bars(demo_model.segments[0])
@@ -96,3 +113,15 @@ def test_labelled_keeps_rows(demo_model, demo):
     assert len(out) == len(demo)
     assert out["segment"].str.contains(" · ").all()
     assert isinstance(out, pd.DataFrame)
+
+
+def test_gender_bars_with_outliers_count_every_customer():
+    values = pd.DataFrame({"gender": ["Male", "Female", "Male", "Female", None, "Other"]})
+    labels = np.array([-1, 0, 1, 1, 0, -1])
+    names = {0: "A", 1: "B", -1: "Outliers"}
+    fig = charts.gender_by_segment(values, labels, names)
+    by_gender = {t.name: dict(zip(t.x, t.y, strict=True)) for t in fig.data}
+    assert list(fig.data[0].x) == ["0 · A", "1 · B", "Outliers"]
+    assert by_gender["Male"] == {"0 · A": 0, "1 · B": 1, "Outliers": 1}
+    assert by_gender["Female"] == {"0 · A": 1, "1 · B": 1, "Outliers": 0}
+    assert by_gender["Other"] == {"0 · A": 0, "1 · B": 0, "Outliers": 1}

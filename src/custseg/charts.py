@@ -63,16 +63,22 @@ def _axis(field: str) -> str:
 
 
 def labelled(values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str]) -> pd.DataFrame:
-    """``values`` with a ``segment`` column of legend labels (for the builders below)."""
+    """``values`` with a ``segment`` column of legend labels."""
     lookup = {i: segment_label(i, n) for i, n in names.items()}
     return values.assign(segment=pd.Series(np.asarray(labels)).map(lookup).to_numpy())
 
 
-def _sample(frame: pd.DataFrame, max_points: int, seed: int = 0) -> tuple[pd.DataFrame, str]:
-    if len(frame) <= max_points:
-        return frame, ""
-    sample = frame.sample(n=max_points, random_state=seed)
-    return sample, f" — {max_points:,} of {len(frame):,} customers drawn"
+def _drawn(
+    values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str], max_points: int,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, str]:
+    """A labelled random sample of at most ``max_points`` rows, and the title note."""
+    n = len(values)
+    if n <= max_points:
+        return labelled(values.reset_index(drop=True), labels, names), ""
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
+    sample = labelled(values.iloc[rows].reset_index(drop=True), np.asarray(labels)[rows], names)
+    return sample, f" — {max_points:,} of {n:,} customers drawn"
 
 
 def _finish(
@@ -88,15 +94,19 @@ def _finish(
 
 
 def scatter_2d(
-    frame: pd.DataFrame,
+    values: pd.DataFrame,
+    labels: np.ndarray,
     names: Mapping[int, str],
     x: str,
     y: str,
     size: str | None = "age",
     max_points: int = MAX_POINTS,
 ) -> go.Figure:
-    """Customers on two features, coloured by segment, bubble size from ``size``."""
-    shown, note = _sample(frame, max_points)
+    """Customers on two features, coloured by segment, bubble size from ``size``.
+
+    At most ``max_points`` customers are drawn (WebGL), a random sample said in the title.
+    """
+    shown, note = _drawn(values, labels, names, max_points)
     use_size = size if size in shown.columns and size not in (x, y) else None
     fig = px.scatter(
         shown, x=x, y=y, color="segment", size=use_size, size_max=14 if use_size else None,
@@ -111,10 +121,10 @@ def scatter_2d(
 
 
 def scatter_3d(
-    frame: pd.DataFrame, names: Mapping[int, str], x: str, y: str, z: str,
+    values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str], x: str, y: str, z: str,
     max_points: int = MAX_POINTS,
 ) -> go.Figure:
-    shown, note = _sample(frame, max_points)
+    shown, note = _drawn(values, labels, names, max_points)
     fig = px.scatter_3d(
         shown, x=x, y=y, z=z, color="segment", color_discrete_map=segment_colors(names),
         category_orders={"segment": _order(names)}, opacity=0.8,
@@ -124,14 +134,51 @@ def scatter_3d(
     return _finish(fig, f"Three features at once{note}", 620)
 
 
-def distribution(frame: pd.DataFrame, names: Mapping[int, str], feature: str) -> go.Figure:
-    """Histogram of one feature per segment, with a box plot per segment above it."""
-    fig = px.histogram(
-        frame, x=feature, color="segment", marginal="box", barmode="overlay", opacity=0.6,
-        color_discrete_map=segment_colors(names), category_orders={"segment": _order(names)},
-        labels={feature: _axis(feature)}, nbins=40,
-    )
-    fig.update_yaxes(title_text="Customers", row=1, col=1)
+def _segment_ids(labels: np.ndarray, names: Mapping[int, str]) -> list[int]:
+    present = set(np.unique(labels).tolist())
+    return [i for i in sorted(names, key=lambda i: (i == NOISE, i)) if i in present]
+
+
+def distribution(
+    values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str], feature: str,
+    bins: int = 40,
+) -> go.Figure:
+    """Histogram of one feature per segment, with each segment's box plot above it.
+
+    Both are computed here from every customer (counts per bin, quartiles and whiskers),
+    so the browser receives a few hundred numbers whatever the size of the table.
+    """
+    from plotly.subplots import make_subplots
+
+    data = values[feature].to_numpy(dtype="float64")
+    labels = np.asarray(labels)
+    finite = np.isfinite(data)
+    edges = np.histogram_bin_edges(data[finite], bins=bins) if finite.any() else np.arange(2)
+    centres, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.3, 0.7],
+                        vertical_spacing=0.03)
+    for sid in _segment_ids(labels, names):
+        own = data[(labels == sid) & finite]
+        if not len(own):
+            continue
+        label, color = segment_label(sid, names[sid]), segment_color(sid)
+        counts, _ = np.histogram(own, bins=edges)
+        fig.add_trace(go.Bar(x=centres, y=counts, width=widths, name=label, legendgroup=label,
+                             marker_color=color, opacity=0.6,
+                             hovertemplate=f"{label}<br>%{{x:.1f}}: %{{y:,}} customers<extra></extra>"),
+                      row=2, col=1)
+        q1, median, q3 = np.percentile(own, [25, 50, 75])
+        iqr = q3 - q1
+        low = own[own >= q1 - 1.5 * iqr].min()
+        high = own[own <= q3 + 1.5 * iqr].max()
+        fig.add_trace(go.Box(y=[label], q1=[q1], median=[median], q3=[q3], lowerfence=[low],
+                             upperfence=[high], orientation="h", name=label, legendgroup=label,
+                             showlegend=False, marker_color=color, boxpoints=False),
+                      row=1, col=1)
+    fig.update_layout(barmode="overlay")
+    fig.update_yaxes(showticklabels=False, row=1, col=1)
+    fig.update_yaxes(title_text="Customers", row=2, col=1)
+    fig.update_xaxes(title_text=_axis(feature), row=2, col=1)
     return _finish(fig, f"{LABELS[feature]} by segment", 480)
 
 
@@ -150,11 +197,19 @@ def shares_donut(segments: Sequence[SegmentProfile]) -> go.Figure:
     return _finish(fig, "Share of customers per segment", 420)
 
 
-def gender_by_segment(frame: pd.DataFrame, names: Mapping[int, str]) -> go.Figure:
+def gender_by_segment(
+    values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str]
+) -> go.Figure:
     """Customers per segment and gender: colour is the segment, pattern the gender."""
-    counts = frame.groupby(["segment", "gender"], observed=True).size().unstack(fill_value=0)
-    order = [label for label in _order(names) if label in counts.index]
-    counts = counts.loc[order]
+    codes, genders = pd.factorize(values["gender"], sort=True)  # -1 = missing
+    labels = np.asarray(labels)
+    known = codes >= 0
+    ids = _segment_ids(labels[known], names)
+    seg_code = pd.Index(ids).get_indexer(labels[known])  # ids are in display order
+    flat = np.bincount(seg_code * len(genders) + codes[known], minlength=len(ids) * len(genders))
+    order = [segment_label(i, names[i]) for i in ids]
+    counts = pd.DataFrame(flat.reshape(len(ids), len(genders)), index=order,
+                          columns=[str(g) for g in genders])
     colors = segment_colors(names)
     shapes = ["", "/", ".", "x", "-", "+"]
     fig = go.Figure()

@@ -8,7 +8,7 @@ from custseg.app.ui import chart
 from custseg.schema import GENDER, LABELS, NUMERIC_FIELDS
 
 view = state.require_view()
-frame = charts.labelled(view.values, view.labels, view.names)
+values, labels, names = view.values, view.labels, view.names
 fields = [f for f in NUMERIC_FIELDS if f in view.values.columns]
 
 st.title("Explore")
@@ -20,7 +20,7 @@ with tabs[0]:
                      key="explore_x", persist_state="session")
     y = c2.selectbox("Y axis", fields, index=len(fields) - 1, format_func=LABELS.get,
                      key="explore_y", persist_state="session")
-    chart(charts.scatter_2d(frame, view.names, x, y), key="scatter_2d")
+    chart(charts.scatter_2d(values, labels, names, x, y), key="scatter_2d")
 
 with tabs[1]:
     if len(fields) < 3:
@@ -33,18 +33,18 @@ with tabs[1]:
                           persist_state="session")
         z3 = c3.selectbox("Z", fields, index=2, format_func=LABELS.get, key="explore_z3",
                           persist_state="session")
-        chart(charts.scatter_3d(frame, view.names, x3, y3, z3), key="scatter_3d")
+        chart(charts.scatter_3d(values, labels, names, x3, y3, z3), key="scatter_3d")
 
 with tabs[2]:
     feature = st.selectbox("Feature", fields, format_func=LABELS.get, key="explore_feature",
                            persist_state="session")
-    chart(charts.distribution(frame, view.names, feature), key="distribution")
+    chart(charts.distribution(values, labels, names, feature), key="distribution")
 
 with tabs[3]:
     chart(charts.shares_donut(view.model.segments), key="shares")
 
 with tabs[4]:
-    if GENDER in frame.columns and frame[GENDER].notna().any():
-        chart(charts.gender_by_segment(frame.dropna(subset=[GENDER]), view.names), key="gender")
+    if GENDER in values.columns and values[GENDER].notna().any():
+        chart(charts.gender_by_segment(values, labels, names), key="gender")
     else:
         st.info("This table has no gender column.")
