@@ -220,8 +220,16 @@ def predict(
 @app.command()
 def score(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file.")],
-    input_path: Annotated[str, typer.Argument(metavar="INPUT", help="Customer table to score.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Scored file (.csv/.parquet).")],
+    input_path: Annotated[
+        str,
+        typer.Argument(metavar="INPUT", help="Customer table to score; with --engine dask, "
+                       "also a folder or a glob of files."),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="Scored file (.csv/.parquet); with --engine dask, "
+                     "a new folder of parts (Parquet when it ends in .parquet)."),
+    ],
     engine: Annotated[str, typer.Option(help="local or dask.")] = "local",
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address (default: a local cluster).")
@@ -248,8 +256,10 @@ def score(
     if engine == "dask":
         from custseg.io.dask_engine import score_dask
 
-        report = score_dask(model, input_path, output, scheduler=scheduler, mapping=mapping,
-                            income_unit=income_unit)
+        with _progress(quiet) as progress:
+            report = score_dask(model, input_path, output, scheduler=scheduler, mapping=mapping,
+                                income_unit=income_unit, batch_rows=batch_rows,
+                                limits=_limits(max_decompressed_mb), progress=progress)
     else:
         from custseg.io.scoring import score_file
 

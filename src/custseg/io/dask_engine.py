@@ -1,0 +1,259 @@
+"""Scoring on Dask: the same scoring, spread over a cluster's workers.
+
+INPUT may be a file, a glob of files or a folder; each input file is one task, read and
+scored batch by batch by the same code as the local engine, and written as one part of
+the output folder (``part-00000.csv``, … in input order; Parquet when OUTPUT ends in
+``.parquet``). Duplicate customer ids are found across all the files before scoring, with
+rows numbered through the files in order, so the parts, read one after the other, are
+row for row what the local engine writes for the files concatenated.
+
+With no scheduler address a LocalCluster starts on this machine (bound to 127.0.0.1);
+with one, the cluster at that address is used. Every worker needs custseg installed and
+must see the input and output paths (a shared file system).
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from custseg.errors import CustsegError, InputFileError, shown
+from custseg.io.readers import (
+    DEFAULT_BATCH_ROWS,
+    PARQUET_SUFFIXES,
+    TEXT_SUFFIXES,
+    ReadLimits,
+    TableSource,
+    fields_frame,
+)
+from custseg.io.scoring import Progress, Scan, ScoreReport, write_scored
+from custseg.model import SegmentationModel
+from custseg.schema import ID, duplicate_notes, row_keys
+
+INPUT_SUFFIXES = TEXT_SUFFIXES | PARQUET_SUFFIXES | {".gz", ".bz2", ".xz", ".zip", ".xlsx"}
+
+
+def expand_inputs(spec: str | os.PathLike[str]) -> list[Path]:
+    """The files named by a path, a folder or a glob, sorted; an error when none."""
+    text = str(spec)
+    path = Path(text)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES)
+    elif path.is_file():
+        files = [path]
+    else:
+        files = sorted(Path(p) for p in globlib.glob(text) if Path(p).is_file())
+    if not files:
+        raise InputFileError(
+            f"{shown(text)} names no input file: give a file, a folder of CSV or Parquet "
+            "files, or a glob such as 'customers/*.csv'."
+        )
+    return files
+
+
+def _output_folder(output: str | os.PathLike[str]) -> tuple[Path, str]:
+    out = Path(output)
+    fmt = "parquet" if out.suffix.lower() in PARQUET_SUFFIXES else "csv"
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputFileError(
+            f"the output {shown(str(out))} already exists; the Dask engine writes a new "
+            "folder of parts, so choose a name that does not exist yet."
+        )
+    if not out.parent.exists():
+        raise InputFileError(f"the folder {shown(str(out.parent))} does not exist; create it first.")
+    return out, fmt
+
+
+# ------------------------------------------------------------------ worker tasks
+
+
+def _ids_part(path: str, index: int, options: dict[str, Any]) -> pd.DataFrame:
+    """First pass over one file: its ids, value hashes and shape (run on a worker)."""
+    source = TableSource(path, mapping=options["mapping"], income_unit=options["income_unit"],
+                         limits=options["limits"])
+    source.match.require(options["needs"])
+    parts: list[pd.DataFrame] = []
+
+    def visit(batch) -> None:
+        frame = fields_frame(batch.data, source.match)
+        ids = frame[ID] if ID in frame.columns else pd.Series([None] * len(frame), dtype="str")
+        parts.append(pd.DataFrame({"id": ids.astype("str"), "key": row_keys(frame)}))
+
+    well_formed = source.each_batch(options["batch_rows"], visit, parts.clear, annotate=False)
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        {"id": pd.Series([], dtype="str"), "key": pd.Series([], dtype="uint64")})
+    out["file"] = index
+    out["row"] = np.arange(len(out), dtype=np.int64)
+    out["well_formed"] = well_formed
+    return out
+
+
+def _score_part(
+    model: SegmentationModel, path: str, index: int, n_rows: int, well_formed: bool,
+    notes: dict[int, str], folder: str, fmt: str, options: dict[str, Any],
+) -> dict[str, Any]:
+    """Second pass over one file: score it into its part of the output (on a worker)."""
+    source = TableSource(path, mapping=options["mapping"], income_unit=options["income_unit"],
+                         limits=options["limits"])
+    report = ScoreReport()
+    target = Path(folder) / f"part-{index:05d}.{fmt}"
+    write_scored(model, source, target, fmt, report, batch_rows=options["batch_rows"],
+                 facts=Scan(n_rows, well_formed, notes))
+    return report.to_dict()
+
+
+# ---------------------------------------------------------------------- driver
+
+
+@contextmanager
+def _client(scheduler: str | None, connect_timeout: str = "15s"):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise CustsegError(
+            "the Dask engine needs dask[distributed]: pip install 'custseg[dask]'."
+        ) from None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise CustsegError(
+                f"cannot reach the Dask scheduler at {shown(scheduler)} ({exc}); check the "
+                "address (tcp://host:8786) and that the scheduler is running."
+            ) from None
+        with client:
+            yield client
+        return
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      host="127.0.0.1", dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
+
+
+def score_dask(
+    model: SegmentationModel,
+    inputs: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    scheduler: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    income_unit: str | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    limits: ReadLimits | None = None,
+    progress: Progress | None = None,
+    connect_timeout: str = "15s",
+) -> ScoreReport:
+    """Score every input file on Dask into a new folder of parts (see the module)."""
+    started = time.perf_counter()
+    files = expand_inputs(inputs)
+    out, fmt = _output_folder(output)
+    options = {"mapping": dict(mapping or {}) or None, "income_unit": income_unit,
+               "limits": limits or ReadLimits(), "batch_rows": batch_rows,
+               "needs": model.encoding.needs}
+    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.part"
+    tmp.mkdir()
+    report = ScoreReport(output=str(out))
+    try:
+        with _client(scheduler, connect_timeout) as client:
+            firsts = [client.submit(_ids_part, str(f), i, options, pure=False)
+                      for i, f in enumerate(files)]
+            _raise_first_error(client, firsts)
+            sizes, well, notes = _global_duplicates(client, firsts)
+            total = int(sum(sizes))
+            if total == 0:
+                raise InputFileError("the input files have headers but no data rows.")
+            offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            remote_model = client.scatter(model, broadcast=True)
+            futures = {}
+            for i, f in enumerate(files):
+                local = {p - int(offsets[i]): n for p, n in notes.items()
+                         if offsets[i] <= p < offsets[i] + sizes[i]}
+                futures[client.submit(_score_part, remote_model, str(f), i, int(sizes[i]),
+                                      bool(well[i]), local, str(tmp), fmt, options,
+                                      pure=False)] = i
+            done = 0
+            if progress:
+                progress(0, total)
+            from distributed import as_completed
+
+            for future in as_completed(list(futures)):
+                part = future.result()
+                _merge(report, part)
+                done += part["n_rows"]
+                if progress:
+                    progress(done, total)
+        if out.exists():
+            out.rmdir()  # an empty folder, checked above
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _raise_first_error(client, futures) -> None:
+    """Surface a worker's CustsegError (a bad file) as itself, not as a Dask failure."""
+    from distributed import wait
+
+    wait(futures)
+    for future in futures:
+        if future.status == "error":
+            raise future.exception()
+
+
+def _global_duplicates(client, firsts) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Row counts and shapes per file, and duplicate-id notes numbered across all files.
+
+    Only the rows whose id is repeated travel to the driver.
+    """
+    import dask.dataframe as dd
+
+    frame = dd.from_delayed(firsts, meta=pd.DataFrame({
+        "id": pd.Series([], dtype="str"), "key": pd.Series([], dtype="uint64"),
+        "file": pd.Series([], dtype="int64"), "row": pd.Series([], dtype="int64"),
+        "well_formed": pd.Series([], dtype="bool")}), verify_meta=False)
+    shapes = client.gather([client.submit(_shape, f) for f in firsts])
+    usable = frame.map_partitions(_with_id)
+    counts = client.compute(usable["id"].value_counts()).result()
+    repeated = counts[counts > 1].index.tolist()
+    sizes = np.array([s[0] for s in shapes], dtype=np.int64)
+    well = np.array([s[1] for s in shapes], dtype=bool)
+    if not repeated:
+        return sizes, well, {}
+    rows = client.compute(frame[frame["id"].isin(repeated)]).result()
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rows = rows.assign(position=offsets[rows["file"].to_numpy()] + rows["row"].to_numpy())
+    rows = rows.sort_values("position")
+    notes = duplicate_notes(rows["id"], rows["key"].to_numpy(),
+                            positions=rows["position"].to_numpy())
+    return sizes, well, notes
+
+
+def _with_id(part: pd.DataFrame) -> pd.DataFrame:
+    return part[part["id"].notna() & (part["id"].str.strip() != "")]
+
+
+def _shape(part: pd.DataFrame) -> tuple[int, bool]:
+    return len(part), bool(part["well_formed"].all()) if len(part) else True
+
+
+def _merge(report: ScoreReport, part: dict[str, Any]) -> None:
+    report.n_rows += part["n_rows"]
+    report.n_invalid += part["n_invalid"]
+    report.n_atypical += part["n_atypical"]
+    report.reasons.update(part["reasons"])
+    report.notes.update(part["notes"])
+    report.segments.update({int(k): v for k, v in part["segments"].items()})
