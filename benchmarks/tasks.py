@@ -1,0 +1,181 @@
+"""One measurement per process: ``python -m benchmarks.tasks TASK ...`` prints one JSON line.
+
+Each task runs in a fresh interpreter so that its peak memory (``ru_maxrss``) is its own.
+Times exclude interpreter start-up and imports; they cover the work named.
+
+The ``seed_*`` tasks are the seed application's paths, rewritten here as the issue
+describes them, to be measured side by side with custseg's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _emit(**values) -> None:
+    print(json.dumps({**values, "peak_mb": round(_peak_mb(), 1)}))
+
+
+def fit(args) -> None:
+    import custseg
+    from custseg.io.readers import read_table
+
+    started = time.perf_counter()
+    table = read_table(args.csv)
+    read_s = time.perf_counter() - started
+    started = time.perf_counter()
+    model = custseg.fit(table, algorithm=args.algorithm)
+    fit_s = time.perf_counter() - started
+    _emit(read_s=read_s, fit_s=fit_s, sample_size=int(model.segmenter.n_fit_rows_),
+          segments=len(model.segments), fidelity=model.segmenter.fidelity_["cv_agreement"])
+
+
+def score(args) -> None:
+    import custseg
+    from custseg.io.scoring import score_file
+
+    model = custseg.load_model(args.model)
+    started = time.perf_counter()
+    report = score_file(model, args.csv, args.out)
+    _emit(seconds=time.perf_counter() - started, rows=report.n_rows)
+
+
+def io_floor(args) -> None:
+    """Read the same CSV and write a CSV of the scored output's shape, with pyarrow only."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    started = time.perf_counter()
+    table = pacsv.read_csv(args.csv)
+    extra = {f"extra_{i}": table.column(i % table.num_columns) for i in range(6)}
+    for name, column in extra.items():
+        table = table.append_column(name, column)
+    pacsv.write_csv(table, args.out)
+    _emit(seconds=time.perf_counter() - started, rows=table.num_rows,
+          columns=table.num_columns, pyarrow=pa.__version__)
+
+
+def seed_batch(args) -> None:
+    """The seed's batch path: pandas.read_csv of the whole file, rename, Gender to 1/0,
+    StandardScaler of gender, age, income and score, KNeighborsClassifier(3) trained on the
+    K-Means (k=5, n_init=10) labels of the 200 Mall customers, predict, DataFrame.to_csv."""
+    import pandas as pd
+    from sklearn.cluster import KMeans
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    columns = {"CustomerID": "customer_id", "Gender": "gender", "Age": "age",
+               "Annual Income (k$)": "annual_income", "Spending Score (1-100)": "spending_score"}
+    if args.mall and Path(args.mall).is_file():
+        mall = pd.read_csv(args.mall).rename(columns=columns)
+    else:  # the public table is absent: 200 demo customers stand in for it
+        from custseg.sample import make_customers
+
+        mall = make_customers(200, seed=0)
+    features = ["gender", "age", "annual_income", "spending_score"]
+    mall["gender"] = mall["gender"].map({"Male": 1, "Female": 0})
+    scaler = StandardScaler().fit(mall[features])
+    labels = KMeans(n_clusters=5, n_init=10, random_state=0).fit_predict(scaler.transform(mall[features]))
+    knn = KNeighborsClassifier(n_neighbors=3).fit(scaler.transform(mall[features]), labels)
+
+    started = time.perf_counter()
+    data = pd.read_csv(args.csv)
+    data = data.rename(columns=columns)
+    data["gender"] = data["gender"].map({"Male": 1, "Female": 0})
+    data["segment"] = knn.predict(scaler.transform(data[features]))
+    data.to_csv(args.out, index=False)
+    _emit(seconds=time.perf_counter() - started, rows=len(data))
+
+
+def seed_rerun(args) -> None:
+    """The seed dashboard's work on every rerun, whatever changed: StandardScaler + KMeans(5,
+    n_init=10) + KNeighborsClassifier(3) fitted on the whole table."""
+    import pandas as pd
+    from sklearn.cluster import KMeans
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    data = pd.read_csv(args.csv)
+    features = ["age", "annual_income", "spending_score"]
+    times = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        X = StandardScaler().fit_transform(data[features])
+        labels = KMeans(n_clusters=5, n_init=10, random_state=0).fit_predict(X)
+        KNeighborsClassifier(n_neighbors=3).fit(X, labels)
+        times.append(time.perf_counter() - started)
+    _emit(seconds=statistics.median(times), all=times)
+
+
+def dashboard(args) -> None:
+    """custseg's dashboard under AppTest: cold start, then page switches and an
+    unrelated widget change (medians)."""
+    os.environ["CUSTSEG_DATA"] = str(Path(args.csv).resolve())
+    from streamlit.testing.v1 import AppTest
+
+    entry = Path(__file__).resolve().parents[1] / "src" / "custseg" / "app" / "streamlit_app.py"
+    at = AppTest.from_file(str(entry), default_timeout=600)
+    started = time.perf_counter()
+    at.run()
+    cold = time.perf_counter() - started
+    if at.exception:
+        raise SystemExit(f"app failed: {at.exception[0].message}")
+    pages = ["explore", "predict", "batch", "dashboard"]
+    # one warm-up tour (first visits compute page-specific caches), then the timed tours
+    for page in pages:
+        at.switch_page(f"app_pages/{page}.py").run()
+    switches: dict[str, list[float]] = {p: [] for p in pages}
+    for _ in range(args.repeats):
+        for page in pages:
+            started = time.perf_counter()
+            at.switch_page(f"app_pages/{page}.py").run()
+            switches[page].append(time.perf_counter() - started)
+    widget = []
+    for value in ("age", "annual_income") * args.repeats:
+        at.switch_page("app_pages/explore.py").run()
+        started = time.perf_counter()
+        at.selectbox(key="explore_x").set_value(value).run()
+        widget.append(time.perf_counter() - started)
+    every = [t for times in switches.values() for t in times]
+    _emit(cold_s=cold, switch_s=statistics.median(every),
+          per_page={p: statistics.median(v) for p, v in switches.items()},
+          widget_s=statistics.median(widget))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="benchmarks.tasks")
+    sub = parser.add_subparsers(dest="task", required=True)
+    p = sub.add_parser("fit")
+    p.add_argument("--csv", required=True)
+    p.add_argument("--algorithm", required=True)
+    p = sub.add_parser("score")
+    p.add_argument("--model", required=True)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--out", required=True)
+    for name in ("io_floor", "seed_batch"):
+        p = sub.add_parser(name)
+        p.add_argument("--csv", required=True)
+        p.add_argument("--out", required=True)
+        p.add_argument("--mall")
+    for name in ("seed_rerun", "dashboard"):
+        p = sub.add_parser(name)
+        p.add_argument("--csv", required=True)
+        p.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    {"fit": fit, "score": score, "io_floor": io_floor, "seed_batch": seed_batch,
+     "seed_rerun": seed_rerun, "dashboard": dashboard}[args.task](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
