@@ -41,3 +41,15 @@ def test_invalid_and_noted_rows():
 
 def test_gender_mix_text():
     assert summaries.gender_mix_text({"Male": 0.4, "Female": 0.6}) == "Female 60% · Male 40%"
+
+
+def test_fit_note_reports_sample_and_fidelity(rulebook):
+    from custseg.model import ModelConfig, fit_model
+    from custseg.sample import make_customers
+
+    model = fit_model(make_customers(3_000, seed=2),
+                      ModelConfig(algorithm="agglomerative", sample_size=1_000), rulebook)
+    note = summaries.fit_note(model)
+    assert note.startswith("The clusterer was fitted on a random sample of 1,000 of 3,000 customers")
+    agreement = model.segmenter.fidelity_["cv_agreement"]
+    assert f"on {agreement:.1%} of held-out customers" in note

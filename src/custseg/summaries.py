@@ -76,6 +76,19 @@ def describe_model(model: SegmentationModel) -> str:
     return f"{spec.label} ({params}) on {listed}"
 
 
+def fit_note(model: SegmentationModel) -> str:
+    """How the fit was made: sample size and the assigner's agreement, in one sentence."""
+    seg = model.segmenter
+    used = model.quality.n_used
+    agreement = seg.fidelity_.get("cv_agreement")
+    said = ("" if agreement is None
+            else f" The assigner agrees with the clusterer on {agreement:.1%} of held-out customers.")
+    if seg.n_fit_rows_ < used:
+        return (f"The clusterer was fitted on a random sample of {seg.n_fit_rows_:,} of "
+                f"{used:,} customers; the assigner placed the others.{said}")
+    return f"The clusterer was fitted on all {used:,} customers.{said}"
+
+
 def gender_mix_text(mix: Mapping[str, float]) -> str:
     """"Female 56% · Male 44%" (largest first)."""
     return " · ".join(f"{k} {v:.0%}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1]))

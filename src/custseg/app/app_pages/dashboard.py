@@ -13,6 +13,7 @@ head = summaries.headline(model)
 st.title("Customer segments")
 st.caption(plain(summaries.describe_model(model)
                  + (f" · model file {view.loaded_name}" if view.loaded_name else "")))
+st.caption(plain(summaries.fit_note(model)))
 
 cols = st.columns(6)
 cols[0].metric("Customers", f"{head['customers']:,}", border=True)
