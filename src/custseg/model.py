@@ -16,12 +16,14 @@ import numpy as np
 import pandas as pd
 
 from custseg.algorithms import get_algorithm
-from custseg.errors import NotEnoughDataError
+from custseg.errors import CustsegError, NotEnoughDataError
 from custseg.evaluate import quality_metrics
+from custseg.explain import drivers, segment_rules
 from custseg.features import FeatureEncoding, check_features, fit_encoding
 from custseg.profile import BaseStats, Rulebook, SegmentProfile, profile_segments
 from custseg.schema import GENDER, Ranges, Validated, validate
-from custseg.segmenter import Assignment, AssignmentMemo, Segmenter
+from custseg.segmenter import Assignment, AssignmentMemo, Segmenter, map_ids
+from custseg.stability import stability
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class ModelConfig:
     reference_size: int = 50_000
     random_state: int = 0
     ranges: Ranges = field(default_factory=Ranges)
+    #: Subsample refits for the stability metric (0 skips it, as the live dashboard does).
+    stability_resamples: int = 10
 
     def resolved(self) -> ModelConfig:
         """The same config with features checked and every parameter filled in."""
@@ -62,6 +66,7 @@ class ModelConfig:
             "reference_size": self.reference_size,
             "random_state": self.random_state,
             "ranges": self.ranges.to_dict(),
+            "stability_resamples": self.stability_resamples,
         }
 
     @classmethod
@@ -132,6 +137,49 @@ class SegmentationModel:
         """Assign valid rows (canonical, typed values) to segments."""
         return self.segmenter.assign(self.encoding.transform(values), memo)
 
+    def relabelled(
+        self, mapping: Mapping[int, int], segments: tuple[SegmentProfile, ...] | list
+    ) -> SegmentationModel:
+        """This model with segment ids renamed by ``mapping`` and the given profiles."""
+        stability = self.metrics.get("stability")
+        metrics = dict(self.metrics)
+        if stability:
+            metrics["stability"] = {
+                **stability,
+                "per_segment": {mapping.get(int(k), int(k)): v
+                                for k, v in stability["per_segment"].items()},
+            }
+        labels = None if self.labels is None else map_ids(self.labels, mapping)
+        ordered = tuple(sorted(segments, key=lambda s: (s.id == -1, s.id)))
+        return replace(self, segmenter=self.segmenter.relabel(dict(mapping)), segments=ordered,
+                       metrics=metrics, labels=labels)
+
+    def with_edits(self, edits: Mapping[int, Mapping[str, str]]) -> SegmentationModel:
+        """This model with an analyst's names and strategies: ``{id: {"name", "strategy"}}``.
+
+        Names must stay unique and not be blank; the edited segments are marked, and the
+        edits travel with the model file.
+        """
+        segments = []
+        for s in self.segments:
+            change = edits.get(s.id)
+            if not change:
+                segments.append(s)
+                continue
+            name = str(change.get("name", s.name)).strip()
+            strategy = str(change.get("strategy", s.strategy)).strip()
+            if not name:
+                raise CustsegError(f"segment {s.id} needs a name; it cannot be blank.")
+            edited = name != s.name or strategy != s.strategy or s.edited
+            segments.append(replace(s, name=name, strategy=strategy, edited=edited))
+        names = [s.name for s in segments]
+        clash = sorted({n for n in names if names.count(n) > 1})
+        if clash:
+            raise CustsegError(
+                f"two segments would be called {clash[0]!r}; segment names must be unique."
+            )
+        return replace(self, segments=tuple(segments))
+
     def summary(self) -> dict[str, Any]:
         """The JSON document of ``custseg fit --json`` / ``profile --json``."""
         return _plain({
@@ -157,6 +205,9 @@ class SegmentationModel:
                     "description": s.description,
                     "facts": list(s.facts),
                     "gender_mix": dict(s.gender_mix),
+                    "rules": [dict(r) for r in s.rules],
+                    "drivers": drivers(s, self.base),
+                    "edited": s.edited,
                 }
                 for s in self.segments
             ],
@@ -238,7 +289,17 @@ def fit_model(
         segmenter.fit(X)
     messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
     base, segments = profile_segments(values, segmenter.labels_, config.features, rulebook)
+    rules = segment_rules(values, segmenter.labels_, config.features, seed=config.random_state)
+    segments = tuple(
+        replace(s, rules=tuple(r.to_dict() for r in rules.get(s.id, ()))) for s in segments
+    )
     metrics = quality_metrics(X, segmenter.labels_, seed=config.random_state)
+    if config.stability_resamples > 0:
+        metrics["stability"] = stability(
+            X, segmenter.labels_, config.algorithm, config.params,
+            fitted_rows=segmenter.n_fit_rows_, resamples=config.stability_resamples,
+            seed=config.random_state,
+        )
     return SegmentationModel(
         config=config,
         encoding=encoding,

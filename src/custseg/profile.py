@@ -97,6 +97,12 @@ class Rulebook:
             outliers=outliers,
         )
 
+    def to_toml(self) -> str:
+        """The rulebook as TOML text, readable by :meth:`from_toml`."""
+        import tomli_w
+
+        return tomli_w.dumps({"version": 1, **self.to_dict()}, multiline_strings=False)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "levels": {"threshold": self.threshold},
@@ -153,6 +159,10 @@ class SegmentProfile:
     description: str
     strategy: str
     facts: tuple[str, ...]
+    #: Readable rules from the surrogate tree: {"text", "precision", "coverage"}.
+    rules: tuple[Mapping[str, Any], ...] = ()
+    #: True when an analyst renamed the segment or rewrote its strategy.
+    edited: bool = False
 
     @property
     def is_outliers(self) -> bool:
@@ -161,12 +171,14 @@ class SegmentProfile:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["facts"] = list(self.facts)
+        out["rules"] = [dict(r) for r in self.rules]
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SegmentProfile:
         values = dict(data)
         values["facts"] = tuple(values.get("facts", ()))
+        values["rules"] = tuple(dict(r) for r in values.get("rules", ()))
         return cls(**values)
 
 
