@@ -350,6 +350,21 @@ class Segmenter(ClusterMixin, BaseEstimator):
         labels = self.assigner_.classes_[codes]
         return Assignment(labels, confidence, nearest > self.atypical_threshold_, nearest)
 
+    def relabel(self, mapping: dict[int, int]) -> Segmenter:
+        """A copy whose segment ids are renamed by ``mapping`` (old id -> new id; ids not
+        in it, and noise, keep theirs). The assigner is rebuilt on the same reference set,
+        so every customer lands exactly where it did, under its new id."""
+        meta, arrays = self.state()
+        arrays = {
+            "reference_X": arrays["reference_X"],
+            "reference_labels": map_ids(arrays["reference_labels"], mapping),
+            "classes": np.unique(map_ids(arrays["classes"], mapping)),
+        }
+        out = Segmenter.from_state(meta, arrays)
+        if hasattr(self, "labels_"):
+            out.labels_ = map_ids(self.labels_, mapping)
+        return out
+
     # ------------------------------------------------------------ persistence
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -383,6 +398,15 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self._fit_assigner()
         self.atypical_threshold_ = float(meta["atypical_threshold"])
         return self
+
+
+def map_ids(labels: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
+    """Segment ids renamed by ``mapping`` (ids not in it keep theirs), all at once."""
+    labels = np.asarray(labels, dtype=np.int64)
+    out = labels.copy()
+    for old_id, new_id in mapping.items():
+        out[labels == old_id] = new_id
+    return out
 
 
 def _size_order(raw: np.ndarray):
