@@ -26,7 +26,8 @@ def test_import_contracts():
 
 def test_core_does_no_io():
     core = ["schema", "sample", "features", "algorithms", "segmenter", "evaluate", "profile",
-            "scoring", "model", "errors", "charts", "summaries"]
+            "scoring", "model", "errors", "charts", "summaries", "assigner", "explain",
+            "suggestions", "stability", "identity", "report"]
     forbidden = ("open(", "read_csv", "to_csv", "Path(", "os.environ", "print(")
     for name in core:
         text = (ROOT / "src" / "custseg" / f"{name}.py").read_text()

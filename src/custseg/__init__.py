@@ -4,7 +4,7 @@ The library never imports streamlit; the dashboard lives in :mod:`custseg.app`.
 """
 
 from custseg.algorithms import ALGORITHMS, get_algorithm
-from custseg.api import fit, predict_one, score
+from custseg.api import fit, predict_one, score, suggest
 from custseg.errors import CustsegError
 from custseg.io.model_files import load_model, save_model
 from custseg.io.readers import read_table
@@ -28,4 +28,5 @@ __all__ = [
     "save_model",
     "score",
     "score_file",
+    "suggest",
 ]

@@ -17,16 +17,23 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from custseg.algorithms import get_algorithm
 from custseg.errors import CustsegError
+from custseg.features import fit_encoding
+from custseg.identity import keep_identities, match_segments, migration
 from custseg.io.readers import CustomerTable, read_table, table_from_frame
 from custseg.io.rulebooks import default_rulebook
 from custseg.io.scoring import score_table
 from custseg.model import ModelConfig, SegmentationModel, fit_model
 from custseg.profile import Rulebook
+from custseg.report import build_report
 from custseg.schema import GENDER, Ranges, validate
 from custseg.scoring import score_frame
+from custseg.suggestions import Suggestion
+from custseg.suggestions import suggest as suggest_params
 
 TableLike = CustomerTable | pd.DataFrame | str | os.PathLike[str] | bytes
 
@@ -56,9 +63,14 @@ def fit(
     rulebook: Rulebook | None = None,
     mapping: Mapping[str, str] | None = None,
     income_unit: str | None = None,
+    reference: SegmentationModel | None = None,
 ) -> SegmentationModel:
     """Fit a segmentation on the valid rows of ``data`` (invalid rows are counted and
-    reported in ``model.quality``, never imputed)."""
+    reported in ``model.quality``, never imputed).
+
+    With a ``reference`` model (last month's, say), segments that match one of its
+    segments keep that segment's id, name and strategy (see :mod:`custseg.identity`).
+    """
     config = ModelConfig(
         algorithm=algorithm,
         params=dict(params or {}),
@@ -80,7 +92,10 @@ def fit(
         income_unit=table.match.income_unit,
         structural=table.structural,
     )
-    return fit_model(frame, config, rulebook or default_rulebook(), validated=validated)
+    model = fit_model(frame, config, rulebook or default_rulebook(), validated=validated)
+    if reference is not None:
+        model, _ = keep_identities(model, reference)
+    return model
 
 
 def score(
@@ -132,3 +147,73 @@ def predict_one(
     if result["row_issues"]:
         out["notes"] = str(result["row_issues"])
     return out
+
+
+def customers(
+    model: SegmentationModel,
+    data: TableLike,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    income_unit: str | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The valid customers of ``data`` (typed canonical values) and their segments."""
+    table = _table(data, mapping, income_unit)
+    table.match.require(model.encoding.needs)
+    validated = validate(
+        table.fields_frame(), required=model.encoding.needs, ranges=model.config.ranges,
+        decimal=table.decimal, income_unit=table.match.income_unit, structural=table.structural,
+    )
+    values = validated.valid_values()
+    if len(values) == 0:
+        raise CustsegError("no valid customer in the data to place in the segments.")
+    return values, model.assign(values).labels
+
+
+def suggest(
+    data: TableLike,
+    *,
+    algorithm: str = "kmeans",
+    params: Mapping[str, Any] | None = None,
+    features: Sequence[str] | str | None = None,
+    use_gender: bool = False,
+    random_state: int = 0,
+    mapping: Mapping[str, str] | None = None,
+    income_unit: str | None = None,
+) -> Suggestion:
+    """Recommended parameters for ``algorithm`` on ``data``, with a one-sentence reason."""
+    config = ModelConfig(algorithm=algorithm, params=dict(params or {}),
+                         features=tuple(features) if isinstance(features, list | tuple) else features,
+                         use_gender=use_gender, random_state=random_state).resolved()
+    table = _table(data, mapping, income_unit)
+    table.match.require(config.needs)
+    validated = validate(table.fields_frame(), required=config.needs, ranges=config.ranges,
+                         decimal=table.decimal, income_unit=table.match.income_unit,
+                         structural=table.structural)
+    values = validated.valid_values()
+    if len(values) < 10:
+        raise CustsegError(f"only {len(values)} valid customers: too few to suggest settings.")
+    X = fit_encoding(values, config.features, config.use_gender).transform(values)
+    spec = get_algorithm(config.algorithm)
+    fitted = min(len(values), spec.fit_sample or len(values))
+    return suggest_params(X, config.algorithm, config.params, feature_names=config.features,
+                          fitted_rows=fitted, seed=random_state)
+
+
+def compare_models(
+    old: SegmentationModel, new: SegmentationModel, data: TableLike
+) -> dict[str, Any]:
+    """How ``new``'s segments match ``old``'s, and how the customers of ``data`` moved."""
+    values, _ = customers(new, data)
+    matching = match_segments(old, new)
+    return {**matching.to_dict(old, new), "migration": migration(old, new, values)}
+
+
+def report_html(
+    model: SegmentationModel, data: TableLike | None = None, *, generated: str = "",
+    source: str = "",
+) -> str:
+    """The self-contained HTML report (see :mod:`custseg.report`)."""
+    values = labels = None
+    if data is not None:
+        values, labels = customers(model, data)
+    return build_report(model, values=values, labels=labels, generated=generated, source=source)

@@ -360,3 +360,35 @@ def batch_distribution(counts: Mapping[int, int], names: Mapping[int, str]) -> g
     fig.update_xaxes(title_text="Customers")
     fig.update_yaxes(autorange="reversed")
     return _finish(fig, "Segments of the scored rows", 80 + 45 * len(ids), legend=None)
+
+
+def migration_sankey(migration: Mapping[str, object]) -> go.Figure:
+    """Customers flowing from an earlier model's segments (left) to a newer one's (right)."""
+    old_ids, new_ids = list(migration["old_ids"]), list(migration["new_ids"])
+    old_names, new_names = list(migration["old_names"]), list(migration["new_names"])
+    counts = np.asarray(migration["counts"])
+    labels = [f"before: {segment_label(i, n)}" for i, n in zip(old_ids, old_names, strict=True)]
+    labels += [f"now: {segment_label(i, n)}" for i, n in zip(new_ids, new_names, strict=True)]
+    colors = [segment_color(i) for i in old_ids] + [segment_color(i) for i in new_ids]
+    sources, targets, values, link_colors = [], [], [], []
+    for a in range(len(old_ids)):
+        for b in range(len(new_ids)):
+            if counts[a, b] > 0:
+                sources.append(a)
+                targets.append(len(old_ids) + b)
+                values.append(int(counts[a, b]))
+                link_colors.append(_fade(segment_color(old_ids[a])))
+    fig = go.Figure(go.Sankey(
+        node=dict(label=labels, color=colors, pad=14, thickness=16),
+        link=dict(source=sources, target=targets, value=values, color=link_colors,
+                  hovertemplate="%{value:,} customers<extra></extra>"),
+    ))
+    stayed = migration.get("stayed_share")
+    note = f": {stayed:.0%} keep their segment" if stayed is not None else ""
+    return _finish(fig, f"Where customers moved{note}", 120 + 40 * max(len(old_ids), len(new_ids)),
+                   legend=None)
+
+
+def _fade(color: str, alpha: float = 0.35) -> str:
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"

@@ -139,14 +139,19 @@ def fit(
     max_decompressed_mb: Annotated[
         int, typer.Option(help="Cap on what a compressed input may expand to (MB).", min=1)
     ] = 8_192,
+    reference: Annotated[
+        Path | None,
+        typer.Option(help="An earlier model: matching segments keep its ids, names, strategies."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON summary.")] = False,
 ) -> None:
     """Fit a segmentation and save it as a model file."""
     from custseg.api import fit as fit_data
-    from custseg.io.model_files import save_model
+    from custseg.io.model_files import load_model, save_model
     from custseg.io.readers import read_table
     from custseg.io.rulebooks import load_rulebook
 
+    old = load_model(reference) if reference is not None else None
     table = read_table(data, mapping=_parse_mapping(map_), income_unit=income_unit,
                        limits=_limits(max_decompressed_mb))
     model = fit_data(
@@ -160,6 +165,7 @@ def fit(
         random_state=seed,
         ranges=_parse_ranges(range_),
         rulebook=load_rulebook(rules),
+        reference=old,
     )
     save_model(model, output)
     for message in model.warnings:
@@ -271,6 +277,104 @@ def score(
         f"scored {report.n_rows:,} rows ({report.n_invalid:,} invalid, "
         f"{report.n_atypical:,} atypical) in {report.seconds:.1f} s -> {report.output}"
     )
+
+
+@app.command()
+def suggest(
+    data: Annotated[Path, typer.Argument(help="Customer table: CSV, TSV, Excel or Parquet.")],
+    algorithm: Annotated[
+        str, typer.Option("--algorithm", "-a", help=f"One of: {', '.join(ALGORITHMS)}.")
+    ] = "kmeans",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Other parameters, NAME=VALUE.")
+    ] = None,
+    features: Annotated[str | None, typer.Option(help="Comma-separated features.")] = None,
+    use_gender: Annotated[bool, typer.Option("--use-gender", help="Add one-hot gender.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    map_: Annotated[list[str] | None, typer.Option("--map", help="FIELD=COLUMN.")] = None,
+    income_unit: Annotated[str | None, typer.Option(help="'k$' or '$'.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Suggest parameters for an algorithm (number of segments, eps…) with a reason."""
+    from custseg.api import suggest as suggest_for
+
+    result = suggest_for(data, algorithm=algorithm, params=parse_param_assignments(param or []),
+                         features=features, use_gender=use_gender, random_state=seed,
+                         mapping=_parse_mapping(map_), income_unit=income_unit)
+    if as_json:
+        _print_json({"recommended": result.recommended, "table": result.table,
+                     "reason": result.reason, "warnings": result.warnings})
+        return
+    settings = ", ".join(f"{k}={v}" for k, v in result.recommended.items())
+    typer.echo(f"{result.algorithm}: {settings}")
+    typer.echo(f"why: {result.reason}")
+    for warning in result.warnings:
+        _err(f"warning: {warning}")
+
+
+@app.command()
+def compare(
+    old_path: Annotated[Path, typer.Argument(metavar="OLD", help="The earlier model file.")],
+    new_path: Annotated[Path, typer.Argument(metavar="NEW", help="The newer model file.")],
+    data: Annotated[Path, typer.Option(help="Customers to place in both models.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Match two models' segments and count how customers moved between them."""
+    from custseg.api import compare_models
+    from custseg.io.model_files import load_model
+
+    result = compare_models(load_model(old_path), load_model(new_path), data)
+    if as_json:
+        _print_json(result)
+        return
+    for pair in result["matching"]:
+        typer.echo(f"old {pair['old']} {pair['old_name']}  ->  new {pair['new']} "
+                   f"{pair['new_name']}  (centres {pair['distance']:.2f} SD apart)")
+    for seg in result["unmatched_old"]:
+        typer.echo(f"old {seg['id']} {seg['name']}: no counterpart")
+    for seg in result["unmatched_new"]:
+        typer.echo(f"new {seg['id']} {seg['name']}: new segment")
+    mig = result["migration"]
+    typer.echo(f"{mig['stayed_share']:.1%} of {mig['customers']:,} customers keep their segment id.")
+
+
+@app.command()
+def report(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.")],
+    data: Annotated[
+        Path | None, typer.Option(help="Customers to chart (scatter, distributions).")
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report of a model (works offline)."""
+    import datetime as dt
+
+    from custseg.api import report_html
+    from custseg.io.model_files import load_model
+    from custseg.io.writers import write_text
+
+    model = load_model(model_path)
+    text = report_html(model, data, generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+                       source=Path(data).name if data else "")
+    write_text(text, output)
+    _err(f"report written to {output}")
+
+
+@app.command()
+def rules(
+    output: Annotated[Path, typer.Option("-o", "--output", help="TOML file to write.")],
+    model_path: Annotated[
+        Path | None, typer.Argument(metavar="[MODEL]", help="Export this model's rulebook.")
+    ] = None,
+) -> None:
+    """Export a rulebook as TOML (the built-in one, or a model's) to edit and reuse."""
+    from custseg.io.model_files import load_model
+    from custseg.io.rulebooks import default_rulebook
+    from custseg.io.writers import write_text
+
+    book = load_model(model_path).rulebook if model_path else default_rulebook()
+    write_text(book.to_toml(), output)
+    _err(f"rulebook written to {output}; use it with custseg fit --rules {output}")
 
 
 @app.command("app")

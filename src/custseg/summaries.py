@@ -89,6 +89,41 @@ def fit_note(model: SegmentationModel) -> str:
     return f"The clusterer was fitted on all {used:,} customers.{said}"
 
 
+def rules_table(model: SegmentationModel) -> pd.DataFrame:
+    """Every segment's rules: segment, rule, precision, coverage."""
+    rows = [
+        {"segment": f"{s.id} · {s.name}", "rule": r["text"], "precision": r["precision"],
+         "coverage": r["coverage"]}
+        for s in model.segments for r in s.rules
+    ]
+    return pd.DataFrame(rows, columns=["segment", "rule", "precision", "coverage"])
+
+
+def stability_table(model: SegmentationModel, measured: Mapping[str, Any]) -> pd.DataFrame:
+    """Per segment: its Jaccard stability and the plain reading."""
+    from custseg.stability import reading
+
+    per = measured.get("per_segment", {})
+    rows = []
+    for s in model.segments:
+        value = per.get(s.id, per.get(str(s.id)))
+        if value is None:
+            continue
+        rows.append({"segment": f"{s.id} · {s.name}", "Jaccard": value, "reading": reading(value)})
+    return pd.DataFrame(rows, columns=["segment", "Jaccard", "reading"])
+
+
+def matching_table(matching, old: SegmentationModel, new: SegmentationModel) -> pd.DataFrame:
+    """Earlier segment, current segment and the distance between their centres."""
+    rows = [{"earlier": f"{o} · {old.names[o]}", "now": f"{n} · {new.names[n]}",
+             "distance (SD)": matching.distances[n]} for n, o in matching.pairs.items()]
+    rows += [{"earlier": f"{o} · {old.names[o]}", "now": "(no match)", "distance (SD)": None}
+             for o in matching.unmatched_old]
+    rows += [{"earlier": "(new)", "now": f"{n} · {new.names[n]}", "distance (SD)": None}
+             for n in matching.unmatched_new]
+    return pd.DataFrame(rows, columns=["earlier", "now", "distance (SD)"])
+
+
 def gender_mix_text(mix: Mapping[str, float]) -> str:
     """"Female 56% · Male 44%" (largest first)."""
     return " · ".join(f"{k} {v:.0%}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1]))

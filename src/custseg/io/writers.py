@@ -164,6 +164,18 @@ def write_table(table: pa.Table, path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def write_text(text: str, path: str | os.PathLike[str]) -> Path:
+    """Write UTF-8 text (a report, a rulebook) atomically to exactly ``path``."""
+    target = Path(path)
+    if target.is_dir():
+        raise InputFileError(f"{shown(str(target))} is a folder; give a file name.")
+    if not target.parent.exists():
+        raise InputFileError(f"the folder {shown(str(target.parent))} does not exist; create it first.")
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return target
+
+
 def csv_bytes(table: pa.Table) -> bytes:
     """The table as CSV bytes (formulas neutralised), for downloads."""
     sink = pa.BufferOutputStream()
