@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 import streamlit as st
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
+from streamlit_text import unescape
 
 ENTRY = Path(__file__).resolve().parents[2] / "src" / "custseg" / "app" / "streamlit_app.py"
 PAGES = {
@@ -43,12 +44,29 @@ def downloads(monkeypatch):
         return original(self, path_or_data, mimetype, kind, filename)
 
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+
+    # a download whose data is a callable is generated on click: keep the callable and
+    # generate it when the test asks, as the click would
+    original_deferred = MediaFileManager.add_deferred
+
+    def record_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        if file_name:
+            served[file_name] = _Deferred(data_callable)
+        return original_deferred(self, data_callable, mimetype, coordinates, file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record_deferred)
     return served
 
 
-def unescape(text: str) -> str:
-    """What the reader sees of text the app escaped for markdown."""
-    return re.sub(r"\\(.)", r"\1", text)
+class _Deferred:
+    """Bytes produced on demand, like a deferred download button's."""
+
+    def __init__(self, make) -> None:
+        self.make = make
+
+    def generate(self) -> bytes:
+        data = self.make()
+        return data.encode() if isinstance(data, str) else bytes(data)
 
 
 def _metrics(at) -> dict[str, str]:

@@ -75,8 +75,8 @@ def test_upload_and_download_in_the_browser(server, page, shots, tmp_path):
 
 
 @pytest.mark.parametrize(("path", "tabs"), [
-    ("explore", ["3D scatter", "Distributions", "Segment shares", "Gender"]),
-    ("model-lab", ["Number of segments", "Save / load"]),
+    ("explore", ["3D scatter", "Distributions", "Segment shares", "Gender", "Compare segments"]),
+    ("model-lab", ["Number of segments", "Rules", "Stability", "Save / load"]),
 ])
 def test_tabs_draw(server, page, shots, path, tabs):
     page.goto(f"{server}/{path}")
@@ -118,3 +118,20 @@ def test_pickle_model_refused_in_the_browser(server, page, shots, tmp_path):
     page.get_by_text("Python pickle").wait_for()
     wait_ready(page)
     page.screenshot(path=shots / "hostile-pickle-model.png")
+
+
+def test_report_opens_offline_and_shows_every_segment(page, shots, tmp_path):
+    model = custseg.fit(custseg.make_customers(800, seed=2))
+    data = tmp_path / "customers.csv"
+    custseg.make_customers(800, seed=2).to_csv(data, index=False)
+    path = tmp_path / "report.html"
+    path.write_text(custseg.api.report_html(model, data, source="customers.csv"))
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(path.as_uri())
+    page.locator(".js-plotly-plot").first.wait_for()
+    for s in model.segments:
+        assert page.get_by_role("heading", name=f"{s.id} · {s.name}").is_visible()
+    assert page.locator(".js-plotly-plot").count() >= 2 + len(model.segments)
+    assert all(url.startswith(("file:", "data:", "blob:")) for url in requests), requests
+    page.screenshot(path=shots / "report.png", full_page=True)

@@ -26,6 +26,8 @@ from custseg.model import ModelConfig, SegmentationModel, fit_model
 from custseg.profile import Rulebook
 from custseg.sample import make_customers
 from custseg.schema import Ranges, Validated, validate
+from custseg.stability import stability
+from custseg.suggestions import Suggestion, suggest
 
 
 def digest(data: bytes) -> str:
@@ -70,11 +72,30 @@ def prepared(
 
 
 @st.cache_data(max_entries=16, show_spinner="Fitting the segments…")
-def fitted(table_key: str, config: str, _table: CustomerTable) -> SegmentationModel:
-    """A fit, keyed by the data and the whole configuration (as canonical JSON)."""
+def fitted(
+    table_key: str, config: str, rules_toml: str | None, _table: CustomerTable
+) -> SegmentationModel:
+    """A fit, keyed by the data, the whole configuration (canonical JSON) and the
+    rulebook (None: the default one)."""
     cfg = ModelConfig.from_dict(json.loads(config))
     validated, _ = prepared(table_key, cfg.needs, json.dumps(cfg.ranges.to_dict()), _table)
-    return fit_model(_table.fields_frame(), cfg, rulebook(), validated=validated)
+    book = rulebook() if rules_toml is None else Rulebook.from_toml(rules_toml)
+    return fit_model(_table.fields_frame(), cfg, book, validated=validated)
+
+
+@st.cache_data(max_entries=8, show_spinner="Trying settings on a sample…")
+def suggestion(table_key: str, config: str, _X: np.ndarray, fitted_rows: int) -> Suggestion:
+    cfg = ModelConfig.from_dict(json.loads(config))
+    return suggest(_X, cfg.algorithm, cfg.params, feature_names=cfg.features,
+                   fitted_rows=fitted_rows, seed=cfg.random_state)
+
+
+@st.cache_data(max_entries=8, show_spinner="Refitting on resamples…")
+def model_stability(table_key: str, model_key: str, _model: SegmentationModel,
+                    _X: np.ndarray, _labels: np.ndarray) -> dict:
+    cfg = _model.config
+    return stability(_X, _labels, cfg.algorithm, cfg.params,
+                     fitted_rows=_model.segmenter.n_fit_rows_, seed=cfg.random_state)
 
 
 @st.cache_data(max_entries=8, show_spinner="Assigning customers to the loaded model…")

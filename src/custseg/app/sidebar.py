@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
@@ -44,6 +45,7 @@ def render() -> None:
                 st.caption("Showing the previous segmentation.")
             return
         if view is not None:
+            view = _with_edits(view)
             st.session_state[state.VIEW] = view
             _quality(view)
 
@@ -114,13 +116,59 @@ def _fitted_view(table_key: str, table: CustomerTable) -> state.View | None:
     if config is None:
         return None
     key = cached.config_key(config)
-    model = cached.fitted(table_key, key, table)
+    rules_toml = st.session_state.get(state.RULES)
+    model = cached.fitted(table_key, key, rules_toml, table)
     validated, values = cached.prepared(table_key, config.needs,
                                         json.dumps(config.ranges.to_dict()), table)
+    _suggest_panel(table_key, config, model, values)
     for message in model.warnings:
         st.warning(plain(message), icon=":material/warning:")
-    return state.View(table_key, table, validated, values, model, f"{table_key}|{key}",
-                      model.labels)
+    rules_key = cached.digest(rules_toml.encode()) if rules_toml else "default"
+    return state.View(table_key, table, validated, values, model,
+                      f"{table_key}|{key}|{rules_key}", model.labels)
+
+
+def _with_edits(view: state.View) -> state.View:
+    """The view with the analyst's names and strategies for this model, if any."""
+    edits = st.session_state.get(state.EDITS, {}).get(view.model_key)
+    base = view.model
+    if not edits:
+        return replace(view, base_model=base)
+    try:
+        return replace(view, model=base.with_edits(edits), base_model=base)
+    except CustsegError as exc:
+        show_error(exc)
+        return replace(view, base_model=base)
+
+
+def _suggest_panel(table_key: str, config: ModelConfig, model, values) -> None:
+    """A button that tries settings on a sample, says why, and applies them in one click."""
+    spec = get_algorithm(config.algorithm)
+    key = f"{table_key}|{cached.config_key(config)}"
+    if st.button("Suggest settings", icon=":material/auto_fix_high:", key="suggest_button",
+                 help="Try this algorithm's main setting on a sample and recommend a value."):
+        X = model.encoding.transform(values)
+        fitted_rows = min(len(values), spec.fit_sample or len(values))
+        st.session_state[state.SUGGESTION] = (key, cached.suggestion(
+            table_key, cached.config_key(config), X, fitted_rows))
+    stored = st.session_state.get(state.SUGGESTION)
+    if not stored or stored[0] != key:
+        return
+    result = stored[1]
+    settings = ", ".join(f"{k} = {v}" for k, v in result.recommended.items())
+    st.info(plain(f"Suggested: {settings}. {result.reason[:1].upper()}{result.reason[1:]}"),
+            icon=":material/lightbulb:")
+    for warning in result.warnings:
+        st.warning(plain(warning), icon=":material/warning:")
+    if any(config.params.get(k) != v for k, v in result.recommended.items()):
+        st.button("Apply the suggestion", key="apply_suggestion", on_click=_apply,
+                  args=(config.algorithm, dict(result.recommended)), type="primary")
+
+
+def _apply(algorithm: str, values: dict) -> None:
+    for name, value in values.items():
+        st.session_state[f"param_{algorithm}_{name}"] = value
+        st.session_state.pop(f"param_{algorithm}_{name}_auto", None)
 
 
 def _loaded_view(table_key: str, table: CustomerTable, loaded) -> state.View:
@@ -183,6 +231,7 @@ def _controls(table: CustomerTable) -> ModelConfig | None:
         sample_size=int(sample) if sample else None,
         random_state=int(seed),
         ranges=Ranges(),
+        stability_resamples=0,  # measured on demand in the Model Lab, not on every move
     ).resolved()
 
 

@@ -23,6 +23,9 @@ VIEW = "_view"
 LOADED = "_loaded_model"
 PREDICTION = "_prediction"
 BATCH = "_batch_result"
+EDITS = "_edits"  # {model key: {segment id: {"name", "strategy"}}}
+RULES = "_rules_toml"  # an imported rulebook (TOML text), or absent
+SUGGESTION = "_suggestion"
 
 DEMO, UPLOAD, STARTUP = "Demo data", "Upload a file", "Start-up file"
 #: File types the uploaders accept (compressed ones hold one of the others).
@@ -41,6 +44,8 @@ class View:
     model_key: str
     labels: np.ndarray  # segment of each valid row
     loaded_name: str | None = None
+    #: The model as fitted (or loaded), before the analyst's names and strategies.
+    base_model: SegmentationModel | None = None
 
     @property
     def names(self) -> dict[int, str]:
@@ -97,6 +102,7 @@ def init() -> None:
     st.session_state.setdefault("n_neighbors", 3)
     st.session_state.setdefault("seed", 0)
     st.session_state.setdefault(LOADED, None)
+    st.session_state.setdefault(EDITS, {})
 
 
 def view() -> View | None:

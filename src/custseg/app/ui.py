@@ -34,5 +34,19 @@ def number(value: float | None, digits: int = 1, suffix: str = "") -> str:
     return f"{value:,.{digits}f}{suffix}"
 
 
+def edit_form(view, segment) -> None:
+    """Rename a segment or rewrite its strategy; saved with the model file."""
+    from custseg.app import state
+
+    with st.expander("Edit name and strategy", icon=":material/edit:"):
+        with st.form(f"edit_{segment.id}", border=False):
+            name = st.text_input("Name", value=segment.name, max_chars=80)
+            strategy = st.text_area("Strategy", value=segment.strategy, max_chars=600)
+            if st.form_submit_button("Save", type="primary"):
+                edits = st.session_state[state.EDITS].setdefault(view.model_key, {})
+                edits[segment.id] = {"name": name, "strategy": strategy}
+                st.rerun()
+
+
 def chart(fig, key: str) -> None:
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})

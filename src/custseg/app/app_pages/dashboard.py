@@ -4,7 +4,8 @@ import streamlit as st
 
 from custseg import charts, summaries
 from custseg.app import state
-from custseg.app.ui import chart, number, plain
+from custseg.app.ui import chart, edit_form, number, plain
+from custseg.explain import drivers, lift_text
 
 view = state.require_view()
 model = view.model
@@ -43,10 +44,19 @@ for i, segment in enumerate(segments):
         )
         if segment.gender_mix:
             st.caption(plain("Gender: " + summaries.gender_mix_text(segment.gender_mix)))
-        st.markdown("**Strategy** " + plain(segment.strategy))
-        with st.expander("Why this name"):
+        st.markdown("**Strategy** " + plain(segment.strategy)
+                    + (" *(edited)*" if segment.edited else ""))
+        if segment.rules:
+            st.markdown("**Rules**")
+            for rule in segment.rules:
+                st.markdown("- " + plain(rule["text"]) + f" — precision {rule['precision']:.0%}, "
+                            f"coverage {rule['coverage']:.0%}")
+        with st.expander("Why this name: drivers and facts"):
+            for driver in drivers(segment, model.base):
+                st.text(lift_text(driver))
             for fact in segment.facts:
                 st.text(fact)
+        edit_form(view, segment)
 
 outliers = [s for s in model.segments if s.is_outliers]
 if outliers:

@@ -4,7 +4,8 @@ import streamlit as st
 
 from custseg import charts
 from custseg.app import state
-from custseg.app.ui import chart
+from custseg.app.ui import chart, plain
+from custseg.explain import compare_segments
 from custseg.schema import GENDER, LABELS, NUMERIC_FIELDS
 
 view = state.require_view()
@@ -12,7 +13,8 @@ values, labels, names = view.values, view.labels, view.names
 fields = [f for f in NUMERIC_FIELDS if f in view.values.columns]
 
 st.title("Explore")
-tabs = st.tabs(["2D scatter", "3D scatter", "Distributions", "Segment shares", "Gender"])
+tabs = st.tabs(["2D scatter", "3D scatter", "Distributions", "Segment shares", "Gender",
+                "Compare segments"])
 
 with tabs[0]:
     c1, c2 = st.columns(2)
@@ -48,3 +50,33 @@ with tabs[4]:
         chart(charts.gender_by_segment(values, labels, names), key="gender")
     else:
         st.info("This table has no gender column.")
+
+with tabs[5]:
+    ids = [s.id for s in view.model.segments if s.size > 1]
+    if len(ids) < 2:
+        st.info("Comparing needs two segments.")
+    else:
+        c1, c2 = st.columns(2)
+        def label(i: int) -> str:
+            return names[i] if i == -1 else f"{i} · {names[i]}"
+
+        a = c1.selectbox("Segment", ids, index=0, format_func=label, key="compare_a")
+        b = c2.selectbox("against", ids, index=1, format_func=label, key="compare_b")
+        if a == b:
+            st.info("Choose two different segments.")
+        else:
+            result = compare_segments(values, labels, a, b, names)
+            st.info(plain(result.sentence), icon=":material/compare_arrows:")
+            st.dataframe(
+                result.table, hide_index=True,
+                column_config={
+                    f"mean {a}": st.column_config.NumberColumn(format="%.1f"),
+                    f"mean {b}": st.column_config.NumberColumn(format="%.1f"),
+                    "ratio": st.column_config.NumberColumn(format="%.2f×"),
+                    "difference": st.column_config.NumberColumn(format="%+.1f"),
+                    "p_value": st.column_config.NumberColumn(format="%.2g"),
+                    "cohens_d": st.column_config.NumberColumn(format="%+.2f"),
+                },
+            )
+            st.caption("A difference counts when Welch's t-test is significant (p < 0.05) and "
+                       "Cohen's d is at least 0.2; otherwise the segments are called the same.")

@@ -9,7 +9,10 @@ from custseg.algorithms import get_algorithm
 from custseg.app import cached, state
 from custseg.app.ui import chart, number, plain, show_error
 from custseg.errors import CustsegError
+from custseg.identity import match_segments, migration
 from custseg.io.model_files import model_bytes, model_from_bytes
+from custseg.profile import Rulebook
+from custseg.report import build_report
 
 view = state.require_view()
 model = view.model
@@ -44,7 +47,8 @@ st.caption(
     + f" Assigner reference set: {len(model.segmenter.reference_X_):,} customers."
 )
 
-tabs = st.tabs(["Number of segments", "DBSCAN eps", "Dendrogram", "Save / load"])
+tabs = st.tabs(["Number of segments", "DBSCAN eps", "Dendrogram", "Rules", "Stability",
+                "Compare models", "Save / load"])
 X = model.encoding.transform(view.values)
 
 with tabs[0]:
@@ -78,12 +82,78 @@ with tabs[2]:
                 "customers; choose that algorithm in the sidebar to see it.")
 
 with tabs[3]:
+    st.caption("Readable rules from a shallow decision tree per segment. Precision: the share "
+               "of customers a rule selects that are in the segment. Coverage: the share of the "
+               "segment it selects.")
+    st.dataframe(summaries.rules_table(model), hide_index=True,
+                 column_config={"precision": st.column_config.ProgressColumn(format="percent"),
+                                "coverage": st.column_config.ProgressColumn(format="percent")})
+
+with tabs[4]:
+    measured = model.metrics.get("stability")
+    if measured is None:
+        measured = cached.model_stability(view.table_key, view.model_key, model, X, view.labels)
+    st.info(plain(measured["reading"]), icon=":material/balance:")
+    st.dataframe(summaries.stability_table(model, measured), hide_index=True,
+                 column_config={"Jaccard": st.column_config.ProgressColumn(format="%.2f",
+                                                                           min_value=0.0,
+                                                                           max_value=1.0)})
+    st.caption(f"{measured['resamples']} refits on subsamples of {measured['rows']:,} customers. "
+               "Jaccard: how much each segment overlaps its best match in a refit (from 0.75 "
+               "stable, below 0.6 fragile).")
+
+with tabs[5]:
+    st.caption("Load an earlier model (last month's, say) to see which of its segments match "
+               "the current ones and how the current customers move between them.")
+    earlier = st.file_uploader("Earlier model (.custseg)", type=["custseg"], key="compare_upload")
+    if earlier is not None:
+        try:
+            old = model_from_bytes(earlier.getvalue(), name=earlier.name)
+            matching = match_segments(old, model)
+            moved = migration(old, model, view.values)
+        except CustsegError as exc:
+            show_error(exc)
+        else:
+            st.dataframe(summaries.matching_table(matching, old, model), hide_index=True)
+            chart(charts.migration_sankey(moved), key="sankey")
+            st.caption("To keep the earlier ids, names and strategies in a new fit: "
+                       "custseg fit DATA -o NEW --reference OLD.")
+
+with tabs[6]:
     st.subheader("Save the current model", divider="gray")
     st.caption("A .custseg file holds plain data (JSON and numeric arrays with a checksum), "
                "never code. Load it here, or use it with the command line.")
-    st.download_button("Download model file", model_bytes(model), file_name="segments.custseg",
+    c1, c2 = st.columns(2)
+    c1.download_button("Download model file", model_bytes(model), file_name="segments.custseg",
                        mime="application/octet-stream", icon=":material/download:",
                        key="model_download")
+    values, labels = view.values, view.labels
+    c2.download_button(
+        "Download report (HTML)",
+        lambda: build_report(model, values=values, labels=labels,
+                             source=view.table.name).encode("utf-8"),
+        file_name="segments-report.html", mime="text/html", icon=":material/summarize:",
+        key="report_download", help="One self-contained file that opens offline in a browser.",
+    )
+    st.subheader("Rulebook", divider="gray")
+    st.caption("The naming and strategy rules, as TOML: download, edit, upload to rename "
+               "every future fit in this session.")
+    st.download_button("Download rulebook (TOML)", model.rulebook.to_toml(),
+                       file_name="rules.toml", mime="application/toml",
+                       icon=":material/download:", key="rules_download")
+    rules_upload = st.file_uploader("Use a rulebook (.toml)", type=["toml"], key="rules_upload")
+    if rules_upload is not None:
+        text = rules_upload.getvalue().decode("utf-8", errors="replace")
+        if st.session_state.get(state.RULES) != text:
+            try:
+                Rulebook.from_toml(text)
+            except CustsegError as exc:
+                show_error(exc)
+            else:
+                st.session_state[state.RULES] = text
+                st.rerun()
+        else:
+            st.success(plain(f"Naming with {rules_upload.name}."))
     st.subheader("Load a saved model", divider="gray")
     upload = st.file_uploader("Model file (.custseg)", type=["custseg"], key="model_upload")
     if upload is not None:
