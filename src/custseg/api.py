@@ -30,7 +30,7 @@ from custseg.io.scoring import score_table
 from custseg.model import ModelConfig, SegmentationModel, fit_model
 from custseg.profile import Rulebook
 from custseg.report import build_report
-from custseg.schema import GENDER, Ranges, validate
+from custseg.schema import GENDER, Ranges
 from custseg.scoring import score_frame
 from custseg.suggestions import Suggestion
 from custseg.suggestions import suggest as suggest_params
@@ -82,17 +82,9 @@ def fit(
         ranges=ranges or Ranges(),
     ).resolved()
     table = _table(data, mapping, income_unit)
-    table.match.require(config.needs)
-    frame = table.fields_frame()
-    validated = validate(
-        frame,
-        required=config.needs,
-        ranges=config.ranges,
-        decimal=table.decimal,
-        income_unit=table.match.income_unit,
-        structural=table.structural,
-    )
-    model = fit_model(frame, config, rulebook or default_rulebook(), validated=validated)
+    validated = table.validated(config.needs, config.ranges)
+    model = fit_model(table.fields_frame(), config, rulebook or default_rulebook(),
+                      validated=validated)
     if reference is not None:
         model, _ = keep_identities(model, reference)
     return model
@@ -158,12 +150,7 @@ def customers(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The valid customers of ``data`` (typed canonical values) and their segments."""
     table = _table(data, mapping, income_unit)
-    table.match.require(model.encoding.needs)
-    validated = validate(
-        table.fields_frame(), required=model.encoding.needs, ranges=model.config.ranges,
-        decimal=table.decimal, income_unit=table.match.income_unit, structural=table.structural,
-    )
-    values = validated.valid_values()
+    values = table.validated(model.encoding.needs, model.config.ranges).valid_values()
     if len(values) == 0:
         raise CustsegError("no valid customer in the data to place in the segments.")
     return values, model.assign(values).labels
@@ -184,12 +171,7 @@ def suggest(
     config = ModelConfig(algorithm=algorithm, params=dict(params or {}),
                          features=tuple(features) if isinstance(features, list | tuple) else features,
                          use_gender=use_gender, random_state=random_state).resolved()
-    table = _table(data, mapping, income_unit)
-    table.match.require(config.needs)
-    validated = validate(table.fields_frame(), required=config.needs, ranges=config.ranges,
-                         decimal=table.decimal, income_unit=table.match.income_unit,
-                         structural=table.structural)
-    values = validated.valid_values()
+    values = _table(data, mapping, income_unit).validated(config.needs, config.ranges).valid_values()
     if len(values) < 10:
         raise CustsegError(f"only {len(values)} valid customers: too few to suggest settings.")
     X = fit_encoding(values, config.features, config.use_gender).transform(values)

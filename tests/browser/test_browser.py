@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 import pytest
 
@@ -19,6 +17,21 @@ def wait_ready(page) -> None:
     """Streamlit has finished its run: no 'Running...' status, no spinner."""
     page.wait_for_load_state("networkidle")
     page.get_by_text("Running...").wait_for(state="detached", timeout=120_000)
+
+
+def upload_and_download(page, server, path, shot) -> tuple[pd.DataFrame, str]:
+    """Upload ``path`` on the Batch page, then download the scored CSV it offers."""
+    page.goto(f"{server}/batch")
+    page.get_by_role("heading", name="Score a batch").wait_for()
+    page.locator('input[type="file"]').last.set_input_files(str(path))
+    button = page.get_by_role("button", name="Download scored CSV")
+    button.wait_for()
+    wait_ready(page)
+    page.screenshot(path=shot, full_page=True)
+    with page.expect_download() as info:
+        button.click()
+    scored = pd.read_csv(info.value.path(), dtype=str, keep_default_na=False)
+    return scored, info.value.suggested_filename
 
 
 @pytest.mark.parametrize(("path", "title"), PAGES)
@@ -55,18 +68,8 @@ def test_upload_and_download_in_the_browser(server, page, shots, tmp_path):
     data["comment"] = "=HYPERLINK(\"http://example.invalid\")"
     upload = tmp_path / "batch customers.csv"
     data.to_csv(upload, index=False)
-    page.goto(f"{server}/batch")
-    page.get_by_role("heading", name="Score a batch").wait_for()
-    page.locator('input[type="file"]').last.set_input_files(str(upload))
-    button = page.get_by_role("button", name="Download scored CSV")
-    button.wait_for()
-    wait_ready(page)
-    page.screenshot(path=shots / "batch-scored.png", full_page=True)
-    with page.expect_download() as info:
-        button.click()
-    scored = pd.read_csv(io.BytesIO(open(info.value.path(), "rb").read()), dtype=str,
-                         keep_default_na=False)
-    assert info.value.suggested_filename == "batch customers_scored.csv"
+    scored, name = upload_and_download(page, server, upload, shots / "batch-scored.png")
+    assert name == "batch customers_scored.csv"
     assert len(scored) == 500
     assert scored["customer_id"].tolist() == data["customer_id"].tolist()
     assert scored.loc[4, "row_status"] == "invalid"
@@ -94,16 +97,8 @@ def test_nasty_uploads_in_the_browser(server, page, shots, tmp_path, name):
     case = {c.name: c for c in cases()}[name]
     path = tmp_path / name
     path.write_bytes(case.content)
-    page.goto(f"{server}/batch")
-    page.get_by_role("heading", name="Score a batch").wait_for()
-    page.locator('input[type="file"]').last.set_input_files(str(path))
-    button = page.get_by_role("button", name="Download scored CSV")
-    button.wait_for()
-    wait_ready(page)
-    page.screenshot(path=shots / f"hostile-{name.replace('.', '-')}.png", full_page=True)
-    with page.expect_download() as info:
-        button.click()
-    scored = pd.read_csv(info.value.path(), dtype=str, keep_default_na=False)
+    scored, _ = upload_and_download(page, server, path,
+                                    shots / f"hostile-{name.replace('.', '-')}.png")
     assert len(scored) == case.rows
 
 

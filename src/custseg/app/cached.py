@@ -25,7 +25,7 @@ from custseg.io.rulebooks import default_rulebook
 from custseg.model import ModelConfig, SegmentationModel, fit_model
 from custseg.profile import Rulebook
 from custseg.sample import make_customers
-from custseg.schema import Ranges, Validated, validate
+from custseg.schema import Ranges, Validated
 from custseg.stability import stability
 from custseg.suggestions import Suggestion, suggest
 
@@ -60,14 +60,7 @@ def prepared(
     table_key: str, needs: tuple[str, ...], ranges: str, _table: CustomerTable
 ) -> tuple[Validated, pd.DataFrame]:
     """The table validated for ``needs``, and its valid rows as typed values."""
-    validated = validate(
-        _table.fields_frame(),
-        required=needs,
-        ranges=Ranges.from_dict(json.loads(ranges)),
-        decimal=_table.decimal,
-        income_unit=_table.match.income_unit,
-        structural=_table.structural,
-    )
+    validated = _table.validated(needs, Ranges.from_dict(json.loads(ranges)))
     return validated, validated.valid_values()
 
 

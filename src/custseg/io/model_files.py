@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from custseg.errors import ModelFileError, shown
-from custseg.io.writers import atomic_path
+from custseg.io.writers import atomic_path, check_output_path
 from custseg.model import SegmentationModel
 
 FORMAT = "custseg-model"
@@ -72,11 +72,7 @@ def model_bytes(model: SegmentationModel) -> bytes:
 
 def save_model(model: SegmentationModel, path: str | os.PathLike[str]) -> Path:
     """Write the model to exactly ``path`` (atomically)."""
-    target = Path(path)
-    if target.is_dir():
-        raise ModelFileError(f"{shown(str(target))} is a folder; give a file name for the model.")
-    if not target.parent.exists():
-        raise ModelFileError(f"the folder {shown(str(target.parent))} does not exist.")
+    target = check_output_path(path)
     data = model_bytes(model)
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)

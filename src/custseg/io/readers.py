@@ -22,7 +22,7 @@ import os
 import tempfile
 import weakref
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -37,9 +37,12 @@ from custseg.schema import (
     ID,
     INCOME,
     HeaderMatch,
+    Ranges,
+    Validated,
     dollar_income_message,
     match_headers,
     summary_row_notes,
+    validate,
 )
 
 ACCEPTED = "CSV or TSV text (comma, semicolon or tab separated), Excel .xlsx, or Parquet"
@@ -118,6 +121,14 @@ class CustomerTable:
         """The canonical field columns, as text, under canonical names."""
         return fields_frame(self.data, self.match)
 
+    def validated(self, needs: Sequence[str], ranges: Ranges) -> Validated:
+        """Every row validated for the fields in ``needs`` (refused by name if absent),
+        with this table's decimal mark, income unit and malformed rows."""
+        self.match.require(needs)
+        return validate(self.fields_frame(), required=needs, ranges=ranges,
+                        decimal=self.decimal, income_unit=self.match.income_unit,
+                        structural=self.structural)
+
     def to_pandas(self) -> pd.DataFrame:
         """All input columns, as text, under their original headers."""
         frame = self.data.to_pandas()
@@ -136,22 +147,22 @@ def fields_frame(data: pa.Table, match: HeaderMatch) -> pd.DataFrame:
 # ------------------------------------------------------------------------ sniffing
 
 
+_MAGIC = (
+    (b"PK\x03\x04", "zip"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"PAR1", "parquet"),
+    (b"\xd0\xcf\x11\xe0", "ole2"),
+    (b"\x1f\x8b", "gzip"),
+    (b"%PDF", "pdf"),
+)
+
+
 def _kind_from_bytes(head: bytes) -> str:
     """What the first bytes of a file say it is."""
-    if head.startswith(b"PK\x03\x04"):
-        return "zip"
-    if head.startswith(b"BZh"):
-        return "bz2"
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return "xz"
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        return "ole2"
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if head.startswith(b"%PDF"):
-        return "pdf"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
     if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
         return "pickle"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF8)):

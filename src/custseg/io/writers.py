@@ -166,11 +166,7 @@ def write_table(table: pa.Table, path: str | os.PathLike[str]) -> Path:
 
 def write_text(text: str, path: str | os.PathLike[str]) -> Path:
     """Write UTF-8 text (a report, a rulebook) atomically to exactly ``path``."""
-    target = Path(path)
-    if target.is_dir():
-        raise InputFileError(f"{shown(str(target))} is a folder; give a file name.")
-    if not target.parent.exists():
-        raise InputFileError(f"the folder {shown(str(target.parent))} does not exist; create it first.")
+    target = check_output_path(path)
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return target

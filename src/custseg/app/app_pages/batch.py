@@ -11,7 +11,6 @@ from custseg.app.ui import chart, plain, show_error
 from custseg.errors import CustsegError
 from custseg.io.scoring import score_table_batches
 from custseg.io.writers import frame_csv_bytes
-from custseg.schema import validate
 
 view = state.require_view()
 model = view.model
@@ -38,10 +37,7 @@ except CustsegError as exc:
     st.stop()
 
 # ---- data quality
-validated = validate(
-    table.fields_frame(), required=model.encoding.needs, ranges=model.config.ranges,
-    decimal=table.decimal, income_unit=table.match.income_unit, structural=table.structural,
-)
+validated = table.validated(model.encoding.needs, model.config.ranges)
 st.subheader("Data quality", divider="gray")
 c = st.columns(4)
 c[0].metric("Rows", f"{validated.n_rows:,}")
