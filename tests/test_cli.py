@@ -197,3 +197,22 @@ def test_app_refuses_an_unreadable_data_file(tmp_path, capsys):
     code, _, err = run(capsys, "app", "--data", bad)
     assert code == 2
     assert "is empty" in err
+
+
+def test_unreadable_input_is_a_user_error(demo_csv, tmp_path, capsys, monkeypatch):
+    import builtins
+
+    model = tmp_path / "m.custseg"
+    assert main(["fit", str(demo_csv), "-o", str(model)]) == 0
+    capsys.readouterr()
+    real_open = builtins.open
+
+    def denied(path, *args, **kwargs):
+        if str(path) == str(demo_csv):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", denied)
+    code, _, err = run(capsys, "score", model, demo_csv, "-o", tmp_path / "out.csv")
+    assert code == 2
+    assert err.startswith("error: Permission denied (") and len(err.splitlines()) == 1

@@ -106,7 +106,8 @@ def score(
             income_unit=table.match.income_unit, structural=table.structural,
         )
         scores.index = data.index
-        return pd.concat([data, scores], axis=1)
+        clashing = {c: f"{c}_input" for c in data.columns if c in scores.columns}
+        return pd.concat([data.rename(columns=clashing), scores], axis=1)
     return score_table(model, table)
 
 
@@ -187,7 +188,7 @@ def compare_models(
     """How ``new``'s segments match ``old``'s, and how the customers of ``data`` moved."""
     values, _ = customers(new, data)
     matching = match_segments(old, new)
-    return {**matching.to_dict(old, new), "migration": migration(old, new, values)}
+    return {**matching.to_dict(old, new), "migration": migration(old, new, values, matching)}
 
 
 def report_html(

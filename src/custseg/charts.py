@@ -384,7 +384,7 @@ def migration_sankey(migration: Mapping[str, object]) -> go.Figure:
                   hovertemplate="%{value:,} customers<extra></extra>"),
     ))
     stayed = migration.get("stayed_share")
-    note = f": {stayed:.0%} keep their segment" if stayed is not None else ""
+    note = f": {stayed:.0%} stay in the matching segment" if stayed is not None else ""
     return _finish(fig, f"Where customers moved{note}", 120 + 40 * max(len(old_ids), len(new_ids)),
                    legend=None)
 

@@ -335,7 +335,8 @@ def compare(
     for seg in result["unmatched_new"]:
         typer.echo(f"new {seg['id']} {seg['name']}: new segment")
     mig = result["migration"]
-    typer.echo(f"{mig['stayed_share']:.1%} of {mig['customers']:,} customers keep their segment id.")
+    typer.echo(f"{mig['stayed_share']:.1%} of {mig['customers']:,} customers stay in the "
+               "matching segment.")
 
 
 @app.command()
@@ -498,6 +499,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("error: interrupted")
         return 130
+    except OSError as exc:  # the file system said no: a permission, a full disk…
+        where = f" ({exc.filename})" if exc.filename else ""
+        _err(f"error: {exc.strerror or exc}{where}; check the path and its permissions.")
+        return 2
     except Exception as exc:
         if _is_usage_error(exc):
             _err(f"error: {exc.format_message()} (see custseg --help)")

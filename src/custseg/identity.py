@@ -130,9 +130,16 @@ def keep_identities(
 
 
 def migration(
-    old: SegmentationModel, new: SegmentationModel, values: pd.DataFrame
+    old: SegmentationModel,
+    new: SegmentationModel,
+    values: pd.DataFrame,
+    matching: Matching | None = None,
 ) -> dict[str, Any]:
-    """How many of the same customers sit in each old segment and each new one."""
+    """How many of the same customers sit in each old segment and each new one.
+
+    ``stayed_share`` is the share of customers whose new segment is their old segment's
+    match (with ``matching``), or carries the same id (without).
+    """
     a = old.assign(values).labels
     b = new.assign(values).labels
     old_ids = sorted(set(old.names) | set(np.unique(a).tolist()), key=lambda i: (i == NOISE, i))
@@ -145,12 +152,19 @@ def migration(
         "new_names": [new.names.get(i, str(i)) for i in new_ids],
         "counts": table.to_numpy().astype(int).tolist(),
         "customers": int(len(values)),
-        "stayed_share": _stayed(a, b),
+        "stayed_share": _stayed(a, b, matching),
     }
 
 
-def _stayed(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(a == b)) if len(a) else 0.0
+def _stayed(a: np.ndarray, b: np.ndarray, matching: Matching | None) -> float:
+    if not len(a):
+        return 0.0
+    if matching is None:
+        return float(np.mean(a == b))
+    partner = {o: n for n, o in matching.pairs.items()}
+    partner[NOISE] = NOISE
+    expected = np.array([partner.get(int(v), np.iinfo(np.int64).min) for v in a])
+    return float(np.mean(expected == b))
 
 
 def profiles_by_id(model: SegmentationModel) -> Mapping[int, SegmentProfile]:

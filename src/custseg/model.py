@@ -23,6 +23,7 @@ from custseg.features import FeatureEncoding, check_features, fit_encoding
 from custseg.profile import BaseStats, Rulebook, SegmentProfile, profile_segments
 from custseg.schema import GENDER, Ranges, Validated, validate
 from custseg.segmenter import Assignment, AssignmentMemo, Segmenter, map_ids
+from custseg.stability import sentence as stability_sentence
 from custseg.stability import stability
 
 
@@ -144,11 +145,11 @@ class SegmentationModel:
         stability = self.metrics.get("stability")
         metrics = dict(self.metrics)
         if stability:
-            metrics["stability"] = {
-                **stability,
-                "per_segment": {mapping.get(int(k), int(k)): v
-                                for k, v in stability["per_segment"].items()},
-            }
+            per_segment = {mapping.get(int(k), int(k)): v
+                           for k, v in stability["per_segment"].items()}
+            metrics["stability"] = {**stability, "per_segment": per_segment,
+                                    "reading": stability_sentence(stability["overall"],
+                                                                  per_segment)}
         labels = None if self.labels is None else map_ids(self.labels, mapping)
         ordered = tuple(sorted(segments, key=lambda s: (s.id == -1, s.id)))
         return replace(self, segmenter=self.segmenter.relabel(dict(mapping)), segments=ordered,

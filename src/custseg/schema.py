@@ -380,6 +380,8 @@ def parse_numbers(
         return ParsedNumbers(arr, status.astype(np.int8), values.to_numpy(dtype=object))
 
     text = _to_arrow_text(values)
+    if decimal == ",":
+        text = _point_decimals(text)
     try:  # the commonest case of all: a clean column of plain numbers
         direct = pc.cast(text, pa.float64())
         if direct.null_count == 0 and not pc.any(pc.is_nan(direct)).as_py():
@@ -422,6 +424,27 @@ def parse_numbers(
         out = np.where(absolute, out / 1_000, out * bare_scale)
     raw = text.to_numpy(zero_copy_only=False) if (status != _OK).any() else None
     return ParsedNumbers(out, status, raw)
+
+
+_DOT_GROUPED = r"^\s*[+-]?\d{1,3}(\.\d{3})+(,\d+)?\s*$"
+_COMMA_DECIMAL = r"^\s*[+-]?\d+,\d+\s*$"
+
+
+def _point_decimals(text: pa.Array) -> pa.Array:
+    """A decimal-comma column rewritten with point decimals, decided for the column.
+
+    When every cell holding a point groups digits by three ("54.000", "1.200.000,5"),
+    points separate thousands and are dropped; otherwise they are decimal marks already
+    ("30.5"). Then "30,5" becomes "30.5". Other cells are left to the full parser.
+    """
+    dotted = pc.fill_null(pc.match_substring(text, "."), False)
+    grouped = pc.fill_null(pc.match_substring_regex(text, _DOT_GROUPED), False)
+    if pc.any(dotted).as_py() and pc.all(pc.or_(pc.invert(dotted), grouped)).as_py():
+        text = pc.if_else(grouped, pc.replace_substring(text, ".", ""), text)
+    comma = pc.fill_null(pc.match_substring_regex(text, _COMMA_DECIMAL), False)
+    if pc.any(comma).as_py():
+        text = pc.if_else(comma, pc.replace_substring(text, ",", "."), text)
+    return text
 
 
 def normalise_gender(values: pd.Series) -> pd.Series:

@@ -103,10 +103,10 @@ def score_validated(
             current = issues[rows]
             issues[rows] = np.where(current == "", notes, current + "; " + notes)
     missing = ~ok
-    ids = np.array(sorted(model.names), dtype=np.int64)
-    names = pa.array([model.names[i] for i in ids], type=pa.string())
-    position = np.searchsorted(ids, labels) if len(ids) else np.zeros(n, dtype=np.int64)
-    seg_name = pc.take(names, pa.array(position, mask=missing)) if len(ids) else pa.nulls(n, pa.string())
+    ids = sorted(model.names)
+    names = pa.array([str(model.names[i]) for i in ids], type=pa.string())
+    position = pd.Index(ids, dtype="int64").get_indexer(labels)  # -1: a label with no name
+    seg_name = pc.take(names, pa.array(position, mask=missing | (position < 0)))
     status = pc.take(pa.array(["invalid", "ok"]), pa.array(ok.astype(np.int8)))
     return pd.DataFrame(
         {

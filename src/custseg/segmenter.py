@@ -286,10 +286,11 @@ class Segmenter(ClusterMixin, BaseEstimator):
     def _warn_degenerate(self, name: str) -> None:
         segments = self.classes_[self.classes_ != NOISE]
         noise_share = float(np.mean(self.labels_ == NOISE))
+        fix = ("raise eps or lower min_samples" if name == "dbscan"
+               else "lower min_cluster_size or min_samples")
         if len(segments) == 0:
             warnings.warn(
-                f"{name} put every customer in noise: no segment was found. Raise eps or "
-                "lower min_samples / min_cluster_size.",
+                f"{name} put every customer in noise: no segment was found; {fix}.",
                 UserWarning,
                 stacklevel=3,
             )
@@ -300,10 +301,9 @@ class Segmenter(ClusterMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        if noise_share > 0.5:
+        if noise_share > 0.5 and len(segments):
             warnings.warn(
-                f"{name} left {noise_share:.0%} of customers as noise; raise eps or lower "
-                "min_samples / min_cluster_size.",
+                f"{name} left {noise_share:.0%} of customers as noise; {fix}.",
                 UserWarning,
                 stacklevel=3,
             )

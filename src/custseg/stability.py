@@ -98,6 +98,11 @@ def stability(
     }
 
 
+def sentence(overall: float | None, per_segment: Mapping[int, float]) -> str:
+    """The plain reading of a stability result."""
+    return _sentence(overall, per_segment)
+
+
 def _sentence(overall: float | None, per_segment: Mapping[int, float]) -> str:
     if overall is None:
         return "Stability could not be measured (too few customers)."

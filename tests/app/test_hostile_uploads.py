@@ -96,3 +96,28 @@ def test_one_sessions_upload_and_model_are_not_anothers(fresh_app, new_session, 
     assert metrics(bob)["Customers"] == "2,000"
     assert bob.session_state["_view"].loaded_name is None
     assert bob.session_state["_loaded_model"] is None
+
+
+def test_repeated_and_blank_headers_on_the_batch_page(app, go, downloads):
+    content = b"id,age,annual_income,spending_score,note,note,,\n1,30,50,60,a,b,c,d\n"
+    go(app, "batch")
+    app.file_uploader(key="batch_upload").upload("dup.csv", content).run()
+    assert not app.exception, [e.message for e in app.exception]
+    header = downloads["dup_scored.csv"].decode().splitlines()[0]
+    assert header.startswith('"id","age","annual_income","spending_score","note","note","",""')
+
+
+def test_renaming_a_segment_rescores_the_batch(app, go, downloads):
+    go(app, "batch")
+    data = custseg.make_customers(300, seed=8).to_csv(index=False).encode()
+    app.file_uploader(key="batch_upload").upload("few.csv", data).run()
+    go(app, "dashboard")
+    app.text_input[0].set_value("Renamed core")
+    app.button(key="FormSubmitter:edit_0-Save").click().run()
+    go(app, "batch")
+    scored = pd.read_csv(io.BytesIO(downloads["few_scored.csv"]), dtype=str,
+                         keep_default_na=False)
+    ids = scored["segment_id"].tolist()
+    assert all(n == "Renamed core" for i, n in zip(ids, scored["segment_name"], strict=True)
+               if i == "0")
+    assert "0" in ids

@@ -122,3 +122,95 @@ def test_other_zip_and_missing_file(tmp_path):
         model_from_bytes(buf.getvalue())
     with pytest.raises(ModelFileError, match="does not exist"):
         load_model(tmp_path / "nope.custseg")
+
+
+def _forge(data: bytes, meta_change=None, arrays=None, manifest_change=None) -> bytes:
+    """A model file with changed content and a recomputed, valid checksum."""
+    import hashlib
+    import io
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    meta = src.read("model.json")
+    if meta_change is not None:
+        obj = json.loads(meta)
+        meta_change(obj)
+        meta = json.dumps(obj).encode()
+    npz = src.read("arrays.npz") if arrays is None else arrays
+    manifest = json.loads(src.read("manifest.json"))
+    manifest["sha256"] = {"model.json": hashlib.sha256(meta).hexdigest(),
+                          "arrays.npz": hashlib.sha256(npz).hexdigest()}
+    if manifest_change is not None:
+        manifest_change(manifest)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("manifest.json", json.dumps(manifest))
+        zf.writestr("model.json", meta)
+        zf.writestr("arrays.npz", npz)
+    return out.getvalue()
+
+
+def _npz(**arrays) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _huge_header_npz() -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+    np.lib.format.write_array_header_1_0(buf, header)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("reference_X.npy", buf.getvalue())
+    return out.getvalue()
+
+
+def _set(path, value):
+    def change(obj):
+        target = obj
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return change
+
+
+@pytest.mark.parametrize("forge", [
+    lambda d: _forge(d, manifest_change=_set(["sha256"], "abc")),
+    lambda d: _forge(d, meta_change=_set(["config", "ranges"], {"age": [5]})),
+    lambda d: _forge(d, meta_change=_set(["segmenter", "n_features_in"], 7)),
+    lambda d: _forge(d, meta_change=_set(["encoding", "scales"], [0.0, 1.0, 1.0])),
+    lambda d: _forge(d, meta_change=_set(["segments", 0, "name"], 12)),
+    lambda d: _forge(d, arrays=_huge_header_npz()),
+    lambda d: _forge(d, arrays=_npz(reference_X=np.zeros((5, 2)),
+                                    reference_labels=np.zeros(5, dtype=np.int64),
+                                    classes=np.zeros(1, dtype=np.int64))),
+    lambda d: _forge(d, arrays=_npz(reference_X=np.zeros((5, 3)),
+                                    reference_labels=np.full(5, 42, dtype=np.int64),
+                                    classes=np.array([42], dtype=np.int64))),
+])
+def test_forged_model_files_are_refused_cleanly(demo_model, forge):
+    bad = forge(model_bytes(demo_model))
+    with pytest.raises(ModelFileError):
+        model_from_bytes(bad)
+
+
+def test_deeply_nested_json_is_refused(demo_model):
+    import hashlib
+    import io
+
+    nested = "[" * 100_000 + "]" * 100_000
+    src = zipfile.ZipFile(io.BytesIO(model_bytes(demo_model)))
+    manifest = json.loads(src.read("manifest.json"))
+    meta = nested.encode()
+    manifest["sha256"]["model.json"] = hashlib.sha256(meta).hexdigest()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("manifest.json", json.dumps(manifest))
+        zf.writestr("model.json", meta)
+        zf.writestr("arrays.npz", src.read("arrays.npz"))
+    with pytest.raises(ModelFileError):
+        model_from_bytes(out.getvalue())

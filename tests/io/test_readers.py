@@ -194,3 +194,34 @@ def test_any_text_table_round_trips_rows(rows):
     # rows that are not blank all come back, in order
     expected = rows  # a lone empty field is written "", a row like any other
     assert table.n_rows == len(expected)
+
+
+def test_excel_blank_rows_between_data_are_kept(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append([])  # a leading blank row
+    sheet.append(["ID", "Age", "Income", "Spending Score"])
+    sheet.append([1e20, 30, 50, 60])
+    sheet.append([])
+    sheet.append(["2", 31, 51, 61])
+    sheet.append([])  # trailing
+    path = tmp_path / "blank.xlsx"
+    book.save(path)
+    table = read_table(path)
+    frame = table.fields_frame()
+    assert table.n_rows == 3
+    assert frame["customer_id"].tolist()[0] == "100000000000000000000"
+    assert frame["age"].tolist()[1] == ""
+    assert frame["age"].tolist()[2] == "31"
+
+
+def test_semicolon_file_with_dotted_thousands(write):
+    from custseg.schema import NUMERIC_FIELDS, Ranges
+
+    path = write("eu.csv", "id;age;Annual Income ($);spending_score\n1;30;54.000;60\n"
+                           "2;40;120.500;20\n3;35;1.200.000;50\n")
+    validated = read_table(path).validated(NUMERIC_FIELDS, Ranges())
+    assert validated.valid.all()
+    assert validated.values["annual_income"].tolist() == [54.0, 120.5, 1200.0]  # $ -> k$

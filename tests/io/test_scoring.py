@@ -124,3 +124,26 @@ def test_repeated_id_detection_exact_and_hashed(monkeypatch):
         monkeypatch.setattr(scoring, "EXACT_UNIQUE_ROWS", limit)
         assert scoring._repeats(distinct) is False
         assert scoring._repeats(repeated) is True
+
+
+def test_repeated_and_blank_headers(model, write, tmp_path):
+    src = write("dup.csv", "id,age,annual_income,spending_score,note,note,,\n"
+                           "1,30,50,60,a,b,c,d\n2,40,60,70,e,f,g,h\n")
+    out_csv, out_pq = tmp_path / "o.csv", tmp_path / "o.parquet"
+    score_file(model, src, out_csv)
+    assert out_csv.read_text().splitlines()[0].startswith(
+        '"id","age","annual_income","spending_score","note","note","",""')
+    score_file(model, src, out_pq)
+    frame = pd.read_parquet(out_pq)
+    assert list(frame.columns[:8]) == ["id", "age", "annual_income", "spending_score", "note",
+                                       "note (2)", "(blank)", "(blank) (2)"]
+    assert frame["note (2)"].tolist() == ["b", "f"]
+    in_memory = custseg.score(model, src)
+    assert in_memory["(blank) (2)"].tolist() == ["d", "h"]
+
+
+def test_rescoring_a_scored_dataframe_keeps_the_old_columns(model):
+    first = custseg.score(model, custseg.make_customers(20, seed=3))
+    again = custseg.score(model, first)
+    assert "segment_id_input" in again.columns
+    assert list(again.columns[-6:]) == list(SCORE_COLUMNS)

@@ -79,7 +79,7 @@ def _data_source() -> tuple[str, CustomerTable] | None:
                 return _previous()
             state.check_upload_size(upload.size)
             data = upload.getvalue()
-            key = f"upload:{cached.digest(data)}"
+            key = f"upload:{cached.digest(data)}:{upload.name}"  # the name guides parsing
             result = (key, cached.uploaded_table(key, upload.name, state.read_limits(), data))
     except (CustsegError, OSError) as exc:
         show_error(exc)
@@ -130,12 +130,13 @@ def _fitted_view(table_key: str, table: CustomerTable) -> state.View | None:
 
 def _with_edits(view: state.View) -> state.View:
     """The view with the analyst's names and strategies for this model, if any."""
-    edits = st.session_state.get(state.EDITS, {}).get(view.model_key)
+    edits = st.session_state.get(state.EDITS, {}).get(view.model_key)  # keyed by the fit
     base = view.model
     if not edits:
         return replace(view, base_model=base)
     try:
-        return replace(view, model=base.with_edits(edits), base_model=base)
+        key = f"{view.model_key}|edits:{cached.digest(json.dumps(edits, sort_keys=True).encode())}"
+        return replace(view, model=base.with_edits(edits), base_model=base, model_key=key)
     except CustsegError as exc:
         show_error(exc)
         return replace(view, base_model=base)

@@ -23,6 +23,7 @@ VIEW = "_view"
 LOADED = "_loaded_model"
 PREDICTION = "_prediction"
 BATCH = "_batch_result"
+BATCH_FILE = "_batch_file"  # (name, size, bytes) of the last batch upload
 EDITS = "_edits"  # {model key: {segment id: {"name", "strategy"}}}
 RULES = "_rules_toml"  # an imported rulebook (TOML text), or absent
 SUGGESTION = "_suggestion"

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from custseg.errors import ModelFileError, shown
+from custseg.errors import CustsegError, ModelFileError, shown
 from custseg.io.writers import atomic_path, check_output_path
 from custseg.model import SegmentationModel
 
@@ -124,7 +124,8 @@ def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:
             f"{FORMAT_VERSION}. Refit the model with this version, or use the custseg "
             f"version that wrote it ({manifest.get('custseg_version', 'unknown')})."
         )
-    sums = manifest.get("sha256", {})
+    sums = manifest.get("sha256")
+    sums = sums if isinstance(sums, dict) else {}
     for member in ("model.json", "arrays.npz"):
         if hashlib.sha256(blobs[member]).hexdigest() != sums.get(member):
             raise ModelFileError(
@@ -134,19 +135,69 @@ def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:
     meta = _json(blobs["model.json"], name, "model.json")
     try:
         with np.load(io.BytesIO(blobs["arrays.npz"]), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-        return SegmentationModel.from_state(meta, arrays)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            arrays = {}
+            for key in npz.files:
+                _check_array_header(npz, key)
+                arrays[key] = npz[key]
+        model = SegmentationModel.from_state(meta, arrays)
+        _check_consistent(model)
+        return model
+    except ModelFileError:
+        raise
+    except CustsegError as exc:
+        raise ModelFileError(f"{shown(name)} holds invalid settings: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError,
+            MemoryError, OverflowError, zipfile.BadZipFile) as exc:
         raise ModelFileError(
-            f"{shown(name)} passes its checksum but its content is inconsistent ({exc!r}); "
-            "it was not written by this version of custseg."
+            f"{shown(name)} passes its checksum but its content is inconsistent "
+            f"({type(exc).__name__}); it was not written by this version of custseg."
         ) from None
+
+
+def _check_array_header(npz, key: str) -> None:
+    """Refuse an array whose header announces more data than the member holds."""
+    info = npz.zip.getinfo(f"{key}.npy")
+    with npz.zip.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read(fh)
+    items = int(np.prod(shape, dtype=np.float64)) if shape else 1
+    if items * max(dtype.itemsize, 1) > info.file_size + 1024:
+        raise ModelFileError(f"{key} announces more values than the model file holds.")
+
+
+def _check_consistent(model: SegmentationModel) -> None:
+    """The parts of a loaded model agree with each other (a model file written by hand,
+    or by another program, is checked before anything is assigned with it)."""
+    seg = model.segmenter
+    enc = model.encoding
+    problems = []
+    if seg.reference_X_.ndim != 2 or seg.reference_X_.shape[1] != len(enc.columns):
+        problems.append("the reference set does not match the features")
+    if seg.n_features_in_ != len(enc.columns):
+        problems.append("the feature count does not match")
+    if len(seg.reference_X_) != len(seg.reference_labels_) or len(seg.reference_X_) < 1:
+        problems.append("reference customers and labels differ in number")
+    if not np.all(np.isfinite(seg.reference_X_)):
+        problems.append("the reference set holds non-finite values")
+    if not all(np.isfinite(s) and s > 0 for s in enc.scales) or not all(
+        np.isfinite(m) for m in enc.means
+    ):
+        problems.append("the feature scales are not positive finite numbers")
+    names = model.names
+    if not set(np.unique(seg.reference_labels_).tolist()) <= set(names):
+        problems.append("some reference labels have no segment")
+    if not all(isinstance(n, str) and n for n in names.values()):
+        problems.append("segment names must be text")
+    if problems:
+        raise ModelFileError("the model file is inconsistent: " + "; ".join(problems) + ".")
 
 
 def _json(blob: bytes, name: str, member: str) -> dict[str, Any]:
     try:
         value = json.loads(blob.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ModelFileError(f"{shown(name)}: {member} is not valid JSON; the file is damaged.") from None
     if not isinstance(value, dict):
         raise ModelFileError(f"{shown(name)}: {member} is not a JSON object.")

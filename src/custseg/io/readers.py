@@ -736,9 +736,15 @@ class TableSource:
                 ) from None
             try:
                 sheet = book.worksheets[0]
+                # blank rows between data rows are rows; leading and trailing ones are not
+                blank, started = 0, False
                 for row in sheet.iter_rows(values_only=True):
                     if row is None or all(v is None or str(v).strip() == "" for v in row):
+                        blank += started
                         continue
+                    for _ in range(blank):
+                        yield []
+                    blank, started = 0, True
                     yield [_excel_text(v) for v in row]
             finally:
                 book.close()
@@ -847,8 +853,8 @@ def _excel_text(value: object) -> str:
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 30.0 -> "30"; 1e20 -> "100000000000000000000", not "1e+20"
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)

@@ -31,6 +31,7 @@ from custseg.io.readers import (
 )
 from custseg.io.writers import (
     ScoredWriter,
+    as_frame,
     atomic_path,
     check_output_path,
     output_format,
@@ -266,8 +267,10 @@ def write_scored(
 
 def score_table_batches(
     model: SegmentationModel, table: CustomerTable, batch_rows: int = 50_000
-) -> Iterator[tuple[int, int, pd.DataFrame]]:
-    """Score an in-memory table batch by batch: yields (rows done, total, scored batch).
+) -> Iterator[tuple[int, int, pa.Table]]:
+    """Score an in-memory table batch by batch: yields (rows done, total, scored batch)
+    — the batch's input columns under their own headers (repeated or blank ones
+    included), then the contract columns.
 
     Duplicate ids are found over the whole table first, so the result is the same as
     one pass; the batches let a caller show progress.
@@ -291,15 +294,17 @@ def score_table_batches(
             duplicates={int(p - start): duplicates[int(p)] for p in local},
             structural={k - start: v for k, v in table.structural.items() if start <= k < stop},
         ).columns
-        inputs = table.data.slice(start, stop - start).to_pandas()
-        inputs.columns = header
-        yield stop, total, pd.concat([inputs, scores], axis=1)
+        yield stop, total, scored_table(table.data.slice(start, stop - start), header, scores)
 
 
 def score_table(model: SegmentationModel, table: CustomerTable) -> pd.DataFrame:
-    """An in-memory table scored: input columns (text) then the contract columns."""
+    """An in-memory table scored: input columns (text) then the contract columns.
+
+    A header that repeats a name, or leaves one blank, gets distinct column names in the
+    DataFrame (``Notes (2)``, ``(blank)``); files written keep the header as it was.
+    """
     parts = [part for _, _, part in score_table_batches(model, table, batch_rows=max(table.n_rows, 1))]
-    return pd.concat(parts, ignore_index=True)
+    return as_frame(pa.concat_tables(parts))
 
 
 def _output_header(header: tuple[str, ...]) -> list[str]:

@@ -72,6 +72,26 @@ def _may_start_formula(column: pa.ChunkedArray | pa.Array) -> bool:
     return False
 
 
+def distinct_names(names: Sequence[str]) -> list[str]:
+    """Column names made distinct for formats that need it: a blank name becomes
+    "(blank)", a repeated one "name (2)", "name (3)"…"""
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        base = name if name.strip() else "(blank)"
+        candidate, n = base, 2
+        while candidate in seen:
+            candidate, n = f"{base} ({n})", n + 1
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def as_frame(table: pa.Table) -> pd.DataFrame:
+    """A scored table as a DataFrame with distinct column names."""
+    return table.rename_columns(distinct_names(table.column_names)).to_pandas()
+
+
 def scored_table(data: pa.Table, header: Sequence[str], scores: pd.DataFrame) -> pa.Table:
     """Input columns (text, original headers) followed by the contract columns."""
     extra = pa.Table.from_pandas(scores, preserve_index=False)
@@ -140,8 +160,11 @@ class ScoredWriter:
             )
             if self._writer is None:
                 self._writer = pacsv.CSVWriter(self.sink, table.schema)
-        elif self._writer is None:
-            self._writer = pq.ParquetWriter(self.sink, table.schema)
+        else:
+            # Parquet readers cannot tell repeated or blank column names apart
+            table = table.rename_columns(distinct_names(table.column_names))
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.sink, table.schema)
         self._writer.write_table(table)
 
     def close(self) -> None:
@@ -178,11 +201,6 @@ def csv_bytes(table: pa.Table) -> bytes:
     with ScoredWriter(sink, "csv") as writer:
         writer.write(table)
     return sink.getvalue().to_pybytes()
-
-
-def frame_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """A DataFrame as CSV bytes (formulas neutralised), for downloads."""
-    return csv_bytes(pa.Table.from_pandas(frame, preserve_index=False))
 
 
 def write_frame_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from custseg import charts, summaries
@@ -10,7 +10,7 @@ from custseg.app import cached, state
 from custseg.app.ui import chart, plain, show_error
 from custseg.errors import CustsegError
 from custseg.io.scoring import score_table_batches
-from custseg.io.writers import frame_csv_bytes
+from custseg.io.writers import as_frame, csv_bytes
 
 view = state.require_view()
 model = view.model
@@ -21,16 +21,26 @@ st.caption("Every uploaded row comes back in the download, in order, with its se
 upload = st.file_uploader("Customers to score", type=state.UPLOAD_TYPES, key="batch_upload",
                           help="CSV, TSV, Excel .xlsx or Parquet, or one of them compressed "
                           "(.gz, .zip, .bz2, .xz).")
-if upload is None:
+if upload is not None:
+    # kept for this session, so the file is still here after a visit to another page
+    st.session_state[state.BATCH_FILE] = (upload.name, upload.size, upload.getvalue())
+elif st.session_state.get(state.BATCH_FILE) is not None:
+    name, _, _ = st.session_state[state.BATCH_FILE]
+    c1, c2 = st.columns([4, 1], vertical_alignment="center")
+    c1.caption(plain(f"Scoring {name}, uploaded earlier in this session."))
+    if c2.button("Forget it", key="batch_forget"):
+        st.session_state[state.BATCH_FILE] = None
+        st.rerun()
+else:
     st.info("Upload a CSV, TSV, Excel or Parquet file with the same kind of columns as the "
             "data the model was fitted on.", icon=":material/upload_file:")
     st.stop()
 
+name, size, data = st.session_state[state.BATCH_FILE]
 try:
-    state.check_upload_size(upload.size)
-    data = upload.getvalue()
-    key = f"upload:{cached.digest(data)}"
-    table = cached.uploaded_table(key, upload.name, state.read_limits(), data)
+    state.check_upload_size(size)
+    key = f"upload:{cached.digest(data)}:{name}"
+    table = cached.uploaded_table(key, name, state.read_limits(), data)
     table.match.require(model.encoding.needs)
 except CustsegError as exc:
     show_error(exc)
@@ -74,8 +84,9 @@ if stored is None or stored[0] != result_key:
         show_error(exc)
         st.stop()
     progress.empty()
-    scored = pd.concat(parts, ignore_index=True)
-    download = frame_csv_bytes(scored)
+    whole = pa.concat_tables(parts)
+    scored = as_frame(whole)  # distinct names for display; the download keeps the header
+    download = csv_bytes(whole)
     st.session_state[state.BATCH] = (result_key, scored, download)
     stored = st.session_state[state.BATCH]
 _, scored, download = stored

@@ -110,7 +110,7 @@ with tabs[5]:
         try:
             old = model_from_bytes(earlier.getvalue(), name=earlier.name)
             matching = match_segments(old, model)
-            moved = migration(old, model, view.values)
+            moved = migration(old, model, view.values, matching)
         except CustsegError as exc:
             show_error(exc)
         else:
