@@ -17,7 +17,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from scipy.cluster.hierarchy import dendrogram, linkage
 
-from custseg.evaluate import KCurve
+from custseg.evaluate import KCurve, sample_rows
 from custseg.profile import BaseStats, SegmentProfile
 from custseg.schema import LABELS, UNITS
 
@@ -76,7 +76,7 @@ def _drawn(
     n = len(values)
     if n <= max_points:
         return labelled(values.reset_index(drop=True), labels, names), ""
-    rows = np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
+    rows = sample_rows(n, max_points, seed)
     sample = labelled(values.iloc[rows].reset_index(drop=True), np.asarray(labels)[rows], names)
     return sample, f" — {max_points:,} of {n:,} customers drawn"
 

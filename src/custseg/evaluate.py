@@ -20,7 +20,9 @@ METRIC_SAMPLE = 5_000
 NOISE = -1
 
 
-def _sample(n: int, limit: int, seed: int) -> np.ndarray:
+def sample_rows(n: int, limit: int, seed: int = 0) -> np.ndarray:
+    """Sorted positions of a random sample of at most ``limit`` of ``n`` rows (all when
+    ``n <= limit``); the same ``seed`` gives the same sample."""
     if n <= limit:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
@@ -35,7 +37,7 @@ def quality_metrics(
     A metric that is undefined (fewer than two segments) is None.
     """
     labels = np.asarray(labels)
-    rows = _sample(len(X), sample, seed)
+    rows = sample_rows(len(X), sample, seed)
     Xs, ls = X[rows], labels[rows]
     keep = ls != NOISE
     Xs, ls = Xs[keep], ls[keep]
@@ -79,7 +81,7 @@ def k_curve(
     spec = get_algorithm(algorithm)
     if spec.k_param is None:
         raise ValueError(f"{algorithm} has no number-of-segments parameter")
-    rows = _sample(len(X), sample, seed)
+    rows = sample_rows(len(X), sample, seed)
     Xs = X[rows]
     sil, inertia, bic = [], [], []
     usable = [k for k in ks if 2 <= k < len(Xs)]
@@ -87,7 +89,7 @@ def k_curve(
         model = spec.make({**(params or {}), spec.k_param: k}, seed)
         labels = model.fit_predict(Xs)
         n_found = len(np.unique(labels))
-        sil_rows = _sample(len(Xs), 3_000, seed)
+        sil_rows = sample_rows(len(Xs), 3_000, seed)
         sil.append(
             float(silhouette_score(Xs[sil_rows], labels[sil_rows]))
             if 2 <= n_found < len(sil_rows) and len(np.unique(labels[sil_rows])) > 1
@@ -105,7 +107,7 @@ def k_distance(
 
     The knee of this curve is the usual choice of DBSCAN's eps for min_samples = k.
     """
-    rows = _sample(len(X), sample, seed)
+    rows = sample_rows(len(X), sample, seed)
     Xs = X[rows]
     k = max(1, min(k, len(Xs) - 1))
     dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(Xs).kneighbors(Xs)

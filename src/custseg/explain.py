@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.tree import DecisionTreeClassifier
 
+from custseg.evaluate import sample_rows
 from custseg.profile import BaseStats, SegmentProfile
 from custseg.schema import GENDER, LABELS, NUMERIC_FIELDS, UNITS, fmt_number
 
@@ -69,9 +70,7 @@ def segment_rules(
     if not features or len(values) == 0:
         return {}
     X_all = values[features].to_numpy(dtype="float64")
-    rng = np.random.default_rng(seed)
-    rows = (np.sort(rng.choice(len(X_all), RULE_SAMPLE, replace=False))
-            if len(X_all) > RULE_SAMPLE else np.arange(len(X_all)))
+    rows = sample_rows(len(X_all), RULE_SAMPLE, seed)
     X, y_all = X_all[rows], labels[rows]
     min_leaf = max(5, int(0.01 * len(X)))
     out: dict[int, list[SegmentRule]] = {}

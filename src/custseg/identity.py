@@ -9,7 +9,6 @@ every old one is new, and gets a new id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,7 +18,6 @@ from scipy.optimize import linear_sum_assignment
 
 from custseg.errors import CustsegError
 from custseg.model import SegmentationModel
-from custseg.profile import SegmentProfile
 from custseg.schema import GENDER
 
 NOISE = -1
@@ -166,6 +164,3 @@ def _stayed(a: np.ndarray, b: np.ndarray, matching: Matching | None) -> float:
     expected = np.array([partner.get(int(v), np.iinfo(np.int64).min) for v in a])
     return float(np.mean(expected == b))
 
-
-def profiles_by_id(model: SegmentationModel) -> Mapping[int, SegmentProfile]:
-    return {s.id: s for s in model.segments}

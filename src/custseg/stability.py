@@ -94,16 +94,12 @@ def stability(
         "per_segment": per_segment,
         "resamples": len(aris),
         "rows": int(take),
-        "reading": _sentence(overall, per_segment),
+        "reading": sentence(overall, per_segment),
     }
 
 
 def sentence(overall: float | None, per_segment: Mapping[int, float]) -> str:
     """The plain reading of a stability result."""
-    return _sentence(overall, per_segment)
-
-
-def _sentence(overall: float | None, per_segment: Mapping[int, float]) -> str:
     if overall is None:
         return "Stability could not be measured (too few customers)."
     parts = [f"Across resamples the segments agree with an adjusted Rand index of "

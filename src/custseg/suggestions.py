@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.metrics import davies_bouldin_score, silhouette_score
 
 from custseg.algorithms import get_algorithm
-from custseg.evaluate import k_distance
+from custseg.evaluate import k_distance, sample_rows
 
 NOISE = -1
 
@@ -57,9 +57,7 @@ def knee(y: Sequence[float]) -> int:
 
 
 def _sample(X: np.ndarray, limit: int, seed: int) -> np.ndarray:
-    if len(X) <= limit:
-        return X
-    return X[np.sort(np.random.default_rng(seed).choice(len(X), limit, replace=False))]
+    return X[sample_rows(len(X), limit, seed)]
 
 
 def suggest(

@@ -51,18 +51,6 @@ def level_table(segment: SegmentProfile, base: BaseStats) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def segment_table(model: SegmentationModel) -> pd.DataFrame:
-    """One row per segment: id, name, size, share and averages."""
-    rows = []
-    for s in model.segments:
-        row: dict[str, Any] = {"id": s.id, "segment": s.name, "customers": s.size, "share": s.share}
-        for f in NUMERIC_FIELDS:
-            if f in s.means:
-                row[f"{LABELS[f]} ({UNITS[f]})"] = s.means[f]
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def describe_model(model: SegmentationModel) -> str:
     """"K-Means (n_clusters=5, n_init=10) on age, annual income and spending score"."""
     from custseg.algorithms import get_algorithm

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -113,13 +112,3 @@ def config_key(config: ModelConfig) -> str:
     return json.dumps(config.to_dict(), sort_keys=True)
 
 
-def sample_rows(n: int, limit: int, seed: int = 0) -> np.ndarray:
-    if n <= limit:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
-
-
-def model_key(model: SegmentationModel, extra: Any = "") -> str:
-    meta, _ = model.state()
-    return digest(json.dumps({"c": meta["config"], "s": meta["segments"], "x": str(extra)},
-                             sort_keys=True, default=str).encode())

@@ -505,15 +505,18 @@ class TableSource:
             if seen == 0:
                 self._check_income_unit(batch)
             seen += batch.data.num_rows
-            cap = self.limits.max_rows
-            if cap is not None and seen > cap:
-                raise InputFileError(
-                    f"{shown(self.name)} has more than {cap:,} rows, the limit here. Score it "
-                    "with the command line (custseg score), which streams any number of rows."
-                )
+            self._check_row_cap(seen)
             if annotate:
                 _mark_summary_rows(batch, self.match)
             yield batch
+
+    def _check_row_cap(self, seen: int) -> None:
+        cap = self.limits.max_rows
+        if cap is not None and seen > cap:
+            raise InputFileError(
+                f"{shown(self.name)} has more than {cap:,} rows, the limit here. Score it "
+                "with the command line (custseg score), which streams any number of rows."
+            )
 
     def _decoded(self, raw: Iterator[Batch]) -> Iterator[Batch]:
         """Turn a decoding failure deep in a file into a clear refusal."""
@@ -615,12 +618,7 @@ class TableSource:
 
         def visit(batch: Batch) -> None:
             count[0] += batch.data.num_rows
-            cap = self.limits.max_rows
-            if cap is not None and count[0] > cap:
-                raise InputFileError(
-                    f"{shown(self.name)} has more than {cap:,} rows, the limit here. Score it "
-                    "with the command line (custseg score), which streams any number of rows."
-                )
+            self._check_row_cap(count[0])
             column = batch.data.column(0 if batch.data.num_columns == 1 else position)
             chunks.extend(column.chunks)
 

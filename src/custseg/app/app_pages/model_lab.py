@@ -9,6 +9,7 @@ from custseg.algorithms import get_algorithm
 from custseg.app import cached, state
 from custseg.app.ui import chart, number, plain, show_error
 from custseg.errors import CustsegError
+from custseg.evaluate import sample_rows
 from custseg.identity import match_segments, migration
 from custseg.io.model_files import model_bytes, model_from_bytes
 from custseg.profile import Rulebook
@@ -74,7 +75,7 @@ with tabs[1]:
 
 with tabs[2]:
     if spec.name == "agglomerative":
-        rows = cached.sample_rows(len(X), 2_000, seed=model.config.random_state)
+        rows = sample_rows(len(X), 2_000, seed=model.config.random_state)
         chart(charts.dendrogram_figure(X[rows], model.config.params["linkage"],
                                        model.config.params["n_clusters"]), key="dendrogram")
     else:
