@@ -29,7 +29,7 @@ def _emit(**values) -> None:
 
 def fit(args) -> None:
     import custseg
-    from custseg.io.readers import read_table
+    from custseg.io.source import read_table
 
     started = time.perf_counter()
     table = read_table(args.csv)
@@ -43,7 +43,7 @@ def fit(args) -> None:
 
 def score(args) -> None:
     import custseg
-    from custseg.io.scoring import score_file
+    from custseg.io.score_files import score_file
 
     model = custseg.load_model(args.model)
     started = time.perf_counter()
@@ -80,7 +80,7 @@ def seed_batch(args) -> None:
     if args.mall and Path(args.mall).is_file():
         mall = pd.read_csv(args.mall).rename(columns=columns)
     else:  # the public table is absent: 200 demo customers stand in for it
-        from custseg.sample import make_customers
+        from custseg.table.sample import make_customers
 
         mall = make_customers(200, seed=0)
     features = ["gender", "age", "annual_income", "spending_score"]

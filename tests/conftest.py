@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from custseg.io.rulebooks import default_rulebook
-from custseg.model import ModelConfig, fit_model
-from custseg.sample import make_customers
+from custseg.model.segmentation import ModelConfig, fit_model
+from custseg.table.sample import make_customers
 
 MALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "Mall_Customers.csv"
 

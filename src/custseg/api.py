@@ -7,7 +7,7 @@
 >>> custseg.predict_one(model, age=30, annual_income=80, spending_score=85)  # doctest: +SKIP
 {'segment_id': 1, 'segment_name': 'Affluent Spenders', 'confidence': 1.0, 'atypical': False}
 
-Inputs may be a path, upload bytes, a :class:`~custseg.io.readers.CustomerTable` or a
+Inputs may be a path, upload bytes, a :class:`~custseg.io.source.CustomerTable` or a
 pandas DataFrame with any recognised headers (see the README's input format).
 """
 
@@ -20,20 +20,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custseg.algorithms import get_algorithm
+from custseg.cluster.algorithms import get_algorithm
+from custseg.cluster.features import fit_encoding
+from custseg.cluster.suggestions import Suggestion
+from custseg.cluster.suggestions import suggest as suggest_params
 from custseg.errors import CustsegError
-from custseg.features import fit_encoding
-from custseg.identity import keep_identities, match_segments, migration
-from custseg.io.readers import CustomerTable, read_table, table_from_frame
 from custseg.io.rulebooks import default_rulebook
-from custseg.io.scoring import score_table
-from custseg.model import ModelConfig, SegmentationModel, fit_model
-from custseg.profile import Rulebook
-from custseg.report import build_report
-from custseg.schema import GENDER, Ranges
-from custseg.scoring import score_frame
-from custseg.suggestions import Suggestion
-from custseg.suggestions import suggest as suggest_params
+from custseg.io.score_files import score_table
+from custseg.io.source import CustomerTable, read_table, table_from_frame
+from custseg.model.identity import keep_identities, match_segments, migration
+from custseg.model.report import build_report
+from custseg.model.scoring import score_frame
+from custseg.model.segmentation import ModelConfig, SegmentationModel, fit_model
+from custseg.segments.profile import Rulebook
+from custseg.table.fields import GENDER, Ranges
 
 TableLike = CustomerTable | pd.DataFrame | str | os.PathLike[str] | bytes
 
@@ -69,7 +69,7 @@ def fit(
     reported in ``model.quality``, never imputed).
 
     With a ``reference`` model (last month's, say), segments that match one of its
-    segments keep that segment's id, name and strategy (see :mod:`custseg.identity`).
+    segments keep that segment's id, name and strategy (see :mod:`custseg.model.identity`).
     """
     config = ModelConfig(
         algorithm=algorithm,
@@ -195,7 +195,7 @@ def report_html(
     model: SegmentationModel, data: TableLike | None = None, *, generated: str = "",
     source: str = "",
 ) -> str:
-    """The self-contained HTML report (see :mod:`custseg.report`)."""
+    """The self-contained HTML report (see :mod:`custseg.model.report`)."""
     values = labels = None
     if data is not None:
         values, labels = customers(model, data)

@@ -17,9 +17,9 @@ from typing import Annotated, Any
 
 import typer
 
-from custseg.algorithms import ALGORITHMS, parse_param_assignments
+from custseg.cluster.algorithms import ALGORITHMS, parse_param_assignments
 from custseg.errors import CustsegError, ParameterError, shown
-from custseg.schema import NUMERIC_FIELDS, UNITS, Ranges, fmt_number
+from custseg.table.fields import NUMERIC_FIELDS, UNITS, Ranges, fmt_number
 
 app = typer.Typer(
     name="custseg",
@@ -83,7 +83,7 @@ def _parse_sample_size(value: str | None) -> int | str | None:
 
 
 def _limits(max_decompressed_mb: int):
-    from custseg.io.readers import ReadLimits
+    from custseg.io.source import ReadLimits
 
     return ReadLimits(max_decompressed_bytes=max_decompressed_mb << 20)
 
@@ -99,7 +99,7 @@ def demo_data(
 ) -> None:
     """Write the built-in demo customer table."""
     from custseg.io.writers import write_frame_csv
-    from custseg.sample import make_customers
+    from custseg.table.sample import make_customers
 
     write_frame_csv(make_customers(n, seed), output)
     _err(f"wrote {n:,} demo customers to {output}")
@@ -148,8 +148,8 @@ def fit(
     """Fit a segmentation and save it as a model file."""
     from custseg.api import fit as fit_data
     from custseg.io.model_files import load_model, save_model
-    from custseg.io.readers import read_table
     from custseg.io.rulebooks import load_rulebook
+    from custseg.io.source import read_table
 
     old = load_model(reference) if reference is not None else None
     table = read_table(data, mapping=_parse_mapping(map_), income_unit=income_unit,
@@ -267,7 +267,7 @@ def score(
                                 income_unit=income_unit, batch_rows=batch_rows,
                                 limits=_limits(max_decompressed_mb), progress=progress)
     else:
-        from custseg.io.scoring import score_file
+        from custseg.io.score_files import score_file
 
         with _progress(quiet) as progress:
             report = score_file(model, input_path, output, mapping=mapping,
@@ -389,7 +389,7 @@ def run_app(
 
     env = dict(os.environ)
     if data is not None:
-        from custseg.io.readers import TableSource
+        from custseg.io.source import TableSource
 
         TableSource(data)  # refuse an unreadable file here, with a clear message
         env["CUSTSEG_DATA"] = str(Path(data).resolve())

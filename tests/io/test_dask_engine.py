@@ -10,7 +10,7 @@ import pytest
 import custseg
 from custseg.cli import main
 from custseg.errors import CustsegError
-from custseg.io.scoring import score_file
+from custseg.io.score_files import score_file
 
 pytest.importorskip("distributed")
 

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 import custseg
 from custseg.cli import main
 from custseg.errors import CustsegError
-from custseg.io.readers import ReadLimits, read_table
-from custseg.io.scoring import score_file
-from custseg.schema import NUMERIC_FIELDS
+from custseg.io.score_files import score_file
+from custseg.io.source import ReadLimits, read_table
+from custseg.table.fields import NUMERIC_FIELDS
 
 LIMITS = ReadLimits(max_decompressed_bytes=BOMB_LIMIT_MB << 20)
 CASES = {c.name: c for c in cases()}

@@ -18,15 +18,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from custseg.evaluate import KCurve, k_curve, k_distance
-from custseg.io.readers import CustomerTable, ReadLimits, read_table, table_from_frame
+from custseg.cluster.evaluate import KCurve, k_curve, k_distance
+from custseg.cluster.stability import stability
+from custseg.cluster.suggestions import Suggestion, suggest
 from custseg.io.rulebooks import default_rulebook
-from custseg.model import ModelConfig, SegmentationModel, fit_model
-from custseg.profile import Rulebook
-from custseg.sample import make_customers
-from custseg.schema import Ranges, Validated
-from custseg.stability import stability
-from custseg.suggestions import Suggestion, suggest
+from custseg.io.source import CustomerTable, ReadLimits, read_table, table_from_frame
+from custseg.model.segmentation import ModelConfig, SegmentationModel, fit_model
+from custseg.segments.profile import Rulebook
+from custseg.table.fields import Ranges
+from custseg.table.sample import make_customers
+from custseg.table.validate import Validated
 
 
 def digest(data: bytes) -> str:

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from custseg.algorithms import ALGORITHMS, AlgorithmSpec, ParamSpec, get_algorithm
 from custseg.app import cached, state
 from custseg.app.ui import plain, show_error
+from custseg.cluster.algorithms import ALGORITHMS, AlgorithmSpec, ParamSpec, get_algorithm
 from custseg.errors import CustsegError
-from custseg.io.readers import CustomerTable
-from custseg.model import ModelConfig
-from custseg.schema import GENDER, LABELS, NUMERIC_FIELDS, Ranges
-from custseg.summaries import reasons_table
+from custseg.io.source import CustomerTable
+from custseg.model.segmentation import ModelConfig
+from custseg.model.summaries import reasons_table
+from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS, Ranges
 
 
 def render() -> None:

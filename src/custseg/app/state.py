@@ -14,9 +14,9 @@ import pandas as pd
 import streamlit as st
 
 from custseg.errors import InputFileError
-from custseg.io.readers import CustomerTable, ReadLimits
-from custseg.model import SegmentationModel
-from custseg.schema import Validated
+from custseg.io.source import CustomerTable, ReadLimits
+from custseg.model.segmentation import SegmentationModel
+from custseg.table.validate import Validated
 
 DATA_ENV = "CUSTSEG_DATA"
 VIEW = "_view"

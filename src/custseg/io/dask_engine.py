@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from custseg.errors import CustsegError, InputFileError, shown
-from custseg.io.readers import (
+from custseg.io.score_files import Progress, Scan, ScoreReport, write_scored
+from custseg.io.source import (
     DEFAULT_BATCH_ROWS,
     PARQUET_SUFFIXES,
     TEXT_SUFFIXES,
@@ -37,9 +38,9 @@ from custseg.io.readers import (
     TableSource,
     fields_frame,
 )
-from custseg.io.scoring import Progress, Scan, ScoreReport, write_scored
-from custseg.model import SegmentationModel
-from custseg.schema import ID, duplicate_notes, row_keys
+from custseg.model.segmentation import SegmentationModel
+from custseg.table.fields import ID
+from custseg.table.notes import duplicate_notes, row_keys
 
 INPUT_SUFFIXES = TEXT_SUFFIXES | PARQUET_SUFFIXES | {".gz", ".bz2", ".xz", ".zip", ".xlsx"}
 

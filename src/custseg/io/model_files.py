@@ -29,7 +29,7 @@ import numpy as np
 
 from custseg.errors import CustsegError, ModelFileError, shown
 from custseg.io.writers import atomic_path, check_output_path
-from custseg.model import SegmentationModel
+from custseg.model.segmentation import SegmentationModel
 
 FORMAT = "custseg-model"
 FORMAT_VERSION = 1

@@ -7,7 +7,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from custseg.errors import CustsegError, shown
-from custseg.profile import Rulebook
+from custseg.segments.profile import Rulebook
 
 
 def default_rulebook_text() -> str:

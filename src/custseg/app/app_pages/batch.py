@@ -5,12 +5,13 @@ from pathlib import Path
 import pyarrow as pa
 import streamlit as st
 
-from custseg import charts, summaries
 from custseg.app import cached, state
 from custseg.app.ui import chart, plain, show_error
 from custseg.errors import CustsegError
-from custseg.io.scoring import score_table_batches
+from custseg.io.score_files import score_table_batches
 from custseg.io.writers import as_frame, csv_bytes
+from custseg.model import summaries
+from custseg.segments import charts
 
 view = state.require_view()
 model = view.model

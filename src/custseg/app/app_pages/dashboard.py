@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from custseg import charts, summaries
 from custseg.app import state
 from custseg.app.ui import chart, edit_form, number, plain
-from custseg.explain import drivers, lift_text
+from custseg.model import summaries
+from custseg.segments import charts
+from custseg.segments.explain import drivers, lift_text
 
 view = state.require_view()
 model = view.model

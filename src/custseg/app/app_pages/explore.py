@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from custseg import charts
 from custseg.app import state
 from custseg.app.ui import chart, plain
-from custseg.explain import compare_segments
-from custseg.schema import GENDER, LABELS, NUMERIC_FIELDS
+from custseg.segments import charts
+from custseg.segments.explain import compare_segments
+from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS
 
 view = state.require_view()
 values, labels, names = view.values, view.labels, view.names

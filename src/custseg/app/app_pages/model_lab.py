@@ -4,16 +4,17 @@ import json
 
 import streamlit as st
 
-from custseg import charts, summaries
-from custseg.algorithms import get_algorithm
 from custseg.app import cached, state
 from custseg.app.ui import chart, number, plain, show_error
+from custseg.cluster.algorithms import get_algorithm
+from custseg.cluster.evaluate import sample_rows
 from custseg.errors import CustsegError
-from custseg.evaluate import sample_rows
-from custseg.identity import match_segments, migration
 from custseg.io.model_files import model_bytes, model_from_bytes
-from custseg.profile import Rulebook
-from custseg.report import build_report
+from custseg.model import summaries
+from custseg.model.identity import match_segments, migration
+from custseg.model.report import build_report
+from custseg.segments import charts
+from custseg.segments.profile import Rulebook
 
 view = state.require_view()
 model = view.model

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from custseg import charts
 from custseg.api import predict_one
 from custseg.app import state
 from custseg.app.ui import chart, plain, show_error
 from custseg.errors import CustsegError
-from custseg.schema import GENDER, LABELS, NUMERIC_FIELDS, UNITS
+from custseg.segments import charts
+from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS, UNITS
 
 view = state.require_view()
 model = view.model

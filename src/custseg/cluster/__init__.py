@@ -1,0 +1,4 @@
+"""Clustering: the algorithm registry, features, the segmenter, the assigner, evaluation.
+
+No IO; takes and returns arrays and DataFrames.
+"""

@@ -1,0 +1,114 @@
+"""How good is a segmentation: quality metrics, and the curves that help choose settings.
+
+Silhouette is quadratic in the number of customers, so every metric here runs on a
+bounded random sample (``METRIC_SAMPLE`` rows) and says how many rows it used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.neighbors import NearestNeighbors
+
+from custseg.cluster.algorithms import get_algorithm
+
+METRIC_SAMPLE = 5_000
+NOISE = -1
+
+
+def sample_rows(n: int, limit: int, seed: int = 0) -> np.ndarray:
+    """Sorted positions of a random sample of at most ``limit`` of ``n`` rows (all when
+    ``n <= limit``); the same ``seed`` gives the same sample."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+def quality_metrics(
+    X: np.ndarray, labels: np.ndarray, *, sample: int = METRIC_SAMPLE, seed: int = 0
+) -> dict[str, Any]:
+    """Silhouette (higher is better, −1…1), Davies–Bouldin (lower is better) and
+    Calinski–Harabasz (higher is better), on non-noise customers of a sample.
+
+    A metric that is undefined (fewer than two segments) is None.
+    """
+    labels = np.asarray(labels)
+    rows = sample_rows(len(X), sample, seed)
+    Xs, ls = X[rows], labels[rows]
+    keep = ls != NOISE
+    Xs, ls = Xs[keep], ls[keep]
+    out: dict[str, Any] = {
+        "silhouette": None,
+        "davies_bouldin": None,
+        "calinski_harabasz": None,
+        "metric_rows": int(len(Xs)),
+    }
+    n_labels = len(np.unique(ls))
+    if 2 <= n_labels < len(Xs):
+        out["silhouette"] = float(silhouette_score(Xs, ls))
+        out["davies_bouldin"] = float(davies_bouldin_score(Xs, ls))
+        out["calinski_harabasz"] = float(calinski_harabasz_score(Xs, ls))
+    out["n_segments"] = int(len(np.unique(labels[labels != NOISE])))
+    out["noise_share"] = float(np.mean(labels == NOISE)) if len(labels) else 0.0
+    return out
+
+
+@dataclass(frozen=True)
+class KCurve:
+    """Per number of segments: inertia (K-Means), BIC (mixture) and silhouette."""
+
+    ks: tuple[int, ...]
+    silhouette: tuple[float | None, ...]
+    inertia: tuple[float | None, ...]
+    bic: tuple[float | None, ...]
+    rows: int
+
+
+def k_curve(
+    X: np.ndarray,
+    algorithm: str,
+    ks: Sequence[int] = tuple(range(2, 11)),
+    *,
+    params: dict[str, Any] | None = None,
+    sample: int = 5_000,
+    seed: int = 0,
+) -> KCurve:
+    """Fit ``algorithm`` for each k on a sample and record the curves used to choose k."""
+    spec = get_algorithm(algorithm)
+    if spec.k_param is None:
+        raise ValueError(f"{algorithm} has no number-of-segments parameter")
+    rows = sample_rows(len(X), sample, seed)
+    Xs = X[rows]
+    sil, inertia, bic = [], [], []
+    usable = [k for k in ks if 2 <= k < len(Xs)]
+    for k in usable:
+        model = spec.make({**(params or {}), spec.k_param: k}, seed)
+        labels = model.fit_predict(Xs)
+        n_found = len(np.unique(labels))
+        sil_rows = sample_rows(len(Xs), 3_000, seed)
+        sil.append(
+            float(silhouette_score(Xs[sil_rows], labels[sil_rows]))
+            if 2 <= n_found < len(sil_rows) and len(np.unique(labels[sil_rows])) > 1
+            else None
+        )
+        inertia.append(float(model.inertia_) if hasattr(model, "inertia_") else None)
+        bic.append(float(model.bic(Xs)) if hasattr(model, "bic") else None)
+    return KCurve(tuple(usable), tuple(sil), tuple(inertia), tuple(bic), int(len(Xs)))
+
+
+def k_distance(
+    X: np.ndarray, k: int, *, sample: int = 20_000, seed: int = 0
+) -> np.ndarray:
+    """Sorted distance of each (sampled) customer to its k-th nearest neighbour.
+
+    The knee of this curve is the usual choice of DBSCAN's eps for min_samples = k.
+    """
+    rows = sample_rows(len(X), sample, seed)
+    Xs = X[rows]
+    k = max(1, min(k, len(Xs) - 1))
+    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(Xs).kneighbors(Xs)
+    return np.sort(dist[:, k])

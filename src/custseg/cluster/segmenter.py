@@ -1,0 +1,444 @@
+"""Segmenter: any clusterer, plus one k-nearest-neighbour assigner for new customers.
+
+Only some clustering algorithms can place a customer they were not fitted on (K-Means
+can; DBSCAN and agglomerative clustering cannot). The Segmenter fits the chosen
+clusterer, then trains a k-nearest-neighbour classifier on the clustering space and the
+cluster labels, and *every* assignment goes through that classifier. This is assignment
+to an existing segmentation, not a re-fit: a new customer joins the segment most of its
+nearest known customers belong to.
+
+- Confidence is the neighbours' vote share (1/3, 2/3 or 1 with 3 neighbours); a tie goes
+  to the segment of the nearest neighbour.
+- A customer is *atypical* when the distance to its nearest known customer is larger
+  than that of ``atypical_quantile`` (99%) of the known customers to their own nearest
+  neighbour: it is further from every known customer than almost any known customer is
+  from the rest. It is still assigned, and flagged.
+- Noise (label -1 from DBSCAN/HDBSCAN) is a label like any other: a customer whose
+  neighbours are outliers is an outlier.
+
+For large tables the clusterer sees at most a sample (``sample_size``; each algorithm has
+a default cap, none for linear-cost ones), and the assigner's reference set is bounded
+by ``reference_size``, stratified by segment, so that assignment speed does not fall as
+the customer base grows.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.model_selection import KFold
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from custseg.cluster.algorithms import get_algorithm
+from custseg.cluster.assigner import KNNAssigner, distinct_rows
+from custseg.errors import NotEnoughDataError, ParameterError
+
+NOISE = -1
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Where customers land: per row label, vote share, atypical flag, nearest distance."""
+
+    labels: np.ndarray
+    confidence: np.ndarray
+    atypical: np.ndarray
+    distance: np.ndarray
+
+    def take(self, rows: np.ndarray) -> Assignment:
+        return Assignment(self.labels[rows], self.confidence[rows], self.atypical[rows],
+                          self.distance[rows])
+
+    @staticmethod
+    def concat(parts: list[Assignment]) -> Assignment:
+        return Assignment(*(np.concatenate([getattr(p, f) for p in parts])
+                            for f in ("labels", "confidence", "atypical", "distance")))
+
+
+class AssignmentMemo:
+    """Distinct customers already placed during one scoring run, and where they went.
+
+    A large file repeats the same rows (whole-number ages, incomes and scores) across its
+    batches; with a memo each distinct row meets the neighbour search once per file, not
+    once per batch. It is exact — a hit is compared value for value — and bounded to
+    ``limit`` rows, after which new rows are still assigned but no longer remembered.
+    """
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self.limit = limit
+        self._keys = np.empty(0, dtype=np.uint64)
+        self._rows: np.ndarray | None = None
+        self._result: Assignment | None = None
+        self._index = None
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def assign(self, rows: np.ndarray, keys: np.ndarray, place) -> Assignment:
+        """Results for distinct ``rows`` (keyed by ``keys``), calling ``place`` on misses."""
+        import pandas as pd
+
+        found = np.full(len(rows), -1, dtype=np.int64)
+        if len(self._keys):
+            found = self._index.get_indexer(keys)
+            hit = found >= 0
+            same = np.all(self._rows[found[hit]] == rows[hit], axis=1)
+            found[np.flatnonzero(hit)[~same]] = -1  # a key collision: place it afresh
+        miss = np.flatnonzero(found < 0)
+        fresh = place(rows[miss]) if len(miss) else None
+        if fresh is not None and len(self._keys) + len(miss) <= self.limit:
+            start = len(self._keys)
+            self._keys = np.concatenate([self._keys, keys[miss]])
+            self._rows = rows[miss] if self._rows is None else np.vstack([self._rows, rows[miss]])
+            self._result = fresh if self._result is None else Assignment.concat([self._result, fresh])
+            self._index = pd.Index(self._keys)
+            found[miss] = np.arange(start, start + len(miss))
+            return self._result.take(found)
+        if fresh is None:
+            return self._result.take(found)
+        # memo full: known rows from the memo, the rest from this call
+        order = np.empty(len(rows), dtype=np.int64)
+        order[miss] = np.arange(len(miss))
+        known = np.flatnonzero(found >= 0)
+        combined = Assignment.concat([fresh, self._result.take(found[known])]) if len(known) else fresh
+        order[known] = len(miss) + np.arange(len(known))
+        return combined.take(order)
+
+
+class Segmenter(ClusterMixin, BaseEstimator):
+    """Cluster customers and assign new ones through a k-nearest-neighbour vote.
+
+    Parameters
+    ----------
+    algorithm : str
+        A name from :data:`custseg.cluster.algorithms.ALGORITHMS`.
+    params : dict or None
+        Hyperparameters for the algorithm (scikit-learn names); defaults fill the rest.
+    n_neighbors : int
+        Neighbours in the assigner's vote.
+    sample_size : int, "all" or None
+        Rows the clusterer itself is fitted on. None uses the algorithm's default cap
+        (none for K-Means and BIRCH); "all" fits every row.
+    reference_size : int
+        Largest reference set the assigner keeps, sampled per segment.
+    atypical_quantile : float
+        Quantile of the known customers' nearest-neighbour distances beyond which a new
+        customer is flagged atypical.
+    random_state : int
+        Seed for the clusterer and the samples: the same seed gives the same segments.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Segment of every fitted row, ids 0, 1, … by decreasing size; -1 is noise.
+    classes_ : ndarray
+        The labels, sorted (-1 first when present).
+    assigner_ : KNNAssigner
+        The k-nearest-neighbour classifier, fitted on ``reference_X_`` and
+        ``reference_labels_``.
+    atypical_threshold_ : float
+    sample_indices_, reference_indices_ : ndarray
+        Rows the clusterer saw, and rows kept as the assigner's reference.
+    centroids_ : ndarray of shape (n_segments, n_features)
+        Mean of each non-noise segment in the clustering space.
+    fidelity_ : dict
+        ``cv_agreement``: cross-validated agreement of the assigner with the clusterer's
+        labels; ``native_agreement``: agreement with the clusterer's own ``predict``
+        on the same held-out customers, for algorithms that have one.
+    """
+
+    def __init__(
+        self,
+        *,
+        algorithm: str = "kmeans",
+        params: dict[str, Any] | None = None,
+        n_neighbors: int = 3,
+        sample_size: int | str | None = None,
+        reference_size: int = 50_000,
+        atypical_quantile: float = 0.99,
+        random_state: int = 0,
+    ) -> None:
+        self.algorithm = algorithm
+        self.params = params
+        self.n_neighbors = n_neighbors
+        self.sample_size = sample_size
+        self.reference_size = reference_size
+        self.atypical_quantile = atypical_quantile
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+
+    def _check_settings(self) -> None:
+        if not isinstance(self.n_neighbors, int | np.integer) or self.n_neighbors < 1:
+            raise ParameterError(f"n_neighbors must be a whole number ≥ 1, got {self.n_neighbors!r}.")
+        if not 0 < self.atypical_quantile <= 1:
+            raise ParameterError(
+                f"atypical_quantile must be in (0, 1], got {self.atypical_quantile!r}."
+            )
+        if not isinstance(self.reference_size, int | np.integer) or self.reference_size < 2:
+            raise ParameterError(
+                f"reference_size must be a whole number ≥ 2, got {self.reference_size!r}."
+            )
+        if self.sample_size not in (None, "all") and (
+            not isinstance(self.sample_size, int | np.integer) or self.sample_size < 2
+        ):
+            raise ParameterError(
+                f"sample_size must be a whole number ≥ 2, 'all' or None, got {self.sample_size!r}."
+            )
+
+    def fit(self, X: Any, y: Any = None) -> Segmenter:
+        """Fit the clusterer (on a sample when large), then the assigner."""
+        self._check_settings()
+        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        spec = get_algorithm(self.algorithm)
+        params = spec.resolve(self.params)
+        rng = np.random.default_rng(self.random_state)
+        n = X.shape[0]
+
+        cap = {None: spec.fit_sample, "all": None}.get(self.sample_size, self.sample_size)
+        if cap is not None and n > cap:
+            sample = np.sort(rng.choice(n, size=int(cap), replace=False))
+        else:
+            sample = np.arange(n)
+        X_fit = X[sample]
+        if spec.k_param and params[spec.k_param] > len(X_fit):
+            raise NotEnoughDataError(
+                f"{spec.k_param}={params[spec.k_param]} asks for more segments than there "
+                f"are customers to fit ({len(X_fit)}); lower it or add data."
+            )
+        for name in spec.size_bounded:
+            if params[name] is not None and params[name] > len(X_fit):
+                warnings.warn(
+                    f"{name}={params[name]} is more than the {len(X_fit)} customers fitted; "
+                    f"lowered to {len(X_fit)}.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                params[name] = len(X_fit)
+        clusterer = spec.build(params, self.random_state)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*copy.*", category=FutureWarning)
+            raw = np.asarray(clusterer.fit_predict(X_fit))
+        relabel = _size_order(raw)
+        fit_labels = relabel(raw)
+
+        ref_local = _stratified(fit_labels, int(self.reference_size), rng)
+        self.sample_indices_ = sample
+        self.reference_indices_ = sample[ref_local]
+        self.reference_X_ = np.ascontiguousarray(X_fit[ref_local])
+        self.reference_labels_ = fit_labels[ref_local]
+        self.classes_ = np.unique(fit_labels)
+        self._fit_assigner()
+
+        labels = np.empty(n, dtype=np.int64)
+        labels[sample] = fit_labels
+        rest = np.setdiff1d(np.arange(n), sample, assume_unique=True)
+        if len(rest):
+            labels[rest] = self._assign(X[rest]).labels
+        self.labels_ = labels
+        self.n_fit_rows_ = len(sample)
+        self.fidelity_ = self._fidelity(clusterer, relabel, rng)
+        self._warn_degenerate(spec.name)
+        return self
+
+    def _fit_assigner(self) -> None:
+        k = min(int(self.n_neighbors), len(self.reference_X_))
+        self.assigner_ = KNNAssigner(n_neighbors=k).fit(self.reference_X_, self.reference_labels_)
+        if len(self.reference_X_) > 1:
+            nearest, _ = self.assigner_.kneighbors(n_neighbors=1)
+            self.atypical_threshold_ = float(np.quantile(nearest[:, 0], self.atypical_quantile))
+        else:
+            self.atypical_threshold_ = 0.0
+        segments = self.classes_[self.classes_ != NOISE]
+        dim = self.reference_X_.shape[1]
+        self.centroids_ = np.array(
+            [self.reference_X_[self.reference_labels_ == c].mean(axis=0) for c in segments]
+        ).reshape(len(segments), dim)
+
+    def _fidelity(self, clusterer: Any, relabel: Any, rng: np.random.Generator) -> dict:
+        X, y = self.reference_X_, self.reference_labels_
+        n = len(X)
+        folds = min(5, n // 2)
+        if folds < 2 or len(self.classes_) < 2:
+            return {"cv_agreement": None, "native_agreement": None, "evaluated_on": 0}
+        limit = min(n, 20_000)
+        rows = np.sort(rng.choice(n, size=limit, replace=False)) if n > limit else np.arange(n)
+        held_out = np.empty(len(rows), dtype=np.int64)
+        splitter = KFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+        for train, test in splitter.split(rows):
+            k = min(int(self.n_neighbors), len(train))
+            knn = KNNAssigner(n_neighbors=k).fit(X[rows[train]], y[rows[train]])
+            held_out[test] = knn.predict(X[rows[test]])
+        out = {
+            "cv_agreement": float(np.mean(held_out == y[rows])),
+            "native_agreement": None,
+            "evaluated_on": int(len(rows)),
+        }
+        if get_algorithm(self.algorithm).predicts_natively and hasattr(clusterer, "predict"):
+            native = relabel(np.asarray(clusterer.predict(X[rows])))
+            out["native_agreement"] = float(np.mean(held_out == native))
+        return out
+
+    def _warn_degenerate(self, name: str) -> None:
+        segments = self.classes_[self.classes_ != NOISE]
+        noise_share = float(np.mean(self.labels_ == NOISE))
+        fix = ("raise eps or lower min_samples" if name == "dbscan"
+               else "lower min_cluster_size or min_samples")
+        if len(segments) == 0:
+            warnings.warn(
+                f"{name} put every customer in noise: no segment was found; {fix}.",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif len(segments) == 1:
+            warnings.warn(
+                f"{name} found a single segment; the customers do not separate with these "
+                "settings.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if noise_share > 0.5 and len(segments):
+            warnings.warn(
+                f"{name} left {noise_share:.0%} of customers as noise; {fix}.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    # --------------------------------------------------------------- assigning
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Segment of each row, by the assigner's vote (never the clusterer's)."""
+        return self.assign(X).labels
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Neighbour vote shares per class of :attr:`classes_`."""
+        check_is_fitted(self, "assigner_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        proba = self.assigner_.predict_proba(X)
+        # the assigner knows the classes of its reference set; report every class
+        out = np.zeros((len(X), len(self.classes_)))
+        out[:, np.searchsorted(self.classes_, self.assigner_.classes_)] = proba
+        return out
+
+    def assign(self, X: Any, memo: AssignmentMemo | None = None) -> Assignment:
+        """Labels, confidence, atypical flags and nearest distances in one query.
+
+        A ``memo`` carries the distinct rows already placed across calls (the batches
+        of one file), so that each is looked up once.
+        """
+        check_is_fitted(self, "assigner_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._assign(X, memo)
+
+    def _assign(self, X: np.ndarray, memo: AssignmentMemo | None = None) -> Assignment:
+        unique, inverse, keys = distinct_rows(X, force=memo is not None)
+        if unique is None:
+            return self._assign_rows(X)
+        # identical customers are looked up once (once per scoring run with a memo)
+        result = self._assign_rows(unique) if memo is None else memo.assign(
+            unique, keys, self._assign_rows)
+        return result.take(inverse)
+
+    def _assign_rows(self, X: np.ndarray) -> Assignment:
+        distance, ind = self.assigner_.kneighbors(X)
+        codes, confidence = self.assigner_.vote_codes(ind)
+        nearest = distance[:, 0]
+        labels = self.assigner_.classes_[codes]
+        return Assignment(labels, confidence, nearest > self.atypical_threshold_, nearest)
+
+    def relabel(self, mapping: dict[int, int]) -> Segmenter:
+        """A copy whose segment ids are renamed by ``mapping`` (old id -> new id; ids not
+        in it, and noise, keep theirs). The assigner is rebuilt on the same reference set,
+        so every customer lands exactly where it did, under its new id."""
+        meta, arrays = self.state()
+        arrays = {
+            "reference_X": arrays["reference_X"],
+            "reference_labels": map_ids(arrays["reference_labels"], mapping),
+            "classes": np.unique(map_ids(arrays["classes"], mapping)),
+        }
+        out = Segmenter.from_state(meta, arrays)
+        if hasattr(self, "labels_"):
+            out.labels_ = map_ids(self.labels_, mapping)
+        return out
+
+    # ------------------------------------------------------------ persistence
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Everything needed to assign again: plain values and arrays (no objects)."""
+        check_is_fitted(self, "assigner_")
+        meta = {
+            "params": self.get_params(),
+            "atypical_threshold": self.atypical_threshold_,
+            "n_features_in": int(self.n_features_in_),
+            "n_fit_rows": int(self.n_fit_rows_),
+            "fidelity": self.fidelity_,
+        }
+        arrays = {
+            "reference_X": self.reference_X_,
+            "reference_labels": self.reference_labels_.astype(np.int64),
+            "classes": self.classes_.astype(np.int64),
+        }
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Segmenter:
+        """Rebuild a fitted Segmenter from :meth:`state` (the assigner is refitted,
+        deterministically, on the same reference set)."""
+        self = cls(**meta["params"])
+        self.reference_X_ = np.ascontiguousarray(arrays["reference_X"], dtype=np.float64)
+        self.reference_labels_ = np.asarray(arrays["reference_labels"], dtype=np.int64)
+        self.classes_ = np.asarray(arrays["classes"], dtype=np.int64)
+        self.n_features_in_ = int(meta["n_features_in"])
+        self.n_fit_rows_ = int(meta["n_fit_rows"])
+        self.fidelity_ = dict(meta["fidelity"])
+        self._fit_assigner()
+        self.atypical_threshold_ = float(meta["atypical_threshold"])
+        return self
+
+
+def map_ids(labels: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
+    """Segment ids renamed by ``mapping`` (ids not in it keep theirs), all at once."""
+    labels = np.asarray(labels, dtype=np.int64)
+    out = labels.copy()
+    for old_id, new_id in mapping.items():
+        out[labels == old_id] = new_id
+    return out
+
+
+def _size_order(raw: np.ndarray):
+    """A function renumbering labels 0, 1, … by decreasing size (ties: first seen).
+
+    Noise stays -1; a label the clusterer never gave during fit maps to -2.
+    """
+    values, first, counts = np.unique(raw, return_index=True, return_counts=True)
+    lut = np.full(len(values), NOISE, dtype=np.int64)
+    keep = np.flatnonzero(values != NOISE)
+    order = keep[np.lexsort((first[keep], -counts[keep]))]
+    lut[order] = np.arange(len(order))
+
+    def relabel(labels: np.ndarray) -> np.ndarray:
+        labels = np.asarray(labels)
+        pos = np.clip(np.searchsorted(values, labels), 0, max(len(values) - 1, 0))
+        known = values[pos] == labels if len(values) else np.zeros(len(labels), bool)
+        return np.where(known, lut[pos], -2).astype(np.int64)
+
+    return relabel
+
+
+def _stratified(labels: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to ``limit`` row positions, each label keeping its share (and at least a few)."""
+    n = len(labels)
+    if n <= limit:
+        return np.arange(n)
+    picked = []
+    values, counts = np.unique(labels, return_counts=True)
+    floor = max(1, min(50, limit // (4 * len(values))))
+    for value, count in zip(values, counts, strict=True):
+        quota = min(count, max(floor, int(round(limit * count / n))))
+        members = np.flatnonzero(labels == value)
+        picked.append(rng.choice(members, size=quota, replace=False))
+    return np.sort(np.concatenate(picked))

@@ -1,0 +1,223 @@
+"""How many segments, which eps? Parameter suggestions with their reasons.
+
+- K-Means, Gaussian mixture, agglomerative and BIRCH: every number of segments from 2 to
+  10 is fitted on a sample; the recommendation is the highest silhouette among the
+  numbers whose smallest segment holds at least ``min_share`` of the customers, and the
+  reason says whether Davies–Bouldin, the elbow of the inertia (K-Means) and BIC (the
+  mixture) agree.
+- DBSCAN: eps at the knee of the sorted distances to the ``min_samples``-th neighbour;
+  when that eps joins everyone into one segment (or breaks them into more than fifteen,
+  or leaves most as noise), the eps among the curve's quantiles that best balances
+  silhouette and customers kept out of noise, and the reason says so.
+- HDBSCAN: the ``min_cluster_size`` (as a share of the customers fitted) that maximises
+  the silhouette of the clustered customers times the share not left as noise.
+
+Warnings: DBSCAN/HDBSCAN leaving most customers as noise, and one feature accounting for
+almost all of the distance between the segments' centres.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import davies_bouldin_score, silhouette_score
+
+from custseg.cluster.algorithms import get_algorithm
+from custseg.cluster.evaluate import k_distance, sample_rows
+
+NOISE = -1
+
+
+@dataclass
+class Suggestion:
+    algorithm: str
+    recommended: dict[str, Any]
+    table: list[dict[str, Any]]
+    reason: str
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def knee(y: Sequence[float]) -> int:
+    """Index of the knee of a curve: the point furthest from the chord joining its ends
+    (after scaling both axes to 0–1)."""
+    y = np.asarray(y, dtype="float64")
+    if len(y) < 3:
+        return 0
+    x = np.linspace(0, 1, len(y))
+    span = y.max() - y.min()
+    yn = (y - y.min()) / span if span > 0 else np.zeros_like(y)
+    chord = yn[0] + (yn[-1] - yn[0]) * x
+    return int(np.argmax(np.abs(yn - chord)))
+
+
+def _sample(X: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    return X[sample_rows(len(X), limit, seed)]
+
+
+def suggest(
+    X: np.ndarray,
+    algorithm: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    feature_names: Sequence[str] = (),
+    fitted_rows: int | None = None,
+    ks: Sequence[int] = tuple(range(2, 11)),
+    min_share: float = 0.03,
+    sample: int = 4_000,
+    seed: int = 0,
+) -> Suggestion:
+    """Recommended parameters for ``algorithm`` on ``X`` (the scaled features)."""
+    spec = get_algorithm(algorithm)
+    base = spec.resolve(params)
+    # DBSCAN's eps depends on density, so it looks at a larger sample (it is quick);
+    # HDBSCAN's sizes are shares, which a sample keeps
+    Xs = _sample(X, 5 * sample if spec.name == "dbscan" else sample, seed)
+    if spec.k_param:
+        result = _suggest_k(Xs, spec, base, ks, min_share, seed)
+    elif spec.name == "dbscan":
+        result = _suggest_eps(Xs, spec, base, seed, fitted_rows or len(X))
+    else:
+        result = _suggest_min_cluster_size(Xs, spec, base, seed, fitted_rows or len(X))
+    labels = result.pop("labels")
+    warnings = _warnings(Xs, labels, spec.name, feature_names)
+    return Suggestion(spec.name, result["recommended"], result["table"], result["reason"], warnings)
+
+
+def _suggest_k(X, spec, base, ks, min_share, seed) -> dict[str, Any]:
+    table, fits = [], {}
+    sil_rows = _sample(X, 3_000, seed + 1)
+    for k in [k for k in ks if 2 <= k < len(X)]:
+        model = spec.build({**base, spec.k_param: k}, seed)
+        labels = np.asarray(model.fit_predict(X))
+        found = np.unique(labels)
+        shares = np.bincount(np.searchsorted(found, labels)) / len(labels)
+        row = {spec.k_param: k, "silhouette": None, "davies_bouldin": None,
+               "smallest_share": float(shares.min())}
+        if len(found) > 1:
+            row["silhouette"] = float(silhouette_score(X, labels, sample_size=len(sil_rows),
+                                                       random_state=seed))
+            row["davies_bouldin"] = float(davies_bouldin_score(X, labels))
+        if hasattr(model, "inertia_"):
+            row["inertia"] = float(model.inertia_)
+        if hasattr(model, "bic"):
+            row["bic"] = float(model.bic(X))
+        table.append(row)
+        fits[k] = labels
+    usable = [r for r in table if r["silhouette"] is not None and r["smallest_share"] >= min_share]
+    pool = usable or [r for r in table if r["silhouette"] is not None]
+    best = max(pool, key=lambda r: r["silhouette"])
+    k = best[spec.k_param]
+    agree = []
+    db_best = min(pool, key=lambda r: r["davies_bouldin"])[spec.k_param]
+    agree.append("Davies–Bouldin agrees" if db_best == k else f"Davies–Bouldin prefers {db_best}")
+    if "inertia" in best:
+        elbow = table[knee([r["inertia"] for r in table])][spec.k_param]
+        agree.append("the elbow of the inertia is there too" if elbow == k
+                     else f"the elbow of the inertia is at {elbow}")
+    if "bic" in best:
+        bic_best = min(table, key=lambda r: r["bic"])[spec.k_param]
+        agree.append("BIC agrees" if bic_best == k else f"BIC is lowest at {bic_best}")
+    size_note = (f"every segment holds at least {min_share:.0%} of customers" if usable
+                 else f"no number of segments keeps every segment above {min_share:.0%}")
+    reason = (f"{k} segments: the highest silhouette ({best['silhouette']:.2f}) from "
+              f"{table[0][spec.k_param]} to {table[-1][spec.k_param]} where {size_note}; "
+              + "; ".join(agree) + ".")
+    return {"recommended": {spec.k_param: int(k)}, "table": table, "reason": reason,
+            "labels": fits[k]}
+
+
+def _score(X: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Segments found, noise share, silhouette of the clustered customers, and their
+    product with the share kept out of noise (None when fewer than two segments)."""
+    clustered = labels != NOISE
+    found = len(set(labels[clustered].tolist()))
+    noise = float(np.mean(~clustered))
+    sil = (float(silhouette_score(X[clustered], labels[clustered],
+                                  sample_size=min(3_000, int(clustered.sum())), random_state=0))
+           if found > 1 and clustered.sum() > found else None)
+    usable = sil is not None and found <= 15 and noise <= 0.5
+    return {"segments": found, "noise_share": noise, "silhouette": sil,
+            "score": sil * (1 - noise) if usable else None}
+
+
+def _suggest_eps(X, spec, base, seed, fitted_rows) -> dict[str, Any]:
+    k = int(base["min_samples"])
+    scaled_k = max(2, int(round(k * len(X) / fitted_rows)))
+    distances = k_distance(X, scaled_k, sample=len(X), seed=seed)
+    low, high = spec.param("eps").low, spec.param("eps").high
+    at_knee = float(np.clip(round(float(distances[knee(distances)]), 2), low, high))
+    candidates = sorted({at_knee} | {
+        float(np.clip(round(float(np.quantile(distances, q)), 2), low, high))
+        for q in (0.5, 0.6, 0.7, 0.8, 0.9)})
+    table, fits = [], {}
+    for eps in candidates:
+        labels = np.asarray(spec.build({**base, "eps": eps, "min_samples": scaled_k},
+                                       seed).fit_predict(X))
+        table.append({"eps": eps, "knee": eps == at_knee, **_score(X, labels)})
+        fits[eps] = labels
+    knee_row = next(r for r in table if r["knee"])
+    scored = [r for r in table if r["score"] is not None]
+    if knee_row["score"] is not None or not scored:
+        best = knee_row
+        reason = (f"eps {at_knee:g}: the knee of the distance from each customer to its "
+                  f"{k}th-nearest neighbour (scaled units); DBSCAN then finds "
+                  f"{best['segments']} segments and leaves {best['noise_share']:.0%} as outliers.")
+    else:
+        best = max(scored, key=lambda r: r["score"])
+        reason = (f"eps {best['eps']:g}: the knee of the {k}th-neighbour distances ({at_knee:g}) "
+                  f"joins the customers into {knee_row['segments']} segment"
+                  f"{'s' if knee_row['segments'] != 1 else ''}, so the eps that best balances "
+                  f"silhouette ({best['silhouette']:.2f}) and customers kept out of noise "
+                  f"({1 - best['noise_share']:.0%}) is suggested: {best['segments']} segments.")
+    return {"recommended": {"eps": best["eps"]}, "table": table, "reason": reason,
+            "labels": fits[best["eps"]]}
+
+
+def _suggest_min_cluster_size(X, spec, base, seed, fitted_rows) -> dict[str, Any]:
+    table, fits = [], {}
+    for share in (0.01, 0.02, 0.05, 0.1):
+        size_here = max(5, int(round(share * len(X))))
+        labels = np.asarray(spec.build({**base, "min_cluster_size": size_here, "min_samples": None},
+                                       seed).fit_predict(X))
+        size_full = max(5, int(round(share * min(fitted_rows, spec.fit_sample or fitted_rows))))
+        table.append({"min_cluster_size": size_full, "share": share, **_score(X, labels)})
+        fits[size_full] = labels
+    scored = [r for r in table if r["score"] is not None]
+    if not scored:
+        best = table[0]
+        reason = ("no setting found between two and fifteen segments with most customers "
+                  "clustered; the smallest segment size is suggested.")
+    else:
+        best = max(scored, key=lambda r: r["score"])
+        reason = (f"min_cluster_size {best['min_cluster_size']} ({best['share']:.0%} of the "
+                  f"customers fitted): the best balance of silhouette ({best['silhouette']:.2f}) "
+                  f"and customers kept out of noise ({1 - best['noise_share']:.0%}); "
+                  f"{best['segments']} segments.")
+    size = min(best["min_cluster_size"], int(spec.param("min_cluster_size").high))
+    return {"recommended": {"min_cluster_size": size}, "table": table, "reason": reason,
+            "labels": fits[best["min_cluster_size"]]}
+
+
+def _warnings(X, labels, algorithm, feature_names) -> list[str]:
+    out = []
+    noise = float(np.mean(labels == NOISE))
+    if noise > 0.5:
+        out.append(f"{algorithm} leaves {noise:.0%} of customers as noise with these settings: "
+                   "raise eps or lower min_samples / min_cluster_size.")
+    segments = [s for s in np.unique(labels) if s != NOISE]
+    if len(segments) > 1 and feature_names:
+        centres = np.array([X[labels == s].mean(axis=0) for s in segments])
+        spread = centres.var(axis=0)[: len(feature_names)]
+        if spread.sum() > 0:
+            shares = spread / spread.sum()
+            top = int(np.argmax(shares))
+            if shares[top] > 0.8 and len(feature_names) > 1:
+                out.append(f"{feature_names[top]} alone makes {shares[top]:.0%} of the spread "
+                           "between the segments' centres: the other features barely matter.")
+    return out

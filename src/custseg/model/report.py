@@ -1,0 +1,161 @@
+"""A self-contained HTML report of a segmentation, to share or archive.
+
+One file that works offline: Plotly's JavaScript is embedded once, nothing is loaded from
+the network, and every piece of user text (names, strategies, file names) is escaped.
+It holds the segments with their names, sizes, profiles, rules and strategies, the main
+charts, the quality metrics and the stability.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+
+from custseg.cluster.stability import reading
+from custseg.model.segmentation import SegmentationModel
+from custseg.model.summaries import describe_model, fit_note, gender_mix_text
+from custseg.segments import charts
+from custseg.segments.explain import drivers, lift_text
+from custseg.table.fields import LABELS, NUMERIC_FIELDS, UNITS
+
+_STYLE = """
+body { font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif;
+       color: #1f2933; margin: 0 auto; max-width: 1100px; padding: 24px; line-height: 1.45; }
+h1 { margin-bottom: 0; } .muted { color: #6b7280; font-size: 0.92em; }
+.metrics { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
+.metric { border: 1px solid #d9dee5; border-radius: 8px; padding: 10px 14px; min-width: 140px; }
+.metric b { display: block; font-size: 1.5em; }
+.segment { border: 1px solid #d9dee5; border-left: 8px solid var(--c); border-radius: 8px;
+           padding: 12px 18px; margin: 18px 0; }
+table { border-collapse: collapse; margin: 8px 0; font-size: 0.93em; }
+th, td { border-bottom: 1px solid #e5e7eb; padding: 4px 10px; text-align: left; }
+td.n { text-align: right; }
+.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
+@media (max-width: 800px) { .grid { grid-template-columns: 1fr; } }
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _metric(label: str, value: str) -> str:
+    return f'<div class="metric">{_e(label)}<b>{_e(value)}</b></div>'
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+class _Figures:
+    """Figures as HTML fragments; Plotly's script goes into the first one only."""
+
+    def __init__(self) -> None:
+        self.first = True
+
+    def __call__(self, fig) -> str:
+        out = fig.to_html(full_html=False, include_plotlyjs=self.first,
+                          config={"displaylogo": False, "responsive": True})
+        self.first = False
+        return out
+
+
+def build_report(
+    model: SegmentationModel,
+    *,
+    values: pd.DataFrame | None = None,
+    labels: np.ndarray | None = None,
+    title: str = "Customer segments",
+    generated: str = "",
+    source: str = "",
+) -> str:
+    """The whole report as one HTML string. With ``values`` and ``labels`` (customers and
+    their segments) it adds the scatter and distribution charts."""
+    figure = _Figures()
+    m = model.metrics
+    fid = model.segmenter.fidelity_
+    stab = m.get("stability")
+    head = [
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="muted">{_e(describe_model(model))}'
+        + (f" · data: {_e(source)}" if source else "")
+        + (f" · generated {_e(generated)}" if generated else "") + "</p>",
+        f"<p>{_e(fit_note(model))}</p>",
+        '<div class="metrics">',
+        _metric("Customers", f"{model.base.n:,}"),
+        _metric("Segments", str(sum(1 for s in model.segments if not s.is_outliers))),
+        _metric("Silhouette", _num(m.get("silhouette"))),
+        _metric("Davies–Bouldin", _num(m.get("davies_bouldin"))),
+        _metric("Calinski–Harabasz", _num(m.get("calinski_harabasz"), 1)),
+        _metric("Assigner agreement", "–" if fid.get("cv_agreement") is None
+                else f"{fid['cv_agreement']:.1%}"),
+        _metric("Stability (ARI)", "–" if not stab or stab.get("overall") is None
+                else f"{stab['overall']:.2f}"),
+        "</div>",
+    ]
+    if stab:
+        head.append(f"<p>{_e(stab.get('reading', ''))}</p>")
+    quality = model.quality
+    if quality.n_invalid:
+        reasons = ", ".join(f"{k}: {v:,}" for k, v in quality.reasons.items())
+        head.append(f'<p class="muted">{quality.n_invalid:,} of {quality.n_input:,} rows were '
+                    f"invalid and left out ({_e(reasons)}).</p>")
+
+    overview = ['<h2>Segments at a glance</h2><div class="grid">',
+                figure(charts.shares_donut(model.segments))]
+    if values is not None and labels is not None:
+        fields = [f for f in NUMERIC_FIELDS if f in values.columns]
+        if len(fields) >= 2:
+            overview.append(figure(charts.scatter_2d(values, labels, model.names, fields[-2],
+                                                     fields[-1], max_points=5_000)))
+    overview.append("</div>")
+
+    sections = ["<h2>Each segment</h2>"]
+    per_segment = (stab or {}).get("per_segment", {})
+    for s in model.segments:
+        color = charts.segment_color(s.id)
+        title_text = s.name if s.is_outliers else f"{s.id} · {s.name}"
+        rows = "".join(
+            f"<tr><td>{_e(LABELS[f])} ({_e(UNITS[f])})</td><td class='n'>{s.means[f]:.1f}</td>"
+            f"<td class='n'>{model.base.means[f]:.1f}</td><td class='n'>{s.z[f]:+.2f}</td>"
+            f"<td>{_e(s.levels[f])}</td></tr>"
+            for f in NUMERIC_FIELDS if f in s.means and s.means[f] is not None
+        )
+        rules = "".join(
+            f"<li>{_e(r['text'])} — precision {r['precision']:.0%}, coverage "
+            f"{r['coverage']:.0%}</li>" for r in s.rules
+        )
+        lifts = "".join(f"<li>{_e(lift_text(d))}</li>" for d in drivers(s, model.base))
+        stable = per_segment.get(s.id, per_segment.get(str(s.id)))
+        stable_text = ("" if stable is None else
+                       f"<p>Stability: Jaccard {stable:.2f} ({_e(reading(stable))}).</p>")
+        sections.append(
+            f'<div class="segment" style="--c: {color}">'
+            f"<h3>{_e(title_text)}</h3>"
+            f'<p class="muted">{s.size:,} customers · {s.share:.1%} of the base'
+            + (f" · {_e(gender_mix_text(s.gender_mix))}" if s.gender_mix else "") + "</p>"
+            f"<p>{_e(s.description)}</p>"
+            f"<p><b>Strategy.</b> {_e(s.strategy)}</p>"
+            '<div class="grid"><div>'
+            "<table><tr><th>feature</th><th>segment</th><th>everyone</th><th>gap (SD)</th>"
+            f"<th>level</th></tr>{rows}</table>"
+            + (f"<p><b>Rules</b></p><ul>{rules}</ul>" if rules else "")
+            + f"<p><b>Drivers</b></p><ul>{lifts}</ul>{stable_text}</div><div>"
+            + (figure(charts.profile_bars(s, model.rulebook.threshold)) if not s.is_outliers else "")
+            + "</div></div></div>"
+        )
+
+    extra = []
+    if values is not None and labels is not None:
+        extra.append("<h2>Distributions</h2>")
+        for f in [f for f in NUMERIC_FIELDS if f in values.columns]:
+            extra.append(figure(charts.distribution(values, labels, model.names, f)))
+    body = "\n".join(head + overview + sections + extra)
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )

@@ -1,0 +1,136 @@
+"""Score a table: the contract's segment columns for every input row, nothing dropped.
+
+Scored output = every input row, in input order, every input column unchanged, plus
+``segment_id``, ``segment_name``, ``confidence`` (0–1), ``atypical``, ``row_status``
+(``ok`` | ``invalid``) and ``row_issues``. Invalid rows keep their place with empty
+segment fields. This module builds those six columns; :mod:`custseg.io` puts them beside
+the untouched input columns and writes them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from custseg.cluster.segmenter import AssignmentMemo
+from custseg.model.segmentation import SegmentationModel
+from custseg.table.validate import Validated, validate
+
+SCORE_COLUMNS: tuple[str, ...] = (
+    "segment_id",
+    "segment_name",
+    "confidence",
+    "atypical",
+    "row_status",
+    "row_issues",
+)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Contract columns for some rows; invalid rows counted by reason, remarks by kind."""
+
+    columns: pd.DataFrame
+    reasons: Counter
+    notes: Counter
+
+
+def score_rows(
+    model: SegmentationModel,
+    frame: pd.DataFrame,
+    *,
+    decimal: str = ".",
+    income_unit: str = "k$",
+    duplicates: Mapping[int, str] | None = None,
+    structural: Mapping[int, str] | None = None,
+    memo: AssignmentMemo | None = None,
+) -> Scored:
+    """Validate and assign the rows of ``frame`` (canonical field columns).
+
+    ``duplicates`` carries notes from a whole-file duplicate check when ``frame`` is
+    one batch of a larger input; by default duplicates are found within ``frame``.
+    ``structural`` marks rows the reader could not split into columns. ``memo`` (one per
+    file) remembers the distinct rows already placed by earlier batches.
+    """
+    validated = validate(
+        frame,
+        required=model.encoding.needs,
+        ranges=model.config.ranges,
+        decimal=decimal,
+        income_unit=income_unit,
+        duplicates=duplicates,
+        structural=structural,
+    )
+    return Scored(score_validated(model, validated, memo), validated.reasons, validated.notes)
+
+
+def score_frame(model: SegmentationModel, frame: pd.DataFrame, **options: Any) -> pd.DataFrame:
+    """The six contract columns for each row of ``frame`` (see :func:`score_rows`)."""
+    return score_rows(model, frame, **options).columns
+
+
+def score_validated(
+    model: SegmentationModel, validated: Validated, memo: AssignmentMemo | None = None
+) -> pd.DataFrame:
+    """Contract columns for an already validated table."""
+    n = validated.n_rows
+    ok = validated.valid
+    labels = np.zeros(n, dtype=np.int64)
+    confidence = np.zeros(n)
+    atypical = np.zeros(n, dtype=bool)
+    issues = validated.issues.copy()
+    if ok.any():
+        values = validated.values.loc[ok] if not ok.all() else validated.values
+        result = model.assign(values, memo)
+        labels[ok] = result.labels
+        confidence[ok] = np.round(result.confidence, 4)
+        atypical[ok] = result.atypical
+        unseen = _unseen_gender(model, values)
+        if unseen is not None and unseen.any():
+            rows = np.flatnonzero(ok)[unseen]
+            notes = np.array(
+                [f"gender {v!r} was not seen when the model was fitted"
+                 for v in values["gender"].to_numpy()[unseen]],
+                dtype=object,
+            )
+            current = issues[rows]
+            issues[rows] = np.where(current == "", notes, current + "; " + notes)
+    missing = ~ok
+    ids = sorted(model.names)
+    names = pa.array([str(model.names[i]) for i in ids], type=pa.string())
+    position = pd.Index(ids, dtype="int64").get_indexer(labels)  # -1: a label with no name
+    seg_name = pc.take(names, pa.array(position, mask=missing | (position < 0)))
+    status = pc.take(pa.array(["invalid", "ok"]), pa.array(ok.astype(np.int8)))
+    return pd.DataFrame(
+        {
+            "segment_id": pd.arrays.IntegerArray(labels, missing),
+            "segment_name": pd.arrays.ArrowExtensionArray(seg_name),
+            "confidence": pd.arrays.FloatingArray(confidence, missing.copy()),
+            "atypical": pd.arrays.BooleanArray(atypical, missing.copy()),
+            "row_status": pd.arrays.ArrowExtensionArray(status),
+            "row_issues": pd.arrays.ArrowExtensionArray(_sparse_text(issues)),
+        }
+    )
+
+
+def _sparse_text(issues: np.ndarray) -> pa.Array:
+    """An arrow text column from an object array that is mostly "" (cheap when so)."""
+    filled = np.flatnonzero(issues != "")
+    codes = np.zeros(len(issues), dtype=np.int64)
+    codes[filled] = np.arange(1, len(filled) + 1)
+    values = pa.array([""] + issues[filled].tolist(), type=pa.string())
+    return pc.take(values, pa.array(codes))
+
+
+def _unseen_gender(model: SegmentationModel, values: pd.DataFrame) -> np.ndarray | None:
+    if not model.encoding.use_gender:
+        return None
+    known = np.asarray(model.encoding.gender_categories, dtype=object)
+    return ~np.isin(values["gender"].to_numpy(dtype=object), known)

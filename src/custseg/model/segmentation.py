@@ -1,0 +1,329 @@
+"""The whole pipeline as one object: validation rules, encoding, segmenter, profiles.
+
+:func:`fit_model` turns a table into a :class:`SegmentationModel`; the model assigns
+new customers, describes its segments, and turns into plain data (:meth:`state`) for
+the safe model file written by :mod:`custseg.io.model_files`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from custseg.cluster.algorithms import get_algorithm
+from custseg.cluster.evaluate import quality_metrics
+from custseg.cluster.features import FeatureEncoding, check_features, fit_encoding
+from custseg.cluster.segmenter import Assignment, AssignmentMemo, Segmenter, map_ids
+from custseg.cluster.stability import sentence as stability_sentence
+from custseg.cluster.stability import stability
+from custseg.errors import CustsegError, NotEnoughDataError
+from custseg.segments.explain import drivers, segment_rules
+from custseg.segments.profile import BaseStats, Rulebook, SegmentProfile, profile_segments
+from custseg.table.fields import GENDER, Ranges
+from custseg.table.validate import Validated, validate
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything the user chooses for a fit."""
+
+    algorithm: str = "kmeans"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    features: tuple[str, ...] = ("age", "annual_income", "spending_score")
+    use_gender: bool = False
+    n_neighbors: int = 3
+    sample_size: int | str | None = None
+    reference_size: int = 50_000
+    random_state: int = 0
+    ranges: Ranges = field(default_factory=Ranges)
+    #: Subsample refits for the stability metric (0 skips it, as the live dashboard does).
+    stability_resamples: int = 10
+
+    def resolved(self) -> ModelConfig:
+        """The same config with features checked and every parameter filled in."""
+        spec = get_algorithm(self.algorithm)
+        return replace(
+            self,
+            params=spec.resolve(self.params),
+            features=check_features(self.features),
+        )
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return self.features + ((GENDER,) if self.use_gender else ())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "algorithm": self.algorithm,
+            "params": dict(self.params),
+            "features": list(self.features),
+            "use_gender": self.use_gender,
+            "n_neighbors": self.n_neighbors,
+            "sample_size": self.sample_size,
+            "reference_size": self.reference_size,
+            "random_state": self.random_state,
+            "ranges": self.ranges.to_dict(),
+            "stability_resamples": self.stability_resamples,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        values = dict(data)
+        values["features"] = tuple(values["features"])
+        values["ranges"] = Ranges.from_dict(values["ranges"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """What happened to the input rows of a fit."""
+
+    n_input: int
+    n_used: int
+    n_invalid: int
+    reasons: Mapping[str, int]
+    n_duplicate_rows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_input": self.n_input,
+            "n_used": self.n_used,
+            "n_invalid": self.n_invalid,
+            "reasons": dict(self.reasons),
+            "n_duplicate_rows": self.n_duplicate_rows,
+        }
+
+    @classmethod
+    def from_validated(cls, validated: Validated) -> DataQuality:
+        return cls(
+            n_input=validated.n_rows,
+            n_used=validated.n_rows - validated.n_invalid,
+            n_invalid=validated.n_invalid,
+            reasons=dict(validated.reasons),
+            n_duplicate_rows=int(validated.notes.get("duplicate customer_id", 0)),
+        )
+
+
+@dataclass
+class SegmentationModel:
+    """A fitted segmentation: assign customers, read segments, save as plain data."""
+
+    config: ModelConfig
+    encoding: FeatureEncoding
+    segmenter: Segmenter
+    base: BaseStats
+    segments: tuple[SegmentProfile, ...]
+    metrics: Mapping[str, Any]
+    quality: DataQuality
+    rulebook: Rulebook
+    warnings: tuple[str, ...] = ()
+    #: Labels of the fitted (valid) rows, in order; only on a freshly fitted model.
+    labels: np.ndarray | None = None
+
+    @property
+    def names(self) -> dict[int, str]:
+        return {s.id: s.name for s in self.segments}
+
+    def segment(self, segment_id: int) -> SegmentProfile:
+        for s in self.segments:
+            if s.id == segment_id:
+                return s
+        raise KeyError(segment_id)
+
+    def assign(self, values: pd.DataFrame, memo: AssignmentMemo | None = None) -> Assignment:
+        """Assign valid rows (canonical, typed values) to segments."""
+        return self.segmenter.assign(self.encoding.transform(values), memo)
+
+    def relabelled(
+        self, mapping: Mapping[int, int], segments: tuple[SegmentProfile, ...] | list
+    ) -> SegmentationModel:
+        """This model with segment ids renamed by ``mapping`` and the given profiles."""
+        stability = self.metrics.get("stability")
+        metrics = dict(self.metrics)
+        if stability:
+            per_segment = {mapping.get(int(k), int(k)): v
+                           for k, v in stability["per_segment"].items()}
+            metrics["stability"] = {**stability, "per_segment": per_segment,
+                                    "reading": stability_sentence(stability["overall"],
+                                                                  per_segment)}
+        labels = None if self.labels is None else map_ids(self.labels, mapping)
+        ordered = tuple(sorted(segments, key=lambda s: (s.id == -1, s.id)))
+        return replace(self, segmenter=self.segmenter.relabel(dict(mapping)), segments=ordered,
+                       metrics=metrics, labels=labels)
+
+    def with_edits(self, edits: Mapping[int, Mapping[str, str]]) -> SegmentationModel:
+        """This model with an analyst's names and strategies: ``{id: {"name", "strategy"}}``.
+
+        Names must stay unique and not be blank; the edited segments are marked, and the
+        edits travel with the model file.
+        """
+        segments = []
+        for s in self.segments:
+            change = edits.get(s.id)
+            if not change:
+                segments.append(s)
+                continue
+            name = str(change.get("name", s.name)).strip()
+            strategy = str(change.get("strategy", s.strategy)).strip()
+            if not name:
+                raise CustsegError(f"segment {s.id} needs a name; it cannot be blank.")
+            edited = name != s.name or strategy != s.strategy or s.edited
+            segments.append(replace(s, name=name, strategy=strategy, edited=edited))
+        names = [s.name for s in segments]
+        clash = sorted({n for n in names if names.count(n) > 1})
+        if clash:
+            raise CustsegError(
+                f"two segments would be called {clash[0]!r}; segment names must be unique."
+            )
+        return replace(self, segments=tuple(segments))
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON document of ``custseg fit --json`` / ``profile --json``."""
+        return _plain({
+            "algorithm": self.config.algorithm,
+            "params": dict(self.config.params),
+            "features": list(self.config.features),
+            "use_gender": self.config.use_gender,
+            "n_rows": self.quality.n_used,
+            "sample_size": int(self.segmenter.n_fit_rows_),
+            "reference_size": int(len(self.segmenter.reference_X_)),
+            "metrics": {**self.metrics, "fidelity": dict(self.segmenter.fidelity_)},
+            "data_quality": self.quality.to_dict(),
+            "warnings": list(self.warnings),
+            "segments": [
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "size": s.size,
+                    "share": s.share,
+                    "means": dict(s.means),
+                    "levels": dict(s.levels),
+                    "strategy": s.strategy,
+                    "description": s.description,
+                    "facts": list(s.facts),
+                    "gender_mix": dict(s.gender_mix),
+                    "rules": [dict(r) for r in s.rules],
+                    "drivers": drivers(s, self.base),
+                    "edited": s.edited,
+                }
+                for s in self.segments
+            ],
+        })
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Plain JSON-able values (NaN as None) and numeric arrays: all a model file holds."""
+        seg_meta, arrays = self.segmenter.state()
+        meta = _plain({
+            "config": self.config.to_dict(),
+            "encoding": self.encoding.to_dict(),
+            "segmenter": seg_meta,
+            "base": self.base.to_dict(),
+            "segments": [s.to_dict() for s in self.segments],
+            "metrics": dict(self.metrics),
+            "quality": self.quality.to_dict(),
+            "rulebook": self.rulebook.to_dict(),
+            "warnings": list(self.warnings),
+        })
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> SegmentationModel:
+        return cls(
+            config=ModelConfig.from_dict(meta["config"]),
+            encoding=FeatureEncoding.from_dict(meta["encoding"]),
+            segmenter=Segmenter.from_state(meta["segmenter"], dict(arrays)),
+            base=BaseStats.from_dict(meta["base"]),
+            segments=tuple(SegmentProfile.from_dict(s) for s in meta["segments"]),
+            metrics=dict(meta["metrics"]),
+            quality=DataQuality(**meta["quality"]),
+            rulebook=Rulebook.from_dict(meta["rulebook"]),
+            warnings=tuple(meta.get("warnings", ())),
+        )
+
+
+def fit_model(
+    frame: pd.DataFrame,
+    config: ModelConfig,
+    rulebook: Rulebook,
+    *,
+    decimal: str = ".",
+    income_unit: str = "k$",
+    validated: Validated | None = None,
+) -> SegmentationModel:
+    """Validate ``frame`` (canonical columns), fit on its valid rows, and profile.
+
+    Invalid rows are excluded and counted by reason in :attr:`SegmentationModel.quality`;
+    nothing is imputed.
+    """
+    config = config.resolved()
+    if validated is None:
+        validated = validate(
+            frame, required=config.needs, ranges=config.ranges, decimal=decimal,
+            income_unit=income_unit,
+        )
+    values = validated.valid_values()
+    quality = DataQuality.from_validated(validated)
+    spec = get_algorithm(config.algorithm)
+    needed = max(2, int(config.params.get(spec.k_param, 2)) if spec.k_param else 2)
+    if len(values) < needed:
+        reasons = ", ".join(f"{k}: {v}" for k, v in validated.reasons.most_common(5))
+        raise NotEnoughDataError(
+            f"only {len(values)} of {validated.n_rows} rows are valid, and fitting needs at "
+            f"least {needed}." + (f" Invalid rows: {reasons}." if reasons else "")
+        )
+    encoding = fit_encoding(values, config.features, config.use_gender)
+    X = encoding.transform(values)
+    segmenter = Segmenter(
+        algorithm=config.algorithm,
+        params=dict(config.params),
+        n_neighbors=config.n_neighbors,
+        sample_size=config.sample_size,
+        reference_size=config.reference_size,
+        random_state=config.random_state,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        segmenter.fit(X)
+    messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
+    base, segments = profile_segments(values, segmenter.labels_, config.features, rulebook)
+    rules = segment_rules(values, segmenter.labels_, config.features, seed=config.random_state)
+    segments = tuple(
+        replace(s, rules=tuple(r.to_dict() for r in rules.get(s.id, ()))) for s in segments
+    )
+    metrics = quality_metrics(X, segmenter.labels_, seed=config.random_state)
+    if config.stability_resamples > 0:
+        metrics["stability"] = stability(
+            X, segmenter.labels_, config.algorithm, config.params,
+            fitted_rows=segmenter.n_fit_rows_, resamples=config.stability_resamples,
+            seed=config.random_state,
+        )
+    return SegmentationModel(
+        config=config,
+        encoding=encoding,
+        segmenter=segmenter,
+        base=base,
+        segments=segments,
+        metrics=metrics,
+        quality=quality,
+        rulebook=rulebook,
+        warnings=messages,
+        labels=segmenter.labels_,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Recursively: numpy scalars to Python, tuples to lists, non-finite floats to None."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,138 @@
+"""Tables and figures-as-numbers the faces show: pure functions over a model and data.
+
+Pages and commands stay thin by calling these instead of doing pandas work themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from custseg.model.segmentation import SegmentationModel
+from custseg.segments.profile import BaseStats, SegmentProfile
+from custseg.table.fields import LABELS, NUMERIC_FIELDS, UNITS
+from custseg.table.validate import Validated
+
+NOISE = -1
+
+
+def headline(model: SegmentationModel) -> dict[str, Any]:
+    """Customers, average age / income / score, number of segments, outlier share."""
+    base = model.base
+    outliers = sum(s.size for s in model.segments if s.id == NOISE)
+    return {
+        "customers": base.n,
+        "age": base.means.get("age"),
+        "annual_income": base.means.get("annual_income"),
+        "spending_score": base.means.get("spending_score"),
+        "segments": sum(1 for s in model.segments if s.id != NOISE),
+        "outlier_share": outliers / base.n if base.n else 0.0,
+    }
+
+
+def level_table(segment: SegmentProfile, base: BaseStats) -> pd.DataFrame:
+    """Per feature: the segment's average, everyone's average, and the gap in SD (the
+    level chart beside it says low / mid / high)."""
+    # Column names are short so the table fits a dashboard card.
+    rows = []
+    for f in NUMERIC_FIELDS:
+        if f not in segment.means:
+            continue
+        rows.append(
+            {
+                "feature": f"{LABELS[f]} ({UNITS[f]})",
+                "segment": segment.means[f],
+                "everyone": base.means[f],
+                "gap (SD)": segment.z[f],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def describe_model(model: SegmentationModel) -> str:
+    """"K-Means (n_clusters=5, n_init=10) on age, annual income and spending score"."""
+    from custseg.cluster.algorithms import get_algorithm
+
+    spec = get_algorithm(model.config.algorithm)
+    params = ", ".join(f"{k}={v}" for k, v in model.config.params.items())
+    features = [LABELS[f].lower() for f in model.config.features]
+    if model.config.use_gender:
+        features.append("gender")
+    listed = features[0] if len(features) == 1 else ", ".join(features[:-1]) + " and " + features[-1]
+    return f"{spec.label} ({params}) on {listed}"
+
+
+def fit_note(model: SegmentationModel) -> str:
+    """How the fit was made: sample size and the assigner's agreement, in one sentence."""
+    seg = model.segmenter
+    used = model.quality.n_used
+    agreement = seg.fidelity_.get("cv_agreement")
+    said = ("" if agreement is None
+            else f" The assigner agrees with the clusterer on {agreement:.1%} of held-out customers.")
+    if seg.n_fit_rows_ < used:
+        return (f"The clusterer was fitted on a random sample of {seg.n_fit_rows_:,} of "
+                f"{used:,} customers; the assigner placed the others.{said}")
+    return f"The clusterer was fitted on all {used:,} customers.{said}"
+
+
+def rules_table(model: SegmentationModel) -> pd.DataFrame:
+    """Every segment's rules: segment, rule, precision, coverage."""
+    rows = [
+        {"segment": f"{s.id} · {s.name}", "rule": r["text"], "precision": r["precision"],
+         "coverage": r["coverage"]}
+        for s in model.segments for r in s.rules
+    ]
+    return pd.DataFrame(rows, columns=["segment", "rule", "precision", "coverage"])
+
+
+def stability_table(model: SegmentationModel, measured: Mapping[str, Any]) -> pd.DataFrame:
+    """Per segment: its Jaccard stability and the plain reading."""
+    from custseg.cluster.stability import reading
+
+    per = measured.get("per_segment", {})
+    rows = []
+    for s in model.segments:
+        value = per.get(s.id, per.get(str(s.id)))
+        if value is None:
+            continue
+        rows.append({"segment": f"{s.id} · {s.name}", "Jaccard": value, "reading": reading(value)})
+    return pd.DataFrame(rows, columns=["segment", "Jaccard", "reading"])
+
+
+def matching_table(matching, old: SegmentationModel, new: SegmentationModel) -> pd.DataFrame:
+    """Earlier segment, current segment and the distance between their centres."""
+    rows = [{"earlier": f"{o} · {old.names[o]}", "now": f"{n} · {new.names[n]}",
+             "distance (SD)": matching.distances[n]} for n, o in matching.pairs.items()]
+    rows += [{"earlier": f"{o} · {old.names[o]}", "now": "(no match)", "distance (SD)": None}
+             for o in matching.unmatched_old]
+    rows += [{"earlier": "(new)", "now": f"{n} · {new.names[n]}", "distance (SD)": None}
+             for n in matching.unmatched_new]
+    return pd.DataFrame(rows, columns=["earlier", "now", "distance (SD)"])
+
+
+def gender_mix_text(mix: Mapping[str, float]) -> str:
+    """"Female 56% · Male 44%" (largest first)."""
+    return " · ".join(f"{k} {v:.0%}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1]))
+
+
+def invalid_rows(validated: Validated, limit: int = 1_000) -> pd.DataFrame:
+    """Rows that cannot be used, numbered from 1 (first row after the header), with why."""
+    positions = np.flatnonzero(~validated.valid)[:limit]
+    return pd.DataFrame(
+        {"row": positions + 1, "issues": validated.issues[positions].astype(str)}
+    )
+
+
+def noted_rows(validated: Validated, limit: int = 1_000) -> pd.DataFrame:
+    """Valid rows that still carry a note (duplicate ids, values outside ranges of
+    fields not clustered on)."""
+    positions = np.flatnonzero(validated.valid & (validated.issues != ""))[:limit]
+    return pd.DataFrame({"row": positions + 1, "note": validated.issues[positions].astype(str)})
+
+
+def reasons_table(reasons: Mapping[str, int]) -> pd.DataFrame:
+    items = sorted(reasons.items(), key=lambda kv: -kv[1])
+    return pd.DataFrame(items, columns=["reason", "rows"])

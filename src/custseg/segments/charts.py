@@ -1,0 +1,394 @@
+"""Plotly figure builders. Each returns a ``go.Figure`` and never renders it.
+
+One segment, one colour, everywhere: :func:`segment_colors` keys colours by segment id,
+and every figure takes its colours from it. Scatter plots draw at most ``max_points``
+customers (a random sample, said in the title) with WebGL, so a million customers never
+reach the browser; statistics elsewhere always use every customer.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from scipy.cluster.hierarchy import dendrogram, linkage
+
+from custseg.cluster.evaluate import KCurve, sample_rows
+from custseg.segments.profile import BaseStats, SegmentProfile
+from custseg.table.fields import LABELS, UNITS
+
+NOISE = -1
+OUTLIER_COLOR = "#8c8c8c"
+# Tableau 10 without its grey (kept for outliers), then Tableau 20's lighter tones:
+# distinct on white and on dark backgrounds.
+PALETTE = (
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948",
+    "#ff9da7", "#9c755f", "#a0cbe8", "#ffbe7d", "#8cd17d", "#ff9d9a", "#d4a6c8",
+    "#86bcb6", "#f1ce63", "#d7b5a6", "#499894",
+)
+MAX_POINTS = 20_000
+
+
+def segment_color(segment_id: int) -> str:
+    if segment_id == NOISE:
+        return OUTLIER_COLOR
+    return PALETTE[segment_id % len(PALETTE)]
+
+
+def plot_text(text: str) -> str:
+    """User text made inert for Plotly, which reads a few HTML tags in labels."""
+    return html.escape(str(text), quote=False)
+
+
+def segment_label(segment_id: int, name: str) -> str:
+    return plot_text(name if segment_id == NOISE else f"{segment_id} · {name}")
+
+
+def segment_colors(names: Mapping[int, str]) -> dict[str, str]:
+    """Legend label -> colour, for every segment of ``names``."""
+    return {segment_label(i, n): segment_color(i) for i, n in names.items()}
+
+
+def _order(names: Mapping[int, str]) -> list[str]:
+    ids = sorted(names, key=lambda i: (i == NOISE, i))
+    return [segment_label(i, names[i]) for i in ids]
+
+
+def _axis(field: str) -> str:
+    return f"{LABELS.get(field, field)} ({UNITS[field]})" if field in UNITS else LABELS.get(field, field)
+
+
+def labelled(values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str]) -> pd.DataFrame:
+    """``values`` with a ``segment`` column of legend labels."""
+    lookup = {i: segment_label(i, n) for i, n in names.items()}
+    return values.assign(segment=pd.Series(np.asarray(labels)).map(lookup).to_numpy())
+
+
+def _drawn(
+    values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str], max_points: int,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, str]:
+    """A labelled random sample of at most ``max_points`` rows, and the title note."""
+    n = len(values)
+    if n <= max_points:
+        return labelled(values.reset_index(drop=True), labels, names), ""
+    rows = sample_rows(n, max_points, seed)
+    sample = labelled(values.iloc[rows].reset_index(drop=True), np.asarray(labels)[rows], names)
+    return sample, f" — {max_points:,} of {n:,} customers drawn"
+
+
+def _finish(
+    fig: go.Figure, title: str, height: int | None = None, legend: str | None = "Segment"
+) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        legend_title_text=legend,
+        margin=dict(l=10, r=10, t=50, b=10),
+        **({"height": height} if height else {}),
+    )
+    return fig
+
+
+def scatter_2d(
+    values: pd.DataFrame,
+    labels: np.ndarray,
+    names: Mapping[int, str],
+    x: str,
+    y: str,
+    size: str | None = "age",
+    max_points: int = MAX_POINTS,
+) -> go.Figure:
+    """Customers on two features, coloured by segment, bubble size from ``size``.
+
+    At most ``max_points`` customers are drawn (WebGL), a random sample said in the title.
+    """
+    shown, note = _drawn(values, labels, names, max_points)
+    use_size = size if size in shown.columns and size not in (x, y) else None
+    fig = px.scatter(
+        shown, x=x, y=y, color="segment", size=use_size, size_max=14 if use_size else None,
+        color_discrete_map=segment_colors(names), category_orders={"segment": _order(names)},
+        labels={x: _axis(x), y: _axis(y), **({use_size: _axis(use_size)} if use_size else {})},
+        render_mode="webgl", opacity=0.75,
+    )
+    if not use_size:
+        fig.update_traces(marker=dict(size=6))
+    bubble = f", bubble size: {LABELS[use_size].lower()}" if use_size else ""
+    return _finish(fig, f"{LABELS[y]} against {LABELS[x].lower()}{bubble}{note}", 520)
+
+
+def scatter_3d(
+    values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str], x: str, y: str, z: str,
+    max_points: int = MAX_POINTS,
+) -> go.Figure:
+    shown, note = _drawn(values, labels, names, max_points)
+    fig = px.scatter_3d(
+        shown, x=x, y=y, z=z, color="segment", color_discrete_map=segment_colors(names),
+        category_orders={"segment": _order(names)}, opacity=0.8,
+        labels={x: _axis(x), y: _axis(y), z: _axis(z)},
+    )
+    fig.update_traces(marker=dict(size=3))
+    return _finish(fig, f"Three features at once{note}", 620)
+
+
+def _segment_ids(labels: np.ndarray, names: Mapping[int, str]) -> list[int]:
+    present = set(np.unique(labels).tolist())
+    return [i for i in sorted(names, key=lambda i: (i == NOISE, i)) if i in present]
+
+
+def distribution(
+    values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str], feature: str,
+    bins: int = 40,
+) -> go.Figure:
+    """Histogram of one feature per segment, with each segment's box plot above it.
+
+    Both are computed here from every customer (counts per bin, quartiles and whiskers),
+    so the browser receives a few hundred numbers whatever the size of the table.
+    """
+    from plotly.subplots import make_subplots
+
+    data = values[feature].to_numpy(dtype="float64")
+    labels = np.asarray(labels)
+    finite = np.isfinite(data)
+    edges = np.histogram_bin_edges(data[finite], bins=bins) if finite.any() else np.arange(2)
+    centres, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.3, 0.7],
+                        vertical_spacing=0.03)
+    for sid in _segment_ids(labels, names):
+        own = data[(labels == sid) & finite]
+        if not len(own):
+            continue
+        label, color = segment_label(sid, names[sid]), segment_color(sid)
+        counts, _ = np.histogram(own, bins=edges)
+        fig.add_trace(go.Bar(x=centres, y=counts, width=widths, name=label, legendgroup=label,
+                             marker_color=color, opacity=0.6,
+                             hovertemplate=f"{label}<br>%{{x:.1f}}: %{{y:,}} customers<extra></extra>"),
+                      row=2, col=1)
+        q1, median, q3 = np.percentile(own, [25, 50, 75])
+        iqr = q3 - q1
+        low = own[own >= q1 - 1.5 * iqr].min()
+        high = own[own <= q3 + 1.5 * iqr].max()
+        fig.add_trace(go.Box(y=[label], q1=[q1], median=[median], q3=[q3], lowerfence=[low],
+                             upperfence=[high], orientation="h", name=label, legendgroup=label,
+                             showlegend=False, marker_color=color, boxpoints=False),
+                      row=1, col=1)
+    fig.update_layout(barmode="overlay")
+    fig.update_yaxes(showticklabels=False, row=1, col=1)
+    fig.update_yaxes(title_text="Customers", row=2, col=1)
+    fig.update_xaxes(title_text=_axis(feature), row=2, col=1)
+    return _finish(fig, f"{LABELS[feature]} by segment", 480)
+
+
+def shares_donut(segments: Sequence[SegmentProfile]) -> go.Figure:
+    labels = [segment_label(s.id, s.name) for s in segments]
+    fig = go.Figure(
+        go.Pie(
+            labels=labels, values=[s.size for s in segments], hole=0.55, sort=False,
+            marker=dict(colors=[segment_color(s.id) for s in segments]),
+            textinfo="percent",
+            hovertemplate="%{label}<br>%{value:,} customers (%{percent})<extra></extra>",
+        )
+    )
+    total = sum(s.size for s in segments)
+    fig.add_annotation(text=f"{total:,}<br>customers", showarrow=False, font=dict(size=16))
+    return _finish(fig, "Share of customers per segment", 420)
+
+
+def gender_by_segment(
+    values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str]
+) -> go.Figure:
+    """Customers per segment and gender: colour is the segment, pattern the gender."""
+    codes, genders = pd.factorize(values["gender"], sort=True)  # -1 = missing
+    labels = np.asarray(labels)
+    known = codes >= 0
+    ids = _segment_ids(labels[known], names)
+    seg_code = pd.Index(ids).get_indexer(labels[known])  # ids are in display order
+    flat = np.bincount(seg_code * len(genders) + codes[known], minlength=len(ids) * len(genders))
+    order = [segment_label(i, names[i]) for i in ids]
+    counts = pd.DataFrame(flat.reshape(len(ids), len(genders)), index=order,
+                          columns=[str(g) for g in genders])
+    colors = segment_colors(names)
+    shapes = ["", "/", ".", "x", "-", "+"]
+    fig = go.Figure()
+    for i, gender in enumerate(counts.columns):
+        fig.add_trace(
+            go.Bar(
+                x=order, y=counts[gender].tolist(), name=plot_text(gender),
+                marker=dict(color=[colors[label] for label in order],
+                            pattern_shape=shapes[i % len(shapes)],
+                            line=dict(color="#555", width=0.5)),
+                hovertemplate="%{x}<br>" + plot_text(gender) + ": %{y:,}<extra></extra>",
+            )
+        )
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text=None)
+    fig.update_yaxes(title_text="Customers")
+    return _finish(fig, "Gender by segment (colour = segment, pattern = gender)", 440,
+                   legend="Gender")
+
+
+def profile_bars(segment: SegmentProfile, threshold: float = 0.5) -> go.Figure:
+    """A segment's averages against the base, in standard deviations (its levels)."""
+    fields = [f for f in ("age", "annual_income", "spending_score") if f in segment.z]
+    z = [segment.z[f] for f in fields]
+    fig = go.Figure(
+        go.Bar(
+            x=z, y=[LABELS[f] for f in fields], orientation="h",
+            marker_color=segment_color(segment.id),
+            text=[segment.levels[f] for f in fields], textposition="outside",
+            hovertemplate="%{y}: %{x:+.2f} SD vs all customers<extra></extra>",
+        )
+    )
+    fig.add_vrect(x0=-threshold, x1=threshold, fillcolor="gray", opacity=0.12, line_width=0)
+    span = max(2.0, max((abs(v) for v in z), default=0) + 0.6)
+    fig.update_xaxes(range=[-span, span], zeroline=True, title_text="SD from the average customer")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(height=190, margin=dict(l=10, r=10, t=10, b=10), showlegend=False)
+    return fig
+
+
+def gauge(
+    field: str, value: float, segment: SegmentProfile, base: BaseStats, color: str
+) -> go.Figure:
+    """One input against its segment's average, on the data's own range."""
+    low, high = base.mins[field], base.maxs[field]
+    low, high = min(low, value), max(high, value)
+    mean = segment.means.get(field)
+    fig = go.Figure(
+        go.Indicator(
+            mode="gauge+number+delta",
+            value=value,
+            number={"suffix": f" {UNITS[field]}" if field != "spending_score" else ""},
+            # Above or below the segment average is neither good nor bad: one neutral colour.
+            delta={"reference": mean, "relative": False, "valueformat": ".1f",
+                   "increasing": {"color": "#6b7280"}, "decreasing": {"color": "#6b7280"}}
+            if mean is not None else None,
+            title={"text": f"{LABELS[field]}<br><sup>segment average {mean:.1f}</sup>"
+                   if mean is not None else LABELS[field]},
+            gauge={
+                "axis": {"range": [low, high]},
+                "bar": {"color": color},
+                "steps": [{"range": [base.means[field] - base.stds[field],
+                                     base.means[field] + base.stds[field]],
+                           "color": "rgba(128,128,128,0.18)"}],
+                "threshold": {"line": {"color": "#444", "width": 3}, "value": mean}
+                if mean is not None else None,
+            },
+        )
+    )
+    fig.update_layout(height=270, margin=dict(l=30, r=30, t=90, b=10))
+    return fig
+
+
+def k_curve_figure(curve: KCurve, current: int | None = None) -> go.Figure:
+    """Elbow (inertia or BIC) and silhouette against the number of segments."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    ks = list(curve.ks)
+    left = None
+    if any(v is not None for v in curve.inertia):
+        left = "Inertia (elbow)"
+        fig.add_trace(go.Scatter(x=ks, y=curve.inertia, name=left, mode="lines+markers",
+                                 line=dict(color=PALETTE[0])))
+    if any(v is not None for v in curve.bic):
+        left = "BIC (lower is better)"
+        fig.add_trace(go.Scatter(x=ks, y=curve.bic, name=left, mode="lines+markers",
+                                 line=dict(color=PALETTE[0])))
+    fig.add_trace(
+        go.Scatter(x=ks, y=curve.silhouette, name="Silhouette (higher is better)",
+                   mode="lines+markers", line=dict(dash="dot", color=PALETTE[1])),
+        secondary_y=True,
+    )
+    if left:
+        fig.update_yaxes(title_text=left, secondary_y=False)
+    if current is not None:
+        fig.add_vline(x=current, line_dash="dash", line_color="gray",
+                      annotation_text=f"current: {current}")
+    fig.update_xaxes(title_text="Number of segments", dtick=1)
+    fig.update_yaxes(title_text="Silhouette", secondary_y=True)
+    return _finish(fig, f"Choosing the number of segments ({curve.rows:,} customers sampled)", 420,
+                   legend=None)
+
+
+def k_distance_figure(distances: np.ndarray, k: int, eps: float | None = None) -> go.Figure:
+    """Sorted k-th-neighbour distances; DBSCAN's eps is usually chosen at the knee."""
+    fig = go.Figure(go.Scattergl(y=distances, mode="lines", name=f"distance to neighbour {k}"))
+    if eps is not None:
+        fig.add_hline(y=eps, line_dash="dash", line_color="gray", annotation_text=f"eps = {eps:g}")
+    fig.update_xaxes(title_text="Customers, sorted by distance")
+    fig.update_yaxes(title_text=f"Distance to neighbour {k} (scaled units)")
+    fig.update_layout(showlegend=False)
+    return _finish(fig, f"k-distance curve (k = {k}): pick eps at the knee", 420, legend=None)
+
+
+def dendrogram_figure(
+    X: np.ndarray, method: str = "ward", n_clusters: int | None = None, leaves: int = 40
+) -> go.Figure:
+    """The top of the merge tree (last ``leaves`` merges) of a sample of customers."""
+    Z = linkage(X, method=method)
+    tree = dendrogram(Z, truncate_mode="lastp", p=leaves, no_plot=True)
+    fig = go.Figure()
+    for xs, ys in zip(tree["icoord"], tree["dcoord"], strict=True):
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#4e79a7", width=1.5),
+                                 hoverinfo="skip", showlegend=False))
+    if n_clusters and 1 < n_clusters <= len(Z):
+        cut = (Z[-n_clusters, 2] + Z[-n_clusters + 1, 2]) / 2
+        fig.add_hline(y=cut, line_dash="dash", line_color="#e15759",
+                      annotation_text=f"cut for {n_clusters} segments")
+    fig.update_xaxes(showticklabels=False, title_text="Groups of customers")
+    fig.update_yaxes(title_text=f"Merge distance ({method})")
+    return _finish(fig, f"Dendrogram of {len(X):,} sampled customers (top {leaves} merges)", 440,
+                   legend=None)
+
+
+def batch_distribution(counts: Mapping[int, int], names: Mapping[int, str]) -> go.Figure:
+    ids = sorted(counts, key=lambda i: (i == NOISE, i))
+    fig = go.Figure(
+        go.Bar(
+            y=[segment_label(i, names.get(i, str(i))) for i in ids],
+            x=[counts[i] for i in ids],
+            orientation="h",
+            marker_color=[segment_color(i) for i in ids],
+            text=[f"{counts[i]:,}" for i in ids], textposition="auto",
+            hovertemplate="%{y}: %{x:,} customers<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="Customers")
+    fig.update_yaxes(autorange="reversed")
+    return _finish(fig, "Segments of the scored rows", 80 + 45 * len(ids), legend=None)
+
+
+def migration_sankey(migration: Mapping[str, object]) -> go.Figure:
+    """Customers flowing from an earlier model's segments (left) to a newer one's (right)."""
+    old_ids, new_ids = list(migration["old_ids"]), list(migration["new_ids"])
+    old_names, new_names = list(migration["old_names"]), list(migration["new_names"])
+    counts = np.asarray(migration["counts"])
+    labels = [f"before: {segment_label(i, n)}" for i, n in zip(old_ids, old_names, strict=True)]
+    labels += [f"now: {segment_label(i, n)}" for i, n in zip(new_ids, new_names, strict=True)]
+    colors = [segment_color(i) for i in old_ids] + [segment_color(i) for i in new_ids]
+    sources, targets, values, link_colors = [], [], [], []
+    for a in range(len(old_ids)):
+        for b in range(len(new_ids)):
+            if counts[a, b] > 0:
+                sources.append(a)
+                targets.append(len(old_ids) + b)
+                values.append(int(counts[a, b]))
+                link_colors.append(_fade(segment_color(old_ids[a])))
+    fig = go.Figure(go.Sankey(
+        node=dict(label=labels, color=colors, pad=14, thickness=16),
+        link=dict(source=sources, target=targets, value=values, color=link_colors,
+                  hovertemplate="%{value:,} customers<extra></extra>"),
+    ))
+    stayed = migration.get("stayed_share")
+    note = f": {stayed:.0%} stay in the matching segment" if stayed is not None else ""
+    return _finish(fig, f"Where customers moved{note}", 120 + 40 * max(len(old_ids), len(new_ids)),
+                   legend=None)
+
+
+def _fade(color: str, alpha: float = 0.35) -> str:
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"

@@ -1,0 +1,247 @@
+"""What is in each segment, in words: rules, drivers, and two segments compared.
+
+- **Rules** come from a shallow surrogate decision tree per segment (this segment against
+  the rest), fitted on the features in their own units so that thresholds read
+  naturally ("annual_income > 69.5 and spending_score > 60.5"). Each rule carries its
+  *precision* (the share of customers it selects that are in the segment) and its
+  *coverage* (the share of the segment it selects), both measured on every customer.
+- **Drivers** are the segment's averages against the whole base, as lifts (ratios).
+- **Comparisons** test each feature between two segments (Welch's t-test) and give an
+  effect size (Cohen's d), then say the meaningful differences in plain words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.tree import DecisionTreeClassifier
+
+from custseg.cluster.evaluate import sample_rows
+from custseg.segments.profile import BaseStats, SegmentProfile
+from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS, UNITS, fmt_number
+
+NOISE = -1
+RULE_SAMPLE = 50_000
+
+
+@dataclass(frozen=True)
+class SegmentRule:
+    text: str
+    precision: float
+    coverage: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _bounds_text(feature: str, low: float | None, high: float | None) -> str:
+    def f(v: float) -> str:
+        return fmt_number(round(v, 1)).replace(",", "")
+
+    if low is not None and high is not None:
+        return f"{f(low)} < {feature} <= {f(high)}"
+    if low is not None:
+        return f"{feature} > {f(low)}"
+    return f"{feature} <= {f(high)}"
+
+
+def segment_rules(
+    values: pd.DataFrame,
+    labels: np.ndarray,
+    features: Sequence[str],
+    *,
+    max_depth: int = 3,
+    max_rules: int = 3,
+    min_precision: float = 0.5,
+    seed: int = 0,
+) -> dict[int, list[SegmentRule]]:
+    """Readable rules per segment (noise excluded), best coverage first.
+
+    The trees learn on at most :data:`RULE_SAMPLE` customers; precision and coverage
+    are then measured on all of them.
+    """
+    features = [f for f in features if f in values.columns]
+    labels = np.asarray(labels)
+    if not features or len(values) == 0:
+        return {}
+    X_all = values[features].to_numpy(dtype="float64")
+    rows = sample_rows(len(X_all), RULE_SAMPLE, seed)
+    X, y_all = X_all[rows], labels[rows]
+    min_leaf = max(5, int(0.01 * len(X)))
+    out: dict[int, list[SegmentRule]] = {}
+    for segment in np.unique(labels):
+        if segment == NOISE:
+            continue
+        target = y_all == segment
+        if target.all() or not target.any():
+            continue
+        tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_leaf,
+                                      random_state=seed).fit(X, target)
+        positive_all = labels == segment
+        rules = []
+        for conditions in _positive_paths(tree, min_precision):
+            mask = np.ones(len(X_all), dtype=bool)
+            bounds: dict[int, list[float | None]] = {}
+            for feat, is_upper, threshold in conditions:
+                low, high = bounds.setdefault(feat, [None, None])
+                if is_upper:
+                    bounds[feat][1] = threshold if high is None else min(high, threshold)
+                else:
+                    bounds[feat][0] = threshold if low is None else max(low, threshold)
+            for feat, (low, high) in bounds.items():
+                if low is not None:
+                    mask &= X_all[:, feat] > low
+                if high is not None:
+                    mask &= X_all[:, feat] <= high
+            selected = int(mask.sum())
+            if not selected:
+                continue
+            hits = int((mask & positive_all).sum())
+            text = " and ".join(_bounds_text(features[f], *bounds[f]) for f in sorted(bounds))
+            rules.append(SegmentRule(text, hits / selected, hits / int(positive_all.sum())))
+        rules.sort(key=lambda r: (-r.coverage * r.precision, -r.precision))
+        out[int(segment)] = rules[:max_rules]
+    return out
+
+
+def _positive_paths(tree: DecisionTreeClassifier, min_precision: float):
+    """Conditions (feature, is_upper_bound, threshold) leading to leaves whose training
+    customers are mostly in the segment."""
+    t = tree.tree_
+    positive = list(tree.classes_).index(True)
+
+    def walk(node: int, path: list[tuple[int, bool, float]]):
+        if t.children_left[node] == -1:
+            counts = t.value[node][0]
+            share = counts[positive] / counts.sum() if counts.sum() else 0.0
+            if share >= min_precision:
+                yield list(path)
+            return
+        feature, threshold = int(t.feature[node]), float(t.threshold[node])
+        yield from walk(t.children_left[node], path + [(feature, True, threshold)])
+        yield from walk(t.children_right[node], path + [(feature, False, threshold)])
+
+    yield from walk(0, [])
+
+
+def drivers(segment: SegmentProfile, base: BaseStats) -> list[dict[str, Any]]:
+    """Each feature's average against everyone's, as a lift, strongest first."""
+    out = []
+    for f in NUMERIC_FIELDS:
+        mean = segment.means.get(f)
+        everyone = base.means.get(f)
+        if mean is None or everyone is None:
+            continue
+        lift = mean / everyone if everyone else None
+        out.append({"feature": f, "segment_mean": mean, "base_mean": everyone,
+                    "lift": lift, "z": segment.z.get(f, 0.0)})
+    out.sort(key=lambda d: -abs(d["z"]))
+    return out
+
+
+def lift_text(driver: Mapping[str, Any]) -> str:
+    """"Annual income 1.4× the average (86.5 vs 60.6 k$)"."""
+    lift = driver["lift"]
+    f = driver["feature"]
+    shown = "–" if lift is None else f"{lift:.2f}×"
+    return (f"{LABELS[f]} {shown} the average ({driver['segment_mean']:.1f} vs "
+            f"{driver['base_mean']:.1f} {UNITS[f]})")
+
+
+# ----------------------------------------------------------------- comparisons
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: int
+    b: int
+    table: pd.DataFrame
+    sentence: str
+
+
+_VERBS = {"annual_income": ("earns", "income"), "spending_score": ("spends", "spending")}
+
+
+def compare_segments(
+    values: pd.DataFrame,
+    labels: np.ndarray,
+    a: int,
+    b: int,
+    names: Mapping[int, str] | None = None,
+    *,
+    alpha: float = 0.05,
+    min_effect: float = 0.2,
+) -> Comparison:
+    """How segment ``a`` differs from segment ``b``, feature by feature.
+
+    A difference counts when Welch's t-test is significant at ``alpha`` *and* Cohen's
+    d is at least ``min_effect`` (a small effect); otherwise the segments are "the same"
+    on that feature.
+    """
+    labels = np.asarray(labels)
+    in_a, in_b = labels == a, labels == b
+    if not in_a.any() or not in_b.any():
+        raise ValueError(f"segments {a} and {b} must both have customers")
+    rows, phrases = [], []
+    for f in NUMERIC_FIELDS:
+        if f not in values.columns:
+            continue
+        xa = values.loc[in_a, f].to_numpy(dtype="float64")
+        xb = values.loc[in_b, f].to_numpy(dtype="float64")
+        xa, xb = xa[np.isfinite(xa)], xb[np.isfinite(xb)]
+        if len(xa) < 2 or len(xb) < 2:
+            continue
+        ma, mb = xa.mean(), xb.mean()
+        pooled = np.sqrt(((len(xa) - 1) * xa.var(ddof=1) + (len(xb) - 1) * xb.var(ddof=1))
+                         / (len(xa) + len(xb) - 2))
+        d = (ma - mb) / pooled if pooled > 0 else 0.0
+        p = float(stats.ttest_ind(xa, xb, equal_var=False).pvalue) if pooled > 0 else 1.0
+        meaningful = p < alpha and abs(d) >= min_effect
+        rows.append({"feature": f, f"mean {a}": ma, f"mean {b}": mb, "ratio": ma / mb if mb else None,
+                     "difference": ma - mb, "cohens_d": d, "p_value": p, "meaningful": meaningful})
+        phrases.append(_phrase(f, ma, mb, meaningful))
+    if GENDER in values.columns:
+        phrase = _gender_phrase(values[GENDER], in_a, in_b, alpha)
+        if phrase:
+            phrases.append(phrase)
+    names = names or {}
+    who = names.get(a, f"segment {a}")
+    than = names.get(b, f"segment {b}")
+    sentence = f"{who} against {than}: " + ", ".join(phrases) + "."
+    return Comparison(a, b, pd.DataFrame(rows), sentence)
+
+
+def _phrase(feature: str, ma: float, mb: float, meaningful: bool) -> str:
+    if feature == "age":
+        if not meaningful:
+            return "same age"
+        diff = ma - mb
+        return f"{abs(diff):.0f} years {'older' if diff > 0 else 'younger'}"
+    verb, noun = _VERBS[feature]
+    if not meaningful:
+        return f"same {noun}"
+    ratio = ma / mb if mb else float("inf")
+    if ratio >= 1.5:
+        return f"{verb} {ratio:.1f}× more"
+    if ratio >= 1:
+        return f"{verb} {100 * (ratio - 1):.0f}% more"
+    return f"{verb} {100 * (1 - ratio):.0f}% less"
+
+
+def _gender_phrase(gender: pd.Series, in_a: np.ndarray, in_b: np.ndarray, alpha: float) -> str | None:
+    known = gender.notna().to_numpy()
+    table = pd.crosstab(np.where(in_a[known & (in_a | in_b)], "a", "b"),
+                        gender.to_numpy()[known & (in_a | in_b)])
+    if table.shape != (2, table.shape[1]) or table.shape[1] < 2 or "Female" not in table.columns:
+        return None
+    p = stats.chi2_contingency(table.to_numpy())[1]
+    share = table["Female"] / table.sum(axis=1)
+    if p >= alpha or abs(share["a"] - share["b"]) < 0.1:
+        return "same gender mix"
+    more = "more women" if share["a"] > share["b"] else "more men"
+    return f"{more} ({share['a']:.0%} vs {share['b']:.0%} women)"

@@ -1,0 +1,330 @@
+"""Segment profiles: statistics, levels relative to the whole base, names and strategies.
+
+A level says where a segment's average sits against the whole customer base, in the
+base's standard deviations (``z``): ``low`` below −threshold, ``high`` above +threshold,
+``mid`` between. There is no threshold in dataset units, so the same rulebook names
+segments of any table. Names and strategies come from a :class:`Rulebook` (data: the
+packaged ``rules.toml`` by default) and are unique within a model.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from custseg.errors import CustsegError, shown
+from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS, UNITS, fmt_number
+
+LEVELS = ("low", "mid", "high")
+NOISE = -1
+
+
+class RulebookError(CustsegError):
+    """A rulebook file is malformed."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    when: Mapping[str, str]
+    description: str
+    strategy: str
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    """Naming and strategy rules (see ``rules.toml`` for the format)."""
+
+    rules: tuple[Rule, ...]
+    threshold: float = 0.5
+    words: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    modifiers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    outliers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_toml(cls, text: str) -> Rulebook:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise RulebookError(f"the rulebook is not valid TOML: {exc}.") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Rulebook:
+        rules = []
+        for i, raw in enumerate(data.get("rules", []), start=1):
+            where = f"rule {i}"
+            if not isinstance(raw, Mapping):
+                raise RulebookError(f"{where} is not a table of name/when/strategy.")
+            for key in ("name", "when", "strategy"):
+                if key not in raw:
+                    raise RulebookError(f"{where} ({raw.get('name', '?')}) has no {key!r}.")
+            when = raw["when"]
+            if not isinstance(when, Mapping) or not when:
+                raise RulebookError(f"{where} {shown(raw['name'])}: 'when' must name levels.")
+            for feature, level in when.items():
+                if feature not in NUMERIC_FIELDS or level not in LEVELS:
+                    raise RulebookError(
+                        f"{where} {shown(raw['name'])}: condition {feature} = {shown(level)} "
+                        f"must use a feature of {', '.join(NUMERIC_FIELDS)} and a level of "
+                        f"{', '.join(LEVELS)}."
+                    )
+            rules.append(
+                Rule(
+                    name=str(raw["name"]),
+                    when=dict(when),
+                    description=str(raw.get("description", "")),
+                    strategy=str(raw["strategy"]),
+                )
+            )
+        threshold = float(data.get("levels", {}).get("threshold", 0.5))
+        if not 0 < threshold < 5:
+            raise RulebookError(f"levels.threshold must be between 0 and 5, got {threshold}.")
+        outliers = dict(data.get("outliers", {}))
+        outliers.setdefault("name", "Outliers")
+        outliers.setdefault("description", "Customers who fit no dense group.")
+        outliers.setdefault("strategy", "Review individually; do not target as a segment.")
+        return cls(
+            rules=tuple(rules),
+            threshold=threshold,
+            words={k: dict(v) for k, v in data.get("words", {}).items()},
+            modifiers={k: dict(v) for k, v in data.get("modifiers", {}).items()},
+            outliers=outliers,
+        )
+
+    def to_toml(self) -> str:
+        """The rulebook as TOML text, readable by :meth:`from_toml`."""
+        import tomli_w
+
+        return tomli_w.dumps({"version": 1, **self.to_dict()}, multiline_strings=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "levels": {"threshold": self.threshold},
+            "words": {k: dict(v) for k, v in self.words.items()},
+            "modifiers": {k: dict(v) for k, v in self.modifiers.items()},
+            "outliers": dict(self.outliers),
+            "rules": [
+                {"name": r.name, "when": dict(r.when), "description": r.description,
+                 "strategy": r.strategy}
+                for r in self.rules
+            ],
+        }
+
+    def match(self, levels: Mapping[str, str], usable: Sequence[str]) -> Rule | None:
+        """Most specific rule whose conditions all hold, using only ``usable`` features."""
+        ranked = sorted(enumerate(self.rules), key=lambda item: (-len(item[1].when), item[0]))
+        for _, rule in ranked:
+            if all(f in usable and levels.get(f) == lvl for f, lvl in rule.when.items()):
+                return rule
+        return None
+
+
+@dataclass(frozen=True)
+class BaseStats:
+    """The whole customer base the segments are measured against."""
+
+    n: int
+    means: Mapping[str, float]
+    stds: Mapping[str, float]
+    mins: Mapping[str, float]
+    maxs: Mapping[str, float]
+    gender_mix: Mapping[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BaseStats:
+        return cls(**{k: (dict(v) if isinstance(v, Mapping) else v) for k, v in data.items()})
+
+
+@dataclass(frozen=True)
+class SegmentProfile:
+    id: int
+    name: str
+    size: int
+    share: float
+    means: Mapping[str, float]
+    mins: Mapping[str, float]
+    maxs: Mapping[str, float]
+    z: Mapping[str, float]
+    levels: Mapping[str, str]
+    gender_mix: Mapping[str, float]
+    description: str
+    strategy: str
+    facts: tuple[str, ...]
+    #: Readable rules from the surrogate tree: {"text", "precision", "coverage"}.
+    rules: tuple[Mapping[str, Any], ...] = ()
+    #: True when an analyst renamed the segment or rewrote its strategy.
+    edited: bool = False
+
+    @property
+    def is_outliers(self) -> bool:
+        return self.id == NOISE
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["facts"] = list(self.facts)
+        out["rules"] = [dict(r) for r in self.rules]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SegmentProfile:
+        values = dict(data)
+        values["facts"] = tuple(values.get("facts", ()))
+        values["rules"] = tuple(dict(r) for r in values.get("rules", ()))
+        return cls(**values)
+
+
+def base_stats(values: pd.DataFrame) -> BaseStats:
+    """Statistics of the whole (valid) customer base."""
+    numeric = [f for f in NUMERIC_FIELDS if f in values.columns]
+    frame = values[numeric].astype("float64")
+    mix = {}
+    if GENDER in values.columns:
+        mix = values[GENDER].value_counts(normalize=True, dropna=True).to_dict()
+    return BaseStats(
+        n=len(values),
+        means={f: float(frame[f].mean()) for f in numeric},
+        stds={f: float(frame[f].std(ddof=0)) for f in numeric},
+        mins={f: float(frame[f].min()) for f in numeric},
+        maxs={f: float(frame[f].max()) for f in numeric},
+        gender_mix={str(k): float(v) for k, v in mix.items()},
+    )
+
+
+def level_of(z: float, threshold: float) -> str:
+    if not np.isfinite(z):
+        return "mid"
+    return "high" if z > threshold else ("low" if z < -threshold else "mid")
+
+
+def profile_segments(
+    values: pd.DataFrame,
+    labels: np.ndarray,
+    features: Sequence[str],
+    rulebook: Rulebook,
+) -> tuple[BaseStats, tuple[SegmentProfile, ...]]:
+    """Profile every segment of ``labels`` against the base ``values``.
+
+    ``features`` are the clustered features: names come only from their levels (age,
+    when present, may still separate two segments that would share a name).
+    """
+    base = base_stats(values)
+    numeric = [f for f in NUMERIC_FIELDS if f in values.columns]
+    frame = values[numeric].astype("float64").assign(_label=np.asarray(labels))
+    grouped = frame.groupby("_label", sort=True)
+    means, mins, maxs = grouped.mean(), grouped.min(), grouped.max()
+    sizes = grouped.size()
+    mixes = pd.DataFrame()
+    if GENDER in values.columns:
+        mixes = pd.crosstab(np.asarray(labels), values[GENDER].to_numpy(), normalize="index")
+
+    drafts = []
+    for label in sizes.index:
+        z = {
+            f: (float(means.at[label, f]) - base.means[f]) / base.stds[f]
+            if base.stds[f] > 0 else 0.0
+            for f in numeric
+        }
+        levels = {f: level_of(z[f], rulebook.threshold) for f in numeric}
+        mix = {}
+        if label in mixes.index:
+            mix = {str(k): float(v) for k, v in mixes.loc[label].items() if v > 0}
+        drafts.append(
+            {
+                "id": int(label),
+                "size": int(sizes[label]),
+                "share": float(sizes[label] / len(frame)),
+                "means": {f: float(means.at[label, f]) for f in numeric},
+                "mins": {f: float(mins.at[label, f]) for f in numeric},
+                "maxs": {f: float(maxs.at[label, f]) for f in numeric},
+                "z": z,
+                "levels": levels,
+                "gender_mix": mix,
+            }
+        )
+    named = _name_segments(drafts, features, rulebook)
+    segments = tuple(
+        SegmentProfile(**d, **named[d["id"]], facts=_facts(d, base, features))
+        for d in sorted(drafts, key=lambda d: (d["id"] == NOISE, d["id"]))
+    )
+    return base, segments
+
+
+def _name_segments(
+    drafts: list[dict[str, Any]], features: Sequence[str], rulebook: Rulebook
+) -> dict[int, dict[str, str]]:
+    out: dict[int, dict[str, str]] = {}
+    for d in drafts:
+        if d["id"] == NOISE:
+            o = rulebook.outliers
+            out[d["id"]] = {"name": o["name"], "description": o["description"],
+                            "strategy": o["strategy"]}
+            continue
+        rule = rulebook.match(d["levels"], features)
+        if rule is None:
+            out[d["id"]] = {
+                "name": _generic_name(d, features, rulebook),
+                "description": "No naming rule matched this combination of levels.",
+                "strategy": "Review this segment's profile before targeting it.",
+            }
+        else:
+            out[d["id"]] = {"name": rule.name, "description": rule.description,
+                            "strategy": rule.strategy}
+    _make_unique(drafts, out, rulebook)
+    return out
+
+
+def _generic_name(d: Mapping[str, Any], features: Sequence[str], rulebook: Rulebook) -> str:
+    words = [
+        rulebook.words.get(f, {}).get(d["levels"][f], f"{d['levels'][f]} {f}")
+        for f in sorted(features, key=lambda f: -abs(d["z"].get(f, 0.0)))
+        if f in d["levels"]
+    ]
+    return f"Segment {d['id']}: " + ", ".join(words)
+
+
+def _make_unique(
+    drafts: list[dict[str, Any]], names: dict[int, dict[str, str]], rulebook: Rulebook
+) -> None:
+    """Age modifiers first, then numbered suffixes, both in segment-id order."""
+    by_id = {d["id"]: d for d in drafts if d["id"] != NOISE}
+    modifiers = rulebook.modifiers.get("age", {})
+    for ids in _clashes(names, by_id):
+        age_levels = {by_id[i]["levels"].get("age") for i in ids}
+        if len(age_levels) > 1 and modifiers:
+            for i in ids:
+                prefix = modifiers.get(by_id[i]["levels"].get("age", ""), "")
+                if prefix and not names[i]["name"].startswith(prefix + " "):
+                    names[i]["name"] = f"{prefix} {names[i]['name']}"
+    for ids in _clashes(names, by_id):
+        for n, i in enumerate(sorted(ids)[1:], start=2):
+            names[i]["name"] = f"{names[i]['name']} ({n})"
+
+
+def _clashes(names: Mapping[int, Mapping[str, str]], by_id: Mapping[int, Any]) -> list[list[int]]:
+    groups: dict[str, list[int]] = {}
+    for i in sorted(by_id):
+        groups.setdefault(names[i]["name"], []).append(i)
+    return [ids for ids in groups.values() if len(ids) > 1]
+
+
+def _facts(d: Mapping[str, Any], base: BaseStats, features: Sequence[str]) -> tuple[str, ...]:
+    facts = []
+    for f in NUMERIC_FIELDS:
+        if f not in d["means"]:
+            continue
+        tag = "" if f in features else " (not clustered)"
+        facts.append(
+            f"{LABELS[f]}: {fmt_number(round(d['means'][f], 1))} {UNITS[f]} on average vs "
+            f"{fmt_number(round(base.means[f], 1))} {UNITS[f]} for all customers "
+            f"({d['z'][f]:+.1f} SD, {d['levels'][f]}){tag}"
+        )
+    return tuple(facts)

@@ -1,0 +1,71 @@
+"""The five well-known customer fields: names, labels, units and valid ranges."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from custseg.errors import SchemaError
+
+ID = "customer_id"
+GENDER = "gender"
+AGE = "age"
+INCOME = "annual_income"
+SCORE = "spending_score"
+
+FIELDS: tuple[str, ...] = (ID, GENDER, AGE, INCOME, SCORE)
+NUMERIC_FIELDS: tuple[str, ...] = (AGE, INCOME, SCORE)
+
+LABELS = {
+    ID: "Customer id",
+    GENDER: "Gender",
+    AGE: "Age",
+    INCOME: "Annual income",
+    SCORE: "Spending score",
+}
+UNITS = {AGE: "years", INCOME: "k$", SCORE: "points"}
+
+INCOME_UNITS = ("k$", "$")
+
+
+@dataclass(frozen=True)
+class Ranges:
+    """Plausible value ranges (inclusive); a clustering value outside is invalid."""
+
+    age: tuple[float, float] = (16.0, 100.0)
+    annual_income: tuple[float, float] = (0.0, 10_000.0)
+    spending_score: tuple[float, float] = (1.0, 100.0)
+
+    def __post_init__(self) -> None:
+        for name in NUMERIC_FIELDS:
+            low, high = getattr(self, name)
+            if not (np.isfinite(low) and np.isfinite(high) and low < high):
+                raise SchemaError(
+                    f"range for {name} must be two finite numbers, low < high; got "
+                    f"{low!r}–{high!r}."
+                )
+
+    def of(self, name: str) -> tuple[float, float]:
+        return getattr(self, name)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {k: [float(v[0]), float(v[1])] for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Sequence[float]]) -> Ranges:
+        unknown = set(data) - set(NUMERIC_FIELDS)
+        if unknown:
+            raise SchemaError(
+                f"ranges given for unknown field(s) {sorted(unknown)}; the numeric fields "
+                f"are {', '.join(NUMERIC_FIELDS)}."
+            )
+        return cls(**{k: (float(v[0]), float(v[1])) for k, v in data.items()})
+
+
+def fmt_number(value: float) -> str:
+    """Short human form: 16 not 16.0, 10,000 with a separator, 2 decimals at most."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")

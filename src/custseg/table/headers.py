@@ -1,0 +1,200 @@
+"""Header matching: input columns to the well-known fields, through an explicit alias table.
+
+Headers are normalised (case, spacing, BOM, accents, punctuation) and then looked up by the
+whole name, never by substring, so "Discount Percentage" is not taken for ``age``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from custseg.errors import SchemaError, shown
+from custseg.table.fields import AGE, FIELDS, GENDER, ID, INCOME, INCOME_UNITS, SCORE
+
+# Normalised header -> (field, income unit implied by the header, or None).
+# Every entry is a whole normalised header: matching is by equality only.
+_ALIASES: dict[str, tuple[str, str | None]] = {}
+
+
+def _alias(field_name: str, unit: str | None, *names: str) -> None:
+    for name in names:
+        _ALIASES[name] = (field_name, unit)
+
+
+_alias(
+    ID, None,
+    "customer_id", "customerid", "id", "cust_id", "custid", "client_id", "clientid",
+    "customer_no", "customer_number", "customer_num", "customer_code", "customer_key",
+    "member_id", "memberid", "customer",
+)
+_alias(GENDER, None, "gender", "sex", "genre", "customer_gender")
+_alias(AGE, None, "age", "age_years", "age_yrs", "age_in_years", "customer_age", "age_y")
+_alias(
+    INCOME, None,
+    "annual_income", "income", "yearly_income", "annualincome", "customer_income",
+)
+_alias(
+    INCOME, "k$",
+    "annual_income_kusd", "annual_income_k", "annual_income_k_usd", "annual_income_thousands",
+    "annual_income_in_thousands", "annual_income_thousand_usd", "income_kusd", "income_k",
+    "income_k_usd", "yearly_income_kusd", "annual_income_usd_k", "annual_income_usd_000",
+    "annual_income_000", "annual_income_000_usd",
+)
+_alias(
+    INCOME, "$",
+    "annual_income_usd", "annual_income_dollars", "annual_income_in_usd",
+    "annual_income_in_dollars", "income_usd", "income_dollars", "yearly_income_usd",
+)
+_alias(
+    SCORE, None,
+    "spending_score", "spending_score_1_100", "spendingscore", "spend_score",
+    "spending_score_1_to_100", "spending_score_0_100", "spending_index",
+)
+
+#: The alias table, exposed read-only for docs and the dashboard's "columns recognised".
+ALIASES: Mapping[str, tuple[str, str | None]] = _ALIASES
+
+
+def normalise_header(name: object) -> str:
+    """Normalise a column header for alias lookup.
+
+    Strips BOMs and accents, splits camelCase, lower-cases, spells ``k$`` / ``$`` out as
+    ``kusd`` / ``usd``, and joins words with underscores: ``"Annual Income (k$)"`` gives
+    ``"annual_income_kusd"``, ``"CustomerID"`` gives ``"customer_id"``.
+    """
+    text = unicodedata.normalize("NFKD", str(name)).replace("\ufeff", "")
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text.strip())
+    text = text.lower().replace("k$", " kusd ").replace("$", " usd ")
+    return re.sub(r"[^0-9a-z]+", "_", text).strip("_")
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    """Which input column feeds which canonical field.
+
+    Columns are kept by position so that a header repeating a name is still exact.
+    """
+
+    columns: tuple[str, ...]
+    fields: Mapping[str, int]
+    income_unit: str = "k$"
+    income_unit_source: str = "default"  # "header" | "given" | "default"
+
+    @property
+    def ignored(self) -> tuple[str, ...]:
+        """Input columns that feed no field: passed through untouched."""
+        used = set(self.fields.values())
+        return tuple(c for i, c in enumerate(self.columns) if i not in used)
+
+    def source(self, field_name: str) -> str:
+        return self.columns[self.fields[field_name]]
+
+    def describe(self) -> list[dict[str, str]]:
+        """One row per input column: what custseg does with it."""
+        by_pos = {pos: name for name, pos in self.fields.items()}
+        rows = []
+        for pos, col in enumerate(self.columns):
+            name = by_pos.get(pos)
+            rows.append(
+                {
+                    "column": str(col),
+                    "used_as": name or "",
+                    "note": (
+                        f"read in {self.income_unit} ({self.income_unit_source})"
+                        if name == INCOME
+                        else ("passed through unchanged" if name is None else "")
+                    ),
+                }
+            )
+        return rows
+
+    def require(self, needed: Sequence[str]) -> None:
+        """Raise :class:`SchemaError` naming every needed field that has no column."""
+        missing = [f for f in needed if f not in self.fields]
+        if missing:
+            names = ", ".join(missing)
+            cols = ", ".join(repr(str(c)) for c in self.columns[:20])
+            more = " …" if len(self.columns) > 20 else ""
+            raise SchemaError(
+                f"no column for {names}. The table has: {cols}{more}. Rename the column "
+                f"(accepted headers are listed in the README) or map it explicitly, "
+                f"e.g. --map {missing[0]}=\"Your Column\"."
+            )
+
+
+def match_headers(
+    columns: Sequence[object],
+    mapping: Mapping[str, str] | None = None,
+    income_unit: str | None = None,
+) -> HeaderMatch:
+    """Match input headers to canonical fields.
+
+    Parameters
+    ----------
+    columns
+        The input header, in order.
+    mapping
+        Explicit ``{field: column}`` choices; they win over the alias table.
+    income_unit
+        ``"k$"`` or ``"$"`` to state the income unit; by default it comes from the
+        header ("(k$)", "($)", "USD"…) and is k$ when the header names no unit.
+    """
+    cols = tuple(str(c) for c in columns)
+    if income_unit is not None and income_unit not in INCOME_UNITS:
+        raise SchemaError(
+            f"income unit {shown(income_unit)} is not supported; use 'k$' (thousands of "
+            "dollars) or '$' (dollars)."
+        )
+    fields: dict[str, int] = {}
+    unit_from_header: str | None = None
+    for name, col in (mapping or {}).items():
+        if name not in FIELDS:
+            raise SchemaError(
+                f"cannot map unknown field {shown(name)}; the fields are {', '.join(FIELDS)}."
+            )
+        hits = [i for i, c in enumerate(cols) if c == col]
+        if not hits:
+            raise SchemaError(
+                f"the mapping names column {shown(col)} for {name}, but the table has no "
+                f"such column. Columns: {', '.join(repr(c) for c in cols[:20])}."
+            )
+        if len(hits) > 1:
+            raise SchemaError(
+                f"column {shown(col)} appears {len(hits)} times in the header; rename the "
+                "copies so the mapping is unambiguous."
+            )
+        fields[name] = hits[0]
+        if name == INCOME:
+            unit_from_header = _ALIASES.get(normalise_header(col), (INCOME, None))[1]
+
+    candidates: dict[str, list[int]] = {}
+    taken = set(fields.values())
+    for i, col in enumerate(cols):
+        if i in taken:
+            continue
+        hit = _ALIASES.get(normalise_header(col))
+        if hit and hit[0] not in fields:
+            candidates.setdefault(hit[0], []).append(i)
+    for name, positions in candidates.items():
+        if len(positions) > 1:
+            found = " and ".join(repr(cols[i]) for i in positions)
+            raise SchemaError(
+                f"columns {found} could each be {name}; keep one, or choose with "
+                f"--map {name}=\"Column\"."
+            )
+        fields[name] = positions[0]
+        if name == INCOME:
+            unit_from_header = _ALIASES[normalise_header(cols[positions[0]])][1]
+
+    ordered = {name: fields[name] for name in FIELDS if name in fields}
+    if income_unit is not None:
+        unit, source = income_unit, "given"
+    elif unit_from_header is not None:
+        unit, source = unit_from_header, "header"
+    else:
+        unit, source = "k$", "default"
+    return HeaderMatch(columns=cols, fields=ordered, income_unit=unit, income_unit_source=source)

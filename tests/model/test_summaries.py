@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from custseg.model import summaries
+from custseg.table.validate import validate
+
+
+def test_headline(demo_model):
+    head = summaries.headline(demo_model)
+    assert head["customers"] == 600
+    assert head["segments"] == 5
+    assert head["outlier_share"] == 0.0
+    assert head["age"] == pytest.approx(demo_model.base.means["age"])
+
+
+def test_level_table(demo_model):
+    seg = demo_model.segments[0]
+    table = summaries.level_table(seg, demo_model.base)
+    assert table["feature"].tolist() == ["Age (years)", "Annual income (k$)", "Spending score (points)"]
+    assert table["segment"].tolist() == pytest.approx([seg.means[f] for f in
+                                                       ("age", "annual_income", "spending_score")])
+
+
+def test_describe_model(demo_model):
+    assert summaries.describe_model(demo_model) == (
+        "K-Means (n_clusters=5, n_init=10) on age, annual income and spending score")
+
+
+def test_invalid_and_noted_rows():
+    df = pd.DataFrame({"customer_id": ["1", "1", "2"], "age": ["x", "30", "31"],
+                       "annual_income": ["5", "5", "6"], "spending_score": ["5", "5", "6"]})
+    v = validate(df)
+    bad = summaries.invalid_rows(v)
+    assert bad.to_dict("list") == {"row": [1], "issues": [
+        "age: 'x' is not a number; customer_id '1' also on row 2 (conflicting values)"]}
+    noted = summaries.noted_rows(v)
+    assert noted["row"].tolist() == [2]
+
+
+def test_gender_mix_text():
+    assert summaries.gender_mix_text({"Male": 0.4, "Female": 0.6}) == "Female 60% · Male 40%"
+
+
+def test_fit_note_reports_sample_and_fidelity(rulebook):
+    from custseg.model.segmentation import ModelConfig, fit_model
+    from custseg.table.sample import make_customers
+
+    model = fit_model(make_customers(3_000, seed=2),
+                      ModelConfig(algorithm="agglomerative", sample_size=1_000), rulebook)
+    note = summaries.fit_note(model)
+    assert note.startswith("The clusterer was fitted on a random sample of 1,000 of 3,000 customers")
+    agreement = model.segmenter.fidelity_["cv_agreement"]
+    assert f"on {agreement:.1%} of held-out customers" in note

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from custseg.cluster.evaluate import k_curve, k_distance
+from custseg.segments import charts
+
+
+@pytest.fixture(scope="module")
+def frame(demo, demo_model):
+    """(values, labels, names) as the Explore page passes them."""
+    values = demo.astype({"age": float, "annual_income": float, "spending_score": float})
+    return values, demo_model.labels, demo_model.names
+
+
+def test_one_segment_one_colour(demo_model):
+    assert charts.segment_color(0) == charts.PALETTE[0]
+    assert charts.segment_color(-1) == charts.OUTLIER_COLOR
+    assert charts.OUTLIER_COLOR not in charts.PALETTE
+    colors = charts.segment_colors(demo_model.names)
+    assert len(set(colors.values())) == len(demo_model.names)
+
+
+def test_scatter_colours_match_across_charts(frame, demo_model):
+    scatter = charts.scatter_2d(*frame, "annual_income", "spending_score")
+    hist = charts.distribution(*frame, "age")
+    donut = charts.shares_donut(demo_model.segments)
+    gender = charts.gender_by_segment(*frame)
+    by_name = {t.name: t.marker.color for t in scatter.data}
+    for trace in hist.data:
+        assert trace.marker.color == by_name[trace.name]
+    for label, color in zip(gender.data[0].x, gender.data[0].marker.color, strict=True):
+        assert by_name[label] == color
+    for label, color in zip(donut.data[0].labels, donut.data[0].marker.colors, strict=True):
+        assert by_name[label] == color
+    assert all(t.type == "scattergl" for t in scatter.data)  # WebGL
+
+
+def test_scatter_draws_a_bounded_sample(frame):
+    fig = charts.scatter_2d(*frame, "age", "annual_income", max_points=100)
+    assert sum(len(t.x) for t in fig.data) == 100
+    assert "100 of 600 customers drawn" in fig.layout.title.text
+    fig3 = charts.scatter_3d(*frame, "age", "annual_income", "spending_score", max_points=50)
+    assert sum(len(t.x) for t in fig3.data) == 50
+
+
+def test_distribution_sends_aggregates_from_every_customer(frame):
+    values, labels, _ = frame
+    fig = charts.distribution(*frame, "annual_income", bins=40)
+    bars = [t for t in fig.data if t.type == "bar"]
+    boxes = [t for t in fig.data if t.type == "box"]
+    assert sum(sum(t.y) for t in bars) == len(values)  # every customer counted
+    assert all(len(t.y) == 40 for t in bars)
+    seg0 = values["annual_income"].to_numpy()[labels == 0]
+    assert boxes[0].median[0] == pytest.approx(np.median(seg0))
+    assert boxes[0].q1[0] == pytest.approx(np.percentile(seg0, 25))
+
+
+def test_user_text_is_inert_in_plots():
+    assert charts.plot_text('<a href="javascript:x">hi</a>') == '&lt;a href="javascript:x"&gt;hi&lt;/a&gt;'
+    assert charts.segment_label(3, "<b>x</b>") == "3 · &lt;b&gt;x&lt;/b&gt;"
+    assert charts.segment_label(-1, "Outliers") == "Outliers"
+
+
+def test_gauge_range_comes_from_the_data(demo_model):
+    seg = demo_model.segments[0]
+    fig = charts.gauge("annual_income", 70.0, seg, demo_model.base, "#000")
+    indicator = fig.data[0]
+    assert list(indicator.gauge.axis.range) == [demo_model.base.mins["annual_income"],
+                                                demo_model.base.maxs["annual_income"]]
+    assert indicator.gauge.threshold.value == pytest.approx(seg.means["annual_income"])
+    wide = charts.gauge("annual_income", 5_000.0, seg, demo_model.base, "#000")
+    assert wide.data[0].gauge.axis.range[1] == 5_000.0
+
+
+def test_gender_bars_and_profile(frame, demo_model):
+    fig = charts.gender_by_segment(*frame)
+    assert [t.name for t in fig.data] == ["Female", "Male"]
+    assert sum(sum(t.y) for t in fig.data) == 600
+    bars = charts.profile_bars(demo_model.segments[0])
+    assert list(bars.data[0].text) == [demo_model.segments[0].levels[f]
+                                       for f in ("age", "annual_income", "spending_score")]
+
+
+def test_model_lab_figures(demo_model, demo):
+    X = demo_model.encoding.transform(demo.astype({"age": float, "annual_income": float,
+                                                   "spending_score": float}))
+    curve = k_curve(X, "kmeans", ks=range(2, 6))
+    assert curve.ks == (2, 3, 4, 5)
+    assert all(a > b for a, b in zip(curve.inertia, curve.inertia[1:], strict=False))
+    fig = charts.k_curve_figure(curve, current=5)
+    assert isinstance(fig, go.Figure) and len(fig.data) == 2
+    gmm = k_curve(X, "gmm", ks=range(2, 4))
+    assert gmm.bic[0] is not None and gmm.inertia[0] is None
+    dist = k_distance(X, 5)
+    assert np.all(np.diff(dist) >= 0) and len(dist) == 600
+    assert len(charts.k_distance_figure(dist, 5, eps=0.5).data) == 1
+    dendro = charts.dendrogram_figure(X[:300], "ward", n_clusters=5, leaves=20)
+    assert len(dendro.data) == 19  # 20 leaves, 19 merges
+
+
+def test_batch_distribution(demo_model):
+    fig = charts.batch_distribution({0: 10, -1: 2, 1: 5}, {**demo_model.names, -1: "Outliers"})
+    assert list(fig.data[0].x) == [10, 5, 2]
+    assert fig.data[0].marker.color[-1] == charts.OUTLIER_COLOR
+
+
+def test_labelled_keeps_rows(demo_model, demo):
+    out = charts.labelled(demo, demo_model.labels, demo_model.names)
+    assert len(out) == len(demo)
+    assert out["segment"].str.contains(" · ").all()
+    assert isinstance(out, pd.DataFrame)
+
+
+def test_gender_bars_with_outliers_count_every_customer():
+    values = pd.DataFrame({"gender": ["Male", "Female", "Male", "Female", None, "Other"]})
+    labels = np.array([-1, 0, 1, 1, 0, -1])
+    names = {0: "A", 1: "B", -1: "Outliers"}
+    fig = charts.gender_by_segment(values, labels, names)
+    by_gender = {t.name: dict(zip(t.x, t.y, strict=True)) for t in fig.data}
+    assert list(fig.data[0].x) == ["0 · A", "1 · B", "Outliers"]
+    assert by_gender["Male"] == {"0 · A": 0, "1 · B": 1, "Outliers": 1}
+    assert by_gender["Female"] == {"0 · A": 1, "1 · B": 1, "Outliers": 0}
+    assert by_gender["Other"] == {"0 · A": 0, "1 · B": 0, "Outliers": 1}
