@@ -494,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         _err("error: aborted")
         return 1
     except CustsegError as exc:
-        _err(f"error: {exc}")
+        _err(f"error: {exc.render(cli_spelling)}")
         return 2
     except KeyboardInterrupt:
         _err("error: interrupted")
@@ -512,6 +512,34 @@ def main(argv: list[str] | None = None) -> int:
         _err(f"error: internal error ({type(exc).__name__}: {exc}). Please report it; "
              "run with CUSTSEG_DEBUG=1 for details.")
         return 1
+
+
+#: Library parameter -> the flag that sets it (see CustsegError.render).
+FLAGS = {
+    "mapping": "--map",
+    "income_unit": "--income-unit",
+    "ranges": "--range",
+    "max_decompressed_mb": "--max-decompressed-mb",
+    "use_gender": "--use-gender",
+    "features": "--features",
+    "params": "--param",
+    "sample_size": "--sample-size",
+    "rules": "--rules",
+}
+
+
+def cli_spelling(parameter: str, key: str | None) -> str | None:
+    """How the command line says "change this setting"."""
+    flag = FLAGS.get(parameter)
+    if flag is None:
+        return None
+    if key is None:
+        return flag
+    if parameter == "mapping":
+        return f'{flag} {key}="COLUMN"'
+    if parameter == "ranges":
+        return f"{flag} {key}=LOW:HIGH"
+    return f"{flag} '{key}'"
 
 
 def _is_usage_error(exc: Exception) -> bool:

@@ -20,11 +20,18 @@ from collections.abc import Callable
 Speller = Callable[[str, "str | None"], "str | None"]
 
 
+#: Parameters that are mappings: their ``key`` is an entry (a field); for any other
+#: parameter the ``key`` is the value to give it.
+MAPPING_PARAMETERS = frozenset({"mapping", "ranges"})
+
+
 def python_spelling(parameter: str, key: str | None) -> str:
     """The library's own terms: the keyword argument to pass."""
     if key is None:
         return parameter
-    return f"{parameter}={{{key!r}: ...}}"
+    if parameter in MAPPING_PARAMETERS:
+        return f"{parameter}={{{key!r}: ...}}"
+    return f"{parameter}={key!r}"
 
 
 class CustsegError(Exception):
@@ -38,7 +45,8 @@ class CustsegError(Exception):
         The library parameter that would fix it (``mapping``, ``income_unit``,
         ``max_decompressed_mb``...), when there is one.
     key
-        Which entry of that parameter (a field name for ``mapping`` or ``ranges``).
+        For a mapping parameter (``mapping``, ``ranges``), the entry to set (a field);
+        for any other, the value to give it (``"$"`` for ``income_unit``).
     """
 
     def __init__(self, message: str, *, parameter: str | None = None,
