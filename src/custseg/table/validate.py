@@ -104,8 +104,8 @@ def _rows(n: int, notes: Mapping[int, str]) -> np.ndarray:
 
 
 #: Added to an out-of-range income read in k$: it may be a column of dollars.
-_DOLLARS_HINT = (". If this column is in dollars, say so: --income-unit '$' or a header like "
-                 "'Annual Income ($)'")
+_DOLLARS_HINT = (". If this column is in dollars, say so: set the income unit to '$' or use a "
+                 "header like 'Annual Income ($)'")
 
 
 def _check_number(
