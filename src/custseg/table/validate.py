@@ -1,4 +1,4 @@
-"""Row-by-row validation of the well-known fields: typed values, status and issues per row.
+"""Validation of the well-known fields: typed values and, for every row, status and issues.
 
 Nothing is imputed and no row is dropped: every row that cannot be used says exactly why.
 """
