@@ -8,132 +8,8 @@ from hypothesis import strategies as st
 
 from custseg.errors import SchemaError
 from custseg.table.fields import Ranges
-from custseg.table.headers import match_headers, normalise_header
-from custseg.table.notes import duplicate_notes, row_keys
-from custseg.table.parse import normalise_gender, parse_numbers
+from custseg.table.notes import SUMMARY_NOTE
 from custseg.table.validate import validate
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        ("Annual Income (k$)", "annual_income_kusd"),
-        ("Spending Score (1-100)", "spending_score_1_100"),
-        ("\ufeffCustomerID", "customer_id"),
-        ("  AGE ", "age"),
-        ("Âge", "age"),
-        ("SpendingScore", "spending_score"),
-        ("Unnamed: 0", "unnamed_0"),
-    ],
-)
-def test_normalise_header(header, expected):
-    assert normalise_header(header) == expected
-
-
-def test_match_mall_headers():
-    match = match_headers(
-        ["CustomerID", "Gender", "Age", "Annual Income (k$)", "Spending Score (1-100)"]
-    )
-    assert match.fields == {
-        "customer_id": 0, "gender": 1, "age": 2, "annual_income": 3, "spending_score": 4,
-    }
-    assert (match.income_unit, match.income_unit_source) == ("k$", "header")
-    assert match.ignored == ()
-
-
-def test_decoys_are_not_matched_by_substring():
-    match = match_headers(
-        ["ID", "Discount Percentage", "Income Tax Band", "Spending Category", "Average Age",
-         "Income", "Spending Score"]
-    )
-    assert match.fields == {"customer_id": 0, "annual_income": 5, "spending_score": 6}
-    assert match.ignored == ("Discount Percentage", "Income Tax Band", "Spending Category",
-                             "Average Age")
-    assert match.income_unit_source == "default"
-
-
-def test_income_unit_from_header_and_override():
-    assert match_headers(["Annual Income ($)"]).income_unit == "$"
-    assert match_headers(["income_usd"]).income_unit == "$"
-    given = match_headers(["Income"], income_unit="$")
-    assert (given.income_unit, given.income_unit_source) == ("$", "given")
-    with pytest.raises(SchemaError, match="income unit 'EUR' is not supported"):
-        match_headers(["Income"], income_unit="EUR")
-
-
-def test_two_columns_for_one_field_is_an_error():
-    with pytest.raises(SchemaError, match=r"columns 'Age' and 'age' could each be age"):
-        match_headers(["Age", "age", "Income"])
-
-
-def test_explicit_mapping_wins_and_is_checked():
-    match = match_headers(["Years", "Age"], mapping={"age": "Years"})
-    assert match.fields == {"age": 0}
-    assert match.ignored == ("Age",)
-    with pytest.raises(SchemaError, match="no such column"):
-        match_headers(["Years"], mapping={"age": "Yrs"})
-    with pytest.raises(SchemaError, match="unknown field 'height'"):
-        match_headers(["Years"], mapping={"height": "Years"})
-
-
-def test_missing_required_field_is_named():
-    match = match_headers(["ID", "Age"])
-    with pytest.raises(SchemaError, match=r"no column for annual_income, spending_score.*'ID', 'Age'"):
-        match.require(["age", "annual_income", "spending_score"])
-
-
-def test_missing_markers_are_missing_never_zero():
-    cells = pd.Series(["?", "NA", "N/A", "null", "None", "-", "", "  ", "nan", "#N/A", "7"])
-    parsed = parse_numbers(cells)
-    assert np.isnan(parsed.values[:-1]).all()
-    assert (parsed.status[:-1] == 1).all()
-    assert parsed.values[-1] == 7
-
-
-@pytest.mark.parametrize(
-    ("cell", "unit", "expected"),
-    [
-        ("$15,000", "k$", 15.0),
-        ("USD 137,000", "k$", 137.0),
-        ("US$ 20k", "k$", 20.0),
-        ("16,000.00", "k$", 16000.0),  # a bare number is in the column's unit
-        ("54000", "$", 54.0),
-        ("70", "k$", 70.0),
-        ("1 234", "k$", 1234.0),
-    ],
-)
-def test_money_parsing(cell, unit, expected):
-    parsed = parse_numbers(pd.Series([cell]), money_unit=unit)
-    assert parsed.values[0] == pytest.approx(expected)
-
-
-def test_money_markers_are_not_numbers_outside_money():
-    parsed = parse_numbers(pd.Series(["$15", "15k", "<b>5</b>", "**5**", "5 5", "1,23"]))
-    assert (parsed.status == 2).all()
-
-
-def test_other_currency_is_flagged():
-    parsed = parse_numbers(pd.Series(["€50,000", "GBP 3"]), money_unit="k$")
-    assert (parsed.status == 3).all()
-
-
-def test_decimal_comma():
-    parsed = parse_numbers(pd.Series(["30,5", "1.234,5", "12.5"]), decimal=",")
-    assert parsed.values.tolist() == [30.5, 1234.5, 12.5]
-
-
-def test_numeric_dtype_passes_through():
-    parsed = parse_numbers(pd.Series([1.5, np.nan, np.inf]))
-    assert parsed.values[0] == 1.5
-    assert parsed.status.tolist() == [0, 1, 2]
-
-
-def test_gender_aliases_and_other_answers():
-    got = normalise_gender(
-        pd.Series(["M", "f", "male", "FEMALE", " Male ", "Woman", "Non-binary", "", "?", None])
-    )
-    assert got.tolist()[:7] == ["Male", "Female", "Male", "Female", "Male", "Female", "Non-binary"]
-    assert got.isna().tolist()[7:] == [True, True, True]
 
 
 def frame(**cols):
@@ -197,23 +73,12 @@ def test_duplicate_ids_are_reported_on_every_row_concerned():
     assert v.issues[1] == ""
 
 
-def test_blank_ids_are_not_duplicates():
-    notes = duplicate_notes(pd.Series(["", "", None, "a"]))
-    assert notes == {}
-
-
 def test_structural_rows_are_invalid_with_their_note_only():
     df = frame(age=[None, "30"], annual_income=[None, "5"], spending_score=[None, "5"])
     v = validate(df, structural={0: "line 2 has 3 fields"})
     assert v.valid.tolist() == [False, True]
     assert v.issues[0] == "line 2 has 3 fields"
     assert v.reasons == {"malformed row": 1}
-
-
-def test_row_keys_differ_on_values():
-    df = frame(customer_id=["1", "1"], age=["30", "31"])
-    keys = row_keys(df)
-    assert keys[0] != keys[1]
 
 
 texts = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["NA", "-", "1e400", "$5k", "3,5"]))
@@ -229,3 +94,82 @@ def test_validate_never_raises_and_keeps_every_row(rows):
     assert len(v.values) == len(rows)
     # every invalid row says why
     assert all(v.issues[i] for i in np.flatnonzero(~v.valid))
+
+
+def test_messages_of_a_row_keep_field_order_then_the_duplicate_note():
+    df = frame(
+        customer_id=["1", "1"],
+        gender=["", "F"],
+        age=["", "30"],
+        annual_income=["20000", "5"],
+        spending_score=["x", "5"],
+    )
+    v = validate(df, required=("gender", "age", "annual_income", "spending_score"))
+    assert v.valid.tolist() == [False, True]
+    assert v.issues[0] == (
+        "gender: missing; age: missing; annual_income: 20,000 k$ is outside 0–10,000 k$. "
+        "If this column is in dollars, say so: set the income unit to '$' or use a header "
+        "like 'Annual Income ($)'; spending_score: 'x' is not a number; "
+        "customer_id '1' also on row 2 (conflicting values)"
+    )
+    assert v.issues[1] == "customer_id '1' also on row 1 (conflicting values)"
+    assert list(v.reasons.items()) == [
+        ("gender missing", 1), ("age missing", 1), ("annual_income out of range", 1),
+        ("spending_score not a number", 1),
+    ]
+    assert v.notes == {"duplicate customer_id": 2}
+
+
+def test_income_hint_only_when_read_in_thousands():
+    df = frame(age=["30"], annual_income=["20000000"], spending_score=["5"])
+    v = validate(df, income_unit="$")
+    assert v.issues[0] == "annual_income: 20,000 k$ is outside 0–10,000 k$"
+
+
+def test_problems_in_fields_not_clustered_are_notes():
+    df = frame(age=["", "abc", "300"], annual_income=["5"] * 3, spending_score=["5"] * 3)
+    v = validate(df, required=("annual_income", "spending_score"))
+    assert v.valid.all()
+    assert v.issues.tolist() == [
+        "",  # a missing value in a field not clustered on says nothing
+        "age: 'abc' is not a number (not used for segmenting)",
+        "age: 300 years is outside 16–100 years (not used for segmenting)",
+    ]
+    assert v.reasons == {}
+    assert v.notes == {"age not a number": 1, "age out of range": 1}
+    assert np.isnan(v.values["age"]).all()
+
+
+def test_duplicate_notes_leave_rows_valid_and_can_come_from_the_caller():
+    df = frame(customer_id=["1", "1", "2"], age=["30", "30", "40"],
+               annual_income=["5"] * 3, spending_score=["5"] * 3)
+    assert validate(df, duplicates={}).issues.tolist() == ["", "", ""]
+    v = validate(df, duplicates={2: "seen in an earlier batch"})
+    assert v.valid.all()
+    assert v.issues.tolist() == ["", "", "seen in an earlier batch"]
+    assert v.notes == {"duplicate customer_id": 1}
+
+
+def test_structural_rows_keep_only_their_note_even_with_bad_cells():
+    df = frame(
+        customer_id=["7", "7", "Total", "8"],
+        age=["abc", "30", "", "300"],
+        annual_income=["20000", "5", "5", "5"],
+        spending_score=["5", "5", "5", "5"],
+    )
+    summary = f"{SUMMARY_NOTE} ('Total'), not a customer"
+    v = validate(df, structural={2: summary, 0: "line 2 has 6 fields"})
+    assert v.valid.tolist() == [False, True, False, False]
+    assert v.issues.tolist() == [
+        "line 2 has 6 fields",
+        "customer_id '7' also on row 1 (conflicting values)",
+        summary,
+        "age: 300 years is outside 16–100 years",
+    ]
+    assert list(v.reasons.items()) == [
+        ("age out of range", 1), ("spreadsheet summary row", 1), ("malformed row", 1),
+    ]
+    assert v.notes == {"duplicate customer_id": 1}
+    # the cells of a structural row are still parsed, out-of-range ones blanked
+    assert v.values.loc[0, ["customer_id", "spending_score"]].tolist() == ["7", 5.0]
+    assert v.values.loc[0, ["age", "annual_income"]].isna().all()
