@@ -787,7 +787,7 @@ def _check_income_unit(data: pa.Table, match: HeaderMatch, decimal: str, name: s
     column = data.column(match.fields[INCOME]).to_pandas()
     message = dollar_income_message(column, decimal, match.source(INCOME))
     if message:
-        raise SchemaError(f"{shown(name)}: {message}")
+        raise SchemaError(f"{shown(name)}: {message}", parameter="income_unit", key="$")
 
 
 def _compression(head: bytes) -> str | None:

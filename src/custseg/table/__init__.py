@@ -1,4 +1,4 @@
-"""Tabular input: the well-known fields, header matching, cell parsing, row validation.
+"""Tabular input: fields, header matching, cell parsing, validation, row notes, demo data.
 
 The lowest layer above errors: no IO, no models.
 """

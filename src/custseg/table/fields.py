@@ -1,4 +1,8 @@
-"""The five well-known customer fields: names, labels, units and valid ranges."""
+"""The five well-known customer fields: names, labels, units, valid ranges.
+
+Also how a field's number is written for people (:func:`fmt_number`), so that a message, a
+profile and the command line show "16 years" or "10,000 k$" alike.
+"""
 
 from __future__ import annotations
 

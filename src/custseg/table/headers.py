@@ -121,8 +121,8 @@ class HeaderMatch:
             more = " …" if len(self.columns) > 20 else ""
             raise SchemaError(
                 f"no column for {names}. The table has: {cols}{more}. Rename the column "
-                f"(accepted headers are listed in the README) or map it explicitly, "
-                f"e.g. --map {missing[0]}=\"Your Column\"."
+                "(accepted headers are listed in the README) or map it explicitly",
+                parameter="mapping", key=missing[0],
             )
 
 
@@ -183,8 +183,9 @@ def match_headers(
         if len(positions) > 1:
             found = " and ".join(repr(cols[i]) for i in positions)
             raise SchemaError(
-                f"columns {found} could each be {name}; keep one, or choose with "
-                f"--map {name}=\"Column\"."
+                f"columns {found} could each be {name}; keep one, or map the one to use "
+                "explicitly",
+                parameter="mapping", key=name,
             )
         fields[name] = positions[0]
         if name == INCOME:

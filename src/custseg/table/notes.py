@@ -109,7 +109,8 @@ def dollar_income_message(values: pd.Series, decimal: str, header: str) -> str |
 
     custseg reads such a column in k$. A median above 1,000 k$ ($1M a year) is not a
     customer base in k$: rather than treat $54,000 as 54,000 k$, say so and ask for the
-    unit.
+    unit. The message ends on the setting that fixes it: raise it with
+    ``parameter="income_unit", key="$"`` so that each face says how to set it.
     """
     parsed = parse_numbers(values, decimal=decimal, money_unit="k$")
     usable = parsed.values[np.isfinite(parsed.values)]
@@ -121,6 +122,6 @@ def dollar_income_message(values: pd.Series, decimal: str, header: str) -> str |
     return (
         f"the income column {shown(header)} has no unit in its header, so custseg reads it "
         f"in thousands of dollars (k$), but its median is {fmt_number(median)}: that looks "
-        "like dollars. State the unit: a header such as 'Annual Income ($)', or "
-        "income_unit='$' (command line: --income-unit '$'); or divide the values by 1,000."
+        "like dollars. Divide the values by 1,000, or state the unit: use a header such as "
+        "'Annual Income ($)' or set the income unit to '$'"
     )

@@ -1,4 +1,4 @@
-"""Row-by-row validation of the well-known fields: typed values, status and issues per row.
+"""Validation of the well-known fields: typed values and, for every row, status and issues.
 
 Nothing is imputed and no row is dropped: every row that cannot be used says exactly why.
 """
@@ -53,18 +53,22 @@ class Validated:
 class _IssueLog:
     """Collects per-row messages without a Python loop over clean rows."""
 
-    def __init__(self, n: int, skip: np.ndarray | None = None) -> None:
+    def __init__(self, n: int) -> None:
         self.issues = np.full(n, "", dtype=object)
         self.invalid = np.zeros(n, dtype=bool)
         self.reasons: Counter = Counter()
         self.notes: Counter = Counter()
-        self.skip = skip
 
-    def add(self, mask: np.ndarray, messages: np.ndarray, reason: str, invalid: bool) -> None:
-        if self.skip is not None:
-            keep = ~self.skip[mask]
-            mask = mask & ~self.skip
-            messages = np.asarray(messages, dtype=object)[keep]
+    def add(self, mask: np.ndarray, messages: np.ndarray, reason: str, *, invalid: bool,
+            skip: np.ndarray | None = None) -> None:
+        """Append ``messages`` (one per row of ``mask``, in row order) to those rows.
+
+        Rows in ``skip`` are left untouched and not counted. ``reason`` is counted once per
+        row, as a reason the row is invalid or, with ``invalid=False``, as a note.
+        """
+        if skip is not None:
+            messages = np.asarray(messages, dtype=object)[~skip[mask]]
+            mask = mask & ~skip
         count = int(mask.sum())
         if not count:
             return
@@ -76,10 +80,97 @@ class _IssueLog:
         else:
             self.notes[reason] += count
 
+    def add_notes(self, notes: Mapping[int, str], reason: str, *, invalid: bool,
+                  skip: np.ndarray | None = None) -> None:
+        """Append ``{row position: text}`` as given: one message per noted row."""
+        if not notes:
+            return
+        mask = _rows(len(self.issues), notes)
+        texts = np.array([notes[int(i)] for i in np.flatnonzero(mask)], dtype=object)
+        self.add(mask, texts, reason, invalid=invalid, skip=skip)
+
 
 def _messages(template: str, raw: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
+    """``template`` with each cell of ``mask`` as its ``{value}``, quoted as data."""
     cells = raw[mask] if raw is not None else np.full(int(mask.sum()), "")
     return np.array([template.format(value=shown(c)) for c in cells], dtype=object)
+
+
+def _rows(n: int, notes: Mapping[int, str]) -> np.ndarray:
+    """The rows ``notes`` is about, as a mask over ``n`` rows."""
+    mask = np.zeros(n, dtype=bool)
+    mask[np.fromiter(notes.keys(), dtype=np.int64, count=len(notes))] = True
+    return mask
+
+
+#: Added to an out-of-range income read in k$: it may be a column of dollars.
+_DOLLARS_HINT = (". If this column is in dollars, say so: set the income unit to '$' or use a "
+                 "header like 'Annual Income ($)'")
+
+
+def _check_number(
+    log: _IssueLog,
+    cells: pd.Series,
+    name: str,
+    *,
+    ranges: Ranges,
+    required: bool,
+    decimal: str,
+    income_unit: str,
+    skip: np.ndarray,
+) -> np.ndarray:
+    """Parse one numeric field and log its problems; return its values, NaN where unusable.
+
+    Missing values are logged only for a ``required`` field; problems in any other field
+    are logged as notes that do not invalidate the row.
+    """
+    parsed = parse_numbers(cells, decimal=decimal,
+                           money_unit=income_unit if name == INCOME else None)
+    low, high = ranges.of(name)
+    suffix = "" if required else " (not used for segmenting)"
+    with np.errstate(invalid="ignore"):
+        outside = (parsed.status == OK) & ((parsed.values < low) | (parsed.values > high))
+    checks = [
+        (parsed.status == MISSING, f"{name}: missing" + suffix, "missing"),
+        (parsed.status == NOT_NUMBER, f"{name}: {{value}} is not a number" + suffix,
+         "not a number"),
+        (parsed.status == OTHER_CURRENCY,
+         f"{name}: {{value}} is not in dollars; convert it to k$" + suffix,
+         "not in dollars"),
+    ]
+    for mask, template, reason in checks:
+        if mask.any() and (required or reason != "missing"):
+            log.add(mask, _messages(template, parsed.text, mask), f"{name} {reason}",
+                    invalid=required, skip=skip)
+    if outside.any():
+        unit = UNITS[name]
+        hint = _DOLLARS_HINT if name == INCOME and income_unit == "k$" else ""
+        msgs = np.array(
+            [f"{name}: {fmt_number(v)} {unit} is outside {fmt_number(low)}–"
+             f"{fmt_number(high)} {unit}{hint}{suffix}" for v in parsed.values[outside]],
+            dtype=object,
+        )
+        log.add(outside, msgs, f"{name} out of range", invalid=required, skip=skip)
+    return np.where(outside, np.nan, parsed.values)
+
+
+def _note_duplicates(log: _IssueLog, frame: pd.DataFrame, ids: pd.Series | None,
+                     duplicates: Mapping[int, str] | None, skip: np.ndarray) -> None:
+    """Repeated customer ids: a note on every row concerned; the rows stay valid.
+
+    ``duplicates`` as given by the caller, else found among ``ids`` (when there are ids).
+    """
+    if duplicates is None and ids is not None:
+        duplicates = duplicate_notes(ids, row_keys(frame))
+    log.add_notes(duplicates or {}, "duplicate customer_id", invalid=False, skip=skip)
+
+
+def _note_structural(log: _IssueLog, structural: Mapping[int, str]) -> None:
+    """Rows the reader could not take as customers: invalid, with that note alone."""
+    summary = {row: note for row, note in structural.items() if note.startswith(SUMMARY_NOTE)}
+    malformed = {row: note for row, note in structural.items() if row not in summary}
+    log.add_notes(summary, "spreadsheet summary row", invalid=True)
+    log.add_notes(malformed, "malformed row", invalid=True)
 
 
 def validate(
@@ -115,80 +206,27 @@ def validate(
     missing_cols = [f for f in required if f not in frame.columns]
     if missing_cols:
         raise SchemaError(f"no column for {', '.join(missing_cols)}.")
-    n = len(frame)
-    broken = np.zeros(n, dtype=bool)
-    if structural:
-        broken[np.fromiter(structural.keys(), dtype=np.int64, count=len(structural))] = True
-    log = _IssueLog(n, broken if structural else None)
+    structural = structural or {}
+    log = _IssueLog(len(frame))
+    broken = _rows(len(frame), structural)  # their cells say nothing: only their note
     out: dict[str, object] = {}
 
     if ID in frame.columns:
-        ids = pd.Series(to_arrow_text(frame[ID]).to_pandas(), index=frame.index, dtype="str")
-        out[ID] = ids
-
+        out[ID] = pd.Series(to_arrow_text(frame[ID]).to_pandas(), index=frame.index, dtype="str")
     if GENDER in frame.columns:
-        gender = normalise_gender(frame[GENDER])
-        out[GENDER] = gender
+        gender = out[GENDER] = normalise_gender(frame[GENDER])
         if GENDER in required:
             mask = gender.isna().to_numpy()
             log.add(mask, np.full(int(mask.sum()), "gender: missing", dtype=object),
-                    "gender missing", invalid=True)
-
+                    "gender missing", invalid=True, skip=broken)
     for name in NUMERIC_FIELDS:
-        if name not in frame.columns:
-            continue
-        money = income_unit if name == INCOME else None
-        parsed = parse_numbers(frame[name], decimal=decimal, money_unit=money)
-        low, high = ranges.of(name)
-        unit = UNITS[name]
-        is_required = name in required
-        suffix = "" if is_required else " (not used for segmenting)"
-        with np.errstate(invalid="ignore"):
-            outside = (parsed.status == OK) & ((parsed.values < low) | (parsed.values > high))
-        values = np.where(outside, np.nan, parsed.values)
-        out[name] = values
-        checks = [
-            (parsed.status == MISSING, f"{name}: missing" + suffix, "missing"),
-            (parsed.status == NOT_NUMBER, f"{name}: {{value}} is not a number" + suffix,
-             "not a number"),
-            (parsed.status == OTHER_CURRENCY,
-             f"{name}: {{value}} is not in dollars; convert it to k$" + suffix,
-             "not in dollars"),
-        ]
-        for mask, template, reason in checks:
-            if mask.any() and (is_required or reason != "missing"):
-                log.add(mask, _messages(template, parsed.text, mask), f"{name} {reason}",
-                        invalid=is_required)
-        if outside.any():
-            shown_values = parsed.values[outside]
-            if name == INCOME and income_unit == "k$":
-                hint = (". If this column is in dollars, say so: --income-unit '$' or a "
-                        "header like 'Annual Income ($)'")
-            else:
-                hint = ""
-            msgs = np.array(
-                [f"{name}: {fmt_number(v)} {unit} is outside {fmt_number(low)}–"
-                 f"{fmt_number(high)} {unit}{hint}{suffix}" for v in shown_values],
-                dtype=object,
+        if name in frame.columns:
+            out[name] = _check_number(
+                log, frame[name], name, ranges=ranges, required=name in required,
+                decimal=decimal, income_unit=income_unit, skip=broken,
             )
-            log.add(outside, msgs, f"{name} out of range", invalid=is_required)
 
-    values_frame = pd.DataFrame(out, index=frame.index).reset_index(drop=True)
-    if duplicates is None and ID in values_frame.columns:
-        duplicates = duplicate_notes(values_frame[ID], row_keys(frame))
-    if duplicates:
-        positions = np.fromiter(duplicates.keys(), dtype=np.int64, count=len(duplicates))
-        mask = np.zeros(n, dtype=bool)
-        mask[positions] = True
-        notes = np.array([duplicates[int(i)] for i in np.flatnonzero(mask)], dtype=object)
-        log.add(mask, notes, "duplicate customer_id", invalid=False)
-    if structural:
-        log.skip = None
-        positions = np.flatnonzero(broken)
-        notes = np.array([structural[int(i)] for i in positions], dtype=object)
-        summary = np.array([n.startswith(SUMMARY_NOTE) for n in notes], dtype=bool)
-        for kind, reason in ((summary, "spreadsheet summary row"), (~summary, "malformed row")):
-            mask = np.zeros(n, dtype=bool)
-            mask[positions[kind]] = True
-            log.add(mask, notes[kind], reason, invalid=True)
-    return Validated(values_frame, ~log.invalid, log.issues, log.reasons, log.notes)
+    values = pd.DataFrame(out, index=frame.index).reset_index(drop=True)
+    _note_duplicates(log, frame, values.get(ID), duplicates, skip=broken)
+    _note_structural(log, structural)
+    return Validated(values, ~log.invalid, log.issues, log.reasons, log.notes)
