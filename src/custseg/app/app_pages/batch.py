@@ -93,15 +93,13 @@ if stored is None or stored[0] != result_key:
 _, scored, download = stored
 
 st.subheader("Scored rows", divider="gray")
-counts = scored["segment_id"].value_counts(dropna=True)
+counts = summaries.scored_counts(scored)
 c = st.columns([2, 1])
 with c[0]:
-    chart(charts.batch_distribution({int(k): int(v) for k, v in counts.items()}, view.names),
-          key="batch_distribution")
+    chart(charts.batch_distribution(counts.per_segment, view.names), key="batch_distribution")
 with c[1]:
-    atypical = int(scored["atypical"].fillna(False).astype(bool).sum())
-    st.metric("Scored", f"{int(counts.sum()):,}")
-    st.metric("Atypical", f"{atypical:,}")
+    st.metric("Scored", f"{counts.scored:,}")
+    st.metric("Atypical", f"{counts.atypical:,}")
     stem = Path(table.name).stem  # the table's own name (inside a .gz or .zip)
     st.download_button("Download scored CSV", download, file_name=f"{stem}_scored.csv",
                        mime="text/csv", type="primary", icon=":material/download:",
