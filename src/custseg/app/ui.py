@@ -43,8 +43,7 @@ def edit_form(view, segment) -> None:
             name = st.text_input("Name", value=segment.name, max_chars=80)
             strategy = st.text_area("Strategy", value=segment.strategy, max_chars=600)
             if st.form_submit_button("Save", type="primary"):
-                fit_key = view.model_key.split("|edits:")[0]
-                edits = st.session_state[state.EDITS].setdefault(fit_key, {})
+                edits = st.session_state[state.EDITS].setdefault(view.model_key.unedited(), {})
                 edits[segment.id] = {"name": name, "strategy": strategy}
                 st.rerun()
 
