@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pandas as pd
 import pytest
+from streamlit_text import unescape
 
 import custseg
-from custseg.io.model_files import model_from_bytes
+from custseg.io.model_files import model_bytes, model_from_bytes
+from custseg.segments.charts import segment_label
 
 PAGES = ["dashboard", "explore", "predict", "batch", "model_lab"]
 
@@ -166,7 +169,52 @@ def test_user_text_in_errors_is_shown_as_text(app, go):
     assert r"\[link\]\(http" in message
 
 
-def test_many_segment_algorithms_and_loaded_views_render(app, go):
+def shown_segments(at) -> set[str]:
+    """The segment labels ("id · name", or "Outliers") the current page shows: card
+    headings, chart traces and axes, table cells, metrics."""
+    texts = [unescape(e.value) for e in at.subheader] + [unescape(m.value) for m in at.metric]
+    for c in at.get("plotly_chart"):
+        for trace in json.loads(c.proto.spec)["data"]:
+            texts.append(str(trace.get("name", "")))
+            for axis in ("x", "y", "labels"):  # category axes and pie labels are lists
+                if isinstance(trace.get(axis), list):
+                    texts += [str(v) for v in trace[axis]]
+    for frame in at.dataframe:
+        texts += [str(v) for v in frame.value.to_numpy().ravel()]
+    return {t for t in texts if " · " in t or t == "Outliers"}
+
+
+def test_many_segment_algorithms_and_loaded_views_render(app, go, metrics, downloads):
     app.selectbox(key="algorithm").set_value("hdbscan").run()
+    fitted = app.session_state["_view"].model
+    assert fitted.config.algorithm == "hdbscan"
+    fitted_labels = {segment_label(s.id, s.name) for s in fitted.segments}
     for page in PAGES:
         go(app, page)
+        assert not app.error
+    go(app, "explore")
+    assert shown_segments(app) == fitted_labels  # every segment, outliers included
+
+    # a model file whose names no fit here would give: every view must show them
+    model = custseg.fit(custseg.make_customers(500, seed=3), params={"n_clusters": 4})
+    model = model.with_edits({s.id: {"name": f"Loaded {s.id}"} for s in model.segments})
+    labels = {segment_label(s.id, s.name) for s in model.segments}
+    go(app, "model_lab")
+    app.file_uploader(key="model_upload").upload("four.custseg", model_bytes(model)).run()
+    assert app.session_state["_view"].loaded_name == "four.custseg"
+
+    go(app, "dashboard")
+    assert metrics(app)["Segments"] == "4"
+    assert shown_segments(app) == labels  # one card per segment
+    go(app, "explore")
+    assert shown_segments(app) == labels
+    go(app, "model_lab")
+    assert shown_segments(app) == labels  # rules and stability tables
+    go(app, "predict")
+    app.button[0].click().run()
+    assert shown_segments(app) <= labels and len(shown_segments(app)) == 1
+    go(app, "batch")
+    app.file_uploader(key="batch_upload").upload("new.csv", scored_upload(), "text/csv").run()
+    assert shown_segments(app) == labels  # the scored rows' distribution
+    scored = pd.read_csv(io.BytesIO(downloads["new_scored.csv"]), dtype=str, keep_default_na=False)
+    assert set(scored["segment_name"]) - {""} == {s.name for s in model.segments}

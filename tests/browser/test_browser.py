@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import custseg
+from custseg.segments.charts import segment_label
 
 pytestmark = pytest.mark.browser
 
@@ -77,17 +78,79 @@ def test_upload_and_download_in_the_browser(server, page, shots, tmp_path):
     assert scored.loc[0, "comment"].startswith("'=")
 
 
-@pytest.mark.parametrize(("path", "tabs"), [
-    ("explore", ["3D scatter", "Distributions", "Segment shares", "Gender", "Compare segments"]),
-    ("model-lab", ["Number of segments", "Rules", "Stability", "Save / load"]),
-])
-def test_tabs_draw(server, page, shots, path, tabs):
-    page.goto(f"{server}/{path}")
+@pytest.fixture(scope="module")
+def segments() -> list[str]:
+    """Legend labels of the dashboard's first segmentation: the library's default fit of
+    the demo data the dashboard starts on."""
+    model = custseg.fit(custseg.make_customers(2_000, seed=0))
+    return [segment_label(s.id, s.name) for s in model.segments]
+
+
+def open_tab(page, name: str, shows=None):
+    """Click a tab, wait until its panel shows ``shows`` (a chart when None), return the
+    panel (only the open tab is drawn)."""
+    page.get_by_role("tab", name=name).click()
+    panel = page.get_by_role("tabpanel")
+    ready = panel.locator(".js-plotly-plot") if shows is None else panel.get_by_text(shows)
+    ready.first.wait_for()
+    wait_ready(page)
+    return panel
+
+
+def drawn(panel) -> list[dict]:
+    """Each chart in ``panel`` as Plotly holds it: trace types and names, the categories it
+    shows (pie labels, category axes) and its annotations."""
+    return panel.locator(".js-plotly-plot").evaluate_all("""charts => charts.map(el => ({
+        types: el.data.map(t => t.type),
+        names: el.data.map(t => t.name ?? null),
+        categories: el.data.flatMap(t => [t.labels, t.x].filter(Array.isArray).flat()),
+        notes: (el.layout.annotations || []).map(a => a.text),
+    }))""")
+
+
+def test_explore_tabs_draw_every_segment(server, page, shots, segments):
+    page.goto(f"{server}/explore")
     page.locator(".js-plotly-plot").first.wait_for()
-    for name in tabs:
-        page.get_by_role("tab", name=name).click()
-        wait_ready(page)
-        page.screenshot(path=shots / f"{path}-{name.replace(' ', '-').replace('/', '').lower()}.png")
+    wait_ready(page)
+    n = len(segments)
+    twice = [label for label in segments for _ in range(2)]  # a histogram and a box each
+    expected = {
+        "2D scatter": {"types": ["scattergl"] * n, "names": segments},
+        "3D scatter": {"types": ["scatter3d"] * n, "names": segments},
+        "Distributions": {"types": ["bar", "box"] * n, "names": twice},
+        "Segment shares": {"types": ["pie"], "categories": segments},
+        "Gender": {"types": ["bar", "bar"], "names": ["Female", "Male"],
+                   "categories": segments * 2},
+    }
+    for name, want in expected.items():
+        charts = drawn(open_tab(page, name))
+        page.screenshot(path=shots / f"explore-{name.replace(' ', '-').lower()}.png")
+        assert len(charts) == 1, name
+        assert {k: charts[0][k] for k in want} == want, name
+    first, second = (label.split(" · ")[1] for label in segments[:2])
+    panel = open_tab(page, "Compare segments", shows=f"{first} against {second}:")
+    page.screenshot(path=shots / "explore-compare-segments.png")
+    assert drawn(panel) == []
+
+
+def test_model_lab_tabs_draw(server, page, shots):
+    page.goto(f"{server}/model-lab")
+    page.locator(".js-plotly-plot").first.wait_for()
+    wait_ready(page)
+    (curve,) = drawn(page.get_by_role("tabpanel"))
+    assert curve["types"] == ["scatter", "scatter"]
+    assert curve["names"] == ["Inertia (elbow)", "Silhouette (higher is better)"]
+    assert curve["categories"] == list(range(2, 11)) * 2
+    assert curve["notes"] == ["current: 5"]
+    page.screenshot(path=shots / "model-lab-number-of-segments.png")
+    open_tab(page, "Rules", shows="Readable rules from a shallow decision tree")
+    panel = open_tab(page, "Stability", shows="10 refits on subsamples of 1,600 customers")
+    page.screenshot(path=shots / "model-lab-stability.png")
+    assert panel.get_by_text("adjusted Rand index of 0.99 (stable)").is_visible()
+    panel = open_tab(page, "Save / load", shows="Load a saved model")
+    for button in ("Download model file", "Download report (HTML)", "Download rulebook (TOML)"):
+        panel.get_by_role("button", name=button).wait_for()
+    page.screenshot(path=shots / "model-lab-save-load.png")
 
 
 @pytest.mark.parametrize("name", ["rows.csv", "excel_unicode.txt", "customers.csv.gz"])

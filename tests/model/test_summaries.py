@@ -53,3 +53,12 @@ def test_fit_note_reports_sample_and_fidelity(rulebook):
     assert note.startswith("The clusterer was fitted on a random sample of 1,000 of 3,000 customers")
     agreement = model.segmenter.fidelity_["cv_agreement"]
     assert f"on {agreement:.1%} of held-out customers" in note
+
+
+def test_scored_counts():
+    scored = pd.DataFrame({"segment_id": [2.0, None, 0.0, 2.0, -1.0],
+                           "atypical": [False, None, True, False, True]})
+    counts = summaries.scored_counts(scored)
+    assert counts.per_segment == {2: 2, 0: 1, -1: 1}
+    assert counts.scored == 4  # the invalid row has no segment
+    assert counts.atypical == 2

@@ -32,13 +32,12 @@ def render() -> None:
         source = _data_source()
         if source is None:
             return
-        table_key, table = source
         loaded = st.session_state.get(state.LOADED)
         try:
             if loaded is not None:
-                view = _loaded_view(table_key, table, loaded)
+                view = _loaded_view(source, loaded)
             else:
-                view = _fitted_view(table_key, table)
+                view = _fitted_view(source)
         except CustsegError as exc:
             show_error(exc)
             if state.view() is not None:
@@ -53,7 +52,7 @@ def render() -> None:
 # ------------------------------------------------------------------------- data
 
 
-def _data_source() -> tuple[str, CustomerTable] | None:
+def _data_source() -> state.KeyedTable | None:
     st.subheader("Data", divider="gray")
     options = [state.DEMO, state.UPLOAD] + ([state.STARTUP] if state.startup_file() else [])
     choice = st.radio("Source", options, key="data_source", horizontal=False,
@@ -64,12 +63,11 @@ def _data_source() -> tuple[str, CustomerTable] | None:
             n = c1.number_input("Customers", min_value=100, max_value=2_000_000, step=500,
                                 key="demo_n")
             seed = c2.number_input("Seed", min_value=0, max_value=10_000, step=1, key="demo_seed")
-            result = (f"demo:{n}:{seed}", cached.demo_table(int(n), int(seed)))
+            result = cached.demo_table(int(n), int(seed))
         elif choice == state.STARTUP:
             path = state.startup_file()
             st.caption(plain(f"File: {Path(path).name}"))
-            mtime = os.stat(path).st_mtime_ns
-            result = (f"file:{path}:{mtime}", cached.path_table(path, mtime, state.read_limits()))
+            result = cached.path_table(path, os.stat(path).st_mtime_ns, state.read_limits())
         else:
             upload = st.file_uploader("Customer table", type=state.UPLOAD_TYPES, key="data_upload",
                                       help="CSV, TSV, Excel .xlsx or Parquet; headers such as "
@@ -78,21 +76,19 @@ def _data_source() -> tuple[str, CustomerTable] | None:
                 st.caption("Upload a file to segment it.")
                 return _previous()
             state.check_upload_size(upload.size)
-            data = upload.getvalue()
-            key = f"upload:{cached.digest(data)}:{upload.name}"  # the name guides parsing
-            result = (key, cached.uploaded_table(key, upload.name, state.read_limits(), data))
+            result = cached.uploaded_table(upload.name, upload.getvalue(), state.read_limits())
     except (CustsegError, OSError) as exc:
         show_error(exc)
         previous = _previous()
         if previous is not None:
             st.caption("Keeping the previous data.")
         return previous
-    st.session_state["_last_table"] = result
+    st.session_state[state.LAST_TABLE] = result
     return result
 
 
-def _previous() -> tuple[str, CustomerTable] | None:
-    return st.session_state.get("_last_table")
+def _previous() -> state.KeyedTable | None:
+    return st.session_state.get(state.LAST_TABLE)
 
 
 def _quality(view: state.View) -> None:
@@ -111,21 +107,20 @@ def _quality(view: state.View) -> None:
 # ---------------------------------------------------------------------- controls
 
 
-def _fitted_view(table_key: str, table: CustomerTable) -> state.View | None:
-    config = _controls(table)
+def _fitted_view(data: state.KeyedTable) -> state.View | None:
+    config = _controls(data.table)
     if config is None:
         return None
-    key = cached.config_key(config)
     rules_toml = st.session_state.get(state.RULES)
-    model = cached.fitted(table_key, key, rules_toml, table)
-    validated, values = cached.prepared(table_key, config.needs,
-                                        json.dumps(config.ranges.to_dict()), table)
-    _suggest_panel(table_key, config, model, values)
+    model = cached.fitted(data, config, rules_toml)
+    validated, values = cached.prepared(data, config.needs, config.ranges)
+    key = state.ModelKey(data.key, cached.config_key(config),
+                         rules=cached.digest(rules_toml.encode()) if rules_toml else None)
+    view = state.View(data, validated, values, model, key, model.labels)
+    _suggest_panel(view, config)
     for message in model.warnings:
         st.warning(plain(message), icon=":material/warning:")
-    rules_key = cached.digest(rules_toml.encode()) if rules_toml else "default"
-    return state.View(table_key, table, validated, values, model,
-                      f"{table_key}|{key}|{rules_key}", model.labels)
+    return view
 
 
 def _with_edits(view: state.View) -> state.View:
@@ -135,27 +130,24 @@ def _with_edits(view: state.View) -> state.View:
     if not edits:
         return replace(view, base_model=base)
     try:
-        key = f"{view.model_key}|edits:{cached.digest(json.dumps(edits, sort_keys=True).encode())}"
+        key = replace(view.model_key,
+                      edits=cached.digest(json.dumps(edits, sort_keys=True).encode()))
         return replace(view, model=base.with_edits(edits), base_model=base, model_key=key)
     except CustsegError as exc:
         show_error(exc)
         return replace(view, base_model=base)
 
 
-def _suggest_panel(table_key: str, config: ModelConfig, model, values) -> None:
+def _suggest_panel(view: state.View, config: ModelConfig) -> None:
     """A button that tries settings on a sample, says why, and applies them in one click."""
-    spec = get_algorithm(config.algorithm)
-    key = f"{table_key}|{cached.config_key(config)}"
     if st.button("Suggest settings", icon=":material/auto_fix_high:", key="suggest_button",
                  help="Try this algorithm's main setting on a sample and recommend a value."):
-        X = model.encoding.transform(values)
-        fitted_rows = min(len(values), spec.fit_sample or len(values))
-        st.session_state[state.SUGGESTION] = (key, cached.suggestion(
-            table_key, cached.config_key(config), X, fitted_rows))
+        st.session_state[state.SUGGESTION] = state.Suggested(view.data.key, config,
+                                                             cached.suggestion(view))
     stored = st.session_state.get(state.SUGGESTION)
-    if not stored or stored[0] != key:
+    if stored is None or not stored.is_for(view.data.key, config):
         return
-    result = stored[1]
+    result = stored.suggestion
     settings = ", ".join(f"{k} = {v}" for k, v in result.recommended.items())
     st.info(plain(f"Suggested: {settings}. {result.reason[:1].upper()}{result.reason[1:]}"),
             icon=":material/lightbulb:")
@@ -168,23 +160,22 @@ def _suggest_panel(table_key: str, config: ModelConfig, model, values) -> None:
 
 def _apply(algorithm: str, values: dict) -> None:
     for name, value in values.items():
-        st.session_state[f"param_{algorithm}_{name}"] = value
-        st.session_state.pop(f"param_{algorithm}_{name}_auto", None)
+        st.session_state[_param_key(algorithm, name)] = value
+        st.session_state.pop(_param_key(algorithm, name) + "_auto", None)
 
 
-def _loaded_view(table_key: str, table: CustomerTable, loaded) -> state.View:
-    name, model, model_digest = loaded
+def _loaded_view(data: state.KeyedTable, loaded: state.LoadedModel) -> state.View:
+    model = loaded.model
     st.subheader("Segmentation", divider="gray")
-    st.info(plain(f"Using the model file {name}."), icon=":material/upload_file:")
+    st.info(plain(f"Using the model file {loaded.name}."), icon=":material/upload_file:")
     if st.button("Fit from the controls instead", key="unload_model"):
         st.session_state[state.LOADED] = None
         st.rerun()
-    table.match.require(model.encoding.needs)
-    validated, values = cached.prepared(table_key, model.encoding.needs,
-                                        json.dumps(model.config.ranges.to_dict()), table)
-    labels = cached.assigned(table_key, model_digest, values, model)
-    return state.View(table_key, table, validated, values, model,
-                      f"{table_key}|loaded:{model_digest}", labels, loaded_name=name)
+    data.table.match.require(model.encoding.needs)
+    validated, values = cached.prepared(data, model.encoding.needs, model.config.ranges)
+    labels = cached.assigned(data, loaded)
+    return state.View(data, validated, values, model, state.ModelKey(data.key, loaded.digest),
+                      labels, loaded_name=loaded.name)
 
 
 def _controls(table: CustomerTable) -> ModelConfig | None:
@@ -236,8 +227,13 @@ def _controls(table: CustomerTable) -> ModelConfig | None:
     ).resolved()
 
 
+def _param_key(algorithm: str, name: str) -> str:
+    """The widget key of an algorithm's parameter (the suggestion sets it)."""
+    return f"param_{algorithm}_{name}"
+
+
 def _param_widget(spec: AlgorithmSpec, p: ParamSpec):
-    key = f"param_{spec.name}_{p.name}"
+    key = _param_key(spec.name, p.name)
     if p.kind == "choice":
         return st.selectbox(p.label, p.choices, index=p.choices.index(p.default), key=key,
                             help=p.help, persist_state="session")

@@ -7,50 +7,134 @@ one analyst's upload or model is never visible to another.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from custseg.cluster.suggestions import Suggestion
 from custseg.errors import InputFileError
 from custseg.io.source import CustomerTable, ReadLimits
-from custseg.model.segmentation import SegmentationModel
+from custseg.model.segmentation import ModelConfig, SegmentationModel
 from custseg.table.validate import Validated
 
 DATA_ENV = "CUSTSEG_DATA"
-VIEW = "_view"
-LOADED = "_loaded_model"
-PREDICTION = "_prediction"
-BATCH = "_batch_result"
-BATCH_FILE = "_batch_file"  # (name, size, bytes) of the last batch upload
-EDITS = "_edits"  # {model key: {segment id: {"name", "strategy"}}}
+
+# Session keys (widget keys are given where the widget is drawn).
+VIEW = "_view"  # View: what the pages show
+LAST_TABLE = "_last_table"  # KeyedTable: the data source that last read well
+LOADED = "_loaded_model"  # LoadedModel, or None: fit from the controls
+PREDICTION = "_prediction"  # {"gender", field: value}: the last customer predicted
+BATCH_FILE = "_batch_file"  # Upload: the last batch upload, or None
+BATCH = "_batch_result"  # BatchResult: that upload scored by one model
+EDITS = "_edits"  # {ModelKey (unedited): {segment id: {"name", "strategy"}}}
 RULES = "_rules_toml"  # an imported rulebook (TOML text), or absent
-SUGGESTION = "_suggestion"
+SUGGESTION = "_suggestion"  # Suggested: the last suggestion asked for
 
 DEMO, UPLOAD, STARTUP = "Demo data", "Upload a file", "Start-up file"
 #: File types the uploaders accept (compressed ones hold one of the others).
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet", "gz", "zip", "bz2", "xz"]
 
 
-@dataclass
+@dataclass(frozen=True)
+class KeyedTable:
+    """A customer table and a key that changes whenever its content can.
+
+    The key is made where the table is read (from the upload's bytes, the demo's size and
+    seed, a file's path and modification time), and the cached functions hash a table by it.
+    """
+
+    key: str
+    table: CustomerTable
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file kept in the session: its name (which guides parsing) and bytes."""
+
+    name: str
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model file loaded in the Model Lab: shown instead of a fit from the controls."""
+
+    name: str
+    model: SegmentationModel
+    digest: str  # of the file's bytes
+
+
+@dataclass(frozen=True)
+class ModelKey:
+    """Identifies a view's model: caches and per-model session values are keyed by it."""
+
+    table: str  # KeyedTable.key
+    #: A fit's configuration as canonical JSON, or the digest of a loaded model file.
+    model: str
+    rules: str | None = None  # digest of an imported rulebook; None: the default one
+    edits: str | None = None  # digest of the analyst's names and strategies, if any
+
+    def unedited(self) -> ModelKey:
+        return replace(self, edits=None)
+
+
+@dataclass(frozen=True)
 class View:
     """What the pages show: the data, its validation, the model and its segments."""
 
-    table_key: str
-    table: CustomerTable
+    data: KeyedTable
     validated: Validated
     values: pd.DataFrame  # valid rows, typed canonical fields
     model: SegmentationModel
-    model_key: str
+    model_key: ModelKey
     labels: np.ndarray  # segment of each valid row
     loaded_name: str | None = None
     #: The model as fitted (or loaded), before the analyst's names and strategies.
     base_model: SegmentationModel | None = None
 
     @property
+    def table(self) -> CustomerTable:
+        return self.data.table
+
+    @property
     def names(self) -> dict[int, str]:
         return self.model.names
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The valid rows as the model's clusterer sees them (encoded, scaled)."""
+        return self.model.encoding.transform(self.values)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A batch upload scored by one model: the rows for display and the CSV download."""
+
+    table_key: str
+    model_key: ModelKey
+    scored: pd.DataFrame
+    download: bytes
+
+    def is_for(self, table_key: str, model_key: ModelKey) -> bool:
+        return (self.table_key, self.model_key) == (table_key, model_key)
+
+
+@dataclass(frozen=True)
+class Suggested:
+    """The settings suggested for one table and configuration."""
+
+    table_key: str
+    config: ModelConfig
+    suggestion: Suggestion
+
+    def is_for(self, table_key: str, config: ModelConfig) -> bool:
+        return (self.table_key, self.config) == (table_key, config)
 
 
 def read_limits() -> ReadLimits:

@@ -16,10 +16,31 @@ def plain(text: object) -> str:
     return _MARKDOWN.sub(r"\\\1", str(text))
 
 
+#: Library parameter -> where the dashboard sets it. Parameters it has no control for
+#: (``mapping``, ``income_unit``, ``ranges``, ``max_decompressed_mb``, which comes from
+#: CUSTSEG_MAX_DECOMPRESSED_MB where the app is started) are left out: the dashboard never
+#: tells the user to change what it cannot change.
+CONTROLS = {
+    "features": "sidebar › Features",
+    "use_gender": "sidebar › Use gender",
+    "params": "sidebar › Segmentation",
+    "sample_size": "sidebar › Advanced › Rows the clusterer sees",
+    "rules": "Model Lab › Save / load › Use a rulebook",
+}
+
+
+def app_spelling(parameter: str, key: str | None) -> str | None:
+    """How the dashboard says "change this setting": the control's place, or nothing."""
+    control = CONTROLS.get(parameter)
+    if control is None or key is None:
+        return control
+    return f"{control}: {key}"
+
+
 def show_error(exc: Exception) -> None:
-    """A user-facing error: the message only, as text."""
+    """A user-facing error: the message only, as text, in the dashboard's terms."""
     if isinstance(exc, CustsegError):
-        st.error(plain(str(exc)), icon=":material/error:")
+        st.error(plain(exc.render(app_spelling)), icon=":material/error:")
     else:
         st.error(
             plain(f"Something went wrong ({type(exc).__name__}). The current segmentation is "
@@ -43,8 +64,7 @@ def edit_form(view, segment) -> None:
             name = st.text_input("Name", value=segment.name, max_chars=80)
             strategy = st.text_area("Strategy", value=segment.strategy, max_chars=600)
             if st.form_submit_button("Save", type="primary"):
-                fit_key = view.model_key.split("|edits:")[0]
-                edits = st.session_state[state.EDITS].setdefault(fit_key, {})
+                edits = st.session_state[state.EDITS].setdefault(view.model_key.unedited(), {})
                 edits[segment.id] = {"name": name, "strategy": strategy}
                 st.rerun()
 

@@ -6,6 +6,7 @@ Pages and commands stay thin by calling these instead of doing pandas work thems
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -136,3 +137,24 @@ def noted_rows(validated: Validated, limit: int = 1_000) -> pd.DataFrame:
 def reasons_table(reasons: Mapping[str, int]) -> pd.DataFrame:
     items = sorted(reasons.items(), key=lambda kv: -kv[1])
     return pd.DataFrame(items, columns=["reason", "rows"])
+
+
+@dataclass(frozen=True)
+class ScoredCounts:
+    """How a scored batch fell: customers per segment, and how many were atypical."""
+
+    per_segment: dict[int, int]  # segment id -> scored rows (invalid rows have none)
+    atypical: int
+
+    @property
+    def scored(self) -> int:
+        return sum(self.per_segment.values())
+
+
+def scored_counts(scored: pd.DataFrame) -> ScoredCounts:
+    """Count the rows of a scored batch (its ``segment_id`` and ``atypical`` columns)."""
+    counts = scored["segment_id"].value_counts(dropna=True)
+    return ScoredCounts(
+        per_segment={int(k): int(v) for k, v in counts.items()},
+        atypical=int(scored["atypical"].fillna(False).astype(bool).sum()),
+    )

@@ -24,11 +24,10 @@ upload = st.file_uploader("Customers to score", type=state.UPLOAD_TYPES, key="ba
                           "(.gz, .zip, .bz2, .xz).")
 if upload is not None:
     # kept for this session, so the file is still here after a visit to another page
-    st.session_state[state.BATCH_FILE] = (upload.name, upload.size, upload.getvalue())
-elif st.session_state.get(state.BATCH_FILE) is not None:
-    name, _, _ = st.session_state[state.BATCH_FILE]
+    st.session_state[state.BATCH_FILE] = state.Upload(upload.name, upload.getvalue())
+elif (earlier := st.session_state.get(state.BATCH_FILE)) is not None:
     c1, c2 = st.columns([4, 1], vertical_alignment="center")
-    c1.caption(plain(f"Scoring {name}, uploaded earlier in this session."))
+    c1.caption(plain(f"Scoring {earlier.name}, uploaded earlier in this session."))
     if c2.button("Forget it", key="batch_forget"):
         st.session_state[state.BATCH_FILE] = None
         st.rerun()
@@ -37,11 +36,11 @@ else:
             "data the model was fitted on.", icon=":material/upload_file:")
     st.stop()
 
-name, size, data = st.session_state[state.BATCH_FILE]
+batch = st.session_state[state.BATCH_FILE]
 try:
-    state.check_upload_size(size)
-    key = f"upload:{cached.digest(data)}:{name}"
-    table = cached.uploaded_table(key, name, state.read_limits(), data)
+    state.check_upload_size(batch.size)
+    uploaded = cached.uploaded_table(batch.name, batch.data, state.read_limits())
+    table = uploaded.table
     table.match.require(model.encoding.needs)
 except CustsegError as exc:
     show_error(exc)
@@ -72,9 +71,8 @@ if len(notes):
         st.dataframe(notes, hide_index=True)
 
 # ---- scoring, with progress, kept for this upload and model
-result_key = (key, view.model_key)
 stored = st.session_state.get(state.BATCH)
-if stored is None or stored[0] != result_key:
+if stored is None or not stored.is_for(uploaded.key, view.model_key):
     progress = st.progress(0.0, text="Scoring…")
     parts = []
     try:
@@ -86,24 +84,21 @@ if stored is None or stored[0] != result_key:
         st.stop()
     progress.empty()
     whole = pa.concat_tables(parts)
-    scored = as_frame(whole)  # distinct names for display; the download keeps the header
-    download = csv_bytes(whole)
-    st.session_state[state.BATCH] = (result_key, scored, download)
-    stored = st.session_state[state.BATCH]
-_, scored, download = stored
+    # distinct names for display; the download keeps the header
+    stored = state.BatchResult(uploaded.key, view.model_key, as_frame(whole), csv_bytes(whole))
+    st.session_state[state.BATCH] = stored
+scored = stored.scored
 
 st.subheader("Scored rows", divider="gray")
-counts = scored["segment_id"].value_counts(dropna=True)
+counts = summaries.scored_counts(scored)
 c = st.columns([2, 1])
 with c[0]:
-    chart(charts.batch_distribution({int(k): int(v) for k, v in counts.items()}, view.names),
-          key="batch_distribution")
+    chart(charts.batch_distribution(counts.per_segment, view.names), key="batch_distribution")
 with c[1]:
-    atypical = int(scored["atypical"].fillna(False).astype(bool).sum())
-    st.metric("Scored", f"{int(counts.sum()):,}")
-    st.metric("Atypical", f"{atypical:,}")
+    st.metric("Scored", f"{counts.scored:,}")
+    st.metric("Atypical", f"{counts.atypical:,}")
     stem = Path(table.name).stem  # the table's own name (inside a .gz or .zip)
-    st.download_button("Download scored CSV", download, file_name=f"{stem}_scored.csv",
+    st.download_button("Download scored CSV", stored.download, file_name=f"{stem}_scored.csv",
                        mime="text/csv", type="primary", icon=":material/download:",
                        key="batch_download")
 limit = 5_000

@@ -1,7 +1,5 @@
 """Model Lab: quality metrics, curves to choose settings, save and load models."""
 
-import json
-
 import streamlit as st
 
 from custseg.app import cached, state
@@ -56,7 +54,7 @@ X = model.encoding.transform(view.values)
 with tabs[0]:
     if spec.name in {"kmeans", "gmm", "agglomerative"}:
         others = {k: v for k, v in model.config.params.items() if k != spec.k_param}
-        curve = cached.curve(view.table_key, view.model_key, spec.name, json.dumps(others), X)
+        curve = cached.curve(view, spec.name, others)
         chart(charts.k_curve_figure(curve, model.config.params[spec.k_param]), key="k_curve")
         st.caption("Look for the elbow of the inertia (or the lowest BIC) and a high silhouette.")
     else:
@@ -66,7 +64,7 @@ with tabs[0]:
 with tabs[1]:
     if spec.name in {"dbscan", "hdbscan"}:
         k = int(model.config.params.get("min_samples") or model.config.params.get("min_cluster_size", 5))
-        dist = cached.distances(view.table_key, view.model_key, k, X)
+        dist = cached.distances(view, k)
         eps = model.config.params.get("eps")
         chart(charts.k_distance_figure(dist, k, eps), key="k_distance")
         st.caption("Customers left of the knee sit in dense areas; eps at the knee separates "
@@ -94,7 +92,7 @@ with tabs[3]:
 with tabs[4]:
     measured = model.metrics.get("stability")
     if measured is None:
-        measured = cached.model_stability(view.table_key, view.model_key, model, X, view.labels)
+        measured = cached.model_stability(view)
     st.info(plain(measured["reading"]), icon=":material/balance:")
     st.dataframe(summaries.stability_table(model, measured), hide_index=True,
                  column_config={"Jaccard": st.column_config.ProgressColumn(format="%.2f",
@@ -162,14 +160,14 @@ with tabs[6]:
         data = upload.getvalue()
         model_digest = cached.digest(data)
         current = st.session_state.get(state.LOADED)
-        if current is None or current[2] != model_digest:
+        if current is None or current.digest != model_digest:
             try:
                 loaded = model_from_bytes(data, name=upload.name)
                 view.table.match.require(loaded.encoding.needs)
             except CustsegError as exc:
                 show_error(exc)
             else:
-                st.session_state[state.LOADED] = (upload.name, loaded, model_digest)
+                st.session_state[state.LOADED] = state.LoadedModel(upload.name, loaded, model_digest)
                 st.session_state.pop(state.BATCH, None)
                 st.rerun()
         else:
