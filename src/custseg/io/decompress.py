@@ -59,7 +59,8 @@ def decompress(
                         f"{shown(name)} decompresses to more than {megabytes(cap)}, the limit "
                         "for compressed input; it is refused (a decompression bomb looks like "
                         "this). If the file is genuine, decompress it yourself or raise the "
-                        "limit (--max-decompressed-mb)."
+                        "limit",
+                        parameter="max_decompressed_mb",
                     )
                 sink.write(chunk)
     except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as exc:
