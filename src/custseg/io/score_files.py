@@ -14,7 +14,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -306,8 +305,3 @@ def _output_header(header: tuple[str, ...]) -> list[str]:
     """
     return [f"{h}_input" if h in SCORE_COLUMNS else h for h in header]
 
-
-def output_name(input_path: str | os.PathLike[str]) -> str:
-    """Default output name for an input: ``customers.csv`` -> ``customers_scored.csv``."""
-    path = Path(input_path)
-    return str(path.with_name(f"{path.stem}_scored.csv"))

@@ -93,12 +93,6 @@ class CustomerTable:
                         decimal=self.decimal, income_unit=self.match.income_unit,
                         structural=self.structural)
 
-    def to_pandas(self) -> pd.DataFrame:
-        """All input columns, as text, under their original headers."""
-        frame = self.data.to_pandas()
-        frame.columns = list(self.header)
-        return frame
-
 
 def fields_frame(data: pa.Table, match: HeaderMatch) -> pd.DataFrame:
     """The canonical field columns as text, wrapping the arrow data without a copy."""
