@@ -65,6 +65,22 @@ def test_cli_score(case, tmp_path, capsys, model):
     assert (scored.loc[invalid, "segment_id"] == "").all()
 
 
+def test_bomb_names_the_limit_in_each_face_own_terms(tmp_path, capsys, model):
+    path = tmp_path / "bomb.csv.gz"
+    path.write_bytes(CASES["bomb.csv.gz"].content)
+    with pytest.raises(CustsegError) as caught:
+        read_table(path, limits=LIMITS)
+    assert caught.value.parameter == "max_decompressed_mb"
+    assert "--" not in caught.value.message
+    assert str(caught.value).endswith("raise the limit (max_decompressed_mb)")
+    model_path = tmp_path / "m.custseg"
+    custseg.save_model(model, model_path)
+    code = main(["score", str(model_path), str(path), "-o", str(tmp_path / "o.csv"),
+                 "--max-decompressed-mb", str(BOMB_LIMIT_MB)])
+    assert code == 2
+    assert capsys.readouterr().err.strip().endswith("raise the limit (--max-decompressed-mb)")
+
+
 def score_case(name, tmp_path, model) -> pd.DataFrame:
     src = tmp_path / name
     src.write_bytes(CASES[name].content)

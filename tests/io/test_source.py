@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import pandas as pd
 import pyarrow as pa
@@ -225,3 +226,35 @@ def test_semicolon_file_with_dotted_thousands(write):
     validated = read_table(path).validated(NUMERIC_FIELDS, Ranges())
     assert validated.valid.all()
     assert validated.values["annual_income"].tolist() == [54.0, 120.5, 1200.0]  # $ -> k$
+
+
+def test_a_malformed_row_after_fast_batches_gives_every_row_once(write, monkeypatch):
+    from custseg.io import formats
+
+    monkeypatch.setattr(formats, "_block_size", lambda rows: 2_048)  # many small fast batches
+    rows = [f"{i},Male,30,50,50" for i in range(2_000)]
+    rows[1_500] = "1500,Male,30"
+    source = TableSource(write("late.csv", csv_text(rows)))
+    assert source.well_formed is None
+    first = list(source.batches(rows=300))
+    assert source.well_formed is False
+    again = list(source.batches(rows=300))  # the exact reader at once, same rows
+    for batches in (first, again):
+        data = pa.concat_tables([b.data for b in batches])
+        assert data.column(0).to_pylist() == [str(i) if i != 1_500 else None for i in range(2_000)]
+        starts = itertools.accumulate((b.data.num_rows for b in batches), initial=0)
+        notes = {start + k: v for start, b in zip(starts, batches, strict=False)
+                 for k, v in b.structural.items()}
+        assert list(notes) == [1_500]
+        assert notes[1_500].startswith("line 1502 has 3 fields where the header has 5")
+
+
+def test_a_quick_pass_converts_one_column(write):
+    rows = [f"{i},Male,{20 + i},50,50" for i in range(50)]
+    for content in (rows, rows[:10] + ["x,y"] + rows[10:]):
+        source = TableSource(write("q.csv", csv_text(content)))
+        batches = list(source.batches(column=2))
+        assert all(b.data.column_names == ["c2"] for b in batches)
+        ages = pa.concat_tables([b.data for b in batches]).column(0).to_pylist()
+        assert ages == [b.split(",")[2] if b.count(",") == 4 else None for b in content]
+        assert source.well_formed is (len(content) == 50)

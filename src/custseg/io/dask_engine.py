@@ -29,17 +29,13 @@ import numpy as np
 import pandas as pd
 
 from custseg.errors import CustsegError, InputFileError, shown
+from custseg.io.formats import Batch
 from custseg.io.score_files import Progress, Scan, ScoreReport, write_scored
-from custseg.io.source import (
-    DEFAULT_BATCH_ROWS,
-    PARQUET_SUFFIXES,
-    TEXT_SUFFIXES,
-    ReadLimits,
-    TableSource,
-    fields_frame,
-)
+from custseg.io.sniff import PARQUET_SUFFIXES, TEXT_SUFFIXES
+from custseg.io.source import DEFAULT_BATCH_ROWS, ReadLimits, TableSource, fields_frame
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.fields import ID
+from custseg.table.headers import HeaderMatch
 from custseg.table.notes import duplicate_notes, row_keys
 
 INPUT_SUFFIXES = TEXT_SUFFIXES | PARQUET_SUFFIXES | {".gz", ".bz2", ".xz", ".zip", ".xlsx"}
@@ -84,20 +80,20 @@ def _ids_part(path: str, index: int, options: dict[str, Any]) -> pd.DataFrame:
     source = TableSource(path, mapping=options["mapping"], income_unit=options["income_unit"],
                          limits=options["limits"])
     source.match.require(options["needs"])
-    parts: list[pd.DataFrame] = []
-
-    def visit(batch) -> None:
-        frame = fields_frame(batch.data, source.match)
-        ids = frame[ID] if ID in frame.columns else pd.Series([None] * len(frame), dtype="str")
-        parts.append(pd.DataFrame({"id": ids.astype("str"), "key": row_keys(frame)}))
-
-    well_formed = source.each_batch(options["batch_rows"], visit, parts.clear, annotate=False)
+    parts = [_ids_frame(batch, source.match) for batch in source.batches(options["batch_rows"])]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         {"id": pd.Series([], dtype="str"), "key": pd.Series([], dtype="uint64")})
     out["file"] = index
     out["row"] = np.arange(len(out), dtype=np.int64)
-    out["well_formed"] = well_formed
+    out["well_formed"] = source.well_formed
     return out
+
+
+def _ids_frame(batch: Batch, match: HeaderMatch) -> pd.DataFrame:
+    """One batch's ids (text; None where there is no id column) and value hashes."""
+    frame = fields_frame(batch.data, match)
+    ids = frame[ID] if ID in frame.columns else pd.Series([None] * len(frame), dtype="str")
+    return pd.DataFrame({"id": ids.astype("str"), "key": row_keys(frame)})
 
 
 def _score_part(
@@ -106,11 +102,11 @@ def _score_part(
 ) -> dict[str, Any]:
     """Second pass over one file: score it into its part of the output (on a worker)."""
     source = TableSource(path, mapping=options["mapping"], income_unit=options["income_unit"],
-                         limits=options["limits"])
+                         limits=options["limits"], well_formed=well_formed)
     report = ScoreReport()
     target = Path(folder) / f"part-{index:05d}.{fmt}"
     write_scored(model, source, target, fmt, report, batch_rows=options["batch_rows"],
-                 facts=Scan(n_rows, well_formed, notes))
+                 facts=Scan(n_rows, notes))
     return report.to_dict()
 
 

@@ -36,7 +36,6 @@ FORMAT_VERSION = 1
 MEMBERS = ("manifest.json", "model.json", "arrays.npz")
 MAX_FILE_BYTES = 512 << 20
 MAX_MEMBER_BYTES = 1 << 30
-SUFFIX = ".custseg"
 
 
 def _custseg_version() -> str:

@@ -14,7 +14,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -85,10 +84,9 @@ class ScoreReport:
 
 @dataclass(frozen=True)
 class Scan:
-    """First-pass facts about an input file."""
+    """First-pass facts about an input file (its shape is recorded on the source)."""
 
     n_rows: int
-    well_formed: bool
     duplicates: Mapping[int, str]
 
 
@@ -98,29 +96,21 @@ def scan(source: TableSource, batch_rows: int = DEFAULT_BATCH_ROWS) -> Scan:
     A quick pass converts only the id column; only when some id repeats does a second
     pass read the field values, to tell same-value duplicates from conflicting ones.
     """
-    has_id = ID in source.match.fields
-    n_rows, well_formed, id_column = source.column_pass(source.match.fields.get(ID, 0), batch_rows)
-    if not has_id or n_rows == 0 or not _repeats(id_column):
-        return Scan(n_rows, well_formed, {})
-    ids: list[pa.ChunkedArray] = []
+    position = source.match.fields.get(ID)
+    quick = source.batches(batch_rows, column=position or 0)
+    if position is None:
+        return Scan(sum(batch.data.num_rows for batch in quick), {})
+    id_column = pa.chunked_array([c for b in quick for c in b.data.column(0).chunks],
+                                 type=pa.string())
+    if len(id_column) == 0 or not _repeats(id_column):
+        return Scan(len(id_column), {})
+    ids: list[pa.Array] = []
     keys: list[np.ndarray] = []
-    rows = [0]
-
-    def visit(batch) -> None:
-        rows[0] += batch.data.num_rows
-        if has_id:
-            ids.append(batch.data.column(source.match.fields[ID]))
-            keys.append(row_keys(fields_frame(batch.data, source.match)))
-
-    def restart() -> None:
-        ids.clear()
-        keys.clear()
-        rows[0] = 0
-
-    well_formed = source.each_batch(batch_rows, visit, restart, annotate=False)
-    all_ids = pd.Series(pa.chunked_array([c for i in ids for c in i.chunks],
-                                         type=pa.string()).to_pandas(), dtype="str")
-    return Scan(rows[0], well_formed, duplicate_notes(all_ids, np.concatenate(keys)))
+    for batch in source.batches(batch_rows):
+        ids.extend(batch.data.column(position).chunks)
+        keys.append(row_keys(fields_frame(batch.data, source.match)))
+    all_ids = pd.Series(pa.chunked_array(ids, type=pa.string()).to_pandas(), dtype="str")
+    return Scan(len(all_ids), duplicate_notes(all_ids, np.concatenate(keys)))
 
 
 #: Up to this many ids, Arrow's hash table answers fastest; beyond, its memory (about 160
@@ -203,7 +193,7 @@ def score_batches(
     memo = AssignmentMemo()
     if progress:
         progress(0, facts.n_rows)
-    for batch in source.batches(batch_rows, well_formed=facts.well_formed):
+    for batch in source.batches(batch_rows):
         n = batch.data.num_rows
         local = dup_pos[(dup_pos >= offset) & (dup_pos < offset + n)]
         notes = {int(p - offset): facts.duplicates[int(p)] for p in local}
@@ -315,8 +305,3 @@ def _output_header(header: tuple[str, ...]) -> list[str]:
     """
     return [f"{h}_input" if h in SCORE_COLUMNS else h for h in header]
 
-
-def output_name(input_path: str | os.PathLike[str]) -> str:
-    """Default output name for an input: ``customers.csv`` -> ``customers_scored.csv``."""
-    path = Path(input_path)
-    return str(path.with_name(f"{path.stem}_scored.csv"))
