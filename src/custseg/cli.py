@@ -4,9 +4,9 @@ Each command loads, calls the library, writes, and signals failure by its exit c
 0 on success, 2 on bad input or usage (one ``error: …`` line on stderr, no traceback),
 1 on an internal error. Files are written atomically: nothing half-written on failure.
 
-Start-up is paid by every command, so this module imports only Typer and the algorithm
-registry (names, no scikit-learn); each command imports what it uses when it runs, and
-``custseg --help`` and ``--version`` load neither scikit-learn, pandas nor plotly.
+Start-up is paid by every command, so this module imports only Typer, the errors and the
+algorithm registry (names, no scikit-learn); each command imports what it uses when it
+runs, and ``custseg --help`` and ``--version`` load neither scikit-learn, pandas nor plotly.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ MaxDecompressedMb = Annotated[
     int, typer.Option("--max-decompressed-mb",
                       help="Cap on what a compressed input may expand to (MB).", min=1)
 ]
+#: ReadLimits' default (8 GiB), in the option's MB, without importing io at start-up.
 DEFAULT_MAX_DECOMPRESSED_MB = 8_192
 
 
@@ -188,7 +189,7 @@ def _options(
                            callback=_show_version)
     ] = False,
 ) -> None:
-    pass
+    """Options of ``custseg`` itself, before the command (the help is the app's)."""
 
 
 @app.command("demo-data")
@@ -315,7 +316,7 @@ def score(
         typer.Option("-o", "--output", help="Scored file (.csv/.parquet); with --engine dask, "
                      "a new folder of parts (Parquet when it ends in .parquet)."),
     ],
-    engine: Annotated[Engine, typer.Option(help="Where to score: here, or on Dask.")] = Engine.local,
+    engine: Annotated[Engine, typer.Option(help="local or dask.")] = Engine.local,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address (default: a local cluster).")
     ] = None,
