@@ -6,12 +6,14 @@ import json
 import shutil
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from custseg.cli import main
+from custseg.cli import _parse_params, main
+from custseg.errors import ParameterError
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -112,7 +114,17 @@ def test_score(model_path, demo_csv, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["fit", "{csv}", "-o", "{tmp}/m", "--algorithm", "foo"], "error: unknown algorithm 'foo'"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--algorithm", "foo"],
+         "error: Invalid value for '--algorithm' / '-a': 'foo' is not one of 'kmeans', 'dbscan', "
+         "'agglomerative', 'gmm', 'hdbscan', 'birch'. (see custseg --help)"),
+        # refused before the command runs: the missing file is never looked at
+        (["suggest", "{tmp}/nope.csv", "-a", "kmedoids"], "'kmedoids' is not one of 'kmeans'"),
+        (["score", "{csv}", "{csv}", "-o", "{tmp}/x.csv", "--engine", "spark"],
+         "error: Invalid value for '--engine': 'spark' is not one of 'local', 'dask'."),
+        (["score", "{csv}", "{csv}", "-o", "{tmp}/x.csv", "--scheduler", "tcp://x:1"],
+         "error: --scheduler only applies with --engine dask."),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--features", "gender"],
+         "one-hot encoded beside the numeric features (--use-gender)"),
         (["fit", "{csv}", "-o", "{tmp}/m", "-p", "n_clusters=99"], "error: n_clusters='99' is out of range"),
         (["fit", "{csv}", "-o", "{tmp}/m", "-p", "eps"], "error: --param 'eps' should look like NAME=VALUE"),
         (["fit", "{tmp}/nope.csv", "-o", "{tmp}/m"], "does not exist"),
@@ -216,3 +228,64 @@ def test_unreadable_input_is_a_user_error(demo_csv, tmp_path, capsys, monkeypatc
     code, _, err = run(capsys, "score", model, demo_csv, "-o", tmp_path / "out.csv")
     assert code == 2
     assert err.startswith("error: Permission denied (") and len(err.splitlines()) == 1
+
+
+def test_param_assignments_are_parsed_for_the_registry():
+    assert _parse_params(["n_clusters=4", " linkage = ward"]) == {
+        "n_clusters": "4", "linkage": "ward"}
+    assert _parse_params(None) == {}
+    with pytest.raises(ParameterError, match="should look like NAME=VALUE"):
+        _parse_params(["n_clusters"])
+    with pytest.raises(ParameterError, match="given twice"):
+        _parse_params(["eps=1", "eps=2"])
+
+
+MAP = ["--map", "age=Years", "--map", "annual_income=Pay", "--map", "spending_score=Points"]
+
+
+@pytest.fixture
+def odd_csv(demo_csv, tmp_path) -> Path:
+    """The demo customers under headers that only --map can place."""
+    path = tmp_path / "odd.csv"
+    frame = pd.read_csv(demo_csv, dtype=str)
+    frame.columns = ["Client", "gender", "Years", "Pay", "Points"]
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_report_and_compare_read_their_data_with_map(odd_csv, tmp_path, capsys):
+    model = tmp_path / "odd.custseg"
+    code, _, err = run(capsys, "fit", odd_csv, "-o", model, *MAP)
+    assert code == 0, err
+    report = ["report", model, "-o", tmp_path / "r.html", "--data", odd_csv]
+    compare = ["compare", model, model, "--data", odd_csv, "--json"]
+    for command in (report, compare):
+        code, _, err = run(capsys, *command)
+        assert code == 2
+        assert "--map age=" in err  # the headers need it
+    code, _, err = run(capsys, *report, *MAP)
+    assert code == 0, err
+    assert "odd.csv" in (tmp_path / "r.html").read_text()
+    code, out, err = run(capsys, *compare, *MAP)
+    assert code == 0, err
+    assert json.loads(out)["migration"]["customers"] == 300
+    assert json.loads(out)["migration"]["stayed_share"] == 1.0
+
+
+def test_suggest_takes_the_input_options(demo_csv, capsys):
+    code, _, err = run(capsys, "suggest", demo_csv, "--range", "age=18:19",
+                       "--max-decompressed-mb", 1)
+    assert code == 2
+    assert "too few to suggest settings" in err
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_load_no_heavy_library(flag):
+    code = (f"import sys; from custseg.cli import main; code = main([{flag!r}]); "
+            "print(code, [m for m in ('sklearn', 'plotly', 'pandas', 'pyarrow') "
+            "if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.splitlines()[-1] == "0 []"
+    if flag == "--version":
+        assert result.stdout.splitlines()[0] == f"custseg {version('custseg')}"

@@ -29,7 +29,6 @@ from custseg.io.rulebooks import default_rulebook
 from custseg.io.score_files import score_table
 from custseg.io.source import CustomerTable, read_table, table_from_frame
 from custseg.model.identity import keep_identities, match_segments, migration
-from custseg.model.report import build_report
 from custseg.model.scoring import score_frame
 from custseg.model.segmentation import ModelConfig, SegmentationModel, fit_model
 from custseg.segments.profile import Rulebook
@@ -165,13 +164,15 @@ def suggest(
     features: Sequence[str] | str | None = None,
     use_gender: bool = False,
     random_state: int = 0,
+    ranges: Ranges | None = None,
     mapping: Mapping[str, str] | None = None,
     income_unit: str | None = None,
 ) -> Suggestion:
     """Recommended parameters for ``algorithm`` on ``data``, with a one-sentence reason."""
     config = ModelConfig(algorithm=algorithm, params=dict(params or {}),
                          features=tuple(features) if isinstance(features, list | tuple) else features,
-                         use_gender=use_gender, random_state=random_state).resolved()
+                         use_gender=use_gender, random_state=random_state,
+                         ranges=ranges or Ranges()).resolved()
     values = _table(data, mapping, income_unit).validated(config.needs, config.ranges).valid_values()
     if len(values) < 10:
         raise CustsegError(f"only {len(values)} valid customers: too few to suggest settings.")
@@ -196,6 +197,8 @@ def report_html(
     source: str = "",
 ) -> str:
     """The self-contained HTML report (see :mod:`custseg.model.report`)."""
+    from custseg.model.report import build_report  # plotly: loaded only for a report
+
     values = labels = None
     if data is not None:
         values, labels = customers(model, data)

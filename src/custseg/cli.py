@@ -3,6 +3,10 @@
 Each command loads, calls the library, writes, and signals failure by its exit code:
 0 on success, 2 on bad input or usage (one ``error: …`` line on stderr, no traceback),
 1 on an internal error. Files are written atomically: nothing half-written on failure.
+
+Start-up is paid by every command, so this module imports only Typer, the errors and the
+algorithm registry (names, no scikit-learn); each command imports what it uses when it
+runs, and ``custseg --help`` and ``--version`` load neither scikit-learn, pandas nor plotly.
 """
 
 from __future__ import annotations
@@ -12,14 +16,18 @@ import os
 import subprocess
 import sys
 import warnings
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from custseg.cluster.algorithms import ALGORITHMS, parse_param_assignments
+from custseg.cluster.algorithms import ALGORITHMS
 from custseg.errors import CustsegError, ParameterError, shown
-from custseg.table.fields import NUMERIC_FIELDS, UNITS, Ranges, fmt_number
+
+if TYPE_CHECKING:
+    from custseg.io.source import CustomerTable, ReadLimits
+    from custseg.table.fields import Ranges
 
 app = typer.Typer(
     name="custseg",
@@ -28,6 +36,52 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+#: The registry's algorithms, as choices Typer checks before a command runs.
+Algorithm = StrEnum("Algorithm", {name: name for name in ALGORITHMS})
+
+
+class Engine(StrEnum):
+    """Where ``score`` runs: in this process, or on a Dask cluster."""
+
+    local = "local"
+    dask = "dask"
+
+
+# ------------------------------------------------------------- shared options
+# Each option that several commands take is declared once, here.
+
+ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="A model file.")]
+DataArg = Annotated[Path, typer.Argument(help="Customer table: CSV, TSV, Excel or Parquet.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
+AlgorithmOpt = Annotated[
+    Algorithm, typer.Option("--algorithm", "-a", help="Clustering algorithm.")
+]
+Params = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="Hyperparameter NAME=VALUE (scikit-learn names)."),
+]
+Features = Annotated[
+    str | None,
+    typer.Option("--features",
+                 help="Comma-separated features (default age,annual_income,spending_score)."),
+]
+UseGender = Annotated[bool, typer.Option("--use-gender", help="Add one-hot gender.")]
+# How to read a customer table: every command that reads one takes these.
+MapOpt = Annotated[
+    list[str] | None, typer.Option("--map", help="FIELD=COLUMN for an unrecognised header.")
+]
+IncomeUnit = Annotated[
+    str | None, typer.Option("--income-unit", help="Unit of the income column: 'k$' or '$'.")
+]
+RangeOpt = Annotated[list[str] | None, typer.Option("--range", help="Valid range FIELD=LOW:HIGH.")]
+MaxDecompressedMb = Annotated[
+    int, typer.Option("--max-decompressed-mb",
+                      help="Cap on what a compressed input may expand to (MB).", min=1)
+]
+#: ReadLimits' default (8 GiB), in the option's MB, without importing io at start-up.
+DEFAULT_MAX_DECOMPRESSED_MB = 8_192
 
 
 def _err(message: str) -> None:
@@ -51,6 +105,8 @@ def _parse_mapping(items: list[str] | None) -> dict[str, str] | None:
 
 
 def _parse_ranges(items: list[str] | None) -> Ranges:
+    from custseg.table.fields import Ranges
+
     if not items:
         return Ranges()
     values = {}
@@ -68,6 +124,24 @@ def _parse_ranges(items: list[str] | None) -> Ranges:
     return Ranges.from_dict(values)
 
 
+def _parse_params(assignments: list[str] | None) -> dict[str, str]:
+    """``--param`` values: ``["n_clusters=5", "linkage=ward"]`` -> ``{"n_clusters": "5", ...}``.
+
+    The values stay text; the algorithm registry checks and converts them.
+    """
+    out: dict[str, str] = {}
+    for item in assignments or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ParameterError(
+                f"--param {shown(item)} should look like NAME=VALUE, e.g. n_clusters=5."
+            )
+        if name.strip() in out:
+            raise ParameterError(f"--param {name.strip()} is given twice.")
+        out[name.strip()] = value.strip()
+    return out
+
+
 def _parse_sample_size(value: str | None) -> int | str | None:
     if value is None or value == "all":
         return value
@@ -82,20 +156,47 @@ def _parse_sample_size(value: str | None) -> int | str | None:
     return size
 
 
-def _limits(max_decompressed_mb: int):
+def _limits(max_decompressed_mb: int) -> ReadLimits:
     from custseg.io.source import ReadLimits
 
     return ReadLimits(max_decompressed_bytes=max_decompressed_mb << 20)
 
 
+def _read(data: Path, map_: list[str] | None, income_unit: str | None,
+          max_decompressed_mb: int) -> CustomerTable:
+    """A whole customer table, read as the input options say."""
+    from custseg.io.source import read_table
+
+    return read_table(data, mapping=_parse_mapping(map_), income_unit=income_unit,
+                      limits=_limits(max_decompressed_mb))
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from custseg import __version__
+
+        typer.echo(f"custseg {__version__}")
+        raise typer.Exit()
+
+
 # ---------------------------------------------------------------------- commands
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                           callback=_show_version)
+    ] = False,
+) -> None:
+    """Options of ``custseg`` itself, before the command (the help is the app's)."""
 
 
 @app.command("demo-data")
 def demo_data(
     output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.")],
     n: Annotated[int, typer.Option("-n", help="Number of customers.", min=1, max=50_000_000)] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    seed: Seed = 0,
 ) -> None:
     """Write the built-in demo customer table."""
     from custseg.io.writers import write_frame_csv
@@ -107,57 +208,39 @@ def demo_data(
 
 @app.command()
 def fit(
-    data: Annotated[Path, typer.Argument(help="Customer table: CSV, TSV, Excel or Parquet.")],
+    data: DataArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")],
-    algorithm: Annotated[
-        str, typer.Option("--algorithm", "-a", help=f"One of: {', '.join(ALGORITHMS)}.")
-    ] = "kmeans",
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", "-p", help="Hyperparameter NAME=VALUE (scikit-learn names)."),
-    ] = None,
-    features: Annotated[
-        str | None,
-        typer.Option(help="Comma-separated features (default age,annual_income,spending_score)."),
-    ] = None,
-    use_gender: Annotated[bool, typer.Option("--use-gender", help="Add one-hot gender.")] = False,
+    algorithm: AlgorithmOpt = Algorithm.kmeans,
+    param: Params = None,
+    features: Features = None,
+    use_gender: UseGender = False,
     neighbors: Annotated[int, typer.Option(help="Neighbours in the assigner's vote.", min=1)] = 3,
     sample_size: Annotated[
         str | None, typer.Option(help="Rows the clusterer sees (number or 'all').")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    map_: Annotated[
-        list[str] | None, typer.Option("--map", help="FIELD=COLUMN for an unrecognised header.")
-    ] = None,
-    income_unit: Annotated[
-        str | None, typer.Option(help="Unit of the income column: 'k$' or '$'.")
-    ] = None,
-    range_: Annotated[
-        list[str] | None, typer.Option("--range", help="Valid range FIELD=LOW:HIGH.")
-    ] = None,
+    seed: Seed = 0,
+    map_: MapOpt = None,
+    income_unit: IncomeUnit = None,
+    range_: RangeOpt = None,
     rules: Annotated[Path | None, typer.Option(help="Rulebook TOML (default: built in).")] = None,
-    max_decompressed_mb: Annotated[
-        int, typer.Option(help="Cap on what a compressed input may expand to (MB).", min=1)
-    ] = 8_192,
+    max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
     reference: Annotated[
         Path | None,
         typer.Option(help="An earlier model: matching segments keep its ids, names, strategies."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON summary.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Fit a segmentation and save it as a model file."""
     from custseg.api import fit as fit_data
     from custseg.io.model_files import load_model, save_model
     from custseg.io.rulebooks import load_rulebook
-    from custseg.io.source import read_table
 
     old = load_model(reference) if reference is not None else None
-    table = read_table(data, mapping=_parse_mapping(map_), income_unit=income_unit,
-                       limits=_limits(max_decompressed_mb))
+    table = _read(data, map_, income_unit, max_decompressed_mb)
     model = fit_data(
         table,
-        algorithm=algorithm,
-        params=parse_param_assignments(param or []),
+        algorithm=algorithm.value,
+        params=_parse_params(param),
         features=features,
         use_gender=use_gender,
         n_neighbors=neighbors,
@@ -179,10 +262,7 @@ def fit(
 
 
 @app.command()
-def profile(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+def profile(model_path: ModelArg, as_json: AsJson = False) -> None:
     """Describe the segments of a saved model."""
     from custseg.io.model_files import load_model
 
@@ -195,12 +275,12 @@ def profile(
 
 @app.command()
 def predict(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file.")],
+    model_path: ModelArg,
     age: Annotated[float | None, typer.Option(help="Age in years.")] = None,
     annual_income: Annotated[float | None, typer.Option(help="Annual income in k$.")] = None,
     spending_score: Annotated[float | None, typer.Option(help="Spending score, 1–100.")] = None,
     gender: Annotated[str | None, typer.Option(help="Gender (needed if the model uses it).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Assign one customer to a segment."""
     from custseg.api import predict_one
@@ -225,7 +305,7 @@ def predict(
 
 @app.command()
 def score(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file.")],
+    model_path: ModelArg,
     input_path: Annotated[
         str,
         typer.Argument(metavar="INPUT", help="Customer table to score; with --engine dask, "
@@ -236,30 +316,24 @@ def score(
         typer.Option("-o", "--output", help="Scored file (.csv/.parquet); with --engine dask, "
                      "a new folder of parts (Parquet when it ends in .parquet)."),
     ],
-    engine: Annotated[str, typer.Option(help="local or dask.")] = "local",
+    engine: Annotated[Engine, typer.Option(help="local or dask.")] = Engine.local,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address (default: a local cluster).")
     ] = None,
-    map_: Annotated[
-        list[str] | None, typer.Option("--map", help="FIELD=COLUMN for an unrecognised header.")
-    ] = None,
-    income_unit: Annotated[str | None, typer.Option(help="'k$' or '$'.")] = None,
+    map_: MapOpt = None,
+    income_unit: IncomeUnit = None,
     batch_rows: Annotated[int, typer.Option(help="Rows per batch.", min=1_000)] = 250_000,
-    max_decompressed_mb: Annotated[
-        int, typer.Option(help="Cap on what a compressed input may expand to (MB).", min=1)
-    ] = 8_192,
+    max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Score every row of a table: segment, confidence, atypical flag, row status."""
     from custseg.io.model_files import load_model
 
-    if engine not in {"local", "dask"}:
-        raise ParameterError(f"--engine {shown(engine)}: choose local or dask.")
-    if scheduler and engine != "dask":
+    if scheduler and engine is not Engine.dask:
         raise ParameterError("--scheduler only applies with --engine dask.")
     model = load_model(model_path)
     mapping = _parse_mapping(map_)
-    if engine == "dask":
+    if engine is Engine.dask:
         from custseg.io.dask_engine import score_dask
 
         with _progress(quiet) as progress:
@@ -281,26 +355,25 @@ def score(
 
 @app.command()
 def suggest(
-    data: Annotated[Path, typer.Argument(help="Customer table: CSV, TSV, Excel or Parquet.")],
-    algorithm: Annotated[
-        str, typer.Option("--algorithm", "-a", help=f"One of: {', '.join(ALGORITHMS)}.")
-    ] = "kmeans",
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Other parameters, NAME=VALUE.")
-    ] = None,
-    features: Annotated[str | None, typer.Option(help="Comma-separated features.")] = None,
-    use_gender: Annotated[bool, typer.Option("--use-gender", help="Add one-hot gender.")] = False,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    map_: Annotated[list[str] | None, typer.Option("--map", help="FIELD=COLUMN.")] = None,
-    income_unit: Annotated[str | None, typer.Option(help="'k$' or '$'.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data: DataArg,
+    algorithm: AlgorithmOpt = Algorithm.kmeans,
+    param: Params = None,
+    features: Features = None,
+    use_gender: UseGender = False,
+    seed: Seed = 0,
+    map_: MapOpt = None,
+    income_unit: IncomeUnit = None,
+    range_: RangeOpt = None,
+    max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    as_json: AsJson = False,
 ) -> None:
     """Suggest parameters for an algorithm (number of segments, eps…) with a reason."""
     from custseg.api import suggest as suggest_for
 
-    result = suggest_for(data, algorithm=algorithm, params=parse_param_assignments(param or []),
+    result = suggest_for(_read(data, map_, income_unit, max_decompressed_mb),
+                         algorithm=algorithm.value, params=_parse_params(param),
                          features=features, use_gender=use_gender, random_state=seed,
-                         mapping=_parse_mapping(map_), income_unit=income_unit)
+                         ranges=_parse_ranges(range_))
     if as_json:
         _print_json({"recommended": result.recommended, "table": result.table,
                      "reason": result.reason, "warnings": result.warnings})
@@ -317,13 +390,17 @@ def compare(
     old_path: Annotated[Path, typer.Argument(metavar="OLD", help="The earlier model file.")],
     new_path: Annotated[Path, typer.Argument(metavar="NEW", help="The newer model file.")],
     data: Annotated[Path, typer.Option(help="Customers to place in both models.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    map_: MapOpt = None,
+    income_unit: IncomeUnit = None,
+    max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    as_json: AsJson = False,
 ) -> None:
     """Match two models' segments and count how customers moved between them."""
     from custseg.api import compare_models
     from custseg.io.model_files import load_model
 
-    result = compare_models(load_model(old_path), load_model(new_path), data)
+    old, new = load_model(old_path), load_model(new_path)
+    result = compare_models(old, new, _read(data, map_, income_unit, max_decompressed_mb))
     if as_json:
         _print_json(result)
         return
@@ -341,11 +418,14 @@ def compare(
 
 @app.command()
 def report(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file.")],
+    model_path: ModelArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.")],
     data: Annotated[
         Path | None, typer.Option(help="Customers to chart (scatter, distributions).")
     ] = None,
+    map_: MapOpt = None,
+    income_unit: IncomeUnit = None,
+    max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
 ) -> None:
     """Write a self-contained HTML report of a model (works offline)."""
     import datetime as dt
@@ -355,7 +435,8 @@ def report(
     from custseg.io.writers import write_text
 
     model = load_model(model_path)
-    text = report_html(model, data, generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    table = None if data is None else _read(data, map_, income_unit, max_decompressed_mb)
+    text = report_html(model, table, generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
                        source=Path(data).name if data else "")
     write_text(text, output)
     _err(f"report written to {output}")
@@ -369,11 +450,16 @@ def rules(
     ] = None,
 ) -> None:
     """Export a rulebook as TOML (the built-in one, or a model's) to edit and reuse."""
-    from custseg.io.model_files import load_model
-    from custseg.io.rulebooks import default_rulebook
     from custseg.io.writers import write_text
 
-    book = load_model(model_path).rulebook if model_path else default_rulebook()
+    if model_path:
+        from custseg.io.model_files import load_model
+
+        book = load_model(model_path).rulebook
+    else:
+        from custseg.io.rulebooks import default_rulebook
+
+        book = default_rulebook()
     write_text(book.to_toml(), output)
     _err(f"rulebook written to {output}; use it with custseg fit --rules {output}")
 
@@ -440,6 +526,8 @@ class _progress:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    from custseg.table.fields import NUMERIC_FIELDS, UNITS, fmt_number
+
     params = ", ".join(f"{k}={v}" for k, v in summary["params"].items())
     quality = summary["data_quality"]
     m = summary["metrics"]
@@ -455,6 +543,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
     def f(value: Any, digits: int = 2) -> str:
         return "n/a" if value is None else f"{value:.{digits}f}"
 
+    def cell(segment: dict[str, Any], field: str) -> str:
+        mean = segment["means"].get(field)
+        shown_mean = "-" if mean is None else fmt_number(round(mean, 1))
+        return f"{shown_mean} {segment['levels'].get(field, '')}"
+
     fid = m.get("fidelity", {})
     typer.echo(
         f"silhouette {f(m['silhouette'])} · Davies–Bouldin {f(m['davies_bouldin'])} · "
@@ -467,14 +560,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     )
     typer.echo(head)
     for s in summary["segments"]:
-        cells = "".join(f"{_cell(s, x):>24}" for x in fields)
+        cells = "".join(f"{cell(s, x):>24}" for x in fields)
         typer.echo(f"{s['id']:>3}  {s['name'][:33]:<34}{s['size']:>8,}{s['share']:>8.1%}{cells}")
-
-
-def _cell(segment: dict[str, Any], field: str) -> str:
-    mean = segment["means"].get(field)
-    shown_mean = "-" if mean is None else fmt_number(round(mean, 1))
-    return f"{shown_mean} {segment['levels'].get(field, '')}"
 
 
 # -------------------------------------------------------------------------- entry
@@ -505,7 +592,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:
         if _is_usage_error(exc):
-            _err(f"error: {exc.format_message()} (see custseg --help)")
+            # Typer checks values with pydantic, which words a refused choice
+            # "Value error, 'x' is not one of ..."; the user needs only the second half.
+            message = exc.format_message().replace(": Value error, ", ": ", 1)
+            _err(f"error: {message} (see custseg --help)")
             return 2
         if os.environ.get("CUSTSEG_DEBUG"):
             raise

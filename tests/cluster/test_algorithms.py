@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from custseg.cluster.algorithms import ALGORITHMS, get_algorithm, parse_param_assignments
+from custseg.cluster.algorithms import ALGORITHMS, get_algorithm
 from custseg.errors import ParameterError
 
 
@@ -44,11 +44,3 @@ def test_unknown_algorithm():
     with pytest.raises(ParameterError, match="unknown algorithm 'kmedoids'; choose one of kmeans"):
         get_algorithm("kmedoids")
 
-
-def test_parse_param_assignments():
-    assert parse_param_assignments(["n_clusters=4", " linkage = ward"]) == {
-        "n_clusters": "4", "linkage": "ward"}
-    with pytest.raises(ParameterError, match="should look like NAME=VALUE"):
-        parse_param_assignments(["n_clusters"])
-    with pytest.raises(ParameterError, match="given twice"):
-        parse_param_assignments(["eps=1", "eps=2"])

@@ -2,20 +2,21 @@
 
 This registry is the single source for the command line's ``--param NAME=VALUE`` and
 the dashboard's controls: each parameter carries its type, range, default and a
-one-line help. Parameter names are scikit-learn's.
+one-line help. Parameter names are scikit-learn's. scikit-learn itself is imported only
+when an estimator is built: reading the registry (the command line's choices and help,
+say) does not load it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-from sklearn.base import BaseEstimator
-from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering, Birch, KMeans
-from sklearn.mixture import GaussianMixture
+from typing import TYPE_CHECKING, Any, Literal
 
 from custseg.errors import ParameterError, shown
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
 Kind = Literal["int", "float", "choice"]
 
@@ -119,18 +120,26 @@ _K = dict(kind="int", low=2, high=30, step=1)
 
 
 def _kmeans(p: Mapping[str, Any], seed: int) -> BaseEstimator:
+    from sklearn.cluster import KMeans
+
     return KMeans(n_clusters=p["n_clusters"], n_init=p["n_init"], random_state=seed)
 
 
 def _dbscan(p: Mapping[str, Any], seed: int) -> BaseEstimator:
+    from sklearn.cluster import DBSCAN
+
     return DBSCAN(eps=p["eps"], min_samples=p["min_samples"])
 
 
 def _agglomerative(p: Mapping[str, Any], seed: int) -> BaseEstimator:
+    from sklearn.cluster import AgglomerativeClustering
+
     return AgglomerativeClustering(n_clusters=p["n_clusters"], linkage=p["linkage"])
 
 
 def _gmm(p: Mapping[str, Any], seed: int) -> BaseEstimator:
+    from sklearn.mixture import GaussianMixture
+
     return GaussianMixture(
         n_components=p["n_components"],
         covariance_type=p["covariance_type"],
@@ -140,6 +149,8 @@ def _gmm(p: Mapping[str, Any], seed: int) -> BaseEstimator:
 
 
 def _hdbscan(p: Mapping[str, Any], seed: int) -> BaseEstimator:
+    from sklearn.cluster import HDBSCAN
+
     return HDBSCAN(
         min_cluster_size=p["min_cluster_size"],
         min_samples=p["min_samples"],
@@ -149,6 +160,8 @@ def _hdbscan(p: Mapping[str, Any], seed: int) -> BaseEstimator:
 
 
 def _birch(p: Mapping[str, Any], seed: int) -> BaseEstimator:
+    from sklearn.cluster import Birch
+
     return Birch(
         n_clusters=p["n_clusters"],
         threshold=p["threshold"],
@@ -271,17 +284,3 @@ def get_algorithm(name: str) -> AlgorithmSpec:
             f"unknown algorithm {shown(name)}; choose one of {', '.join(ALGORITHMS)}."
         ) from None
 
-
-def parse_param_assignments(assignments: list[str]) -> dict[str, str]:
-    """``["n_clusters=5", "linkage=ward"]`` -> ``{"n_clusters": "5", ...}``."""
-    out: dict[str, str] = {}
-    for item in assignments:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise ParameterError(
-                f"--param {shown(item)} should look like NAME=VALUE, e.g. n_clusters=5."
-            )
-        if name.strip() in out:
-            raise ParameterError(f"--param {name.strip()} is given twice.")
-        out[name.strip()] = value.strip()
-    return out

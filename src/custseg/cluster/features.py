@@ -42,8 +42,9 @@ def check_features(features: Iterable[str] | str | None) -> tuple[str, ...]:
     for name in chosen:
         if name == GENDER:
             raise ParameterError(
-                "gender is not a distance feature by itself; switch it on with "
-                "--use-gender (it is one-hot encoded beside the numeric features)."
+                "gender is not a distance feature by itself; switched on, it is one-hot "
+                "encoded beside the numeric features",
+                parameter="use_gender",
             )
         if name not in NUMERIC_FIELDS:
             raise ParameterError(
@@ -126,7 +127,8 @@ def fit_encoding(
     if use_gender:
         if GENDER not in values.columns:
             raise ParameterError(
-                "--use-gender needs a gender column, and this table has none."
+                "clustering on gender needs a gender column, and this table has none",
+                parameter="use_gender",
             )
         categories = tuple(sorted(pd.unique(values[GENDER].dropna()).tolist()))
     return FeatureEncoding(
