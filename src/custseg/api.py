@@ -125,8 +125,9 @@ def predict_one(
     frame = pd.DataFrame([row], dtype=object)
     missing = [f for f in model.encoding.needs if row.get(f) is None]
     if missing:
-        flags = ", ".join("--" + f.replace("_", "-") for f in missing)
-        raise CustsegError(f"missing {', '.join(missing)}, which this model needs; give {flags}.")
+        raise CustsegError(
+            f"missing {', '.join(missing)}, which this model needs; give a value for each."
+        )
     result = score_frame(model, frame).iloc[0]
     if result["row_status"] != "ok":
         raise CustsegError(f"cannot place this customer: {result['row_issues']}.")
