@@ -33,7 +33,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from custseg.cluster.algorithms import get_algorithm
+from custseg.cluster.algorithms import AlgorithmSpec, get_algorithm
 from custseg.cluster.assigner import KNNAssigner, distinct_rows
 from custseg.errors import NotEnoughDataError, ParameterError
 
@@ -242,7 +242,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self.labels_ = labels
         self.n_fit_rows_ = len(sample)
         self.fidelity_ = self._fidelity(clusterer, relabel, rng)
-        self._warn_degenerate(spec.name)
+        self._warn_degenerate(spec)
         return self
 
     def _fit_assigner(self) -> None:
@@ -283,11 +283,10 @@ class Segmenter(ClusterMixin, BaseEstimator):
             out["native_agreement"] = float(np.mean(held_out == native))
         return out
 
-    def _warn_degenerate(self, name: str) -> None:
+    def _warn_degenerate(self, spec: AlgorithmSpec) -> None:
         segments = self.classes_[self.classes_ != NOISE]
         noise_share = float(np.mean(self.labels_ == NOISE))
-        fix = ("raise eps or lower min_samples" if name == "dbscan"
-               else "lower min_cluster_size or min_samples")
+        name, fix = spec.name, spec.noise_fix
         if len(segments) == 0:
             warnings.warn(
                 f"{name} put every customer in noise: no segment was found; {fix}.",

@@ -9,8 +9,8 @@ compared with the model's own segments on the same customers:
   cluster in each refit (Hennig's cluster-wise stability). Below 0.6 a segment is
   *fragile* — it changes shape when customers are resampled; from 0.75 it is *stable*.
 
-Parameters that count customers (HDBSCAN's ``min_cluster_size``, DBSCAN's and HDBSCAN's
-``min_samples``) are scaled to the subsample, so that density means the same thing.
+Parameters that count customers (the registry's ``count_params``: neighbours, smallest
+segment) are scaled to the subsample, so that density means the same thing.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from custseg.cluster.algorithms import get_algorithm
 
 NOISE = -1
 STABLE, FRAGILE = 0.75, 0.6
-_COUNT_PARAMS = {"dbscan": ("min_samples",), "hdbscan": ("min_cluster_size", "min_samples")}
 
 
 def reading(value: float | None) -> str:
@@ -68,7 +67,7 @@ def stability(
     for r in range(resamples):
         idx = np.sort(rng.choice(len(Xs), take, replace=False))
         p = dict(spec.resolve(params))
-        for name in _COUNT_PARAMS.get(spec.name, ()):
+        for name in spec.count_params:
             if p.get(name) is not None:
                 p[name] = max(2, int(round(p[name] * scale)))
         if spec.k_param and p[spec.k_param] > take:

@@ -5,12 +5,13 @@ Pages and commands stay thin by calling these instead of doing pandas work thems
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from custseg.cluster.algorithms import ALGORITHMS, Diagnostic, get_algorithm
 from custseg.model.segmentation import SegmentationModel
 from custseg.segments.profile import BaseStats, SegmentProfile
 from custseg.table.fields import LABELS, NUMERIC_FIELDS, UNITS
@@ -52,17 +53,24 @@ def level_table(segment: SegmentProfile, base: BaseStats) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _listed(items: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def describe_model(model: SegmentationModel) -> str:
     """"K-Means (n_clusters=5, n_init=10) on age, annual income and spending score"."""
-    from custseg.cluster.algorithms import get_algorithm
-
     spec = get_algorithm(model.config.algorithm)
     params = ", ".join(f"{k}={v}" for k, v in model.config.params.items())
     features = [LABELS[f].lower() for f in model.config.features]
     if model.config.use_gender:
         features.append("gender")
-    listed = features[0] if len(features) == 1 else ", ".join(features[:-1]) + " and " + features[-1]
-    return f"{spec.label} ({params}) on {listed}"
+    return f"{spec.label} ({params}) on {_listed(features)}"
+
+
+def algorithms_with(diagnostic: Diagnostic) -> str:
+    """The algorithms a diagnostic chart is drawn for, by label: "K-Means, … and BIRCH"."""
+    return _listed([s.label for s in ALGORITHMS.values() if diagnostic in s.diagnostics])
 
 
 def fit_note(model: SegmentationModel) -> str:

@@ -54,34 +54,37 @@ tabs = st.tabs(["Number of segments", "DBSCAN eps", "Dendrogram", "Rules", "Stab
 X = model.encoding.transform(view.values)
 
 with tabs[0]:
-    if spec.name in {"kmeans", "gmm", "agglomerative"}:
+    if "k_curve" in spec.diagnostics:
         others = {k: v for k, v in model.config.params.items() if k != spec.k_param}
         curve = cached.curve(view.table_key, view.model_key, spec.name, json.dumps(others), X)
         chart(charts.k_curve_figure(curve, model.config.params[spec.k_param]), key="k_curve")
         st.caption("Look for the elbow of the inertia (or the lowest BIC) and a high silhouette.")
     else:
-        st.info(plain(f"Curves over the number of segments are for K-Means, Gaussian mixture "
-                      f"and agglomerative clustering; {spec.label} chooses it differently."))
+        st.info(plain(f"Curves over the number of segments are for "
+                      f"{summaries.algorithms_with('k_curve')}; {spec.label} chooses it "
+                      "differently."))
 
 with tabs[1]:
-    if spec.name in {"dbscan", "hdbscan"}:
-        k = int(model.config.params.get("min_samples") or model.config.params.get("min_cluster_size", 5))
+    if "k_distance" in spec.diagnostics:
+        k = spec.neighbours(model.config.params)
         dist = cached.distances(view.table_key, view.model_key, k, X)
         eps = model.config.params.get("eps")
         chart(charts.k_distance_figure(dist, k, eps), key="k_distance")
         st.caption("Customers left of the knee sit in dense areas; eps at the knee separates "
                    "them from the sparse tail, which becomes outliers.")
     else:
-        st.info("The k-distance curve helps choose eps for DBSCAN (and HDBSCAN's density).")
+        st.info(plain("The k-distance curve helps choose the density settings of "
+                      f"{summaries.algorithms_with('k_distance')}."))
 
 with tabs[2]:
-    if spec.name == "agglomerative":
+    if "dendrogram" in spec.diagnostics:
         rows = sample_rows(len(X), 2_000, seed=model.config.random_state)
         chart(charts.dendrogram_figure(X[rows], model.config.params["linkage"],
-                                       model.config.params["n_clusters"]), key="dendrogram")
+                                       model.config.params[spec.k_param]), key="dendrogram")
     else:
-        st.info("The dendrogram shows how hierarchical (agglomerative) clustering merges "
-                "customers; choose that algorithm in the sidebar to see it.")
+        st.info(plain("The dendrogram shows how customers merge, bottom-up, into segments; "
+                      f"choose {summaries.algorithms_with('dendrogram')} in the sidebar to "
+                      "see it."))
 
 with tabs[3]:
     st.caption("Readable rules from a shallow decision tree per segment. Precision: the share "
