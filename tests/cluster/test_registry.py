@@ -153,7 +153,7 @@ def blobs():
 def test_a_new_segment_count_algorithm_works_everywhere(registered, blobs):
     assert suggest(blobs, "minibatch").recommended == {"k": 3}
     labels = Segmenter(algorithm="minibatch", params={"k": 3}).fit(blobs).labels_
-    assert stability(blobs, labels, "minibatch", {"k": 3}, resamples=3)["overall"] > 0.9
+    assert stability(blobs, labels, "minibatch", {"k": 3}, resamples=3).overall > 0.9
     assert k_curve(blobs, "minibatch", ks=range(2, 5)).ks == (2, 3, 4)
     assert "Mini-batch K-Means" in algorithms_with("k_curve")
     assert "Mini-batch K-Means" not in algorithms_with("k_distance")
@@ -161,7 +161,7 @@ def test_a_new_segment_count_algorithm_works_everywhere(registered, blobs):
                       ModelConfig(algorithm="minibatch", stability_resamples=2),
                       default_rulebook())
     assert model.summary()["params"] == {"k": 4}
-    assert model.metrics["stability"]["resamples"] == 2
+    assert model.metrics.stability.resamples == 2
 
 
 def test_a_new_density_algorithm_works_everywhere(registered, blobs, monkeypatch):

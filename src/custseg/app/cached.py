@@ -19,7 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from custseg.cluster.evaluate import KCurve, k_curve, k_distance
-from custseg.cluster.stability import stability
+from custseg.cluster.stability import Stability, stability
 from custseg.cluster.suggestions import Suggestion, suggest
 from custseg.io.rulebooks import default_rulebook
 from custseg.io.source import CustomerTable, ReadLimits, read_table, table_from_frame
@@ -85,7 +85,7 @@ def suggestion(table_key: str, config: str, _X: np.ndarray, fitted_rows: int) ->
 
 @st.cache_data(max_entries=8, show_spinner="Refitting on resamples…")
 def model_stability(table_key: str, model_key: str, _model: SegmentationModel,
-                    _X: np.ndarray, _labels: np.ndarray) -> dict:
+                    _X: np.ndarray, _labels: np.ndarray) -> Stability:
     cfg = _model.config
     return stability(_X, _labels, cfg.algorithm, cfg.params,
                      fitted_rows=_model.segmenter.n_fit_rows_, seed=cfg.random_state)

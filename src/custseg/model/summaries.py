@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from custseg.cluster.algorithms import ALGORITHMS, Diagnostic, get_algorithm
+from custseg.cluster.stability import Stability, reading
 from custseg.model.segmentation import SegmentationModel
 from custseg.segments.profile import BaseStats, SegmentProfile
 from custseg.table.fields import LABELS, NUMERIC_FIELDS, UNITS
@@ -77,7 +78,7 @@ def fit_note(model: SegmentationModel) -> str:
     """How the fit was made: sample size and the assigner's agreement, in one sentence."""
     seg = model.segmenter
     used = model.quality.n_used
-    agreement = seg.fidelity_.get("cv_agreement")
+    agreement = seg.fidelity_.cv_agreement
     said = ("" if agreement is None
             else f" The assigner agrees with the clusterer on {agreement:.1%} of held-out customers.")
     if seg.n_fit_rows_ < used:
@@ -96,14 +97,11 @@ def rules_table(model: SegmentationModel) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["segment", "rule", "precision", "coverage"])
 
 
-def stability_table(model: SegmentationModel, measured: Mapping[str, Any]) -> pd.DataFrame:
+def stability_table(model: SegmentationModel, measured: Stability) -> pd.DataFrame:
     """Per segment: its Jaccard stability and the plain reading."""
-    from custseg.cluster.stability import reading
-
-    per = measured.get("per_segment", {})
     rows = []
     for s in model.segments:
-        value = per.get(s.id, per.get(str(s.id)))
+        value = measured.per_segment.get(s.id)
         if value is None:
             continue
         rows.append({"segment": f"{s.id} · {s.name}", "Jaccard": value, "reading": reading(value)})

@@ -19,31 +19,31 @@ from custseg.segments.profile import Rulebook
 view = state.require_view()
 model = view.model
 spec = get_algorithm(model.config.algorithm)
-metrics = model.metrics
+metrics = model.metrics.quality
 fidelity = model.segmenter.fidelity_
 
 st.title("Model Lab")
 st.caption(plain(summaries.describe_model(model)))
 
 c = st.columns(5)
-c[0].metric("Silhouette", number(metrics.get("silhouette"), 3),
+c[0].metric("Silhouette", number(metrics.silhouette, 3),
             help="−1 to 1, higher is better: how much closer customers are to their own "
             "segment than to the next one.")
-c[1].metric("Davies–Bouldin", number(metrics.get("davies_bouldin"), 3),
+c[1].metric("Davies–Bouldin", number(metrics.davies_bouldin, 3),
             help="0 and up, lower is better: how much segments overlap.")
-c[2].metric("Calinski–Harabasz", number(metrics.get("calinski_harabasz"), 1),
+c[2].metric("Calinski–Harabasz", number(metrics.calinski_harabasz, 1),
             help="Higher is better: spread between segments against spread within.")
-agreement = fidelity.get("cv_agreement")
+agreement = fidelity.cv_agreement
 c[3].metric("Assigner agreement", "–" if agreement is None else f"{agreement:.1%}",
             help="Cross-validated agreement of the nearest-neighbour assigner with the "
             "clusterer's own labels.")
-native = fidelity.get("native_agreement")
+native = fidelity.native_agreement
 c[4].metric("Agreement with native predict", "–" if native is None else f"{native:.1%}",
             help="For algorithms that can predict by themselves (K-Means, mixture, BIRCH): "
             "agreement of the assigner with that prediction on held-out customers.")
 n_fit = model.segmenter.n_fit_rows_
 st.caption(
-    f"Metrics on {metrics.get('metric_rows', 0):,} customers (a sample when large). "
+    f"Metrics on {metrics.metric_rows:,} customers (a sample when large). "
     f"Clusterer fitted on {n_fit:,} of {model.quality.n_used:,} customers"
     + (" — a sample; the assigner placed the rest." if n_fit < model.quality.n_used else ".")
     + f" Assigner reference set: {len(model.segmenter.reference_X_):,} customers."
@@ -95,15 +95,15 @@ with tabs[3]:
                                 "coverage": st.column_config.ProgressColumn(format="percent")})
 
 with tabs[4]:
-    measured = model.metrics.get("stability")
+    measured = model.metrics.stability
     if measured is None:
         measured = cached.model_stability(view.table_key, view.model_key, model, X, view.labels)
-    st.info(plain(measured["reading"]), icon=":material/balance:")
+    st.info(plain(measured.reading), icon=":material/balance:")
     st.dataframe(summaries.stability_table(model, measured), hide_index=True,
                  column_config={"Jaccard": st.column_config.ProgressColumn(format="%.2f",
                                                                            min_value=0.0,
                                                                            max_value=1.0)})
-    st.caption(f"{measured['resamples']} refits on subsamples of {measured['rows']:,} customers. "
+    st.caption(f"{measured.resamples} refits on subsamples of {measured.rows:,} customers. "
                "Jaccard: how much each segment overlaps its best match in a refit (from 0.75 "
                "stable, below 0.6 fragile).")
 
