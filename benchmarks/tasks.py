@@ -38,7 +38,7 @@ def fit(args) -> None:
     model = custseg.fit(table, algorithm=args.algorithm)
     fit_s = time.perf_counter() - started
     _emit(read_s=read_s, fit_s=fit_s, sample_size=int(model.segmenter.n_fit_rows_),
-          segments=len(model.segments), fidelity=model.segmenter.fidelity_["cv_agreement"])
+          segments=len(model.segments), fidelity=model.segmenter.fidelity_.cv_agreement)
 
 
 def score(args) -> None:

@@ -190,7 +190,8 @@ def compare_models(
     """How ``new``'s segments match ``old``'s, and how the customers of ``data`` moved."""
     values, _ = customers(new, data)
     matching = match_segments(old, new)
-    return {**matching.to_dict(old, new), "migration": migration(old, new, values, matching)}
+    moved = migration(old, new, values, matching)
+    return {**matching.to_dict(old, new), "migration": moved.to_dict()}
 
 
 def report_html(

@@ -90,11 +90,11 @@ def test_recovers_clear_blobs(blobs, name):
     # new points near each centre land in that centre's segment
     centres = np.array([[0, 0], [6, 0], [0, 6]])
     assert len(set(seg.predict(centres + 0.1).tolist())) == 3
-    assert seg.fidelity_["cv_agreement"] > 0.95
+    assert seg.fidelity_.cv_agreement > 0.95
     if ALGORITHMS[name].predicts_natively:
-        assert seg.fidelity_["native_agreement"] > 0.95
+        assert seg.fidelity_.native_agreement > 0.95
     else:
-        assert seg.fidelity_["native_agreement"] is None
+        assert seg.fidelity_.native_agreement is None
 
 
 def test_confidence_atypical_and_proba(blobs):

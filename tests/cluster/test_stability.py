@@ -8,7 +8,7 @@ from sklearn.datasets import make_blobs
 
 from custseg.cli import main
 from custseg.cluster.segmenter import Segmenter
-from custseg.cluster.stability import reading, stability
+from custseg.cluster.stability import Stability, reading, sentence, stability
 
 
 def test_clear_blobs_are_stable():
@@ -16,9 +16,9 @@ def test_clear_blobs_are_stable():
                       random_state=0)
     labels = Segmenter(params={"n_clusters": 3}).fit(X).labels_
     result = stability(X, labels, "kmeans", {"n_clusters": 3}, resamples=5)
-    assert result["overall"] > 0.95
-    assert all(v > 0.95 for v in result["per_segment"].values())
-    assert result["reading"].endswith("No segment is fragile.")
+    assert result.overall > 0.95
+    assert all(v > 0.95 for v in result.per_segment.values())
+    assert result.reading.endswith("No segment is fragile.")
 
 
 def test_structureless_data_makes_fragile_segments():
@@ -26,8 +26,8 @@ def test_structureless_data_makes_fragile_segments():
     labels = Segmenter(params={"n_clusters": 8}).fit(X).labels_
     result = stability(X, labels, "agglomerative", {"n_clusters": 8, "linkage": "single"},
                        resamples=5)
-    assert result["overall"] < 0.5
-    assert "fragile" in result["reading"]
+    assert result.overall < 0.5
+    assert "fragile" in result.reading
 
 
 def test_reading_thresholds():
@@ -45,3 +45,14 @@ def test_fit_json_reports_stability(mall_path, tmp_path, capsys):
     assert all(0 <= v <= 1 for v in stab["per_segment"].values())
     assert stab["resamples"] == 10
     assert stab["overall"] == pytest.approx(stab["overall"])
+
+
+def test_result_survives_json_with_integer_ids():
+    per_segment = {0: 0.9, 1: 0.3}
+    measured = Stability(0.8, per_segment, 5, 100, sentence(0.8, per_segment))
+    again = Stability.from_dict(json.loads(json.dumps(measured.to_dict())))
+    assert again == measured
+    assert list(again.per_segment) == [0, 1]
+    moved = again.relabelled({0: 1, 1: 0})
+    assert moved.per_segment == {1: 0.9, 0: 0.3}
+    assert "segment 0 (0.30) is fragile" in moved.reading

@@ -214,3 +214,19 @@ def test_deeply_nested_json_is_refused(demo_model):
         zf.writestr("arrays.npz", src.read("arrays.npz"))
     with pytest.raises(ModelFileError):
         model_from_bytes(out.getvalue())
+
+
+def test_loaded_results_are_typed_with_integer_ids(demo_model):
+    loaded = model_from_bytes(model_bytes(demo_model))
+    assert loaded.metrics == demo_model.metrics
+    assert loaded.segmenter.fidelity_ == demo_model.segmenter.fidelity_
+    assert list(loaded.metrics.stability.per_segment) == [0, 1, 2, 3, 4]
+
+
+def test_model_without_stability_loads(demo_model):
+    # models fitted with stability_resamples=0 (and files from before stability existed)
+    older = model_from_bytes(_forge(model_bytes(demo_model),
+                                    meta_change=lambda obj: obj["metrics"].pop("stability")))
+    assert older.metrics.stability is None
+    assert older.metrics.quality == demo_model.metrics.quality
+    assert "stability" not in older.summary()["metrics"]

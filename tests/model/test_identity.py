@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -72,12 +73,12 @@ def test_migration_counts(mall):
     _, old, values = mall
     new = scrambled(old)
     moved = migration(old, new, values)
-    counts = np.array(moved["counts"])
+    counts = np.array(moved.counts)
     assert counts.sum() == len(values)
-    assert moved["stayed_share"] < 0.5  # ids permuted: few keep their number
+    assert moved.stayed_share < 0.5  # ids permuted: few keep their number
     assert counts[0, 3] == counts[0].sum()  # everyone in old 0 is in new 3
     matched = migration(old, new, values, match_segments(old, new))
-    assert matched["stayed_share"] == 1.0  # but every one stays in the matching segment
+    assert matched.stayed_share == 1.0  # but every one stays in the matching segment
 
 
 def test_cli_reference_and_compare(mall_path, tmp_path, capsys):
@@ -103,16 +104,15 @@ def test_stability_reading_follows_renumbering(mall):
     swapped = old.relabelled({0: 1, 1: 0}, [
         s.__class__(**{**s.to_dict(), "id": {0: 1, 1: 0}.get(s.id, s.id), "facts": tuple(s.facts),
                        "rules": tuple(s.rules)}) for s in old.segments])
-    before = old.metrics["stability"]
-    after = swapped.metrics["stability"]
-    assert after["per_segment"][1] == before["per_segment"][0]
+    before = old.metrics.stability
+    after = swapped.metrics.stability
+    assert after.per_segment[1] == before.per_segment[0]
     fragile = {0: 0.3, 1: 0.9}
     from custseg.cluster.stability import sentence
 
     assert "segment 0 (0.30) is fragile" in sentence(0.8, fragile)
     renamed = old.relabelled({0: 1, 1: 0}, list(old.segments))
-    renamed_metrics = {**old.metrics, "stability": {**before, "per_segment": fragile}}
-    moved = old.__class__(**{**old.__dict__, "metrics": renamed_metrics}).relabelled(
-        {0: 1, 1: 0}, list(old.segments))
-    assert "segment 1 (0.30) is fragile" in moved.metrics["stability"]["reading"]
-    assert renamed.metrics["stability"]["reading"].startswith("Across resamples")
+    renamed_metrics = replace(old.metrics, stability=replace(before, per_segment=fragile))
+    moved = replace(old, metrics=renamed_metrics).relabelled({0: 1, 1: 0}, list(old.segments))
+    assert "segment 1 (0.30) is fragile" in moved.metrics.stability.reading
+    assert renamed.metrics.stability.reading.startswith("Across resamples")

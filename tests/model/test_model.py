@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,8 +27,8 @@ def test_mall_kmeans_gives_the_well_known_segments(mall_path):
     assert rich[0].size == 39
     assert names == ["Balanced Shoppers", "Affluent Spenders", "Cautious Affluent",
                      "Frugal Shoppers", "Trend-Driven Budget Spenders"]
-    assert model.metrics["silhouette"] == pytest.approx(0.5547, abs=1e-3)
-    assert model.segmenter.fidelity_["cv_agreement"] >= 0.95
+    assert model.metrics.quality.silhouette == pytest.approx(0.5547, abs=1e-3)
+    assert model.segmenter.fidelity_.cv_agreement >= 0.95
 
 
 def test_fit_reports_invalid_rows_and_excludes_them(demo, rulebook):
@@ -110,3 +112,11 @@ def test_why_gender_is_off_by_default(demo, rulebook):
     model = fit_model(demo, ModelConfig(use_gender=True, params={"n_clusters": 8}), rulebook)
     ours = [max(s.gender_mix.values()) for s in model.segments]
     assert sum(p == 1.0 for p in ours) == 4
+
+
+def test_model_is_frozen_and_edits_make_a_new_one(demo_model):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        demo_model.metrics = None
+    edited = demo_model.with_edits({0: {"name": "Renamed"}})
+    assert edited.segment(0).name == "Renamed"
+    assert demo_model.segment(0).name != "Renamed"

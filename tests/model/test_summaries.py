@@ -51,7 +51,7 @@ def test_fit_note_reports_sample_and_fidelity(rulebook):
                       ModelConfig(algorithm="agglomerative", sample_size=1_000), rulebook)
     note = summaries.fit_note(model)
     assert note.startswith("The clusterer was fitted on a random sample of 1,000 of 3,000 customers")
-    agreement = model.segmenter.fidelity_["cv_agreement"]
+    agreement = model.segmenter.fidelity_.cv_agreement
     assert f"on {agreement:.1%} of held-out customers" in note
 
 

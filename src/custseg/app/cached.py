@@ -25,7 +25,7 @@ import streamlit as st
 from custseg.app.state import KeyedTable, LoadedModel, View
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.evaluate import KCurve, k_curve, k_distance
-from custseg.cluster.stability import stability
+from custseg.cluster.stability import Stability, stability
 from custseg.cluster.suggestions import Suggestion, suggest
 from custseg.io.rulebooks import default_rulebook
 from custseg.io.source import ReadLimits, read_table, table_from_frame
@@ -114,7 +114,7 @@ def suggestion(view: View) -> Suggestion:
 
 
 @st.cache_data(max_entries=8, show_spinner="Refitting on resamples…", hash_funcs=KEYS)
-def model_stability(view: View) -> dict:
+def model_stability(view: View) -> Stability:
     model = view.model
     cfg = model.config
     return stability(view.matrix, view.labels, cfg.algorithm, cfg.params,

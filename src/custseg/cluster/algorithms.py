@@ -1,10 +1,13 @@
-"""The clustering algorithms custseg offers, and their tunable parameters.
+"""The clustering algorithms custseg offers, their tunable parameters and their traits.
 
 This registry is the single source for the command line's ``--param NAME=VALUE`` and
 the dashboard's controls: each parameter carries its type, range, default and a
-one-line help. Parameter names are scikit-learn's. scikit-learn itself is imported only
-when an estimator is built: reading the registry (the command line's choices and help,
-say) does not load it.
+one-line help. Parameter names are scikit-learn's. It is also the only place that knows
+algorithms by name: suggestions, stability, warnings and the dashboard's diagnostics
+read an entry's traits (how to suggest settings, which parameters count customers, what
+to change when too many customers are noise, which charts apply), so that adding an
+algorithm means adding one entry. scikit-learn itself is imported only when an estimator
+is built: reading the registry (the command line's choices and help, say) does not load it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,12 @@ if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
 
 Kind = Literal["int", "float", "choice"]
+#: How settings are suggested: a search over the number of segments, eps at the knee of
+#: the k-distance curve, or a search over the smallest segment as a share of customers.
+SuggestBy = Literal["n_segments", "eps", "min_cluster_size"]
+#: Charts that help choose settings: silhouette/inertia/BIC over the number of segments,
+#: the sorted k-th-neighbour distances, and the merge tree.
+Diagnostic = Literal["k_curve", "k_distance", "dendrogram"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +88,7 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class AlgorithmSpec:
-    """A clustering algorithm: how to build it and what can be tuned."""
+    """A clustering algorithm: how to build it, what can be tuned, and how it behaves."""
 
     name: str
     label: str
@@ -87,14 +96,23 @@ class AlgorithmSpec:
     params: tuple[ParamSpec, ...]
     build: Callable[[Mapping[str, Any], int], BaseEstimator]
     predicts_natively: bool
+    suggest_by: SuggestBy
     has_noise: bool = False
+    #: What to change when most customers end up as noise (algorithms with noise only).
+    noise_fix: str = ""
     #: Default cap on the rows the clusterer itself sees; the KNN assigner extends its
     #: labels to every other customer. None: fits all rows (cost grows linearly).
     fit_sample: int | None = None
     #: Name of the parameter that sets the number of segments, when there is one.
     k_param: str | None = None
+    #: Parameters that count customers (neighbours, smallest segment): scaled to the
+    #: subsample when refitting on one. The first one set is the neighbour count of the
+    #: k-distance curve.
+    count_params: tuple[str, ...] = ()
     #: Parameters that cannot exceed the number of rows fitted; lowered, with a warning.
     size_bounded: tuple[str, ...] = field(default=())
+    #: The charts that help choose this algorithm's settings.
+    diagnostics: tuple[Diagnostic, ...] = ()
 
     def param(self, name: str) -> ParamSpec:
         for spec in self.params:
@@ -114,6 +132,12 @@ class AlgorithmSpec:
 
     def make(self, params: Mapping[str, Any], random_state: int) -> BaseEstimator:
         return self.build(self.resolve(params), random_state)
+
+    def neighbours(self, params: Mapping[str, Any]) -> int | None:
+        """The neighbour count of the k-distance curve for ``params`` (resolved values):
+        the first of :attr:`count_params` that is set; None when none is."""
+        return next((int(params[n]) for n in self.count_params if params.get(n) is not None),
+                    None)
 
 
 _K = dict(kind="int", low=2, high=30, step=1)
@@ -183,7 +207,9 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             ),
             build=_kmeans,
             predicts_natively=True,
+            suggest_by="n_segments",
             k_param="n_clusters",
+            diagnostics=("k_curve",),
         ),
         AlgorithmSpec(
             name="dbscan",
@@ -199,8 +225,12 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             ),
             build=_dbscan,
             predicts_natively=False,
+            suggest_by="eps",
             has_noise=True,
+            noise_fix="raise eps or lower min_samples",
             fit_sample=50_000,
+            count_params=("min_samples",),
+            diagnostics=("k_distance",),
         ),
         AlgorithmSpec(
             name="agglomerative",
@@ -214,8 +244,10 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             ),
             build=_agglomerative,
             predicts_natively=False,
+            suggest_by="n_segments",
             fit_sample=10_000,
             k_param="n_clusters",
+            diagnostics=("k_curve", "dendrogram"),
         ),
         AlgorithmSpec(
             name="gmm",
@@ -232,8 +264,10 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             ),
             build=_gmm,
             predicts_natively=True,
+            suggest_by="n_segments",
             fit_sample=200_000,
             k_param="n_components",
+            diagnostics=("k_curve",),
         ),
         AlgorithmSpec(
             name="hdbscan",
@@ -251,9 +285,14 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             ),
             build=_hdbscan,
             predicts_natively=False,
+            suggest_by="min_cluster_size",
             has_noise=True,
+            noise_fix="lower min_cluster_size or min_samples",
             fit_sample=50_000,
+            # min_samples first: when it is 'auto', HDBSCAN uses min_cluster_size
+            count_params=("min_samples", "min_cluster_size"),
             size_bounded=("min_cluster_size", "min_samples"),
+            diagnostics=("k_distance",),
         ),
         AlgorithmSpec(
             name="birch",
@@ -269,7 +308,9 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             ),
             build=_birch,
             predicts_natively=True,
+            suggest_by="n_segments",
             k_param="n_clusters",
+            diagnostics=("k_curve",),
         ),
     )
 }

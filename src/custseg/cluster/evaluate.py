@@ -6,8 +6,8 @@ bounded random sample (``METRIC_SAMPLE`` rows) and says how many rows it used.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -28,33 +28,47 @@ def sample_rows(n: int, limit: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
 
+@dataclass(frozen=True)
+class QualityMetrics:
+    """Silhouette (higher is better, −1…1), Davies–Bouldin (lower is better) and
+    Calinski–Harabasz (higher is better) on the ``metric_rows`` non-noise customers of a
+    sample, None when undefined (fewer than two segments); the number of segments and
+    the share of customers left as noise."""
+
+    silhouette: float | None
+    davies_bouldin: float | None
+    calinski_harabasz: float | None
+    metric_rows: int
+    n_segments: int
+    noise_share: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QualityMetrics:
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+
 def quality_metrics(
     X: np.ndarray, labels: np.ndarray, *, sample: int = METRIC_SAMPLE, seed: int = 0
-) -> dict[str, Any]:
-    """Silhouette (higher is better, −1…1), Davies–Bouldin (lower is better) and
-    Calinski–Harabasz (higher is better), on non-noise customers of a sample.
-
-    A metric that is undefined (fewer than two segments) is None.
-    """
+) -> QualityMetrics:
+    """The :class:`QualityMetrics` of ``labels`` on a sample of ``X``."""
     labels = np.asarray(labels)
     rows = sample_rows(len(X), sample, seed)
     Xs, ls = X[rows], labels[rows]
     keep = ls != NOISE
     Xs, ls = Xs[keep], ls[keep]
-    out: dict[str, Any] = {
-        "silhouette": None,
-        "davies_bouldin": None,
-        "calinski_harabasz": None,
-        "metric_rows": int(len(Xs)),
-    }
-    n_labels = len(np.unique(ls))
-    if 2 <= n_labels < len(Xs):
-        out["silhouette"] = float(silhouette_score(Xs, ls))
-        out["davies_bouldin"] = float(davies_bouldin_score(Xs, ls))
-        out["calinski_harabasz"] = float(calinski_harabasz_score(Xs, ls))
-    out["n_segments"] = int(len(np.unique(labels[labels != NOISE])))
-    out["noise_share"] = float(np.mean(labels == NOISE)) if len(labels) else 0.0
-    return out
+    scores = (None, None, None)
+    if 2 <= len(np.unique(ls)) < len(Xs):
+        scores = (float(silhouette_score(Xs, ls)), float(davies_bouldin_score(Xs, ls)),
+                  float(calinski_harabasz_score(Xs, ls)))
+    return QualityMetrics(
+        *scores,
+        metric_rows=int(len(Xs)),
+        n_segments=int(len(np.unique(labels[labels != NOISE]))),
+        noise_share=float(np.mean(labels == NOISE)) if len(labels) else 0.0,
+    )
 
 
 @dataclass(frozen=True)

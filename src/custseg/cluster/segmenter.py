@@ -25,7 +25,8 @@ the customer base grows.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from custseg.cluster.algorithms import get_algorithm
+from custseg.cluster.algorithms import AlgorithmSpec, get_algorithm
 from custseg.cluster.assigner import KNNAssigner, distinct_rows
 from custseg.errors import NotEnoughDataError, ParameterError
 
@@ -57,6 +58,25 @@ class Assignment:
     def concat(parts: list[Assignment]) -> Assignment:
         return Assignment(*(np.concatenate([getattr(p, f) for p in parts])
                             for f in ("labels", "confidence", "atypical", "distance")))
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How faithfully the assigner reproduces the clusterer, on ``evaluated_on`` of the
+    reference customers held out in turn: ``cv_agreement`` with the clusterer's labels,
+    ``native_agreement`` with its own ``predict`` (None without one, or when there was
+    too little to measure)."""
+
+    cv_agreement: float | None
+    native_agreement: float | None
+    evaluated_on: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Fidelity:
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
 
 
 class AssignmentMemo:
@@ -145,7 +165,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         Rows the clusterer saw, and rows kept as the assigner's reference.
     centroids_ : ndarray of shape (n_segments, n_features)
         Mean of each non-noise segment in the clustering space.
-    fidelity_ : dict
+    fidelity_ : Fidelity
         ``cv_agreement``: cross-validated agreement of the assigner with the clusterer's
         labels; ``native_agreement``: agreement with the clusterer's own ``predict``
         on the same held-out customers, for algorithms that have one.
@@ -242,7 +262,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self.labels_ = labels
         self.n_fit_rows_ = len(sample)
         self.fidelity_ = self._fidelity(clusterer, relabel, rng)
-        self._warn_degenerate(spec.name)
+        self._warn_degenerate(spec)
         return self
 
     def _fit_assigner(self) -> None:
@@ -259,12 +279,12 @@ class Segmenter(ClusterMixin, BaseEstimator):
             [self.reference_X_[self.reference_labels_ == c].mean(axis=0) for c in segments]
         ).reshape(len(segments), dim)
 
-    def _fidelity(self, clusterer: Any, relabel: Any, rng: np.random.Generator) -> dict:
+    def _fidelity(self, clusterer: Any, relabel: Any, rng: np.random.Generator) -> Fidelity:
         X, y = self.reference_X_, self.reference_labels_
         n = len(X)
         folds = min(5, n // 2)
         if folds < 2 or len(self.classes_) < 2:
-            return {"cv_agreement": None, "native_agreement": None, "evaluated_on": 0}
+            return Fidelity(None, None, 0)
         limit = min(n, 20_000)
         rows = np.sort(rng.choice(n, size=limit, replace=False)) if n > limit else np.arange(n)
         held_out = np.empty(len(rows), dtype=np.int64)
@@ -273,21 +293,16 @@ class Segmenter(ClusterMixin, BaseEstimator):
             k = min(int(self.n_neighbors), len(train))
             knn = KNNAssigner(n_neighbors=k).fit(X[rows[train]], y[rows[train]])
             held_out[test] = knn.predict(X[rows[test]])
-        out = {
-            "cv_agreement": float(np.mean(held_out == y[rows])),
-            "native_agreement": None,
-            "evaluated_on": int(len(rows)),
-        }
+        native_agreement = None
         if get_algorithm(self.algorithm).predicts_natively and hasattr(clusterer, "predict"):
             native = relabel(np.asarray(clusterer.predict(X[rows])))
-            out["native_agreement"] = float(np.mean(held_out == native))
-        return out
+            native_agreement = float(np.mean(held_out == native))
+        return Fidelity(float(np.mean(held_out == y[rows])), native_agreement, int(len(rows)))
 
-    def _warn_degenerate(self, name: str) -> None:
+    def _warn_degenerate(self, spec: AlgorithmSpec) -> None:
         segments = self.classes_[self.classes_ != NOISE]
         noise_share = float(np.mean(self.labels_ == NOISE))
-        fix = ("raise eps or lower min_samples" if name == "dbscan"
-               else "lower min_cluster_size or min_samples")
+        name, fix = spec.name, spec.noise_fix
         if len(segments) == 0:
             warnings.warn(
                 f"{name} put every customer in noise: no segment was found; {fix}.",
@@ -375,7 +390,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
             "atypical_threshold": self.atypical_threshold_,
             "n_features_in": int(self.n_features_in_),
             "n_fit_rows": int(self.n_fit_rows_),
-            "fidelity": self.fidelity_,
+            "fidelity": self.fidelity_.to_dict(),
         }
         arrays = {
             "reference_X": self.reference_X_,
@@ -394,7 +409,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self.classes_ = np.asarray(arrays["classes"], dtype=np.int64)
         self.n_features_in_ = int(meta["n_features_in"])
         self.n_fit_rows_ = int(meta["n_fit_rows"])
-        self.fidelity_ = dict(meta["fidelity"])
+        self.fidelity_ = Fidelity.from_dict(meta["fidelity"])
         self._fit_assigner()
         self.atypical_threshold_ = float(meta["atypical_threshold"])
         return self

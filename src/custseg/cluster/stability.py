@@ -9,13 +9,14 @@ compared with the model's own segments on the same customers:
   cluster in each refit (Hennig's cluster-wise stability). Below 0.6 a segment is
   *fragile* — it changes shape when customers are resampled; from 0.75 it is *stable*.
 
-Parameters that count customers (HDBSCAN's ``min_cluster_size``, DBSCAN's and HDBSCAN's
-``min_samples``) are scaled to the subsample, so that density means the same thing.
+Parameters that count customers (the registry's ``count_params``: neighbours, smallest
+segment) are scaled to the subsample, so that density means the same thing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,43 @@ from custseg.cluster.algorithms import get_algorithm
 
 NOISE = -1
 STABLE, FRAGILE = 0.75, 0.6
-_COUNT_PARAMS = {"dbscan": ("min_samples",), "hdbscan": ("min_cluster_size", "min_samples")}
+
+
+@dataclass(frozen=True)
+class Stability:
+    """How much the segments hold together over subsample refits.
+
+    ``overall`` is the mean adjusted Rand index (None when no refit could be made),
+    ``per_segment`` the mean Jaccard similarity of each segment id, ``resamples`` the
+    refits made on ``rows`` customers each, ``reading`` the plain sentence.
+    """
+
+    overall: float | None
+    per_segment: Mapping[int, float]
+    resamples: int
+    rows: int
+    reading: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Stability:
+        """The inverse of :meth:`to_dict`, also after JSON turned segment ids into text."""
+        return cls(
+            overall=data["overall"],
+            per_segment={int(k): v for k, v in data["per_segment"].items()},
+            resamples=data["resamples"],
+            rows=data["rows"],
+            reading=data["reading"],
+        )
+
+    def relabelled(self, mapping: Mapping[int, int]) -> Stability:
+        """The same measurement with segment ids renamed by ``mapping`` (others keep
+        theirs), and its reading rewritten for the new ids."""
+        per_segment = {mapping.get(k, k): v for k, v in self.per_segment.items()}
+        return replace(self, per_segment=per_segment,
+                       reading=sentence(self.overall, per_segment))
 
 
 def reading(value: float | None) -> str:
@@ -49,7 +86,7 @@ def stability(
     fraction: float = 0.8,
     sample: int = 3_000,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> Stability:
     """Overall and per-segment stability of ``labels`` (the model's segments of ``X``).
 
     ``fitted_rows`` is how many customers the clusterer itself was fitted on (to scale
@@ -68,7 +105,7 @@ def stability(
     for r in range(resamples):
         idx = np.sort(rng.choice(len(Xs), take, replace=False))
         p = dict(spec.resolve(params))
-        for name in _COUNT_PARAMS.get(spec.name, ()):
+        for name in spec.count_params:
             if p.get(name) is not None:
                 p[name] = max(2, int(round(p[name] * scale)))
         if spec.k_param and p[spec.k_param] > take:
@@ -89,13 +126,7 @@ def stability(
             jaccard[s].append(best)
     per_segment = {s: float(np.mean(v)) for s, v in jaccard.items() if v}
     overall = float(np.mean(aris)) if aris else None
-    return {
-        "overall": overall,
-        "per_segment": per_segment,
-        "resamples": len(aris),
-        "rows": int(take),
-        "reading": sentence(overall, per_segment),
-    }
+    return Stability(overall, per_segment, len(aris), int(take), sentence(overall, per_segment))
 
 
 def sentence(overall: float | None, per_segment: Mapping[int, float]) -> str:

@@ -1,19 +1,22 @@
 """How many segments, which eps? Parameter suggestions with their reasons.
 
-- K-Means, Gaussian mixture, agglomerative and BIRCH: every number of segments from 2 to
-  10 is fitted on a sample; the recommendation is the highest silhouette among the
-  numbers whose smallest segment holds at least ``min_share`` of the customers, and the
-  reason says whether Davies–Bouldin, the elbow of the inertia (K-Means) and BIC (the
-  mixture) agree.
-- DBSCAN: eps at the knee of the sorted distances to the ``min_samples``-th neighbour;
-  when that eps joins everyone into one segment (or breaks them into more than fifteen,
-  or leaves most as noise), the eps among the curve's quantiles that best balances
-  silhouette and customers kept out of noise, and the reason says so.
-- HDBSCAN: the ``min_cluster_size`` (as a share of the customers fitted) that maximises
-  the silhouette of the clustered customers times the share not left as noise.
+Each algorithm's registry entry says which search applies (``suggest_by``):
 
-Warnings: DBSCAN/HDBSCAN leaving most customers as noise, and one feature accounting for
-almost all of the distance between the segments' centres.
+- ``n_segments`` (K-Means, Gaussian mixture, agglomerative, BIRCH): every number of
+  segments from 2 to 10 is fitted on a sample; the recommendation is the highest
+  silhouette among the numbers whose smallest segment holds at least ``min_share`` of the
+  customers, and the reason says whether Davies–Bouldin, the elbow of the inertia (when
+  the clusterer has one) and BIC (likewise) agree.
+- ``eps`` (DBSCAN): eps at the knee of the sorted distances to the ``min_samples``-th
+  neighbour; when that eps joins everyone into one segment (or breaks them into more than
+  fifteen, or leaves most as noise), the eps among the curve's quantiles that best
+  balances silhouette and customers kept out of noise, and the reason says so.
+- ``min_cluster_size`` (HDBSCAN): the ``min_cluster_size`` (as a share of the customers
+  fitted) that maximises the silhouette of the clustered customers times the share not
+  left as noise.
+
+Warnings: most customers left as noise, and one feature accounting for almost all of the
+distance between the segments' centres.
 """
 
 from __future__ import annotations
@@ -75,12 +78,12 @@ def suggest(
     """Recommended parameters for ``algorithm`` on ``X`` (the scaled features)."""
     spec = get_algorithm(algorithm)
     base = spec.resolve(params)
-    # DBSCAN's eps depends on density, so it looks at a larger sample (it is quick);
-    # HDBSCAN's sizes are shares, which a sample keeps
-    Xs = _sample(X, 5 * sample if spec.name == "dbscan" else sample, seed)
-    if spec.k_param:
+    # eps depends on density, so its search looks at a larger sample (it is quick);
+    # segment sizes are shares, which a sample keeps
+    Xs = _sample(X, 5 * sample if spec.suggest_by == "eps" else sample, seed)
+    if spec.suggest_by == "n_segments":
         result = _suggest_k(Xs, spec, base, ks, min_share, seed)
-    elif spec.name == "dbscan":
+    elif spec.suggest_by == "eps":
         result = _suggest_eps(Xs, spec, base, seed, fitted_rows or len(X))
     else:
         result = _suggest_min_cluster_size(Xs, spec, base, seed, fitted_rows or len(X))
@@ -166,7 +169,7 @@ def _suggest_eps(X, spec, base, seed, fitted_rows) -> dict[str, Any]:
     if knee_row["score"] is not None or not scored:
         best = knee_row
         reason = (f"eps {at_knee:g}: the knee of the distance from each customer to its "
-                  f"{k}th-nearest neighbour (scaled units); DBSCAN then finds "
+                  f"{k}th-nearest neighbour (scaled units); {spec.label} then finds "
                   f"{best['segments']} segments and leaves {best['noise_share']:.0%} as outliers.")
     else:
         best = max(scored, key=lambda r: r["score"])

@@ -44,6 +44,35 @@ class Matching:
         }
 
 
+@dataclass(frozen=True)
+class Migration:
+    """How many of the same customers sit in each old segment and each new one.
+
+    ``counts[i][j]`` customers are in old segment ``old_ids[i]`` and new segment
+    ``new_ids[j]``; ``stayed_share`` is the share whose new segment is their old one's
+    match (or carries the same id, without a matching).
+    """
+
+    old_ids: tuple[int, ...]
+    new_ids: tuple[int, ...]
+    old_names: tuple[str, ...]
+    new_names: tuple[str, ...]
+    counts: tuple[tuple[int, ...], ...]
+    customers: int
+    stayed_share: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "old_ids": list(self.old_ids),
+            "new_ids": list(self.new_ids),
+            "old_names": list(self.old_names),
+            "new_names": list(self.new_names),
+            "counts": [list(row) for row in self.counts],
+            "customers": self.customers,
+            "stayed_share": self.stayed_share,
+        }
+
+
 def _centres(model: SegmentationModel, space: SegmentationModel) -> dict[int, np.ndarray]:
     """Each non-noise segment's centre (from its profile) in ``space``'s scaled space."""
     enc = space.encoding
@@ -132,26 +161,23 @@ def migration(
     new: SegmentationModel,
     values: pd.DataFrame,
     matching: Matching | None = None,
-) -> dict[str, Any]:
-    """How many of the same customers sit in each old segment and each new one.
-
-    ``stayed_share`` is the share of customers whose new segment is their old segment's
-    match (with ``matching``), or carries the same id (without).
-    """
+) -> Migration:
+    """Where the customers of ``values`` sit in ``old`` and in ``new`` (see
+    :class:`Migration`; ``matching`` decides what staying means)."""
     a = old.assign(values).labels
     b = new.assign(values).labels
     old_ids = sorted(set(old.names) | set(np.unique(a).tolist()), key=lambda i: (i == NOISE, i))
     new_ids = sorted(set(new.names) | set(np.unique(b).tolist()), key=lambda i: (i == NOISE, i))
     table = pd.crosstab(pd.Categorical(a, old_ids), pd.Categorical(b, new_ids), dropna=False)
-    return {
-        "old_ids": old_ids,
-        "new_ids": new_ids,
-        "old_names": [old.names.get(i, str(i)) for i in old_ids],
-        "new_names": [new.names.get(i, str(i)) for i in new_ids],
-        "counts": table.to_numpy().astype(int).tolist(),
-        "customers": int(len(values)),
-        "stayed_share": _stayed(a, b, matching),
-    }
+    return Migration(
+        old_ids=tuple(old_ids),
+        new_ids=tuple(new_ids),
+        old_names=tuple(old.names.get(i, str(i)) for i in old_ids),
+        new_names=tuple(new.names.get(i, str(i)) for i in new_ids),
+        counts=tuple(map(tuple, table.to_numpy().astype(int).tolist())),
+        customers=int(len(values)),
+        stayed_share=_stayed(a, b, matching),
+    )
 
 
 def _stayed(a: np.ndarray, b: np.ndarray, matching: Matching | None) -> float:

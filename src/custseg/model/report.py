@@ -76,7 +76,7 @@ def build_report(
     figure = _Figures()
     m = model.metrics
     fid = model.segmenter.fidelity_
-    stab = m.get("stability")
+    stab = m.stability
     head = [
         f"<h1>{_e(title)}</h1>",
         f'<p class="muted">{_e(describe_model(model))}'
@@ -86,17 +86,17 @@ def build_report(
         '<div class="metrics">',
         _metric("Customers", f"{model.base.n:,}"),
         _metric("Segments", str(sum(1 for s in model.segments if not s.is_outliers))),
-        _metric("Silhouette", _num(m.get("silhouette"))),
-        _metric("Davies–Bouldin", _num(m.get("davies_bouldin"))),
-        _metric("Calinski–Harabasz", _num(m.get("calinski_harabasz"), 1)),
-        _metric("Assigner agreement", "–" if fid.get("cv_agreement") is None
-                else f"{fid['cv_agreement']:.1%}"),
-        _metric("Stability (ARI)", "–" if not stab or stab.get("overall") is None
-                else f"{stab['overall']:.2f}"),
+        _metric("Silhouette", _num(m.quality.silhouette)),
+        _metric("Davies–Bouldin", _num(m.quality.davies_bouldin)),
+        _metric("Calinski–Harabasz", _num(m.quality.calinski_harabasz, 1)),
+        _metric("Assigner agreement", "–" if fid.cv_agreement is None
+                else f"{fid.cv_agreement:.1%}"),
+        _metric("Stability (ARI)", "–" if stab is None or stab.overall is None
+                else f"{stab.overall:.2f}"),
         "</div>",
     ]
-    if stab:
-        head.append(f"<p>{_e(stab.get('reading', ''))}</p>")
+    if stab is not None:
+        head.append(f"<p>{_e(stab.reading)}</p>")
     quality = model.quality
     if quality.n_invalid:
         reasons = ", ".join(f"{k}: {v:,}" for k, v in quality.reasons.items())
@@ -113,7 +113,7 @@ def build_report(
     overview.append("</div>")
 
     sections = ["<h2>Each segment</h2>"]
-    per_segment = (stab or {}).get("per_segment", {})
+    per_segment = {} if stab is None else stab.per_segment
     for s in model.segments:
         color = charts.segment_color(s.id)
         title_text = s.name if s.is_outliers else f"{s.id} · {s.name}"
@@ -128,7 +128,7 @@ def build_report(
             f"{r['coverage']:.0%}</li>" for r in s.rules
         )
         lifts = "".join(f"<li>{_e(lift_text(d))}</li>" for d in drivers(s, model.base))
-        stable = per_segment.get(s.id, per_segment.get(str(s.id)))
+        stable = per_segment.get(s.id)
         stable_text = ("" if stable is None else
                        f"<p>Stability: Jaccard {stable:.2f} ({_e(reading(stable))}).</p>")
         sections.append(

@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from custseg.cluster.algorithms import get_algorithm
-from custseg.cluster.evaluate import quality_metrics
+from custseg.cluster.evaluate import QualityMetrics, quality_metrics
 from custseg.cluster.features import FeatureEncoding, check_features, fit_encoding
 from custseg.cluster.segmenter import Assignment, AssignmentMemo, Segmenter, map_ids
-from custseg.cluster.stability import sentence as stability_sentence
-from custseg.cluster.stability import stability
+from custseg.cluster.stability import Stability, stability
 from custseg.errors import CustsegError, NotEnoughDataError
 from custseg.segments.explain import drivers, segment_rules
 from custseg.segments.profile import BaseStats, Rulebook, SegmentProfile, profile_segments
@@ -109,7 +108,29 @@ class DataQuality:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
+class ModelMetrics:
+    """The quality of a fit, and its stability when it was measured."""
+
+    quality: QualityMetrics
+    stability: Stability | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The quality metrics, then ``stability`` when measured (the model file's and
+        ``fit --json``'s ``metrics``)."""
+        out = self.quality.to_dict()
+        if self.stability is not None:
+            out["stability"] = self.stability.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelMetrics:
+        measured = data.get("stability")
+        return cls(QualityMetrics.from_dict(data),
+                   None if measured is None else Stability.from_dict(measured))
+
+
+@dataclass(frozen=True)
 class SegmentationModel:
     """A fitted segmentation: assign customers, read segments, save as plain data."""
 
@@ -118,7 +139,7 @@ class SegmentationModel:
     segmenter: Segmenter
     base: BaseStats
     segments: tuple[SegmentProfile, ...]
-    metrics: Mapping[str, Any]
+    metrics: ModelMetrics
     quality: DataQuality
     rulebook: Rulebook
     warnings: tuple[str, ...] = ()
@@ -143,14 +164,9 @@ class SegmentationModel:
         self, mapping: Mapping[int, int], segments: tuple[SegmentProfile, ...] | list
     ) -> SegmentationModel:
         """This model with segment ids renamed by ``mapping`` and the given profiles."""
-        stability = self.metrics.get("stability")
-        metrics = dict(self.metrics)
-        if stability:
-            per_segment = {mapping.get(int(k), int(k)): v
-                           for k, v in stability["per_segment"].items()}
-            metrics["stability"] = {**stability, "per_segment": per_segment,
-                                    "reading": stability_sentence(stability["overall"],
-                                                                  per_segment)}
+        measured = self.metrics.stability
+        metrics = (self.metrics if measured is None
+                   else replace(self.metrics, stability=measured.relabelled(mapping)))
         labels = None if self.labels is None else map_ids(self.labels, mapping)
         ordered = tuple(sorted(segments, key=lambda s: (s.id == -1, s.id)))
         return replace(self, segmenter=self.segmenter.relabel(dict(mapping)), segments=ordered,
@@ -192,7 +208,7 @@ class SegmentationModel:
             "n_rows": self.quality.n_used,
             "sample_size": int(self.segmenter.n_fit_rows_),
             "reference_size": int(len(self.segmenter.reference_X_)),
-            "metrics": {**self.metrics, "fidelity": dict(self.segmenter.fidelity_)},
+            "metrics": self._metrics_document(),
             "data_quality": self.quality.to_dict(),
             "warnings": list(self.warnings),
             "segments": [
@@ -215,6 +231,17 @@ class SegmentationModel:
             ],
         })
 
+    def _metrics_document(self) -> dict[str, Any]:
+        """The summary's ``metrics``: quality, stability and the assigner's fidelity.
+
+        A model read from its state (the only kind without labels) lists them in the
+        model file's order, keys sorted, as it always has; a fresh fit in measuring order.
+        """
+        metrics, fidelity = self.metrics.to_dict(), self.segmenter.fidelity_.to_dict()
+        if self.labels is None:
+            metrics, fidelity = _sorted(metrics), _sorted(fidelity)
+        return {**metrics, "fidelity": fidelity}
+
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Plain JSON-able values (NaN as None) and numeric arrays: all a model file holds."""
         seg_meta, arrays = self.segmenter.state()
@@ -224,7 +251,7 @@ class SegmentationModel:
             "segmenter": seg_meta,
             "base": self.base.to_dict(),
             "segments": [s.to_dict() for s in self.segments],
-            "metrics": dict(self.metrics),
+            "metrics": self.metrics.to_dict(),
             "quality": self.quality.to_dict(),
             "rulebook": self.rulebook.to_dict(),
             "warnings": list(self.warnings),
@@ -239,7 +266,7 @@ class SegmentationModel:
             segmenter=Segmenter.from_state(meta["segmenter"], dict(arrays)),
             base=BaseStats.from_dict(meta["base"]),
             segments=tuple(SegmentProfile.from_dict(s) for s in meta["segments"]),
-            metrics=dict(meta["metrics"]),
+            metrics=ModelMetrics.from_dict(meta["metrics"]),
             quality=DataQuality(**meta["quality"]),
             rulebook=Rulebook.from_dict(meta["rulebook"]),
             warnings=tuple(meta.get("warnings", ())),
@@ -295,9 +322,10 @@ def fit_model(
     segments = tuple(
         replace(s, rules=tuple(r.to_dict() for r in rules.get(s.id, ()))) for s in segments
     )
-    metrics = quality_metrics(X, segmenter.labels_, seed=config.random_state)
+    scores = quality_metrics(X, segmenter.labels_, seed=config.random_state)
+    measured = None
     if config.stability_resamples > 0:
-        metrics["stability"] = stability(
+        measured = stability(
             X, segmenter.labels_, config.algorithm, config.params,
             fitted_rows=segmenter.n_fit_rows_, resamples=config.stability_resamples,
             seed=config.random_state,
@@ -308,12 +336,19 @@ def fit_model(
         segmenter=segmenter,
         base=base,
         segments=segments,
-        metrics=metrics,
+        metrics=ModelMetrics(scores, measured),
         quality=quality,
         rulebook=rulebook,
         warnings=messages,
         labels=segmenter.labels_,
     )
+
+
+def _sorted(value: Any) -> Any:
+    """Mappings with their keys in the order of a JSON file written with sorted keys."""
+    if isinstance(value, Mapping):
+        return {k: _sorted(value[k]) for k in sorted(value, key=str)}
+    return value
 
 
 def _plain(value: Any) -> Any:

@@ -5,13 +5,15 @@ Pages and commands stay thin by calling these instead of doing pandas work thems
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from custseg.cluster.algorithms import ALGORITHMS, Diagnostic, get_algorithm
+from custseg.cluster.stability import Stability, reading
 from custseg.model.segmentation import SegmentationModel
 from custseg.segments.profile import BaseStats, SegmentProfile
 from custseg.table.fields import LABELS, NUMERIC_FIELDS, UNITS
@@ -53,24 +55,31 @@ def level_table(segment: SegmentProfile, base: BaseStats) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _listed(items: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def describe_model(model: SegmentationModel) -> str:
     """"K-Means (n_clusters=5, n_init=10) on age, annual income and spending score"."""
-    from custseg.cluster.algorithms import get_algorithm
-
     spec = get_algorithm(model.config.algorithm)
     params = ", ".join(f"{k}={v}" for k, v in model.config.params.items())
     features = [LABELS[f].lower() for f in model.config.features]
     if model.config.use_gender:
         features.append("gender")
-    listed = features[0] if len(features) == 1 else ", ".join(features[:-1]) + " and " + features[-1]
-    return f"{spec.label} ({params}) on {listed}"
+    return f"{spec.label} ({params}) on {_listed(features)}"
+
+
+def algorithms_with(diagnostic: Diagnostic) -> str:
+    """The algorithms a diagnostic chart is drawn for, by label: "K-Means, … and BIRCH"."""
+    return _listed([s.label for s in ALGORITHMS.values() if diagnostic in s.diagnostics])
 
 
 def fit_note(model: SegmentationModel) -> str:
     """How the fit was made: sample size and the assigner's agreement, in one sentence."""
     seg = model.segmenter
     used = model.quality.n_used
-    agreement = seg.fidelity_.get("cv_agreement")
+    agreement = seg.fidelity_.cv_agreement
     said = ("" if agreement is None
             else f" The assigner agrees with the clusterer on {agreement:.1%} of held-out customers.")
     if seg.n_fit_rows_ < used:
@@ -89,14 +98,11 @@ def rules_table(model: SegmentationModel) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["segment", "rule", "precision", "coverage"])
 
 
-def stability_table(model: SegmentationModel, measured: Mapping[str, Any]) -> pd.DataFrame:
+def stability_table(model: SegmentationModel, measured: Stability) -> pd.DataFrame:
     """Per segment: its Jaccard stability and the plain reading."""
-    from custseg.cluster.stability import reading
-
-    per = measured.get("per_segment", {})
     rows = []
     for s in model.segments:
-        value = per.get(s.id, per.get(str(s.id)))
+        value = measured.per_segment.get(s.id)
         if value is None:
             continue
         rows.append({"segment": f"{s.id} · {s.name}", "Jaccard": value, "reading": reading(value)})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -362,11 +363,22 @@ def batch_distribution(counts: Mapping[int, int], names: Mapping[int, str]) -> g
     return _finish(fig, "Segments of the scored rows", 80 + 45 * len(ids), legend=None)
 
 
-def migration_sankey(migration: Mapping[str, object]) -> go.Figure:
+class Flows(Protocol):
+    """Customers counted by old and new segment (a :class:`custseg.model.identity.Migration`)."""
+
+    old_ids: Sequence[int]
+    new_ids: Sequence[int]
+    old_names: Sequence[str]
+    new_names: Sequence[str]
+    counts: Sequence[Sequence[int]]
+    stayed_share: float
+
+
+def migration_sankey(migration: Flows) -> go.Figure:
     """Customers flowing from an earlier model's segments (left) to a newer one's (right)."""
-    old_ids, new_ids = list(migration["old_ids"]), list(migration["new_ids"])
-    old_names, new_names = list(migration["old_names"]), list(migration["new_names"])
-    counts = np.asarray(migration["counts"])
+    old_ids, new_ids = list(migration.old_ids), list(migration.new_ids)
+    old_names, new_names = list(migration.old_names), list(migration.new_names)
+    counts = np.asarray(migration.counts)
     labels = [f"before: {segment_label(i, n)}" for i, n in zip(old_ids, old_names, strict=True)]
     labels += [f"now: {segment_label(i, n)}" for i, n in zip(new_ids, new_names, strict=True)]
     colors = [segment_color(i) for i in old_ids] + [segment_color(i) for i in new_ids]
@@ -383,9 +395,8 @@ def migration_sankey(migration: Mapping[str, object]) -> go.Figure:
         link=dict(source=sources, target=targets, value=values, color=link_colors,
                   hovertemplate="%{value:,} customers<extra></extra>"),
     ))
-    stayed = migration.get("stayed_share")
-    note = f": {stayed:.0%} stay in the matching segment" if stayed is not None else ""
-    return _finish(fig, f"Where customers moved{note}", 120 + 40 * max(len(old_ids), len(new_ids)),
+    title = f"Where customers moved: {migration.stayed_share:.0%} stay in the matching segment"
+    return _finish(fig, title, 120 + 40 * max(len(old_ids), len(new_ids)),
                    legend=None)
 
 

@@ -17,31 +17,31 @@ from custseg.segments.profile import Rulebook
 view = state.require_view()
 model = view.model
 spec = get_algorithm(model.config.algorithm)
-metrics = model.metrics
+metrics = model.metrics.quality
 fidelity = model.segmenter.fidelity_
 
 st.title("Model Lab")
 st.caption(plain(summaries.describe_model(model)))
 
 c = st.columns(5)
-c[0].metric("Silhouette", number(metrics.get("silhouette"), 3),
+c[0].metric("Silhouette", number(metrics.silhouette, 3),
             help="−1 to 1, higher is better: how much closer customers are to their own "
             "segment than to the next one.")
-c[1].metric("Davies–Bouldin", number(metrics.get("davies_bouldin"), 3),
+c[1].metric("Davies–Bouldin", number(metrics.davies_bouldin, 3),
             help="0 and up, lower is better: how much segments overlap.")
-c[2].metric("Calinski–Harabasz", number(metrics.get("calinski_harabasz"), 1),
+c[2].metric("Calinski–Harabasz", number(metrics.calinski_harabasz, 1),
             help="Higher is better: spread between segments against spread within.")
-agreement = fidelity.get("cv_agreement")
+agreement = fidelity.cv_agreement
 c[3].metric("Assigner agreement", "–" if agreement is None else f"{agreement:.1%}",
             help="Cross-validated agreement of the nearest-neighbour assigner with the "
             "clusterer's own labels.")
-native = fidelity.get("native_agreement")
+native = fidelity.native_agreement
 c[4].metric("Agreement with native predict", "–" if native is None else f"{native:.1%}",
             help="For algorithms that can predict by themselves (K-Means, mixture, BIRCH): "
             "agreement of the assigner with that prediction on held-out customers.")
 n_fit = model.segmenter.n_fit_rows_
 st.caption(
-    f"Metrics on {metrics.get('metric_rows', 0):,} customers (a sample when large). "
+    f"Metrics on {metrics.metric_rows:,} customers (a sample when large). "
     f"Clusterer fitted on {n_fit:,} of {model.quality.n_used:,} customers"
     + (" — a sample; the assigner placed the rest." if n_fit < model.quality.n_used else ".")
     + f" Assigner reference set: {len(model.segmenter.reference_X_):,} customers."
@@ -52,34 +52,37 @@ tabs = st.tabs(["Number of segments", "DBSCAN eps", "Dendrogram", "Rules", "Stab
 X = model.encoding.transform(view.values)
 
 with tabs[0]:
-    if spec.name in {"kmeans", "gmm", "agglomerative"}:
+    if "k_curve" in spec.diagnostics:
         others = {k: v for k, v in model.config.params.items() if k != spec.k_param}
         curve = cached.curve(view, spec.name, others)
         chart(charts.k_curve_figure(curve, model.config.params[spec.k_param]), key="k_curve")
         st.caption("Look for the elbow of the inertia (or the lowest BIC) and a high silhouette.")
     else:
-        st.info(plain(f"Curves over the number of segments are for K-Means, Gaussian mixture "
-                      f"and agglomerative clustering; {spec.label} chooses it differently."))
+        st.info(plain(f"Curves over the number of segments are for "
+                      f"{summaries.algorithms_with('k_curve')}; {spec.label} chooses it "
+                      "differently."))
 
 with tabs[1]:
-    if spec.name in {"dbscan", "hdbscan"}:
-        k = int(model.config.params.get("min_samples") or model.config.params.get("min_cluster_size", 5))
+    if "k_distance" in spec.diagnostics:
+        k = spec.neighbours(model.config.params)
         dist = cached.distances(view, k)
         eps = model.config.params.get("eps")
         chart(charts.k_distance_figure(dist, k, eps), key="k_distance")
         st.caption("Customers left of the knee sit in dense areas; eps at the knee separates "
                    "them from the sparse tail, which becomes outliers.")
     else:
-        st.info("The k-distance curve helps choose eps for DBSCAN (and HDBSCAN's density).")
+        st.info(plain("The k-distance curve helps choose the density settings of "
+                      f"{summaries.algorithms_with('k_distance')}."))
 
 with tabs[2]:
-    if spec.name == "agglomerative":
+    if "dendrogram" in spec.diagnostics:
         rows = sample_rows(len(X), 2_000, seed=model.config.random_state)
         chart(charts.dendrogram_figure(X[rows], model.config.params["linkage"],
-                                       model.config.params["n_clusters"]), key="dendrogram")
+                                       model.config.params[spec.k_param]), key="dendrogram")
     else:
-        st.info("The dendrogram shows how hierarchical (agglomerative) clustering merges "
-                "customers; choose that algorithm in the sidebar to see it.")
+        st.info(plain("The dendrogram shows how customers merge, bottom-up, into segments; "
+                      f"choose {summaries.algorithms_with('dendrogram')} in the sidebar to "
+                      "see it."))
 
 with tabs[3]:
     st.caption("Readable rules from a shallow decision tree per segment. Precision: the share "
@@ -90,15 +93,15 @@ with tabs[3]:
                                 "coverage": st.column_config.ProgressColumn(format="percent")})
 
 with tabs[4]:
-    measured = model.metrics.get("stability")
+    measured = model.metrics.stability
     if measured is None:
         measured = cached.model_stability(view)
-    st.info(plain(measured["reading"]), icon=":material/balance:")
+    st.info(plain(measured.reading), icon=":material/balance:")
     st.dataframe(summaries.stability_table(model, measured), hide_index=True,
                  column_config={"Jaccard": st.column_config.ProgressColumn(format="%.2f",
                                                                            min_value=0.0,
                                                                            max_value=1.0)})
-    st.caption(f"{measured['resamples']} refits on subsamples of {measured['rows']:,} customers. "
+    st.caption(f"{measured.resamples} refits on subsamples of {measured.rows:,} customers. "
                "Jaccard: how much each segment overlaps its best match in a refit (from 0.75 "
                "stable, below 0.6 fragile).")
 
