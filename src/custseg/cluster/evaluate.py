@@ -15,9 +15,9 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 from sklearn.neighbors import NearestNeighbors
 
 from custseg.cluster.algorithms import get_algorithm
+from custseg.cluster.labels import NOISE
 
 METRIC_SAMPLE = 5_000
-NOISE = -1
 
 
 def sample_rows(n: int, limit: int, seed: int = 0) -> np.ndarray:

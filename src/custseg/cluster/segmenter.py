@@ -36,9 +36,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from custseg.cluster.algorithms import AlgorithmSpec, get_algorithm
 from custseg.cluster.assigner import KNNAssigner, distinct_rows
+from custseg.cluster.labels import NOISE
 from custseg.errors import NotEnoughDataError, ParameterError
-
-NOISE = -1
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
 from custseg.cluster.algorithms import get_algorithm
+from custseg.cluster.labels import NOISE
 
-NOISE = -1
 STABLE, FRAGILE = 0.75, 0.6
 
 

@@ -30,8 +30,7 @@ from sklearn.metrics import davies_bouldin_score, silhouette_score
 
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.evaluate import k_distance, sample_rows
-
-NOISE = -1
+from custseg.cluster.labels import NOISE
 
 
 @dataclass

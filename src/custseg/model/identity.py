@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from custseg.cluster.labels import NOISE, outliers_last
 from custseg.errors import CustsegError
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.fields import GENDER
-
-NOISE = -1
 
 
 @dataclass(frozen=True)
@@ -166,8 +165,8 @@ def migration(
     :class:`Migration`; ``matching`` decides what staying means)."""
     a = old.assign(values).labels
     b = new.assign(values).labels
-    old_ids = sorted(set(old.names) | set(np.unique(a).tolist()), key=lambda i: (i == NOISE, i))
-    new_ids = sorted(set(new.names) | set(np.unique(b).tolist()), key=lambda i: (i == NOISE, i))
+    old_ids = sorted(set(old.names) | set(np.unique(a).tolist()), key=outliers_last)
+    new_ids = sorted(set(new.names) | set(np.unique(b).tolist()), key=outliers_last)
     table = pd.crosstab(pd.Categorical(a, old_ids), pd.Categorical(b, new_ids), dropna=False)
     return Migration(
         old_ids=tuple(old_ids),

@@ -13,6 +13,7 @@ import html
 import numpy as np
 import pandas as pd
 
+from custseg.cluster.labels import segment_label
 from custseg.cluster.stability import reading
 from custseg.model.segmentation import SegmentationModel
 from custseg.model.summaries import describe_model, fit_note, gender_mix_text
@@ -116,7 +117,7 @@ def build_report(
     per_segment = {} if stab is None else stab.per_segment
     for s in model.segments:
         color = charts.segment_color(s.id)
-        title_text = s.name if s.is_outliers else f"{s.id} · {s.name}"
+        title_text = segment_label(s.id, s.name)
         rows = "".join(
             f"<tr><td>{_e(LABELS[f])} ({_e(UNITS[f])})</td><td class='n'>{s.means[f]:.1f}</td>"
             f"<td class='n'>{model.base.means[f]:.1f}</td><td class='n'>{s.z[f]:+.2f}</td>"

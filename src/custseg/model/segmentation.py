@@ -18,6 +18,7 @@ import pandas as pd
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.evaluate import QualityMetrics, quality_metrics
 from custseg.cluster.features import FeatureEncoding, check_features, fit_encoding
+from custseg.cluster.labels import outliers_last
 from custseg.cluster.segmenter import Assignment, AssignmentMemo, Segmenter, map_ids
 from custseg.cluster.stability import Stability, stability
 from custseg.errors import CustsegError, NotEnoughDataError
@@ -168,7 +169,7 @@ class SegmentationModel:
         metrics = (self.metrics if measured is None
                    else replace(self.metrics, stability=measured.relabelled(mapping)))
         labels = None if self.labels is None else map_ids(self.labels, mapping)
-        ordered = tuple(sorted(segments, key=lambda s: (s.id == -1, s.id)))
+        ordered = tuple(sorted(segments, key=lambda s: outliers_last(s.id)))
         return replace(self, segmenter=self.segmenter.relabel(dict(mapping)), segments=ordered,
                        metrics=metrics, labels=labels)
 

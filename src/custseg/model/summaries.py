@@ -13,13 +13,12 @@ import numpy as np
 import pandas as pd
 
 from custseg.cluster.algorithms import ALGORITHMS, Diagnostic, get_algorithm
+from custseg.cluster.labels import NOISE, segment_label
 from custseg.cluster.stability import Stability, reading
 from custseg.model.segmentation import SegmentationModel
 from custseg.segments.profile import BaseStats, SegmentProfile
 from custseg.table.fields import LABELS, NUMERIC_FIELDS, UNITS
 from custseg.table.validate import Validated
-
-NOISE = -1
 
 
 def headline(model: SegmentationModel) -> dict[str, Any]:
@@ -91,7 +90,7 @@ def fit_note(model: SegmentationModel) -> str:
 def rules_table(model: SegmentationModel) -> pd.DataFrame:
     """Every segment's rules: segment, rule, precision, coverage."""
     rows = [
-        {"segment": f"{s.id} · {s.name}", "rule": r["text"], "precision": r["precision"],
+        {"segment": segment_label(s.id, s.name), "rule": r["text"], "precision": r["precision"],
          "coverage": r["coverage"]}
         for s in model.segments for r in s.rules
     ]
@@ -105,17 +104,17 @@ def stability_table(model: SegmentationModel, measured: Stability) -> pd.DataFra
         value = measured.per_segment.get(s.id)
         if value is None:
             continue
-        rows.append({"segment": f"{s.id} · {s.name}", "Jaccard": value, "reading": reading(value)})
+        rows.append({"segment": segment_label(s.id, s.name), "Jaccard": value, "reading": reading(value)})
     return pd.DataFrame(rows, columns=["segment", "Jaccard", "reading"])
 
 
 def matching_table(matching, old: SegmentationModel, new: SegmentationModel) -> pd.DataFrame:
     """Earlier segment, current segment and the distance between their centres."""
-    rows = [{"earlier": f"{o} · {old.names[o]}", "now": f"{n} · {new.names[n]}",
+    rows = [{"earlier": segment_label(o, old.names[o]), "now": segment_label(n, new.names[n]),
              "distance (SD)": matching.distances[n]} for n, o in matching.pairs.items()]
-    rows += [{"earlier": f"{o} · {old.names[o]}", "now": "(no match)", "distance (SD)": None}
+    rows += [{"earlier": segment_label(o, old.names[o]), "now": "(no match)", "distance (SD)": None}
              for o in matching.unmatched_old]
-    rows += [{"earlier": "(new)", "now": f"{n} · {new.names[n]}", "distance (SD)": None}
+    rows += [{"earlier": "(new)", "now": segment_label(n, new.names[n]), "distance (SD)": None}
              for n in matching.unmatched_new]
     return pd.DataFrame(rows, columns=["earlier", "now", "distance (SD)"])
 

@@ -19,10 +19,11 @@ import plotly.graph_objects as go
 from scipy.cluster.hierarchy import dendrogram, linkage
 
 from custseg.cluster.evaluate import KCurve, sample_rows
+from custseg.cluster.labels import NOISE, outliers_last
+from custseg.cluster.labels import segment_label as plain_label
 from custseg.segments.profile import BaseStats, SegmentProfile
 from custseg.table.fields import LABELS, UNITS
 
-NOISE = -1
 OUTLIER_COLOR = "#8c8c8c"
 # Tableau 10 without its grey (kept for outliers), then Tableau 20's lighter tones:
 # distinct on white and on dark backgrounds.
@@ -46,7 +47,7 @@ def plot_text(text: str) -> str:
 
 
 def segment_label(segment_id: int, name: str) -> str:
-    return plot_text(name if segment_id == NOISE else f"{segment_id} · {name}")
+    return plot_text(plain_label(segment_id, name))
 
 
 def segment_colors(names: Mapping[int, str]) -> dict[str, str]:
@@ -55,7 +56,7 @@ def segment_colors(names: Mapping[int, str]) -> dict[str, str]:
 
 
 def _order(names: Mapping[int, str]) -> list[str]:
-    ids = sorted(names, key=lambda i: (i == NOISE, i))
+    ids = sorted(names, key=outliers_last)
     return [segment_label(i, names[i]) for i in ids]
 
 
@@ -137,7 +138,7 @@ def scatter_3d(
 
 def _segment_ids(labels: np.ndarray, names: Mapping[int, str]) -> list[int]:
     present = set(np.unique(labels).tolist())
-    return [i for i in sorted(names, key=lambda i: (i == NOISE, i)) if i in present]
+    return [i for i in sorted(names, key=outliers_last) if i in present]
 
 
 def distribution(
@@ -347,7 +348,7 @@ def dendrogram_figure(
 
 
 def batch_distribution(counts: Mapping[int, int], names: Mapping[int, str]) -> go.Figure:
-    ids = sorted(counts, key=lambda i: (i == NOISE, i))
+    ids = sorted(counts, key=outliers_last)
     fig = go.Figure(
         go.Bar(
             y=[segment_label(i, names.get(i, str(i))) for i in ids],

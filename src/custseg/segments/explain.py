@@ -22,10 +22,10 @@ from scipy import stats
 from sklearn.tree import DecisionTreeClassifier
 
 from custseg.cluster.evaluate import sample_rows
+from custseg.cluster.labels import NOISE
 from custseg.segments.profile import BaseStats, SegmentProfile
 from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS, UNITS, fmt_number
 
-NOISE = -1
 RULE_SAMPLE = 50_000
 
 

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from custseg.cluster.labels import NOISE, outliers_last
 from custseg.errors import CustsegError, shown
 from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS, UNITS, fmt_number
 
 LEVELS = ("low", "mid", "high")
-NOISE = -1
 
 
 class RulebookError(CustsegError):
@@ -253,7 +253,7 @@ def profile_segments(
     named = _name_segments(drafts, features, rulebook)
     segments = tuple(
         SegmentProfile(**d, **named[d["id"]], facts=_facts(d, base, features))
-        for d in sorted(drafts, key=lambda d: (d["id"] == NOISE, d["id"]))
+        for d in sorted(drafts, key=lambda d: outliers_last(d["id"]))
     )
     return base, segments
 

@@ -4,6 +4,7 @@ import streamlit as st
 
 from custseg.app import state
 from custseg.app.ui import chart, edit_form, number, plain
+from custseg.cluster.labels import segment_label
 from custseg.model import summaries
 from custseg.segments import charts
 from custseg.segments.explain import drivers, lift_text
@@ -30,7 +31,7 @@ segments = [s for s in model.segments if not s.is_outliers]
 grid = st.columns(2)
 for i, segment in enumerate(segments):
     with grid[i % 2].container(border=True):
-        st.subheader(plain(f"{segment.id} · {segment.name}"))
+        st.subheader(plain(segment_label(segment.id, segment.name)))
         st.caption(plain(f"{segment.size:,} customers · {segment.share:.1%} of the base"))
         st.markdown(plain(segment.description))
         chart(charts.profile_bars(segment, model.rulebook.threshold), key=f"profile_{segment.id}")

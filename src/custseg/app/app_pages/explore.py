@@ -4,6 +4,7 @@ import streamlit as st
 
 from custseg.app import state
 from custseg.app.ui import chart, plain
+from custseg.cluster.labels import segment_label
 from custseg.segments import charts
 from custseg.segments.explain import compare_segments
 from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS
@@ -58,7 +59,7 @@ with tabs[5]:
     else:
         c1, c2 = st.columns(2)
         def label(i: int) -> str:
-            return names[i] if i == -1 else f"{i} · {names[i]}"
+            return segment_label(i, names[i])
 
         a = c1.selectbox("Segment", ids, index=0, format_func=label, key="compare_a")
         b = c2.selectbox("against", ids, index=1, format_func=label, key="compare_b")

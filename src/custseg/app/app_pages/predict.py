@@ -5,6 +5,7 @@ import streamlit as st
 from custseg.api import predict_one
 from custseg.app import state
 from custseg.app.ui import chart, plain, show_error
+from custseg.cluster.labels import segment_label
 from custseg.errors import CustsegError
 from custseg.segments import charts
 from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS, UNITS
@@ -58,7 +59,7 @@ segment = model.segment(result["segment_id"])
 color = charts.segment_color(segment.id)
 with st.container(border=True):
     c1, c2, c3 = st.columns([3, 1, 1])
-    c1.metric("Segment", plain(f"{segment.id} · {segment.name}"))
+    c1.metric("Segment", plain(segment_label(segment.id, segment.name)))
     c2.metric("Confidence", f"{result['confidence']:.0%}",
               help="Share of the nearest known customers that belong to this segment.")
     c3.metric("Segment size", f"{segment.share:.1%}")
