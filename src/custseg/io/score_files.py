@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custseg.cluster.segmenter import AssignmentMemo
+from custseg.cluster.assignment import AssignmentMemo
 from custseg.errors import InputFileError, shown
 from custseg.io.source import (
     DEFAULT_BATCH_ROWS,
