@@ -63,8 +63,8 @@ class ScoreReport:
         self.reasons.update(scored.reasons)
         self.notes.update(scored.notes)
         self.n_rows += len(scores)
-        invalid = scores["row_status"].to_numpy() == "invalid"
-        self.n_invalid += int(invalid.sum())
+        # compared in Arrow: a million text cells never become Python objects
+        self.n_invalid += int((scores["row_status"] == "invalid").sum())
         self.n_atypical += int(scores["atypical"].fillna(False).to_numpy(dtype=bool).sum())
         counts = scores["segment_id"].value_counts(dropna=True)
         self.segments.update({int(k): int(v) for k, v in counts.items()})
