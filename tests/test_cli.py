@@ -279,6 +279,17 @@ def test_suggest_takes_the_input_options(demo_csv, capsys):
     assert "too few to suggest settings" in err
 
 
+def test_score_loads_no_scikit_learn(model_path, demo_csv, tmp_path):
+    """Scoring needs the vote (numpy, scipy), not the estimators or the charts."""
+    args = ["score", str(model_path), str(demo_csv), "-o", str(tmp_path / "out.csv"), "-q"]
+    code = (f"import sys; from custseg.cli import main; code = main({args!r}); "
+            "print(code, [m for m in ('sklearn', 'plotly') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.splitlines()[-1] == "0 []"
+    assert "scored 300 rows (0 invalid" in result.stderr
+
+
 @pytest.mark.parametrize("flag", ["--help", "--version"])
 def test_help_and_version_load_no_heavy_library(flag):
     code = (f"import sys; from custseg.cli import main; code = main([{flag!r}]); "

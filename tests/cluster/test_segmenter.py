@@ -6,7 +6,8 @@ from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from custseg.cluster.algorithms import ALGORITHMS
-from custseg.cluster.assigner import KNNAssigner, vote
+from custseg.cluster.assigner import KNNAssigner
+from custseg.cluster.assignment import vote
 from custseg.cluster.segmenter import Segmenter
 from custseg.errors import NotEnoughDataError, ParameterError
 
@@ -169,13 +170,13 @@ def test_errors_name_the_fix(blobs):
 
 
 def test_distinct_rows_and_the_memo_change_nothing(blobs):
-    from custseg.cluster.segmenter import AssignmentMemo
+    from custseg.cluster.assignment import AssignmentMemo
 
     X, _ = blobs
     seg = Segmenter(params={"n_clusters": 3}).fit(X)
     rng = np.random.default_rng(1)
     probe = rng.normal(2, 3, size=(30_000, 2)).round(1)  # many repeated rows
-    direct = seg._assign_rows(probe)
+    direct = seg.vote_.assign_rows(probe)
     deduplicated = seg.assign(probe)
     memo = AssignmentMemo(limit=5_000)
     batched = [seg.assign(part, memo) for part in np.array_split(probe, 6)]

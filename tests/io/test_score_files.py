@@ -126,6 +126,19 @@ def test_repeated_id_detection_exact_and_hashed(monkeypatch):
         assert scoring._repeats(repeated) is True
 
 
+def test_ids_in_increasing_order_are_distinct_without_hashing():
+    import pyarrow as pa
+
+    from custseg.io import score_files as scoring
+
+    ordered = pa.chunked_array([pa.array(["C1", "C2"]), pa.array([], pa.string()), pa.array(["C3", "C4"])])
+    assert scoring._increasing(ordered) and scoring._repeats(ordered) is False
+    for repeated in ([["a", "b"], ["b", "c"]], [["a", "b", "b"]], [["b", "a", "b"]]):
+        chunks = pa.chunked_array([pa.array(c) for c in repeated])
+        assert not scoring._increasing(chunks) and scoring._repeats(chunks) is True
+    assert not scoring._increasing(pa.chunked_array([pa.array(["a", None, "c"])]))
+
+
 def test_repeated_and_blank_headers(model, write, tmp_path):
     src = write("dup.csv", "id,age,annual_income,spending_score,note,note,,\n"
                            "1,30,50,60,a,b,c,d\n2,40,60,70,e,f,g,h\n")

@@ -71,6 +71,21 @@ def test_state_round_trip(demo_model, demo):
     assert again.summary()["segments"] == demo_model.summary()["segments"]
 
 
+def test_read_back_model_assigns_and_relabels_without_its_estimator(demo_model, demo):
+    again = SegmentationModel.from_state(*demo_model.state())
+    assert again.estimator is None  # nothing has asked for the scikit-learn Segmenter
+    values = demo.astype({"age": float, "annual_income": float, "spending_score": float})
+    mapping = {0: 1, 1: 0}
+    fresh = demo_model.relabelled(mapping, list(demo_model.segments)).assign(values)
+    read = again.relabelled(mapping, list(again.segments))
+    assert read.estimator is None
+    for field in ("labels", "confidence", "atypical", "distance"):
+        assert np.array_equal(getattr(read.assign(values), field), getattr(fresh, field))
+    # built on first use, from the same reference set: the same customers, the same votes
+    assert np.array_equal(read.segmenter.predict(read.encoding.transform(values)), fresh.labels)
+    assert read.segmenter.fidelity_ == demo_model.segmenter.fidelity_
+
+
 @pytest.mark.parametrize("algorithm", list(custseg.ALGORITHMS))
 def test_every_algorithm_names_its_segments(demo, rulebook, algorithm):
     model = fit_model(demo, ModelConfig(algorithm=algorithm), rulebook)

@@ -11,8 +11,6 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
-from sklearn.neighbors import NearestNeighbors
 
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.labels import NOISE
@@ -54,6 +52,9 @@ def quality_metrics(
     X: np.ndarray, labels: np.ndarray, *, sample: int = METRIC_SAMPLE, seed: int = 0
 ) -> QualityMetrics:
     """The :class:`QualityMetrics` of ``labels`` on a sample of ``X``."""
+    # here, not at the top: reading a model's metrics must not load scikit-learn
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
     labels = np.asarray(labels)
     rows = sample_rows(len(X), sample, seed)
     Xs, ls = X[rows], labels[rows]
@@ -92,6 +93,8 @@ def k_curve(
     seed: int = 0,
 ) -> KCurve:
     """Fit ``algorithm`` for each k on a sample and record the curves used to choose k."""
+    from sklearn.metrics import silhouette_score
+
     spec = get_algorithm(algorithm)
     if spec.k_param is None:
         raise ValueError(f"{algorithm} has no number-of-segments parameter")
@@ -121,6 +124,8 @@ def k_distance(
 
     The knee of this curve is the usual choice of DBSCAN's eps for min_samples = k.
     """
+    from sklearn.neighbors import NearestNeighbors
+
     rows = sample_rows(len(X), sample, seed)
     Xs = X[rows]
     k = max(1, min(k, len(Xs) - 1))

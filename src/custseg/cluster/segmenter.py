@@ -25,8 +25,7 @@ the customer base grows.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -35,97 +34,16 @@ from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from custseg.cluster.algorithms import AlgorithmSpec, get_algorithm
-from custseg.cluster.assigner import KNNAssigner, distinct_rows
+from custseg.cluster.assigner import KNNAssigner
+from custseg.cluster.assignment import (
+    Assignment,
+    AssignmentMemo,
+    Fidelity,
+    FittedSegmenter,
+    map_ids,
+)
 from custseg.cluster.labels import NOISE
 from custseg.errors import NotEnoughDataError, ParameterError
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """Where customers land: per row label, vote share, atypical flag, nearest distance."""
-
-    labels: np.ndarray
-    confidence: np.ndarray
-    atypical: np.ndarray
-    distance: np.ndarray
-
-    def take(self, rows: np.ndarray) -> Assignment:
-        return Assignment(self.labels[rows], self.confidence[rows], self.atypical[rows],
-                          self.distance[rows])
-
-    @staticmethod
-    def concat(parts: list[Assignment]) -> Assignment:
-        return Assignment(*(np.concatenate([getattr(p, f) for p in parts])
-                            for f in ("labels", "confidence", "atypical", "distance")))
-
-
-@dataclass(frozen=True)
-class Fidelity:
-    """How faithfully the assigner reproduces the clusterer, on ``evaluated_on`` of the
-    reference customers held out in turn: ``cv_agreement`` with the clusterer's labels,
-    ``native_agreement`` with its own ``predict`` (None without one, or when there was
-    too little to measure)."""
-
-    cv_agreement: float | None
-    native_agreement: float | None
-    evaluated_on: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Fidelity:
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
-
-
-class AssignmentMemo:
-    """Distinct customers already placed during one scoring run, and where they went.
-
-    A large file repeats the same rows (whole-number ages, incomes and scores) across its
-    batches; with a memo each distinct row meets the neighbour search once per file, not
-    once per batch. It is exact — a hit is compared value for value — and bounded to
-    ``limit`` rows, after which new rows are still assigned but no longer remembered.
-    """
-
-    def __init__(self, limit: int = 1_000_000) -> None:
-        self.limit = limit
-        self._keys = np.empty(0, dtype=np.uint64)
-        self._rows: np.ndarray | None = None
-        self._result: Assignment | None = None
-        self._index = None
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def assign(self, rows: np.ndarray, keys: np.ndarray, place) -> Assignment:
-        """Results for distinct ``rows`` (keyed by ``keys``), calling ``place`` on misses."""
-        import pandas as pd
-
-        found = np.full(len(rows), -1, dtype=np.int64)
-        if len(self._keys):
-            found = self._index.get_indexer(keys)
-            hit = found >= 0
-            same = np.all(self._rows[found[hit]] == rows[hit], axis=1)
-            found[np.flatnonzero(hit)[~same]] = -1  # a key collision: place it afresh
-        miss = np.flatnonzero(found < 0)
-        fresh = place(rows[miss]) if len(miss) else None
-        if fresh is not None and len(self._keys) + len(miss) <= self.limit:
-            start = len(self._keys)
-            self._keys = np.concatenate([self._keys, keys[miss]])
-            self._rows = rows[miss] if self._rows is None else np.vstack([self._rows, rows[miss]])
-            self._result = fresh if self._result is None else Assignment.concat([self._result, fresh])
-            self._index = pd.Index(self._keys)
-            found[miss] = np.arange(start, start + len(miss))
-            return self._result.take(found)
-        if fresh is None:
-            return self._result.take(found)
-        # memo full: known rows from the memo, the rest from this call
-        order = np.empty(len(rows), dtype=np.int64)
-        order[miss] = np.arange(len(miss))
-        known = np.flatnonzero(found >= 0)
-        combined = Assignment.concat([fresh, self._result.take(found[known])]) if len(known) else fresh
-        order[known] = len(miss) + np.arange(len(known))
-        return combined.take(order)
 
 
 class Segmenter(ClusterMixin, BaseEstimator):
@@ -160,6 +78,8 @@ class Segmenter(ClusterMixin, BaseEstimator):
         The k-nearest-neighbour classifier, fitted on ``reference_X_`` and
         ``reference_labels_``.
     atypical_threshold_ : float
+    vote_ : NeighbourVote
+        The assigner's vote with the atypical threshold: every assignment goes through it.
     sample_indices_, reference_indices_ : ndarray
         Rows the clusterer saw, and rows kept as the assigner's reference.
     centroids_ : ndarray of shape (n_segments, n_features)
@@ -257,21 +177,25 @@ class Segmenter(ClusterMixin, BaseEstimator):
         labels[sample] = fit_labels
         rest = np.setdiff1d(np.arange(n), sample, assume_unique=True)
         if len(rest):
-            labels[rest] = self._assign(X[rest]).labels
+            labels[rest] = self.vote_.assign(X[rest]).labels
         self.labels_ = labels
         self.n_fit_rows_ = len(sample)
         self.fidelity_ = self._fidelity(clusterer, relabel, rng)
         self._warn_degenerate(spec)
         return self
 
-    def _fit_assigner(self) -> None:
+    def _fit_assigner(self, atypical_threshold: float | None = None) -> None:
+        """Fit the assigner on the reference set; measure the atypical threshold unless
+        it is given (a model read back keeps the one it was saved with)."""
         k = min(int(self.n_neighbors), len(self.reference_X_))
         self.assigner_ = KNNAssigner(n_neighbors=k).fit(self.reference_X_, self.reference_labels_)
-        if len(self.reference_X_) > 1:
-            nearest, _ = self.assigner_.kneighbors(n_neighbors=1)
-            self.atypical_threshold_ = float(np.quantile(nearest[:, 0], self.atypical_quantile))
-        else:
-            self.atypical_threshold_ = 0.0
+        if atypical_threshold is None:
+            atypical_threshold = 0.0
+            if len(self.reference_X_) > 1:
+                nearest, _ = self.assigner_.kneighbors(n_neighbors=1)
+                atypical_threshold = float(np.quantile(nearest[:, 0], self.atypical_quantile))
+        self.atypical_threshold_ = atypical_threshold
+        self.vote_ = replace(self.assigner_.vote_, atypical_threshold=atypical_threshold)
         segments = self.classes_[self.classes_ != NOISE]
         dim = self.reference_X_.shape[1]
         self.centroids_ = np.array(
@@ -346,81 +270,56 @@ class Segmenter(ClusterMixin, BaseEstimator):
         """
         check_is_fitted(self, "assigner_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        return self._assign(X, memo)
-
-    def _assign(self, X: np.ndarray, memo: AssignmentMemo | None = None) -> Assignment:
-        unique, inverse, keys = distinct_rows(X, force=memo is not None)
-        if unique is None:
-            return self._assign_rows(X)
-        # identical customers are looked up once (once per scoring run with a memo)
-        result = self._assign_rows(unique) if memo is None else memo.assign(
-            unique, keys, self._assign_rows)
-        return result.take(inverse)
-
-    def _assign_rows(self, X: np.ndarray) -> Assignment:
-        distance, ind = self.assigner_.kneighbors(X)
-        codes, confidence = self.assigner_.vote_codes(ind)
-        nearest = distance[:, 0]
-        labels = self.assigner_.classes_[codes]
-        return Assignment(labels, confidence, nearest > self.atypical_threshold_, nearest)
+        return self.vote_.assign(X, memo)
 
     def relabel(self, mapping: dict[int, int]) -> Segmenter:
         """A copy whose segment ids are renamed by ``mapping`` (old id -> new id; ids not
         in it, and noise, keep theirs). The assigner is rebuilt on the same reference set,
         so every customer lands exactly where it did, under its new id."""
-        meta, arrays = self.state()
-        arrays = {
-            "reference_X": arrays["reference_X"],
-            "reference_labels": map_ids(arrays["reference_labels"], mapping),
-            "classes": np.unique(map_ids(arrays["classes"], mapping)),
-        }
-        out = Segmenter.from_state(meta, arrays)
+        out = Segmenter.from_fitted(self.to_fitted().relabel(mapping))
         if hasattr(self, "labels_"):
             out.labels_ = map_ids(self.labels_, mapping)
         return out
 
     # ------------------------------------------------------------ persistence
 
+    def to_fitted(self) -> FittedSegmenter:
+        """Everything needed to assign again, as plain data (no estimator objects)."""
+        check_is_fitted(self, "assigner_")
+        return FittedSegmenter(
+            params=self.get_params(),
+            reference_X=self.reference_X_,
+            reference_labels=self.reference_labels_,
+            classes=self.classes_,
+            atypical_threshold=self.atypical_threshold_,
+            n_features_in=int(self.n_features_in_),
+            n_fit_rows=int(self.n_fit_rows_),
+            fidelity=self.fidelity_,
+            vote=self.vote_,
+        )
+
+    @classmethod
+    def from_fitted(cls, fitted: FittedSegmenter) -> Segmenter:
+        """Rebuild a fitted Segmenter from :meth:`to_fitted` (the assigner is refitted,
+        deterministically, on the same reference set)."""
+        self = cls(**fitted.params)
+        self.reference_X_ = fitted.reference_X
+        self.reference_labels_ = fitted.reference_labels
+        self.classes_ = fitted.classes
+        self.n_features_in_ = fitted.n_features_in
+        self.n_fit_rows_ = fitted.n_fit_rows
+        self.fidelity_ = fitted.fidelity
+        self._fit_assigner(fitted.atypical_threshold)
+        return self
+
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Everything needed to assign again: plain values and arrays (no objects)."""
-        check_is_fitted(self, "assigner_")
-        meta = {
-            "params": self.get_params(),
-            "atypical_threshold": self.atypical_threshold_,
-            "n_features_in": int(self.n_features_in_),
-            "n_fit_rows": int(self.n_fit_rows_),
-            "fidelity": self.fidelity_.to_dict(),
-        }
-        arrays = {
-            "reference_X": self.reference_X_,
-            "reference_labels": self.reference_labels_.astype(np.int64),
-            "classes": self.classes_.astype(np.int64),
-        }
-        return meta, arrays
+        return self.to_fitted().state()
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Segmenter:
-        """Rebuild a fitted Segmenter from :meth:`state` (the assigner is refitted,
-        deterministically, on the same reference set)."""
-        self = cls(**meta["params"])
-        self.reference_X_ = np.ascontiguousarray(arrays["reference_X"], dtype=np.float64)
-        self.reference_labels_ = np.asarray(arrays["reference_labels"], dtype=np.int64)
-        self.classes_ = np.asarray(arrays["classes"], dtype=np.int64)
-        self.n_features_in_ = int(meta["n_features_in"])
-        self.n_fit_rows_ = int(meta["n_fit_rows"])
-        self.fidelity_ = Fidelity.from_dict(meta["fidelity"])
-        self._fit_assigner()
-        self.atypical_threshold_ = float(meta["atypical_threshold"])
-        return self
-
-
-def map_ids(labels: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
-    """Segment ids renamed by ``mapping`` (ids not in it keep theirs), all at once."""
-    labels = np.asarray(labels, dtype=np.int64)
-    out = labels.copy()
-    for old_id, new_id in mapping.items():
-        out[labels == old_id] = new_id
-    return out
+        """Rebuild a fitted Segmenter from :meth:`state`."""
+        return cls.from_fitted(FittedSegmenter.from_state(meta, arrays))
 
 
 def _size_order(raw: np.ndarray):

@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import adjusted_rand_score
 
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.labels import NOISE
@@ -92,6 +91,9 @@ def stability(
     ``fitted_rows`` is how many customers the clusterer itself was fitted on (to scale
     count parameters); by default ``len(X)``.
     """
+    # here, not at the top: reading a model's stability must not load scikit-learn
+    from sklearn.metrics import adjusted_rand_score
+
     spec = get_algorithm(algorithm)
     rng = np.random.default_rng(seed)
     labels = np.asarray(labels)

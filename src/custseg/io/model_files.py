@@ -169,23 +169,23 @@ def _check_array_header(npz, key: str) -> None:
 def _check_consistent(model: SegmentationModel) -> None:
     """The parts of a loaded model agree with each other (a model file written by hand,
     or by another program, is checked before anything is assigned with it)."""
-    seg = model.segmenter
+    seg = model.fitted
     enc = model.encoding
     problems = []
-    if seg.reference_X_.ndim != 2 or seg.reference_X_.shape[1] != len(enc.columns):
+    if seg.reference_X.ndim != 2 or seg.reference_X.shape[1] != len(enc.columns):
         problems.append("the reference set does not match the features")
-    if seg.n_features_in_ != len(enc.columns):
+    if seg.n_features_in != len(enc.columns):
         problems.append("the feature count does not match")
-    if len(seg.reference_X_) != len(seg.reference_labels_) or len(seg.reference_X_) < 1:
+    if len(seg.reference_X) != len(seg.reference_labels) or len(seg.reference_X) < 1:
         problems.append("reference customers and labels differ in number")
-    if not np.all(np.isfinite(seg.reference_X_)):
+    if not np.all(np.isfinite(seg.reference_X)):
         problems.append("the reference set holds non-finite values")
     if not all(np.isfinite(s) and s > 0 for s in enc.scales) or not all(
         np.isfinite(m) for m in enc.means
     ):
         problems.append("the feature scales are not positive finite numbers")
     names = model.names
-    if not set(np.unique(seg.reference_labels_).tolist()) <= set(names):
+    if not set(np.unique(seg.reference_labels).tolist()) <= set(names):
         problems.append("some reference labels have no segment")
     if not all(isinstance(n, str) and n for n in names.values()):
         problems.append("segment names must be text")

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custseg.cluster.segmenter import AssignmentMemo
+from custseg.cluster.assignment import AssignmentMemo
 from custseg.errors import InputFileError, shown
 from custseg.io.source import (
     DEFAULT_BATCH_ROWS,
@@ -63,8 +63,8 @@ class ScoreReport:
         self.reasons.update(scored.reasons)
         self.notes.update(scored.notes)
         self.n_rows += len(scores)
-        invalid = scores["row_status"].to_numpy() == "invalid"
-        self.n_invalid += int(invalid.sum())
+        # compared in Arrow: a million text cells never become Python objects
+        self.n_invalid += int((scores["row_status"] == "invalid").sum())
         self.n_atypical += int(scores["atypical"].fillna(False).to_numpy(dtype=bool).sum())
         counts = scores["segment_id"].value_counts(dropna=True)
         self.segments.update({int(k): int(v) for k, v in counts.items()})
@@ -121,11 +121,15 @@ EXACT_UNIQUE_ROWS = 2_000_000
 def _repeats(ids: pa.ChunkedArray) -> bool:
     """Whether any non-blank id may occur twice, in bounded memory.
 
-    Up to :data:`EXACT_UNIQUE_ROWS` ids, an exact distinct count. Beyond, each id becomes
-    a 64-bit hash (8 bytes an id, chunk by chunk): equal ids have equal hashes, so no
-    repeated hash proves the ids distinct, and a repeated hash (a duplicate, or a
-    one-in-10^12 collision) only sends the caller to the exact comparison.
+    Ids in strictly increasing order (as tables are often exported) are distinct, which
+    one comparison of neighbours shows. Otherwise, up to :data:`EXACT_UNIQUE_ROWS` ids, an
+    exact distinct count. Beyond, each id becomes a 64-bit hash (8 bytes an id, chunk by
+    chunk): equal ids have equal hashes, so no repeated hash proves the ids distinct, and a
+    repeated hash (a duplicate, or a one-in-10^12 collision) only sends the caller to the
+    exact comparison.
     """
+    if _increasing(ids):
+        return False
     if len(ids) <= EXACT_UNIQUE_ROWS:
         if pd.Index(ids.to_pandas()).is_unique:  # the common case, answered fastest
             return False
@@ -138,6 +142,20 @@ def _repeats(ids: pa.ChunkedArray) -> bool:
     every = np.concatenate(hashes)
     every.sort()
     return bool(np.any(every[1:] == every[:-1]))
+
+
+def _increasing(ids: pa.ChunkedArray) -> bool:
+    """Whether each id is greater than the one before it (none missing), chunk by chunk."""
+    last = None
+    for chunk in ids.chunks:
+        if len(chunk) == 0:
+            continue
+        if chunk.null_count or (last is not None and not chunk[0].as_py() > last):
+            return False
+        if len(chunk) > 1 and not pc.all(pc.greater(chunk[1:], chunk[:-1])).as_py():
+            return False
+        last = chunk[-1].as_py()
+    return True
 
 
 _POWERS = np.cumprod(np.full(4_096, 0x100000001B3, dtype=np.uint64), dtype=np.uint64)

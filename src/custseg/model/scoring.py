@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custseg.cluster.segmenter import AssignmentMemo
+from custseg.cluster.assignment import AssignmentMemo
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.validate import Validated, validate
 

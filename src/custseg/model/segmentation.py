@@ -3,6 +3,9 @@
 :func:`fit_model` turns a table into a :class:`SegmentationModel`; the model assigns
 new customers, describes its segments, and turns into plain data (:meth:`state`) for
 the safe model file written by :mod:`custseg.io.model_files`.
+
+A model read back from its state assigns with plain objects (numpy and scipy): scoring
+never loads scikit-learn, which only fitting and explaining need.
 """
 
 from __future__ import annotations
@@ -10,22 +13,24 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from custseg.cluster.algorithms import get_algorithm
+from custseg.cluster.assignment import Assignment, AssignmentMemo, FittedSegmenter, map_ids
 from custseg.cluster.evaluate import QualityMetrics, quality_metrics
 from custseg.cluster.features import FeatureEncoding, check_features, fit_encoding
 from custseg.cluster.labels import outliers_last
-from custseg.cluster.segmenter import Assignment, AssignmentMemo, Segmenter, map_ids
 from custseg.cluster.stability import Stability, stability
 from custseg.errors import CustsegError, NotEnoughDataError
-from custseg.segments.explain import drivers, segment_rules
 from custseg.segments.profile import BaseStats, Rulebook, SegmentProfile, profile_segments
 from custseg.table.fields import GENDER, Ranges
 from custseg.table.validate import Validated, validate
+
+if TYPE_CHECKING:
+    from custseg.cluster.segmenter import Segmenter
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,8 @@ class SegmentationModel:
 
     config: ModelConfig
     encoding: FeatureEncoding
-    segmenter: Segmenter
+    #: The fitted segmenter as plain data: the reference set and its vote.
+    fitted: FittedSegmenter
     base: BaseStats
     segments: tuple[SegmentProfile, ...]
     metrics: ModelMetrics
@@ -146,6 +152,18 @@ class SegmentationModel:
     warnings: tuple[str, ...] = ()
     #: Labels of the fitted (valid) rows, in order; only on a freshly fitted model.
     labels: np.ndarray | None = None
+    #: The scikit-learn Segmenter of a fresh fit; a model read back builds it on first use
+    #: of :attr:`segmenter`.
+    estimator: Segmenter | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def segmenter(self) -> Segmenter:
+        """The scikit-learn estimator underneath (assigning does not need it)."""
+        if self.estimator is None:
+            from custseg.cluster.segmenter import Segmenter
+
+            object.__setattr__(self, "estimator", Segmenter.from_fitted(self.fitted))
+        return self.estimator
 
     @property
     def names(self) -> dict[int, str]:
@@ -159,7 +177,7 @@ class SegmentationModel:
 
     def assign(self, values: pd.DataFrame, memo: AssignmentMemo | None = None) -> Assignment:
         """Assign valid rows (canonical, typed values) to segments."""
-        return self.segmenter.assign(self.encoding.transform(values), memo)
+        return self.fitted.assign(self.encoding.transform(values), memo)
 
     def relabelled(
         self, mapping: Mapping[int, int], segments: tuple[SegmentProfile, ...] | list
@@ -170,7 +188,12 @@ class SegmentationModel:
                    else replace(self.metrics, stability=measured.relabelled(mapping)))
         labels = None if self.labels is None else map_ids(self.labels, mapping)
         ordered = tuple(sorted(segments, key=lambda s: outliers_last(s.id)))
-        return replace(self, segmenter=self.segmenter.relabel(dict(mapping)), segments=ordered,
+        if self.estimator is None:
+            fitted, estimator = self.fitted.relabel(mapping), None
+        else:
+            estimator = self.estimator.relabel(dict(mapping))
+            fitted = estimator.to_fitted()
+        return replace(self, fitted=fitted, estimator=estimator, segments=ordered,
                        metrics=metrics, labels=labels)
 
     def with_edits(self, edits: Mapping[int, Mapping[str, str]]) -> SegmentationModel:
@@ -201,14 +224,16 @@ class SegmentationModel:
 
     def summary(self) -> dict[str, Any]:
         """The JSON document of ``custseg fit --json`` / ``profile --json``."""
+        from custseg.segments.explain import drivers
+
         return _plain({
             "algorithm": self.config.algorithm,
             "params": dict(self.config.params),
             "features": list(self.config.features),
             "use_gender": self.config.use_gender,
             "n_rows": self.quality.n_used,
-            "sample_size": int(self.segmenter.n_fit_rows_),
-            "reference_size": int(len(self.segmenter.reference_X_)),
+            "sample_size": int(self.fitted.n_fit_rows),
+            "reference_size": int(len(self.fitted.reference_X)),
             "metrics": self._metrics_document(),
             "data_quality": self.quality.to_dict(),
             "warnings": list(self.warnings),
@@ -238,14 +263,14 @@ class SegmentationModel:
         A model read from its state (the only kind without labels) lists them in the
         model file's order, keys sorted, as it always has; a fresh fit in measuring order.
         """
-        metrics, fidelity = self.metrics.to_dict(), self.segmenter.fidelity_.to_dict()
+        metrics, fidelity = self.metrics.to_dict(), self.fitted.fidelity.to_dict()
         if self.labels is None:
             metrics, fidelity = _sorted(metrics), _sorted(fidelity)
         return {**metrics, "fidelity": fidelity}
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Plain JSON-able values (NaN as None) and numeric arrays: all a model file holds."""
-        seg_meta, arrays = self.segmenter.state()
+        seg_meta, arrays = self.fitted.state()
         meta = _plain({
             "config": self.config.to_dict(),
             "encoding": self.encoding.to_dict(),
@@ -264,7 +289,7 @@ class SegmentationModel:
         return cls(
             config=ModelConfig.from_dict(meta["config"]),
             encoding=FeatureEncoding.from_dict(meta["encoding"]),
-            segmenter=Segmenter.from_state(meta["segmenter"], dict(arrays)),
+            fitted=FittedSegmenter.from_state(meta["segmenter"], dict(arrays)),
             base=BaseStats.from_dict(meta["base"]),
             segments=tuple(SegmentProfile.from_dict(s) for s in meta["segments"]),
             metrics=ModelMetrics.from_dict(meta["metrics"]),
@@ -288,6 +313,9 @@ def fit_model(
     Invalid rows are excluded and counted by reason in :attr:`SegmentationModel.quality`;
     nothing is imputed.
     """
+    from custseg.cluster.segmenter import Segmenter
+    from custseg.segments.explain import segment_rules
+
     config = config.resolved()
     if validated is None:
         validated = validate(
@@ -334,7 +362,7 @@ def fit_model(
     return SegmentationModel(
         config=config,
         encoding=encoding,
-        segmenter=segmenter,
+        fitted=segmenter.to_fitted(),
         base=base,
         segments=segments,
         metrics=ModelMetrics(scores, measured),
@@ -342,6 +370,7 @@ def fit_model(
         rulebook=rulebook,
         warnings=messages,
         labels=segmenter.labels_,
+        estimator=segmenter,
     )
 
 

@@ -1,0 +1,343 @@
+"""Assigning customers to a fitted segmentation, with numpy and scipy only.
+
+Scoring a file needs the neighbour vote, the atypical threshold and the reference set,
+and none of scikit-learn (whose import alone costs about a second). They live here as
+plain frozen objects: :class:`NeighbourVote` is the one implementation of the vote, which
+:class:`~custseg.cluster.assigner.KNNAssigner` builds in ``fit`` and delegates to, and
+:class:`FittedSegmenter` is a fitted :class:`~custseg.cluster.segmenter.Segmenter` as
+plain data — what a model file holds and a loaded model assigns with.
+
+The vote: the ``n_neighbors`` nearest known customers (exact Euclidean neighbours from
+scipy's cKDTree, queried on all cores — several times faster than a single-threaded tree
+on a million queries) each give one vote to their segment. The vote share is the
+confidence; a tie goes to the tied segment whose first neighbour is nearest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+#: Weight of the tie-break: each neighbour adds TIE * 2**-rank to its class. A class's
+#: sum of 2**-rank is decided by its nearest member, so among classes with equal votes
+#: the one holding the nearest neighbour wins, and no vote count is ever overturned.
+TIE = 1e-6
+
+
+def _scores(codes: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(vote counts, counts plus the tie-break) per row and class."""
+    n, k = codes.shape
+    flat = (np.arange(n)[:, None] * n_classes + codes).ravel()
+    counts = np.bincount(flat, minlength=n * n_classes).reshape(n, n_classes)
+    ranks = np.broadcast_to(2.0 ** -np.arange(k), (n, k)).ravel()
+    tie = np.bincount(flat, weights=ranks, minlength=n * n_classes).reshape(n, n_classes)
+    return counts, counts + TIE * tie
+
+
+def vote(codes: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Majority class code per row of ``codes`` (neighbours nearest first), and its
+    exact vote share. Ties go to the tied class whose first neighbour is nearest."""
+    n, k = codes.shape
+    if n == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    rows = np.arange(n)
+    if k <= 8:
+        # votes for each neighbour's class, position by position; argmax takes the
+        # first (nearest) position holding the most votes: the tie rule, directly
+        votes = (codes[:, :, None] == codes[:, None, :]).sum(axis=2)
+        first = np.argmax(votes, axis=1)
+        return codes[rows, first], votes[rows, first] / k
+    counts, scores = _scores(codes, n_classes)
+    winner = np.argmax(scores, axis=1)
+    return winner, counts[rows, winner] / k
+
+
+def row_keys64(X: np.ndarray) -> np.ndarray:
+    """A 64-bit key per row, mixed from the bit patterns of its values."""
+    bits = np.ascontiguousarray(X, dtype=np.float64).view(np.uint64)
+    key = np.zeros(len(X), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(bits.shape[1]):
+            key = (key ^ bits[:, j]) * np.uint64(0x100000001B3)
+            key ^= key >> np.uint64(29)
+    return key
+
+
+def distinct_rows(
+    X: np.ndarray, force: bool = False
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """(distinct rows, index of each row among them, their keys), or Nones when not
+    worth it (unless ``force``).
+
+    Customer tables repeat rows a lot (whole-number ages, incomes and scores: a million
+    demo customers hold under 200,000 distinct rows), so assigning the distinct rows and
+    spreading the result saves most of the work; below a fifth saved it is not done.
+
+    Rows are keyed by a 64-bit mix of their bit patterns and factorised (hash-based,
+    linear time); the result is verified exactly, so a key collision only means no
+    deduplication, never a wrong neighbour.
+    """
+    if X.ndim != 2 or len(X) == 0 or (len(X) < 10_000 and not force):
+        return None, None, None
+    import pandas as pd
+
+    inverse, keys = pd.factorize(row_keys64(X))
+    if len(keys) > 0.8 * len(X) and not force:
+        return None, None, None
+    representative = np.zeros(len(keys), dtype=np.int64)
+    representative[inverse[::-1]] = np.arange(len(X))[::-1]
+    unique = X[representative]
+    if not np.array_equal(unique[inverse], X):
+        return None, None, None
+    return unique, inverse, np.asarray(keys, dtype=np.uint64)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Where customers land: per row label, vote share, atypical flag, nearest distance."""
+
+    labels: np.ndarray
+    confidence: np.ndarray
+    atypical: np.ndarray
+    distance: np.ndarray
+
+    def take(self, rows: np.ndarray) -> Assignment:
+        return Assignment(self.labels[rows], self.confidence[rows], self.atypical[rows],
+                          self.distance[rows])
+
+    @staticmethod
+    def concat(parts: list[Assignment]) -> Assignment:
+        return Assignment(*(np.concatenate([getattr(p, f) for p in parts])
+                            for f in ("labels", "confidence", "atypical", "distance")))
+
+
+class AssignmentMemo:
+    """Distinct customers already placed during one scoring run, and where they went.
+
+    A large file repeats the same rows (whole-number ages, incomes and scores) across its
+    batches; with a memo each distinct row meets the neighbour search once per file, not
+    once per batch. It is exact — a hit is compared value for value — and bounded to
+    ``limit`` rows, after which new rows are still assigned but no longer remembered.
+    """
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self.limit = limit
+        self._keys = np.empty(0, dtype=np.uint64)
+        self._rows: np.ndarray | None = None
+        self._result: Assignment | None = None
+        self._index = None
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def assign(self, rows: np.ndarray, keys: np.ndarray,
+               place: Callable[[np.ndarray], Assignment]) -> Assignment:
+        """Results for distinct ``rows`` (keyed by ``keys``), calling ``place`` on misses."""
+        import pandas as pd
+
+        found = np.full(len(rows), -1, dtype=np.int64)
+        if len(self._keys):
+            found = self._index.get_indexer(keys)
+            hit = found >= 0
+            same = np.all(self._rows[found[hit]] == rows[hit], axis=1)
+            found[np.flatnonzero(hit)[~same]] = -1  # a key collision: place it afresh
+        miss = np.flatnonzero(found < 0)
+        fresh = place(rows[miss]) if len(miss) else None
+        if fresh is not None and len(self._keys) + len(miss) <= self.limit:
+            start = len(self._keys)
+            self._keys = np.concatenate([self._keys, keys[miss]])
+            self._rows = rows[miss] if self._rows is None else np.vstack([self._rows, rows[miss]])
+            self._result = fresh if self._result is None else Assignment.concat([self._result, fresh])
+            self._index = pd.Index(self._keys)
+            found[miss] = np.arange(start, start + len(miss))
+            return self._result.take(found)
+        if fresh is None:
+            return self._result.take(found)
+        # memo full: known rows from the memo, the rest from this call
+        order = np.empty(len(rows), dtype=np.int64)
+        order[miss] = np.arange(len(miss))
+        known = np.flatnonzero(found >= 0)
+        combined = Assignment.concat([fresh, self._result.take(found[known])]) if len(known) else fresh
+        order[known] = len(miss) + np.arange(len(known))
+        return combined.take(order)
+
+
+@dataclass(frozen=True, eq=False)
+class NeighbourVote:
+    """The k-nearest-neighbour vote over a reference set: the assigner's prediction.
+
+    ``labels`` are the reference points' classes; ``n_neighbors`` is lowered to the
+    number of points when larger. A customer whose nearest reference point is further
+    than ``atypical_threshold`` is flagged atypical (never, by default). ``tree`` is the
+    points' cKDTree, built when not given (:func:`dataclasses.replace` passes it on).
+    """
+
+    points: np.ndarray
+    labels: np.ndarray
+    n_neighbors: int
+    atypical_threshold: float = np.inf
+    workers: int = -1
+    tree: cKDTree | None = field(default=None, repr=False)
+    #: The distinct labels, sorted, and each point's position among them.
+    classes: np.ndarray = field(init=False, repr=False)
+    codes: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n_neighbors, int | np.integer) or self.n_neighbors < 1:
+            raise ValueError(f"n_neighbors must be a whole number >= 1, got {self.n_neighbors!r}")
+        points = np.ascontiguousarray(self.points, dtype=np.float64)
+        if points.ndim != 2 or len(points) == 0 or len(points) != len(self.labels):
+            raise ValueError("a neighbour vote needs a 2-D, non-empty set of points, one "
+                             "label each")
+        classes, codes = np.unique(self.labels, return_inverse=True)
+        object.__setattr__(self, "points", points)
+        object.__setattr__(self, "classes", classes)
+        object.__setattr__(self, "codes", codes.reshape(-1).astype(np.int64))
+        if self.tree is None:
+            object.__setattr__(self, "tree", cKDTree(points))
+
+    def query(self, X: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Distances and indices of the ``k`` (default ``n_neighbors``) nearest points."""
+        k = min(int(k or self.n_neighbors), len(self.points))
+        dist, ind = self.tree.query(X, k=k, workers=self.workers)
+        if k == 1:
+            dist, ind = dist[:, None], ind[:, None]
+        return dist, ind.astype(np.int64)
+
+    def vote_codes(self, ind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(class codes, vote shares) for neighbour indices from :meth:`query`."""
+        return vote(self.codes[ind], len(self.classes))
+
+    def shares(self, ind: np.ndarray) -> np.ndarray:
+        """Vote shares per class of :attr:`classes`. The tie-break adds at most 2e-6 to a
+        share, so that the most probable class is always the voted one."""
+        _, scores = _scores(self.codes[ind], len(self.classes))
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    def assign_rows(self, X: np.ndarray) -> Assignment:
+        """Labels, confidence, atypical flags and nearest distances, row by row."""
+        distance, ind = self.query(X)
+        codes, confidence = self.vote_codes(ind)
+        nearest = distance[:, 0]
+        return Assignment(self.classes[codes], confidence, nearest > self.atypical_threshold,
+                          nearest)
+
+    def assign(self, X: np.ndarray, memo: AssignmentMemo | None = None) -> Assignment:
+        """As :meth:`assign_rows`, each distinct row looked up once.
+
+        A ``memo`` carries the distinct rows already placed across calls (the batches
+        of one file), so that each is looked up once per file.
+        """
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.points.shape[1]:
+            raise ValueError(f"expected rows of {self.points.shape[1]} features, got an "
+                             f"array of shape {X.shape}")
+        if not np.isfinite(X).all():
+            raise ValueError("the rows to assign contain NaN or infinity")
+        unique, inverse, keys = distinct_rows(X, force=memo is not None)
+        if unique is None:
+            return self.assign_rows(X)
+        result = self.assign_rows(unique) if memo is None else memo.assign(
+            unique, keys, self.assign_rows)
+        return result.take(inverse)
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How faithfully the assigner reproduces the clusterer, on ``evaluated_on`` of the
+    reference customers held out in turn: ``cv_agreement`` with the clusterer's labels,
+    ``native_agreement`` with its own ``predict`` (None without one, or when there was
+    too little to measure)."""
+
+    cv_agreement: float | None
+    native_agreement: float | None
+    evaluated_on: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Fidelity:
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True, eq=False)
+class FittedSegmenter:
+    """A fitted Segmenter as plain data: what its model file holds, what assigning needs.
+
+    ``params`` are the Segmenter's own (``get_params()``), enough to rebuild the
+    estimator; ``vote`` is built from the reference set when not given.
+    """
+
+    params: Mapping[str, Any]
+    reference_X: np.ndarray
+    reference_labels: np.ndarray
+    classes: np.ndarray
+    atypical_threshold: float
+    n_features_in: int
+    n_fit_rows: int
+    fidelity: Fidelity
+    vote: NeighbourVote | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.vote is None:
+            object.__setattr__(self, "vote", NeighbourVote(
+                self.reference_X, self.reference_labels, int(self.params["n_neighbors"]),
+                self.atypical_threshold))
+
+    def assign(self, X: np.ndarray, memo: AssignmentMemo | None = None) -> Assignment:
+        """Labels, confidence, atypical flags and nearest distances (see
+        :meth:`NeighbourVote.assign`)."""
+        return self.vote.assign(X, memo)
+
+    def relabel(self, mapping: Mapping[int, int]) -> FittedSegmenter:
+        """The same segmenter with segment ids renamed by ``mapping`` (old id -> new id;
+        ids not in it, and noise, keep theirs): every customer lands exactly where it
+        did, under its new id."""
+        labels = map_ids(self.reference_labels, mapping)
+        return replace(self, reference_labels=labels,
+                       classes=np.unique(map_ids(self.classes, mapping)),
+                       vote=replace(self.vote, labels=labels))
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Plain values and arrays (no objects): the model file's ``segmenter``."""
+        meta = {
+            "params": dict(self.params),
+            "atypical_threshold": self.atypical_threshold,
+            "n_features_in": int(self.n_features_in),
+            "n_fit_rows": int(self.n_fit_rows),
+            "fidelity": self.fidelity.to_dict(),
+        }
+        arrays = {
+            "reference_X": self.reference_X,
+            "reference_labels": self.reference_labels.astype(np.int64),
+            "classes": self.classes.astype(np.int64),
+        }
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> FittedSegmenter:
+        """Read :meth:`state` back (the vote's tree is rebuilt on the same reference set)."""
+        return cls(
+            params=dict(meta["params"]),
+            reference_X=np.ascontiguousarray(arrays["reference_X"], dtype=np.float64),
+            reference_labels=np.asarray(arrays["reference_labels"], dtype=np.int64),
+            classes=np.asarray(arrays["classes"], dtype=np.int64),
+            atypical_threshold=float(meta["atypical_threshold"]),
+            n_features_in=int(meta["n_features_in"]),
+            n_fit_rows=int(meta["n_fit_rows"]),
+            fidelity=Fidelity.from_dict(meta["fidelity"]),
+        )
+
+
+def map_ids(labels: np.ndarray, mapping: Mapping[int, int]) -> np.ndarray:
+    """Segment ids renamed by ``mapping`` (ids not in it keep theirs), all at once."""
+    labels = np.asarray(labels, dtype=np.int64)
+    out = labels.copy()
+    for old_id, new_id in mapping.items():
+        out[labels == old_id] = new_id
+    return out
