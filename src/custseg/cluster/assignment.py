@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
+from custseg.errors import ParameterError
+
 #: Weight of the tie-break: each neighbour adds TIE * 2**-rank to its class. A class's
 #: sum of 2**-rank is decided by its nearest member, so among classes with equal votes
 #: the one holding the nearest neighbour wins, and no vote count is ever overturned.
@@ -188,7 +190,7 @@ class NeighbourVote:
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_neighbors, int | np.integer) or self.n_neighbors < 1:
-            raise ValueError(f"n_neighbors must be a whole number >= 1, got {self.n_neighbors!r}")
+            raise ParameterError(f"n_neighbors must be a whole number >= 1, got {self.n_neighbors!r}")
         points = np.ascontiguousarray(self.points, dtype=np.float64)
         if points.ndim != 2 or len(points) == 0 or len(points) != len(self.labels):
             raise ValueError("a neighbour vote needs a 2-D, non-empty set of points, one "
