@@ -40,8 +40,9 @@ Diagnostic = Literal["k_curve", "k_distance", "dendrogram"]
 #: Most neighbours in the assigner's vote: each scored row holds this many distances and
 #: indices, so a batch of 250,000 rows stays within a few hundred MB.
 MAX_NEIGHBORS = 50
-#: Seeds are what numpy and scikit-learn accept: 0 to 2**32 - 1.
-MAX_SEED = 2**32 - 1
+#: Seeds scikit-learn accepts (0 to 2**32 - 1), with room for the seeds derived from one
+#: (seed + 1 + refit number in the stability refits and suggestions).
+MAX_SEED = 2**31 - 1
 #: Memory the clusterer's own largest structures may take. The rest of a fit (the table,
 #: the assigner, the metrics) and the interpreter stay within the rest of custseg's 1 GB.
 FIT_MEMORY_BUDGET = 512 * 2**20
@@ -282,6 +283,8 @@ _PER_CORE_NEIGHBOUR = 32.0
 #: A Gaussian mixture keeps several rows-by-components arrays (responsibilities, log
 #: probabilities) and rows-by-features work arrays.
 _PER_RESPONSIBILITY, _PER_FEATURE = 64.0, 32.0
+#: HDBSCAN's largest min_samples (its ParamSpec's high).
+_MAX_CORE = 500
 #: A parameter is the cause, not the rows, when it makes an average neighbourhood or
 #: core this large a share of the customers.
 _WIDE = 0.05
@@ -349,7 +352,7 @@ def _hdbscan_cost(X: np.ndarray, p: Mapping[str, Any]) -> FitCost:
     fix = ""
     if k > _WIDE * n:
         fitting = int((FIT_MEMORY_BUDGET / n - 64.0) // _PER_CORE_NEIGHBOUR)
-        fix = f"min_samples={fitting}" if fitting >= 1 else ""
+        fix = f"min_samples={min(fitting, _MAX_CORE)}" if fitting >= 1 else ""
     return FitCost(per_row * n, f"the {k:,} nearest neighbours of each customer",
                    _rows_within(per_row), fix)
 
@@ -442,7 +445,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             has_noise=True,
             noise_fix="raise eps or lower min_samples",
             coarse_fix="lower eps or raise min_samples",
-            fine_fix="raise eps or min_samples",
+            fine_fix="raise min_samples",
             fit_sample=50_000,
             count_params=("min_samples",),
             diagnostics=("k_distance",),
@@ -498,7 +501,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
                 ParamSpec("min_cluster_size", "int", 15, "Smallest group that counts as a "
                           "segment.", low=2, high=5000, step=1, title="Smallest segment"),
                 ParamSpec("min_samples", "int", None, "How conservative the density "
-                          "estimate is; 'auto' uses min_cluster_size.", low=1, high=500,
+                          "estimate is; 'auto' uses min_cluster_size.", low=1, high=_MAX_CORE,
                           optional=True, step=1, title="Density samples"),
                 ParamSpec("cluster_selection_epsilon", "float", 0.0, "Merge segments "
                           "closer than this (scaled units).", low=0.0, high=5.0, step=0.05,
