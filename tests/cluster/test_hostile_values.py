@@ -19,10 +19,11 @@ from custseg.cluster.algorithms import (
     MAX_SEED,
     AlgorithmSpec,
     ParamSpec,
+    check_fit_settings,
     get_algorithm,
 )
 from custseg.cluster.features import MAX_GENDER_CATEGORIES, fit_encoding
-from custseg.cluster.segmenter import Segmenter, check_fit_settings, degenerate_warnings
+from custseg.cluster.segmenter import Segmenter, degenerate_warnings
 from custseg.cluster.stability import stability
 from custseg.cluster.suggestions import _score, suggest
 from custseg.errors import CustsegError, ParameterError

@@ -19,6 +19,7 @@ running out of memory.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -46,6 +47,48 @@ MAX_SEED = 2**31 - 1
 #: Memory the clusterer's own largest structures may take. The rest of a fit (the table,
 #: the assigner, the metrics) and the interpreter stay within the rest of custseg's 1 GB.
 FIT_MEMORY_BUDGET = 512 * 2**20
+
+
+def _whole(value: Any) -> bool:
+    """A whole number (Python's or numpy's), never a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_fit_settings(
+    *, n_neighbors: Any = 3, sample_size: Any = None, random_state: Any = 0,
+    reference_size: Any = 50_000, atypical_quantile: Any = 0.99,
+) -> None:
+    """Refuse a fit setting outside its declared bounds, before any data is touched (every
+    face calls it through ``ModelConfig.resolved``; the Segmenter again when it fits).
+
+    Raises :class:`ParameterError` naming the setting (``parameter``).
+    """
+    if not _whole(n_neighbors) or not 1 <= n_neighbors <= MAX_NEIGHBORS:
+        raise ParameterError(
+            f"n_neighbors must be a whole number from 1 to {MAX_NEIGHBORS}, got "
+            f"{shown(n_neighbors)}", parameter="n_neighbors", key="3",
+        )
+    if not _whole(random_state) or not 0 <= random_state <= MAX_SEED:
+        raise ParameterError(
+            f"random_state (the seed) must be a whole number from 0 to {MAX_SEED:,}, got "
+            f"{shown(random_state)}", parameter="random_state", key="0",
+        )
+    if sample_size not in (None, "all") and (not _whole(sample_size) or sample_size < 2):
+        raise ParameterError(
+            f"sample_size must be a whole number ≥ 2, 'all' or None, got {shown(sample_size)}",
+            parameter="sample_size",
+        )
+    if not _whole(reference_size) or reference_size < 2:
+        raise ParameterError(
+            f"reference_size must be a whole number ≥ 2, got {shown(reference_size)}",
+            parameter="reference_size",
+        )
+    if isinstance(atypical_quantile, bool) or not isinstance(atypical_quantile, numbers.Real) \
+            or not 0 < atypical_quantile <= 1:
+        raise ParameterError(
+            f"atypical_quantile must be in (0, 1], got {shown(atypical_quantile)}",
+            parameter="atypical_quantile",
+        )
 
 
 @dataclass(frozen=True)

@@ -42,16 +42,15 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from custseg.cluster.algorithms import (
     FIT_MEMORY_BUDGET,
-    MAX_NEIGHBORS,
-    MAX_SEED,
     AlgorithmSpec,
     FitCost,
+    check_fit_settings,
     get_algorithm,
     size_text,
 )
 from custseg.cluster.assigner import KNNAssigner, distinct_rows
 from custseg.cluster.labels import NOISE
-from custseg.errors import NotEnoughDataError, ParameterError, shown
+from custseg.errors import NotEnoughDataError, ParameterError
 
 #: Fewest rows the default sample is lowered to for memory; below it, the fit is refused.
 AUTO_SAMPLE_FLOOR = 5_000
@@ -62,46 +61,6 @@ DOMINANT_SHARE = 0.9
 MAX_SEGMENTS = 20
 NOISE_SHARE = 0.4
 SMALL_SHARE, SMALL_COUNT = 0.01, 5
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
-
-
-def check_fit_settings(
-    *, n_neighbors: Any = 3, sample_size: Any = None, random_state: Any = 0,
-    reference_size: Any = 50_000, atypical_quantile: Any = 0.99,
-) -> None:
-    """Refuse a fit setting outside its declared bounds, before any data is touched.
-
-    Raises :class:`ParameterError` naming the setting (``parameter``).
-    """
-    if not _whole(n_neighbors) or not 1 <= n_neighbors <= MAX_NEIGHBORS:
-        raise ParameterError(
-            f"n_neighbors must be a whole number from 1 to {MAX_NEIGHBORS}, got "
-            f"{shown(n_neighbors)}", parameter="n_neighbors", key="3",
-        )
-    if not _whole(random_state) or not 0 <= random_state <= MAX_SEED:
-        raise ParameterError(
-            f"random_state (the seed) must be a whole number from 0 to {MAX_SEED:,}, got "
-            f"{shown(random_state)}", parameter="random_state", key="0",
-        )
-    if sample_size not in (None, "all") and (not _whole(sample_size) or sample_size < 2):
-        raise ParameterError(
-            f"sample_size must be a whole number ≥ 2, 'all' or None, got {shown(sample_size)}",
-            parameter="sample_size",
-        )
-    if not _whole(reference_size) or reference_size < 2:
-        raise ParameterError(
-            f"reference_size must be a whole number ≥ 2, got {shown(reference_size)}",
-            parameter="reference_size",
-        )
-    if isinstance(atypical_quantile, bool) or not isinstance(atypical_quantile, int | float) \
-            or not 0 < atypical_quantile <= 1:
-        raise ParameterError(
-            f"atypical_quantile must be in (0, 1], got {shown(atypical_quantile)}",
-            parameter="atypical_quantile",
-        )
 
 
 def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec) -> list[str]:
@@ -292,9 +251,6 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
-
-    #: Refuse a setting outside its bounds (see :func:`check_fit_settings`).
-    check_settings = staticmethod(check_fit_settings)
 
     def _check_settings(self) -> None:
         check_fit_settings(n_neighbors=self.n_neighbors, sample_size=self.sample_size,
