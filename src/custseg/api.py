@@ -169,7 +169,11 @@ def suggest(
     mapping: Mapping[str, str] | None = None,
     income_unit: str | None = None,
 ) -> Suggestion:
-    """Recommended parameters for ``algorithm`` on ``data``, with a one-sentence reason."""
+    """Recommended parameters for ``algorithm`` on ``data``, with a one-sentence reason.
+
+    The valid rows are those :func:`fit` would use with the same input options; the
+    result's ``n_rows`` counts them and ``sample_rows`` the random sample searched.
+    """
     config = ModelConfig(algorithm=algorithm, params=dict(params or {}),
                          features=tuple(features) if isinstance(features, list | tuple) else features,
                          use_gender=use_gender, random_state=random_state,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import warnings
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from custseg.cluster.algorithms import ALGORITHMS
+from custseg.cluster.algorithms import ALGORITHMS, MAX_NEIGHBORS, MAX_SEED
 from custseg.errors import CustsegError, ParameterError, shown
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class Engine(StrEnum):
 ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="A model file.")]
 DataArg = Annotated[Path, typer.Argument(help="Customer table: CSV, TSV, Excel or Parquet.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed.", min=0, max=MAX_SEED)]
 AlgorithmOpt = Annotated[
     Algorithm, typer.Option("--algorithm", "-a", help="Clustering algorithm.")
 ]
@@ -82,6 +83,9 @@ MaxDecompressedMb = Annotated[
 ]
 #: ReadLimits' default (8 GiB), in the option's MB, without importing io at start-up.
 DEFAULT_MAX_DECOMPRESSED_MB = 8_192
+#: Most demo customers written at once: the table is built in memory (about 300 bytes a
+#: customer), so a million stays within a few hundred MB.
+DEMO_MAX_ROWS = 1_000_000
 
 
 def _err(message: str) -> None:
@@ -100,6 +104,9 @@ def _parse_mapping(items: list[str] | None) -> dict[str, str] | None:
         name, sep, column = item.partition("=")
         if not sep or not name.strip() or not column:
             raise ParameterError(f"--map {shown(item)} should look like FIELD=COLUMN, e.g. age=Age.")
+        if name.strip() in out:
+            raise ParameterError(f"--map {shown(name.strip())} is given twice; map each field "
+                                 "to one column.")
         out[name.strip()] = column
     return out
 
@@ -113,6 +120,9 @@ def _parse_ranges(items: list[str] | None) -> Ranges:
     for item in items:
         name, sep, span = item.partition("=")
         low, sep2, high = span.partition(":")
+        if name.strip() in values:
+            raise ParameterError(f"--range {shown(name.strip())} is given twice; give one "
+                                 "range per field.")
         try:
             values[name.strip()] = (float(low), float(high))
         except ValueError:
@@ -195,7 +205,8 @@ def _options(
 @app.command("demo-data")
 def demo_data(
     output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.")],
-    n: Annotated[int, typer.Option("-n", help="Number of customers.", min=1, max=50_000_000)] = 200,
+    n: Annotated[int, typer.Option("-n", help="Number of customers.", min=1,
+                                   max=DEMO_MAX_ROWS)] = 200,
     seed: Seed = 0,
 ) -> None:
     """Write the built-in demo customer table."""
@@ -214,7 +225,9 @@ def fit(
     param: Params = None,
     features: Features = None,
     use_gender: UseGender = False,
-    neighbors: Annotated[int, typer.Option(help="Neighbours in the assigner's vote.", min=1)] = 3,
+    neighbors: Annotated[
+        int, typer.Option(help="Neighbours in the assigner's vote.", min=1, max=MAX_NEIGHBORS)
+    ] = 3,
     sample_size: Annotated[
         str | None, typer.Option(help="Rows the clusterer sees (number or 'all').")
     ] = None,
@@ -235,18 +248,21 @@ def fit(
     from custseg.io.model_files import load_model, save_model
     from custseg.io.rulebooks import load_rulebook
 
+    # every option is checked before the table is read
+    params, sample, ranges = _parse_params(param), _parse_sample_size(sample_size), \
+        _parse_ranges(range_)
     old = load_model(reference) if reference is not None else None
     table = _read(data, map_, income_unit, max_decompressed_mb)
     model = fit_data(
         table,
         algorithm=algorithm.value,
-        params=_parse_params(param),
+        params=params,
         features=features,
         use_gender=use_gender,
         n_neighbors=neighbors,
-        sample_size=_parse_sample_size(sample_size),
+        sample_size=sample,
         random_state=seed,
-        ranges=_parse_ranges(range_),
+        ranges=ranges,
         rulebook=load_rulebook(rules),
         reference=old,
     )
@@ -322,7 +338,9 @@ def score(
     ] = None,
     map_: MapOpt = None,
     income_unit: IncomeUnit = None,
-    batch_rows: Annotated[int, typer.Option(help="Rows per batch.", min=1_000)] = 250_000,
+    batch_rows: Annotated[
+        int, typer.Option(help="Rows per batch.", min=1_000, max=1_000_000)
+    ] = 250_000,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -370,17 +388,21 @@ def suggest(
     """Suggest parameters for an algorithm (number of segments, eps…) with a reason."""
     from custseg.api import suggest as suggest_for
 
+    params, ranges = _parse_params(param), _parse_ranges(range_)
     result = suggest_for(_read(data, map_, income_unit, max_decompressed_mb),
-                         algorithm=algorithm.value, params=_parse_params(param),
-                         features=features, use_gender=use_gender, random_state=seed,
-                         ranges=_parse_ranges(range_))
+                         algorithm=algorithm.value, params=params, features=features,
+                         use_gender=use_gender, random_state=seed, ranges=ranges)
     if as_json:
         _print_json({"recommended": result.recommended, "table": result.table,
-                     "reason": result.reason, "warnings": result.warnings})
+                     "reason": result.reason, "warnings": result.warnings,
+                     "n_rows": result.n_rows, "sample_rows": result.sample_rows})
         return
     settings = ", ".join(f"{k}={v}" for k, v in result.recommended.items())
     typer.echo(f"{result.algorithm}: {settings}")
     typer.echo(f"why: {result.reason}")
+    typer.echo(f"rows: {result.n_rows:,} valid customers"
+               + (f", settings tried on a random sample of {result.sample_rows:,}"
+                  if result.sample_rows < result.n_rows else ", all used"))
     for warning in result.warnings:
         _err(f"warning: {warning}")
 
@@ -586,6 +608,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("error: interrupted")
         return 130
+    except MemoryError:  # a last resort: fits estimate their memory and refuse first
+        _err("error: out of memory: this request needs more memory than is free; use fewer "
+             "rows (a smaller --sample-size) or settings that find fewer, tighter groups.")
+        return 2
     except OSError as exc:  # the file system said no: a permission, a full disk…
         where = f" ({exc.filename})" if exc.filename else ""
         _err(f"error: {exc.strerror or exc}{where}; check the path and its permissions.")
@@ -615,6 +641,8 @@ FLAGS = {
     "params": "--param",
     "sample_size": "--sample-size",
     "rules": "--rules",
+    "n_neighbors": "--neighbors",
+    "random_state": "--seed",
 }
 
 
@@ -629,7 +657,7 @@ def cli_spelling(parameter: str, key: str | None) -> str | None:
         return f'{flag} {key}="COLUMN"'
     if parameter == "ranges":
         return f"{flag} {key}=LOW:HIGH"
-    return f"{flag} '{key}'"
+    return f"{flag} {shlex.quote(key)}"
 
 
 def _is_usage_error(exc: Exception) -> bool:

@@ -23,7 +23,8 @@ def test_mall_kmeans_suggests_five(mall_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     assert out["recommended"] == {"n_clusters": 5}
-    assert set(out) == {"recommended", "table", "reason", "warnings"}
+    assert set(out) == {"recommended", "table", "reason", "warnings", "n_rows", "sample_rows"}
+    assert out["n_rows"] == out["sample_rows"] == 200  # issue 10: suggest says its rows
     assert [row["n_clusters"] for row in out["table"]] == list(range(2, 11))
     assert out["reason"].startswith("5 segments: the highest silhouette (0.55)")
 

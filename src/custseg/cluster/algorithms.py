@@ -8,10 +8,18 @@ read an entry's traits (how to suggest settings, which parameters count customer
 to change when too many customers are noise, which charts apply), so that adding an
 algorithm means adding one entry. scikit-learn itself is imported only when an estimator
 is built: reading the registry (the command line's choices and help, say) does not load it.
+
+Each entry also says what a fit will cost (``fit_memory``): the memory of the clusterer's
+largest structures for the rows and settings at hand, estimated before anything is
+allocated, so that a fit that cannot fit in :data:`FIT_MEMORY_BUDGET` is refused (or, on
+the default sample, fitted on fewer rows) with the setting that lowers it, instead of
+running out of memory.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from custseg.errors import ParameterError, shown
 
 if TYPE_CHECKING:
+    import numpy as np
     from sklearn.base import BaseEstimator
 
 Kind = Literal["int", "float", "choice"]
@@ -28,6 +37,84 @@ SuggestBy = Literal["n_segments", "eps", "min_cluster_size"]
 #: Charts that help choose settings: silhouette/inertia/BIC over the number of segments,
 #: the sorted k-th-neighbour distances, and the merge tree.
 Diagnostic = Literal["k_curve", "k_distance", "dendrogram"]
+
+#: Most neighbours in the assigner's vote: each scored row holds this many distances and
+#: indices, so a batch of 250,000 rows stays within a few hundred MB.
+MAX_NEIGHBORS = 50
+#: Seeds scikit-learn accepts (0 to 2**32 - 1), with room for the seeds derived from one
+#: (seed + 1 + refit number in the stability refits and suggestions).
+MAX_SEED = 2**31 - 1
+#: Memory the clusterer's own largest structures may take. The rest of a fit (the table,
+#: the assigner, the metrics) and the interpreter stay within the rest of custseg's 1 GB.
+FIT_MEMORY_BUDGET = 512 * 2**20
+
+
+def _whole(value: Any) -> bool:
+    """A whole number (Python's or numpy's), never a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_fit_settings(
+    *, n_neighbors: Any = 3, sample_size: Any = None, random_state: Any = 0,
+    reference_size: Any = 50_000, atypical_quantile: Any = 0.99,
+) -> None:
+    """Refuse a fit setting outside its declared bounds, before any data is touched (every
+    face calls it through ``ModelConfig.resolved``; the Segmenter again when it fits).
+
+    Raises :class:`ParameterError` naming the setting (``parameter``).
+    """
+    if not _whole(n_neighbors) or not 1 <= n_neighbors <= MAX_NEIGHBORS:
+        raise ParameterError(
+            f"n_neighbors must be a whole number from 1 to {MAX_NEIGHBORS}, got "
+            f"{shown(n_neighbors)}", parameter="n_neighbors", key="3",
+        )
+    if not _whole(random_state) or not 0 <= random_state <= MAX_SEED:
+        raise ParameterError(
+            f"random_state (the seed) must be a whole number from 0 to {MAX_SEED:,}, got "
+            f"{shown(random_state)}", parameter="random_state", key="0",
+        )
+    if sample_size not in (None, "all") and (not _whole(sample_size) or sample_size < 2):
+        raise ParameterError(
+            f"sample_size must be a whole number ≥ 2, 'all' or None, got {shown(sample_size)}",
+            parameter="sample_size",
+        )
+    if not _whole(reference_size) or reference_size < 2:
+        raise ParameterError(
+            f"reference_size must be a whole number ≥ 2, got {shown(reference_size)}",
+            parameter="reference_size",
+        )
+    if isinstance(atypical_quantile, bool) or not isinstance(atypical_quantile, numbers.Real) \
+            or not 0 < atypical_quantile <= 1:
+        raise ParameterError(
+            f"atypical_quantile must be in (0, 1], got {shown(atypical_quantile)}",
+            parameter="atypical_quantile",
+        )
+
+
+@dataclass(frozen=True)
+class FitCost:
+    """What fitting a clusterer on some rows will need.
+
+    ``memory`` (bytes) goes to ``what``; ``max_rows`` is the most rows these settings fit
+    within :data:`FIT_MEMORY_BUDGET`; ``fix``, when a parameter rather than the number of
+    rows is the cause, is the value that brings these rows within it (``"eps=0.42"``).
+    """
+
+    memory: float
+    what: str
+    max_rows: int
+    fix: str = ""
+
+    @property
+    def fits(self) -> bool:
+        return self.memory <= FIT_MEMORY_BUDGET
+
+
+def size_text(n_bytes: float) -> str:
+    """Bytes as people say them: 3.4 GB, 512 MB."""
+    if n_bytes >= 2**30:
+        return f"{n_bytes / 2**30:,.1f} GB"
+    return f"{max(1, round(n_bytes / 2**20)):,} MB"
 
 
 @dataclass(frozen=True)
@@ -58,25 +145,32 @@ class ParamSpec:
             if text not in self.choices:
                 raise ParameterError(
                     f"{self.name}={shown(value)} is not allowed; choose one of "
-                    f"{', '.join(self.choices)}."
+                    f"{', '.join(self.choices)}",
+                    parameter="params",
                 )
             return text
+        if isinstance(value, bool):  # True is 1 to Python, never a count or a radius
+            raise ParameterError(f"{self.name}={shown(value)} is not a number; "
+                                 f"{self.describe_range()}", parameter="params")
         try:
             number = float(str(value).strip()) if isinstance(value, str) else float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ParameterError(
-                f"{self.name}={shown(value)} is not a number; {self.describe_range()}."
+                f"{self.name}={shown(value)} is not a number; {self.describe_range()}",
+                parameter="params",
             ) from None
+        if not math.isfinite(number) or not (self.low <= number <= self.high):
+            raise ParameterError(
+                f"{self.name}={shown(value)} is out of range; {self.describe_range()}",
+                parameter="params",
+            )
         if self.kind == "int":
             if not number.is_integer():
                 raise ParameterError(
-                    f"{self.name}={shown(value)} must be a whole number; {self.describe_range()}."
+                    f"{self.name}={shown(value)} must be a whole number; {self.describe_range()}",
+                    parameter="params",
                 )
             number = int(number)
-        if not (self.low <= number <= self.high):
-            raise ParameterError(
-                f"{self.name}={shown(value)} is out of range; {self.describe_range()}."
-            )
         return number
 
     def describe_range(self) -> str:
@@ -113,6 +207,14 @@ class AlgorithmSpec:
     size_bounded: tuple[str, ...] = field(default=())
     #: The charts that help choose this algorithm's settings.
     diagnostics: tuple[Diagnostic, ...] = ()
+    #: The memory a fit on rows ``X`` with resolved parameters will need (see
+    #: :class:`FitCost`); None when it grows no faster than the table itself.
+    fit_memory: Callable[[np.ndarray, Mapping[str, Any]], FitCost] | None = None
+    #: What to change when one segment holds nearly every customer, and when the
+    #: customers break into too many or too small segments. Empty: raise (lower) the
+    #: number of segments when there is one.
+    coarse_fix: str = ""
+    fine_fix: str = ""
 
     def param(self, name: str) -> ParamSpec:
         for spec in self.params:
@@ -120,7 +222,8 @@ class AlgorithmSpec:
                 return spec
         names = ", ".join(p.name for p in self.params)
         raise ParameterError(
-            f"{self.name} has no parameter {shown(name)}; its parameters are {names}."
+            f"{self.name} has no parameter {shown(name)}; its parameters are {names}",
+            parameter="params",
         )
 
     def resolve(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -132,6 +235,23 @@ class AlgorithmSpec:
 
     def make(self, params: Mapping[str, Any], random_state: int) -> BaseEstimator:
         return self.build(self.resolve(params), random_state)
+
+    def fix_for(self, outcome: Literal["noise", "coarse", "fine"]) -> str:
+        """What to change for a degenerate outcome: most customers noise, one segment
+        holding nearly everyone (coarse), too many or too small segments (fine)."""
+        if outcome == "noise":
+            return self.noise_fix or "try other settings"
+        given = self.coarse_fix if outcome == "coarse" else self.fine_fix
+        if given:
+            return given
+        if self.k_param:
+            return f"{'raise' if outcome == 'coarse' else 'lower'} {self.k_param}"
+        return "try other settings"
+
+    def cost(self, X: np.ndarray, params: Mapping[str, Any]) -> FitCost | None:
+        """The :class:`FitCost` of fitting on ``X`` with resolved ``params``, or None
+        when the registry declares none (cost linear in the table)."""
+        return None if self.fit_memory is None else self.fit_memory(X, params)
 
     def neighbours(self, params: Mapping[str, Any]) -> int | None:
         """The neighbour count of the k-distance curve for ``params`` (resolved values):
@@ -184,13 +304,151 @@ def _hdbscan(p: Mapping[str, Any], seed: int) -> BaseEstimator:
 
 
 def _birch(p: Mapping[str, Any], seed: int) -> BaseEstimator:
-    from sklearn.cluster import Birch
-
-    return Birch(
+    return _bounded_birch()(
         n_clusters=p["n_clusters"],
         threshold=p["threshold"],
         branching_factor=p["branching_factor"],
     )
+
+
+# ------------------------------------------------------------------- fit costs
+# Bytes per unit, measured on scikit-learn 1.9 (peak resident memory of the fit, less
+# the data), rounded up.
+
+#: Agglomerative clustering (ward, complete, average) holds the condensed matrix of
+#: pairwise distances and a working copy: about 9 bytes per pair of rows squared.
+_PAIRWISE = 9.0
+#: DBSCAN keeps every customer's neighbourhood (indices, and distances while they are
+#: found): about 16 bytes per neighbour.
+_PER_NEIGHBOUR = 16.0
+#: HDBSCAN keeps the distances and indices of each customer's min_samples neighbours.
+_PER_CORE_NEIGHBOUR = 32.0
+#: A Gaussian mixture keeps several rows-by-components arrays (responsibilities, log
+#: probabilities) and rows-by-features work arrays.
+_PER_RESPONSIBILITY, _PER_FEATURE = 64.0, 32.0
+#: HDBSCAN's largest min_samples (its ParamSpec's high).
+_MAX_CORE = 500
+#: A parameter is the cause, not the rows, when it makes an average neighbourhood or
+#: core this large a share of the customers.
+_WIDE = 0.05
+
+
+def _rows_within(per_row: float, per_pair: float = 0.0) -> int:
+    """Most rows ``m`` with ``per_row * m + per_pair * m**2`` within the budget."""
+    budget = FIT_MEMORY_BUDGET
+    if per_pair <= 0:
+        return int(budget // max(per_row, 1.0))
+    return int((-per_row + math.sqrt(per_row**2 + 4 * per_pair * budget)) / (2 * per_pair))
+
+
+def pair_distances(X: np.ndarray, pairs: int = 100_000, seed: int = 0) -> np.ndarray:
+    """Distances between ``pairs`` random pairs of distinct rows of ``X``, sorted: their
+    distribution says what share of the customers lies within a radius of an average
+    customer, without building any neighbourhood."""
+    import numpy as np
+
+    n = len(X)
+    if n < 2:
+        return np.zeros(0)
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, n, size=pairs)
+    j = (i + rng.integers(1, n, size=pairs)) % n  # never i itself
+    return np.sort(np.sqrt(((X[i] - X[j]) ** 2).sum(axis=1)))
+
+
+def _agglomerative_cost(X: np.ndarray, p: Mapping[str, Any]) -> FitCost:
+    n, d = X.shape
+    if p["linkage"] == "single":  # a minimum spanning tree: memory linear in the rows
+        per_row = 8.0 * (d + 8)
+        return FitCost(per_row * n, "the spanning tree of the customers", _rows_within(per_row))
+    return FitCost(_PAIRWISE * n * n, "the distances between every pair of customers",
+                   _rows_within(8.0 * d, _PAIRWISE))
+
+
+def _dbscan_cost(X: np.ndarray, p: Mapping[str, Any]) -> FitCost:
+    import numpy as np
+
+    n = len(X)
+    distances = pair_distances(X)
+    share = float(np.searchsorted(distances, p["eps"], side="right") / max(len(distances), 1))
+    neighbours = 1 + share * (n - 1)
+    cost = FitCost(
+        _PER_NEIGHBOUR * n * neighbours,
+        f"the neighbourhoods within eps={p['eps']:g} (about {neighbours:,.0f} customers "
+        "each)",
+        _rows_within(_PER_NEIGHBOUR, _PER_NEIGHBOUR * share),
+    )
+    if share > _WIDE and len(distances):
+        # the widest eps whose neighbourhoods, on these rows, fit
+        room = (FIT_MEMORY_BUDGET / (_PER_NEIGHBOUR * n) - 1) / max(n - 1, 1)
+        if room > 0:
+            eps = math.floor(float(np.quantile(distances, min(room, 1.0))) * 100) / 100
+            if eps >= 0.01:
+                cost = FitCost(cost.memory, cost.what, cost.max_rows, f"eps={eps:g}")
+    return cost
+
+
+def _hdbscan_cost(X: np.ndarray, p: Mapping[str, Any]) -> FitCost:
+    n = len(X)
+    k = min(int(p["min_samples"] or p["min_cluster_size"]), n)
+    per_row = _PER_CORE_NEIGHBOUR * k + 64.0
+    fix = ""
+    if k > _WIDE * n:
+        fitting = int((FIT_MEMORY_BUDGET / n - 64.0) // _PER_CORE_NEIGHBOUR)
+        fix = f"min_samples={min(fitting, _MAX_CORE)}" if fitting >= 1 else ""
+    return FitCost(per_row * n, f"the {k:,} nearest neighbours of each customer",
+                   _rows_within(per_row), fix)
+
+
+def _gmm_cost(X: np.ndarray, p: Mapping[str, Any]) -> FitCost:
+    n, d = X.shape
+    per_row = _PER_RESPONSIBILITY * p["n_components"] + _PER_FEATURE * d
+    return FitCost(per_row * n, f"the responsibilities of {p['n_components']} components "
+                   "for each customer", _rows_within(per_row))
+
+
+def _kmeans_cost(X: np.ndarray, p: Mapping[str, Any]) -> FitCost:
+    n, d = X.shape
+    per_row = 8.0 * (3 * d + p["n_clusters"] + 4)
+    return FitCost(per_row * n, "the distances of each customer to the centres",
+                   _rows_within(per_row))
+
+
+def _bounded_birch():
+    """scikit-learn's Birch, whose final step (agglomerative clustering of the
+    sub-cluster centres, quadratic in their number) is refused when the sub-clusters
+    are too many for memory, instead of running out of it."""
+    from sklearn.cluster import Birch
+
+    global _BoundedBirch
+    if _BoundedBirch is None:
+
+        class BoundedBirch(Birch):
+            def fit(self, X, y=None):
+                n_clusters = self.n_clusters
+                self.set_params(n_clusters=None)
+                try:
+                    super().fit(X)  # the tree of sub-clusters only
+                finally:
+                    self.set_params(n_clusters=n_clusters)
+                m = len(self.subcluster_centers_)
+                memory = _PAIRWISE * m * m
+                if n_clusters is not None and memory > FIT_MEMORY_BUDGET:
+                    raise ParameterError(
+                        f"threshold={self.threshold:g} leaves {m:,} sub-clusters, whose final "
+                        f"merge needs about {size_text(memory)}, more than the "
+                        f"{size_text(FIT_MEMORY_BUDGET)} a fit may use; raise threshold",
+                        parameter="params", key=f"threshold={min(self.threshold * 2, 5.0):g}",
+                    )
+                self.partial_fit()  # the final, global step alone
+                self.labels_ = self.predict(X)
+                return self
+
+        _BoundedBirch = BoundedBirch
+    return _BoundedBirch
+
+
+_BoundedBirch = None
 
 
 ALGORITHMS: dict[str, AlgorithmSpec] = {
@@ -210,6 +468,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             suggest_by="n_segments",
             k_param="n_clusters",
             diagnostics=("k_curve",),
+            fit_memory=_kmeans_cost,
         ),
         AlgorithmSpec(
             name="dbscan",
@@ -228,9 +487,12 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             suggest_by="eps",
             has_noise=True,
             noise_fix="raise eps or lower min_samples",
+            coarse_fix="lower eps or raise min_samples",
+            fine_fix="raise min_samples",
             fit_sample=50_000,
             count_params=("min_samples",),
             diagnostics=("k_distance",),
+            fit_memory=_dbscan_cost,
         ),
         AlgorithmSpec(
             name="agglomerative",
@@ -245,9 +507,13 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             build=_agglomerative,
             predicts_natively=False,
             suggest_by="n_segments",
-            fit_sample=10_000,
+            # the pairwise distances of 7,500 rows take about 480 MB
+            fit_sample=7_500,
             k_param="n_clusters",
             diagnostics=("k_curve", "dendrogram"),
+            fit_memory=_agglomerative_cost,
+            coarse_fix="raise n_clusters, or use linkage=ward",
+            fine_fix="lower n_clusters, or use linkage=ward",
         ),
         AlgorithmSpec(
             name="gmm",
@@ -268,6 +534,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             fit_sample=200_000,
             k_param="n_components",
             diagnostics=("k_curve",),
+            fit_memory=_gmm_cost,
         ),
         AlgorithmSpec(
             name="hdbscan",
@@ -277,7 +544,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
                 ParamSpec("min_cluster_size", "int", 15, "Smallest group that counts as a "
                           "segment.", low=2, high=5000, step=1, title="Smallest segment"),
                 ParamSpec("min_samples", "int", None, "How conservative the density "
-                          "estimate is; 'auto' uses min_cluster_size.", low=1, high=500,
+                          "estimate is; 'auto' uses min_cluster_size.", low=1, high=_MAX_CORE,
                           optional=True, step=1, title="Density samples"),
                 ParamSpec("cluster_selection_epsilon", "float", 0.0, "Merge segments "
                           "closer than this (scaled units).", low=0.0, high=5.0, step=0.05,
@@ -288,11 +555,15 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             suggest_by="min_cluster_size",
             has_noise=True,
             noise_fix="lower min_cluster_size or min_samples",
-            fit_sample=50_000,
+            coarse_fix="lower min_cluster_size or cluster_selection_epsilon",
+            fine_fix="raise min_cluster_size",
+            # its spanning tree takes time quadratic in the rows: 20,000 in a few seconds
+            fit_sample=20_000,
             # min_samples first: when it is 'auto', HDBSCAN uses min_cluster_size
             count_params=("min_samples", "min_cluster_size"),
             size_bounded=("min_cluster_size", "min_samples"),
             diagnostics=("k_distance",),
+            fit_memory=_hdbscan_cost,
         ),
         AlgorithmSpec(
             name="birch",

@@ -23,6 +23,9 @@ from custseg.table.fields import AGE, GENDER, INCOME, NUMERIC_FIELDS, SCORE
 
 DEFAULT_FEATURES: tuple[str, ...] = (AGE, INCOME, SCORE)
 GENDER_WEIGHT = 1.0
+#: Most gender answers one-hot encoded: each is a column of the clustering space, so a
+#: column of ids or free text taken for gender would make the matrix rows × rows.
+MAX_GENDER_CATEGORIES = 12
 
 
 def check_features(features: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -130,7 +133,17 @@ def fit_encoding(
                 "clustering on gender needs a gender column, and this table has none",
                 parameter="use_gender",
             )
-        categories = tuple(sorted(pd.unique(values[GENDER].dropna()).tolist()))
+        found = pd.unique(values[GENDER].dropna())
+        if len(found) > MAX_GENDER_CATEGORIES:
+            examples = ", ".join(shown(v, 20) for v in found[:3])
+            raise ParameterError(
+                f"the gender column holds {len(found):,} different answers ({examples}, …); "
+                f"clustering on gender encodes each as a column, so at most "
+                f"{MAX_GENDER_CATEGORIES} are accepted. Check that the right column is taken "
+                "for gender, or fit without gender",
+                parameter="mapping", key=GENDER,
+            )
+        categories = tuple(sorted(found.tolist()))
     return FeatureEncoding(
         features=tuple(features),
         means=tuple(float(m) for m in means),

@@ -20,6 +20,12 @@ For large tables the clusterer sees at most a sample (``sample_size``; each algo
 a default cap, none for linear-cost ones), and the assigner's reference set is bounded
 by ``reference_size``, stratified by segment, so that assignment speed does not fall as
 the customer base grows.
+
+Before the clusterer is built, the registry estimates the memory its fit will need
+(:meth:`AlgorithmSpec.cost`). Over :data:`FIT_MEMORY_BUDGET`, a fit on the default sample
+is made on fewer rows, with a warning; a fit on a sample the caller chose (or whose
+parameters are the cause) is refused, naming the sample size or the parameter value that
+fits. A degenerate but legal outcome (see :func:`degenerate_warnings`) warns.
 """
 
 from __future__ import annotations
@@ -33,7 +39,14 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from custseg.cluster.algorithms import AlgorithmSpec, get_algorithm
+from custseg.cluster.algorithms import (
+    FIT_MEMORY_BUDGET,
+    AlgorithmSpec,
+    FitCost,
+    check_fit_settings,
+    get_algorithm,
+    size_text,
+)
 from custseg.cluster.assigner import KNNAssigner
 from custseg.cluster.assignment import (
     Assignment,
@@ -44,6 +57,54 @@ from custseg.cluster.assignment import (
 )
 from custseg.cluster.labels import NOISE
 from custseg.errors import NotEnoughDataError, ParameterError
+
+#: Fewest rows the default sample is lowered to for memory; below it, the fit is refused.
+AUTO_SAMPLE_FLOOR = 5_000
+
+#: Degenerate outcomes worth a warning: one segment over 90% of the customers, more than
+#: 20 segments, noise over 40%, a segment under 1% of the customers or under 5 of them.
+DOMINANT_SHARE = 0.9
+MAX_SEGMENTS = 20
+NOISE_SHARE = 0.4
+SMALL_SHARE, SMALL_COUNT = 0.01, 5
+
+
+def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec) -> list[str]:
+    """Warnings for a legal but degenerate segmentation, each with the setting to change:
+    everyone noise, a single segment, one segment holding over 90% of the customers,
+    more than 20 segments, segments under 1% of the customers or under 5 of them, noise
+    over 40%."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    if n == 0:
+        return []
+    values, counts = np.unique(labels[labels != NOISE], return_counts=True)
+    noise_share = float(np.mean(labels == NOISE))
+    name = spec.name
+    if len(values) == 0:
+        return [f"{name} put every customer in noise: no segment was found; "
+                f"{spec.fix_for('noise')}."]
+    out = []
+    if len(values) == 1:
+        out.append(f"{name} found a single segment; the customers do not separate with "
+                   f"these settings: {spec.fix_for('coarse')}.")
+    elif counts.max() > DOMINANT_SHARE * n:
+        out.append(f"{name} put {counts.max() / n:.1%} of the customers in one segment; the "
+                   f"others barely separate: {spec.fix_for('coarse')}.")
+    if len(values) > MAX_SEGMENTS:
+        out.append(f"{name} found {len(values):,} segments, more than {MAX_SEGMENTS} anyone "
+                   f"can act on: {spec.fix_for('fine')}.")
+    small = np.sort(counts[(counts < SMALL_SHARE * n) | (counts < SMALL_COUNT)])
+    if len(small) and n >= 2 * SMALL_COUNT:
+        sizes = ", ".join(f"{c:,}" for c in small[:5]) + (" …" if len(small) > 5 else "")
+        sizes += " customer" if len(small) == 1 and small[0] == 1 else " customers"
+        noun = "segment holds" if len(small) == 1 else "segments hold"
+        out.append(f"{name}: {len(small):,} {noun} under 1% of the customers or fewer than "
+                   f"{SMALL_COUNT} ({sizes}): {spec.fix_for('fine')}.")
+    if noise_share > NOISE_SHARE:
+        out.append(f"{name} left {noise_share:.0%} of customers as noise; "
+                   f"{spec.fix_for('noise')}.")
+    return out
 
 
 class Segmenter(ClusterMixin, BaseEstimator):
@@ -112,22 +173,9 @@ class Segmenter(ClusterMixin, BaseEstimator):
     # ------------------------------------------------------------------ fitting
 
     def _check_settings(self) -> None:
-        if not isinstance(self.n_neighbors, int | np.integer) or self.n_neighbors < 1:
-            raise ParameterError(f"n_neighbors must be a whole number ≥ 1, got {self.n_neighbors!r}.")
-        if not 0 < self.atypical_quantile <= 1:
-            raise ParameterError(
-                f"atypical_quantile must be in (0, 1], got {self.atypical_quantile!r}."
-            )
-        if not isinstance(self.reference_size, int | np.integer) or self.reference_size < 2:
-            raise ParameterError(
-                f"reference_size must be a whole number ≥ 2, got {self.reference_size!r}."
-            )
-        if self.sample_size not in (None, "all") and (
-            not isinstance(self.sample_size, int | np.integer) or self.sample_size < 2
-        ):
-            raise ParameterError(
-                f"sample_size must be a whole number ≥ 2, 'all' or None, got {self.sample_size!r}."
-            )
+        check_fit_settings(n_neighbors=self.n_neighbors, sample_size=self.sample_size,
+                           random_state=self.random_state, reference_size=self.reference_size,
+                           atypical_quantile=self.atypical_quantile)
 
     def fit(self, X: Any, y: Any = None) -> Segmenter:
         """Fit the clusterer (on a sample when large), then the assigner."""
@@ -139,25 +187,33 @@ class Segmenter(ClusterMixin, BaseEstimator):
         n = X.shape[0]
 
         cap = {None: spec.fit_sample, "all": None}.get(self.sample_size, self.sample_size)
-        if cap is not None and n > cap:
-            sample = np.sort(rng.choice(n, size=int(cap), replace=False))
-        else:
-            sample = np.arange(n)
+        sample = _sample(n, cap, rng)
         X_fit = X[sample]
         if spec.k_param and params[spec.k_param] > len(X_fit):
             raise NotEnoughDataError(
                 f"{spec.k_param}={params[spec.k_param]} asks for more segments than there "
                 f"are customers to fit ({len(X_fit)}); lower it or add data."
             )
-        for name in spec.size_bounded:
-            if params[name] is not None and params[name] > len(X_fit):
-                warnings.warn(
-                    f"{name}={params[name]} is more than the {len(X_fit)} customers fitted; "
-                    f"lowered to {len(X_fit)}.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                params[name] = len(X_fit)
+        self._bound_sizes(spec, params, len(X_fit))
+        cost = spec.cost(X_fit, params)
+        if cost is not None and not cost.fits:
+            if self.sample_size is not None or cost.fix or cost.max_rows < AUTO_SAMPLE_FLOOR:
+                raise _too_large(spec, len(X_fit), cost)
+            # the default sample is the registry's own choice: lower it to what fits
+            wanted = len(X_fit)
+            sample = _sample(n, int(0.9 * cost.max_rows), rng)  # a margin for the estimate
+            X_fit = X[sample]
+            self._bound_sizes(spec, params, len(X_fit))
+            if not spec.cost(X_fit, params).fits:
+                raise _too_large(spec, wanted, cost)
+            warnings.warn(
+                f"{spec.name} was fitted on a sample of {len(X_fit):,} of the {n:,} "
+                f"customers: on {wanted:,}, {cost.what} would need about "
+                f"{size_text(cost.memory)}, more than the {size_text(FIT_MEMORY_BUDGET)} a "
+                "fit may use; the assigner places the others.",
+                UserWarning,
+                stacklevel=2,
+            )
         clusterer = spec.build(params, self.random_state)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*copy.*", category=FutureWarning)
@@ -183,6 +239,19 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self.fidelity_ = self._fidelity(clusterer, relabel, rng)
         self._warn_degenerate(spec)
         return self
+
+    @staticmethod
+    def _bound_sizes(spec: AlgorithmSpec, params: dict[str, Any], rows: int) -> None:
+        """Lower the parameters that cannot exceed the rows fitted (with a warning)."""
+        for name in spec.size_bounded:
+            if params[name] is not None and params[name] > rows:
+                warnings.warn(
+                    f"{name}={params[name]} is more than the {rows} customers fitted; "
+                    f"lowered to {rows}.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                params[name] = rows
 
     def _fit_assigner(self, atypical_threshold: float | None = None) -> None:
         """Fit the assigner on the reference set; measure the atypical threshold unless
@@ -223,28 +292,8 @@ class Segmenter(ClusterMixin, BaseEstimator):
         return Fidelity(float(np.mean(held_out == y[rows])), native_agreement, int(len(rows)))
 
     def _warn_degenerate(self, spec: AlgorithmSpec) -> None:
-        segments = self.classes_[self.classes_ != NOISE]
-        noise_share = float(np.mean(self.labels_ == NOISE))
-        name, fix = spec.name, spec.noise_fix
-        if len(segments) == 0:
-            warnings.warn(
-                f"{name} put every customer in noise: no segment was found; {fix}.",
-                UserWarning,
-                stacklevel=3,
-            )
-        elif len(segments) == 1:
-            warnings.warn(
-                f"{name} found a single segment; the customers do not separate with these "
-                "settings.",
-                UserWarning,
-                stacklevel=3,
-            )
-        if noise_share > 0.5 and len(segments):
-            warnings.warn(
-                f"{name} left {noise_share:.0%} of customers as noise; {fix}.",
-                UserWarning,
-                stacklevel=3,
-            )
+        for message in degenerate_warnings(self.labels_, spec):
+            warnings.warn(message, UserWarning, stacklevel=3)
 
     # --------------------------------------------------------------- assigning
 
@@ -320,6 +369,25 @@ class Segmenter(ClusterMixin, BaseEstimator):
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Segmenter:
         """Rebuild a fitted Segmenter from :meth:`state`."""
         return cls.from_fitted(FittedSegmenter.from_state(meta, arrays))
+
+
+def _sample(n: int, cap: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Sorted positions of a random sample of ``cap`` of ``n`` rows (all when fewer)."""
+    if cap is not None and n > cap:
+        return np.sort(rng.choice(n, size=int(cap), replace=False))
+    return np.arange(n)
+
+
+def _too_large(spec: AlgorithmSpec, rows: int, cost: FitCost) -> ParameterError:
+    """The refusal of a fit that would need more memory than a fit may use."""
+    need = (f"{spec.name} on {rows:,} customers would need about {size_text(cost.memory)} "
+            f"for {cost.what}, more than the {size_text(FIT_MEMORY_BUDGET)} a fit may use")
+    if cost.fix:
+        return ParameterError(
+            f"{need}; use {cost.fix}, or fit on a sample of at most {cost.max_rows:,} "
+            "customers", parameter="params", key=cost.fix)
+    return ParameterError(f"{need}; fit on a sample of at most {cost.max_rows:,} customers",
+                          parameter="sample_size", key=str(cost.max_rows))
 
 
 def _size_order(raw: np.ndarray):

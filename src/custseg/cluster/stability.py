@@ -110,6 +110,9 @@ def stability(
         for name in spec.count_params:
             if p.get(name) is not None:
                 p[name] = max(2, int(round(p[name] * scale)))
+        for name in spec.size_bounded:  # as the fit itself does: never more than the rows
+            if p.get(name) is not None:
+                p[name] = min(p[name], take)
         if spec.k_param and p[spec.k_param] > take:
             continue
         refit = np.asarray(spec.build(p, seed + 1 + r).fit_predict(Xs[idx]))

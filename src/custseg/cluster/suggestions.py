@@ -15,8 +15,18 @@ Each algorithm's registry entry says which search applies (``suggest_by``):
   fitted) that maximises the silhouette of the clustered customers times the share not
   left as noise.
 
-Warnings: most customers left as noise, and one feature accounting for almost all of the
-distance between the segments' centres.
+A setting is only recommended by the ``eps`` and ``min_cluster_size`` searches when its
+segmentation is not degenerate in the sense of the fit's own warnings (no segment under
+1% of the customers or under 5, none over 90%, noise at most 40%).
+
+The search runs on a random sample of the valid customers (``sample`` rows, five times as
+many for eps, whose density a sample would thin out); the result says how many valid
+customers there were (``n_rows``, the same rows ``fit`` uses) and how many the search saw
+(``sample_rows``).
+
+Warnings: the fit's warnings for a degenerate segmentation (most customers left as noise,
+one segment holding nearly all, tiny segments…), and one feature accounting for almost
+all of the distance between the segments' centres.
 """
 
 from __future__ import annotations
@@ -31,6 +41,13 @@ from sklearn.metrics import davies_bouldin_score, silhouette_score
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.evaluate import k_distance, sample_rows
 from custseg.cluster.labels import NOISE
+from custseg.cluster.segmenter import (
+    DOMINANT_SHARE,
+    NOISE_SHARE,
+    SMALL_COUNT,
+    SMALL_SHARE,
+    degenerate_warnings,
+)
 
 
 @dataclass
@@ -40,6 +57,9 @@ class Suggestion:
     table: list[dict[str, Any]]
     reason: str
     warnings: list[str] = field(default_factory=list)
+    #: Valid customers given, and how many of them (a random sample) the search saw.
+    n_rows: int = 0
+    sample_rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,8 +107,9 @@ def suggest(
     else:
         result = _suggest_min_cluster_size(Xs, spec, base, seed, fitted_rows or len(X))
     labels = result.pop("labels")
-    warnings = _warnings(Xs, labels, spec.name, feature_names)
-    return Suggestion(spec.name, result["recommended"], result["table"], result["reason"], warnings)
+    warnings = _warnings(Xs, labels, spec, feature_names)
+    return Suggestion(spec.name, result["recommended"], result["table"], result["reason"],
+                      warnings, n_rows=int(len(X)), sample_rows=int(len(Xs)))
 
 
 def _suggest_k(X, spec, base, ks, min_share, seed) -> dict[str, Any]:
@@ -138,13 +159,19 @@ def _score(X: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """Segments found, noise share, silhouette of the clustered customers, and their
     product with the share kept out of noise (None when fewer than two segments)."""
     clustered = labels != NOISE
-    found = len(set(labels[clustered].tolist()))
+    sizes = np.unique(labels[clustered], return_counts=True)[1]
+    found = len(sizes)
     noise = float(np.mean(~clustered))
     sil = (float(silhouette_score(X[clustered], labels[clustered],
                                   sample_size=min(3_000, int(clustered.sum())), random_state=0))
            if found > 1 and clustered.sum() > found else None)
-    usable = sil is not None and found <= 15 and noise <= 0.5
+    n = len(labels)
+    # what the fit would warn about is never recommended
+    balanced = found > 1 and sizes.min() >= max(SMALL_COUNT, SMALL_SHARE * n) \
+        and sizes.max() <= DOMINANT_SHARE * n
+    usable = sil is not None and found <= 15 and noise <= NOISE_SHARE and balanced
     return {"segments": found, "noise_share": noise, "silhouette": sil,
+            "smallest": int(sizes.min()) if found else 0,
             "score": sil * (1 - noise) if usable else None}
 
 
@@ -194,7 +221,8 @@ def _suggest_min_cluster_size(X, spec, base, seed, fitted_rows) -> dict[str, Any
     if not scored:
         best = table[0]
         reason = ("no setting found between two and fifteen segments with most customers "
-                  "clustered; the smallest segment size is suggested.")
+                  "clustered and none tiny or holding nearly everyone; the smallest segment "
+                  "size is suggested.")
     else:
         best = max(scored, key=lambda r: r["score"])
         reason = (f"min_cluster_size {best['min_cluster_size']} ({best['share']:.0%} of the "
@@ -206,12 +234,8 @@ def _suggest_min_cluster_size(X, spec, base, seed, fitted_rows) -> dict[str, Any
             "labels": fits[best["min_cluster_size"]]}
 
 
-def _warnings(X, labels, algorithm, feature_names) -> list[str]:
-    out = []
-    noise = float(np.mean(labels == NOISE))
-    if noise > 0.5:
-        out.append(f"{algorithm} leaves {noise:.0%} of customers as noise with these settings: "
-                   "raise eps or lower min_samples / min_cluster_size.")
+def _warnings(X, labels, spec, feature_names) -> list[str]:
+    out = [f"with the recommended settings, {w}" for w in degenerate_warnings(labels, spec)]
     segments = [s for s in np.unique(labels) if s != NOISE]
     if len(segments) > 1 and feature_names:
         centres = np.array([X[labels == s].mean(axis=0) for s in segments])

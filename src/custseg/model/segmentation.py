@@ -51,6 +51,10 @@ class ModelConfig:
 
     def resolved(self) -> ModelConfig:
         """The same config with features checked and every parameter filled in."""
+        from custseg.cluster.algorithms import check_fit_settings  # the bounds all faces share
+
+        check_fit_settings(n_neighbors=self.n_neighbors, sample_size=self.sample_size,
+                           random_state=self.random_state, reference_size=self.reference_size)
         spec = get_algorithm(self.algorithm)
         return replace(
             self,

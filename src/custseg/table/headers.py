@@ -138,7 +138,10 @@ def match_headers(
     columns
         The input header, in order.
     mapping
-        Explicit ``{field: column}`` choices; they win over the alias table.
+        Explicit ``{field: column}`` choices; they win over the alias table. One column
+        feeds one field: a mapping that gives a column to two fields, or gives another
+        field's column (by its header) away without mapping that field elsewhere, is
+        refused rather than leaving a field to read the wrong column.
     income_unit
         ``"k$"`` or ``"$"`` to state the income unit; by default it comes from the
         header ("(k$)", "($)", "USD"…) and is k$ when the header names no unit.
@@ -167,9 +170,27 @@ def match_headers(
                 f"column {shown(col)} appears {len(hits)} times in the header; rename the "
                 "copies so the mapping is unambiguous."
             )
+        other = next((f for f, i in fields.items() if i == hits[0]), None)
+        if other is not None:
+            raise SchemaError(
+                f"the mapping gives column {shown(col)} to both {other} and {name}; one "
+                "column feeds one field: map each to its own column",
+                parameter="mapping", key=name,
+            )
         fields[name] = hits[0]
         if name == INCOME:
             unit_from_header = _ALIASES.get(normalise_header(col), (INCOME, None))[1]
+    for name, position in fields.items():
+        # a column the header names as another field, which the mapping did not place
+        # elsewhere: that field would silently lose it
+        owner = _ALIASES.get(normalise_header(cols[position]), (name, None))[0]
+        if owner != name and owner not in fields:
+            raise SchemaError(
+                f"column {shown(cols[position])} is the {owner} column by its header, and the "
+                f"mapping gives it to {name}; one column feeds one field: map {name} to its "
+                f"own column, or map {owner} to another one",
+                parameter="mapping", key=name,
+            )
 
     candidates: dict[str, list[int]] = {}
     taken = set(fields.values())

@@ -1,0 +1,345 @@
+"""Issue 10, classes 9 and 12 and the fit/suggest items, through the command line.
+
+Every bad value exits 2 with one ``error:`` line; settings that would size an allocation
+beyond memory are refused before it is made. The memory cases run in a child process
+under an address-space limit and a timeout, and assert the child's peak memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from custseg.cli import main
+from custseg.table.sample import make_customers
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+GiB = 2**30
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(code: int, err: str) -> str:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("values") / "customers.csv"
+    make_customers(300, seed=0).to_csv(path, index=False)
+    return path
+
+
+# ------------------------------------------------------------------ class 12: values
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        # seeds: 0 .. 2**31 - 1 (scikit-learn takes up to 2**32 - 1; derived seeds add a few)
+        (["fit", "{csv}", "-o", "{tmp}/m", "--seed", "-1"], "'--seed'"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--seed", "4294967296"], "less than or equal to 2147483647"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--seed", "2147483648"], "less than or equal to 2147483647"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--seed", "1.5"], "valid integer"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--seed", "abc"], "valid integer"),
+        (["suggest", "{csv}", "--seed", "-7"], "'--seed'"),
+        (["demo-data", "-o", "{tmp}/m", "--seed", "-1"], "'--seed'"),
+        (["demo-data", "-o", "{tmp}/m", "--seed", "99999999999"], "'--seed'"),
+        # --param values of the wrong type or beyond the registry's bounds
+        (["fit", "{csv}", "-o", "{tmp}/m", "-p", "n_clusters=abc"], "n_clusters='abc' is not a number"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "-p", "n_clusters=3.5"], "must be a whole number"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "-p", "n_clusters=nan"],
+         "is out of range; n_clusters takes 2 to 30"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "-p", "n_clusters=inf"], "is out of range"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "-p", "n_clusters=1e400"], "is out of range"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "-p", "n_clusters=" + "9" * 500], "is out of range"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "-p", "n_clusters=true"], "is not a number"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "-p", "n_init=0x10"], "is not a number"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "-a", "dbscan", "-p", "eps=-1"], "eps takes 0.01 to 5"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "-a", "dbscan", "-p", "min_samples=auto"], "is not a number"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "-a", "agglomerative", "-p", "linkage=Ward"],
+         "choose one of ward, complete, average, single"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "-p", "eps=0.5"], "kmeans has no parameter 'eps'"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "-p", "n_clusters=5", "-p", "n_clusters=6"], "given twice"),
+        (["suggest", "{csv}", "-p", "n_clusters=abc"], "is not a number"),
+        # ranges
+        (["fit", "{csv}", "-o", "{tmp}/m", "--range", "age=90:18"], "low < high"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--range", "age=30:30"], "low < high"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--range", "age=nan:90"], "finite"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--range", "age=-inf:inf"], "finite"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--range", "age=18"], "FIELD=LOW:HIGH"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--range", "age=18:90", "--range", "age=20:30"],
+         "--range 'age' is given twice"),
+        (["suggest", "{csv}", "--range", "spending_score=100:1"], "low < high"),
+        # mappings: one column, one field
+        (["fit", "{csv}", "-o", "{tmp}/m", "--map", "spending_score=age",
+          "--features", "annual_income,spending_score"],
+         "column 'age' is the age column by its header, and the mapping gives it to "
+         "spending_score"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--map", "annual_income=customer_id"],
+         "is the customer_id column by its header"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--map", "age=age", "--map", "spending_score=age"],
+         "gives column 'age' to both age and spending_score"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--map", "age=age", "--map", "age=annual_income"],
+         "--map 'age' is given twice"),
+        (["suggest", "{csv}", "--map", "spending_score=age", "--features", "spending_score"],
+         "one column feeds one field"),
+        # sizes and counts
+        (["fit", "{csv}", "-o", "{tmp}/m", "--neighbors", "1000000000"], "less than or equal to 50"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--neighbors", "0"], "'--neighbors'"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--sample-size", "1"], "at least 2"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--sample-size", "half"], "whole number or 'all'"),
+        (["fit", "{csv}", "-o", "{tmp}/m", "--sample-size", "1e9"], "whole number or 'all'"),
+        (["demo-data", "-o", "{tmp}/m", "-n", "50000000"], "less than or equal to 1000000"),
+        (["demo-data", "-o", "{tmp}/m", "-n", "0"], "'-n'"),
+        (["score", "{csv}", "{csv}", "-o", "{tmp}/m", "--batch-rows", "1000000000"],
+         "less than or equal to 1000000"),
+    ],
+)
+def test_bad_values_exit_2_with_one_line(small_csv, tmp_path, capsys, args, words):
+    args = [a.format(csv=small_csv, tmp=tmp_path) for a in args]
+    line = one_error_line(*run(capsys, *args)[::2])
+    assert words in line
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_refused_param_names_the_option(small_csv, tmp_path, capsys):
+    line = one_error_line(*run(capsys, "fit", small_csv, "-o", tmp_path / "m",
+                               "-p", "n_clusters=abc")[::2])
+    assert line.endswith("(--param)")
+
+
+def test_options_are_checked_before_the_table_is_read(tmp_path, capsys):
+    """A bad option is refused even when the file could not be read at all."""
+    missing = tmp_path / "nope.csv"
+    line = one_error_line(*run(capsys, "fit", missing, "-o", tmp_path / "m",
+                               "--range", "age=90:18")[::2])
+    assert "low < high" in line
+
+
+def test_large_but_harmless_values_are_accepted(small_csv, tmp_path, capsys):
+    code, _, err = run(capsys, "fit", small_csv, "-o", tmp_path / "m", "--seed", "2147483647",
+                       "--sample-size", "999999999999", "--neighbors", "50")
+    assert code == 0, err
+
+
+def test_an_oversized_hdbscan_setting_is_lowered_not_a_crash(small_csv, tmp_path, capsys):
+    """min_cluster_size above the table used to crash the stability refits (exit 1)."""
+    code, out, err = run(capsys, "fit", small_csv, "-o", tmp_path / "m", "-a", "hdbscan",
+                         "-p", "min_cluster_size=5000", "--json")
+    assert code == 0, err
+    assert "lowered to 300" in err
+    assert json.loads(out)["warnings"]
+
+
+# --------------------------------------------------- class 9: settings that size memory
+
+RUNNER = """
+import resource, sys
+from custseg.cli import main
+code = main(sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    f.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+sys.exit(code)
+"""
+
+
+def _limits():  # a regression must fail the test, not the machine
+    resource.setrlimit(resource.RLIMIT_AS, (4 * GiB, 4 * GiB))
+
+
+def run_bounded(tmp_path: Path, *args) -> tuple[int, str, int]:
+    """Run the CLI in a child under 4 GiB of address space and 60 s; its exit code,
+    stderr and peak resident memory in bytes."""
+    peak = tmp_path / "peak"
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(peak), *map(str, args)], capture_output=True,
+        text=True, timeout=60, env=env, preexec_fn=_limits,
+    )
+    return done.returncode, done.stderr, int(peak.read_text()) * 1024 if peak.exists() else 0
+
+
+@pytest.fixture(scope="module")
+def big_csv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("big") / "customers30k.csv"
+    make_customers(30_000, seed=0).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def id_gender_csv(tmp_path_factory) -> Path:
+    """20,000 customers whose 'gender' column holds a different value on every row."""
+    frame = make_customers(20_000, seed=0)
+    frame["gender"] = "g" + frame["customer_id"]
+    path = tmp_path_factory.mktemp("gender") / "ids_as_gender.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["-a", "agglomerative", "--sample-size", "all"],
+         ["agglomerative on 30,000 customers would need about", "GB", "pair",
+          "(--sample-size 7"]),
+        (["-a", "agglomerative", "-p", "linkage=average", "--sample-size", "20000"],
+         ["on 20,000 customers", "(--sample-size 7"]),
+        (["-a", "dbscan", "-p", "eps=5"],
+         ["dbscan on 30,000 customers would need about", "neighbourhoods within eps=5",
+          "(--param eps=0."]),
+        (["-a", "dbscan", "-p", "eps=2", "--sample-size", "all"], ["(--param eps=0."]),
+        (["-a", "hdbscan", "-p", "min_cluster_size=5000"],
+         ["hdbscan on 20,000 customers", "5,000 nearest neighbours", "(--param min_samples="]),
+        (["-a", "birch", "-p", "threshold=0.05"], ["sub-clusters", "(--param threshold=0.1)"]),
+    ],
+)
+def test_fits_too_large_for_memory_are_refused_before_allocating(big_csv, tmp_path, args, words):
+    code, err, peak = run_bounded(tmp_path, "fit", big_csv, "-o", tmp_path / "m", *args)
+    line = one_error_line(code, err)
+    for word in words:
+        assert word in line
+    assert "512 MB" in line
+    assert peak < 1 * GiB
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_a_gender_column_of_ids_is_refused_not_one_hot_encoded(id_gender_csv, tmp_path):
+    code, err, peak = run_bounded(tmp_path, "fit", id_gender_csv, "-o", tmp_path / "m",
+                                  "--use-gender")
+    line = one_error_line(code, err)
+    assert "the gender column holds 20,000 different answers" in line
+    assert line.endswith('(--map gender="COLUMN")')
+    assert peak < 1 * GiB
+
+
+@pytest.mark.slow
+def test_the_default_sample_is_lowered_to_what_fits(tmp_path):
+    """DBSCAN's default sample (50,000) of dense data needs 1.3 GB: it fits on fewer rows,
+    says so, and stays under 1 GB."""
+    path = tmp_path / "dense.csv"
+    make_customers(60_000, seed=0).to_csv(path, index=False)
+    code, err, peak = run_bounded(tmp_path, "fit", path, "-o", tmp_path / "m", "-a", "dbscan")
+    assert code == 0, err
+    assert "dbscan was fitted on a sample of" in err
+    assert "the assigner places the others" in err
+    assert peak < 1 * GiB
+
+
+@pytest.mark.slow
+def test_demo_data_at_its_cap_stays_under_1_gb(tmp_path):
+    code, err, peak = run_bounded(tmp_path, "demo-data", "-n", "1000000", "-o",
+                                  tmp_path / "d.csv")
+    assert code == 0, err
+    assert peak < 1 * GiB
+
+
+def test_memory_error_is_one_line_exit_2(small_csv, tmp_path, capsys, monkeypatch):
+    """The last resort, should any allocation escape the estimates."""
+    import custseg.api
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError("Unable to allocate 3.35 GiB")
+
+    monkeypatch.setattr(custseg.api, "fit", exhausted)
+    line = one_error_line(*run(capsys, "fit", small_csv, "-o", tmp_path / "m")[::2])
+    assert "out of memory" in line and "--sample-size" in line
+
+
+# ------------------------------------------------------------------------ also measured
+
+
+@pytest.fixture(scope="module")
+def messy_csv(tmp_path_factory) -> Path:
+    """9,000 customers: some ages missing, some scores out of range, some ages outside a
+    --range of 20:60."""
+    frame = make_customers(9_000, seed=3).astype({"age": object, "spending_score": object})
+    frame.loc[::7, "age"] = "?"
+    frame.loc[::11, "spending_score"] = 150
+    path = tmp_path_factory.mktemp("messy") / "messy.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "dbscan", "hdbscan"])
+def test_suggest_uses_the_rows_fit_uses_and_says_so(messy_csv, tmp_path, capsys, algorithm):
+    options = ["-a", algorithm, "--range", "age=20:60"]
+    code, out, err = run(capsys, "fit", messy_csv, "-o", tmp_path / "m", *options, "--json")
+    assert code == 0, err
+    fitted = json.loads(out)["n_rows"]
+    code, out, err = run(capsys, "suggest", messy_csv, *options, "--json")
+    assert code == 0, err
+    said = json.loads(out)
+    assert said["n_rows"] == fitted
+    assert 0 < said["sample_rows"] <= said["n_rows"]
+    # the documented samples: 4,000 customers, five times as many for eps
+    assert said["sample_rows"] == min(fitted, 20_000 if algorithm == "dbscan" else 4_000)
+    code, out, err = run(capsys, "suggest", messy_csv, *options)
+    assert code == 0, err
+    assert f"rows: {fitted:,} valid customers" in out
+
+
+def test_fit_warns_about_degenerate_results(tmp_path, capsys):
+    """Warnings on stderr and in the JSON, each with the setting to change."""
+    path = tmp_path / "c.csv"
+    make_customers(400, seed=0).to_csv(path, index=False)
+    code, out, err = run(capsys, "fit", path, "-o", tmp_path / "m", "-p", "n_clusters=30",
+                         "--json")
+    assert code == 0, err
+    warned = json.loads(out)["warnings"]
+    assert any("found 30 segments, more than 20" in w and "lower n_clusters" in w for w in warned)
+    assert any("under 1% of the customers or fewer than 5" in w for w in warned)
+    for w in warned:
+        assert f"warning: {w}" in err
+
+    code, out, err = run(capsys, "fit", path, "-o", tmp_path / "m2", "-a", "dbscan",
+                         "-p", "eps=1.5", "--json")
+    warned = json.loads(out)["warnings"]
+    assert any("single segment" in w or "in one segment" in w for w in warned)
+    assert all("eps" in w or "min_samples" in w for w in warned)
+
+    code, out, err = run(capsys, "fit", path, "-o", tmp_path / "m3", "-a", "dbscan",
+                         "-p", "eps=0.15", "--json")
+    warned = json.loads(out)["warnings"]
+    noise = json.loads(out)["metrics"]["noise_share"]
+    assert noise > 0.4
+    assert any(f"left {noise:.0%} of customers as noise; raise eps or lower min_samples" in w
+               for w in warned)
+
+
+def test_a_balanced_fit_warns_nothing(tmp_path, capsys):
+    path = tmp_path / "c.csv"
+    make_customers(1_000, seed=0).to_csv(path, index=False)
+    code, out, err = run(capsys, "fit", path, "-o", tmp_path / "m", "--json")
+    assert code == 0, err
+    assert json.loads(out)["warnings"] == []
+    assert "warning:" not in err
+
+
+def test_suggest_warns_like_fit(tmp_path, capsys):
+    path = tmp_path / "c.csv"
+    make_customers(600, seed=0).to_csv(path, index=False)
+    code, out, err = run(capsys, "suggest", path, "-a", "dbscan", "-p", "min_samples=200",
+                         "--json")
+    assert code == 0, err
+    warned = json.loads(out)["warnings"]
+    assert warned
+    for w in warned:
+        assert w.startswith("with the recommended settings, dbscan ") or "alone makes" in w
