@@ -10,7 +10,6 @@ import bz2
 import gzip
 import io
 import lzma
-import os
 import tempfile
 import zipfile
 from pathlib import Path
@@ -37,7 +36,8 @@ def decompress(
     """The content of ``raw`` decompressed, and the name of the file it holds.
 
     The content is bytes when ``in_memory`` (an upload), else a temporary file the
-    caller deletes when done. More than ``cap`` bytes is refused.
+    caller deletes when done (it is deleted here if decompression fails or is
+    interrupted). More than ``cap`` bytes is refused.
     """
     if compression == "zip":
         inner, inner_name = _zip_member(raw, name, cap)
@@ -45,11 +45,11 @@ def decompress(
         inner = _OPENERS[compression](raw)
         path = Path(name)
         inner_name = path.stem if path.suffix.lower() in COMPRESSED_SUFFIXES else name
+    total = 0
     sink: io.BytesIO | tempfile._TemporaryFileWrapper
     sink = io.BytesIO() if in_memory else tempfile.NamedTemporaryFile(
-        prefix="custseg-", suffix=Path(inner_name).suffix, delete=False
+        prefix="custseg-", suffix=Path(inner_name).suffix[:16], delete=False
     )
-    total = 0
     try:
         with inner:
             while chunk := inner.read(1 << 20):
@@ -63,22 +63,23 @@ def decompress(
                         parameter="max_decompressed_mb",
                     )
                 sink.write(chunk)
+        if not isinstance(sink, io.BytesIO):
+            sink.close()
     except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as exc:
         _discard(sink)
         raise InputFileError(f"{shown(name)} is a damaged {compression} file ({exc}).") from None
-    except InputFileError:
+    except BaseException:  # the cap, or an interruption (Ctrl+C, a signal turned exception)
         _discard(sink)
         raise
     if isinstance(sink, io.BytesIO):
         return sink.getvalue(), inner_name
-    sink.close()
     return Path(sink.name), inner_name
 
 
 def _discard(sink: io.BytesIO | tempfile._TemporaryFileWrapper) -> None:
     if not isinstance(sink, io.BytesIO):
         sink.close()
-        os.unlink(sink.name)
+        Path(sink.name).unlink(missing_ok=True)
 
 
 def _zip_member(raw: BinaryIO, name: str, cap: int) -> tuple[BinaryIO, str]:
