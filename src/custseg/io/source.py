@@ -191,13 +191,17 @@ class TableSource:
         with self._open() as raw:
             content, self.name = decompress(raw, self.compression, self.name,
                                             self.limits.max_decompressed_bytes,
-                                            in_memory=self._bytes is not None)
+                                            in_memory=self._bytes is not None,
+                                            adopt=self._adopt)
         if isinstance(content, bytes):
             self._bytes = content
         else:
             self.path = content
-            # removed by close(), else when this object goes, else at exit
-            self._cleanup = weakref.finalize(self, _remove, content)
+
+    def _adopt(self, path: Path) -> None:
+        """Take charge of a decompressed copy: removed by close(), else when this object
+        goes, else at exit."""
+        self._cleanup = weakref.finalize(self, _remove, path)
 
     def close(self) -> None:
         """Remove the decompressed copy of a compressed input now, if there is one."""
