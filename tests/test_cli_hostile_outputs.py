@@ -379,3 +379,15 @@ def test_sigterm_to_custseg_app_stops_the_server():
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+@pytest.mark.slow
+def test_the_dask_engine_writes_a_250_character_folder(work, capsys):
+    pytest.importorskip("distributed")
+    folder = work["dir"] / ("d" * 250)
+    code, _, err = run(capsys, "score", work["model"], work["base"], "-o", folder, "--engine", "dask")
+    assert code == 0, err
+    assert [p.name for p in folder.iterdir()] == ["part-00000.csv"]
+    assert not [p for p in work["dir"].iterdir() if p.name.startswith(".")]
+    refused(capsys, "score", work["model"], work["base"], "-o", work["dir"] / ("d" * 256),
+            "--engine", "dask", words="is 256 bytes long")

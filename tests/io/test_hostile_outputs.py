@@ -324,3 +324,14 @@ def test_a_compressed_input_refused_after_expanding_leaves_no_copy(tmp_path, tmp
             TableSource(path)
         assert caught.value is not None  # the error (and its traceback) is still held
         assert list(tmpdir_folder.iterdir()) == []
+
+
+def test_score_dask_refuses_an_existing_output_before_starting(files, demo_model):
+    pytest.importorskip("distributed")
+    from custseg.io.dask_engine import score_dask
+
+    before = files["table"].read_bytes()
+    for output in (files["table"], files["model"]):
+        with pytest.raises(InputFileError, match="already exists"):
+            score_dask(demo_model, files["table"], output)
+    assert files["table"].read_bytes() == before
