@@ -11,6 +11,7 @@ runs, and ``custseg --help`` and ``--version`` load neither scikit-learn, pandas
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -86,6 +87,11 @@ DEFAULT_MAX_DECOMPRESSED_MB = 8_192
 #: Most demo customers written at once: the table is built in memory (about 300 bytes a
 #: customer), so a million stays within a few hundred MB.
 DEMO_MAX_ROWS = 1_000_000
+# Every command that writes a file takes this; an input is never overwritten, --force or not.
+Force = Annotated[
+    bool, typer.Option("--force", help="Replace an existing output file of another kind "
+                       "(a table by a model, say).")
+]
 
 
 def _err(message: str) -> None:
@@ -181,6 +187,13 @@ def _read(data: Path, map_: list[str] | None, income_unit: str | None,
                       limits=_limits(max_decompressed_mb))
 
 
+def _check_output(output: Path, kind: str, force: bool, *inputs: Path | str | None) -> None:
+    """Refuse a bad output path before any work is done (the writer checks again)."""
+    from custseg.io.outputs import check_output_path
+
+    check_output_path(output, *inputs, kind=kind, force=force)
+
+
 def _show_version(value: bool) -> None:
     if value:
         from custseg import __version__
@@ -208,12 +221,15 @@ def demo_data(
     n: Annotated[int, typer.Option("-n", help="Number of customers.", min=1,
                                    max=DEMO_MAX_ROWS)] = 200,
     seed: Seed = 0,
+    force: Force = False,
 ) -> None:
     """Write the built-in demo customer table."""
-    from custseg.io.writers import write_frame_csv
+    from custseg.io.writers import output_format, write_frame_csv
     from custseg.table.sample import make_customers
 
-    write_frame_csv(make_customers(n, seed), output)
+    output_format(output)
+    _check_output(output, "table", force)
+    write_frame_csv(make_customers(n, seed), output, force=force)
     _err(f"wrote {n:,} demo customers to {output}")
 
 
@@ -241,6 +257,7 @@ def fit(
         Path | None,
         typer.Option(help="An earlier model: matching segments keep its ids, names, strategies."),
     ] = None,
+    force: Force = False,
     as_json: AsJson = False,
 ) -> None:
     """Fit a segmentation and save it as a model file."""
@@ -251,6 +268,8 @@ def fit(
     # every option is checked before the table is read
     params, sample, ranges = _parse_params(param), _parse_sample_size(sample_size), \
         _parse_ranges(range_)
+    inputs = (data, rules, reference)
+    _check_output(output, "model", force, *inputs)
     old = load_model(reference) if reference is not None else None
     table = _read(data, map_, income_unit, max_decompressed_mb)
     model = fit_data(
@@ -266,7 +285,7 @@ def fit(
         rulebook=load_rulebook(rules),
         reference=old,
     )
-    save_model(model, output)
+    save_model(model, output, inputs=inputs, force=force)
     for message in model.warnings:
         _err(f"warning: {message}")
     summary = model.summary()
@@ -343,12 +362,18 @@ def score(
     ] = 250_000,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    force: Force = False,
 ) -> None:
     """Score every row of a table: segment, confidence, atypical flag, row status."""
     from custseg.io.model_files import load_model
 
     if scheduler and engine is not Engine.dask:
         raise ParameterError("--scheduler only applies with --engine dask.")
+    if engine is Engine.local:
+        from custseg.io.writers import output_format
+
+        output_format(output)
+        _check_output(output, "table", force, model_path, input_path)
     model = load_model(model_path)
     mapping = _parse_mapping(map_)
     if engine is Engine.dask:
@@ -364,7 +389,8 @@ def score(
         with _progress(quiet) as progress:
             report = score_file(model, input_path, output, mapping=mapping,
                                 income_unit=income_unit, batch_rows=batch_rows,
-                                progress=progress, limits=_limits(max_decompressed_mb))
+                                progress=progress, limits=_limits(max_decompressed_mb),
+                                force=force)
     _err(
         f"scored {report.n_rows:,} rows ({report.n_invalid:,} invalid, "
         f"{report.n_atypical:,} atypical) in {report.seconds:.1f} s -> {report.output}"
@@ -448,6 +474,7 @@ def report(
     map_: MapOpt = None,
     income_unit: IncomeUnit = None,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    force: Force = False,
 ) -> None:
     """Write a self-contained HTML report of a model (works offline)."""
     import datetime as dt
@@ -456,11 +483,12 @@ def report(
     from custseg.io.model_files import load_model
     from custseg.io.writers import write_text
 
+    _check_output(output, "report", force, model_path, data)
     model = load_model(model_path)
     table = None if data is None else _read(data, map_, income_unit, max_decompressed_mb)
     text = report_html(model, table, generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
                        source=Path(data).name if data else "")
-    write_text(text, output)
+    write_text(text, output, model_path, data, kind="report", force=force)
     _err(f"report written to {output}")
 
 
@@ -470,10 +498,12 @@ def rules(
     model_path: Annotated[
         Path | None, typer.Argument(metavar="[MODEL]", help="Export this model's rulebook.")
     ] = None,
+    force: Force = False,
 ) -> None:
     """Export a rulebook as TOML (the built-in one, or a model's) to edit and reuse."""
     from custseg.io.writers import write_text
 
+    _check_output(output, "rulebook", force, model_path)
     if model_path:
         from custseg.io.model_files import load_model
 
@@ -482,7 +512,7 @@ def rules(
         from custseg.io.rulebooks import default_rulebook
 
         book = default_rulebook()
-    write_text(book.to_toml(), output)
+    write_text(book.to_toml(), output, model_path, kind="rulebook", force=force)
     _err(f"rulebook written to {output}; use it with custseg fit --rules {output}")
 
 
@@ -492,15 +522,20 @@ def run_app(
     port: Annotated[int, typer.Option(help="Port to serve on.", min=1, max=65535)] = 8501,
     address: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
 ) -> None:
-    """Open the dashboard (on the built-in demo data unless --data is given)."""
+    """Open the dashboard (on the built-in demo data unless --data is given).
+
+    This process becomes the Streamlit server (exec), so a signal sent to it (Ctrl+C,
+    SIGTERM from a supervisor) stops the server itself; nothing is left running.
+    """
     from importlib.resources import files
 
     env = dict(os.environ)
     if data is not None:
         from custseg.io.source import TableSource
 
-        TableSource(data)  # refuse an unreadable file here, with a clear message
+        TableSource(data).close()  # refuse an unreadable file here, with a clear message
         env["CUSTSEG_DATA"] = str(Path(data).resolve())
+    _check_port(address, port)
     entry = Path(str(files("custseg").joinpath("app", "streamlit_app.py")))
     command = [
         sys.executable, "-m", "streamlit", "run", str(entry),
@@ -511,7 +546,76 @@ def run_app(
     ]
     _err(f"custseg dashboard on http://{address}:{port}  (Ctrl+C to stop)")
     # Run beside the app so Streamlit reads its .streamlit/config.toml (theme, limits).
-    raise typer.Exit(subprocess.call(command, env=env, cwd=entry.parent))
+    if os.name != "posix":  # no exec there: run it as a child, which Ctrl+C reaches too
+        raise typer.Exit(subprocess.call(command, env=env, cwd=entry.parent))
+    os.chdir(entry.parent)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, command, env)
+
+
+def _check_port(address: str, port: int) -> None:
+    """Refuse a port already in use before Streamlit starts (it would exit 1 with its
+    own message).
+
+    The probe binds as Streamlit's server does: one socket for ``address`` (IPv6 when it
+    has a colon, dual-stack; else IPv4), with SO_REUSEADDR; and 127.0.0.1 as well when
+    ``address`` is a loopback or wildcard address, which serves it too.
+    """
+    import errno
+    import ipaddress
+    import socket
+
+    if address.startswith("unix://"):
+        return  # a Unix socket: no port
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        found = socket.getaddrinfo(address or None, port, family, socket.SOCK_STREAM, 0,
+                                   socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ParameterError(
+            f"--address {shown(address)} is not an address this machine can serve on "
+            f"({getattr(exc, 'strerror', None) or exc}); use 127.0.0.1, or 0.0.0.0 for every "
+            "network interface."
+        ) from None
+    targets = [(family, found[0][4])]
+    try:
+        ip = ipaddress.ip_address(str(found[0][4][0]).split("%")[0])
+    except ValueError:
+        ip = None
+    if ip is not None and (ip.is_loopback or ip.is_unspecified):
+        targets.append((socket.AF_INET, ("127.0.0.1", port)))
+    for target_family, sockaddr in targets:
+        problem = _bind_problem(target_family, sockaddr)
+        if problem is None:
+            continue
+        if problem == errno.EADDRINUSE:
+            raise ParameterError(f"port {port} is in use; choose another with --port.")
+        if problem == errno.EACCES:
+            raise ParameterError(
+                f"port {port} needs administrator rights here; choose one above 1023 with "
+                "--port."
+            )
+        raise ParameterError(
+            f"--address {shown(address)} is not an address this machine can serve on "
+            f"({os.strerror(problem)}); use 127.0.0.1, or 0.0.0.0 for every network interface."
+        )
+
+
+def _bind_problem(family: int, sockaddr: tuple) -> int | None:
+    """The errno of binding a socket as Streamlit does, or None if it binds."""
+    import socket
+
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            if os.name != "nt":
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            probe.bind(sockaddr)
+    except OSError as exc:
+        return exc.errno or -1
+    return None
 
 
 # ------------------------------------------------------------------------ output
@@ -589,19 +693,102 @@ def _print_summary(summary: dict[str, Any]) -> None:
 # -------------------------------------------------------------------------- entry
 
 
+class _Stopped(BaseException):
+    """A stop signal (SIGINT, SIGTERM, SIGHUP) raised where the program is, so that every
+    ``finally`` and cleanup runs: temporary files go, no output is half written.
+
+    A BaseException, so that no ``except Exception`` swallows it and Click does not turn
+    it into its "Aborted!"."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: The signals that stop a command with cleanup; exit code 128 + the signal's number.
+_STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def _stop_signals_raise():
+    """While in the block, a stop signal raises :class:`_Stopped` (once: a second signal
+    during the cleanup stops the process at once, as a second Ctrl+C should)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = [getattr(signal, name) for name in _STOP_SIGNALS if hasattr(signal, name)]
+    previous = {}
+
+    def stop(signum: int, frame: object) -> None:
+        for each in previous:
+            signal.signal(each, signal.SIG_DFL)
+        raise _Stopped(signum)
+
+    for each in wanted:
+        old = signal.getsignal(each)
+        if old is signal.SIG_IGN or old is None:  # ignored on purpose (nohup), or not Python's
+            continue
+        previous[each] = old
+        signal.signal(each, stop)
+    try:
+        yield
+    finally:
+        for each, old in previous.items():
+            signal.signal(each, old)
+
+
+def _exit_now(code: int) -> None:
+    """End the process after the exit handlers (temporary files go), skipping the
+    interpreter's shutdown: native threads a stop left half-way (pyarrow's readers, on
+    Python file objects) abort the process when shut down under."""
+    import atexit
+
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_handlers is not None:
+        run_exit_handlers()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _free_abandoned() -> None:
+    """Free what a stop left half-way (readers, sources and their temporary copies) now,
+    while the interpreter is whole: they sit in reference cycles with the traceback."""
+    import gc
+
+    gc.collect()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (never raises for user errors)."""
+    """Run the command line; returns the exit code (never raises for user errors).
+
+    Exit codes: 0 success, 2 a user error (one ``error:`` line), 1 an internal error,
+    128 + N when stopped by signal N (130 Ctrl+C, 143 SIGTERM, 129 SIGHUP) after cleaning
+    up.
+    """
     command = typer.main.get_command(app)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _stop_signals_raise():
             warnings.simplefilter("ignore")
             result = command.main(args=argv, prog_name="custseg", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except typer.Exit as exc:
         return exc.exit_code
-    except typer.Abort:
-        _err("error: aborted")
-        return 1
+    except _Stopped as exc:
+        import signal
+
+        _free_abandoned()
+        _err(f"error: stopped by {signal.Signals(exc.signum).name}; nothing half-written "
+             "was left behind.")
+        if argv is None:  # the program itself, not a caller in Python
+            _exit_now(128 + exc.signum)
+        return 128 + exc.signum
+    except typer.Abort:  # Click's word for a KeyboardInterrupt it caught
+        _err("error: interrupted")
+        return 130
     except CustsegError as exc:
         _err(f"error: {exc.render(cli_spelling)}")
         return 2
@@ -643,6 +830,7 @@ FLAGS = {
     "rules": "--rules",
     "n_neighbors": "--neighbors",
     "random_state": "--seed",
+    "force": "--force",
 }
 
 

@@ -18,8 +18,8 @@ import glob as globlib
 import logging
 import os
 import shutil
+import tempfile
 import time
-import uuid
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +30,7 @@ import pandas as pd
 
 from custseg.errors import CustsegError, InputFileError, shown
 from custseg.io.formats import Batch
+from custseg.io.outputs import check_name_length
 from custseg.io.score_files import Progress, Scan, ScoreReport, write_scored
 from custseg.io.sniff import PARQUET_SUFFIXES, TEXT_SUFFIXES
 from custseg.io.source import DEFAULT_BATCH_ROWS, ReadLimits, TableSource, fields_frame
@@ -61,6 +62,7 @@ def expand_inputs(spec: str | os.PathLike[str]) -> list[Path]:
 
 def _output_folder(output: str | os.PathLike[str]) -> tuple[Path, str]:
     out = Path(output)
+    check_name_length(out)
     fmt = "parquet" if out.suffix.lower() in PARQUET_SUFFIXES else "csv"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputFileError(
@@ -159,8 +161,11 @@ def score_dask(
     options = {"mapping": dict(mapping or {}) or None, "income_unit": income_unit,
                "limits": limits or ReadLimits(), "batch_rows": batch_rows,
                "needs": model.encoding.needs}
-    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.part"
-    tmp.mkdir()
+    # a short name of its own, whatever the length of the output's
+    tmp = Path(tempfile.mkdtemp(prefix=".custseg-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp's folder is private; the output's is not
     report = ScoreReport(output=str(out))
     try:
         with _client(scheduler, connect_timeout) as client:

@@ -21,6 +21,7 @@ import io
 import json
 import os
 import zipfile
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from custseg.errors import CustsegError, ModelFileError, shown
-from custseg.io.writers import atomic_path, check_output_path
+from custseg.io.outputs import atomic_path, check_output_path
 from custseg.model.segmentation import SegmentationModel
 
 FORMAT = "custseg-model"
@@ -69,9 +70,17 @@ def model_bytes(model: SegmentationModel) -> bytes:
     return out.getvalue()
 
 
-def save_model(model: SegmentationModel, path: str | os.PathLike[str]) -> Path:
-    """Write the model to exactly ``path`` (atomically)."""
-    target = check_output_path(path)
+def save_model(
+    model: SegmentationModel, path: str | os.PathLike[str], *,
+    inputs: Sequence[str | os.PathLike[str] | None] = (), force: bool = False,
+) -> Path:
+    """Write the model to exactly ``path`` (atomically).
+
+    ``path`` may not be one of ``inputs`` (the files the model was made from), nor an
+    existing file that is not a model (a customer table, say) unless ``force``; see
+    :func:`custseg.io.outputs.check_output_path`.
+    """
+    target = check_output_path(path, *inputs, kind="model", force=force)
     data = model_bytes(model)
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)

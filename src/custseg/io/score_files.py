@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from custseg.cluster.assignment import AssignmentMemo
 from custseg.errors import InputFileError, shown
+from custseg.io.outputs import atomic_path, check_output_path
 from custseg.io.source import (
     DEFAULT_BATCH_ROWS,
     CustomerTable,
@@ -29,14 +30,7 @@ from custseg.io.source import (
     TableSource,
     fields_frame,
 )
-from custseg.io.writers import (
-    ScoredWriter,
-    as_frame,
-    atomic_path,
-    check_output_path,
-    output_format,
-    scored_table,
-)
+from custseg.io.writers import ScoredWriter, as_frame, output_format, scored_table
 from custseg.model.scoring import SCORE_COLUMNS, Scored, score_rows
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.fields import ID
@@ -240,15 +234,25 @@ def score_file(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Progress | None = None,
     limits: ReadLimits | None = None,
+    force: bool = False,
 ) -> ScoreReport:
-    """Score ``input_path`` into ``output_path`` (.csv or .parquet), atomically."""
+    """Score ``input_path`` into ``output_path`` (.csv or .parquet), atomically.
+
+    The output may not be the input, nor an existing file that is not a table (a model,
+    a report) unless ``force``; a decompressed copy of a compressed input is removed on
+    the way out, however the run ends.
+    """
     started = time.perf_counter()
     fmt = output_format(output_path)
-    target = check_output_path(output_path, input_path)
+    target = check_output_path(output_path, input_path, kind="table", force=force)
     source = TableSource(input_path, mapping=mapping, income_unit=income_unit, limits=limits)
     report = ScoreReport(output=str(target))
-    with atomic_path(target) as tmp:
-        write_scored(model, source, tmp, fmt, report, batch_rows=batch_rows, progress=progress)
+    try:
+        with atomic_path(target) as tmp:
+            write_scored(model, source, tmp, fmt, report, batch_rows=batch_rows,
+                         progress=progress)
+    finally:
+        source.close()
     report.seconds = time.perf_counter() - started
     return report
 

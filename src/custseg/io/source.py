@@ -126,6 +126,22 @@ class TableSource:
         limits: ReadLimits | None = None,
         well_formed: bool | None = None,
     ) -> None:
+        self._cleanup: weakref.finalize | None = None
+        try:
+            self._setup(source, name, mapping, income_unit, limits, well_formed)
+        except BaseException:
+            self.close()  # a compressed input refused once expanded leaves no copy behind
+            raise
+
+    def _setup(
+        self,
+        source: str | os.PathLike[str] | bytes,
+        name: str | None,
+        mapping: Mapping[str, str] | None,
+        income_unit: str | None,
+        limits: ReadLimits | None,
+        well_formed: bool | None,
+    ) -> None:
         self.limits = limits or ReadLimits()
         self.compression: str | None = None
         if isinstance(source, bytes | bytearray | memoryview):
@@ -175,12 +191,22 @@ class TableSource:
         with self._open() as raw:
             content, self.name = decompress(raw, self.compression, self.name,
                                             self.limits.max_decompressed_bytes,
-                                            in_memory=self._bytes is not None)
+                                            in_memory=self._bytes is not None,
+                                            adopt=self._adopt)
         if isinstance(content, bytes):
             self._bytes = content
         else:
             self.path = content
-            weakref.finalize(self, os.unlink, content)
+
+    def _adopt(self, path: Path) -> None:
+        """Take charge of a decompressed copy: removed by close(), else when this object
+        goes, else at exit."""
+        self._cleanup = weakref.finalize(self, _remove, path)
+
+    def close(self) -> None:
+        """Remove the decompressed copy of a compressed input now, if there is one."""
+        if self._cleanup is not None:
+            self._cleanup()
 
     def _open(self) -> BinaryIO:
         if self._bytes is not None:
@@ -301,6 +327,10 @@ class TableSource:
                 f"{shown(self.name)} is not valid {encoding} text ({exc.reason} near byte "
                 f"{exc.start:,}). Save it again as UTF-8 CSV."
             ) from None
+
+
+def _remove(path: Path) -> None:
+    Path(path).unlink(missing_ok=True)
 
 
 def _after(batches: Iterator[Batch], skip: int) -> Iterator[Batch]:

@@ -1,15 +1,14 @@
 """Writing scored tables: atomically, with spreadsheet formulas neutralised.
 
 Output goes to a temporary file beside the target and is renamed into place only when
-complete, so a failure never leaves a half-written file under the requested name.
+complete, so a failure never leaves a half-written file under the requested name; which
+paths may be written is decided by :mod:`custseg.io.outputs`.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -21,6 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from custseg.errors import InputFileError, shown
+from custseg.io.outputs import atomic_path, check_output_path
 
 #: A cell starting with one of these is run as a formula by spreadsheet programs.
 _FORMULA_CHARS = pa.array(["=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20"])
@@ -109,42 +109,6 @@ def output_format(path: str | os.PathLike[str]) -> str:
     return OUTPUT_FORMATS[suffix]
 
 
-def check_output_path(path: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> Path:
-    """Refuse an output path that is a folder, sits in a missing folder, or is an input."""
-    out = Path(path)
-    if out.is_dir():
-        raise InputFileError(f"{shown(str(out))} is a folder; give a file name for the output.")
-    if not out.parent.exists():
-        raise InputFileError(
-            f"the folder {shown(str(out.parent))} does not exist; create it first."
-        )
-    for source in inputs:
-        if Path(source).exists() and out.exists() and os.path.samefile(out, source):
-            raise InputFileError(
-                f"the output {shown(str(out))} is the input file; choose another name so "
-                "the input is not overwritten."
-            )
-    return out
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed onto it only if the block succeeds."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        # mkstemp makes the file private (0600); give it the usual permissions
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class ScoredWriter:
     """Appends scored batches to a CSV or Parquet file (use as a context manager)."""
 
@@ -178,18 +142,23 @@ class ScoredWriter:
         self.close()
 
 
-def write_table(table: pa.Table, path: str | os.PathLike[str]) -> Path:
-    """Write a whole table atomically, format from the file name."""
+def write_table(table: pa.Table, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Write a whole table atomically, format from the file name (``force``: see
+    :func:`~custseg.io.outputs.check_output_path`)."""
     fmt = output_format(path)
-    target = check_output_path(path)
+    target = check_output_path(path, kind="table", force=force)
     with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
         writer.write(table)
     return target
 
 
-def write_text(text: str, path: str | os.PathLike[str]) -> Path:
-    """Write UTF-8 text (a report, a rulebook) atomically to exactly ``path``."""
-    target = check_output_path(path)
+def write_text(
+    text: str, path: str | os.PathLike[str], *inputs: str | os.PathLike[str] | None,
+    kind: str, force: bool = False,
+) -> Path:
+    """Write UTF-8 text (a ``"report"``, a ``"rulebook"``) atomically to exactly ``path``,
+    which must not be one of ``inputs``."""
+    target = check_output_path(path, *inputs, kind=kind, force=force)
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return target
@@ -203,6 +172,7 @@ def csv_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def write_frame_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+def write_frame_csv(frame: pd.DataFrame, path: str | os.PathLike[str], *,
+                    force: bool = False) -> Path:
     """Write a DataFrame as CSV atomically (used for demo data)."""
-    return write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+    return write_table(pa.Table.from_pandas(frame, preserve_index=False), path, force=force)
