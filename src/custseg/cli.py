@@ -82,6 +82,10 @@ MaxDecompressedMb = Annotated[
 ]
 #: ReadLimits' default (8 GiB), in the option's MB, without importing io at start-up.
 DEFAULT_MAX_DECOMPRESSED_MB = 8_192
+MaxRows = Annotated[
+    int | None, typer.Option("--max-rows", min=1,
+                             help="Most rows read into memory (default 1,000,000).")
+]
 
 
 def _err(message: str) -> None:
@@ -156,19 +160,19 @@ def _parse_sample_size(value: str | None) -> int | str | None:
     return size
 
 
-def _limits(max_decompressed_mb: int) -> ReadLimits:
+def _limits(max_decompressed_mb: int, max_rows: int | None = None) -> ReadLimits:
     from custseg.io.source import ReadLimits
 
-    return ReadLimits(max_decompressed_bytes=max_decompressed_mb << 20)
+    return ReadLimits(max_decompressed_bytes=max_decompressed_mb << 20, max_rows=max_rows)
 
 
 def _read(data: Path, map_: list[str] | None, income_unit: str | None,
-          max_decompressed_mb: int) -> CustomerTable:
+          max_decompressed_mb: int, max_rows: int | None = None) -> CustomerTable:
     """A whole customer table, read as the input options say."""
     from custseg.io.source import read_table
 
     return read_table(data, mapping=_parse_mapping(map_), income_unit=income_unit,
-                      limits=_limits(max_decompressed_mb))
+                      limits=_limits(max_decompressed_mb, max_rows))
 
 
 def _show_version(value: bool) -> None:
@@ -224,6 +228,7 @@ def fit(
     range_: RangeOpt = None,
     rules: Annotated[Path | None, typer.Option(help="Rulebook TOML (default: built in).")] = None,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    max_rows: MaxRows = None,
     reference: Annotated[
         Path | None,
         typer.Option(help="An earlier model: matching segments keep its ids, names, strategies."),
@@ -236,7 +241,7 @@ def fit(
     from custseg.io.rulebooks import load_rulebook
 
     old = load_model(reference) if reference is not None else None
-    table = _read(data, map_, income_unit, max_decompressed_mb)
+    table = _read(data, map_, income_unit, max_decompressed_mb, max_rows)
     model = fit_data(
         table,
         algorithm=algorithm.value,
@@ -347,6 +352,8 @@ def score(
             report = score_file(model, input_path, output, mapping=mapping,
                                 income_unit=income_unit, batch_rows=batch_rows,
                                 progress=progress, limits=_limits(max_decompressed_mb))
+    for message in report.warnings:
+        _err(f"warning: {message}")
     _err(
         f"scored {report.n_rows:,} rows ({report.n_invalid:,} invalid, "
         f"{report.n_atypical:,} atypical) in {report.seconds:.1f} s -> {report.output}"
@@ -365,12 +372,13 @@ def suggest(
     income_unit: IncomeUnit = None,
     range_: RangeOpt = None,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    max_rows: MaxRows = None,
     as_json: AsJson = False,
 ) -> None:
     """Suggest parameters for an algorithm (number of segments, eps…) with a reason."""
     from custseg.api import suggest as suggest_for
 
-    result = suggest_for(_read(data, map_, income_unit, max_decompressed_mb),
+    result = suggest_for(_read(data, map_, income_unit, max_decompressed_mb, max_rows),
                          algorithm=algorithm.value, params=_parse_params(param),
                          features=features, use_gender=use_gender, random_state=seed,
                          ranges=_parse_ranges(range_))
@@ -393,6 +401,7 @@ def compare(
     map_: MapOpt = None,
     income_unit: IncomeUnit = None,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    max_rows: MaxRows = None,
     as_json: AsJson = False,
 ) -> None:
     """Match two models' segments and count how customers moved between them."""
@@ -400,7 +409,8 @@ def compare(
     from custseg.io.model_files import load_model
 
     old, new = load_model(old_path), load_model(new_path)
-    result = compare_models(old, new, _read(data, map_, income_unit, max_decompressed_mb))
+    result = compare_models(old, new,
+                            _read(data, map_, income_unit, max_decompressed_mb, max_rows))
     if as_json:
         _print_json(result)
         return
@@ -426,6 +436,7 @@ def report(
     map_: MapOpt = None,
     income_unit: IncomeUnit = None,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    max_rows: MaxRows = None,
 ) -> None:
     """Write a self-contained HTML report of a model (works offline)."""
     import datetime as dt
@@ -435,7 +446,8 @@ def report(
     from custseg.io.writers import write_text
 
     model = load_model(model_path)
-    table = None if data is None else _read(data, map_, income_unit, max_decompressed_mb)
+    table = (None if data is None
+             else _read(data, map_, income_unit, max_decompressed_mb, max_rows))
     text = report_html(model, table, generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
                        source=Path(data).name if data else "")
     write_text(text, output)
@@ -610,6 +622,7 @@ FLAGS = {
     "income_unit": "--income-unit",
     "ranges": "--range",
     "max_decompressed_mb": "--max-decompressed-mb",
+    "max_rows": "--max-rows",
     "use_gender": "--use-gender",
     "features": "--features",
     "params": "--param",

@@ -210,6 +210,8 @@ def _block_size(rows: int) -> int:
 #: What one column of one row group may expand to (its pages, decompressed): the reader
 #: holds a page at a time, and a dictionary page whole.
 MAX_CHUNK_BYTES = 512 << 20
+#: Values a column of lists may hold in one row group (each becomes Python text).
+MAX_LIST_VALUES = 10_000_000
 #: Text a Parquet batch may expand to: a batch whose dictionary-encoded cells would
 #: decode to more is cut into smaller ones before decoding.
 MAX_BATCH_BYTES = 64 << 20
@@ -231,12 +233,21 @@ def parquet_facts(open_: Opener, name: str) -> ParquetFacts:
         try:
             meta = pq.ParquetFile(fh).metadata
             header = tuple(meta.schema.to_arrow_schema().names)
+            nested = [meta.schema.column(c).max_repetition_level > 0
+                      for c in range(meta.num_columns)]
             total = 0
             for g in range(meta.num_row_groups):
                 group = meta.row_group(g)
                 for c in range(group.num_columns):
                     size = group.column(c).total_uncompressed_size
                     total += size
+                    if nested[c] and group.column(c).num_values > MAX_LIST_VALUES:
+                        raise InputFileError(
+                            f"{shown(name)}: the column {shown(group.column(c).path_in_schema)} "
+                            f"holds lists of {group.column(c).num_values:,} values in row group "
+                            f"{g + 1:,}; custseg reads one value a cell. Keep the customer "
+                            "columns, or write the file as CSV."
+                        )
                     if size > MAX_CHUNK_BYTES:
                         raise InputFileError(
                             f"{shown(name)}: the column {shown(group.column(c).path_in_schema)} "
@@ -249,23 +260,37 @@ def parquet_facts(open_: Opener, name: str) -> ParquetFacts:
     return ParquetFacts(header, meta.num_rows, total)
 
 
-def parquet_batches(open_: Opener, rows: int, name: str) -> Iterator[Batch]:
+def parquet_batches(open_: Opener, rows: int, name: str, only: int | None = None) -> Iterator[Batch]:
     """Every row, ``rows`` at a time whatever the row groups (a row group of 300 million
-    run-length-encoded rows is read in slices). Text columns are read dictionary-encoded
-    where the file encodes them so, and a batch is decoded only in slices of at most
-    :data:`MAX_BATCH_BYTES` of text."""
+    run-length-encoded rows is read in slices); with ``only``, just that column.
+
+    A text column the file dictionary-encodes is read as a dictionary, and decoded in
+    slices of at most :data:`MAX_BATCH_BYTES` of text: a few long values repeated by
+    millions of tiny indices never become one huge batch.
+    """
     with open_() as fh:
         try:
-            schema = pq.ParquetFile(fh).schema_arrow
-            text = [f.name for f in schema
-                    if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-                    or pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+            file = pq.ParquetFile(fh)
+            schema, meta = file.schema_arrow, file.metadata
+            names = schema.names
+            columns = None
+            if only is not None and names.count(names[only]) == 1:
+                columns = [names[only]]
+            encoded = {meta.row_group(g).column(c).path_in_schema
+                       for g in range(meta.num_row_groups)
+                       for c in range(meta.row_group(g).num_columns)
+                       if meta.row_group(g).column(c).has_dictionary_page}
+            text = [f.name for f in schema if f.name in encoded and (
+                pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                or pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type))]
             fh.seek(0)
-            reader = pq.ParquetFile(fh, read_dictionary=text)
-            for record_batch in reader.iter_batches(batch_size=rows):
+            reader = pq.ParquetFile(fh, read_dictionary=text or None)
+            for record_batch in reader.iter_batches(batch_size=rows, columns=columns):
                 table = pa.Table.from_batches([record_batch])
                 for part in _decodable(table):
-                    yield Batch(as_text(part))
+                    out = as_text(part)
+                    yield Batch(out if columns is None
+                                else out.rename_columns([column_name(only)]))
         except (pa.ArrowException, OSError) as exc:
             raise InputFileError(f"{shown(name)}: Parquet read failed ({exc}).") from None
 
@@ -302,9 +327,11 @@ def _decodable(table: pa.Table) -> Iterator[pa.Table]:
 #: Excel's own limits: no worksheet has more rows or columns.
 EXCEL_ROWS = 1_048_576
 EXCEL_COLUMNS = 16_384
-#: What a workbook part other than a worksheet (shared strings, styles) may expand to:
-#: openpyxl reads those whole, into Python objects.
-MAX_PART_BYTES = 64 << 20
+#: What a workbook part may expand to while openpyxl loads the workbook: it reads the
+#: shared strings, styles and theme whole, into Python objects (16 MB of shared strings
+#: is some 600,000 strings, 15 s). Only the worksheet, read afterwards row by row, may be
+#: larger.
+MAX_PART_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -400,7 +427,7 @@ def _sheet_rows(
 ) -> Iterator[tuple[int, list[tuple[int, str]]]]:
     """``(row number, [(column, text)])`` for each row stored in the first sheet, in the
     order stored, with only the cells stored (never padded to a declared size)."""
-    from openpyxl import load_workbook
+    from openpyxl.reader.excel import ExcelReader
     from openpyxl.worksheet._reader import ROW_TAG, WorkSheetParser
     from openpyxl.xml.constants import SHEET_MAIN_NS
     from openpyxl.xml.functions import iterparse
@@ -409,7 +436,17 @@ def _sheet_rows(
     with open_() as fh:
         _check_workbook(fh, name, limits)
         try:
-            book = load_workbook(fh, read_only=True, data_only=True)
+            reader = ExcelReader(fh, read_only=True, data_only=True, keep_links=False)
+            reader.archive = archive = _CappedArchive(reader.archive)
+            reader.read()
+            book = reader.wb
+            archive.capped = False  # the worksheet is read next, a row at a time
+        except _PartTooLarge as exc:
+            raise InputFileError(
+                f"{shown(name)}: its part {shown(exc.part)} expands to more than the "
+                f"{MAX_PART_BYTES >> 20} MB custseg reads of a workbook part other than its "
+                "sheet (shared strings, styles). Save the sheet as CSV."
+            ) from None
         except Exception as exc:  # openpyxl raises many types for broken files
             raise InputFileError(
                 f"{shown(name)} is not a readable Excel workbook ({type(exc).__name__}). "
@@ -479,15 +516,7 @@ def _check_workbook(fh: BinaryIO, name: str, limits: SheetLimits) -> None:
     except (zipfile.BadZipFile, OSError, ValueError):
         members = []  # openpyxl says it is not a workbook
     fh.seek(0)
-    total = 0
-    for member in members:
-        total += member.file_size
-        if not member.filename.startswith("xl/worksheets/") and member.file_size > MAX_PART_BYTES:
-            raise InputFileError(
-                f"{shown(name)}: its part {shown(member.filename)} expands to "
-                f"{member.file_size / (1 << 20):,.0f} MB, more than the {MAX_PART_BYTES >> 20} "
-                "MB custseg reads of a workbook part. Save the sheet as CSV."
-            )
+    total = sum(member.file_size for member in members)
     if total > limits.max_bytes:
         raise InputFileError(
             f"{shown(name)} expands to {total / (1 << 20):,.0f} MB, more than the "
@@ -495,6 +524,56 @@ def _check_workbook(fh: BinaryIO, name: str, limits: SheetLimits) -> None:
             "a ZIP archive). If the file is genuine, save it as CSV or raise the limit",
             parameter="max_decompressed_mb",
         )
+
+
+class _PartTooLarge(Exception):
+    def __init__(self, part: str) -> None:
+        self.part = part
+
+
+class _CappedArchive:
+    """A workbook's ZIP archive whose parts may not expand past :data:`MAX_PART_BYTES`
+    while :attr:`capped` (while openpyxl loads the workbook's other parts)."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self._archive = archive
+        self.capped = True
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._archive, attribute)
+
+    def read(self, member, *args):
+        if self.capped and self._archive.getinfo(member).file_size > MAX_PART_BYTES:
+            raise _PartTooLarge(str(member))
+        return self._archive.read(member, *args)
+
+    def open(self, member, *args, **kwargs):
+        stream = self._archive.open(member, *args, **kwargs)
+        return _CappedStream(stream, str(member)) if self.capped else stream
+
+
+class _CappedStream:
+    """A part opened while the archive is capped: it may be read up to the cap (a sheet
+    is opened then only to find its declared size, which custseg ignores)."""
+
+    def __init__(self, stream, part: str) -> None:
+        self._stream, self._part, self._read = stream, part, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._read += len(data)
+        if self._read > MAX_PART_BYTES:
+            raise _PartTooLarge(self._part)
+        return data
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._stream, attribute)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stream.close()
 
 
 def _excel_text(value: object) -> str:

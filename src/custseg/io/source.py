@@ -287,7 +287,8 @@ class TableSource:
         """The format reader's batches; for text, fast until a malformed row, then exact."""
         width = len(self.header)
         if self.kind == "parquet":
-            yield from self._checked(formats.parquet_batches(self._open, rows, self.name), column)
+            yield from self._checked(
+                formats.parquet_batches(self._open, rows, self.name, only=column), column)
             return
         if self.kind == "excel":
             yield from self._checked(
@@ -323,12 +324,12 @@ class TableSource:
             yield batch
 
     def _refuse_rows(self, cap: int, whole: bool, said: str = "") -> None:
-        if whole and self.limits.max_rows is None:  # the default cap of a table in memory
+        if whole:
             raise InputFileError(
                 f"{shown(self.name)} has more than {cap:,} rows{said}, the limit here: "
-                "custseg holds the whole table in memory to fit, suggest, compare or report. "
-                "Take a sample of the rows, or raise the limit; scoring (custseg score) "
-                "streams any number of rows",
+                "custseg holds the whole table in memory to fit, suggest, compare, report or "
+                "show it, while scoring a file (custseg score) streams any number of rows. "
+                "Take a sample of the rows, or raise the limit",
                 parameter="max_rows",
             )
         raise InputFileError(

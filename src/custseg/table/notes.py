@@ -140,12 +140,13 @@ def _exact_hashes(text: pa.Array) -> np.ndarray:
 class IdCounts:
     """First pass: which ids occur more than once, from the hashes of distinct ids.
 
-    Memory is 8 bytes a distinct id, up to ``limit`` of them (then :attr:`truncated`).
+    Memory is 8 bytes a distinct id, up to ``limit`` of them (default
+    :data:`MAX_TRACKED_IDS`; then :attr:`truncated`).
     Counts made over separate files combine with :meth:`merge`.
     """
 
-    def __init__(self, limit: int = MAX_TRACKED_IDS) -> None:
-        self.limit = limit
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = MAX_TRACKED_IDS if limit is None else limit
         self.n_rows = 0
         #: Whether an id went unchecked because ``limit`` distinct ids were already held.
         self.truncated = False
@@ -259,9 +260,9 @@ class RepeatedIds:
     get a note without row numbers.
     """
 
-    def __init__(self, repeated: np.ndarray, limit: int = MAX_LISTED_IDS) -> None:
+    def __init__(self, repeated: np.ndarray, limit: int | None = None) -> None:
         self.repeated = repeated
-        self.limit = limit
+        self.limit = MAX_LISTED_IDS if limit is None else limit
         #: Per repeated hash: its group (a slot), or _NOT_SEEN / _UNLISTED.
         self._slot_of = np.full(len(repeated), _NOT_SEEN, dtype=np.int32)
         self.n = 0
