@@ -127,3 +127,15 @@ def test_max_rows_bounds_and_raises_the_whole_table_cap(tmp_path):
     code, _, err, _ = run_bounded(["fit", src, "-o", tmp_path / "m.custseg", "--max-rows", "1001",
                                    "--param", "n_clusters=3"], timeout=120)
     assert code == 0, err
+
+
+def test_fit_at_the_row_cap_with_every_id_twice_stays_under_a_gigabyte(tmp_path):
+    """A million rows, each id on two rows: a million distinct notes, the most a fit holds."""
+    src = tmp_path / "pairs.csv"
+    lines = [",".join(HEADER)] + [f"c{i // 2},{20 + i % 50},{20 + i % 100},{1 + i % 99}"
+                                  for i in range(1_000_000)]
+    src.write_text("\n".join(lines) + "\n")
+    code, _, err, peak = run_bounded(["fit", src, "-o", tmp_path / "m.custseg", "--json"],
+                                     timeout=300)
+    assert code == 0, err
+    assert 0 < peak < PEAK_MB

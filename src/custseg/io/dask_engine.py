@@ -169,14 +169,14 @@ def score_dask(
     report = ScoreReport(output=str(out))
     try:
         with _client(scheduler, connect_timeout) as client:
-            sizes, well, offsets, repeats = _global_duplicates(client, files, options)
+            sizes, well, offsets, repeats, warnings = _global_duplicates(client, files, options)
             total = int(sum(sizes))
             if total == 0:
                 raise InputFileError("the input files have headers but no data rows.")
-            report.warnings.extend(_warnings(repeats))
+            report.warnings.extend(warnings)
             remote_model = client.scatter(model, broadcast=True)
-            remote_repeats = (client.scatter(repeats[1], broadcast=True)
-                              if repeats[1] is not None else None)
+            remote_repeats = (client.scatter(repeats, broadcast=True)
+                              if repeats is not None else None)
             futures = {}
             for i, f in enumerate(files):
                 futures[client.submit(_score_part, remote_model, str(f), i, int(sizes[i]),
@@ -215,9 +215,9 @@ def _raise_first_error(client, futures) -> None:
 
 def _global_duplicates(
     client, files: list[Path], options: dict[str, Any],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[IdCounts, RepeatedIds | None]]:
-    """Rows, shape and first-row position of each file, and the repeated ids of all the
-    files together, their rows numbered through the files in order.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, RepeatedIds | None, list[str]]:
+    """Rows, shape and first-row position of each file, the repeated ids of all the files
+    together (their rows numbered through the files in order) and the search's warnings.
 
     Workers count ids into hashes (8 bytes a distinct id); the driver combines the
     counts, then the workers group the rows of the repeated hashes, and the driver
@@ -232,9 +232,10 @@ def _global_duplicates(
     counts = IdCounts()
     for _, _, part in counted:
         counts.merge(part)
-    repeated = counts.repeated()
+    repeated, warnings = counts.repeated(), counts.warnings()
+    del counts, counted, firsts  # the distinct ids' hashes: not needed any more
     if not len(repeated):
-        return sizes, well, offsets, (counts, None)
+        return sizes, well, offsets, None, warnings
     remote = client.scatter(repeated, broadcast=True)
     seconds = [client.submit(_group_part, str(f), int(offsets[i]), remote, bool(well[i]),
                              options, pure=False) for i, f in enumerate(files)]
@@ -245,12 +246,7 @@ def _global_duplicates(
             groups = part
         else:
             groups.merge(part)
-    return sizes, well, offsets, (counts, groups)
-
-
-def _warnings(repeats: tuple[IdCounts, RepeatedIds | None]) -> list[str]:
-    counts, groups = repeats
-    return counts.warnings() + (groups.warnings() if groups is not None else [])
+    return sizes, well, offsets, groups, warnings + groups.warnings()
 
 
 def _merge(report: ScoreReport, part: dict[str, Any]) -> None:

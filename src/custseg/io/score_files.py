@@ -108,11 +108,12 @@ def scan(source: TableSource, batch_rows: int = DEFAULT_BATCH_ROWS) -> Scan:
     caps of :mod:`custseg.table.notes`, never by the length of the file.
     """
     n_rows, counts = count_ids(source, batch_rows)
-    repeated = counts.repeated()
+    repeated, warnings = counts.repeated(), counts.warnings()
+    del counts  # the distinct ids' hashes: not needed by the second pass
     if not len(repeated):
-        return Scan(n_rows, warnings=tuple(counts.warnings()))
+        return Scan(n_rows, warnings=tuple(warnings))
     repeats = group_repeats(source, repeated, batch_rows)
-    return Scan(n_rows, repeats, warnings=tuple(counts.warnings() + repeats.warnings()))
+    return Scan(n_rows, repeats, warnings=tuple(warnings + repeats.warnings()))
 
 
 def count_ids(source: TableSource, batch_rows: int = DEFAULT_BATCH_ROWS) -> tuple[int, IdCounts]:

@@ -49,7 +49,15 @@ def duplicate_notes(
         return {}
     groups = RepeatedIds(repeated)
     groups.add(text, 0, None if keys is None else np.asarray(keys).__getitem__)
-    return groups.notes(text, 0, offset)
+    out: dict[int, str] = {}
+    for start in range(0, len(text), _NOTE_ROWS):  # in slices: bounded temporaries
+        part = groups.notes(text.slice(start, _NOTE_ROWS), start, offset)
+        out.update(zip([start + k for k in part], part.values(), strict=True))
+    return out
+
+
+#: Rows whose notes are built at once by :func:`duplicate_notes`.
+_NOTE_ROWS = 1 << 16
 
 
 # --------------------------------------------------------------------- repeated ids
@@ -467,7 +475,16 @@ class RepeatedIds:
         listed = np.flatnonzero((slot >= 0) & (self._size[np.maximum(slot, 0)] >= 2))
         texts = np.empty(len(where), dtype=object)
         if len(listed):
-            texts[listed] = self._listed_notes(slot[listed], start + where[listed], offset)
+            positions = start + where[listed]
+            first = (self._rows[slot[listed]] == positions[:, None]).any(axis=1)
+            head, tail = listed[first], listed[~first]
+            if len(head):  # among a group's first rows: each lists the others
+                texts[head] = self._listed_notes(slot[head], start + where[head], offset)
+            if len(tail):  # every later row of a group has the same note: one string
+                groups, inverse = np.unique(slot[tail], return_inverse=True)
+                positions = np.full(len(groups), -2, dtype=np.int64)  # no row of the head
+                shared = self._listed_notes(groups, positions, offset)
+                texts[tail] = shared[inverse]
         unlisted = np.flatnonzero(slot == _UNLISTED)
         if len(unlisted):  # one note per id, shared by its rows
             _, first, inverse = np.unique(h2[unlisted], return_index=True, return_inverse=True)
