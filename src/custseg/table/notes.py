@@ -309,7 +309,7 @@ class RepeatedIds:
             take = min(len(new), max(self.limit - self.n, 0))
             self._slot_of[new[take:]] = _UNLISTED
             firsts = first[:take]
-            self._open(new[:take], h2[firsts],
+            self._new_groups(new[:take], h2[firsts],
                        [shown(t) for t in found.take(pa.array(firsts)).to_pylist()],
                        keys[firsts])
         slot = self._slot_of[r].astype(np.int64)
@@ -340,7 +340,7 @@ class RepeatedIds:
         self._slot_of[r[new[room:]]] = _UNLISTED
         mine[new[room:]] = _UNLISTED
         new = new[:room]
-        mine[new] = self._open(r[new], h2[new], [other._text[x] for x in j[new]],
+        mine[new] = self._new_groups(r[new], h2[new], [other._text[x] for x in j[new]],
                                other._key[j[new]])
         odd = np.flatnonzero((mine != _UNLISTED) & (
             ~main | ((mine >= 0) & (self._h2[np.maximum(mine, 0)] != h2))))
@@ -358,7 +358,7 @@ class RepeatedIds:
         self._conflict[mine] |= other._conflict[j] | (self._key[mine] != other._key[j])
         self._size[mine] += other._size[j]
 
-    def _open(self, r: np.ndarray, h2: np.ndarray, texts: list[str],
+    def _new_groups(self, r: np.ndarray, h2: np.ndarray, texts: list[str],
               keys: np.ndarray) -> np.ndarray:
         """New groups, with no rows yet, for the hashes ``r`` (not seen before)."""
         slots = np.arange(self.n, self.n + len(r))
@@ -384,7 +384,7 @@ class RepeatedIds:
             self._unlist(np.array([r]))
             return _UNLISTED
         if main == _NOT_SEEN:
-            return int(self._open(np.array([r]), np.array([h2], dtype=_U64), [text],
+            return int(self._new_groups(np.array([r]), np.array([h2], dtype=_U64), [text],
                                   np.array([key], dtype=_U64))[0])
         slot = self.n
         self._grow(self.n + 1)
