@@ -92,6 +92,10 @@ Force = Annotated[
     bool, typer.Option("--force", help="Replace an existing output file of another kind "
                        "(a table by a model, say).")
 ]
+MaxRows = Annotated[
+    int | None, typer.Option("--max-rows", min=1,
+                             help="Most rows read into memory (default 1,000,000).")
+]
 
 
 def _err(message: str) -> None:
@@ -172,19 +176,19 @@ def _parse_sample_size(value: str | None) -> int | str | None:
     return size
 
 
-def _limits(max_decompressed_mb: int) -> ReadLimits:
+def _limits(max_decompressed_mb: int, max_rows: int | None = None) -> ReadLimits:
     from custseg.io.source import ReadLimits
 
-    return ReadLimits(max_decompressed_bytes=max_decompressed_mb << 20)
+    return ReadLimits(max_decompressed_bytes=max_decompressed_mb << 20, max_rows=max_rows)
 
 
 def _read(data: Path, map_: list[str] | None, income_unit: str | None,
-          max_decompressed_mb: int) -> CustomerTable:
+          max_decompressed_mb: int, max_rows: int | None = None) -> CustomerTable:
     """A whole customer table, read as the input options say."""
     from custseg.io.source import read_table
 
     return read_table(data, mapping=_parse_mapping(map_), income_unit=income_unit,
-                      limits=_limits(max_decompressed_mb))
+                      limits=_limits(max_decompressed_mb, max_rows))
 
 
 def _check_output(output: Path, kind: str, force: bool, *inputs: Path | str | None) -> None:
@@ -253,6 +257,7 @@ def fit(
     range_: RangeOpt = None,
     rules: Annotated[Path | None, typer.Option(help="Rulebook TOML (default: built in).")] = None,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    max_rows: MaxRows = None,
     reference: Annotated[
         Path | None,
         typer.Option(help="An earlier model: matching segments keep its ids, names, strategies."),
@@ -271,7 +276,7 @@ def fit(
     inputs = (data, rules, reference)
     _check_output(output, "model", force, *inputs)
     old = load_model(reference) if reference is not None else None
-    table = _read(data, map_, income_unit, max_decompressed_mb)
+    table = _read(data, map_, income_unit, max_decompressed_mb, max_rows)
     model = fit_data(
         table,
         algorithm=algorithm.value,
@@ -391,6 +396,8 @@ def score(
                                 income_unit=income_unit, batch_rows=batch_rows,
                                 progress=progress, limits=_limits(max_decompressed_mb),
                                 force=force)
+    for message in report.warnings:
+        _err(f"warning: {message}")
     _err(
         f"scored {report.n_rows:,} rows ({report.n_invalid:,} invalid, "
         f"{report.n_atypical:,} atypical) in {report.seconds:.1f} s -> {report.output}"
@@ -409,13 +416,14 @@ def suggest(
     income_unit: IncomeUnit = None,
     range_: RangeOpt = None,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    max_rows: MaxRows = None,
     as_json: AsJson = False,
 ) -> None:
     """Suggest parameters for an algorithm (number of segments, eps…) with a reason."""
     from custseg.api import suggest as suggest_for
 
     params, ranges = _parse_params(param), _parse_ranges(range_)
-    result = suggest_for(_read(data, map_, income_unit, max_decompressed_mb),
+    result = suggest_for(_read(data, map_, income_unit, max_decompressed_mb, max_rows),
                          algorithm=algorithm.value, params=params, features=features,
                          use_gender=use_gender, random_state=seed, ranges=ranges)
     if as_json:
@@ -441,6 +449,7 @@ def compare(
     map_: MapOpt = None,
     income_unit: IncomeUnit = None,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    max_rows: MaxRows = None,
     as_json: AsJson = False,
 ) -> None:
     """Match two models' segments and count how customers moved between them."""
@@ -448,7 +457,8 @@ def compare(
     from custseg.io.model_files import load_model
 
     old, new = load_model(old_path), load_model(new_path)
-    result = compare_models(old, new, _read(data, map_, income_unit, max_decompressed_mb))
+    result = compare_models(old, new,
+                            _read(data, map_, income_unit, max_decompressed_mb, max_rows))
     if as_json:
         _print_json(result)
         return
@@ -474,6 +484,7 @@ def report(
     map_: MapOpt = None,
     income_unit: IncomeUnit = None,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    max_rows: MaxRows = None,
     force: Force = False,
 ) -> None:
     """Write a self-contained HTML report of a model (works offline)."""
@@ -485,7 +496,8 @@ def report(
 
     _check_output(output, "report", force, model_path, data)
     model = load_model(model_path)
-    table = None if data is None else _read(data, map_, income_unit, max_decompressed_mb)
+    table = (None if data is None
+             else _read(data, map_, income_unit, max_decompressed_mb, max_rows))
     text = report_html(model, table, generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
                        source=Path(data).name if data else "")
     write_text(text, output, model_path, data, kind="report", force=force)
@@ -823,6 +835,7 @@ FLAGS = {
     "income_unit": "--income-unit",
     "ranges": "--range",
     "max_decompressed_mb": "--max-decompressed-mb",
+    "max_rows": "--max-rows",
     "use_gender": "--use-gender",
     "features": "--features",
     "params": "--param",

@@ -112,31 +112,19 @@ def test_predict_one(model):
     assert np.isclose(far["confidence"], 1.0) or far["confidence"] < 1.0
 
 
-def test_repeated_id_detection_exact_and_hashed(monkeypatch):
+def test_repeated_id_detection_over_batches():
     import pyarrow as pa
 
-    from custseg.io import score_files as scoring
+    from custseg.table.notes import IdCounts
 
-    distinct = pa.chunked_array([pa.array([f"C{i:07d}" for i in range(5_000)]),
-                                 pa.array(["", " ", None, "x", "xy", "yx"])])
-    repeated = pa.chunked_array([pa.array(["a", "b"]), pa.array(["c", " a".strip()])])
-    for limit in (10**9, 0):  # exact path, then the hashed path
-        monkeypatch.setattr(scoring, "EXACT_UNIQUE_ROWS", limit)
-        assert scoring._repeats(distinct) is False
-        assert scoring._repeats(repeated) is True
-
-
-def test_ids_in_increasing_order_are_distinct_without_hashing():
-    import pyarrow as pa
-
-    from custseg.io import score_files as scoring
-
-    ordered = pa.chunked_array([pa.array(["C1", "C2"]), pa.array([], pa.string()), pa.array(["C3", "C4"])])
-    assert scoring._increasing(ordered) and scoring._repeats(ordered) is False
-    for repeated in ([["a", "b"], ["b", "c"]], [["a", "b", "b"]], [["b", "a", "b"]]):
-        chunks = pa.chunked_array([pa.array(c) for c in repeated])
-        assert not scoring._increasing(chunks) and scoring._repeats(chunks) is True
-    assert not scoring._increasing(pa.chunked_array([pa.array(["a", None, "c"])]))
+    distinct = [pa.array([f"C{i:07d}" for i in range(5_000)]),
+                pa.array(["", " ", None, "x", "xy", "yx"])]
+    repeated = [pa.array(["a", "b"]), pa.array(["c", " a".strip()])]
+    for batches, repeats in ((distinct, 0), (repeated, 1)):
+        counts = IdCounts()
+        for batch in batches:
+            counts.add(batch)
+        assert len(counts.repeated()) == repeats
 
 
 def test_repeated_and_blank_headers(model, write, tmp_path):

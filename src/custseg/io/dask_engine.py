@@ -26,18 +26,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from custseg.errors import CustsegError, InputFileError, shown
-from custseg.io.formats import Batch
 from custseg.io.outputs import check_name_length
-from custseg.io.score_files import Progress, Scan, ScoreReport, write_scored
+from custseg.io.score_files import (
+    Progress,
+    Scan,
+    ScoreReport,
+    count_ids,
+    group_repeats,
+    write_scored,
+)
 from custseg.io.sniff import PARQUET_SUFFIXES, TEXT_SUFFIXES
-from custseg.io.source import DEFAULT_BATCH_ROWS, ReadLimits, TableSource, fields_frame
+from custseg.io.source import DEFAULT_BATCH_ROWS, ReadLimits, TableSource
 from custseg.model.segmentation import SegmentationModel
-from custseg.table.fields import ID
-from custseg.table.headers import HeaderMatch
-from custseg.table.notes import duplicate_notes, row_keys
+from custseg.table.notes import IdCounts, RepeatedIds
 
 INPUT_SUFFIXES = TEXT_SUFFIXES | PARQUET_SUFFIXES | {".gz", ".bz2", ".xz", ".zip", ".xlsx"}
 
@@ -77,38 +80,40 @@ def _output_folder(output: str | os.PathLike[str]) -> tuple[Path, str]:
 # ------------------------------------------------------------------ worker tasks
 
 
-def _ids_part(path: str, index: int, options: dict[str, Any]) -> pd.DataFrame:
-    """First pass over one file: its ids, value hashes and shape (run on a worker)."""
-    source = TableSource(path, mapping=options["mapping"], income_unit=options["income_unit"],
-                         limits=options["limits"])
+def _count_part(path: str, options: dict[str, Any]) -> tuple[int, bool, IdCounts]:
+    """First pass over one file (on a worker): its rows, its shape and its ids counted —
+    a hash per distinct id, never the ids themselves."""
+    source = _source(path, options)
     source.match.require(options["needs"])
-    parts = [_ids_frame(batch, source.match) for batch in source.batches(options["batch_rows"])]
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        {"id": pd.Series([], dtype="str"), "key": pd.Series([], dtype="uint64")})
-    out["file"] = index
-    out["row"] = np.arange(len(out), dtype=np.int64)
-    out["well_formed"] = source.well_formed
-    return out
+    n_rows, counts = count_ids(source, options["batch_rows"])
+    counts.repeated()  # compacted before it travels
+    return n_rows, bool(source.well_formed), counts
 
 
-def _ids_frame(batch: Batch, match: HeaderMatch) -> pd.DataFrame:
-    """One batch's ids (text; None where there is no id column) and value hashes."""
-    frame = fields_frame(batch.data, match)
-    ids = frame[ID] if ID in frame.columns else pd.Series([None] * len(frame), dtype="str")
-    return pd.DataFrame({"id": ids.astype("str"), "key": row_keys(frame)})
+def _group_part(path: str, start: int, repeated: np.ndarray, well_formed: bool,
+                options: dict[str, Any]) -> RepeatedIds:
+    """Second pass over one file (on a worker): the groups of its rows whose id hash
+    repeats somewhere in the input, numbered from ``start``."""
+    source = _source(path, options, well_formed)
+    return group_repeats(source, repeated, options["batch_rows"], start)
+
+
+def _source(path: str, options: dict[str, Any], well_formed: bool | None = None) -> TableSource:
+    return TableSource(path, mapping=options["mapping"], income_unit=options["income_unit"],
+                       limits=options["limits"], well_formed=well_formed)
 
 
 def _score_part(
-    model: SegmentationModel, path: str, index: int, n_rows: int, well_formed: bool,
-    notes: dict[int, str], folder: str, fmt: str, options: dict[str, Any],
+    model: SegmentationModel, path: str, index: int, n_rows: int, start: int,
+    well_formed: bool, repeats: RepeatedIds | None, folder: str, fmt: str,
+    options: dict[str, Any],
 ) -> dict[str, Any]:
-    """Second pass over one file: score it into its part of the output (on a worker)."""
-    source = TableSource(path, mapping=options["mapping"], income_unit=options["income_unit"],
-                         limits=options["limits"], well_formed=well_formed)
+    """Last pass over one file: score it into its part of the output (on a worker)."""
+    source = _source(path, options, well_formed)
     report = ScoreReport()
     target = Path(folder) / f"part-{index:05d}.{fmt}"
     write_scored(model, source, target, fmt, report, batch_rows=options["batch_rows"],
-                 facts=Scan(n_rows, notes))
+                 facts=Scan(n_rows, repeats, start))
     return report.to_dict()
 
 
@@ -169,22 +174,19 @@ def score_dask(
     report = ScoreReport(output=str(out))
     try:
         with _client(scheduler, connect_timeout) as client:
-            firsts = [client.submit(_ids_part, str(f), i, options, pure=False)
-                      for i, f in enumerate(files)]
-            _raise_first_error(client, firsts)
-            sizes, well, notes = _global_duplicates(client, firsts)
+            sizes, well, offsets, repeats, warnings = _global_duplicates(client, files, options)
             total = int(sum(sizes))
             if total == 0:
                 raise InputFileError("the input files have headers but no data rows.")
-            offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            report.warnings.extend(warnings)
             remote_model = client.scatter(model, broadcast=True)
+            remote_repeats = (client.scatter(repeats, broadcast=True)
+                              if repeats is not None else None)
             futures = {}
             for i, f in enumerate(files):
-                local = {p - int(offsets[i]): n for p, n in notes.items()
-                         if offsets[i] <= p < offsets[i] + sizes[i]}
                 futures[client.submit(_score_part, remote_model, str(f), i, int(sizes[i]),
-                                      bool(well[i]), local, str(tmp), fmt, options,
-                                      pure=False)] = i
+                                      int(offsets[i]), bool(well[i]), remote_repeats,
+                                      str(tmp), fmt, options, pure=False)] = i
             done = 0
             if progress:
                 progress(0, total)
@@ -216,40 +218,40 @@ def _raise_first_error(client, futures) -> None:
             raise future.exception()
 
 
-def _global_duplicates(client, firsts) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
-    """Row counts and shapes per file, and duplicate-id notes numbered across all files.
+def _global_duplicates(
+    client, files: list[Path], options: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, RepeatedIds | None, list[str]]:
+    """Rows, shape and first-row position of each file, the repeated ids of all the files
+    together (their rows numbered through the files in order) and the search's warnings.
 
-    Only the rows whose id is repeated travel to the driver.
+    Workers count ids into hashes (8 bytes a distinct id); the driver combines the
+    counts, then the workers group the rows of the repeated hashes, and the driver
+    combines the groups in file order. No per-row object travels.
     """
-    import dask.dataframe as dd
-
-    frame = dd.from_delayed(firsts, meta=pd.DataFrame({
-        "id": pd.Series([], dtype="str"), "key": pd.Series([], dtype="uint64"),
-        "file": pd.Series([], dtype="int64"), "row": pd.Series([], dtype="int64"),
-        "well_formed": pd.Series([], dtype="bool")}), verify_meta=False)
-    shapes = client.gather([client.submit(_shape, f) for f in firsts])
-    usable = frame.map_partitions(_with_id)
-    counts = client.compute(usable["id"].value_counts()).result()
-    repeated = counts[counts > 1].index.tolist()
-    sizes = np.array([s[0] for s in shapes], dtype=np.int64)
-    well = np.array([s[1] for s in shapes], dtype=bool)
-    if not repeated:
-        return sizes, well, {}
-    rows = client.compute(frame[frame["id"].isin(repeated)]).result()
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    rows = rows.assign(position=offsets[rows["file"].to_numpy()] + rows["row"].to_numpy())
-    rows = rows.sort_values("position")
-    notes = duplicate_notes(rows["id"], rows["key"].to_numpy(),
-                            positions=rows["position"].to_numpy())
-    return sizes, well, notes
-
-
-def _with_id(part: pd.DataFrame) -> pd.DataFrame:
-    return part[part["id"].notna() & (part["id"].str.strip() != "")]
-
-
-def _shape(part: pd.DataFrame) -> tuple[int, bool]:
-    return len(part), bool(part["well_formed"].all()) if len(part) else True
+    firsts = [client.submit(_count_part, str(f), options, pure=False) for f in files]
+    _raise_first_error(client, firsts)
+    counted = client.gather(firsts)
+    sizes = np.array([c[0] for c in counted], dtype=np.int64)
+    well = np.array([c[1] for c in counted], dtype=bool)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    counts = IdCounts()
+    for _, _, part in counted:
+        counts.merge(part)
+    repeated, warnings = counts.repeated(), counts.warnings()
+    del counts, counted, firsts  # the distinct ids' hashes: not needed any more
+    if not len(repeated):
+        return sizes, well, offsets, None, warnings
+    remote = client.scatter(repeated, broadcast=True)
+    seconds = [client.submit(_group_part, str(f), int(offsets[i]), remote, bool(well[i]),
+                             options, pure=False) for i, f in enumerate(files)]
+    _raise_first_error(client, seconds)
+    groups = None
+    for part in client.gather(seconds):
+        if groups is None:
+            groups = part
+        else:
+            groups.merge(part)
+    return sizes, well, offsets, groups, warnings + groups.warnings()
 
 
 def _merge(report: ScoreReport, part: dict[str, Any]) -> None:
@@ -258,4 +260,5 @@ def _merge(report: ScoreReport, part: dict[str, Any]) -> None:
     report.n_atypical += part["n_atypical"]
     report.reasons.update(part["reasons"])
     report.notes.update(part["notes"])
+    report.warnings.extend(part["warnings"])
     report.segments.update({int(k): v for k, v in part["segments"].items()})

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -35,7 +38,8 @@ class Batch:
 
 
 class Ragged(Exception):
-    """A row with the wrong number of fields: switch to the exact reader."""
+    """A row with the wrong number of fields (or longer than a block of the fast
+    reader): switch to the exact reader."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,7 @@ def fast_text_batches(
             if table.num_rows:
                 yield Batch(table)
     except pa.ArrowInvalid as exc:
-        if ragged:
+        if ragged or "straddl" in str(exc):  # a malformed row, or one longer than a block
             raise Ragged() from None
         raise InputFileError(f"{shown(name)} cannot be read as CSV: {exc}") from None
 
@@ -188,76 +192,388 @@ def _arrow_encoding(encoding: str) -> str:
     return "utf8" if encoding in {"utf-8", "utf-8-sig"} else encoding
 
 
+#: The most text pyarrow's reader takes at a time. Its streaming reader keeps some forty
+#: blocks in flight whatever the consumer does, so this bounds its memory (about 80 MB);
+#: reading is no faster with larger blocks. A row longer than a block goes to the exact
+#: reader.
+MAX_BLOCK_BYTES = 2 << 20
+
+
 def _block_size(rows: int) -> int:
-    # About 40 bytes a row for a typical customer table, within pyarrow's sane limits.
-    return int(min(max(rows * 40, 1 << 20), 1 << 28))
+    # About 40 bytes a row for a typical customer table.
+    return int(min(max(rows * 40, 1 << 20), MAX_BLOCK_BYTES))
 
 
 # ------------------------------------------------------------------------- Parquet
 
 
-def parquet_header(open_: Opener, name: str) -> tuple[str, ...]:
+#: What one column of one row group may expand to (its pages, decompressed): the reader
+#: holds a page at a time, and a dictionary page whole.
+MAX_CHUNK_BYTES = 512 << 20
+#: Values a column of lists may hold in one row group (each becomes Python text).
+MAX_LIST_VALUES = 10_000_000
+#: Text a Parquet batch may expand to: a batch whose dictionary-encoded cells would
+#: decode to more is cut into smaller ones before decoding.
+MAX_BATCH_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class ParquetFacts:
+    """What a Parquet file's footer says, read before any row."""
+
+    header: tuple[str, ...]
+    n_rows: int
+    expanded_bytes: int  # every page, decompressed
+
+
+def parquet_facts(open_: Opener, name: str) -> ParquetFacts:
+    """The column names, row count and expanded size from the footer alone; a column of
+    one row group expanding past :data:`MAX_CHUNK_BYTES` is refused here."""
     with open_() as fh:
         try:
-            return tuple(pq.ParquetFile(fh).schema_arrow.names)
+            meta = pq.ParquetFile(fh).metadata
+            header = tuple(meta.schema.to_arrow_schema().names)
+            nested = [meta.schema.column(c).max_repetition_level > 0
+                      for c in range(meta.num_columns)]
+            total = 0
+            for g in range(meta.num_row_groups):
+                group = meta.row_group(g)
+                for c in range(group.num_columns):
+                    size = group.column(c).total_uncompressed_size
+                    total += size
+                    if nested[c] and group.column(c).num_values > MAX_LIST_VALUES:
+                        raise InputFileError(
+                            f"{shown(name)}: the column {shown(group.column(c).path_in_schema)} "
+                            f"holds lists of {group.column(c).num_values:,} values in row group "
+                            f"{g + 1:,}; custseg reads one value a cell. Keep the customer "
+                            "columns, or write the file as CSV."
+                        )
+                    if size > MAX_CHUNK_BYTES:
+                        raise InputFileError(
+                            f"{shown(name)}: the column {shown(group.column(c).path_in_schema)} "
+                            f"of row group {g + 1:,} expands to {size / (1 << 20):,.0f} MB, "
+                            f"more than the {MAX_CHUNK_BYTES >> 20} MB custseg reads at once. "
+                            "Write the file again with smaller row groups, or as CSV."
+                        )
         except (pa.ArrowException, OSError) as exc:
             raise InputFileError(f"{shown(name)} is not a readable Parquet file ({exc}).") from None
+    return ParquetFacts(header, meta.num_rows, total)
 
 
-def parquet_batches(open_: Opener, rows: int, name: str) -> Iterator[Batch]:
+def parquet_batches(open_: Opener, rows: int, name: str, only: int | None = None) -> Iterator[Batch]:
+    """Every row, ``rows`` at a time whatever the row groups (a row group of 300 million
+    run-length-encoded rows is read in slices); with ``only``, just that column.
+
+    A text column the file dictionary-encodes is read as a dictionary, and decoded in
+    slices of at most :data:`MAX_BATCH_BYTES` of text: a few long values repeated by
+    millions of tiny indices never become one huge batch.
+    """
     with open_() as fh:
         try:
-            for record_batch in pq.ParquetFile(fh).iter_batches(batch_size=rows):
-                yield Batch(as_text(pa.Table.from_batches([record_batch])))
+            file = pq.ParquetFile(fh)
+            schema, meta = file.schema_arrow, file.metadata
+            names = schema.names
+            columns = None
+            if only is not None and names.count(names[only]) == 1:
+                columns = [names[only]]
+            encoded = {meta.row_group(g).column(c).path_in_schema
+                       for g in range(meta.num_row_groups)
+                       for c in range(meta.row_group(g).num_columns)
+                       if meta.row_group(g).column(c).has_dictionary_page}
+            text = [f.name for f in schema if f.name in encoded and (
+                pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                or pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type))]
+            fh.seek(0)
+            reader = pq.ParquetFile(fh, read_dictionary=text or None)
+            for record_batch in reader.iter_batches(batch_size=rows, columns=columns):
+                table = pa.Table.from_batches([record_batch])
+                for part in _decodable(table):
+                    out = as_text(part)
+                    yield Batch(out if columns is None
+                                else out.rename_columns([column_name(only)]))
         except (pa.ArrowException, OSError) as exc:
             raise InputFileError(f"{shown(name)}: Parquet read failed ({exc}).") from None
+
+
+def _decodable(table: pa.Table) -> Iterator[pa.Table]:
+    """``table`` in consecutive slices whose dictionary-encoded text decodes to at most
+    :data:`MAX_BATCH_BYTES` each (one slice when it does already)."""
+    per_row = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            for_rows = []
+            for chunk in column.chunks:
+                lengths = pc.fill_null(pc.binary_length(chunk.dictionary), 0)
+                taken = pc.fill_null(lengths.take(chunk.indices), 0)
+                for_rows.append(taken.to_numpy(zero_copy_only=False))
+            if for_rows:
+                per_row += np.concatenate(for_rows).astype(np.int64)
+    if int(per_row.sum()) <= MAX_BATCH_BYTES:
+        yield table
+        return
+    ends = np.cumsum(per_row)
+    start = 0
+    while start < table.num_rows:
+        base = ends[start - 1] if start else 0
+        stop = int(np.searchsorted(ends, base + MAX_BATCH_BYTES, side="right"))
+        stop = max(stop, start + 1)
+        yield table.slice(start, stop - start)
+        start = stop
 
 
 # --------------------------------------------------------------------------- Excel
 
 
-def excel_rows(open_: Opener, name: str) -> Iterator[list[str]]:
-    """The first sheet's rows as text, header first; blank rows between data rows are
-    rows (empty lists), leading and trailing ones are not."""
-    from openpyxl import load_workbook
+#: Excel's own limits: no worksheet has more rows or columns.
+EXCEL_ROWS = 1_048_576
+EXCEL_COLUMNS = 16_384
+#: What a workbook part may expand to while openpyxl loads the workbook: it reads the
+#: shared strings, styles and theme whole, into Python objects (16 MB of shared strings
+#: is some 600,000 strings, 15 s). Only the worksheet, read afterwards row by row, may be
+#: larger.
+MAX_PART_BYTES = 16 << 20
 
+
+@dataclass(frozen=True)
+class SheetLimits:
+    """Caps on a workbook, applied from its ZIP directory and as its rows are read."""
+
+    max_bytes: int  # all its parts, expanded
+    max_cells: int  # rows × header columns, blank rows included
+
+
+def excel_header(open_: Opener, name: str, limits: SheetLimits) -> tuple[str, ...]:
+    """The first non-blank row of the first sheet, up to its last non-empty cell.
+
+    The sheet's declared size (its ``dimension``) is ignored: a small file can declare
+    16,384 columns and a million rows. Trailing empty cells are not columns.
+    """
+    for _, cells in _sheet_rows(open_, name, limits):
+        header = _dense(cells, None)
+        if header:
+            return tuple(header)
+    return ()
+
+
+def excel_batches(
+    open_: Opener, width: int, rows: int, name: str, limits: SheetLimits
+) -> Iterator[Batch]:
+    """The data rows (after the header) of the first sheet, ``width`` cells each.
+
+    Blank rows between data rows are rows (they keep the sheet's numbering), leading and
+    trailing ones are not; rows left out of the file (a jump in row numbers) are blank
+    rows too. A row with values beyond the header's columns is kept, unsplit. Nothing is
+    built before the caps are checked: a sheet of more than ``limits.max_cells`` cells
+    (rows × header columns, blank rows included) is refused when the count passes it.
+    """
+    yield from in_batches(_excel_records(open_, width, name, limits), width, rows)
+
+
+def _excel_records(
+    open_: Opener, width: int, name: str, limits: SheetLimits
+) -> Iterator[list[str] | Unsplit]:
+    started, previous, blank, given = False, 0, 0, 0
+    for number, cells in _sheet_rows(open_, name, limits):
+        skipped = max(number - previous - 1, 0)  # rows the file leaves out are blank
+        previous = max(previous, number)  # a row stored out of order is kept where it is
+        record = _dense(cells, width)
+        if not started:  # up to and including the header
+            started = bool(record)
+            continue
+        if record is None or record:
+            blank += skipped
+            total = (given + blank + 1) * max(width, 1)
+            if total > limits.max_cells:
+                raise InputFileError(
+                    f"{shown(name)} has more than {limits.max_cells:,} cells (rows × the "
+                    f"header's {width:,} columns, blank rows included), the most custseg "
+                    "reads from a spreadsheet. Save the sheet as CSV, which has no such cap."
+                )
+            for _ in range(blank):
+                yield [""] * width
+            given += blank + 1
+            blank = 0
+            yield _unsplit(cells, width) if record is None else record
+        else:
+            blank += skipped + 1
+
+
+def _dense(cells: list[tuple[int, str]], width: int | None) -> list[str] | None:
+    """A row's cells as a list: ``width`` long, or up to its last non-empty cell when
+    ``width`` is None; ``[]`` for a blank row; None for values beyond ``width``."""
+    filled = [(column, text) for column, text in cells if text.strip() != ""]
+    if not filled:
+        return []
+    last = max(column for column, _ in filled)
+    if width is not None and last > width:
+        return None
+    out = [""] * (last if width is None else width)
+    for column, text in filled:
+        out[column - 1] = text
+    return out
+
+
+def _unsplit(cells: list[tuple[int, str]], width: int) -> Unsplit:
+    values = [text for _, text in cells if text.strip() != ""]
+    listed = ", ".join(shown(v) for v in values[:10]) + (", …" if len(values) > 10 else "")
+    return Unsplit(
+        f"has values beyond the {width} header columns; not split into columns. "
+        f"Its values: {listed}"
+    )
+
+
+def _sheet_rows(
+    open_: Opener, name: str, limits: SheetLimits
+) -> Iterator[tuple[int, list[tuple[int, str]]]]:
+    """``(row number, [(column, text)])`` for each row stored in the first sheet, in the
+    order stored, with only the cells stored (never padded to a declared size)."""
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.worksheet._reader import ROW_TAG, WorkSheetParser
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
+
+    data_tag = f"{{{SHEET_MAIN_NS}}}sheetData"
     with open_() as fh:
+        _check_workbook(fh, name, limits)
         try:
-            book = load_workbook(fh, read_only=True, data_only=True)
+            reader = ExcelReader(fh, read_only=True, data_only=True, keep_links=False)
+            reader.archive = archive = _CappedArchive(reader.archive)
+            reader.read()
+            book = reader.wb
+            archive.capped = False  # the worksheet is read next, a row at a time
+        except _PartTooLarge as exc:
+            raise InputFileError(
+                f"{shown(name)}: its part {shown(exc.part)} expands to more than the "
+                f"{MAX_PART_BYTES >> 20} MB custseg reads of a workbook part other than its "
+                "sheet (shared strings, styles). Save the sheet as CSV."
+            ) from None
         except Exception as exc:  # openpyxl raises many types for broken files
             raise InputFileError(
                 f"{shown(name)} is not a readable Excel workbook ({type(exc).__name__}). "
                 f"Expected {ACCEPTED}."
             ) from None
         try:
+            if not book.worksheets:
+                return
             sheet = book.worksheets[0]
-            blank, started = 0, False
-            for row in sheet.iter_rows(values_only=True):
-                if row is None or all(v is None or str(v).strip() == "" for v in row):
-                    blank += started
-                    continue
-                for _ in range(blank):
-                    yield []
-                blank, started = 0, True
-                yield [_excel_text(v) for v in row]
+            with sheet._get_source() as source:
+                parser = WorkSheetParser(
+                    source, sheet._shared_strings, data_only=True, epoch=book.epoch,
+                    date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+                data = None
+                for event, element in iterparse(source, events=("start", "end")):
+                    if event == "start":
+                        if element.tag == data_tag:
+                            data = element
+                        continue
+                    if element.tag == data_tag:
+                        break  # what follows the rows (merged cells, links…) is not data
+                    if element.tag != ROW_TAG:
+                        if data is None:
+                            element.clear()
+                        continue
+                    yield _parsed_row(parser, element, name)
+                    parser.row_dimensions.clear()  # row heights: not kept, a row at a time
+                    element.clear()
+                    if data is not None:
+                        data.clear()
+        except InputFileError:
+            raise
+        except Exception as exc:  # a damaged sheet: bad XML, a bad shared-string index…
+            raise InputFileError(
+                f"{shown(name)}: the first sheet cannot be read ({type(exc).__name__}: "
+                f"{shown(str(exc), 120)}). Save it again from Excel, or as CSV."
+            ) from None
         finally:
             book.close()
 
 
-def excel_batches(open_: Opener, width: int, rows: int, name: str) -> Iterator[Batch]:
-    records = excel_rows(open_, name)
-    next(records, None)
-    yield from in_batches((_excel_record(r, width) for r in records), width, rows)
-
-
-def _excel_record(record: list[str], width: int) -> list[str] | Unsplit:
-    """A sheet row cut or padded to the header's width, unless it has values beyond it."""
-    if any(v != "" for v in record[width:]):
-        return Unsplit(
-            f"has values beyond the {width} header columns; not split into columns. "
-            f"Its values: {record!r}"
+def _parsed_row(parser, element, name: str) -> tuple[int, list[tuple[int, str]]]:
+    number, cells = parser.parse_row(element)
+    if number > EXCEL_ROWS or number < 1:
+        raise InputFileError(
+            f"{shown(name)} has a row numbered {number:,}, outside Excel's 1–{EXCEL_ROWS:,}: "
+            "the workbook is damaged. Save it again from Excel, or as CSV."
         )
-    return (record + [""] * width)[:width]
+    out = []
+    for cell in cells:
+        column = cell["column"]
+        if not 1 <= column <= EXCEL_COLUMNS:
+            raise InputFileError(
+                f"{shown(name)} has a cell in column {column:,}, outside Excel's "
+                f"1–{EXCEL_COLUMNS:,}: the workbook is damaged. Save it again from Excel, "
+                "or as CSV."
+            )
+        out.append((column, _excel_text(cell["value"])))
+    return number, out
+
+
+def _check_workbook(fh: BinaryIO, name: str, limits: SheetLimits) -> None:
+    """Refuse a workbook whose parts expand past the caps, from its ZIP directory alone
+    (a ZIP member cannot expand past the size its directory declares)."""
+    try:
+        members = zipfile.ZipFile(fh).infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        members = []  # openpyxl says it is not a workbook
+    fh.seek(0)
+    total = sum(member.file_size for member in members)
+    if total > limits.max_bytes:
+        raise InputFileError(
+            f"{shown(name)} expands to {total / (1 << 20):,.0f} MB, more than the "
+            f"{limits.max_bytes / (1 << 20):,.0f} MB limit for compressed input (an .xlsx is "
+            "a ZIP archive). If the file is genuine, save it as CSV or raise the limit",
+            parameter="max_decompressed_mb",
+        )
+
+
+class _PartTooLarge(Exception):
+    def __init__(self, part: str) -> None:
+        self.part = part
+
+
+class _CappedArchive:
+    """A workbook's ZIP archive whose parts may not expand past :data:`MAX_PART_BYTES`
+    while :attr:`capped` (while openpyxl loads the workbook's other parts)."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self._archive = archive
+        self.capped = True
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._archive, attribute)
+
+    def read(self, member, *args):
+        if self.capped and self._archive.getinfo(member).file_size > MAX_PART_BYTES:
+            raise _PartTooLarge(str(member))
+        return self._archive.read(member, *args)
+
+    def open(self, member, *args, **kwargs):
+        stream = self._archive.open(member, *args, **kwargs)
+        return _CappedStream(stream, str(member)) if self.capped else stream
+
+
+class _CappedStream:
+    """A part opened while the archive is capped: it may be read up to the cap (a sheet
+    is opened then only to find its declared size, which custseg ignores)."""
+
+    def __init__(self, stream, part: str) -> None:
+        self._stream, self._part, self._read = stream, part, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._read += len(data)
+        if self._read > MAX_PART_BYTES:
+            raise _PartTooLarge(self._part)
+        return data
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._stream, attribute)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stream.close()
 
 
 def _excel_text(value: object) -> str:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from custseg.cluster.assignment import AssignmentMemo
 from custseg.errors import InputFileError, shown
@@ -34,7 +33,8 @@ from custseg.io.writers import ScoredWriter, as_frame, output_format, scored_tab
 from custseg.model.scoring import SCORE_COLUMNS, Scored, score_rows
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.fields import ID
-from custseg.table.notes import duplicate_notes, row_keys
+from custseg.table.headers import HeaderMatch
+from custseg.table.notes import IdCounts, RepeatedIds, row_keys
 
 Progress = Callable[[int, int], None]
 
@@ -51,6 +51,8 @@ class ScoreReport:
     segments: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     output: str = ""
+    #: Notes about the whole input, said once (a cap on the duplicate search reached).
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, scored: Scored) -> None:
         scores = scored.columns
@@ -73,6 +75,7 @@ class ScoreReport:
             "segments": {str(k): v for k, v in sorted(self.segments.items())},
             "seconds": round(self.seconds, 3),
             "output": self.output,
+            "warnings": list(self.warnings),
         }
 
 
@@ -81,104 +84,77 @@ class Scan:
     """First-pass facts about an input file (its shape is recorded on the source)."""
 
     n_rows: int
-    duplicates: Mapping[int, str]
+    #: The repeated customer ids and their groups of rows (None: no id repeats).
+    repeats: RepeatedIds | None = None
+    #: Position of the file's first row when it is one of several (the Dask engine's
+    #: parts): rows are numbered through all the files.
+    start: int = 0
+    #: File-level notes (a cap on the duplicate search reached), said once.
+    warnings: tuple[str, ...] = ()
 
 
 def scan(source: TableSource, batch_rows: int = DEFAULT_BATCH_ROWS) -> Scan:
     """Count rows, check their shape, and find duplicate ids over the whole file.
 
-    A quick pass converts only the id column; only when some id repeats does a second
-    pass read the field values, to tell same-value duplicates from conflicting ones.
+    A quick pass converts only the id column and keeps a hash per distinct id; only when
+    some id repeats does a second pass read the field values, to group the repeated ids'
+    rows and tell same-value duplicates from conflicting ones. Memory is bounded by the
+    caps of :mod:`custseg.table.notes`, never by the length of the file.
     """
+    n_rows, counts = count_ids(source, batch_rows)
+    repeated, warnings = counts.repeated(), counts.warnings()
+    del counts  # the distinct ids' hashes: not needed by the second pass
+    if not len(repeated):
+        return Scan(n_rows, warnings=tuple(warnings))
+    repeats = group_repeats(source, repeated, batch_rows)
+    return Scan(n_rows, repeats, warnings=tuple(warnings + repeats.warnings()))
+
+
+def count_ids(source: TableSource, batch_rows: int = DEFAULT_BATCH_ROWS) -> tuple[int, IdCounts]:
+    """The rows of a file, and its ids counted (first pass of :func:`scan`)."""
     position = source.match.fields.get(ID)
-    quick = source.batches(batch_rows, column=position or 0)
+    counts = IdCounts()
+    n_rows = 0
+    for batch in source.batches(batch_rows, column=position or 0):
+        n_rows += batch.data.num_rows
+        if position is not None:
+            counts.add(batch.data.column(0))
+    return n_rows, counts
+
+
+def group_repeats(source: TableSource, repeated: np.ndarray,
+                  batch_rows: int = DEFAULT_BATCH_ROWS, start: int = 0) -> RepeatedIds:
+    """The groups of rows of the repeated id hashes in one file whose first row is at
+    position ``start`` (second pass of :func:`scan`)."""
+    return _grouped((b.data for b in source.batches(batch_rows)), source.match, repeated, start)
+
+
+def table_repeats(table: CustomerTable, batch_rows: int = DEFAULT_BATCH_ROWS) -> RepeatedIds | None:
+    """The repeated ids of an in-memory table (as :func:`scan` finds them in a file)."""
+    position = table.match.fields.get(ID)
     if position is None:
-        return Scan(sum(batch.data.num_rows for batch in quick), {})
-    id_column = pa.chunked_array([c for b in quick for c in b.data.column(0).chunks],
-                                 type=pa.string())
-    if len(id_column) == 0 or not _repeats(id_column):
-        return Scan(len(id_column), {})
-    ids: list[pa.Array] = []
-    keys: list[np.ndarray] = []
-    for batch in source.batches(batch_rows):
-        ids.extend(batch.data.column(position).chunks)
-        keys.append(row_keys(fields_frame(batch.data, source.match)))
-    all_ids = pd.Series(pa.chunked_array(ids, type=pa.string()).to_pandas(), dtype="str")
-    return Scan(len(all_ids), duplicate_notes(all_ids, np.concatenate(keys)))
+        return None
+    slices = [table.data.slice(start, batch_rows)
+              for start in range(0, table.n_rows, max(batch_rows, 1))]
+    counts = IdCounts()
+    for part in slices:
+        counts.add(part.column(position))
+    repeated = counts.repeated()
+    return _grouped(slices, table.match, repeated) if len(repeated) else None
 
 
-#: Up to this many ids, Arrow's hash table answers fastest; beyond, its memory (about 160
-#: bytes an id) would dominate, and 8-byte hashes are sorted instead.
-EXACT_UNIQUE_ROWS = 2_000_000
+def _grouped(tables: Iterable[pa.Table], match: HeaderMatch, repeated: np.ndarray,
+             start: int = 0) -> RepeatedIds:
+    groups = RepeatedIds(repeated)
+    position = match.fields[ID]
+    for data in tables:
 
+        def keys_of(where: np.ndarray, data: pa.Table = data) -> np.ndarray:
+            return row_keys(fields_frame(data.take(pa.array(where)), match))
 
-def _repeats(ids: pa.ChunkedArray) -> bool:
-    """Whether any non-blank id may occur twice, in bounded memory.
-
-    Ids in strictly increasing order (as tables are often exported) are distinct, which
-    one comparison of neighbours shows. Otherwise, up to :data:`EXACT_UNIQUE_ROWS` ids, an
-    exact distinct count. Beyond, each id becomes a 64-bit hash (8 bytes an id, chunk by
-    chunk): equal ids have equal hashes, so no repeated hash proves the ids distinct, and a
-    repeated hash (a duplicate, or a one-in-10^12 collision) only sends the caller to the
-    exact comparison.
-    """
-    if _increasing(ids):
-        return False
-    if len(ids) <= EXACT_UNIQUE_ROWS:
-        if pd.Index(ids.to_pandas()).is_unique:  # the common case, answered fastest
-            return False
-        trimmed = pc.utf8_trim_whitespace(ids)
-        usable = pc.drop_null(pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), ids))
-        return len(pc.unique(usable)) < len(usable)
-    hashes = [_hash_text(chunk) for chunk in ids.chunks]
-    if not hashes:
-        return False
-    every = np.concatenate(hashes)
-    every.sort()
-    return bool(np.any(every[1:] == every[:-1]))
-
-
-def _increasing(ids: pa.ChunkedArray) -> bool:
-    """Whether each id is greater than the one before it (none missing), chunk by chunk."""
-    last = None
-    for chunk in ids.chunks:
-        if len(chunk) == 0:
-            continue
-        if chunk.null_count or (last is not None and not chunk[0].as_py() > last):
-            return False
-        if len(chunk) > 1 and not pc.all(pc.greater(chunk[1:], chunk[:-1])).as_py():
-            return False
-        last = chunk[-1].as_py()
-    return True
-
-
-_POWERS = np.cumprod(np.full(4_096, 0x100000001B3, dtype=np.uint64), dtype=np.uint64)
-
-
-def _hash_text(chunk: pa.Array) -> np.ndarray:
-    """64-bit hashes of the non-blank strings of one arrow string array (vectorised)."""
-    trimmed = pc.utf8_trim_whitespace(chunk)
-    usable = pc.and_(pc.invert(pc.is_null(trimmed)), pc.not_equal(trimmed, ""))
-    text = pc.filter(chunk, pc.fill_null(usable, False))
-    if len(text) == 0:
-        return np.empty(0, dtype=np.uint64)
-    text = text.cast(pa.large_string()) if text.type != pa.large_string() else text
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:text.offset + len(text) + 1]
-    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-    lengths = np.diff(offsets)
-    starts = offsets[:-1] - offsets[0]
-    owner = np.repeat(np.arange(len(text)), lengths)
-    position = np.arange(len(data)) - starts[owner]
-    with np.errstate(over="ignore"):
-        contributions = data.astype(np.uint64) * _POWERS[np.minimum(position, len(_POWERS) - 1)]
-        hashes = np.zeros(len(text), dtype=np.uint64)
-        filled = lengths > 0
-        hashes[filled] = np.add.reduceat(contributions, starts[filled])
-        hashes ^= lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-        hashes ^= hashes >> np.uint64(31)
-        hashes *= np.uint64(0xBF58476D1CE4E5B9)
-        hashes ^= hashes >> np.uint64(29)
-    return hashes
+        groups.add(data.column(position), start, keys_of)
+        start += data.num_rows
+    return groups
 
 
 def score_batches(
@@ -200,15 +176,15 @@ def score_batches(
         raise InputFileError(
             f"{shown(source.name)} has a header but no data rows; there is nothing to score."
         )
-    dup_pos = np.fromiter(facts.duplicates.keys(), dtype=np.int64, count=len(facts.duplicates))
+    id_position = source.match.fields.get(ID)
     offset = 0
     memo = AssignmentMemo()
     if progress:
         progress(0, facts.n_rows)
     for batch in source.batches(batch_rows):
         n = batch.data.num_rows
-        local = dup_pos[(dup_pos >= offset) & (dup_pos < offset + n)]
-        notes = {int(p - offset): facts.duplicates[int(p)] for p in local}
+        notes = ({} if facts.repeats is None or id_position is None
+                 else facts.repeats.notes(batch.data.column(id_position), facts.start + offset))
         scored = score_rows(
             model,
             fields_frame(batch.data, source.match),
@@ -270,6 +246,10 @@ def write_scored(
 ) -> None:
     """Stream ``source`` through ``model`` into ``path``, adding to ``report``."""
     header = _output_header(source.header)
+    if facts is None:
+        source.match.require(model.encoding.needs)
+        facts = scan(source, batch_rows)
+    report.warnings.extend(facts.warnings)
     with ScoredWriter(str(path), fmt) as writer:
         for batch, scored in score_batches(
             model, source, batch_rows=batch_rows, progress=progress, facts=facts
@@ -290,21 +270,20 @@ def score_table_batches(
     """
     table.match.require(model.encoding.needs)
     frame = table.fields_frame()
-    duplicates = (
-        duplicate_notes(frame[ID], row_keys(frame)) if ID in frame.columns else {}
-    )
-    dup_pos = np.fromiter(duplicates.keys(), dtype=np.int64, count=len(duplicates))
+    repeats = table_repeats(table, batch_rows)
+    id_position = table.match.fields.get(ID)
     header = _output_header(table.header)
     total = table.n_rows
     for start in range(0, max(total, 1), batch_rows):
         stop = min(start + batch_rows, total)
-        local = dup_pos[(dup_pos >= start) & (dup_pos < stop)]
+        notes = ({} if repeats is None else
+                 repeats.notes(table.data.column(id_position).slice(start, stop - start), start))
         scores = score_rows(
             model,
             frame.iloc[start:stop].reset_index(drop=True),
             decimal=table.decimal,
             income_unit=table.match.income_unit,
-            duplicates={int(p - start): duplicates[int(p)] for p in local},
+            duplicates=notes,
             structural={k - start: v for k, v in table.structural.items() if start <= k < stop},
         ).columns
         yield stop, total, scored_table(table.data.slice(start, stop - start), header, scores)

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from custseg.errors import InputFileError, SchemaError, shown
 from custseg.io import formats
-from custseg.io.decompress import decompress
+from custseg.io.decompress import decompress, megabytes
 from custseg.io.formats import Batch
 from custseg.io.sniff import (
     ACCEPTED,
@@ -44,21 +44,37 @@ from custseg.table.notes import dollar_income_message, summary_row_notes
 from custseg.table.validate import Validated, validate
 
 DEFAULT_BATCH_ROWS = 250_000
+#: Cells in one batch at most: a wide table is read in batches of fewer rows.
+BATCH_CELLS = 2_000_000
+#: Rows a whole table read into memory may have unless told otherwise (fitting, suggesting,
+#: comparing, reporting, the library's in-memory score): a fit of a million customers
+#: peaks near 700 MB. Scoring a file streams, with no cap.
+TABLE_MAX_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
 class ReadLimits:
     """Caps that keep a hostile or accidental file from exhausting memory or disk.
 
+    Every cap is applied before what it bounds is built: from a Parquet footer, a ZIP
+    directory or a header when they tell, else as rows arrive, batch by batch.
+
     ``max_decompressed_bytes`` bounds what a compressed input may expand to (a
-    decompression bomb stops there, with a message naming the limit); ``max_rows``
-    bounds the rows read (None: no cap, for streamed scoring); ``max_columns`` bounds
-    the header's width.
+    decompression bomb stops there, with a message naming the limit; an .xlsx and the
+    pages of a Parquet file count as compressed); ``max_rows`` bounds the rows read
+    (None: no cap for streamed reads, :data:`TABLE_MAX_ROWS` for a whole table read
+    into memory); ``max_columns`` bounds the header's width; ``max_cells`` bounds a
+    spreadsheet's rows × header columns, since its blank rows cost nothing on disk.
     """
 
     max_decompressed_bytes: int = 8 << 30
     max_rows: int | None = None
     max_columns: int = 20_000
+    max_cells: int = 50_000_000
+
+    def table_rows(self) -> int:
+        """The row cap of a whole-table read."""
+        return self.max_rows if self.max_rows is not None else TABLE_MAX_ROWS
 
 
 @dataclass
@@ -168,6 +184,8 @@ class TableSource:
             if compression(head) is not None:
                 raise InputFileError(f"{shown(self.name)} is compressed twice; decompress it first.")
         self.kind = detect_kind(head, self.name)
+        #: What a Parquet footer says (rows, expanded size), read before any row.
+        self.parquet: formats.ParquetFacts | None = None
         self.dialect: Dialect | None = None
         if self.kind == "text":
             with self._open() as fh:
@@ -217,9 +235,21 @@ class TableSource:
         if self.kind == "text":
             return formats.text_header(self._open, self.dialect, self.name)
         if self.kind == "parquet":
-            return formats.parquet_header(self._open, self.name)
-        first = next(formats.excel_rows(self._open, self.name), None)
-        return tuple(first) if first else ()
+            self.parquet = formats.parquet_facts(self._open, self.name)
+            cap = self.limits.max_decompressed_bytes
+            if self.parquet.expanded_bytes > cap:
+                raise InputFileError(
+                    f"{shown(self.name)} expands to {megabytes(self.parquet.expanded_bytes)} "
+                    f"once its pages are decompressed, more than the {megabytes(cap)} limit "
+                    "for compressed input. If the file is genuine, raise the limit",
+                    parameter="max_decompressed_mb",
+                )
+            return self.parquet.header
+        return formats.excel_header(self._open, self.name, self._sheet_limits())
+
+    def _sheet_limits(self) -> formats.SheetLimits:
+        return formats.SheetLimits(max_bytes=self.limits.max_decompressed_bytes,
+                                   max_cells=self.limits.max_cells)
 
     @property
     def decimal(self) -> str:
@@ -240,19 +270,28 @@ class TableSource:
         records :attr:`well_formed`; a later pass over a malformed file takes the exact
         reader at once.
         """
+        yield from self._batches(rows, column, self.limits.max_rows)
+
+    def _batches(self, rows: int, column: int | None, cap: int | None,
+                 whole: bool = False) -> Iterator[Batch]:
+        if cap is not None and self.parquet is not None and self.parquet.n_rows > cap:
+            self._refuse_rows(cap, whole, f" ({self.parquet.n_rows:,}, says its footer)")
         seen = 0
         with self._decoding():
-            for batch in self._read(rows, column):
+            for batch in self._read(_batch_rows(rows, len(self.header)), column):
                 seen += batch.data.num_rows
-                self._check_row_cap(seen)
+                if cap is not None and seen > cap:
+                    self._refuse_rows(cap, whole)
                 if column is None:
                     _mark_summary_rows(batch, self.match)
                 yield batch
 
     def read(self) -> CustomerTable:
-        """The whole table in memory; a header with no rows is refused."""
+        """The whole table in memory (at most :meth:`ReadLimits.table_rows` rows); a
+        header with no rows is refused."""
         data, structural, offset = [], {}, 0
-        for batch in self.batches():
+        for batch in self._batches(DEFAULT_BATCH_ROWS, None, self.limits.table_rows(),
+                                   whole=True):
             data.append(batch.data)
             structural.update({offset + k: v for k, v in batch.structural.items()})
             offset += batch.data.num_rows
@@ -274,11 +313,13 @@ class TableSource:
         """The format reader's batches; for text, fast until a malformed row, then exact."""
         width = len(self.header)
         if self.kind == "parquet":
-            yield from self._checked(formats.parquet_batches(self._open, rows, self.name), column)
+            yield from self._checked(
+                formats.parquet_batches(self._open, rows, self.name, only=column), column)
             return
         if self.kind == "excel":
             yield from self._checked(
-                formats.excel_batches(self._open, width, rows, self.name), column)
+                formats.excel_batches(self._open, width, rows, self.name, self._sheet_limits()),
+                column)
             return
         given = 0
         if self.well_formed is not False:
@@ -308,13 +349,19 @@ class TableSource:
             seen += batch.data.num_rows
             yield batch
 
-    def _check_row_cap(self, seen: int) -> None:
-        cap = self.limits.max_rows
-        if cap is not None and seen > cap:
+    def _refuse_rows(self, cap: int, whole: bool, said: str = "") -> None:
+        if whole:
             raise InputFileError(
-                f"{shown(self.name)} has more than {cap:,} rows, the limit here. Score it "
-                "with the command line (custseg score), which streams any number of rows."
+                f"{shown(self.name)} has more than {cap:,} rows{said}, the limit here: "
+                "custseg holds the whole table in memory to fit, suggest, compare, report or "
+                "show it, while scoring a file (custseg score) streams any number of rows. "
+                "Take a sample of the rows, or raise the limit",
+                parameter="max_rows",
             )
+        raise InputFileError(
+            f"{shown(self.name)} has more than {cap:,} rows{said}, the limit here. Score it "
+            "with the command line (custseg score), which streams any number of rows."
+        )
 
     @contextmanager
     def _decoding(self) -> Iterator[None]:
@@ -331,6 +378,12 @@ class TableSource:
 
 def _remove(path: Path) -> None:
     Path(path).unlink(missing_ok=True)
+
+
+def _batch_rows(rows: int, width: int) -> int:
+    """Rows per batch: ``rows``, fewer for a wide table (at most :data:`BATCH_CELLS`
+    cells, which every reader but pyarrow's builds before a column is picked)."""
+    return max(1, min(rows, BATCH_CELLS // max(width, 1)))
 
 
 def _after(batches: Iterator[Batch], skip: int) -> Iterator[Batch]:
