@@ -85,6 +85,21 @@ _OTHER_MONEY = re.compile(
 )
 
 
+_CURRENCY_WORD = re.compile(rf"(?<![a-z])(?:{_TOKEN})(?![a-z])|[{re.escape(_SIGNS)}]",
+                            re.IGNORECASE)
+
+
+def currency_in(text: str) -> tuple[str, str] | None:
+    """``(text without it, its name)`` for the first currency other than the US dollar
+    that ``text`` names as a word or a sign (a header such as 'Annual Income (€)')."""
+    hit = _CURRENCY_WORD.search(text)
+    if hit is None:
+        return None
+    sign = hit.group(0).lower()
+    name = CURRENCIES.get(sign, f"a currency other than US dollars ({sign})")
+    return text[:hit.start()] + text[hit.end():], name
+
+
 def currency_of(text: str) -> str | None:
     """The currency other than the US dollar that a money cell is written in
     ("euros" for '€45,000', '45.000 €', 'EUR 45000'), or None."""
