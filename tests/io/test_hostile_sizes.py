@@ -236,7 +236,7 @@ def test_excel_rows_stored_with_gaps_and_out_of_order_are_all_kept(tmp_path):
             (6, {1: "D", 2: 33, 3: 43, 4: 53})]
     path.write_bytes(workbook(sheet(rows)))
     ids = read_table(path).fields_frame()["customer_id"].tolist()
-    assert ids == ["A", "", "", "B", "C", "D"]  # rows 3 and 4 left out: blank, then as stored
+    assert ids == ["A", "", "B", "C", "D"]  # row 3 left out: blank; row 4 stored later
 
 
 def test_an_excel_row_number_beyond_excel_is_refused(tmp_path):

@@ -41,6 +41,7 @@ from custseg.io.sniff import PARQUET_SUFFIXES, TEXT_SUFFIXES
 from custseg.io.source import DEFAULT_BATCH_ROWS, ReadLimits, TableSource
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.notes import IdCounts, RepeatedIds
+from custseg.table.parse import NumberFormat
 
 INPUT_SUFFIXES = TEXT_SUFFIXES | PARQUET_SUFFIXES | {".gz", ".bz2", ".xz", ".zip", ".xlsx"}
 
@@ -80,14 +81,14 @@ def _output_folder(output: str | os.PathLike[str]) -> tuple[Path, str]:
 # ------------------------------------------------------------------ worker tasks
 
 
-def _count_part(path: str, options: dict[str, Any]) -> tuple[int, bool, IdCounts]:
-    """First pass over one file (on a worker): its rows, its shape and its ids counted —
-    a hash per distinct id, never the ids themselves."""
+def _count_part(path: str, options: dict[str, Any]) -> tuple[int, bool, IdCounts, NumberFormat]:
+    """First pass over one file (on a worker): its rows, its shape, its ids counted —
+    a hash per distinct id, never the ids themselves — and how it writes numbers."""
     source = _source(path, options)
     source.match.require(options["needs"])
     n_rows, counts = count_ids(source, options["batch_rows"])
     counts.repeated()  # compacted before it travels
-    return n_rows, bool(source.well_formed), counts
+    return n_rows, bool(source.well_formed), counts, source.number_format
 
 
 def _group_part(path: str, start: int, repeated: np.ndarray, well_formed: bool,
@@ -98,9 +99,11 @@ def _group_part(path: str, start: int, repeated: np.ndarray, well_formed: bool,
     return group_repeats(source, repeated, options["batch_rows"], start)
 
 
-def _source(path: str, options: dict[str, Any], well_formed: bool | None = None) -> TableSource:
+def _source(path: str, options: dict[str, Any], well_formed: bool | None = None,
+            number_format: NumberFormat | None = None) -> TableSource:
     return TableSource(path, mapping=options["mapping"], income_unit=options["income_unit"],
-                       limits=options["limits"], well_formed=well_formed)
+                       limits=options["limits"], well_formed=well_formed,
+                       number_format=number_format)
 
 
 def _score_part(
@@ -108,12 +111,13 @@ def _score_part(
     well_formed: bool, repeats: RepeatedIds | None, folder: str, fmt: str,
     options: dict[str, Any],
 ) -> dict[str, Any]:
-    """Last pass over one file: score it into its part of the output (on a worker)."""
-    source = _source(path, options, well_formed)
+    """Last pass over one file: score it into its part of the output (on a worker), with
+    the number format decided over all the files."""
+    source = _source(path, options, well_formed, options["number_format"])
     report = ScoreReport()
     target = Path(folder) / f"part-{index:05d}.{fmt}"
     write_scored(model, source, target, fmt, report, batch_rows=options["batch_rows"],
-                 facts=Scan(n_rows, repeats, start))
+                 facts=Scan(n_rows, repeats, start, number_format=options["number_format"]))
     return report.to_dict()
 
 
@@ -174,7 +178,9 @@ def score_dask(
     report = ScoreReport(output=str(out))
     try:
         with _client(scheduler, connect_timeout) as client:
-            sizes, well, offsets, repeats, warnings = _global_duplicates(client, files, options)
+            sizes, well, offsets, repeats, warnings, numbers = _global_duplicates(
+                client, files, options)
+            options = {**options, "number_format": numbers}
             total = int(sum(sizes))
             if total == 0:
                 raise InputFileError("the input files have headers but no data rows.")
@@ -220,9 +226,10 @@ def _raise_first_error(client, futures) -> None:
 
 def _global_duplicates(
     client, files: list[Path], options: dict[str, Any],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, RepeatedIds | None, list[str]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, RepeatedIds | None, list[str], NumberFormat]:
     """Rows, shape and first-row position of each file, the repeated ids of all the files
-    together (their rows numbered through the files in order) and the search's warnings.
+    together (their rows numbered through the files in order), the search's warnings and
+    the number format of all the files together (as of the files concatenated).
 
     Workers count ids into hashes (8 bytes a distinct id); the driver combines the
     counts, then the workers group the rows of the repeated hashes, and the driver
@@ -235,12 +242,14 @@ def _global_duplicates(
     well = np.array([c[1] for c in counted], dtype=bool)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     counts = IdCounts()
-    for _, _, part in counted:
+    numbers = NumberFormat()
+    for _, _, part, found in counted:  # in file order: the first example is the first
         counts.merge(part)
+        numbers = numbers.merged(found)
     repeated, warnings = counts.repeated(), counts.warnings()
     del counts, counted, firsts  # the distinct ids' hashes: not needed any more
     if not len(repeated):
-        return sizes, well, offsets, None, warnings
+        return sizes, well, offsets, None, warnings, numbers
     remote = client.scatter(repeated, broadcast=True)
     seconds = [client.submit(_group_part, str(f), int(offsets[i]), remote, bool(well[i]),
                              options, pure=False) for i, f in enumerate(files)]
@@ -251,7 +260,7 @@ def _global_duplicates(
             groups = part
         else:
             groups.merge(part)
-    return sizes, well, offsets, groups, warnings + groups.warnings()
+    return sizes, well, offsets, groups, warnings + groups.warnings(), numbers
 
 
 def _merge(report: ScoreReport, part: dict[str, Any]) -> None:

@@ -8,8 +8,10 @@ them. Columns get positional names (``c0``, ``c1``, …), as headers may repeat 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -101,28 +103,147 @@ def as_text(table: pa.Table) -> pa.Table:
 
 # ---------------------------------------------------------------------------- text
 
+#: The most lines one record may span. A quoted cell may hold line breaks (a note written
+#: over a few lines); a quote that would carry a cell on over more lines than this is
+#: taken for a stray one.
+MAX_RECORD_LINES = 100
+
+
+@dataclass(frozen=True)
+class _Broken:
+    """A line whose quote would swallow the lines after it (or is never closed)."""
+
+    why: str
+    text: str
+    after: int  # the lines it would have taken with it, read again on their own
+
+
+class _Lines:
+    """A text stream's lines for the csv reader, keeping the lines of the record being
+    read (:attr:`taken`), so that they can be given again (:meth:`again`)."""
+
+    def __init__(self, fh: io.TextIOBase) -> None:
+        self._next = iter(fh).__next__
+        self._again: list[str] = []
+        self.taken: list[str] = []
+        self.ended = False  # the stream ran out while the record was read
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            text = self._again.pop()
+        else:
+            try:
+                text = self._next()
+            except StopIteration:
+                self.ended = True
+                raise
+        self.taken.append(text)
+        return text
+
+    def again(self, lines: list[str]) -> None:
+        self._again.extend(reversed(lines))
+
+
+def _records(
+    fh: io.TextIOBase, delimiter: str, width: int | None
+) -> Iterator[tuple[int, int, list[str] | _Broken]]:
+    """``(first line, last line, record)`` for every record, line numbers from 1.
+
+    A quoted cell may span lines, but a record that does is kept only when it is well
+    formed: every quote closes (before the end of the file) at the end of a cell, it
+    spans at most :data:`MAX_RECORD_LINES` lines and (after the first record, the header,
+    when ``width`` is given) it has ``width`` fields. Otherwise its first line is given as
+    :class:`_Broken` and reading goes on from the next line, so that a stray quote never
+    swallows the lines after it. A record on one line is read as written.
+    """
+    lines = _Lines(fh)
+    reader = csv.reader(lines, delimiter=delimiter)
+    number, header = 1, True
+    while True:
+        lines.taken, lines.ended = [], False
+        try:
+            record: list[str] | None = next(reader)
+            why = None
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a cell past the csv module's field limit
+            record, why = None, f"cannot be read as CSV ({exc})"
+        taken = lines.taken
+        if not taken:
+            return
+        if why is None and (len(taken) > 1 or lines.ended):
+            why = _spanning_problem(taken, record, delimiter, lines.ended,
+                                    None if header else width, number)
+        header = False
+        if why is None:
+            yield number, number + len(taken) - 1, record
+            number += len(taken)
+            continue
+        yield number, number, _Broken(why, taken[0].rstrip("\r\n"), len(taken) - 1)
+        lines.again(taken[1:])
+        number += 1
+
+
+def _spanning_problem(taken: list[str], record: list[str], delimiter: str, ended: bool,
+                      width: int | None, first: int) -> str | None:
+    """Why a record read over several lines (or up to the end of the file) is not one."""
+    if ended:
+        return "opens a quote that is never closed"
+    last = first + len(taken) - 1
+    if len(taken) > MAX_RECORD_LINES:
+        return f"opens a quote that runs on over more than {MAX_RECORD_LINES} lines"
+    try:
+        strict = list(csv.reader(io.StringIO("".join(taken), newline=""),
+                                 delimiter=delimiter, strict=True))
+    except csv.Error:
+        strict = []
+    if len(strict) != 1:
+        return f"opens a quote that does not close at the end of a cell (on lines {first}–{last})"
+    if width is not None and len(record) != width:
+        return (f"opens a quote that runs on to line {last}, making {len(record)} fields "
+                f"where the header has {width}")
+    return None
+
 
 def text_header(open_: Opener, dialect: Dialect, name: str) -> tuple[str, ...]:
-    """The first record, BOM removed; decoding errors pass through to the caller."""
+    """The first record, BOM removed; decoding errors pass through to the caller.
+
+    A header whose quote is never closed, or would carry it on over the lines after it,
+    is refused: the columns cannot be told.
+    """
     with io.TextIOWrapper(open_(), encoding=dialect.encoding, newline="") as fh:
-        try:
-            row = next(csv.reader(fh, delimiter=dialect.delimiter), None)
-        except csv.Error as exc:
-            raise InputFileError(f"{shown(name)}: the header cannot be read ({exc}).") from None
+        first = next(_records(fh, dialect.delimiter, None), None)
+    if first is None:
+        return ()
+    row = first[2]
+    if isinstance(row, _Broken):
+        raise InputFileError(
+            f"{shown(name)}: the header (line 1) {row.why}, so its columns cannot be told: "
+            f"{shown(row.text, 120)}. Remove the stray quote (\") or close it, and save the "
+            "file again."
+        )
     return tuple(c.lstrip("\ufeff") for c in row) if row else ()
 
 
 def fast_text_batches(
-    open_: Opener, dialect: Dialect, width: int, rows: int, name: str, only: int | None = None
+    open_: Opener, dialect: Dialect, width: int, rows: int, name: str,
+    only: Sequence[int] | None = None,
 ) -> Iterator[Batch]:
     """pyarrow's multi-threaded reader; raises :class:`Ragged` at the first malformed row.
 
-    With ``only``, just that column is converted (every row is still parsed and its
-    number of fields checked), for a quick first pass.
+    pyarrow reads a quoted cell over as many lines as it takes, so a row whose cell
+    holds a line break, or a last line leaving a quote open, is also :class:`Ragged`:
+    the exact reader decides whether the quote is a stray one. With ``only``, just those
+    columns are given (every row is still parsed and checked), for a quick first pass.
     """
+    if _last_line_open(open_, dialect):
+        raise Ragged()
     names = [f"f{i}" for i in range(width)]
-    keep = None if only is None else [names[only]]
-    out_names = column_names(width) if only is None else [column_name(only)]
+    out_names = column_names(width)
+    keep = None if only is None else [column_name(i) for i in only]
 
     ragged: list[pacsv.InvalidRow] = []
 
@@ -147,7 +268,6 @@ def fast_text_batches(
                 column_types={n: pa.string() for n in names},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
-                include_columns=keep,
             ),
         )
         first = True
@@ -155,12 +275,64 @@ def fast_text_batches(
             table = pa.Table.from_batches([record_batch]).rename_columns(out_names)
             if first:
                 table, first = table.slice(1), False
+            if _has_line_breaks(table):
+                raise Ragged()
+            if keep is not None:
+                table = table.select(keep)
             if table.num_rows:
                 yield Batch(table)
     except pa.ArrowInvalid as exc:
         if ragged or "straddl" in str(exc):  # a malformed row, or one longer than a block
             raise Ragged() from None
         raise InputFileError(f"{shown(name)} cannot be read as CSV: {exc}") from None
+
+
+def _has_line_breaks(table: pa.Table) -> bool:
+    """Whether any cell holds a line break (read from the raw buffers: no copy)."""
+    for column in table.columns:
+        for chunk in column.chunks:
+            buffers = chunk.buffers()
+            if len(chunk) == 0 or buffers[2] is None:
+                continue
+            width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+            offsets = np.frombuffer(buffers[1], dtype=width)
+            lo, hi = offsets[chunk.offset], offsets[chunk.offset + len(chunk)]
+            data = np.frombuffer(buffers[2], dtype=np.uint8)[lo:hi]
+            if (data == 10).any() or (data == 13).any():
+                return True
+    return False
+
+
+#: How much of a file's end is read to see whether its last line leaves a quote open.
+_TAIL_BYTES = 1 << 16
+
+
+def _last_line_open(open_: Opener, dialect: Dialect) -> bool:
+    """Whether the file's last line might leave a quote open with no line break after
+    it (pyarrow's reader closes such a quote at the end of the file, saying nothing)."""
+    two = dialect.encoding.startswith("utf-16")
+    with open_() as fh:
+        size = fh.seek(0, io.SEEK_END)
+        start = max(0, size - _TAIL_BYTES)
+        start -= start % 2 if two else 0
+        encoding = dialect.encoding
+        if start and encoding in {"utf-16", "utf-8-sig"}:
+            fh.seek(0)
+            bom = fh.read(2)
+            encoding = ("utf-8" if encoding == "utf-8-sig"
+                        else "utf-16-be" if bom == codecs.BOM_UTF16_BE else "utf-16-le")
+        fh.seek(start)
+        tail = fh.read().decode(encoding, errors="replace")
+    if not tail or tail[-1] in "\r\n":
+        return False  # an open quote then holds that line break: seen in the cells
+    cut = max(tail.rfind("\n"), tail.rfind("\r"))
+    if cut < 0:
+        return start > 0  # a last line longer than the tail: let the exact reader see
+    try:
+        list(csv.reader([tail[cut + 1:]], delimiter=dialect.delimiter, strict=True))
+    except csv.Error:
+        return True
+    return False
 
 
 def exact_text_batches(open_: Opener, dialect: Dialect, width: int, rows: int) -> Iterator[Batch]:
@@ -170,11 +342,21 @@ def exact_text_batches(open_: Opener, dialect: Dialect, width: int, rows: int) -
 
 def _text_records(open_: Opener, dialect: Dialect, width: int) -> Iterator[list[str] | Unsplit]:
     with io.TextIOWrapper(open_(), encoding=dialect.encoding, newline="") as fh:
-        reader = csv.reader(fh, delimiter=dialect.delimiter)
-        next(reader, None)
-        line = reader.line_num
-        for record in reader:
-            start, line = line + 1, reader.line_num
+        records = _records(fh, dialect.delimiter, width)
+        next(records, None)  # the header
+        for start, line, record in records:
+            if isinstance(record, _Broken):
+                end = start + record.after
+                again = ("" if not record.after else
+                         f", and line {end}, which it would have joined to it, is read as a "
+                         "row of its own" if record.after == 1 else
+                         f", and lines {start + 1}–{end}, which it would have joined to it, "
+                         "are read as rows of their own")
+                yield Unsplit(
+                    f"line {start} {record.why}; not split into columns{again}. "
+                    f"Its text: {shown(record.text, 200)}"
+                )
+                continue
             if not record:
                 continue
             if len(record) == width:
@@ -260,9 +442,11 @@ def parquet_facts(open_: Opener, name: str) -> ParquetFacts:
     return ParquetFacts(header, meta.num_rows, total)
 
 
-def parquet_batches(open_: Opener, rows: int, name: str, only: int | None = None) -> Iterator[Batch]:
+def parquet_batches(open_: Opener, rows: int, name: str,
+                    only: Sequence[int] | None = None) -> Iterator[Batch]:
     """Every row, ``rows`` at a time whatever the row groups (a row group of 300 million
-    run-length-encoded rows is read in slices); with ``only``, just that column.
+    run-length-encoded rows is read in slices); with ``only``, just those columns (every
+    column when the file repeats one of their names).
 
     A text column the file dictionary-encodes is read as a dictionary, and decoded in
     slices of at most :data:`MAX_BATCH_BYTES` of text: a few long values repeated by
@@ -274,8 +458,8 @@ def parquet_batches(open_: Opener, rows: int, name: str, only: int | None = None
             schema, meta = file.schema_arrow, file.metadata
             names = schema.names
             columns = None
-            if only is not None and names.count(names[only]) == 1:
-                columns = [names[only]]
+            if only is not None and all(names.count(names[i]) == 1 for i in only):
+                columns = [names[i] for i in only]
             encoded = {meta.row_group(g).column(c).path_in_schema
                        for g in range(meta.num_row_groups)
                        for c in range(meta.row_group(g).num_columns)
@@ -287,10 +471,12 @@ def parquet_batches(open_: Opener, rows: int, name: str, only: int | None = None
             reader = pq.ParquetFile(fh, read_dictionary=text or None)
             for record_batch in reader.iter_batches(batch_size=rows, columns=columns):
                 table = pa.Table.from_batches([record_batch])
+                if columns is not None:
+                    table = table.select(columns)
                 for part in _decodable(table):
                     out = as_text(part)
                     yield Batch(out if columns is None
-                                else out.rename_columns([column_name(only)]))
+                                else out.rename_columns([column_name(i) for i in only]))
         except (pa.ArrowException, OSError) as exc:
             raise InputFileError(f"{shown(name)}: Parquet read failed ({exc}).") from None
 
@@ -373,8 +559,11 @@ def _excel_records(
     open_: Opener, width: int, name: str, limits: SheetLimits
 ) -> Iterator[list[str] | Unsplit]:
     started, previous, blank, given = False, 0, 0, 0
-    for number, cells in _sheet_rows(open_, name, limits):
+    stored: list[np.ndarray] = []  # how many rows are stored up to each number
+    for number, cells in _sheet_rows(open_, name, limits, stored):
         skipped = max(number - previous - 1, 0)  # rows the file leaves out are blank
+        if skipped and stored:  # but not those stored later, out of order
+            skipped -= int(stored[0][number - 1] - stored[0][previous])
         previous = max(previous, number)  # a row stored out of order is kept where it is
         record = _dense(cells, width)
         if not started:  # up to and including the header
@@ -423,10 +612,14 @@ def _unsplit(cells: list[tuple[int, str]], width: int) -> Unsplit:
 
 
 def _sheet_rows(
-    open_: Opener, name: str, limits: SheetLimits
+    open_: Opener, name: str, limits: SheetLimits, stored: list[np.ndarray] | None = None,
 ) -> Iterator[tuple[int, list[tuple[int, str]]]]:
     """``(row number, [(column, text)])`` for each row stored in the first sheet, in the
-    order stored, with only the cells stored (never padded to a declared size)."""
+    order stored, with only the cells stored (never padded to a declared size).
+
+    Given a list ``stored``, a first quick look at the sheet's row tags puts in it, when
+    its rows are stored out of order, the count of rows stored up to each row number.
+    """
     from openpyxl.reader.excel import ExcelReader
     from openpyxl.worksheet._reader import ROW_TAG, WorkSheetParser
     from openpyxl.xml.constants import SHEET_MAIN_NS
@@ -456,6 +649,11 @@ def _sheet_rows(
             if not book.worksheets:
                 return
             sheet = book.worksheets[0]
+            if stored is not None:
+                with sheet._get_source() as source:
+                    counts = _stored_counts(source)
+                if counts is not None:
+                    stored.append(counts)
             with sheet._get_source() as source:
                 parser = WorkSheetParser(
                     source, sheet._shared_strings, data_only=True, epoch=book.epoch,
@@ -486,6 +684,42 @@ def _sheet_rows(
             ) from None
         finally:
             book.close()
+
+
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\b([^>]*)>")
+_ROW_NUMBER = re.compile(rb"""\br\s*=\s*["']\s*(\d+)""")
+
+
+def _stored_counts(source: BinaryIO) -> np.ndarray | None:
+    """For a sheet whose rows are stored out of order, ``counts[n]`` = rows stored with
+    a number up to ``n``; None when they are in order (the common case).
+
+    Read from the row tags of the raw XML alone (a few hundred MB a second), numbering
+    a row without ``r`` after the one before it, as openpyxl does.
+    """
+    numbers: list[int] = []
+    last, carry = 0, b""
+    while chunk := source.read(1 << 20):
+        chunk = carry + chunk
+        cut = chunk.rfind(b"<")
+        cut = len(chunk) if cut < 0 or len(chunk) - cut > 4096 else cut
+        for attrs in _ROW_TAG.findall(chunk, 0, cut):
+            hit = _ROW_NUMBER.search(attrs)
+            last = min(int(hit.group(1)), EXCEL_ROWS + 1) if hit else last + 1
+            numbers.append(last)
+        carry = chunk[cut:]
+    for attrs in _ROW_TAG.findall(carry):
+        hit = _ROW_NUMBER.search(attrs)
+        last = min(int(hit.group(1)), EXCEL_ROWS + 1) if hit else last + 1
+        numbers.append(last)
+    if not numbers:
+        return None
+    order = np.asarray(numbers, dtype=np.int64)
+    if (np.diff(order) >= 0).all():
+        return None
+    present = np.zeros(EXCEL_ROWS + 2, dtype=np.int64)
+    present[order] = 1
+    return np.cumsum(present)
 
 
 def _parsed_row(parser, element, name: str) -> tuple[int, list[tuple[int, str]]]:

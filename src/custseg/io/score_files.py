@@ -35,6 +35,7 @@ from custseg.model.segmentation import SegmentationModel
 from custseg.table.fields import ID
 from custseg.table.headers import HeaderMatch
 from custseg.table.notes import IdCounts, RepeatedIds, row_keys
+from custseg.table.parse import NumberFormat
 
 Progress = Callable[[int, int], None]
 
@@ -91,6 +92,9 @@ class Scan:
     start: int = 0
     #: File-level notes (a cap on the duplicate search reached), said once.
     warnings: tuple[str, ...] = ()
+    #: How the input writes its numbers, decided over every row (of every file, for the
+    #: Dask engine) so that a cell reads the same in every batch.
+    number_format: NumberFormat | None = None
 
 
 def scan(source: TableSource, batch_rows: int = DEFAULT_BATCH_ROWS) -> Scan:
@@ -105,13 +109,15 @@ def scan(source: TableSource, batch_rows: int = DEFAULT_BATCH_ROWS) -> Scan:
     repeated, warnings = counts.repeated(), counts.warnings()
     del counts  # the distinct ids' hashes: not needed by the second pass
     if not len(repeated):
-        return Scan(n_rows, warnings=tuple(warnings))
+        return Scan(n_rows, warnings=tuple(warnings), number_format=source.number_format)
     repeats = group_repeats(source, repeated, batch_rows)
-    return Scan(n_rows, repeats, warnings=tuple(warnings + repeats.warnings()))
+    return Scan(n_rows, repeats, warnings=tuple(warnings + repeats.warnings()),
+                number_format=source.number_format)
 
 
 def count_ids(source: TableSource, batch_rows: int = DEFAULT_BATCH_ROWS) -> tuple[int, IdCounts]:
-    """The rows of a file, and its ids counted (first pass of :func:`scan`)."""
+    """The rows of a file, and its ids counted (first pass of :func:`scan`, which also
+    decides the file's :attr:`~TableSource.number_format`)."""
     position = source.match.fields.get(ID)
     counts = IdCounts()
     n_rows = 0
@@ -177,6 +183,9 @@ def score_batches(
             f"{shown(source.name)} has a header but no data rows; there is nothing to score."
         )
     id_position = source.match.fields.get(ID)
+    number_format = facts.number_format or source.number_format
+    if source.number_format is None:
+        source.number_format = number_format  # the first batch's income check uses it
     offset = 0
     memo = AssignmentMemo()
     if progress:
@@ -193,6 +202,7 @@ def score_batches(
             duplicates=notes,
             structural=batch.structural,
             memo=memo,
+            number_format=number_format,
         )
         yield batch, scored
         offset += n
@@ -270,6 +280,8 @@ def score_table_batches(
     """
     table.match.require(model.encoding.needs)
     frame = table.fields_frame()
+    number_format = table.number_format or NumberFormat().seen(
+        {name: frame[name] for name in frame.columns}, table.decimal)
     repeats = table_repeats(table, batch_rows)
     id_position = table.match.fields.get(ID)
     header = _output_header(table.header)
@@ -285,6 +297,7 @@ def score_table_batches(
             income_unit=table.match.income_unit,
             duplicates=notes,
             structural={k - start: v for k, v in table.structural.items() if start <= k < stop},
+            number_format=number_format,
         ).columns
         yield stop, total, scored_table(table.data.slice(start, stop - start), header, scores)
 

@@ -38,9 +38,14 @@ from custseg.io.sniff import (
     detect_dialect,
     detect_kind,
 )
-from custseg.table.fields import ID, INCOME, Ranges
+from custseg.table.fields import ID, INCOME, NUMERIC_FIELDS, Ranges
 from custseg.table.headers import HeaderMatch, match_headers
-from custseg.table.notes import dollar_income_message, summary_row_notes
+from custseg.table.notes import (
+    dollar_income_message,
+    other_currency_message,
+    summary_row_notes,
+)
+from custseg.table.parse import NumberFormat
 from custseg.table.validate import Validated, validate
 
 DEFAULT_BATCH_ROWS = 250_000
@@ -88,6 +93,8 @@ class CustomerTable:
     dialect: Dialect | None
     name: str
     structural: dict[int, str] = field(default_factory=dict)
+    #: How the table writes its numbers (decided over every row; see NumberFormat).
+    number_format: NumberFormat | None = None
 
     @property
     def n_rows(self) -> int:
@@ -107,7 +114,7 @@ class CustomerTable:
         self.match.require(needs)
         return validate(self.fields_frame(), required=needs, ranges=ranges,
                         decimal=self.decimal, income_unit=self.match.income_unit,
-                        structural=self.structural)
+                        structural=self.structural, number_format=self.number_format)
 
 
 def fields_frame(data: pa.Table, match: HeaderMatch) -> pd.DataFrame:
@@ -130,6 +137,9 @@ class TableSource:
     well_formed
         Whether every row of this text file has the header's number of fields, when an
         earlier pass (in another process) found out; see :attr:`well_formed`.
+    number_format
+        How the file writes its numbers, when an earlier pass found out (over these
+        files and others, for the Dask engine); see :attr:`number_format`.
     """
 
     def __init__(
@@ -141,8 +151,12 @@ class TableSource:
         income_unit: str | None = None,
         limits: ReadLimits | None = None,
         well_formed: bool | None = None,
+        number_format: NumberFormat | None = None,
     ) -> None:
         self._cleanup: weakref.finalize | None = None
+        #: How the file writes its numbers, decided once for the whole file: known after
+        #: one whole pass of :meth:`batches` (None before), or as given.
+        self.number_format = number_format
         try:
             self._setup(source, name, mapping, income_unit, limits, well_formed)
         except BaseException:
@@ -277,14 +291,27 @@ class TableSource:
         if cap is not None and self.parquet is not None and self.parquet.n_rows > cap:
             self._refuse_rows(cap, whole, f" ({self.parquet.n_rows:,}, says its footer)")
         seen = 0
+        numbers = {name: pos for name, pos in self.match.fields.items() if name in NUMERIC_FIELDS}
+        columns = None
+        if column is not None:  # the quick pass reads the number columns too, to decide
+            columns = list(dict.fromkeys([column, *numbers.values()]))  # their format
+        found = NumberFormat()
         with self._decoding():
-            for batch in self._read(_batch_rows(rows, len(self.header)), column):
+            for batch in self._read(_batch_rows(rows, len(self.header)), columns):
                 seen += batch.data.num_rows
                 if cap is not None and seen > cap:
                     self._refuse_rows(cap, whole)
-                if column is None:
+                if self.number_format is None:
+                    found = found.seen({name: batch.data.column(formats.column_name(pos))
+                                        for name, pos in numbers.items()}, self.decimal)
+                if column is not None:
+                    batch = Batch(batch.data.select([formats.column_name(column)]),
+                                  batch.structural)
+                else:
                     _mark_summary_rows(batch, self.match)
                 yield batch
+        if self.number_format is None:
+            self.number_format = found
 
     def read(self) -> CustomerTable:
         """The whole table in memory (at most :meth:`ReadLimits.table_rows` rows); a
@@ -307,26 +334,28 @@ class TableSource:
             dialect=self.dialect,
             name=self.name,
             structural=structural,
+            number_format=self.number_format,
         )
 
-    def _read(self, rows: int, column: int | None) -> Iterator[Batch]:
-        """The format reader's batches; for text, fast until a malformed row, then exact."""
+    def _read(self, rows: int, columns: list[int] | None) -> Iterator[Batch]:
+        """The format reader's batches (with ``columns`` only, when given; every column
+        for Excel); for text, fast until a malformed row, then exact."""
         width = len(self.header)
         if self.kind == "parquet":
             yield from self._checked(
-                formats.parquet_batches(self._open, rows, self.name, only=column), column)
+                formats.parquet_batches(self._open, rows, self.name, only=columns), columns)
             return
         if self.kind == "excel":
             yield from self._checked(
                 formats.excel_batches(self._open, width, rows, self.name, self._sheet_limits()),
-                column)
+                columns)
             return
         given = 0
         if self.well_formed is not False:
             fast = formats.fast_text_batches(self._open, self.dialect, width, rows, self.name,
-                                             only=column)
+                                             only=columns)
             try:
-                for batch in self._checked(fast, column):
+                for batch in self._checked(fast, columns):
                     given += batch.data.num_rows
                     yield batch
             except formats.Ragged:
@@ -335,17 +364,20 @@ class TableSource:
                 self.well_formed = True
                 return
         exact = formats.exact_text_batches(self._open, self.dialect, width, rows)
-        yield from _after(self._checked(exact, column), given)
+        yield from _after(self._checked(exact, columns), given)
 
-    def _checked(self, raw: Iterator[Batch], column: int | None) -> Iterator[Batch]:
+    def _checked(self, raw: Iterator[Batch], columns: list[int] | None) -> Iterator[Batch]:
         """One reader's batches with its first batch's income column checked or, with
-        ``column``, cut to that column."""
+        ``columns``, cut to those columns."""
         seen = 0
         for batch in raw:
-            if column is not None:
-                batch = Batch(batch.data.select([formats.column_name(column)]), batch.structural)
+            if columns is not None:
+                names = [formats.column_name(c) for c in columns]
+                if batch.data.column_names != names:
+                    batch = Batch(batch.data.select(names), batch.structural)
             elif seen == 0:
-                _check_income_unit(batch.data, self.match, self.decimal, self.name)
+                _check_income_unit(batch.data, self.match, self.decimal, self.name,
+                                   self.number_format)
             seen += batch.data.num_rows
             yield batch
 
@@ -412,12 +444,21 @@ def _mark_summary_rows(batch: Batch, match: HeaderMatch) -> None:
             batch.structural.setdefault(row, note)
 
 
-def _check_income_unit(data: pa.Table, match: HeaderMatch, decimal: str, name: str) -> None:
-    """Refuse an income column with no unit in its header that holds dollars."""
-    if INCOME not in match.fields or match.income_unit_source != "default":
+def _check_income_unit(data: pa.Table, match: HeaderMatch, decimal: str, name: str,
+                       number_format: NumberFormat | None = None) -> None:
+    """Refuse an income column that is in another currency on every row of the first
+    batch, or has no unit in its header and holds dollars."""
+    if INCOME not in match.fields:
         return
     column = data.column(match.fields[INCOME]).to_pandas()
-    message = dollar_income_message(column, decimal, match.source(INCOME))
+    message = other_currency_message(column, match.source(INCOME))
+    if message:
+        raise SchemaError(f"{shown(name)}: {message}")
+    if match.income_unit_source != "default":
+        return
+    mixed = None if number_format is None else number_format.mixed.get(INCOME)
+    message = dollar_income_message(column, decimal, match.source(INCOME),
+                                    mixed=mixed, decided=number_format is not None)
     if message:
         raise SchemaError(f"{shown(name)}: {message}", parameter="income_unit", key="$")
 
@@ -438,9 +479,11 @@ def table_from_frame(
     _check_income_unit(data, match, ".", name)
     batch = Batch(data)
     _mark_summary_rows(batch, match)
+    numbers = NumberFormat().seen({n: data.column(p) for n, p in match.fields.items()
+                                   if n in NUMERIC_FIELDS}, ".")
     return CustomerTable(
         data=data, header=header, match=match, kind="frame", dialect=None, name=name,
-        structural=batch.structural,
+        structural=batch.structural, number_format=numbers,
     )
 
 

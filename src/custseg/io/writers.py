@@ -119,8 +119,10 @@ class ScoredWriter:
 
     def write(self, table: pa.Table) -> None:
         if self.fmt == "csv":
+            # the header is text a spreadsheet reads like any cell: neutralised the same way
             table = pa.Table.from_arrays(
-                [neutralise_formulas(c) for c in table.columns], names=table.column_names
+                [neutralise_formulas(c) for c in table.columns],
+                names=neutralise_formulas(pa.array(table.column_names, pa.string())).to_pylist(),
             )
             if self._writer is None:
                 self._writer = pacsv.CSVWriter(self.sink, table.schema)

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from custseg.cluster.assignment import AssignmentMemo
 from custseg.model.segmentation import SegmentationModel
+from custseg.table.parse import NumberFormat
 from custseg.table.validate import Validated, validate
 
 SCORE_COLUMNS: tuple[str, ...] = (
@@ -51,6 +52,7 @@ def score_rows(
     duplicates: Mapping[int, str] | None = None,
     structural: Mapping[int, str] | None = None,
     memo: AssignmentMemo | None = None,
+    number_format: NumberFormat | None = None,
 ) -> Scored:
     """Validate and assign the rows of ``frame`` (canonical field columns).
 
@@ -58,6 +60,8 @@ def score_rows(
     one batch of a larger input; by default duplicates are found within ``frame``.
     ``structural`` marks rows the reader could not split into columns. ``memo`` (one per
     file) remembers the distinct rows already placed by earlier batches.
+    ``number_format`` is how the whole file writes its numbers, when ``frame`` is one
+    batch of it, so that a cell reads the same in every batch.
     """
     validated = validate(
         frame,
@@ -67,6 +71,7 @@ def score_rows(
         income_unit=income_unit,
         duplicates=duplicates,
         structural=structural,
+        number_format=number_format,
     )
     return Scored(score_validated(model, validated, memo), validated.reasons, validated.notes)
 

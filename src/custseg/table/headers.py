@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from custseg.errors import SchemaError, shown
 from custseg.table.fields import AGE, FIELDS, GENDER, ID, INCOME, INCOME_UNITS, SCORE
+from custseg.table.parse import currency_in
 
 # Normalised header -> (field, income unit implied by the header, or None).
 # Every entry is a whole normalised header: matching is by equality only.
@@ -83,6 +84,8 @@ class HeaderMatch:
     fields: Mapping[str, int]
     income_unit: str = "k$"
     income_unit_source: str = "default"  # "header" | "given" | "default"
+    #: Field -> why the column its header names was not taken (an income in euros).
+    refused: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ignored(self) -> tuple[str, ...]:
@@ -115,6 +118,9 @@ class HeaderMatch:
     def require(self, needed: Sequence[str]) -> None:
         """Raise :class:`SchemaError` naming every needed field that has no column."""
         missing = [f for f in needed if f not in self.fields]
+        for name in missing:
+            if name in self.refused:
+                raise SchemaError(self.refused[name], parameter="income_unit", key="k$")
         if missing:
             names = ", ".join(missing)
             cols = ", ".join(repr(str(c)) for c in self.columns[:20])
@@ -212,6 +218,9 @@ def match_headers(
         if name == INCOME:
             unit_from_header = _ALIASES[normalise_header(cols[positions[0]])][1]
 
+    refused: dict[str, str] = {}
+    if income_unit is None:  # a stated unit says the values are dollars, whatever the header
+        _refuse_other_currency(cols, fields, refused, taken=set(fields.values()))
     ordered = {name: fields[name] for name in FIELDS if name in fields}
     if income_unit is not None:
         unit, source = income_unit, "given"
@@ -219,4 +228,28 @@ def match_headers(
         unit, source = unit_from_header, "header"
     else:
         unit, source = "k$", "default"
-    return HeaderMatch(columns=cols, fields=ordered, income_unit=unit, income_unit_source=source)
+    return HeaderMatch(columns=cols, fields=ordered, income_unit=unit, income_unit_source=source,
+                       refused=refused)
+
+
+def _refuse_other_currency(cols: tuple[str, ...], fields: dict[str, int],
+                           refused: dict[str, str], taken: set[int]) -> None:
+    """Leave out an income column whose header names another currency than the US
+    dollar ('Annual Income (€)', 'Income EUR'), saying why in ``refused``."""
+    positions = [fields[INCOME]] if INCOME in fields else [
+        i for i in range(len(cols)) if i not in taken]
+    for position in positions:
+        found = currency_in(cols[position])
+        if found is None:
+            continue
+        rest, name = found
+        if _ALIASES.get(normalise_header(rest), (None,))[0] != INCOME:
+            continue  # "Notes (€ spent)": not an income header without the currency
+        fields.pop(INCOME, None)
+        refused[INCOME] = (
+            f"the income column {shown(cols[position])} is in {name}, by its header; custseg "
+            "reads incomes in US dollars. Convert the column to thousands of US dollars "
+            "and name it accordingly (such as 'Annual Income (k$)'); if its values are US "
+            "dollars already, state the unit"
+        )
+        return

@@ -1,7 +1,7 @@
 """Notes about rows and columns that are not cell errors.
 
-Repeated customer ids, spreadsheet summary rows, and an income column that holds dollars
-while its header names no unit.
+Repeated customer ids, spreadsheet summary rows, an income column that holds dollars
+while its header names no unit, and one written in another currency throughout.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ import pyarrow.compute as pc
 
 from custseg.errors import shown
 from custseg.table.fields import ID, fmt_number
-from custseg.table.parse import parse_numbers, to_arrow_text
+from custseg.table.parse import (
+    FROM_VALUES,
+    MISSING,
+    OTHER_CURRENCY,
+    currency_of,
+    parse_numbers,
+    to_arrow_text,
+)
 
 
 def row_keys(frame: pd.DataFrame) -> np.ndarray:
@@ -562,15 +569,18 @@ def summary_row_notes(cells: pd.Series) -> dict[int, str]:
 DOLLAR_MEDIAN_K = 1_000.0
 
 
-def dollar_income_message(values: pd.Series, decimal: str, header: str) -> str | None:
+def dollar_income_message(values: pd.Series, decimal: str, header: str, *,
+                          mixed: str | None = None, decided: bool = False) -> str | None:
     """A refusal message when an income column with no unit in its header holds dollars.
 
     custseg reads such a column in k$. A median above 1,000 k$ ($1M a year) is not a
     customer base in k$: rather than treat $54,000 as 54,000 k$, say so and ask for the
     unit. The message ends on the setting that fixes it: raise it with
     ``parameter="income_unit", key="$"`` so that each face says how to set it.
+    ``mixed`` (when ``decided``) is the file's number format for the column.
     """
-    parsed = parse_numbers(values, decimal=decimal, money_unit="k$")
+    parsed = parse_numbers(values, decimal=decimal, money_unit="k$",
+                           mixed=mixed if decided else FROM_VALUES)
     usable = parsed.values[np.isfinite(parsed.values)]
     if not len(usable):
         return None
@@ -582,4 +592,25 @@ def dollar_income_message(values: pd.Series, decimal: str, header: str) -> str |
         f"in thousands of dollars (k$), but its median is {fmt_number(median)}: that looks "
         "like dollars. Divide the values by 1,000, or state the unit: use a header such as "
         "'Annual Income ($)' or set the income unit to '$'"
+    )
+
+
+def other_currency_message(values: pd.Series, header: str) -> str | None:
+    """A refusal message when every income value given is in one other currency than
+    the US dollar ('€45,000' on every row): the column is in that currency, not a few
+    cells. (A few such cells are flagged on their rows.)"""
+    parsed = parse_numbers(values, money_unit="k$")
+    given = parsed.status != MISSING
+    if not given.any() or not (parsed.status[given] == OTHER_CURRENCY).all():
+        return None
+    cells = parsed.text[given]
+    names = {currency_of(str(c)) for c in cells[:1_000]}
+    if len(names) != 1:
+        return None
+    (name,) = names
+    return (
+        f"the income column {shown(header)} is in {name} on every row (such as "
+        f"{shown(cells[0])}); custseg reads incomes in US dollars. Convert the column to "
+        "thousands of US dollars (k$) and remove the currency from its cells, then read "
+        "the file again"
     )

@@ -7,7 +7,9 @@ cell that cannot be used keeps a status saying why.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -24,18 +26,164 @@ MISSING_MARKERS: frozenset[str] = frozenset(
 _MALE = frozenset({"m", "male", "man", "men", "masculine"})
 _FEMALE = frozenset({"f", "female", "woman", "women", "feminine"})
 
-OK, MISSING, NOT_NUMBER, OTHER_CURRENCY = 0, 1, 2, 3
+OK, MISSING, NOT_NUMBER, OTHER_CURRENCY, AMBIGUOUS = 0, 1, 2, 3, 4
 _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _LOOSE = re.compile(
-    r"^(?P<pre>us\$|\$|usd|eur|€|£|gbp)?\s*"
+    r"^(?P<pre>us\$|\$|usd)?\s*"
     r"(?P<num>[+-]?\d[\d.,'\s\u00a0\u202f]*?)\s*"
     r"(?P<mag>[km])?\s*"
-    r"(?P<post>k\$|us\$|\$|usd|eur|€|£|gbp)?$",
+    r"(?P<post>k\$|us\$|\$|usd)?$",
     re.IGNORECASE,
 )
 _GROUPED_POINT = re.compile(r"^[+-]?\d{1,3}([,'\s\u00a0\u202f]\d{3})+(\.\d+)?$")
 _GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}([.'\s\u00a0\u202f]\d{3})+(,\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+
+#: Currencies other than the US dollar, by sign or code (lower case) -> what to call them.
+#: Any other currency sign (Unicode category Sc) is refused too, by its sign.
+CURRENCIES: Mapping[str, str] = {
+    **dict.fromkeys(["€", "eur", "euro", "euros"], "euros"),
+    **dict.fromkeys(["£", "gbp"], "pounds sterling"),
+    **dict.fromkeys(["¥", "￥"], "yen or yuan"),
+    **dict.fromkeys(["jpy", "円"], "yen"),
+    **dict.fromkeys(["cny", "rmb", "元"], "yuan"),
+    **dict.fromkeys(["chf", "sfr", "fr."], "Swiss francs"),
+    **dict.fromkeys(["₹", "inr", "rs", "rs."], "rupees"),
+    **dict.fromkeys(["₽", "rub"], "roubles"),
+    **dict.fromkeys(["₩", "krw"], "won"),
+    **dict.fromkeys(["₪", "ils"], "shekels"),
+    **dict.fromkeys(["₺", "try"], "Turkish lira"),
+    **dict.fromkeys(["₴", "uah"], "hryvnias"),
+    **dict.fromkeys(["₦", "ngn"], "naira"),
+    **dict.fromkeys(["₱", "php"], "pesos"),
+    **dict.fromkeys(["฿", "thb"], "baht"),
+    **dict.fromkeys(["₫", "vnd"], "dong"),
+    **dict.fromkeys(["zł", "pln"], "złoty"),
+    **dict.fromkeys(["kr", "kr."], "kronor or kroner"),
+    "sek": "Swedish kronor", "nok": "Norwegian kroner", "dkk": "Danish kroner",
+    "isk": "Icelandic krónur",
+    **dict.fromkeys(["kč", "czk"], "Czech koruna"),
+    "huf": "forints",
+    **dict.fromkeys(["r$", "brl"], "Brazilian reais"),
+    **dict.fromkeys(["c$", "ca$", "cad"], "Canadian dollars"),
+    **dict.fromkeys(["a$", "au$", "aud"], "Australian dollars"),
+    **dict.fromkeys(["nz$", "nzd"], "New Zealand dollars"),
+    **dict.fromkeys(["hk$", "hkd"], "Hong Kong dollars"),
+    **dict.fromkeys(["s$", "sgd"], "Singapore dollars"),
+    **dict.fromkeys(["mx$", "mxn"], "Mexican pesos"),
+    **dict.fromkeys(["nt$", "twd"], "New Taiwan dollars"),
+    "zar": "rand", "aed": "dirhams", "sar": "riyals",
+}
+_SIGNS = "".join(chr(c) for c in range(0x10000)
+                 if unicodedata.category(chr(c)) == "Sc" and chr(c) not in "$\uff04\ufe69")
+_TOKEN = "|".join(re.escape(t) for t in sorted(CURRENCIES, key=len, reverse=True))
+_CURRENCY = rf"(?:{_TOKEN}|[{re.escape(_SIGNS)}])"
+_OTHER_MONEY = re.compile(
+    rf"^(?:(?P<pre>{_CURRENCY})\s*)?[+-]?\d[\d.,'\s\u00a0\u202f]*?\s*[km]?\s*"
+    rf"(?P<post>{_CURRENCY})?$",
+    re.IGNORECASE,
+)
+
+
+_CURRENCY_WORD = re.compile(rf"(?<![a-z])(?:{_TOKEN})(?![a-z])|[{re.escape(_SIGNS)}]",
+                            re.IGNORECASE)
+
+
+def currency_in(text: str) -> tuple[str, str] | None:
+    """``(text without it, its name)`` for the first currency other than the US dollar
+    that ``text`` names as a word or a sign (a header such as 'Annual Income (€)')."""
+    hit = _CURRENCY_WORD.search(text)
+    if hit is None:
+        return None
+    sign = hit.group(0).lower()
+    name = CURRENCIES.get(sign, f"a currency other than US dollars ({sign})")
+    return text[:hit.start()] + text[hit.end():], name
+
+
+def currency_of(text: str) -> str | None:
+    """The currency other than the US dollar that a money cell is written in
+    ("euros" for '€45,000', '45.000 €', 'EUR 45000'), or None."""
+    hit = _OTHER_MONEY.match(text.strip())
+    if not hit or not (hit["pre"] or hit["post"]):
+        return None
+    sign = (hit["pre"] or hit["post"]).lower()
+    return CURRENCIES.get(sign, f"a currency other than US dollars ({sign})")
+
+
+# The mark that is not a file's decimal mark (the point in a decimal-comma file, the comma
+# otherwise) around a number, with the money signs a cell may carry.
+_PRE = r"(?:(?:us\$|\$|usd)\s*)?"
+_POST = r"\s*[km]?\s*(?:k\$|us\$|\$|usd)?"
+#: A cell writing it as a decimal mark: "30.5" (decimal-comma files), "30,5".
+_AS_DECIMAL = {
+    ",": rf"(?i)^\s*{_PRE}[+-]?(\d+\.\d*|\.\d+){_POST}\s*$",
+    ".": rf"(?i)^\s*{_PRE}[+-]?\d+,\d+{_POST}\s*$",
+}
+#: A cell where it groups digits by three (and is not one of those).
+_GROUPS = {
+    ",": rf"(?i)^\s*{_PRE}[+-]?\d{{1,3}}(\.\d{{3}})+{_POST}\s*$",
+    ".": rf"(?i)^\s*{_PRE}[+-]?\d{{1,3}}(,\d{{3}})+{_POST}\s*$",
+}
+#: A cell it could group or mark decimals in: "1.500" is 1500 or 1.5.
+_TWO_READINGS = {
+    ",": rf"(?i)^\s*{_PRE}[+-]?\d{{1,3}}\.\d{{3}}{_POST}\s*$",
+    ".": rf"(?i)^\s*{_PRE}[+-]?\d{{1,3}},\d{{3}}{_POST}\s*$",
+}
+
+
+def grouping_mark(decimal: str) -> str:
+    """The mark that may group thousands in a file whose decimal mark is ``decimal``."""
+    return "." if decimal == "," else ","
+
+
+def grouping_as_decimal(values: pd.Series | pa.Array | pa.ChunkedArray,
+                        decimal: str) -> str | None:
+    """The first cell that writes the grouping mark as a decimal mark ("30.5" where the
+    comma is the decimal mark), or None when no cell does."""
+    text = values if isinstance(values, pa.Array | pa.ChunkedArray) else to_arrow_text(values)
+    if len(text) == 0 or pa.types.is_null(text.type):
+        return None
+    if not pc.any(pc.match_substring(text, grouping_mark(decimal))).as_py():
+        return None  # the common case: one look for the mark
+    hits = pc.and_(pc.fill_null(pc.match_substring_regex(text, _AS_DECIMAL[decimal]), False),
+                   pc.invert(pc.fill_null(pc.match_substring_regex(text, _GROUPS[decimal]),
+                                          False)))
+    first = pc.index(hits, True).as_py()
+    return None if first < 0 else str(text[first].as_py()).strip()
+
+
+#: ``mixed`` for :func:`parse_numbers`: found among the values parsed.
+FROM_VALUES = object()
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a file writes each numeric column, decided once for the whole file.
+
+    The file's decimal mark comes from its dialect; in question is the other mark (the
+    point in a decimal-comma file, the comma otherwise). It groups thousands ("54.000",
+    "1,500") unless some cell of the column, anywhere in the file, writes it as a decimal
+    mark ("30.5", "30,5"); in such a column a cell it could group ("1.500") has two
+    readings and is flagged, never read one way in one batch and the other in the next.
+    """
+
+    #: Column -> its first cell writing the grouping mark as a decimal mark.
+    mixed: Mapping[str, str] = field(default_factory=dict)
+
+    def seen(self, columns: Mapping[str, pd.Series | pa.Array | pa.ChunkedArray],
+             decimal: str) -> NumberFormat:
+        """This format with the cells of some more rows (the file's next batch) seen."""
+        found = dict(self.mixed)
+        for name, values in columns.items():
+            if name not in found:
+                example = grouping_as_decimal(values, decimal)
+                if example is not None:
+                    found[name] = example
+        return self if len(found) == len(self.mixed) else NumberFormat(found)
+
+    def merged(self, later: NumberFormat) -> NumberFormat:
+        """This format followed by a later part's (the next file of a Dask input)."""
+        return NumberFormat({**later.mixed, **self.mixed})
 
 
 def to_arrow_text(values: pd.Series) -> pa.Array:
@@ -65,8 +213,11 @@ def _parse_loose(text: str, decimal: str, money: bool) -> tuple[float, int, bool
     """Parse one non-plain number: ``(value, status, absolute_dollars)``.
 
     Thousands separators must group by three; a currency sign or a k/m suffix is only
-    accepted for money, and then the value is an absolute amount in dollars.
+    accepted for money, and then the value is an absolute amount in dollars; another
+    currency than the US dollar is refused.
     """
+    if money and currency_of(text) is not None:
+        return np.nan, OTHER_CURRENCY, False
     hit = _LOOSE.match(text)
     if not hit:
         return np.nan, NOT_NUMBER, False
@@ -75,8 +226,6 @@ def _parse_loose(text: str, decimal: str, money: bool) -> tuple[float, int, bool
     num = hit["num"].strip()
     if (pre or post or mag) and not money:
         return np.nan, NOT_NUMBER, False
-    if {pre, post} & {"eur", "€", "£", "gbp"}:
-        return np.nan, OTHER_CURRENCY, False
     if decimal == ",":
         if _GROUPED_COMMA.match(num):
             num = re.sub(r"[.'\s\u00a0\u202f]", "", num)
@@ -99,16 +248,24 @@ class ParsedNumbers:
     values: np.ndarray  # float64, NaN where not OK
     status: np.ndarray  # int8 codes
     text: np.ndarray | None  # object array of the raw cell text, for messages
+    #: The column's cell writing the grouping mark as a decimal mark (see NumberFormat).
+    mixed: str | None = None
 
 
 def parse_numbers(
-    values: pd.Series, *, decimal: str = ".", money_unit: str | None = None
+    values: pd.Series, *, decimal: str = ".", money_unit: str | None = None,
+    mixed: str | None | object = FROM_VALUES,
 ) -> ParsedNumbers:
     """Parse a column of numbers written as text (or already numeric).
 
     Missing markers give status missing, never zero. For money (``money_unit`` set), a
     bare number is in that unit ("k$" or "$") and a value with a currency sign or k/m
     suffix is an absolute dollar amount; the result is always in k$.
+
+    ``mixed`` is the column's cell that writes the grouping mark as a decimal mark, as
+    found over the whole file (:class:`NumberFormat`), or None when no cell does; by
+    default it is looked for among ``values``, which are then the whole column. Where it
+    is set, a cell the mark could group ("1.500") is ambiguous (status AMBIGUOUS).
     """
     n = len(values)
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
@@ -121,19 +278,32 @@ def parse_numbers(
             arr = arr / 1_000
         return ParsedNumbers(arr, status.astype(np.int8), values.to_numpy(dtype=object))
 
-    text = to_arrow_text(values)
+    original = text = to_arrow_text(values)
+    if mixed is FROM_VALUES:
+        mixed = grouping_as_decimal(text, decimal)
+    two_readings = None
+    if mixed is not None:
+        hits = pc.fill_null(pc.match_substring_regex(text, _TWO_READINGS[decimal]), False)
+        if pc.any(hits).as_py():
+            two_readings = hits.to_numpy(zero_copy_only=False)
     if decimal == ",":
-        text = _point_decimals(text)
+        text = _point_decimals(text, groups=mixed is None)
+
+    def done(out: np.ndarray, status: np.ndarray) -> ParsedNumbers:
+        if two_readings is not None:
+            status[two_readings & (status != MISSING)] = AMBIGUOUS
+        out[status != OK] = np.nan
+        raw = original.to_numpy(zero_copy_only=False) if (status != OK).any() else None
+        return ParsedNumbers(out, status, raw, mixed)
+
     try:  # the commonest case of all: a clean column of plain numbers
         direct = pc.cast(text, pa.float64())
         if direct.null_count == 0 and not pc.any(pc.is_nan(direct)).as_py():
             out = direct.to_numpy(zero_copy_only=False).astype("float64", copy=True)
             status = np.where(np.isfinite(out), OK, NOT_NUMBER).astype(np.int8)
-            out[status != OK] = np.nan
             if money_unit == "$":
                 out = out / 1_000
-            raw = text.to_numpy(zero_copy_only=False) if (status != OK).any() else None
-            return ParsedNumbers(out, status, raw)
+            return done(out, status)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     trimmed = pc.utf8_trim_whitespace(text)
@@ -164,25 +334,25 @@ def parse_numbers(
     if money_unit is not None:
         bare_scale = 0.001 if money_unit == "$" else 1.0
         out = np.where(absolute, out / 1_000, out * bare_scale)
-    raw = text.to_numpy(zero_copy_only=False) if (status != OK).any() else None
-    return ParsedNumbers(out, status, raw)
+    return done(out, status)
 
 
 _DOT_GROUPED = r"^\s*[+-]?\d{1,3}(\.\d{3})+(,\d+)?\s*$"
 _COMMA_DECIMAL = r"^\s*[+-]?\d+,\d+\s*$"
 
 
-def _point_decimals(text: pa.Array) -> pa.Array:
-    """A decimal-comma column rewritten with point decimals, decided for the column.
+def _point_decimals(text: pa.Array, groups: bool) -> pa.Array:
+    """A decimal-comma column rewritten with point decimals.
 
-    When every cell holding a point groups digits by three ("54.000", "1.200.000,5"),
-    points separate thousands and are dropped; otherwise they are decimal marks already
-    ("30.5"). Then "30,5" becomes "30.5". Other cells are left to the full parser.
+    When its points group thousands (``groups``: decided for the file's column, see
+    :class:`NumberFormat`), "54.000" and "1.200.000,5" lose them; otherwise points are
+    decimal marks already ("30.5"). Then "30,5" becomes "30.5". Other cells are left to
+    the full parser.
     """
-    dotted = pc.fill_null(pc.match_substring(text, "."), False)
-    grouped = pc.fill_null(pc.match_substring_regex(text, _DOT_GROUPED), False)
-    if pc.any(dotted).as_py() and pc.all(pc.or_(pc.invert(dotted), grouped)).as_py():
-        text = pc.if_else(grouped, pc.replace_substring(text, ".", ""), text)
+    if groups:
+        grouped = pc.fill_null(pc.match_substring_regex(text, _DOT_GROUPED), False)
+        if pc.any(grouped).as_py():
+            text = pc.if_else(grouped, pc.replace_substring(text, ".", ""), text)
     comma = pc.fill_null(pc.match_substring_regex(text, _COMMA_DECIMAL), False)
     if pc.any(comma).as_py():
         text = pc.if_else(comma, pc.replace_substring(text, ",", "."), text)

@@ -16,10 +16,15 @@ from custseg.errors import SchemaError, shown
 from custseg.table.fields import GENDER, ID, INCOME, NUMERIC_FIELDS, UNITS, Ranges, fmt_number
 from custseg.table.notes import SUMMARY_NOTE, duplicate_notes, row_keys
 from custseg.table.parse import (
+    AMBIGUOUS,
+    FROM_VALUES,
     MISSING,
     NOT_NUMBER,
     OK,
     OTHER_CURRENCY,
+    NumberFormat,
+    currency_of,
+    grouping_mark,
     normalise_gender,
     parse_numbers,
     to_arrow_text,
@@ -90,12 +95,6 @@ class _IssueLog:
         self.add(mask, texts, reason, invalid=invalid, skip=skip)
 
 
-def _messages(template: str, raw: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
-    """``template`` with each cell of ``mask`` as its ``{value}``, quoted as data."""
-    cells = raw[mask] if raw is not None else np.full(int(mask.sum()), "")
-    return np.array([template.format(value=shown(c)) for c in cells], dtype=object)
-
-
 def _rows(n: int, notes: Mapping[int, str]) -> np.ndarray:
     """The rows ``notes`` is about, as a mask over ``n`` rows."""
     mask = np.zeros(n, dtype=bool)
@@ -118,6 +117,7 @@ def _check_number(
     decimal: str,
     income_unit: str,
     skip: np.ndarray,
+    number_format: NumberFormat | None,
 ) -> np.ndarray:
     """Parse one numeric field and log its problems; return its values, NaN where unusable.
 
@@ -125,23 +125,29 @@ def _check_number(
     are logged as notes that do not invalidate the row.
     """
     parsed = parse_numbers(cells, decimal=decimal,
-                           money_unit=income_unit if name == INCOME else None)
+                           money_unit=income_unit if name == INCOME else None,
+                           mixed=FROM_VALUES if number_format is None
+                           else number_format.mixed.get(name))
     low, high = ranges.of(name)
     suffix = "" if required else " (not used for segmenting)"
     with np.errstate(invalid="ignore"):
         outside = (parsed.status == OK) & ((parsed.values < low) | (parsed.values > high))
     checks = [
-        (parsed.status == MISSING, f"{name}: missing" + suffix, "missing"),
-        (parsed.status == NOT_NUMBER, f"{name}: {{value}} is not a number" + suffix,
+        (parsed.status == MISSING, lambda c: f"{name}: missing" + suffix, "missing"),
+        (parsed.status == NOT_NUMBER, lambda c: f"{name}: {shown(c)} is not a number" + suffix,
          "not a number"),
         (parsed.status == OTHER_CURRENCY,
-         f"{name}: {{value}} is not in dollars; convert it to k$" + suffix,
+         lambda c: (f"{name}: {shown(c)} is in {currency_of(str(c))}, not US dollars; "
+                    "convert it to k$ (thousands of US dollars)" + suffix),
          "not in dollars"),
+        (parsed.status == AMBIGUOUS, lambda c: _two_readings(name, c, parsed.mixed, decimal)
+         + suffix, "ambiguous number"),
     ]
-    for mask, template, reason in checks:
+    for mask, message, reason in checks:
         if mask.any() and (required or reason != "missing"):
-            log.add(mask, _messages(template, parsed.text, mask), f"{name} {reason}",
-                    invalid=required, skip=skip)
+            cells_ = parsed.text[mask] if parsed.text is not None else np.full(int(mask.sum()), "")
+            log.add(mask, np.array([message(c) for c in cells_], dtype=object),
+                    f"{name} {reason}", invalid=required, skip=skip)
     if outside.any():
         unit = UNITS[name]
         hint = _DOLLARS_HINT if name == INCOME and income_unit == "k$" else ""
@@ -152,6 +158,15 @@ def _check_number(
         )
         log.add(outside, msgs, f"{name} out of range", invalid=required, skip=skip)
     return np.where(outside, np.nan, parsed.values)
+
+
+def _two_readings(name: str, cell: object, example: str | None, decimal: str) -> str:
+    mark = grouping_mark(decimal)
+    word = "point" if mark == "." else "comma"
+    return (f"{name}: {shown(cell)} can be read two ways: in this file the column also "
+            f"writes the {word} as a decimal mark ({shown(example)}), so the {word} here may "
+            f"group thousands or mark decimals; write the number without a thousands "
+            "separator")
 
 
 def _note_duplicates(log: _IssueLog, frame: pd.DataFrame, ids: pd.Series | None,
@@ -182,6 +197,7 @@ def validate(
     income_unit: str = "k$",
     duplicates: Mapping[int, str] | None = None,
     structural: Mapping[int, str] | None = None,
+    number_format: NumberFormat | None = None,
 ) -> Validated:
     """Validate rows of canonical fields (as text or typed values).
 
@@ -201,6 +217,10 @@ def validate(
     structural
         ``{row position: note}`` for rows the reader could not split into columns;
         they are invalid with that note alone.
+    number_format
+        How the whole file writes each number column, when ``frame`` is one batch of it
+        (see :class:`~custseg.table.parse.NumberFormat`); by default decided from
+        ``frame``, which is then the whole table.
     """
     ranges = ranges or Ranges()
     missing_cols = [f for f in required if f not in frame.columns]
@@ -224,6 +244,7 @@ def validate(
             out[name] = _check_number(
                 log, frame[name], name, ranges=ranges, required=name in required,
                 decimal=decimal, income_unit=income_unit, skip=broken,
+                number_format=number_format,
             )
 
     values = pd.DataFrame(out, index=frame.index).reset_index(drop=True)
