@@ -268,6 +268,7 @@ def read_arrays(blob: bytes) -> dict[str, np.ndarray]:
                 if len(data) != need:
                     raise ModelFileError(f"arrays.npz: {key} ends before its data does.")
                 arrays[key] = np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+    check_arrays(arrays)
     return arrays
 
 
@@ -291,13 +292,20 @@ def _check_header(key: str, shape: tuple, fortran: bool, found: np.dtype, dtype:
 
 
 def check_arrays(arrays: Mapping[str, np.ndarray]) -> None:
-    """In-memory arrays as :func:`read_arrays` would accept them (a model about to be
-    written)."""
+    """Arrays as a model holds them (dtype and shape, as :func:`read_arrays` checks them
+    from the headers), with finite reference values and one label per reference row."""
     if set(arrays) != set(ARRAYS):
         raise ModelFileError(f"the model's arrays are {sorted(arrays)}, not {sorted(ARRAYS)}.")
     for key, (dtype, ndim, max_rows) in ARRAYS.items():
         value = np.asarray(arrays[key])
         _check_header(key, value.shape, False, value.dtype, dtype, ndim, max_rows)
+    X, labels = arrays["reference_X"], arrays["reference_labels"]
+    if len(X) < 1 or len(labels) != len(X):
+        raise ModelFileError(f"arrays.npz: {len(labels):,} reference_labels for {len(X):,} "
+                             "reference customers (one each, at least one).")
+    if not np.isfinite(X).all():
+        raise ModelFileError("arrays.npz: reference_X holds non-finite values (NaN or "
+                             "infinity).")
 
 
 # ------------------------------------------------------------------ consistency
@@ -318,8 +326,11 @@ def _first_problem(model: SegmentationModel) -> str | None:
         resolved = spec.resolve(config.params)
     except CustsegError as exc:
         return f"config.algorithm/params: {exc.message}"
-    if dict(config.params) != resolved:
-        return "config.params are not the algorithm's full, checked parameters"
+    for name in sorted(set(resolved) | set(config.params)):
+        value = config.params.get(name, "(missing)")
+        if type(value) is not type(resolved.get(name)) or value != resolved.get(name):
+            return (f"config.params.{name} is {value!r:.40}; the algorithm's checked value is "
+                    f"{resolved.get(name)!r:.40}")
     try:
         canonical = check_features(config.features)
     except CustsegError as exc:
