@@ -343,14 +343,16 @@ class FittedSegmenter:
                                  f"{', '.join(SEGMENTER_PARAMS)}; got {given!r:.200}")
         check_fit_settings(**{k: params[k] for k in SEGMENTER_PARAMS[2:]})
         given = params["params"]
-        if not isinstance(given, Mapping):
+        if given is None:  # the Segmenter's default: the algorithm's defaults
+            given = {}
+        elif not isinstance(given, Mapping):
             raise ParameterError(f"the algorithm's parameters must be a mapping, got {given!r:.40}")
         resolved = get_algorithm(params["algorithm"]).resolve(given)
         for name, value in given.items():
             if type(value) is str and type(resolved[name]) is not str:  # "5" for a number
                 raise ParameterError(f"{name}={value!r:.40} is text; the model must hold a "
                                      "number", parameter="params")
-        params = {**params, "params": resolved}
+        params = {**params, "params": None if params["params"] is None else resolved}
         threshold = meta["atypical_threshold"]
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) \
                 or not np.isfinite(threshold) or threshold < 0:
