@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -98,12 +99,33 @@ MaxRows = Annotated[
 ]
 
 
+def _out(text: str, err: bool = False) -> None:
+    """Print one line of text: the one way the command line writes text to a terminal.
+
+    Model files, rulebooks and tables may carry text meant for a terminal rather than a
+    reader (``\\x1b]52;`` writes the clipboard, ``\\x1b[2J`` clears the screen, a
+    right-to-left override reorders the line); every control character is printed as a
+    visible escape instead (:func:`custseg.table.text.terminal_safe`).
+    """
+    from custseg.table.text import terminal_safe
+
+    typer.echo(terminal_safe(str(text)), err=err)
+
+
 def _err(message: str) -> None:
-    typer.echo(" ".join(str(message).splitlines()), err=True)
+    _out(" ".join(str(message).splitlines()), err=True)
+
+
+#: What JSON leaves raw with ensure_ascii=False but a terminal may act on: DEL, the C1
+#: controls, bidirectional marks and overrides, line separators (JSON escapes C0 itself).
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+    """JSON on stdout, text kept exact (non-ASCII as itself) but every character a
+    terminal could act on written as a \\u escape: the same data, safe to print."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    typer.echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def _parse_mapping(items: list[str] | None) -> dict[str, str] | None:
@@ -202,7 +224,7 @@ def _show_version(value: bool) -> None:
     if value:
         from custseg import __version__
 
-        typer.echo(f"custseg {__version__}")
+        _out(f"custseg {__version__}")
         raise typer.Exit()
 
 
@@ -334,13 +356,13 @@ def predict(
         _print_json(result)
         return
     segment = model.segment(result["segment_id"])
-    typer.echo(f"Segment {result['segment_id']}: {result['segment_name']}")
-    typer.echo(f"Confidence: {result['confidence']:.0%} of the {model.config.n_neighbors} "
+    _out(f"Segment {result['segment_id']}: {result['segment_name']}")
+    _out(f"Confidence: {result['confidence']:.0%} of the {model.config.n_neighbors} "
                "nearest known customers agree")
     if result["atypical"]:
-        typer.echo("Atypical: this customer is unlike any known customer; treat the "
+        _out("Atypical: this customer is unlike any known customer; treat the "
                    "assignment with care.")
-    typer.echo(f"Strategy: {segment.strategy}")
+    _out(f"Strategy: {segment.strategy}")
 
 
 @app.command()
@@ -432,9 +454,9 @@ def suggest(
                      "n_rows": result.n_rows, "sample_rows": result.sample_rows})
         return
     settings = ", ".join(f"{k}={v}" for k, v in result.recommended.items())
-    typer.echo(f"{result.algorithm}: {settings}")
-    typer.echo(f"why: {result.reason}")
-    typer.echo(f"rows: {result.n_rows:,} valid customers"
+    _out(f"{result.algorithm}: {settings}")
+    _out(f"why: {result.reason}")
+    _out(f"rows: {result.n_rows:,} valid customers"
                + (f", settings tried on a random sample of {result.sample_rows:,}"
                   if result.sample_rows < result.n_rows else ", all used"))
     for warning in result.warnings:
@@ -463,14 +485,14 @@ def compare(
         _print_json(result)
         return
     for pair in result["matching"]:
-        typer.echo(f"old {pair['old']} {pair['old_name']}  ->  new {pair['new']} "
+        _out(f"old {pair['old']} {pair['old_name']}  ->  new {pair['new']} "
                    f"{pair['new_name']}  (centres {pair['distance']:.2f} SD apart)")
     for seg in result["unmatched_old"]:
-        typer.echo(f"old {seg['id']} {seg['name']}: no counterpart")
+        _out(f"old {seg['id']} {seg['name']}: no counterpart")
     for seg in result["unmatched_new"]:
-        typer.echo(f"new {seg['id']} {seg['name']}: new segment")
+        _out(f"new {seg['id']} {seg['name']}: new segment")
     mig = result["migration"]
-    typer.echo(f"{mig['stayed_share']:.1%} of {mig['customers']:,} customers stay in the "
+    _out(f"{mig['stayed_share']:.1%} of {mig['customers']:,} customers stay in the "
                "matching segment.")
 
 
@@ -669,14 +691,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
     params = ", ".join(f"{k}={v}" for k, v in summary["params"].items())
     quality = summary["data_quality"]
     m = summary["metrics"]
-    typer.echo(f"{summary['algorithm']} ({params}) on {', '.join(summary['features'])}"
+    _out(f"{summary['algorithm']} ({params}) on {', '.join(summary['features'])}"
                + (" + gender" if summary.get("use_gender") else ""))
-    typer.echo(f"rows used: {quality['n_used']:,} of {quality['n_input']:,}"
+    _out(f"rows used: {quality['n_used']:,} of {quality['n_input']:,}"
                + (f" ({quality['n_invalid']:,} invalid)" if quality["n_invalid"] else "")
                + (f"; clusterer fitted on a sample of {summary['sample_size']:,}"
                   if summary["sample_size"] < quality["n_used"] else ""))
     for reason, count in quality["reasons"].items():
-        typer.echo(f"  {count:,} rows: {reason}")
+        _out(f"  {count:,} rows: {reason}")
 
     def f(value: Any, digits: int = 2) -> str:
         return "n/a" if value is None else f"{value:.{digits}f}"
@@ -687,7 +709,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         return f"{shown_mean} {segment['levels'].get(field, '')}"
 
     fid = m.get("fidelity", {})
-    typer.echo(
+    _out(
         f"silhouette {f(m['silhouette'])} · Davies–Bouldin {f(m['davies_bouldin'])} · "
         f"Calinski–Harabasz {f(m['calinski_harabasz'], 1)} · assigner agreement "
         f"{'n/a' if fid.get('cv_agreement') is None else format(fid['cv_agreement'], '.0%')}"
@@ -696,10 +718,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
     head = f"{'id':>3}  {'segment':<34}{'size':>8}{'share':>8}" + "".join(
         f"{x + ' (' + UNITS[x] + ')':>24}" for x in fields
     )
-    typer.echo(head)
+    _out(head)
     for s in summary["segments"]:
         cells = "".join(f"{cell(s, x):>24}" for x in fields)
-        typer.echo(f"{s['id']:>3}  {s['name'][:33]:<34}{s['size']:>8,}{s['share']:>8.1%}{cells}")
+        _out(f"{s['id']:>3}  {s['name'][:33]:<34}{s['size']:>8,}{s['share']:>8.1%}{cells}")
 
 
 # -------------------------------------------------------------------------- entry

@@ -44,6 +44,9 @@ MAX_NEIGHBORS = 50
 #: Seeds scikit-learn accepts (0 to 2**32 - 1), with room for the seeds derived from one
 #: (seed + 1 + refit number in the stability refits and suggestions).
 MAX_SEED = 2**31 - 1
+#: Largest reference set the assigner keeps (rows sampled per segment; the default). A
+#: model file holds at most twice as many rows, room for each segment's floor of rows.
+MAX_REFERENCE_SIZE = 50_000
 #: Memory the clusterer's own largest structures may take. The rest of a fit (the table,
 #: the assigner, the metrics) and the interpreter stay within the rest of custseg's 1 GB.
 FIT_MEMORY_BUDGET = 512 * 2**20
@@ -78,9 +81,10 @@ def check_fit_settings(
             f"sample_size must be a whole number ≥ 2, 'all' or None, got {shown(sample_size)}",
             parameter="sample_size",
         )
-    if not _whole(reference_size) or reference_size < 2:
+    if not _whole(reference_size) or not 2 <= reference_size <= MAX_REFERENCE_SIZE:
         raise ParameterError(
-            f"reference_size must be a whole number ≥ 2, got {shown(reference_size)}",
+            f"reference_size must be a whole number from 2 to {MAX_REFERENCE_SIZE:,}, got "
+            f"{shown(reference_size)}",
             parameter="reference_size",
         )
     if isinstance(atypical_quantile, bool) or not isinstance(atypical_quantile, numbers.Real) \

@@ -28,6 +28,9 @@ from custseg.errors import ParameterError
 #: sum of 2**-rank is decided by its nearest member, so among classes with equal votes
 #: the one holding the nearest neighbour wins, and no vote count is ever overturned.
 TIE = 1e-6
+#: The Segmenter's own parameters (``get_params()``), as a model file holds them.
+SEGMENTER_PARAMS = ("algorithm", "params", "n_neighbors", "sample_size", "random_state",
+                    "reference_size", "atypical_quantile")
 
 
 def _scores(codes: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -323,9 +326,47 @@ class FittedSegmenter:
 
     @classmethod
     def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> FittedSegmenter:
-        """Read :meth:`state` back (the vote's tree is rebuilt on the same reference set)."""
+        """Read :meth:`state` back (the vote's tree is rebuilt on the same reference set).
+
+        The Segmenter's parameters are checked here, against the registry, not when the
+        estimator is first rebuilt: exactly the Segmenter's own names, the fit settings
+        within their bounds, the algorithm's parameters as it declares them; the
+        atypical threshold a finite distance. Raises :class:`ParameterError` (or
+        ``ValueError`` for arrays of the wrong shape).
+        """
+        from custseg.cluster.algorithms import check_fit_settings, get_algorithm
+
+        params = meta["params"]
+        if not isinstance(params, Mapping) or set(params) != set(SEGMENTER_PARAMS):
+            given = sorted(map(str, params)) if isinstance(params, Mapping) else params
+            raise ParameterError(f"the segmenter's parameters must be exactly "
+                                 f"{', '.join(SEGMENTER_PARAMS)}; got {given!r:.200}")
+        check_fit_settings(**{k: params[k] for k in SEGMENTER_PARAMS[2:]})
+        given = params["params"]
+        if given is None:  # the Segmenter's default: the algorithm's defaults
+            given = {}
+        elif not isinstance(given, Mapping):
+            raise ParameterError(f"the algorithm's parameters must be a mapping, got {given!r:.40}")
+        resolved = get_algorithm(params["algorithm"]).resolve(given)
+        for name, value in given.items():
+            if type(value) is str and type(resolved[name]) is not str:  # "5" for a number
+                raise ParameterError(f"{name}={value!r:.40} is text; the model must hold a "
+                                     "number", parameter="params")
+        params = {**params, "params": None if params["params"] is None else resolved}
+        threshold = meta["atypical_threshold"]
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) \
+                or not np.isfinite(threshold) or threshold < 0:
+            raise ParameterError(f"the atypical threshold must be a finite distance ≥ 0, got "
+                                 f"{threshold!r:.40}")
+        labels = np.asarray(arrays["reference_labels"])
+        classes = np.asarray(arrays["classes"])
+        if labels.ndim != 1 or classes.ndim != 1 or labels.dtype.kind not in "iu" \
+                or classes.dtype.kind not in "iu":
+            raise ValueError("reference labels and classes must be 1-D arrays of whole numbers")
+        if not np.isin(labels, classes).all():
+            raise ValueError("some reference labels are not among the classes")
         return cls(
-            params=dict(meta["params"]),
+            params=params,
             reference_X=np.ascontiguousarray(arrays["reference_X"], dtype=np.float64),
             reference_labels=np.asarray(arrays["reference_labels"], dtype=np.int64),
             classes=np.asarray(arrays["classes"], dtype=np.int64),

@@ -29,14 +29,23 @@ from typing import Any
 import numpy as np
 
 from custseg.errors import CustsegError, ModelFileError, shown
+from custseg.io.model_schema import (
+    MEMBER_LIMITS,
+    check_arrays,
+    check_document,
+    check_members,
+    check_model,
+    read_arrays,
+)
 from custseg.io.outputs import atomic_path, check_output_path
 from custseg.model.segmentation import SegmentationModel
 
 FORMAT = "custseg-model"
 FORMAT_VERSION = 1
 MEMBERS = ("manifest.json", "model.json", "arrays.npz")
-MAX_FILE_BYTES = 512 << 20
-MAX_MEMBER_BYTES = 1 << 30
+#: Largest model file: its members' declared sizes (see model_schema.MEMBER_LIMITS),
+#: stored uncompressed, with room for the archive's own records.
+MAX_FILE_BYTES = 64 << 20
 
 
 def _custseg_version() -> str:
@@ -47,8 +56,18 @@ def _custseg_version() -> str:
 
 
 def model_bytes(model: SegmentationModel) -> bytes:
-    """The model file's bytes (for downloads and :func:`save_model`)."""
+    """The model file's bytes (for downloads and :func:`save_model`).
+
+    The model is checked as a loaded one is (see :mod:`custseg.io.model_schema`) first:
+    custseg never writes a file it would refuse to read.
+    """
     meta, arrays = model.state()
+    try:
+        check_document(meta)
+        check_arrays(arrays)
+        check_model(model)
+    except ModelFileError as exc:
+        raise ModelFileError(f"this model cannot be saved as a model file: {exc.message}") from None
     meta_bytes = json.dumps(meta, indent=1, sort_keys=True, allow_nan=False).encode("utf-8")
     buf = io.BytesIO()
     np.savez(buf, **{k: np.ascontiguousarray(v) for k, v in arrays.items()})
@@ -101,36 +120,47 @@ def load_model(path: str | os.PathLike[str]) -> SegmentationModel:
 
 
 def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:
-    """Parse model-file bytes (an upload, say), refusing anything that is not one."""
+    """Parse model-file bytes (an upload, say), refusing anything that is not one.
+
+    Every field is checked before use (:mod:`custseg.io.model_schema`): the archive's
+    members and declared sizes, each array's header before its data, ``model.json``
+    against its typed shape, then the parts against each other. A refusal is a
+    :class:`ModelFileError` naming the file and the field.
+    """
     if len(data) > MAX_FILE_BYTES:
         raise ModelFileError(f"{shown(name)} is too large to be a custseg model file.")
     if not data.startswith(b"PK\x03\x04"):
         raise ModelFileError(f"{shown(name)} is not a custseg model file: {_what(data)}.")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            infos = {info.filename: info for info in zf.infolist()}
-            if set(infos) != set(MEMBERS):
+            names = [info.filename for info in zf.infolist()]
+            if not set(MEMBERS) <= set(names):
                 raise ModelFileError(
                     f"{shown(name)} is a ZIP archive but not a custseg model file (its "
-                    f"members are {sorted(infos)[:5]})."
+                    f"members are {sorted(set(names))[:5]!r:.300})."
                 )
-            for info in infos.values():
-                if info.file_size > MAX_MEMBER_BYTES:
-                    raise ModelFileError(f"{shown(name)}: {info.filename} is implausibly large.")
+            check_members(zf, MEMBER_LIMITS, "the model archive")
             blobs = {member: zf.read(member) for member in MEMBERS}
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, OSError, ValueError) as exc:
+    except ModelFileError as exc:
+        if exc.message.startswith(shown(name)):
+            raise
+        raise ModelFileError(f"{shown(name)}: {exc.message}") from None
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, OSError, ValueError,
+            RuntimeError, NotImplementedError) as exc:
         raise ModelFileError(
-            f"{shown(name)} is damaged or truncated ({exc}); save the model again."
+            f"{shown(name)} is damaged or truncated ({str(exc)[:200]}); save the model again."
         ) from None
     manifest = _json(blobs["manifest.json"], name, "manifest.json")
     if manifest.get("format") != FORMAT:
         raise ModelFileError(f"{shown(name)} is not a custseg model file (format field).")
     got = manifest.get("format_version")
-    if got != FORMAT_VERSION:
+    if got != FORMAT_VERSION or isinstance(got, bool):
+        got = got if isinstance(got, int) and not isinstance(got, bool) else shown(got, 20)
+        wrote = manifest.get("custseg_version", "unknown")
         raise ModelFileError(
-            f"{shown(name)} has model format version {got!r}; this custseg reads version "
-            f"{FORMAT_VERSION}. Refit the model with this version, or use the custseg "
-            f"version that wrote it ({manifest.get('custseg_version', 'unknown')})."
+            f"{shown(name)} has model format version {got}; this custseg reads version "
+            f"{FORMAT_VERSION}. Refit the model with this version, or use the custseg version "
+            f"that wrote it ({shown(wrote, 30)[1:-1]})."
         )
     sums = manifest.get("sha256")
     sums = sums if isinstance(sums, dict) else {}
@@ -142,74 +172,41 @@ def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:
             )
     meta = _json(blobs["model.json"], name, "model.json")
     try:
-        with np.load(io.BytesIO(blobs["arrays.npz"]), allow_pickle=False) as npz:
-            arrays = {}
-            for key in npz.files:
-                _check_array_header(npz, key)
-                arrays[key] = npz[key]
+        arrays = read_arrays(blobs["arrays.npz"])
+        check_document(meta)
         model = SegmentationModel.from_state(meta, arrays)
-        _check_consistent(model)
+        check_model(model)
         return model
-    except ModelFileError:
-        raise
+    except ModelFileError as exc:
+        raise ModelFileError(f"{shown(name)}: {exc.message}") from None
     except CustsegError as exc:
-        raise ModelFileError(f"{shown(name)} holds invalid settings: {exc}") from None
+        raise ModelFileError(f"{shown(name)} holds invalid settings: {exc.message}") from None
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError,
-            MemoryError, OverflowError, zipfile.BadZipFile) as exc:
+            MemoryError, OverflowError, zipfile.BadZipFile, EOFError, RuntimeError,
+            NotImplementedError) as exc:
         raise ModelFileError(
             f"{shown(name)} passes its checksum but its content is inconsistent "
-            f"({type(exc).__name__}); it was not written by this version of custseg."
+            f"({type(exc).__name__}: {str(exc)[:200]}); it was not written by this version "
+            "of custseg."
         ) from None
-
-
-def _check_array_header(npz, key: str) -> None:
-    """Refuse an array whose header announces more data than the member holds."""
-    info = npz.zip.getinfo(f"{key}.npy")
-    with npz.zip.open(info) as fh:
-        version = np.lib.format.read_magic(fh)
-        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                else np.lib.format.read_array_header_2_0)
-        shape, _, dtype = read(fh)
-    items = int(np.prod(shape, dtype=np.float64)) if shape else 1
-    if items * max(dtype.itemsize, 1) > info.file_size + 1024:
-        raise ModelFileError(f"{key} announces more values than the model file holds.")
-
-
-def _check_consistent(model: SegmentationModel) -> None:
-    """The parts of a loaded model agree with each other (a model file written by hand,
-    or by another program, is checked before anything is assigned with it)."""
-    seg = model.fitted
-    enc = model.encoding
-    problems = []
-    if seg.reference_X.ndim != 2 or seg.reference_X.shape[1] != len(enc.columns):
-        problems.append("the reference set does not match the features")
-    if seg.n_features_in != len(enc.columns):
-        problems.append("the feature count does not match")
-    if len(seg.reference_X) != len(seg.reference_labels) or len(seg.reference_X) < 1:
-        problems.append("reference customers and labels differ in number")
-    if not np.all(np.isfinite(seg.reference_X)):
-        problems.append("the reference set holds non-finite values")
-    if not all(np.isfinite(s) and s > 0 for s in enc.scales) or not all(
-        np.isfinite(m) for m in enc.means
-    ):
-        problems.append("the feature scales are not positive finite numbers")
-    names = model.names
-    if not set(np.unique(seg.reference_labels).tolist()) <= set(names):
-        problems.append("some reference labels have no segment")
-    if not all(isinstance(n, str) and n for n in names.values()):
-        problems.append("segment names must be text")
-    if problems:
-        raise ModelFileError("the model file is inconsistent: " + "; ".join(problems) + ".")
 
 
 def _json(blob: bytes, name: str, member: str) -> dict[str, Any]:
     try:
-        value = json.loads(blob.decode("utf-8"))
+        value = json.loads(blob.decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ModelFileError(f"{shown(name)}: {member} is not valid JSON; the file is damaged.") from None
+    except ValueError as exc:
+        raise ModelFileError(f"{shown(name)}: {member} {exc}.") from None
     if not isinstance(value, dict):
         raise ModelFileError(f"{shown(name)}: {member} is not a JSON object.")
     return value
+
+
+def _no_constant(word: str) -> None:
+    """NaN and Infinity are not JSON: custseg writes none (a missing number is null)."""
+    raise ValueError(f"holds {word}, which is not a JSON number (custseg writes null for a "
+                     "missing number); the file was edited or not written by custseg")
 
 
 def _what(data: bytes) -> str:

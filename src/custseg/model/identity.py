@@ -136,6 +136,7 @@ def keep_identities(
         next_id += 1
     old_by_id = {s.id: s for s in old.segments}
     taken = {old_by_id[o].name for o in matching.pairs.values()}
+    taken |= {s.name for s in new.segments if s.is_outliers}  # names are unique, noise too
     profiles = []
     for s in new.segments:
         if s.is_outliers:

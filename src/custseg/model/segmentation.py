@@ -27,6 +27,7 @@ from custseg.cluster.stability import Stability, stability
 from custseg.errors import CustsegError, NotEnoughDataError
 from custseg.segments.profile import BaseStats, Rulebook, SegmentProfile, profile_segments
 from custseg.table.fields import GENDER, Ranges
+from custseg.table.text import RULE_NAME_MAX, TEXT_MAX, text_problem
 from custseg.table.validate import Validated, validate
 
 if TYPE_CHECKING:
@@ -216,6 +217,10 @@ class SegmentationModel:
             strategy = str(change.get("strategy", s.strategy)).strip()
             if not name:
                 raise CustsegError(f"segment {s.id} needs a name; it cannot be blank.")
+            for what, text, limit in (("name", name, RULE_NAME_MAX), ("strategy", strategy, TEXT_MAX)):
+                problem = text_problem(text, limit) if text != getattr(s, what) else None
+                if problem:
+                    raise CustsegError(f"the {what} of segment {s.id} {problem}.")
             edited = name != s.name or strategy != s.strategy or s.edited
             segments.append(replace(s, name=name, strategy=strategy, edited=edited))
         names = [s.name for s in segments]

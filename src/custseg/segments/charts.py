@@ -42,8 +42,11 @@ def segment_color(segment_id: int) -> str:
 
 
 def plot_text(text: str) -> str:
-    """User text made inert for Plotly, which reads a few HTML tags in labels."""
-    return html.escape(str(text), quote=False)
+    """User text made inert for Plotly: its labels, legends, titles and hover text read
+    a few HTML tags (``<a href>`` becomes a live link), and hover templates substitute
+    ``%{...}``. Markup is escaped, and ``%`` written as its entity ``&#37;``, which
+    Plotly shows as ``%`` without reading a template in it."""
+    return html.escape(str(text), quote=False).replace("%", "&#37;")
 
 
 def segment_label(segment_id: int, name: str) -> str:

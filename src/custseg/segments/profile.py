@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from custseg.cluster.labels import NOISE, outliers_last
-from custseg.errors import CustsegError, shown
+from custseg.errors import CustsegError
+from custseg.segments.schema import MAX_RULEBOOK_CHARS, RulebookDoc, problem_text
 from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS, UNITS, fmt_number
-
-LEVELS = ("low", "mid", "high")
 
 
 class RulebookError(CustsegError):
@@ -48,53 +48,38 @@ class Rulebook:
 
     @classmethod
     def from_toml(cls, text: str) -> Rulebook:
+        """Parse and check a rulebook's TOML text (see :meth:`from_dict`)."""
+        if len(text) > MAX_RULEBOOK_CHARS:
+            raise RulebookError(
+                f"the rulebook is {len(text):,} characters long; a rulebook holds at most "
+                f"{MAX_RULEBOOK_CHARS:,} (the default one is about 7,000)."
+            )
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise RulebookError(f"the rulebook is not valid TOML: {exc}.") from None
+        except RecursionError:
+            raise RulebookError("the rulebook nests tables or arrays too deeply to be a "
+                                "rulebook; see the default one (custseg rules).") from None
         return cls.from_dict(data)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Rulebook:
-        rules = []
-        for i, raw in enumerate(data.get("rules", []), start=1):
-            where = f"rule {i}"
-            if not isinstance(raw, Mapping):
-                raise RulebookError(f"{where} is not a table of name/when/strategy.")
-            for key in ("name", "when", "strategy"):
-                if key not in raw:
-                    raise RulebookError(f"{where} ({raw.get('name', '?')}) has no {key!r}.")
-            when = raw["when"]
-            if not isinstance(when, Mapping) or not when:
-                raise RulebookError(f"{where} {shown(raw['name'])}: 'when' must name levels.")
-            for feature, level in when.items():
-                if feature not in NUMERIC_FIELDS or level not in LEVELS:
-                    raise RulebookError(
-                        f"{where} {shown(raw['name'])}: condition {feature} = {shown(level)} "
-                        f"must use a feature of {', '.join(NUMERIC_FIELDS)} and a level of "
-                        f"{', '.join(LEVELS)}."
-                    )
-            rules.append(
-                Rule(
-                    name=str(raw["name"]),
-                    when=dict(when),
-                    description=str(raw.get("description", "")),
-                    strategy=str(raw["strategy"]),
-                )
-            )
-        threshold = float(data.get("levels", {}).get("threshold", 0.5))
-        if not 0 < threshold < 5:
-            raise RulebookError(f"levels.threshold must be between 0 and 5, got {threshold}.")
-        outliers = dict(data.get("outliers", {}))
-        outliers.setdefault("name", "Outliers")
-        outliers.setdefault("description", "Customers who fit no dense group.")
-        outliers.setdefault("strategy", "Review individually; do not target as a segment.")
+        """A rulebook from its document, refused unless every field has its shape
+        (:class:`custseg.segments.schema.RulebookDoc`): known fields only, levels of
+        low/mid/high, features custseg clusters on, bounded names without control
+        characters. The message names the first field that is wrong."""
+        try:
+            doc = RulebookDoc.model_validate(data)
+        except ValidationError as exc:
+            raise RulebookError(f"the rulebook's {problem_text(exc)}.") from None
         return cls(
-            rules=tuple(rules),
-            threshold=threshold,
-            words={k: dict(v) for k, v in data.get("words", {}).items()},
-            modifiers={k: dict(v) for k, v in data.get("modifiers", {}).items()},
-            outliers=outliers,
+            rules=tuple(Rule(name=r.name, when=dict(r.when), description=r.description,
+                             strategy=r.strategy) for r in doc.rules),
+            threshold=float(doc.levels.threshold),
+            words={k: dict(v) for k, v in doc.words.items()},
+            modifiers={k: dict(v) for k, v in doc.modifiers.items()},
+            outliers=doc.outliers.model_dump(),
         )
 
     def to_toml(self) -> str:
@@ -304,9 +289,16 @@ def _make_unique(
                 prefix = modifiers.get(by_id[i]["levels"].get("age", ""), "")
                 if prefix and not names[i]["name"].startswith(prefix + " "):
                     names[i]["name"] = f"{prefix} {names[i]['name']}"
-    for ids in _clashes(names, by_id):
-        for n, i in enumerate(sorted(ids)[1:], start=2):
-            names[i]["name"] = f"{names[i]['name']} ({n})"
+    # numbered suffixes: the first of each name keeps it, later ones get " (2)", " (3)"…,
+    # skipping any number another segment (a rule named "X (2)", the outliers) holds
+    taken = {names[NOISE]["name"]} if NOISE in names else set()
+    wanted = {i: names[i]["name"] for i in by_id}
+    for i in sorted(by_id):
+        name, n = wanted[i], 2
+        while name in taken or (name != wanted[i] and name in wanted.values()):
+            name, n = f"{wanted[i]} ({n})", n + 1
+        taken.add(name)
+        names[i]["name"] = name
 
 
 def _clashes(names: Mapping[int, Mapping[str, str]], by_id: Mapping[int, Any]) -> list[list[int]]:

@@ -127,9 +127,15 @@ with tabs[6]:
     st.caption("A .custseg file holds plain data (JSON and numeric arrays with a checksum), "
                "never code. Load it here, or use it with the command line.")
     c1, c2 = st.columns(2)
-    c1.download_button("Download model file", model_bytes(model), file_name="segments.custseg",
-                       mime="application/octet-stream", icon=":material/download:",
-                       key="model_download")
+    try:
+        saved = model_bytes(model)  # refused when custseg could not read it back
+    except CustsegError as exc:
+        with c1:
+            show_error(exc)
+    else:
+        c1.download_button("Download model file", saved, file_name="segments.custseg",
+                           mime="application/octet-stream", icon=":material/download:",
+                           key="model_download")
     values, labels = view.values, view.labels
     c2.download_button(
         "Download report (HTML)",

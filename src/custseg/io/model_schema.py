@@ -1,0 +1,400 @@
+"""What a model file may hold, checked before anything in it is used.
+
+A model file whose checksum was recomputed after an edit passes the checksum, so the
+content itself is checked, in three steps, each refusing with the field it found wrong:
+
+1. the archives: the ZIP and the arrays' ``.npz`` hold exactly their members, once
+   each, unencrypted, compressed with a method Python reads, within declared sizes;
+   each array's header (read before its data) declares the dtype and a bounded shape
+   whose bytes the member's declared size holds exactly — a reference set of a million
+   customers is refused from its 128-byte header, never decompressed;
+2. ``model.json`` against its typed shape (:class:`ModelDoc`): every field's type
+   (strictly), range, finiteness and length; names and texts without control
+   characters; no field missing, none unknown;
+3. the parts against each other (:func:`check_model`): features, encoding and arrays
+   of one width; the segmenter's settings those of the config and of the registry;
+   labels naming known segments; names unique; counts adding up.
+
+The same checks run on a model before it is written (:func:`custseg.io.model_files.
+model_bytes`), so custseg never writes a model file it would refuse to read.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Field, StringConstraints, ValidationError
+
+from custseg.cluster.algorithms import MAX_NEIGHBORS, MAX_REFERENCE_SIZE, MAX_SEED, get_algorithm
+from custseg.cluster.assignment import SEGMENTER_PARAMS
+from custseg.cluster.features import MAX_GENDER_CATEGORIES, check_features
+from custseg.cluster.labels import NOISE
+from custseg.errors import CustsegError, ModelFileError
+from custseg.model.segmentation import SegmentationModel
+from custseg.segments.schema import (
+    Feature,
+    Level,
+    Name,
+    RulebookDoc,
+    Strict,
+    Text,
+    problem_text,
+)
+from custseg.table.fields import NUMERIC_FIELDS
+
+#: Most reference customers a model file holds: twice the largest reference set a fit
+#: keeps, room for the floor of rows each segment is given.
+MAX_REFERENCE_ROWS = 2 * MAX_REFERENCE_SIZE
+#: Most segments a model holds (a fit with more than 20 already warns).
+MAX_SEGMENTS = 1_000
+#: Widest clustering space: the numeric features and the one-hot gender columns.
+MAX_COLUMNS = len(NUMERIC_FIELDS) + MAX_GENDER_CATEGORIES
+#: Largest declared (uncompressed) size of each member of the model ZIP.
+MEMBER_LIMITS = {"manifest.json": 64 << 10, "model.json": 16 << 20, "arrays.npz": 32 << 20}
+#: The arrays of ``arrays.npz``: dtype, number of dimensions, largest first dimension.
+ARRAYS = {
+    "reference_X": (np.dtype("<f8"), 2, MAX_REFERENCE_ROWS),
+    "reference_labels": (np.dtype("<i8"), 1, MAX_REFERENCE_ROWS),
+    "classes": (np.dtype("<i8"), 1, MAX_SEGMENTS),
+}
+#: ZIP compression methods Python reads (deflate64, say, it does not).
+COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate",
+                zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
+MAX_COUNT = 10**15
+MAX_SEGMENT_ID = 10**6
+
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Positive = Annotated[int, Field(ge=1, le=MAX_COUNT)]
+Share = Annotated[float, Field(ge=0, le=1)]
+Stat = float | None
+Stats = dict[Feature, Stat]
+SegmentId = Annotated[int, Field(ge=NOISE, le=MAX_SEGMENT_ID)]
+#: A gender answer as the data gave it: any text (shown escaped wherever it goes), bounded.
+GenderText = Annotated[str, StringConstraints(max_length=1_000)]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z_]+$")]
+ParamValue = int | float | str | None
+SampleSize = Annotated[int, Field(ge=2, le=MAX_COUNT)] | Literal["all"] | None
+Neighbours = Annotated[int, Field(ge=1, le=MAX_NEIGHBORS)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+ReferenceSize = Annotated[int, Field(ge=2, le=MAX_REFERENCE_SIZE)]
+
+
+class ConfigDoc(Strict):
+    algorithm: Key
+    params: Annotated[dict[Key, ParamValue], Field(max_length=20)]
+    features: Annotated[list[Feature], Field(min_length=1, max_length=len(NUMERIC_FIELDS))]
+    use_gender: bool
+    n_neighbors: Neighbours
+    sample_size: SampleSize
+    reference_size: ReferenceSize
+    random_state: Seed
+    ranges: dict[Feature, Annotated[list[float], Field(min_length=2, max_length=2)]]
+    stability_resamples: Annotated[int, Field(ge=0, le=1_000)]
+
+
+class EncodingDoc(Strict):
+    features: Annotated[list[Feature], Field(min_length=1, max_length=len(NUMERIC_FIELDS))]
+    means: Annotated[list[float], Field(max_length=len(NUMERIC_FIELDS))]
+    scales: Annotated[list[Annotated[float, Field(gt=0)]], Field(max_length=len(NUMERIC_FIELDS))]
+    gender_categories: Annotated[list[GenderText], Field(max_length=MAX_GENDER_CATEGORIES)]
+
+
+class SegmenterParamsDoc(Strict):
+    algorithm: Key
+    params: Annotated[dict[Key, ParamValue], Field(max_length=20)]
+    n_neighbors: Neighbours
+    sample_size: SampleSize
+    random_state: Seed
+    reference_size: ReferenceSize
+    atypical_quantile: Annotated[float, Field(gt=0, le=1)]
+
+
+class FidelityDoc(Strict):
+    cv_agreement: Share | None
+    native_agreement: Share | None
+    evaluated_on: Count
+
+
+class SegmenterDoc(Strict):
+    params: SegmenterParamsDoc
+    atypical_threshold: Annotated[float, Field(ge=0)]
+    n_features_in: Annotated[int, Field(ge=1, le=MAX_COLUMNS)]
+    n_fit_rows: Positive
+    fidelity: FidelityDoc
+
+
+class BaseDoc(Strict):
+    n: Positive
+    means: Stats
+    stds: Stats
+    mins: Stats
+    maxs: Stats
+    gender_mix: dict[GenderText, Share]
+
+
+class SegmentRuleDoc(Strict):
+    text: Text
+    precision: Share
+    coverage: Share
+
+
+class SegmentDoc(Strict):
+    id: SegmentId
+    name: Name
+    size: Count
+    share: Share
+    means: Stats
+    mins: Stats
+    maxs: Stats
+    z: Stats
+    levels: dict[Feature, Level]
+    gender_mix: dict[GenderText, Share]
+    description: Text
+    strategy: Text
+    facts: Annotated[list[Text], Field(max_length=20)] = []
+    rules: Annotated[list[SegmentRuleDoc], Field(max_length=100)] = []
+    edited: bool = False
+
+
+class StabilityDoc(Strict):
+    overall: Annotated[float, Field(ge=-1, le=1)] | None
+    per_segment: dict[Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,7}$")], Share]
+    resamples: Count
+    rows: Count
+    reading: Text
+
+
+class MetricsDoc(Strict):
+    silhouette: Annotated[float, Field(ge=-1, le=1)] | None
+    davies_bouldin: Annotated[float, Field(ge=0)] | None
+    calinski_harabasz: Annotated[float, Field(ge=0)] | None
+    metric_rows: Count
+    n_segments: Count
+    noise_share: Share
+    stability: StabilityDoc | None = None
+
+
+class QualityDoc(Strict):
+    n_input: Count
+    n_used: Count
+    n_invalid: Count
+    reasons: Annotated[dict[Annotated[Text, StringConstraints(max_length=200)], Count],
+                       Field(max_length=1_000)]
+    n_duplicate_rows: Count = 0
+
+
+class ModelDoc(Strict):
+    """``model.json``: what :meth:`SegmentationModel.state` writes, field by field."""
+
+    config: ConfigDoc
+    encoding: EncodingDoc
+    segmenter: SegmenterDoc
+    base: BaseDoc
+    segments: Annotated[list[SegmentDoc], Field(min_length=1, max_length=MAX_SEGMENTS)]
+    metrics: MetricsDoc
+    quality: QualityDoc
+    rulebook: RulebookDoc
+    warnings: Annotated[list[Text], Field(max_length=100)] = []
+
+
+def check_document(meta: Any) -> None:
+    """Refuse ``model.json`` content that does not have :class:`ModelDoc`'s shape."""
+    try:
+        ModelDoc.model_validate(meta)
+    except ValidationError as exc:
+        raise ModelFileError(f"model.json's {problem_text(exc)}.") from None
+
+
+# ------------------------------------------------------------------------ archives
+
+
+def check_members(zf: zipfile.ZipFile, expected: Mapping[str, int], where: str) -> None:
+    """Exactly the ``expected`` members (name -> largest declared size), once each,
+    unencrypted, with a compression method Python reads."""
+    infos = zf.infolist()
+    names = [info.filename for info in infos]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ModelFileError(f"{where} holds {twice[0]!r:.80} twice; a model file holds each "
+                             "member once.")
+    if set(names) != set(expected):
+        raise ModelFileError(f"{where} holds {sorted(names)[:5]!r:.200} where a model file holds "
+                             f"{', '.join(expected)}.")
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise ModelFileError(f"{where}: {info.filename} is encrypted; custseg model files "
+                                 "never are. Save the model again.")
+        if info.compress_type not in COMPRESSIONS:
+            raise ModelFileError(
+                f"{where}: {info.filename} is compressed with ZIP method {info.compress_type}, "
+                f"which custseg does not read (it reads {', '.join(COMPRESSIONS.values())}). "
+                "Save the model again."
+            )
+        if info.file_size > expected[info.filename]:
+            raise ModelFileError(
+                f"{where}: {info.filename} declares {info.file_size:,} bytes, more than a "
+                f"model file's {expected[info.filename]:,}; it is refused before it is read."
+            )
+
+
+def read_arrays(blob: bytes) -> dict[str, np.ndarray]:
+    """The arrays of ``arrays.npz``, each refused from its header (dtype, shape, size)
+    before any of its data is read; never a pickle."""
+    import io
+
+    sizes = {f"{key}.npy": MEMBER_LIMITS["arrays.npz"] for key in ARRAYS}
+    arrays = {}
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        check_members(zf, sizes, "arrays.npz")
+        for key, (dtype, ndim, max_rows) in ARRAYS.items():
+            info = zf.getinfo(f"{key}.npy")
+            with zf.open(info) as fh:
+                version = np.lib.format.read_magic(fh)
+                read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0)
+                shape, fortran, found = read(fh)
+                start = fh.tell()
+                _check_header(key, shape, fortran, found, dtype, ndim, max_rows)
+                need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if info.file_size != start + need:
+                    raise ModelFileError(
+                        f"arrays.npz: {key} declares {shape} values, but its member holds "
+                        f"{max(info.file_size - start, 0):,} bytes of data, not {need:,}."
+                    )
+                data = fh.read(need)
+                if len(data) != need:
+                    raise ModelFileError(f"arrays.npz: {key} ends before its data does.")
+                arrays[key] = np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+    check_arrays(arrays)
+    return arrays
+
+
+def _check_header(key: str, shape: tuple, fortran: bool, found: np.dtype, dtype: np.dtype,
+                  ndim: int, max_rows: int) -> None:
+    if found != dtype:
+        raise ModelFileError(f"arrays.npz: {key} holds {found} values; a model file holds "
+                             f"{dtype} ({dtype.name}).")
+    if fortran or len(shape) != ndim:
+        raise ModelFileError(f"arrays.npz: {key} has shape {shape}; a model file's is "
+                             f"{ndim}-dimensional, in C order.")
+    if shape[0] > max_rows:
+        raise ModelFileError(
+            f"arrays.npz: {key} declares {shape[0]:,} rows; a model file holds at most "
+            f"{max_rows:,} (the reference set of a fit is at most {MAX_REFERENCE_SIZE:,} "
+            "customers). It is refused before its data is read."
+        )
+    if ndim == 2 and not 1 <= shape[1] <= MAX_COLUMNS:
+        raise ModelFileError(f"arrays.npz: {key} declares {shape[1]:,} columns; a model "
+                             f"has 1 to {MAX_COLUMNS}.")
+
+
+def check_arrays(arrays: Mapping[str, np.ndarray]) -> None:
+    """Arrays as a model holds them (dtype and shape, as :func:`read_arrays` checks them
+    from the headers), with finite reference values and one label per reference row."""
+    if set(arrays) != set(ARRAYS):
+        raise ModelFileError(f"the model's arrays are {sorted(arrays)}, not {sorted(ARRAYS)}.")
+    for key, (dtype, ndim, max_rows) in ARRAYS.items():
+        value = np.asarray(arrays[key])
+        _check_header(key, value.shape, False, value.dtype, dtype, ndim, max_rows)
+    X, labels = arrays["reference_X"], arrays["reference_labels"]
+    if len(X) < 1 or len(labels) != len(X):
+        raise ModelFileError(f"arrays.npz: {len(labels):,} reference_labels for {len(X):,} "
+                             "reference customers (one each, at least one).")
+    if not np.isfinite(X).all():
+        raise ModelFileError("arrays.npz: reference_X holds non-finite values (NaN or "
+                             "infinity).")
+
+
+# ------------------------------------------------------------------ consistency
+
+
+def check_model(model: SegmentationModel) -> None:
+    """The parts of a model agree with each other and with the registry; refuses with
+    the first disagreement, naming its fields."""
+    problem = _first_problem(model)
+    if problem:
+        raise ModelFileError(f"the model file is inconsistent: {problem}.")
+
+
+def _first_problem(model: SegmentationModel) -> str | None:
+    config, enc, seg = model.config, model.encoding, model.fitted
+    try:
+        spec = get_algorithm(config.algorithm)
+        resolved = spec.resolve(config.params)
+    except CustsegError as exc:
+        return f"config.algorithm/params: {exc.message}"
+    for name in sorted(set(resolved) | set(config.params)):
+        value = config.params.get(name, "(missing)")
+        if type(value) is not type(resolved.get(name)) or value != resolved.get(name):
+            return (f"config.params.{name} is {value!r:.40}; the algorithm's checked value is "
+                    f"{resolved.get(name)!r:.40}")
+    try:
+        canonical = check_features(config.features)
+    except CustsegError as exc:
+        return f"config.features: {exc.message}"
+    if tuple(config.features) != canonical:
+        return "config.features are not in custseg's order, or repeat a feature"
+    if tuple(enc.features) != tuple(config.features):
+        return "encoding.features differ from config.features"
+    if not len(enc.means) == len(enc.scales) == len(enc.features):
+        return "encoding.means and encoding.scales need one value per feature"
+    if config.use_gender != bool(enc.gender_categories):
+        return "config.use_gender disagrees with encoding.gender_categories"
+    if len(set(enc.gender_categories)) != len(enc.gender_categories):
+        return "encoding.gender_categories repeat a category"
+    sp = seg.params
+    for name in SEGMENTER_PARAMS:
+        if name in ("params", "atypical_quantile"):
+            continue
+        if sp[name] != getattr(config, name):
+            return f"segmenter.params.{name} ({sp[name]!r:.40}) differs from config.{name}"
+    if dict(sp["params"]) != resolved:
+        return "segmenter.params.params differ from config.params"
+    width = len(enc.columns)
+    if seg.n_features_in != width:
+        return (f"segmenter.n_features_in is {seg.n_features_in}, but the encoding has "
+                f"{width} columns")
+    X, labels, classes = seg.reference_X, seg.reference_labels, seg.classes
+    if X.ndim != 2 or X.shape[1] != width or len(X) < 1:
+        return f"arrays.npz: reference_X has shape {X.shape}, not (rows, {width})"
+    if len(labels) != len(X):
+        return (f"arrays.npz: {len(labels):,} reference_labels for {len(X):,} reference "
+                "customers")
+    if not np.isfinite(X).all():
+        return "arrays.npz: reference_X holds non-finite values"
+    if len(X) > seg.n_fit_rows:
+        return "arrays.npz: more reference customers than segmenter.n_fit_rows"
+    ids = [s.id for s in model.segments]
+    if len(set(ids)) != len(ids):
+        return "segments repeat an id"
+    if len(classes) and (np.any(np.diff(classes) <= 0)):
+        return "arrays.npz: classes are not sorted and distinct"
+    if not set(classes.tolist()) <= set(ids):
+        return "arrays.npz: classes name segments the model does not have"
+    if not np.isin(labels, classes).all():
+        return "arrays.npz: reference_labels name segments the model does not have"
+    names = [s.name for s in model.segments]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        return f"two segments share the name {twice!r:.80}; segment names are unique"
+    base, quality = model.base, model.quality
+    for f in config.features:
+        if any(v.get(f) is None for v in (base.means, base.stds, base.mins, base.maxs)):
+            return f"base statistics of the clustered feature {f} are missing"
+        for s in model.segments:
+            if any(v.get(f) is None for v in (s.means, s.mins, s.maxs, s.z)) \
+                    or f not in s.levels:
+                return f"segment {s.id} has no statistics or level for the clustered feature {f}"
+    if sum(s.size for s in model.segments) != base.n:
+        return "the segment sizes do not add up to base.n"
+    if quality.n_used != base.n or quality.n_used + quality.n_invalid != quality.n_input:
+        return "quality.n_used, n_invalid and n_input do not add up (or differ from base.n)"
+    if seg.n_fit_rows > quality.n_used:
+        return "segmenter.n_fit_rows is more than the rows used"
+    measured = model.metrics.stability
+    if measured is not None and not set(measured.per_segment) <= set(ids):
+        return "metrics.stability.per_segment names segments the model does not have"
+    return None

@@ -1,0 +1,118 @@
+"""Typed shapes of the documents custseg reads from users: rulebooks here, model files in
+:mod:`custseg.io.model_schema`.
+
+A document is checked against its shape as a whole before any of it is used: every
+field's type (strictly: ``"3"`` is not a number, ``true`` is not a count), range,
+finiteness and length, no field missing and none unknown. The first problem is reported
+with the field's path (``rules[3].when.annual_income``) through :func:`problem_text`, so
+that one message says what to fix. The shapes are pydantic models (pydantic comes with
+Typer); the checks that relate fields to each other stay with the code that knows them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from custseg.errors import shown
+from custseg.table.fields import NUMERIC_FIELDS
+from custseg.table.text import NAME_MAX, RULE_NAME_MAX, TEXT_MAX, WORD_MAX, text_problem
+
+LEVELS = ("low", "mid", "high")
+#: Most naming rules in a rulebook.
+MAX_RULES = 1_000
+#: Largest rulebook text (the default one is 7 KB).
+MAX_RULEBOOK_CHARS = 1 << 20
+
+
+def _text_check(max_len: int, empty: bool = True):
+    def check(value: str) -> str:
+        problem = text_problem(value, max_len, empty=empty)
+        if problem:
+            raise ValueError(problem)
+        return value
+    return AfterValidator(check)
+
+
+#: A segment name as a model holds it (a rule's name, made unique, or a generic name).
+Name = Annotated[str, _text_check(NAME_MAX, empty=False)]
+#: A name a rule or an analyst gives.
+RuleName = Annotated[str, _text_check(RULE_NAME_MAX, empty=False)]
+Word = Annotated[str, _text_check(WORD_MAX)]
+Text = Annotated[str, _text_check(TEXT_MAX)]
+Feature = Literal[NUMERIC_FIELDS]
+Level = Literal[LEVELS]
+
+
+class Strict(BaseModel):
+    """Every field typed strictly, none unknown, numbers finite."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class LevelsDoc(Strict):
+    threshold: Annotated[float, Field(gt=0, lt=5)] = 0.5
+
+
+class RuleDoc(Strict):
+    name: RuleName
+    when: Annotated[dict[Feature, Level], Field(min_length=1)]
+    description: Text = ""
+    strategy: Text
+
+
+class OutliersDoc(Strict):
+    name: RuleName = "Outliers"
+    description: Text = "Customers who fit no dense group."
+    strategy: Text = "Review individually; do not target as a segment."
+
+
+class RulebookDoc(Strict):
+    """A rulebook (``rules.toml``): levels, words, age modifiers, outliers, rules."""
+
+    version: Literal[1] = 1
+    levels: LevelsDoc = LevelsDoc()
+    words: dict[Feature, dict[Level, Word]] = {}
+    #: Prefixes that separate segments which would share a name; only age has them.
+    modifiers: dict[Literal["age"], dict[Level, Word]] = {}
+    outliers: OutliersDoc = OutliersDoc()
+    rules: Annotated[list[RuleDoc], Field(max_length=MAX_RULES)] = []
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """``("rules", 3, "when", "age")`` as ``rules[3].when.age``."""
+    out = ""
+    for part in loc:
+        if part == "[key]":
+            out += " (a key)"
+        elif isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "the document"
+
+
+def problem_text(exc: ValidationError) -> str:
+    """The first problem of a failed validation, in words: the field's path, what is
+    wrong and, for a plain value, the value (quoted and bounded: it is shown as text)."""
+    error = exc.errors(include_url=False)[0]
+    path = field_path(tuple(error["loc"]))
+    kind, message = error["type"], error["msg"]
+    if kind == "missing":
+        return f"{path} is missing"
+    if kind == "extra_forbidden":
+        return f"{path} is not a field custseg knows"
+    message = message.removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    value = error.get("input")
+    said = ""
+    if isinstance(value, str):
+        said = f" (got {shown(value)})"
+    elif isinstance(value, int | float | bool) or value is None:
+        said = f" (got {shown(value, 30)[1:-1]})"
+    elif not kind.startswith(("too_", "value_error")):
+        said = f" (got {type(value).__name__})"
+    if kind == "value_error":
+        return f"{path} {message}"
+    return f"{path}: {message}{said}"

@@ -1,0 +1,100 @@
+"""Issue 10, class 11: hostile rulebooks through the library.
+
+A rulebook is checked whole before it names anything: known fields only, each of its
+type, bounded names without control characters, no deep nesting, no huge text. Names are
+made unique whatever the rules say, so a fit never makes a model custseg would refuse.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from custseg.segments.profile import Rulebook, RulebookError, _name_segments
+
+GOOD_RULE = '[[rules]]\nname = "A"\nwhen = { age = "low" }\nstrategy = "s"\n'
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("a = " + "[" * 5_000 + "]" * 5_000, "nests tables or arrays too deeply"),
+    ("x = { " * 2_000 + "}" * 2_000, "too deeply|not valid TOML"),
+    ("x" * ((1 << 20) + 1), "characters long; a rulebook holds at most 1,048,576"),
+    ("rules = 5", "rules: input should be a valid list"),
+    ("rules = [5]", r"rules\[0\]: input should be a valid dictionary"),
+    ('[[rules]]\nname = "A"\nwhen = "age low"\nstrategy = "s"\n', r"rules\[0\]\.when: input"),
+    ('[[rules]]\nname = "A"\nwhen = {}\nstrategy = "s"\n', r"rules\[0\]\.when: dictionary should"),
+    ('[[rules]]\nname = ""\nwhen = { age = "low" }\nstrategy = "s"\n', "must not be blank"),
+    ('[[rules]]\nname = "A"\nwhen = { age = 1 }\nstrategy = "s"\n', r"when\.age: input should be"),
+    (GOOD_RULE.replace('strategy = "s"', "strategy = 1979-05-27"), r"strategy: input should be a "
+     "valid string"),
+    ("[levels]\nthreshold = 0\n", "greater than 0"),
+    ("[levels]\nthreshold = nan\n", "finite number"),
+    ("[levels]\nthreshold = true\n", "valid number"),
+    ("[levels]\nsplit = 1\n", "levels.split is not a field"),
+    ("[words.height]\nlow = 'short'\n", r"words\.height \(a key\)"),
+    ('[words.age]\nlow = "young\\u202e"\n', "U\\+202E"),
+    (f"[words.age]\nlow = '{'w' * 31}'\n", "31 characters long"),
+    ("[modifiers.annual_income]\nlow = 'Poor'\n", r"modifiers\.annual_income \(a key\)"),
+    ("[outliers]\nname = 'Out'\ncolour = 'grey'\n", "outliers.colour is not a field"),
+    ('[outliers]\nstrategy = "\\u001b[2J"\n', "outliers.strategy holds the control character"),
+    ("version = '1'\n", "version: input should be 1"),
+    ("\n".join([GOOD_RULE] * 1_001), "at most 1000 items"),
+])
+def test_hostile_rulebook_is_refused_with_the_field(text, words):
+    with pytest.raises(RulebookError, match=words):
+        Rulebook.from_toml(text)
+
+
+def test_the_default_rulebook_and_its_round_trip_pass(rulebook):
+    assert Rulebook.from_toml(rulebook.to_toml()) == rulebook
+    assert Rulebook.from_toml("") == Rulebook.from_dict({})  # every section has a default
+
+
+def test_load_rulebook_reads_no_more_than_the_cap(tmp_path):
+    from custseg.io.rulebooks import load_rulebook
+
+    big = tmp_path / "big.toml"
+    with big.open("wb") as fh:
+        fh.truncate(2 << 30)  # a sparse 2 GB file: reading it whole would be the bug
+    with pytest.raises(RulebookError, match="larger than 1 MB"):
+        load_rulebook(big)
+    with pytest.raises(Exception, match="is not a file"):
+        load_rulebook(tmp_path)
+
+
+def _draft(i, age):
+    return {"id": i, "levels": {"age": age}, "z": {"age": 0.0}}
+
+
+def test_names_stay_unique_when_rules_collide():
+    book = Rulebook.from_dict({
+        "rules": [
+            {"name": "X", "when": {"age": "high"}, "strategy": "s"},
+            {"name": "X", "when": {"age": "mid"}, "strategy": "s"},
+            {"name": "X (2)", "when": {"age": "low"}, "strategy": "s"},
+        ],
+        "outliers": {"name": "X (3)"},
+    })
+    drafts = [_draft(0, "high"), _draft(1, "mid"), _draft(2, "low"), _draft(-1, "mid")]
+    names = {i: v["name"] for i, v in _name_segments(drafts, ["age"], book).items()}
+    # the old numbering gave segment 1 "X (2)", segment 2's own name
+    assert names == {0: "X", 1: "X (4)", 2: "X (2)", -1: "X (3)"}
+
+
+def test_a_segment_named_like_the_outliers_is_renamed():
+    book = Rulebook.from_dict({"rules": [{"name": "Outliers", "when": {"age": "mid"},
+                                          "strategy": "s"}]})
+    drafts = [_draft(0, "mid"), _draft(-1, "mid")]
+    names = {i: v["name"] for i, v in _name_segments(drafts, ["age"], book).items()}
+    assert names == {0: "Outliers (2)", -1: "Outliers"}
+
+
+def test_modifiers_that_recreate_a_name_are_numbered():
+    book = Rulebook.from_dict({
+        "rules": [{"name": "Spenders", "when": {"age": "low"}, "strategy": "s"},
+                  {"name": "Spenders", "when": {"age": "high"}, "strategy": "s"},
+                  {"name": "Young Spenders", "when": {"age": "mid"}, "strategy": "s"}],
+        "modifiers": {"age": {"low": "Young", "high": "Mature"}},
+    })
+    drafts = [_draft(0, "low"), _draft(1, "high"), _draft(2, "mid")]
+    names = [v["name"] for v in _name_segments(drafts, ["age"], book).values()]
+    assert sorted(names) == ["Mature Spenders", "Young Spenders", "Young Spenders (2)"]
