@@ -394,7 +394,7 @@ def score(
     """Score every row of a table: segment, confidence, atypical flag, row status."""
     from custseg.io.model_files import load_model
 
-    if scheduler and engine is not Engine.dask:
+    if scheduler is not None and engine is not Engine.dask:
         raise ParameterError("--scheduler only applies with --engine dask.")
     if engine is Engine.local:
         from custseg.io.writers import output_format
@@ -866,6 +866,7 @@ FLAGS = {
     "n_neighbors": "--neighbors",
     "random_state": "--seed",
     "force": "--force",
+    "scheduler": "--scheduler",
 }
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from custseg.app.ui import CONTROLS, app_spelling
 from custseg.errors import InputFileError, ParameterError
+from custseg.io import uploads
 
 
 def test_a_setting_with_a_control_is_spelled_as_its_place():
@@ -49,7 +50,7 @@ def test_errors_on_screen_use_the_dashboards_terms(app, monkeypatch, errors):
         raise InputFileError("'big.csv.gz' decompresses to more than 1 MB; raise the limit.",
                              parameter="max_decompressed_mb", key="2048")
 
-    monkeypatch.setattr(cached, "read_table", refuse)
+    monkeypatch.setattr(uploads, "table", refuse)
     app.radio(key="data_source").set_value("Upload a file").run()
     app.file_uploader(key="data_upload").upload("big.csv.gz", b"x").run()
     assert errors(app) == ["'big.csv.gz' decompresses to more than 1 MB; raise the limit."]

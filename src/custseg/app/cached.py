@@ -27,6 +27,7 @@ from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.evaluate import KCurve, k_curve, k_distance
 from custseg.cluster.stability import Stability, stability
 from custseg.cluster.suggestions import Suggestion, suggest
+from custseg.io import uploads
 from custseg.io.rulebooks import default_rulebook
 from custseg.io.source import ReadLimits, read_table, table_from_frame
 from custseg.model.segmentation import ModelConfig, SegmentationModel, fit_model
@@ -69,7 +70,7 @@ def demo_table(n: int, seed: int) -> KeyedTable:
 @st.cache_data(max_entries=4, show_spinner="Reading the file…")
 def uploaded_table(name: str, data: bytes, limits: ReadLimits) -> KeyedTable:
     """An uploaded file, keyed by its bytes and its name (which guides parsing)."""
-    return KeyedTable(f"upload:{digest(data)}:{name}", read_table(data, name=name, limits=limits))
+    return KeyedTable(f"upload:{digest(data)}:{name}", uploads.table(name, data, limits))
 
 
 @st.cache_data(max_entries=2, show_spinner="Reading the file…")

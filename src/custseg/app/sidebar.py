@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from custseg.app import cached, state
-from custseg.app.ui import plain, show_error
+from custseg.app.ui import plain, read_upload, show_error
 from custseg.cluster.algorithms import ALGORITHMS, AlgorithmSpec, ParamSpec, get_algorithm
 from custseg.errors import CustsegError
 from custseg.io.source import CustomerTable
@@ -75,16 +75,22 @@ def _data_source() -> state.KeyedTable | None:
             if upload is None:
                 st.caption("Upload a file to segment it.")
                 return _previous()
-            state.check_upload_size(upload.size)
-            result = cached.uploaded_table(upload.name, upload.getvalue(), state.read_limits())
+            result = read_upload(upload, cached.uploaded_table, state.read_limits())
+            if result is None:
+                return _kept()
     except (CustsegError, OSError) as exc:
         show_error(exc)
-        previous = _previous()
-        if previous is not None:
-            st.caption("Keeping the previous data.")
-        return previous
+        return _kept()
     st.session_state[state.LAST_TABLE] = result
     return result
+
+
+def _kept() -> state.KeyedTable | None:
+    """After a refused source: the previous data, said so."""
+    previous = _previous()
+    if previous is not None:
+        st.caption("Keeping the previous data.")
+    return previous
 
 
 def _previous() -> state.KeyedTable | None:

@@ -60,6 +60,9 @@ class Upload:
     def size(self) -> int:
         return len(self.data)
 
+    def getvalue(self) -> bytes:  # as Streamlit's UploadedFile, for ui.read_upload
+        return self.data
+
 
 @dataclass(frozen=True)
 class LoadedModel:

@@ -1,12 +1,15 @@
 """custseg dashboard: the entry file (``streamlit run`` this, or ``custseg app``).
 
 Sets the page up, initialises session state, builds the navigation, draws the shared
-sidebar, then runs the chosen page. Each page is one file in ``app_pages/``.
+sidebar, then runs the chosen page. Each page is one file in ``app_pages/``; a
+CustsegError a page lets through is shown as its message, never as an exception.
 """
 
 import streamlit as st
 
 from custseg.app import sidebar, state
+from custseg.app.ui import show_error
+from custseg.errors import CustsegError
 
 st.set_page_config(
     page_title="custseg · customer segments",
@@ -29,4 +32,7 @@ navigation = st.navigation(
     ]
 )
 sidebar.render()
-navigation.run()
+try:
+    navigation.run()
+except CustsegError as exc:  # a page met input it cannot use: say why, as the sidebar does
+    show_error(exc)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 import streamlit as st
 
 from custseg.errors import CustsegError
+
+T = TypeVar("T")
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 
@@ -47,6 +51,23 @@ def show_error(exc: Exception) -> None:
                   "unchanged; please report this."),
             icon=":material/error:",
         )
+
+
+def read_upload(upload, read: Callable[..., T], *args) -> T | None:
+    """An uploaded file read by an io reader (``read(name, data, *args)``, one of
+    :mod:`custseg.io.uploads`); when it is refused, its message is shown and None returned.
+
+    Every uploader goes through here, so each says why a file is refused in custseg's
+    words (the upload limit first), never with an exception.
+    """
+    from custseg.app import state
+
+    try:
+        state.check_upload_size(upload.size)
+        return read(upload.name, upload.getvalue(), *args)
+    except CustsegError as exc:
+        show_error(exc)
+        return None
 
 
 def number(value: float | None, digits: int = 1, suffix: str = "") -> str:

@@ -7,13 +7,21 @@ the output folder (``part-00000.csv``, … in input order; Parquet when OUTPUT e
 rows numbered through the files in order, so the parts, read one after the other, are
 row for row what the local engine writes for the files concatenated.
 
+The files are parts of one table: they must have the same header (names and order),
+and a part with a header and no rows adds none (its part of the output has the header
+only). A file that cannot be read refuses the whole run, in one error naming it (the
+first such file in input order): a worker task returns the error instead of raising it,
+so it is said once, by the driver, not logged by every worker.
+
 With no scheduler address a LocalCluster starts on this machine (bound to 127.0.0.1);
-with one, the cluster at that address is used. Every worker needs custseg installed and
-must see the input and output paths (a shared file system).
+with one, the address is checked, asked within the connection timeout whether it is a
+Dask scheduler, and then used. Every worker needs custseg installed and must see the
+input and output paths (a shared file system).
 """
 
 from __future__ import annotations
 
+import functools
 import glob as globlib
 import logging
 import os
@@ -22,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,73 +90,268 @@ def _output_folder(output: str | os.PathLike[str]) -> tuple[Path, str]:
 # ------------------------------------------------------------------ worker tasks
 
 
-def _count_part(path: str, options: dict[str, Any]) -> tuple[int, bool, IdCounts, NumberFormat]:
-    """First pass over one file (on a worker): its rows, its shape, its ids counted —
-    a hash per distinct id, never the ids themselves — and how it writes numbers."""
-    source = _source(path, options)
-    source.match.require(options["needs"])
-    n_rows, counts = count_ids(source, options["batch_rows"])
+#: What a worker task gives back instead of raising, so that a bad file is said once, by
+#: the driver, in custseg's words (a raising task is logged by the worker, traceback and
+#: all, and retried on another when its worker dies).
+_BAD_INPUT = (CustsegError, OSError, MemoryError)
+
+
+def _guarded(task):
+    """The task, returning (not raising) the errors bad input causes."""
+
+    @functools.wraps(task)
+    def run(*args: Any) -> Any:
+        try:
+            return task(*args)
+        except _BAD_INPUT as exc:
+            return exc
+
+    return run
+
+
+@_guarded
+def _count_part(path: str, name: str, options: dict[str, Any]) -> Counted:
+    """First pass over one file (on a worker): its header, its rows, its shape and its ids
+    counted — a hash per distinct id, never the ids themselves — and how it writes
+    numbers."""
+    source = _source(path, name, options)
+    try:
+        source.match.require(options["needs"])
+        n_rows, counts = count_ids(source, options["batch_rows"])
+    finally:
+        source.close()
     counts.repeated()  # compacted before it travels
-    return n_rows, bool(source.well_formed), counts, source.number_format
+    return Counted(n_rows, bool(source.well_formed), counts, tuple(source.header),
+                   source.number_format)
 
 
-def _group_part(path: str, start: int, repeated: np.ndarray, well_formed: bool,
+@_guarded
+def _group_part(path: str, name: str, start: int, repeated: np.ndarray, well_formed: bool,
                 options: dict[str, Any]) -> RepeatedIds:
     """Second pass over one file (on a worker): the groups of its rows whose id hash
     repeats somewhere in the input, numbered from ``start``."""
-    source = _source(path, options, well_formed)
-    return group_repeats(source, repeated, options["batch_rows"], start)
+    source = _source(path, name, options, well_formed)
+    try:
+        return group_repeats(source, repeated, options["batch_rows"], start)
+    finally:
+        source.close()
 
 
-def _source(path: str, options: dict[str, Any], well_formed: bool | None = None,
+def _source(path: str, name: str, options: dict[str, Any], well_formed: bool | None = None,
             number_format: NumberFormat | None = None) -> TableSource:
-    return TableSource(path, mapping=options["mapping"], income_unit=options["income_unit"],
-                       limits=options["limits"], well_formed=well_formed,
-                       number_format=number_format)
+    return TableSource(path, name=name, mapping=options["mapping"],
+                       income_unit=options["income_unit"], limits=options["limits"],
+                       well_formed=well_formed, number_format=number_format)
 
 
+@_guarded
 def _score_part(
-    model: SegmentationModel, path: str, index: int, n_rows: int, start: int,
+    model: SegmentationModel, path: str, name: str, index: int, n_rows: int, start: int,
     well_formed: bool, repeats: RepeatedIds | None, folder: str, fmt: str,
     options: dict[str, Any],
 ) -> dict[str, Any]:
     """Last pass over one file: score it into its part of the output (on a worker), with
-    the number format decided over all the files."""
-    source = _source(path, options, well_formed, options["number_format"])
+    the number format decided over all the files. A
+    file with a header and no rows is a part with the header and no rows."""
+    source = _source(path, name, options, well_formed, options["number_format"])
     report = ScoreReport()
     target = Path(folder) / f"part-{index:05d}.{fmt}"
-    write_scored(model, source, target, fmt, report, batch_rows=options["batch_rows"],
-                 facts=Scan(n_rows, repeats, start, number_format=options["number_format"]))
+    try:
+        write_scored(model, source, target, fmt, report, batch_rows=options["batch_rows"],
+                     facts=Scan(n_rows, repeats, start, number_format=options["number_format"]),
+                     empty_ok=True)
+    finally:
+        source.close()
     return report.to_dict()
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What the first pass found in one file."""
+
+    n_rows: int
+    well_formed: bool
+    counts: IdCounts
+    header: tuple[str, ...]
+    number_format: NumberFormat
 
 
 # ---------------------------------------------------------------------- driver
 
 
+#: How long to wait for a scheduler to answer, unless the caller says otherwise: long
+#: enough for any network a cluster runs on, short enough that a wrong address is said
+#: at once rather than after Dask's 30 s.
+CONNECT_TIMEOUT = "5s"
+
+
 @contextmanager
-def _client(scheduler: str | None, connect_timeout: str = "15s"):
+def _client(scheduler: str | None, connect_timeout: str | float = CONNECT_TIMEOUT):
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError:
         raise CustsegError(
             "the Dask engine needs dask[distributed]: pip install 'custseg[dask]'."
         ) from None
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout=connect_timeout)
-        except (OSError, TimeoutError) as exc:
-            raise CustsegError(
-                f"cannot reach the Dask scheduler at {shown(scheduler)} ({exc}); check the "
-                "address (tcp://host:8786) and that the scheduler is running."
-            ) from None
+    if scheduler is not None:
+        from dask.utils import parse_timedelta
+
+        seconds = float(parse_timedelta(connect_timeout, default="seconds"))
+        security = _check_scheduler(scheduler, seconds)
+        with dask.config.set({"distributed.comm.timeouts.connect": seconds}):
+            try:
+                client = Client(scheduler, timeout=seconds, security=security)
+            except (OSError, TimeoutError) as exc:
+                raise CustsegError(
+                    f"cannot reach the Dask scheduler at {shown(scheduler)} ({_reason(exc)}); "
+                    "check the address (tcp://host:8786) and that the scheduler is running."
+                ) from None
         with client:
+            _require_workers(client, scheduler, seconds)
             yield client
         return
     workers = max(1, min(4, os.cpu_count() or 1))
+    # CRITICAL: a failing task is reported once, by the driver, not logged by each worker
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       host="127.0.0.1", dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
         yield client
+
+
+def _check_scheduler(address: str, seconds: float):
+    """The security settings to reach ``address``, once it has answered as a Dask
+    scheduler within ``seconds``; a CustsegError otherwise.
+
+    Dask's Client is not enough on its own: it reads whatever a server sends first as a
+    message length (an HTTP server's ``HTTP/1.1`` is a 3 EiB allocation), and waits for a
+    silent server's handshake without a time limit. So the address is checked first, then
+    asked who it is (Dask's own ``identity`` call) under a deadline, and any failure is
+    one message.
+    """
+    from distributed.comm import registry
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.security import Security
+
+    example = "give one such as tcp://host:8786"
+    try:
+        scheme, location = parse_address(address)
+    except (ValueError, TypeError):
+        raise CustsegError(f"{shown(address)} is not a Dask scheduler address; {example}",
+                           parameter="scheduler") from None
+    try:
+        registry.get_backend(scheme)
+    except (ValueError, ImportError):
+        raise CustsegError(
+            f"{shown(address)} is not a Dask scheduler address: Dask does not speak "
+            f"{shown(scheme + '://')} (it speaks tcp://, tls://, ws:// and wss://); {example}",
+            parameter="scheduler",
+        ) from None
+    if scheme != "inproc":
+        try:
+            _, port = parse_host_port(location)
+        except (ValueError, TypeError):
+            raise CustsegError(
+                f"{shown(address)} is not a Dask scheduler address: it needs a port number "
+                f"after the host; {example}", parameter="scheduler",
+            ) from None
+        if not 0 < port < 65_536:
+            raise CustsegError(
+                f"{shown(address)} is not a Dask scheduler address: port {port} is outside "
+                f"1-65535; {example}", parameter="scheduler",
+            )
+    security = Security()  # certificates from Dask's configuration, as Client would take
+    args = security.get_connection_args("client")
+    if scheme in ("tls", "wss") and args.get("ssl_context") is None:
+        raise CustsegError(
+            f"the scheduler address {shown(address)} uses TLS, and no TLS certificates are "
+            "configured for Dask: set distributed.comm.tls.ca-file, .client.cert and "
+            ".client.key in Dask's configuration (or the variables "
+            "DASK_DISTRIBUTED__COMM__TLS__CA_FILE, DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT "
+            "and DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY), or use a tcp:// address."
+        )
+    who = _identity(address, args, seconds)
+    kind = who.get("type") if isinstance(who, dict) else None
+    if kind != "Scheduler":
+        what = f"a Dask {kind.lower()}" if kind in ("Worker", "Nanny") else "something else"
+        raise CustsegError(
+            f"{shown(address)} is {what}, not a Dask scheduler; give the scheduler's "
+            "address (tcp://host:8786 by default)."
+        )
+    return security
+
+
+def _identity(address: str, args: dict[str, Any], seconds: float) -> Any:
+    """What the server at ``address`` says it is, asked and answered within ``seconds``.
+
+    Run on an event loop of its own, in a thread, so that a caller that has a loop
+    running (a notebook) can use it too.
+    """
+    import asyncio
+    import concurrent.futures
+
+    from distributed.core import rpc
+
+    async def ask() -> Any:
+        remote = rpc(address, timeout=seconds, connection_args=args)
+        try:
+            return await remote.identity()  # a worker's takes no n_workers
+        finally:
+            await remote.close_rpc()
+
+    def run() -> Any:
+        # a second more than the connection's own timeout, so that its reason (a refusal)
+        # is the one said; past it the handshake, which has no timeout of its own
+        return asyncio.run(asyncio.wait_for(ask(), seconds + 1))
+
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="custseg-probe")
+    try:
+        return pool.submit(run).result(timeout=seconds + 5)  # a last resort
+    except (OSError, TimeoutError, concurrent.futures.TimeoutError) as exc:
+        raise CustsegError(
+            f"cannot reach the Dask scheduler at {shown(address)} within {seconds:g} s "
+            f"({_reason(exc)}); check the address (tcp://host:8786) and that the "
+            "scheduler is running."
+        ) from None
+    except Exception as exc:  # it answered, in another protocol: what it sent is not Dask's
+        # (a length of exabytes is a MemoryError or a ValueError, garbage a decoding
+        # error, a close mid-message a CommClosedError: any of them means the same)
+        raise CustsegError(
+            f"{shown(address)} does not answer as a Dask scheduler (it sent something "
+            f"else: {type(exc).__name__}); check the address and port: a scheduler "
+            "listens on tcp://host:8786 by default (8787 is its dashboard, not the "
+            "scheduler)."
+        ) from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _require_workers(client, address: str, seconds: float) -> None:
+    """A scheduler with no workers would take the tasks and never run them: wait for one
+    for as long as a connection may take, then say so."""
+    if client.scheduler_info(n_workers=1).get("workers"):
+        return
+    try:
+        client.wait_for_workers(1, timeout=seconds)
+    except (TimeoutError, OSError):
+        raise CustsegError(
+            f"the Dask scheduler at {shown(address)} has no workers (none joined within "
+            f"{seconds:g} s); start some (dask worker ADDRESS) and try again."
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    """A short cause for a connection failure (Dask's own texts repeat the address)."""
+    cause = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(cause, TimeoutError):  # asyncio's too, since Python 3.11
+        return "no answer"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror.lower()
+    return "no answer"
 
 
 def score_dask(
@@ -161,7 +365,7 @@ def score_dask(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     limits: ReadLimits | None = None,
     progress: Progress | None = None,
-    connect_timeout: str = "15s",
+    connect_timeout: str | float = CONNECT_TIMEOUT,
 ) -> ScoreReport:
     """Score every input file on Dask into a new folder of parts (see the module)."""
     started = time.perf_counter()
@@ -176,10 +380,11 @@ def score_dask(
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp's folder is private; the output's is not
     report = ScoreReport(output=str(out))
+    names = _display_names(files)
     try:
         with _client(scheduler, connect_timeout) as client:
             sizes, well, offsets, repeats, warnings, numbers = _global_duplicates(
-                client, files, options)
+                client, files, names, _first_pass(client, files, names, options), options)
             options = {**options, "number_format": numbers}
             total = int(sum(sizes))
             if total == 0:
@@ -188,18 +393,17 @@ def score_dask(
             remote_model = client.scatter(model, broadcast=True)
             remote_repeats = (client.scatter(repeats, broadcast=True)
                               if repeats is not None else None)
-            futures = {}
-            for i, f in enumerate(files):
-                futures[client.submit(_score_part, remote_model, str(f), i, int(sizes[i]),
-                                      int(offsets[i]), bool(well[i]), remote_repeats,
-                                      str(tmp), fmt, options, pure=False)] = i
+            futures = [client.submit(_score_part, remote_model, str(f), names[i], i,
+                                     int(sizes[i]), int(offsets[i]), bool(well[i]),
+                                     remote_repeats, str(tmp), fmt, options, pure=False)
+                       for i, f in enumerate(files)]
             done = 0
             if progress:
                 progress(0, total)
             from distributed import as_completed
 
-            for future in as_completed(list(futures)):
-                part = future.result()
+            for future in as_completed(futures):
+                part = _result(future, names[futures.index(future)])
                 _merge(report, part)
                 done += part["n_rows"]
                 if progress:
@@ -214,18 +418,75 @@ def score_dask(
     return report
 
 
-def _raise_first_error(client, futures) -> None:
-    """Surface a worker's CustsegError (a bad file) as itself, not as a Dask failure."""
+def _display_names(files: list[Path]) -> list[str]:
+    """How messages name each input: its file name, or as much of its path as tells it
+    from the others where two share a file name (a glob over several folders)."""
+    names = [f.name for f in files]
+    depth = 1
+    while len(set(names)) < len(names) and depth < 64:
+        depth += 1  # the last parts of the paths, as few as tell them apart
+        names = [str(Path(*f.parts[-depth:])) for f in files]
+    return names
+
+
+def _result(future, name: str) -> Any:
+    """A task's value; the bad-input error it returned, raised; a worker that died, said."""
+    from distributed.scheduler import KilledWorker
+
+    try:
+        value = future.result()
+    except KilledWorker:
+        raise CustsegError(
+            f"the Dask workers kept dying while reading {shown(name)} (out of memory, or "
+            "stopped); nothing was written. Give the workers more memory, or score that "
+            "file on its own."
+        ) from None
+    if isinstance(value, BaseException):
+        raise value
+    return value
+
+
+def _results(client, futures, names: list[str]) -> list[Any]:
+    """Every task's value, in input order; the first file's error (in input order, so
+    the same file is named however the tasks finish) raised."""
     from distributed import wait
 
     wait(futures)
-    for future in futures:
-        if future.status == "error":
-            raise future.exception()
+    return [_result(future, names[i]) for i, future in enumerate(futures)]
+
+
+def _first_pass(client, files: list[Path], names: list[str],
+                options: dict[str, Any]) -> list[Counted]:
+    """Every file counted; files whose headers differ from the first's refused."""
+    counted = _results(client, [client.submit(_count_part, str(f), names[i], options,
+                                              pure=False) for i, f in enumerate(files)],
+                       names)
+    first = counted[0].header
+    for name, part in zip(names[1:], counted[1:], strict=True):
+        if part.header != first:
+            raise InputFileError(
+                f"{_header_difference(name, part.header, names[0], first)}; the files "
+                "scored together are parts of one table and need the same header (the "
+                "same column names, in the same order). Score the files that differ on "
+                "their own."
+            )
+    return counted
+
+
+def _header_difference(name: str, header: tuple[str, ...], first_name: str,
+                       first: tuple[str, ...]) -> str:
+    """How a part's header differs from the first part's, in a few words."""
+    widths = "" if len(header) == len(first) else f" (and {len(header):,} columns, not {len(first):,})"
+    for i, (ours, theirs) in enumerate(zip(header, first, strict=False)):
+        if ours != theirs:
+            return (f"column {i + 1} of {shown(name)} is {shown(ours)} where "
+                    f"{shown(first_name)} has {shown(theirs)}{widths}")
+    return f"{shown(name)} has {len(header):,} columns where {shown(first_name)} has {len(first):,}"
 
 
 def _global_duplicates(
-    client, files: list[Path], options: dict[str, Any],
+    client, files: list[Path], names: list[str], counted: list[Counted],
+    options: dict[str, Any],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, RepeatedIds | None, list[str], NumberFormat]:
     """Rows, shape and first-row position of each file, the repeated ids of all the files
     together (their rows numbered through the files in order), the search's warnings and
@@ -235,27 +496,24 @@ def _global_duplicates(
     counts, then the workers group the rows of the repeated hashes, and the driver
     combines the groups in file order. No per-row object travels.
     """
-    firsts = [client.submit(_count_part, str(f), options, pure=False) for f in files]
-    _raise_first_error(client, firsts)
-    counted = client.gather(firsts)
-    sizes = np.array([c[0] for c in counted], dtype=np.int64)
-    well = np.array([c[1] for c in counted], dtype=bool)
+    sizes = np.array([c.n_rows for c in counted], dtype=np.int64)
+    well = np.array([c.well_formed for c in counted], dtype=bool)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     counts = IdCounts()
     numbers = NumberFormat()
-    for _, _, part, found in counted:  # in file order: the first example is the first
-        counts.merge(part)
-        numbers = numbers.merged(found)
+    for part in counted:  # in file order: the first example is the first
+        counts.merge(part.counts)
+        numbers = numbers.merged(part.number_format)
     repeated, warnings = counts.repeated(), counts.warnings()
-    del counts, counted, firsts  # the distinct ids' hashes: not needed any more
+    counted.clear()  # the distinct ids' hashes (the caller's list too): not needed any more
+    del counts
     if not len(repeated):
         return sizes, well, offsets, None, warnings, numbers
     remote = client.scatter(repeated, broadcast=True)
-    seconds = [client.submit(_group_part, str(f), int(offsets[i]), remote, bool(well[i]),
-                             options, pure=False) for i, f in enumerate(files)]
-    _raise_first_error(client, seconds)
+    seconds = [client.submit(_group_part, str(f), names[i], int(offsets[i]), remote,
+                             bool(well[i]), options, pure=False) for i, f in enumerate(files)]
     groups = None
-    for part in client.gather(seconds):
+    for part in _results(client, seconds, names):
         if groups is None:
             groups = part
         else:

@@ -13,6 +13,7 @@ import lzma
 import signal
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -76,7 +77,7 @@ def decompress(
                 sink.write(chunk)
         if not isinstance(sink, io.BytesIO):
             sink.close()
-    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error) as exc:
         _discard(sink)
         raise InputFileError(f"{shown(name)} is a damaged {compression} file ({exc}).") from None
     except BaseException:  # the cap, or an interruption (Ctrl+C, a signal turned exception)

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from custseg.cluster.assignment import AssignmentMemo
 from custseg.errors import InputFileError, shown
+from custseg.io.formats import Batch
 from custseg.io.outputs import atomic_path, check_output_path
 from custseg.io.source import (
     DEFAULT_BATCH_ROWS,
@@ -170,18 +171,26 @@ def score_batches(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Progress | None = None,
     facts: Scan | None = None,
+    empty_ok: bool = False,
 ):
     """Yield ``(input batch, scored rows)`` for every batch of ``source``.
 
     ``facts`` are the first pass's findings when the caller made it (the Dask engine
-    does, over all its files at once); otherwise the first pass runs here.
+    does, over all its files at once); otherwise the first pass runs here. A file with a
+    header and no rows is refused, unless ``empty_ok`` (one part of several, which adds
+    no rows): then it is one batch of no rows, so that its output has the header.
     """
     source.match.require(model.encoding.needs)
     facts = facts if facts is not None else scan(source, batch_rows)
+    batches: Iterable[Batch] = source.batches(batch_rows)
     if facts.n_rows == 0:
-        raise InputFileError(
-            f"{shown(source.name)} has a header but no data rows; there is nothing to score."
-        )
+        if not empty_ok:
+            raise InputFileError(
+                f"{shown(source.name)} has a header but no data rows; there is nothing to "
+                "score."
+            )
+        batches = [Batch(pa.table({f"c{i}": pa.array([], pa.string())
+                                   for i in range(len(source.header))}))]
     id_position = source.match.fields.get(ID)
     number_format = facts.number_format or source.number_format
     if source.number_format is None:
@@ -190,7 +199,7 @@ def score_batches(
     memo = AssignmentMemo()
     if progress:
         progress(0, facts.n_rows)
-    for batch in source.batches(batch_rows):
+    for batch in batches:
         n = batch.data.num_rows
         notes = ({} if facts.repeats is None or id_position is None
                  else facts.repeats.notes(batch.data.column(id_position), facts.start + offset))
@@ -253,8 +262,10 @@ def write_scored(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Progress | None = None,
     facts: Scan | None = None,
+    empty_ok: bool = False,
 ) -> None:
-    """Stream ``source`` through ``model`` into ``path``, adding to ``report``."""
+    """Stream ``source`` through ``model`` into ``path``, adding to ``report``
+    (``empty_ok``: see :func:`score_batches`)."""
     header = _output_header(source.header)
     if facts is None:
         source.match.require(model.encoding.needs)
@@ -262,7 +273,8 @@ def write_scored(
     report.warnings.extend(facts.warnings)
     with ScoredWriter(str(path), fmt) as writer:
         for batch, scored in score_batches(
-            model, source, batch_rows=batch_rows, progress=progress, facts=facts
+            model, source, batch_rows=batch_rows, progress=progress, facts=facts,
+            empty_ok=empty_ok,
         ):
             writer.write(scored_table(batch.data, header, scored.columns))
             report.add(scored)

@@ -6,7 +6,7 @@ import pyarrow as pa
 import streamlit as st
 
 from custseg.app import cached, state
-from custseg.app.ui import chart, plain, show_error
+from custseg.app.ui import chart, plain, read_upload, show_error
 from custseg.errors import CustsegError
 from custseg.io.score_files import score_table_batches
 from custseg.io.writers import as_frame, csv_bytes
@@ -37,10 +37,11 @@ else:
     st.stop()
 
 batch = st.session_state[state.BATCH_FILE]
+uploaded = read_upload(batch, cached.uploaded_table, state.read_limits())
+if uploaded is None:
+    st.stop()
+table = uploaded.table
 try:
-    state.check_upload_size(batch.size)
-    uploaded = cached.uploaded_table(batch.name, batch.data, state.read_limits())
-    table = uploaded.table
     table.match.require(model.encoding.needs)
 except CustsegError as exc:
     show_error(exc)

@@ -3,16 +3,16 @@
 import streamlit as st
 
 from custseg.app import cached, state
-from custseg.app.ui import chart, number, plain, show_error
+from custseg.app.ui import chart, number, plain, read_upload, show_error
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.evaluate import sample_rows
 from custseg.errors import CustsegError
-from custseg.io.model_files import model_bytes, model_from_bytes
+from custseg.io import uploads
+from custseg.io.model_files import model_bytes
 from custseg.model import summaries
 from custseg.model.identity import match_segments, migration
 from custseg.model.report import build_report
 from custseg.segments import charts
-from custseg.segments.profile import Rulebook
 
 view = state.require_view()
 model = view.model
@@ -109,9 +109,9 @@ with tabs[5]:
     st.caption("Load an earlier model (last month's, say) to see which of its segments match "
                "the current ones and how the current customers move between them.")
     earlier = st.file_uploader("Earlier model (.custseg)", type=["custseg"], key="compare_upload")
-    if earlier is not None:
+    old = None if earlier is None else read_upload(earlier, uploads.model)
+    if old is not None:
         try:
-            old = model_from_bytes(earlier.getvalue(), name=earlier.name)
             matching = match_segments(old, model)
             moved = migration(old, model, view.values, matching)
         except CustsegError as exc:
@@ -151,31 +151,20 @@ with tabs[6]:
                        file_name="rules.toml", mime="application/toml",
                        icon=":material/download:", key="rules_download")
     rules_upload = st.file_uploader("Use a rulebook (.toml)", type=["toml"], key="rules_upload")
-    if rules_upload is not None:
-        text = rules_upload.getvalue().decode("utf-8", errors="replace")
+    text = None if rules_upload is None else read_upload(rules_upload, uploads.rulebook)
+    if text is not None:
         if st.session_state.get(state.RULES) != text:
-            try:
-                Rulebook.from_toml(text)
-            except CustsegError as exc:
-                show_error(exc)
-            else:
-                st.session_state[state.RULES] = text
-                st.rerun()
-        else:
-            st.success(plain(f"Naming with {rules_upload.name}."))
+            st.session_state[state.RULES] = text
+            st.rerun()
+        st.success(plain(f"Naming with {rules_upload.name}."))
     st.subheader("Load a saved model", divider="gray")
     upload = st.file_uploader("Model file (.custseg)", type=["custseg"], key="model_upload")
     if upload is not None:
-        data = upload.getvalue()
-        model_digest = cached.digest(data)
+        model_digest = cached.digest(upload.getvalue())
         current = st.session_state.get(state.LOADED)
         if current is None or current.digest != model_digest:
-            try:
-                loaded = model_from_bytes(data, name=upload.name)
-                view.table.match.require(loaded.encoding.needs)
-            except CustsegError as exc:
-                show_error(exc)
-            else:
+            loaded = read_upload(upload, uploads.model, view.table.match)
+            if loaded is not None:
                 st.session_state[state.LOADED] = state.LoadedModel(upload.name, loaded, model_digest)
                 st.session_state.pop(state.BATCH, None)
                 st.rerun()
