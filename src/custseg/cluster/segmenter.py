@@ -56,6 +56,7 @@ from custseg.cluster.assignment import (
     map_ids,
 )
 from custseg.cluster.labels import NOISE
+from custseg.cluster.threads import fit_threads
 from custseg.errors import NotEnoughDataError, ParameterError
 
 #: Fewest rows the default sample is lowered to for memory; below it, the fit is refused.
@@ -215,7 +216,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
                 stacklevel=2,
             )
         clusterer = spec.build(params, self.random_state)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), fit_threads():
             warnings.filterwarnings("ignore", message=".*copy.*", category=FutureWarning)
             raw = np.asarray(clusterer.fit_predict(X_fit))
         relabel = _size_order(raw)
@@ -236,7 +237,8 @@ class Segmenter(ClusterMixin, BaseEstimator):
             labels[rest] = self.vote_.assign(X[rest]).labels
         self.labels_ = labels
         self.n_fit_rows_ = len(sample)
-        self.fidelity_ = self._fidelity(clusterer, relabel, rng)
+        with fit_threads():
+            self.fidelity_ = self._fidelity(clusterer, relabel, rng)
         self._warn_degenerate(spec)
         return self
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.labels import NOISE
+from custseg.cluster.threads import fit_threads
 
 STABLE, FRAGILE = 0.75, 0.6
 
@@ -74,6 +75,7 @@ def reading(value: float | None) -> str:
     return "fragile"
 
 
+@fit_threads()
 def stability(
     X: np.ndarray,
     labels: np.ndarray,

@@ -48,6 +48,7 @@ from custseg.cluster.segmenter import (
     SMALL_SHARE,
     degenerate_warnings,
 )
+from custseg.cluster.threads import fit_threads
 
 
 @dataclass
@@ -82,6 +83,7 @@ def _sample(X: np.ndarray, limit: int, seed: int) -> np.ndarray:
     return X[sample_rows(len(X), limit, seed)]
 
 
+@fit_threads()
 def suggest(
     X: np.ndarray,
     algorithm: str,
