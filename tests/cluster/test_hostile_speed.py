@@ -300,3 +300,24 @@ def test_the_model_file_keeps_the_shape_of_its_stability(tmp_path, capsys):
 
 def test_sentence_without_counts_reads_as_before():
     assert sentence(0.9, {0: 0.9}).startswith("Across resamples, the segments agree")
+
+
+# ------------------------------------------------------------------ the suggestions
+
+
+def test_a_slow_search_over_segments_looks_at_fewer_customers(monkeypatch):
+    from custseg.cluster.suggestions import SEARCH_FLOOR, suggest
+
+    X = scaled(6_000)
+    quick = suggest(X, "kmeans")
+    assert quick.sample_rows == 4_000
+    spec = get_algorithm("kmeans")
+    # a budget the nine fits of the search make on 1,000 customers, not on 4,000
+    budget = sum(spec.duration(X, spec.resolve({"n_clusters": k}), rows=1_000).seconds
+                 for k in range(2, 11))
+    monkeypatch.setattr(algorithms, "FIT_TIME_BUDGET", budget)
+    slow = suggest(X, "kmeans")
+    assert 990 <= slow.sample_rows <= 1_000 and slow.n_rows == 6_000
+    assert slow.recommended["n_clusters"] in range(2, 11)
+    monkeypatch.setattr(algorithms, "FIT_TIME_BUDGET", 1e-9)
+    assert suggest(X, "kmeans").sample_rows == SEARCH_FLOOR
