@@ -27,6 +27,7 @@ import typer
 
 from custseg.cluster.algorithms import ALGORITHMS, MAX_NEIGHBORS, MAX_SEED
 from custseg.errors import CustsegError, ParameterError, shown
+from custseg.table.sample import DEMO_MAX_ROWS
 
 if TYPE_CHECKING:
     from custseg.io.source import CustomerTable, ReadLimits
@@ -85,9 +86,6 @@ MaxDecompressedMb = Annotated[
 ]
 #: ReadLimits' default (8 GiB), in the option's MB, without importing io at start-up.
 DEFAULT_MAX_DECOMPRESSED_MB = 8_192
-#: Most demo customers written at once: the table is built in memory (about 300 bytes a
-#: customer), so a million stays within a few hundred MB.
-DEMO_MAX_ROWS = 1_000_000
 # Every command that writes a file takes this; an input is never overwritten, --force or not.
 Force = Annotated[
     bool, typer.Option("--force", help="Replace an existing output file of another kind "

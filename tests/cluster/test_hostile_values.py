@@ -167,7 +167,14 @@ def test_a_mixture_on_every_row_is_refused_with_the_sample_that_fits():
     X = np.random.default_rng(0).normal(size=(300_000, 3))
     error = refusal("gmm", X, params={"n_components": 30}, sample_size="all")
     assert error.parameter == "sample_size"
-    assert 200_000 < int(error.key) < 300_000
+    # over both budgets: the sample named brings it within both (time is the tighter)
+    assert "a fit may take" in error.message
+    rows = int(error.key)
+    assert 100_000 < rows < 300_000
+    spec = get_algorithm("gmm")
+    params = spec.resolve({"n_components": 30})
+    assert spec.cost(X[:rows], params).fits and spec.duration(X[:rows], params).quick
+    assert not spec.duration(X[: rows + 1_000], params).quick
 
 
 def test_birch_with_too_many_sub_clusters_is_refused_before_merging_them():

@@ -115,4 +115,4 @@ def test_stability_reading_follows_renumbering(mall):
     renamed_metrics = replace(old.metrics, stability=replace(before, per_segment=fragile))
     moved = replace(old, metrics=renamed_metrics).relabelled({0: 1, 1: 0}, list(old.segments))
     assert "segment 1 (0.30) is fragile" in moved.metrics.stability.reading
-    assert renamed.metrics.stability.reading.startswith("Across resamples")
+    assert renamed.metrics.stability.reading.startswith("Across 10 refits on")

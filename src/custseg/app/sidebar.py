@@ -22,6 +22,7 @@ from custseg.io.source import CustomerTable
 from custseg.model.segmentation import ModelConfig
 from custseg.model.summaries import reasons_table
 from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS, Ranges
+from custseg.table.sample import DEMO_MAX_ROWS
 
 
 def render() -> None:
@@ -60,7 +61,7 @@ def _data_source() -> state.KeyedTable | None:
     try:
         if choice == state.DEMO:
             c1, c2 = st.columns(2)
-            n = c1.number_input("Customers", min_value=100, max_value=2_000_000, step=500,
+            n = c1.number_input("Customers", min_value=100, max_value=DEMO_MAX_ROWS, step=500,
                                 key="demo_n")
             seed = c2.number_input("Seed", min_value=0, max_value=10_000, step=1, key="demo_seed")
             result = cached.demo_table(int(n), int(seed))

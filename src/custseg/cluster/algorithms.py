@@ -13,7 +13,11 @@ Each entry also says what a fit will cost (``fit_memory``): the memory of the cl
 largest structures for the rows and settings at hand, estimated before anything is
 allocated, so that a fit that cannot fit in :data:`FIT_MEMORY_BUDGET` is refused (or, on
 the default sample, fitted on fewer rows) with the setting that lowers it, instead of
-running out of memory.
+running out of memory. It also says how long a fit will take (``fit_time``, see
+:class:`FitTime`): seconds on one core, calibrated coarsely on the machine custseg is
+developed on, so that a fit estimated over :data:`FIT_TIME_BUDGET` is refused (or, on the
+default sample, fitted on fewer rows) with the setting that shortens it, instead of
+running for minutes.
 """
 
 from __future__ import annotations
@@ -50,6 +54,10 @@ MAX_REFERENCE_SIZE = 50_000
 #: Memory the clusterer's own largest structures may take. The rest of a fit (the table,
 #: the assigner, the metrics) and the interpreter stay within the rest of custseg's 1 GB.
 FIT_MEMORY_BUDGET = 512 * 2**20
+#: Seconds the clusterer's own fit may take, as estimated by the registry (one core, see
+#: :class:`FitTime`). With the rest of a fit (the metrics, the stability refits, the
+#: assigner) and the start of the process, a command stays well under 30 seconds.
+FIT_TIME_BUDGET = 10.0
 
 
 def _whole(value: Any) -> bool:
@@ -112,6 +120,38 @@ class FitCost:
     @property
     def fits(self) -> bool:
         return self.memory <= FIT_MEMORY_BUDGET
+
+
+@dataclass(frozen=True)
+class FitTime:
+    """How long fitting a clusterer on some rows will take, estimated before it starts.
+
+    ``seconds`` is approximate: the registry's formulas (rows × parameters, see each
+    ``_*_time``) were calibrated coarsely on a two-core machine with scikit-learn 1.9 and
+    one thread per fit (:mod:`custseg.cluster.threads`); expect a factor of two either way,
+    and longer on a busy machine. ``max_rows`` is the most rows these settings fit within
+    ``budget``; ``fix``, for an algorithm with restarts, the most restarts that bring
+    these rows within it (``"n_init=3"``).
+    """
+
+    seconds: float
+    rows: int
+    max_rows: int
+    budget: float
+    fix: str = ""
+
+    @property
+    def quick(self) -> bool:
+        return self.seconds <= self.budget
+
+
+def time_text(seconds: float) -> str:
+    """Seconds as people say them: 40 s, 3 min, 2.5 h."""
+    if seconds >= 5_400:
+        return f"{seconds / 3_600:,.1f} h"
+    if seconds >= 120:
+        return f"{seconds / 60:,.0f} min"
+    return f"{max(1, round(seconds)):,} s"
 
 
 def size_text(n_bytes: float) -> str:
@@ -214,6 +254,11 @@ class AlgorithmSpec:
     #: The memory a fit on rows ``X`` with resolved parameters will need (see
     #: :class:`FitCost`); None when it grows no faster than the table itself.
     fit_memory: Callable[[np.ndarray, Mapping[str, Any]], FitCost] | None = None
+    #: How long a fit on rows drawn like ``X`` with resolved parameters takes, as a
+    #: function of the number of rows (see :class:`FitTime`); None: no estimate.
+    fit_time: Callable[[np.ndarray, Mapping[str, Any]], Callable[[int], float]] | None = None
+    #: The restarts parameter, whose lowering shortens a fit in proportion.
+    restarts: str | None = None
     #: What to change when one segment holds nearly every customer, and when the
     #: customers break into too many or too small segments. Empty: raise (lower) the
     #: number of segments when there is one.
@@ -256,6 +301,27 @@ class AlgorithmSpec:
         """The :class:`FitCost` of fitting on ``X`` with resolved ``params``, or None
         when the registry declares none (cost linear in the table)."""
         return None if self.fit_memory is None else self.fit_memory(X, params)
+
+    def duration(
+        self, X: np.ndarray, params: Mapping[str, Any], budget: float | None = None,
+        rows: int | None = None,
+    ) -> FitTime | None:
+        """The :class:`FitTime` of fitting on ``rows`` rows drawn like ``X`` (all of
+        ``X`` by default) with resolved ``params``, against ``budget`` seconds
+        (:data:`FIT_TIME_BUDGET` by default); None when the registry has no estimate."""
+        if self.fit_time is None:
+            return None
+        budget = FIT_TIME_BUDGET if budget is None else float(budget)
+        n = len(X) if rows is None else int(rows)
+        seconds_for = self.fit_time(X, params)
+        seconds = float(seconds_for(n))
+        fix = ""
+        if seconds > budget and self.restarts and params.get(self.restarts):
+            for value in range(int(params[self.restarts]) - 1, 0, -1):
+                if self.fit_time(X, {**params, self.restarts: value})(n) <= budget:
+                    fix = f"{self.restarts}={value}"
+                    break
+        return FitTime(seconds, n, _most_rows(seconds_for, budget), budget, fix)
 
     def neighbours(self, params: Mapping[str, Any]) -> int | None:
         """The neighbour count of the k-distance curve for ``params`` (resolved values):
@@ -418,6 +484,90 @@ def _kmeans_cost(X: np.ndarray, p: Mapping[str, Any]) -> FitCost:
                    _rows_within(per_row))
 
 
+# ------------------------------------------------------------------- fit times
+# Seconds, measured on the development machine (a shared two-core Xeon, scikit-learn 1.9,
+# one thread: see custseg.cluster.threads) on the demo customers: the quietest timings
+# seen (BENCHMARKS.md's and ours) with a margin of about 1.5, since the machine is shared.
+# Coarse on purpose: the estimate exists to refuse fits of minutes, not to time fits of
+# seconds; expect a factor of two either way.
+
+#: K-Means (Lloyd): per row, segment and restart (more segments need more iterations),
+#: and per segment and restart whatever the rows (small samples iterate longer).
+_KMEANS_S, _KMEANS_RESTART_S = 1.3e-7, 2.5e-4
+#: Gaussian mixture: per row, component and restart (EM until it converges), and per
+#: component and restart whatever the rows.
+_GMM_S, _GMM_RESTART_S = 3e-6, 4e-3
+#: HDBSCAN: per pair of rows (its spanning tree), at min_samples 15.
+_HDBSCAN_S = 6e-9
+#: Agglomerative clustering per pair of rows: ward, complete and average merge over the
+#: pairwise matrix; single linkage builds a spanning tree.
+_PAIRWISE_S, _SINGLE_S = 5e-8, 1e-8
+#: DBSCAN: per row (its tree), and per neighbour found.
+_DBSCAN_ROW_S, _DBSCAN_NEIGHBOUR_S = 2e-5, 4e-8
+#: BIRCH: per row, at threshold 0.5 and branching factor 50, in three dimensions.
+_BIRCH_S = 2.5e-5
+
+
+def _most_rows(seconds_for: Callable[[int], float], budget: float) -> int:
+    """Most rows ``m`` with ``seconds_for(m)`` within ``budget`` (the estimates grow
+    with the rows)."""
+    if seconds_for(1) > budget:
+        return 0
+    low, high = 1, 2
+    while seconds_for(high) <= budget and high < 2**40:
+        low, high = high, high * 2
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if seconds_for(mid) <= budget else (low, mid)
+    return low
+
+
+def _wide(X: np.ndarray) -> float:
+    """How much more a fit costs in more than three dimensions (distances, trees)."""
+    return max(1.0, X.shape[1] / 3) ** 0.5
+
+
+def _kmeans_time(X: np.ndarray, p: Mapping[str, Any]) -> Callable[[int], float]:
+    k = p["n_clusters"]
+    per_row = _KMEANS_S * k * (1 + k / 40) * p["n_init"] * _wide(X)
+    fixed = _KMEANS_RESTART_S * k * p["n_init"]
+    return lambda n: per_row * n + fixed
+
+
+def _gmm_time(X: np.ndarray, p: Mapping[str, Any]) -> Callable[[int], float]:
+    per_row = _GMM_S * p["n_components"] * p["n_init"] * _wide(X)
+    fixed = _GMM_RESTART_S * p["n_components"] * p["n_init"]
+    return lambda n: per_row * n + fixed
+
+
+def _hdbscan_time(X: np.ndarray, p: Mapping[str, Any]) -> Callable[[int], float]:
+    k = max(15, int(p["min_samples"] or p["min_cluster_size"]))
+    per_pair = _HDBSCAN_S * (1 + 0.8 * math.log10(k / 15)) * _wide(X)
+    return lambda n: per_pair * n * n
+
+
+def _agglomerative_time(X: np.ndarray, p: Mapping[str, Any]) -> Callable[[int], float]:
+    per_pair = _SINGLE_S * _wide(X) if p["linkage"] == "single" else _PAIRWISE_S
+    return lambda n: per_pair * n * n
+
+
+def _dbscan_time(X: np.ndarray, p: Mapping[str, Any]) -> Callable[[int], float]:
+    import numpy as np
+
+    distances = pair_distances(X)
+    share = float(np.searchsorted(distances, p["eps"], side="right") / max(len(distances), 1))
+    return lambda n: n * (_DBSCAN_ROW_S + _DBSCAN_NEIGHBOUR_S * (1 + share * (n - 1)))
+
+
+def _birch_time(X: np.ndarray, p: Mapping[str, Any]) -> Callable[[int], float]:
+    # a smaller radius, a smaller branching factor and more dimensions all mean more
+    # sub-clusters to search and split
+    per_row = (_BIRCH_S * (0.5 / p["threshold"]) ** 0.3
+               * max(1.0, 50 / p["branching_factor"]) ** 0.25
+               * max(1.0, X.shape[1] / 3) ** 1.8)
+    return lambda n: per_row * n
+
+
 def _bounded_birch():
     """scikit-learn's Birch, whose final step (agglomerative clustering of the
     sub-cluster centres, quadratic in their number) is refused when the sub-clusters
@@ -473,6 +623,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             k_param="n_clusters",
             diagnostics=("k_curve",),
             fit_memory=_kmeans_cost,
+            fit_time=_kmeans_time,
+            restarts="n_init",
         ),
         AlgorithmSpec(
             name="dbscan",
@@ -497,6 +649,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             count_params=("min_samples",),
             diagnostics=("k_distance",),
             fit_memory=_dbscan_cost,
+            fit_time=_dbscan_time,
         ),
         AlgorithmSpec(
             name="agglomerative",
@@ -516,6 +669,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             k_param="n_clusters",
             diagnostics=("k_curve", "dendrogram"),
             fit_memory=_agglomerative_cost,
+            fit_time=_agglomerative_time,
             coarse_fix="raise n_clusters, or use linkage=ward",
             fine_fix="lower n_clusters, or use linkage=ward",
         ),
@@ -539,6 +693,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             k_param="n_components",
             diagnostics=("k_curve",),
             fit_memory=_gmm_cost,
+            fit_time=_gmm_time,
+            restarts="n_init",
         ),
         AlgorithmSpec(
             name="hdbscan",
@@ -568,6 +724,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             size_bounded=("min_cluster_size", "min_samples"),
             diagnostics=("k_distance",),
             fit_memory=_hdbscan_cost,
+            fit_time=_hdbscan_time,
         ),
         AlgorithmSpec(
             name="birch",
@@ -586,6 +743,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             suggest_by="n_segments",
             k_param="n_clusters",
             diagnostics=("k_curve",),
+            fit_time=_birch_time,
         ),
     )
 }

@@ -14,6 +14,7 @@ import numpy as np
 
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.labels import NOISE
+from custseg.cluster.threads import fit_threads
 
 METRIC_SAMPLE = 5_000
 
@@ -48,6 +49,7 @@ class QualityMetrics:
         return cls(**{f.name: data[f.name] for f in fields(cls)})
 
 
+@fit_threads()
 def quality_metrics(
     X: np.ndarray, labels: np.ndarray, *, sample: int = METRIC_SAMPLE, seed: int = 0
 ) -> QualityMetrics:
@@ -83,6 +85,7 @@ class KCurve:
     rows: int
 
 
+@fit_threads()
 def k_curve(
     X: np.ndarray,
     algorithm: str,
@@ -117,6 +120,7 @@ def k_curve(
     return KCurve(tuple(usable), tuple(sil), tuple(inertia), tuple(bic), int(len(Xs)))
 
 
+@fit_threads()
 def k_distance(
     X: np.ndarray, k: int, *, sample: int = 20_000, seed: int = 0
 ) -> np.ndarray:

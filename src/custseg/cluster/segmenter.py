@@ -22,10 +22,11 @@ by ``reference_size``, stratified by segment, so that assignment speed does not 
 the customer base grows.
 
 Before the clusterer is built, the registry estimates the memory its fit will need
-(:meth:`AlgorithmSpec.cost`). Over :data:`FIT_MEMORY_BUDGET`, a fit on the default sample
-is made on fewer rows, with a warning; a fit on a sample the caller chose (or whose
-parameters are the cause) is refused, naming the sample size or the parameter value that
-fits. A degenerate but legal outcome (see :func:`degenerate_warnings`) warns.
+(:meth:`AlgorithmSpec.cost`) and the time it will take (:meth:`AlgorithmSpec.duration`).
+Over :data:`FIT_MEMORY_BUDGET` or :data:`FIT_TIME_BUDGET`, a fit on the default sample is
+made on fewer rows, with a warning; a fit on a sample the caller chose (or whose
+parameters are the cause of its memory) is refused, naming the sample size or the
+parameter value that fits. A degenerate but legal outcome (see :func:`degenerate_warnings`) warns.
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ from custseg.cluster.algorithms import (
     FIT_MEMORY_BUDGET,
     AlgorithmSpec,
     FitCost,
+    FitTime,
     check_fit_settings,
     get_algorithm,
     size_text,
+    time_text,
 )
 from custseg.cluster.assigner import KNNAssigner
 from custseg.cluster.assignment import (
@@ -56,6 +59,7 @@ from custseg.cluster.assignment import (
     map_ids,
 )
 from custseg.cluster.labels import NOISE
+from custseg.cluster.threads import fit_threads
 from custseg.errors import NotEnoughDataError, ParameterError
 
 #: Fewest rows the default sample is lowered to for memory; below it, the fit is refused.
@@ -195,27 +199,36 @@ class Segmenter(ClusterMixin, BaseEstimator):
                 f"are customers to fit ({len(X_fit)}); lower it or add data."
             )
         self._bound_sizes(spec, params, len(X_fit))
-        cost = spec.cost(X_fit, params)
-        if cost is not None and not cost.fits:
-            if self.sample_size is not None or cost.fix or cost.max_rows < AUTO_SAMPLE_FLOOR:
-                raise _too_large(spec, len(X_fit), cost)
+        cost, timing = spec.cost(X_fit, params), spec.duration(X_fit, params)
+        too_big = cost is not None and not cost.fits
+        too_slow = timing is not None and not timing.quick
+        if too_big or too_slow:
+            limits = ([int(0.9 * cost.max_rows)] if too_big else []) + (  # a margin for memory
+                [timing.max_rows] if too_slow else [])
+            if self.sample_size is not None or (too_big and cost.fix) \
+                    or min(limits) < AUTO_SAMPLE_FLOOR:
+                raise _refusal(spec, len(X_fit), cost if too_big else None,
+                               timing if too_slow else None)
             # the default sample is the registry's own choice: lower it to what fits
             wanted = len(X_fit)
-            sample = _sample(n, int(0.9 * cost.max_rows), rng)  # a margin for the estimate
+            sample = _sample(n, min(limits), rng)
             X_fit = X[sample]
             self._bound_sizes(spec, params, len(X_fit))
-            if not spec.cost(X_fit, params).fits:
-                raise _too_large(spec, wanted, cost)
+            again, again_time = spec.cost(X_fit, params), spec.duration(X_fit, params)
+            if (again is not None and not again.fits) or \
+                    (again_time is not None and not again_time.quick):
+                raise _refusal(spec, wanted, cost if too_big else None,
+                               timing if too_slow else None)
             warnings.warn(
                 f"{spec.name} was fitted on a sample of {len(X_fit):,} of the {n:,} "
-                f"customers: on {wanted:,}, {cost.what} would need about "
-                f"{size_text(cost.memory)}, more than the {size_text(FIT_MEMORY_BUDGET)} a "
-                "fit may use; the assigner places the others.",
+                f"customers: on {wanted:,}, "
+                f"{_needs(cost if too_big else None, timing if too_slow else None)}; the "
+                "assigner places the others.",
                 UserWarning,
                 stacklevel=2,
             )
         clusterer = spec.build(params, self.random_state)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), fit_threads():
             warnings.filterwarnings("ignore", message=".*copy.*", category=FutureWarning)
             raw = np.asarray(clusterer.fit_predict(X_fit))
         relabel = _size_order(raw)
@@ -236,7 +249,8 @@ class Segmenter(ClusterMixin, BaseEstimator):
             labels[rest] = self.vote_.assign(X[rest]).labels
         self.labels_ = labels
         self.n_fit_rows_ = len(sample)
-        self.fidelity_ = self._fidelity(clusterer, relabel, rng)
+        with fit_threads():
+            self.fidelity_ = self._fidelity(clusterer, relabel, rng)
         self._warn_degenerate(spec)
         return self
 
@@ -378,16 +392,39 @@ def _sample(n: int, cap: int | None, rng: np.random.Generator) -> np.ndarray:
     return np.arange(n)
 
 
-def _too_large(spec: AlgorithmSpec, rows: int, cost: FitCost) -> ParameterError:
-    """The refusal of a fit that would need more memory than a fit may use."""
-    need = (f"{spec.name} on {rows:,} customers would need about {size_text(cost.memory)} "
-            f"for {cost.what}, more than the {size_text(FIT_MEMORY_BUDGET)} a fit may use")
-    if cost.fix:
-        return ParameterError(
-            f"{need}; use {cost.fix}, or fit on a sample of at most {cost.max_rows:,} "
-            "customers", parameter="params", key=cost.fix)
-    return ParameterError(f"{need}; fit on a sample of at most {cost.max_rows:,} customers",
-                          parameter="sample_size", key=str(cost.max_rows))
+def _needs(cost: FitCost | None, timing: FitTime | None, *, refusing: bool = False) -> str:
+    """What a fit would need beyond its budgets (memory, time or both), as the clause
+    after "on N customers" of a refusal, or after "on N," in a warning."""
+    parts = []
+    if cost is not None:
+        memory = (f"would need about {size_text(cost.memory)} for {cost.what}" if refusing
+                  else f"{cost.what} would need about {size_text(cost.memory)}")
+        parts.append(f"{memory}, more than the {size_text(FIT_MEMORY_BUDGET)} a fit may use")
+    if timing is not None:
+        parts.append(f"{'would' if refusing else 'the fit would'} take about "
+                     f"{time_text(timing.seconds)} (estimated), more than the "
+                     f"{time_text(timing.budget)} a fit may take")
+    return ", and ".join(parts)
+
+
+def _refusal(spec: AlgorithmSpec, rows: int, cost: FitCost | None,
+             timing: FitTime | None) -> ParameterError:
+    """The refusal of a fit over its memory budget (``cost``), its time budget
+    (``timing``) or both: what it would need, and the parameter value or the sample size
+    that brings it within both."""
+    need = f"{spec.name} on {rows:,} customers {_needs(cost, timing, refusing=True)}"
+    fix = cost.fix if cost is not None else (timing.fix if timing is not None else "")
+    if cost is not None and timing is not None and timing.fix:
+        fix = ""  # a memory fix alone would still leave the fit too slow
+    most = min(x.max_rows for x in (cost, timing) if x is not None)
+    if fix:
+        sample = f", or fit on a sample of at most {most:,} customers" if most >= 2 else ""
+        return ParameterError(f"{need}; use {fix}{sample}", parameter="params", key=fix)
+    if most < 2:
+        return ParameterError(f"{need}; no sample is small enough with these settings: choose lighter ones",
+                              parameter="params")
+    return ParameterError(f"{need}; fit on a sample of at most {most:,} customers",
+                          parameter="sample_size", key=str(most))
 
 
 def _size_order(raw: np.ndarray):

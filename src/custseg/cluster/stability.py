@@ -11,6 +11,13 @@ compared with the model's own segments on the same customers:
 
 Parameters that count customers (the registry's ``count_params``: neighbours, smallest
 segment) are scaled to the subsample, so that density means the same thing.
+
+The refits are bounded in time: when the registry estimates (:meth:`AlgorithmSpec.duration`)
+that they would take more than :data:`STABILITY_TIME_BUDGET` seconds — many restarts or
+components, say — fewer refits are made (at least :data:`MIN_RESAMPLES`), then on fewer
+customers (at least :data:`MIN_ROWS`), and when even that is too slow stability is not
+measured and its reading says why. The result always says how many refits were made
+(``resamples``) and on how many customers each (``rows``); its reading says so too.
 """
 
 from __future__ import annotations
@@ -23,8 +30,14 @@ import numpy as np
 
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.labels import NOISE
+from custseg.cluster.threads import fit_threads
 
 STABLE, FRAGILE = 0.75, 0.6
+#: Seconds all the refits of one measurement may take together, as estimated by the
+#: registry (one core). With the defaults they take well under a second.
+STABILITY_TIME_BUDGET = 5.0
+#: Fewest refits, and fewest customers per refit, a measurement is made with.
+MIN_RESAMPLES, MIN_ROWS = 3, 200
 
 
 @dataclass(frozen=True)
@@ -60,8 +73,10 @@ class Stability:
         """The same measurement with segment ids renamed by ``mapping`` (others keep
         theirs), and its reading rewritten for the new ids."""
         per_segment = {mapping.get(k, k): v for k, v in self.per_segment.items()}
+        if self.overall is None:  # not measured: the reading says why, ids or not
+            return replace(self, per_segment=per_segment)
         return replace(self, per_segment=per_segment,
-                       reading=sentence(self.overall, per_segment))
+                       reading=sentence(self.overall, per_segment, self.resamples, self.rows))
 
 
 def reading(value: float | None) -> str:
@@ -74,6 +89,7 @@ def reading(value: float | None) -> str:
     return "fragile"
 
 
+@fit_threads()
 def stability(
     X: np.ndarray,
     labels: np.ndarray,
@@ -101,18 +117,15 @@ def stability(
     Xs, ls = X[rows], labels[rows]
     segments = [int(s) for s in np.unique(ls) if s != NOISE]
     take = max(2, int(round(fraction * len(Xs))))
-    scale = take / float(fitted_rows or len(X))
+    p = _refit_params(spec, params, take, fitted_rows or len(X))
+    resamples, take, p, slow = _within_time(spec, Xs, params, p, resamples, take,
+                                            fitted_rows or len(X))
+    if slow is not None:
+        return Stability(None, {}, 0, int(take), slow)
     aris: list[float] = []
     jaccard: dict[int, list[float]] = {s: [] for s in segments}
     for r in range(resamples):
         idx = np.sort(rng.choice(len(Xs), take, replace=False))
-        p = dict(spec.resolve(params))
-        for name in spec.count_params:
-            if p.get(name) is not None:
-                p[name] = max(2, int(round(p[name] * scale)))
-        for name in spec.size_bounded:  # as the fit itself does: never more than the rows
-            if p.get(name) is not None:
-                p[name] = min(p[name], take)
         if spec.k_param and p[spec.k_param] > take:
             continue
         refit = np.asarray(spec.build(p, seed + 1 + r).fit_predict(Xs[idx]))
@@ -131,14 +144,65 @@ def stability(
             jaccard[s].append(best)
     per_segment = {s: float(np.mean(v)) for s, v in jaccard.items() if v}
     overall = float(np.mean(aris)) if aris else None
-    return Stability(overall, per_segment, len(aris), int(take), sentence(overall, per_segment))
+    return Stability(overall, per_segment, len(aris), int(take),
+                     sentence(overall, per_segment, len(aris), take))
 
 
-def sentence(overall: float | None, per_segment: Mapping[int, float]) -> str:
-    """The plain reading of a stability result."""
+def _refit_params(spec, params: Mapping[str, Any], take: int, fitted: int) -> dict[str, Any]:
+    """The clusterer's parameters for a refit on ``take`` customers: counts of customers
+    scaled from the ``fitted`` rows, sizes bounded by the rows (as the fit itself does)."""
+    p = dict(spec.resolve(params))
+    scale = take / float(fitted)
+    for name in spec.count_params:
+        if p.get(name) is not None:
+            p[name] = max(2, int(round(p[name] * scale)))
+    for name in spec.size_bounded:  # as the fit itself does: never more than the rows
+        if p.get(name) is not None:
+            p[name] = min(p[name], take)
+    return p
+
+
+def _within_time(spec, Xs: np.ndarray, params: Mapping[str, Any], p: dict[str, Any],
+                 resamples: int, take: int, fitted: int):
+    """Refits, rows per refit and their parameters within :data:`STABILITY_TIME_BUDGET`:
+    fewer refits first, then fewer rows; the last item is the reading when even the
+    fewest refits on the fewest rows would be too slow (else None)."""
+    from custseg.cluster.algorithms import time_text
+
+    def seconds(rows: int, values: Mapping[str, Any]) -> float:
+        timing = spec.duration(Xs, values, rows=rows)
+        return 0.0 if timing is None else timing.seconds
+
+    each = seconds(take, p)
+    if resamples * each <= STABILITY_TIME_BUDGET:
+        return resamples, take, p, None
+    fewest = min(resamples, MIN_RESAMPLES)
+    if each > 0 and fewest * each <= STABILITY_TIME_BUDGET:
+        return max(fewest, int(STABILITY_TIME_BUDGET // each)), take, p, None
+    rows = take
+    while rows > MIN_ROWS:
+        rows = max(MIN_ROWS, int(rows * 0.7))
+        values = _refit_params(spec, params, rows, fitted)
+        if fewest * seconds(rows, values) <= STABILITY_TIME_BUDGET \
+                and not (spec.k_param and values[spec.k_param] > rows):
+            return fewest, rows, values, None
+    smallest = fewest * seconds(MIN_ROWS, _refit_params(spec, params, MIN_ROWS, fitted))
+    return 0, take, p, (
+        f"Stability was not measured: {fewest} refits on {MIN_ROWS:,} customers would take "
+        f"about {time_text(smallest)} (estimated), more than the "
+        f"{time_text(STABILITY_TIME_BUDGET)} it may take. The segments themselves are not "
+        "affected.")
+
+
+def sentence(overall: float | None, per_segment: Mapping[int, float],
+             resamples: int | None = None, rows: int | None = None) -> str:
+    """The plain reading of a stability result (with how many refits on how many
+    customers, when given)."""
     if overall is None:
         return "Stability could not be measured (too few customers)."
-    parts = [f"Across resamples the segments agree with an adjusted Rand index of "
+    across = (f"Across {resamples} refits on {rows:,} customers each"
+              if resamples and rows else "Across resamples")
+    parts = [f"{across}, the segments agree with an adjusted Rand index of "
              f"{overall:.2f} ({reading(overall)})."]
     fragile = [s for s, v in sorted(per_segment.items()) if v < FRAGILE]
     if fragile:

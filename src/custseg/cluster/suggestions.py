@@ -20,7 +20,9 @@ segmentation is not degenerate in the sense of the fit's own warnings (no segmen
 1% of the customers or under 5, none over 90%, noise at most 40%).
 
 The search runs on a random sample of the valid customers (``sample`` rows, five times as
-many for eps, whose density a sample would thin out); the result says how many valid
+many for eps, whose density a sample would thin out; for the number of segments fewer
+when the registry estimates that the fits of the search would together take longer than
+a fit may, as with many restarts or components); the result says how many valid
 customers there were (``n_rows``, the same rows ``fit`` uses) and how many the search saw
 (``sample_rows``).
 
@@ -48,6 +50,7 @@ from custseg.cluster.segmenter import (
     SMALL_SHARE,
     degenerate_warnings,
 )
+from custseg.cluster.threads import fit_threads
 
 
 @dataclass
@@ -82,6 +85,7 @@ def _sample(X: np.ndarray, limit: int, seed: int) -> np.ndarray:
     return X[sample_rows(len(X), limit, seed)]
 
 
+@fit_threads()
 def suggest(
     X: np.ndarray,
     algorithm: str,
@@ -101,6 +105,7 @@ def suggest(
     # segment sizes are shares, which a sample keeps
     Xs = _sample(X, 5 * sample if spec.suggest_by == "eps" else sample, seed)
     if spec.suggest_by == "n_segments":
+        Xs = _sample(Xs, _search_rows(Xs, spec, base, ks), seed)
         result = _suggest_k(Xs, spec, base, ks, min_share, seed)
     elif spec.suggest_by == "eps":
         result = _suggest_eps(Xs, spec, base, seed, fitted_rows or len(X))
@@ -110,6 +115,33 @@ def suggest(
     warnings = _warnings(Xs, labels, spec, feature_names)
     return Suggestion(spec.name, result["recommended"], result["table"], result["reason"],
                       warnings, n_rows=int(len(X)), sample_rows=int(len(Xs)))
+
+
+#: Fewest customers the search over the number of segments is lowered to for time.
+SEARCH_FLOOR = 500
+
+
+def _search_rows(X: np.ndarray, spec, base: Mapping[str, Any], ks: Sequence[int]) -> int:
+    """Rows of ``X`` the search over ``ks`` fits within the fit's time budget (one fit
+    per k): all of them unless slow settings (many restarts or components) would make
+    the search take longer; never fewer than :data:`SEARCH_FLOOR`."""
+    from custseg.cluster.algorithms import FIT_TIME_BUDGET
+
+    usable = [k for k in ks if 2 <= k < len(X)]
+    if spec.fit_time is None or not usable:
+        return len(X)
+    times = [spec.fit_time(X, {**base, spec.k_param: k}) for k in usable]
+
+    def total(rows: int) -> float:
+        return sum(t(rows) for t in times)
+
+    if total(len(X)) <= FIT_TIME_BUDGET:
+        return len(X)
+    low, high = SEARCH_FLOOR, len(X)
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if total(mid) <= FIT_TIME_BUDGET else (low, mid)
+    return low
 
 
 def _suggest_k(X, spec, base, ks, min_share, seed) -> dict[str, Any]:

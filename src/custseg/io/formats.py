@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from custseg.errors import InputFileError, shown
 from custseg.io.sniff import ACCEPTED, Dialect
+from custseg.table.parse import cell_text
 
 #: Opens the (decompressed) input afresh, from its first byte.
 Opener = Callable[[], BinaryIO]
@@ -96,8 +97,7 @@ def as_text(table: pa.Table) -> pa.Table:
         try:
             out.append(column.cast(pa.string()))
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
-            out.append(pa.array([None if v is None else str(v) for v in column.to_pylist()],
-                                type=pa.string()))
+            out.append(pa.array([cell_text(v) for v in column.to_pylist()], type=pa.string()))
     return pa.table(dict(zip(column_names(table.num_columns), out, strict=True)))
 
 

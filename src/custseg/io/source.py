@@ -45,7 +45,7 @@ from custseg.table.notes import (
     other_currency_message,
     summary_row_notes,
 )
-from custseg.table.parse import NumberFormat
+from custseg.table.parse import CONVERSION_ERRORS, NumberFormat, cell_text
 from custseg.table.validate import Validated, validate
 
 DEFAULT_BATCH_ROWS = 250_000
@@ -470,11 +470,21 @@ def table_from_frame(
     income_unit: str | None = None,
 ) -> CustomerTable:
     """A DataFrame (any dtypes, any recognised headers) as a text :class:`CustomerTable`,
-    with the same checks as a file (summary rows, an income column in dollars)."""
-    header = tuple(str(c) for c in frame.columns)
+    with the same checks as a file (summary rows, an income column in dollars).
+
+    A column arrow cannot convert as a whole (Python objects of mixed types: ints and
+    text, bytes, Decimals, dates, nested lists, integers past 64 bits…) is read cell by
+    cell as the text a file would hold (:func:`~custseg.table.parse.cell_text`), so that
+    every row comes back, flagged where a value does not parse.
+    """
+    header = tuple(cell_text(c) or "" for c in frame.columns)
     plain = frame.copy(deep=False)
     plain.columns = formats.column_names(len(header))
-    data = formats.as_text(pa.Table.from_pandas(plain, preserve_index=False))
+    try:
+        data = formats.as_text(pa.Table.from_pandas(plain, preserve_index=False))
+    except CONVERSION_ERRORS:
+        data = formats.as_text(pa.table({
+            name: _column(plain.iloc[:, i]) for i, name in enumerate(plain.columns)}))
     match = match_headers(header, mapping, income_unit)
     _check_income_unit(data, match, ".", name)
     batch = Batch(data)
@@ -485,6 +495,14 @@ def table_from_frame(
         data=data, header=header, match=match, kind="frame", dialect=None, name=name,
         structural=batch.structural, number_format=numbers,
     )
+
+
+def _column(values: pd.Series) -> pa.Array:
+    """One frame column as arrow would convert it, or else as text cell by cell."""
+    try:
+        return pa.Array.from_pandas(values)
+    except CONVERSION_ERRORS:
+        return pa.array([cell_text(v) for v in values.tolist()], type=pa.string())
 
 
 def read_table(

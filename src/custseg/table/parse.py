@@ -186,14 +186,36 @@ class NumberFormat:
         return NumberFormat({**later.mixed, **self.mixed})
 
 
+#: What a conversion of arbitrary Python values can raise: arrow's own errors, integers
+#: past 64 bits, text no codec can encode (lone surrogates), a value whose ``__str__`` fails.
+CONVERSION_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError, UnicodeError)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def cell_text(value: object) -> str | None:
+    """Any Python value as the text a file would hold, None when missing (None, NaN, NaT,
+    ``pd.NA``): strings as they are, bytes decoded as UTF-8, anything else (numbers,
+    Decimals, dates, nested lists, objects) by ``str``. Lone surrogates, which no file can
+    hold, become U+FFFD; a value that cannot be written at all becomes its type's name."""
+    if _is_null(value):
+        return None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace")
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except Exception:  # a user object whose __str__ fails is still a cell, not a crash
+        text = f"<{type(value).__name__}>"
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def to_arrow_text(values: pd.Series) -> pa.Array:
-    """Values as an arrow string array (null for missing), whatever the input dtype."""
+    """Values as an arrow string array (null for missing), whatever the input dtype or
+    mix of Python objects (see :func:`cell_text`); never raises on a value."""
     try:
         text = pa.array(values, type=pa.string(), from_pandas=True)
         return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        texts = [None if _is_null(v) else str(v) for v in values.tolist()]
-        return pa.array(texts, type=pa.string())
+    except CONVERSION_ERRORS:
+        return pa.array([cell_text(v) for v in values.tolist()], type=pa.string())
 
 
 def _is_missing(trimmed: pa.Array) -> pa.Array:
@@ -203,6 +225,8 @@ def _is_missing(trimmed: pa.Array) -> pa.Array:
 
 
 def _is_null(value: object) -> bool:
+    if not pd.api.types.is_scalar(value):  # a list or an array is a value, never "missing"
+        return False
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):

@@ -9,8 +9,19 @@ separated enough that K-Means with 5 segments on the three default features find
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
+
+from custseg.errors import ParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Most demo customers made at once, by every face (the command line's ``demo-data -n``,
+#: the dashboard's demo size): the table is built in memory, about 300 bytes a customer,
+#: so a million stays within a few hundred MB. Here, below the faces, so both import it,
+#: and light to import (numpy and pandas load when customers are made), for the command
+#: line's start-up.
+DEMO_MAX_ROWS = 1_000_000
 
 # share, income mean/sd (k$), score mean/sd, age mean/sd, share female
 _GROUPS = (
@@ -28,8 +39,12 @@ def make_customers(n: int = 200, seed: int = 0) -> pd.DataFrame:
     Same ``n`` and ``seed`` give the same table. Values are whole numbers in the
     canonical units: age 18–70 years, income 15–150 k$, spending score 1–99.
     """
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+    import numpy as np
+    import pandas as pd
+
+    if not 1 <= n <= DEMO_MAX_ROWS:
+        raise ParameterError(
+            f"the demo table takes 1 to {DEMO_MAX_ROWS:,} customers, got {n:,}", parameter="n")
     rng = np.random.default_rng(seed)
     params = np.array(_GROUPS)
     group = rng.choice(len(_GROUPS), size=n, p=params[:, 0] / params[:, 0].sum())
