@@ -90,7 +90,7 @@ def model_files(good: bytes) -> dict[str, tuple[bytes, str]]:
         "another zip": (_zip({"a.txt": b"x"}), "not a custseg model file"),
         "deep json, checksum recomputed": (_zip(deep), "model.json"),
         "encrypted members": (encrypted, "encrypted"),
-        "an unknown compression method": (method, "compression"),
+        "an unknown compression method": (method, "compressed with ZIP method 99"),
     }
 
 
@@ -108,10 +108,10 @@ def rulebooks() -> dict[str, tuple[bytes, str]]:
         "Latin-1": ('[[rules]]\nname = "Café"\n'.encode("latin-1"),
                     r"not UTF-8 text \(byte 22 is not UTF-8\)"),
         "UTF-16": ("[levels]\nthreshold = 0.5\n".encode("utf-16"), "UTF-16 or binary"),
-        "rules a string": (b'rules = "everyone"\n', "rule 1"),
-        "a rule a number": (b"rules = [1, 2]\n", "rule 1"),
+        "rules a string": (b'rules = "everyone"\n', "rules: input should be a valid list"),
+        "a rule a number": (b"rules = [1, 2]\n", r"rules\[0\]: input should be a valid dictionary"),
         "when a number": (rule + b"when = 5\n", "when"),
-        "a level a number": (rule + b"when = {age = 5}\n", "level"),
+        "a level a number": (rule + b"when = {age = 5}\n", "'low', 'mid' or 'high' \\(got 5\\)"),
         "levels a string": (b'levels = "high"\n', "levels|rulebook"),
         "threshold text": (b'[levels]\nthreshold = "high"\n', "threshold|high"),
         "outliers a number": (b"outliers = 5\n", "outliers|rulebook"),
