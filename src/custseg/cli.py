@@ -211,6 +211,14 @@ def _read(data: Path, map_: list[str] | None, income_unit: str | None,
                       limits=_limits(max_decompressed_mb, max_rows))
 
 
+def _file_output(value: str) -> Path:
+    """An output file name as typed: a trailing slash names a folder (which Path drops)."""
+    if value.endswith(("/", os.sep)):
+        raise typer.BadParameter(f"{value!r} ends in '/', so it names a folder; give a file "
+                                 "name.")
+    return Path(value)
+
+
 def _check_output(output: Path, kind: str, force: bool, *inputs: Path | str | None) -> None:
     """Refuse a bad output path before any work is done (the writer checks again)."""
     from custseg.io.outputs import check_output_path
@@ -241,7 +249,7 @@ def _options(
 
 @app.command("demo-data")
 def demo_data(
-    output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.", parser=_file_output)],
     n: Annotated[int, typer.Option("-n", help="Number of customers.", min=1,
                                    max=DEMO_MAX_ROWS)] = 200,
     seed: Seed = 0,
@@ -260,7 +268,7 @@ def demo_data(
 @app.command()
 def fit(
     data: DataArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.", parser=_file_output)],
     algorithm: AlgorithmOpt = Algorithm.kmeans,
     param: Params = None,
     features: Features = None,
@@ -497,7 +505,7 @@ def compare(
 @app.command()
 def report(
     model_path: ModelArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.", parser=_file_output)],
     data: Annotated[
         Path | None, typer.Option(help="Customers to chart (scatter, distributions).")
     ] = None,
@@ -526,7 +534,7 @@ def report(
 
 @app.command()
 def rules(
-    output: Annotated[Path, typer.Option("-o", "--output", help="TOML file to write.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="TOML file to write.", parser=_file_output)],
     model_path: Annotated[
         Path | None, typer.Argument(metavar="[MODEL]", help="Export this model's rulebook.")
     ] = None,
@@ -617,9 +625,15 @@ def _check_port(address: str, port: int) -> None:
         ip = None
     if ip is not None and (ip.is_loopback or ip.is_unspecified):
         targets.append((socket.AF_INET, ("127.0.0.1", port)))
-    for target_family, sockaddr in targets:
+    # a name (localhost) may be reached at its IPv6 address as well: a browser may try ::1
+    # first, and find another program there; only "in use" counts for these extra probes
+    extra = []
+    if ip is not None and ip.is_loopback or _is_name(address):
+        extra.append((socket.AF_INET6, ("::1", port, 0, 0)))
+    for target_family, sockaddr in targets + extra:
         problem = _bind_problem(target_family, sockaddr)
-        if problem is None:
+        if problem is None or (problem != errno.EADDRINUSE
+                               and (target_family, sockaddr) in extra):
             continue
         if problem == errno.EADDRINUSE:
             raise ParameterError(f"port {port} is in use; choose another with --port.")
@@ -634,6 +648,17 @@ def _check_port(address: str, port: int) -> None:
         )
 
 
+def _is_name(address: str) -> bool:
+    """Whether ``address`` is a host name rather than an IP address."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return bool(address)
+    return False
+
+
 def _bind_problem(family: int, sockaddr: tuple) -> int | None:
     """The errno of binding a socket as Streamlit does, or None if it binds."""
     import socket
@@ -643,7 +668,8 @@ def _bind_problem(family: int, sockaddr: tuple) -> int | None:
             if os.name != "nt":
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
-                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                only_v6 = sockaddr[0] not in ("", "::")  # a wildcard serves IPv4 too
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(only_v6))
             probe.bind(sockaddr)
     except OSError as exc:
         return exc.errno or -1

@@ -51,6 +51,7 @@ from custseg.cluster.segmenter import (
     degenerate_warnings,
 )
 from custseg.cluster.threads import fit_threads
+from custseg.errors import NotEnoughDataError
 
 
 @dataclass
@@ -166,6 +167,13 @@ def _suggest_k(X, spec, base, ks, min_share, seed) -> dict[str, Any]:
         fits[k] = labels
     usable = [r for r in table if r["silhouette"] is not None and r["smallest_share"] >= min_share]
     pool = usable or [r for r in table if r["silhouette"] is not None]
+    if not pool:
+        raise NotEnoughDataError(
+            f"the customers do not separate: {spec.name} put the {len(X):,} customers "
+            f"searched in a single group for every number of segments tried "
+            f"({', '.join(str(r[spec.k_param]) for r in table) or 'none'}); they are "
+            "identical, or nearly, on the features used. Choose features that differ "
+            "between customers.", parameter="features")
     best = max(pool, key=lambda r: r["silhouette"])
     k = best[spec.k_param]
     agree = []

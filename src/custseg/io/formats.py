@@ -518,6 +518,10 @@ EXCEL_COLUMNS = 16_384
 #: is some 600,000 strings, 15 s). Only the worksheet, read afterwards row by row, may be
 #: larger.
 MAX_PART_BYTES = 16 << 20
+#: Excel's limit on the characters of one cell. A shared string is stored once and may be
+#: used by every cell: a longer one is refused before any row is built (one 15 MB string
+#: in 2,000 cells would be 30 GB of text).
+EXCEL_CELL_CHARS = 32_767
 
 
 @dataclass(frozen=True)
@@ -645,6 +649,7 @@ def _sheet_rows(
                 f"{shown(name)} is not a readable Excel workbook ({type(exc).__name__}). "
                 f"Expected {ACCEPTED}."
             ) from None
+        _check_shared_strings(reader.shared_strings, name)
         try:
             if not book.worksheets:
                 return
@@ -760,6 +765,17 @@ def _check_workbook(fh: BinaryIO, name: str, limits: SheetLimits) -> None:
         )
 
 
+def _check_shared_strings(strings, name: str) -> None:
+    """Refuse a workbook whose shared strings hold a text longer than Excel allows."""
+    for index, text in enumerate(strings):
+        if isinstance(text, str) and len(text) > EXCEL_CELL_CHARS:
+            raise InputFileError(
+                f"{shown(name)}: its shared string {index + 1:,} holds {len(text):,} "
+                f"characters, more than the {EXCEL_CELL_CHARS:,} Excel allows in a cell: "
+                "the workbook was not written by Excel, or is damaged. Save the sheet as CSV."
+            )
+
+
 class _PartTooLarge(Exception):
     def __init__(self, part: str) -> None:
         self.part = part
@@ -783,7 +799,11 @@ class _CappedArchive:
 
     def open(self, member, *args, **kwargs):
         stream = self._archive.open(member, *args, **kwargs)
-        return _CappedStream(stream, str(member)) if self.capped else stream
+        # a worksheet is parsed as a stream, never held whole: openpyxl may scan one
+        # that declares no size (openpyxl's write-only files), which costs no memory
+        if not self.capped or str(member).startswith("xl/worksheets/"):
+            return stream
+        return _CappedStream(stream, str(member))
 
 
 class _CappedStream:
