@@ -36,7 +36,7 @@ def test_has_the_mall_like_groups():
 
 
 def test_rejects_non_positive_n():
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="takes 1 to 1,000,000 customers"):
         make_customers(0)
 
 
