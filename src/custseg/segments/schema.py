@@ -11,6 +11,7 @@ Typer); the checks that relate fields to each other stay with the code that know
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -104,6 +105,9 @@ def problem_text(exc: ValidationError) -> str:
     if kind == "extra_forbidden":
         return f"{path} is not a field custseg knows"
     message = message.removeprefix("Value error, ")
+    # pydantic names its model class ("a valid dictionary or instance of RuleDoc"): the
+    # user wrote a table, and the class is ours, not theirs
+    message = re.sub(r" or instance of \w+", "", message)
     message = message[:1].lower() + message[1:]
     value = error.get("input")
     said = ""
