@@ -11,15 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_helpers import run
 
 from custseg.cli import _parse_params, main
 from custseg.errors import ParameterError
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

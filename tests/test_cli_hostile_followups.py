@@ -10,24 +10,11 @@ from __future__ import annotations
 import socket
 
 import pytest
+from cli_helpers import one_error_line, run
 
 from custseg.cli import main
 from custseg.cluster.suggestions import suggest
 from custseg.errors import NotEnoughDataError
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error_line(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -8,29 +8,19 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_helpers import one_error_line as cli_one_error_line
+from cli_helpers import run
 from hostile_models import EXPANDING, STRUCTURE, TAMPERED, forge, huge_reference
 
-from custseg.cli import main
 from custseg.io.model_files import model_bytes
 from custseg.table.sample import make_customers
 
 RAW = ("\x1b", "\x07", "\x9b", "\u202e")
 
 
-def run(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def one_error_line(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in err and "internal error" not in err
     assert not any(c in err for c in RAW), repr(err)
-    return lines[0]
+    return cli_one_error_line(code, err)
 
 
 @pytest.fixture(scope="module")

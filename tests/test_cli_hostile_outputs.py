@@ -19,17 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run
 
 from custseg.cli import main
 
 SCRIPT = shutil.which("custseg") or str(Path(sys.executable).with_name("custseg"))
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def refused(capsys, *args, words: str) -> str:

@@ -15,27 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import one_error_line, run
 
-from custseg.cli import main
 from custseg.table.sample import make_customers
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 GiB = 2**30
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error_line(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
