@@ -129,6 +129,25 @@ def test_mixed_columns_read_as_a_file_would_hold_them(column, texts):
     assert table.data.column(1).to_pylist() == texts
 
 
+@pytest.mark.parametrize(
+    "first",
+    [datetime.datetime(2000, 1, 1), datetime.date(2000, 1, 1), pd.Timestamp("2000-01-01"),
+     decimal.Decimal("2.5"), True],
+    ids=["datetime", "date", "timestamp", "decimal", "bool"],
+)
+def test_a_number_next_to_a_value_of_another_kind_keeps_its_own_value(model, first):
+    """Found by the property above in CI: arrow typed an object column [date, 30] as
+    timestamps and read the integer 30 as 1970-01-01 00:00:00.00003, so a valid row was
+    flagged. Each cell is read as itself."""
+    frame = pd.DataFrame({"CustomerID": ["a", "b"], "Age": [30, 30],
+                          "Annual Income (k$)": [30, 30],
+                          "Spending Score (1-100)": pd.Series([first, 30], dtype=object)})
+    assert table_from_frame(frame).data.column(3).to_pylist()[1] == "30"
+    scored = custseg.score(model, frame)
+    assert scored["row_status"].tolist()[1] == "ok"
+    assert scored["segment_id"].tolist()[1] >= 0
+
+
 def test_a_mixed_id_column_keeps_every_row_with_its_text(model):
     frame = pd.DataFrame({"CustomerID": pd.Series([7, "007", b"id", None, 2**70], dtype=object),
                           "Age": [30, 31, 32, 33, 34], "Annual Income (k$)": [50] * 5,

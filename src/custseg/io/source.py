@@ -480,11 +480,8 @@ def table_from_frame(
     header = tuple(cell_text(c) or "" for c in frame.columns)
     plain = frame.copy(deep=False)
     plain.columns = formats.column_names(len(header))
-    try:
-        data = formats.as_text(pa.Table.from_pandas(plain, preserve_index=False))
-    except CONVERSION_ERRORS:
-        data = formats.as_text(pa.table({
-            name: _column(plain.iloc[:, i]) for i, name in enumerate(plain.columns)}))
+    data = formats.as_text(pa.table({
+        name: _column(plain.iloc[:, i]) for i, name in enumerate(plain.columns)}))
     match = match_headers(header, mapping, income_unit)
     _check_income_unit(data, match, ".", name)
     batch = Batch(data)
@@ -497,8 +494,18 @@ def table_from_frame(
     )
 
 
+#: Python-object columns arrow converts as they are: one kind of value throughout.
+_ONE_KIND = frozenset({"string", "empty", "integer", "floating", "mixed-integer-float",
+                       "boolean"})
+
+
 def _column(values: pd.Series) -> pa.Array:
-    """One frame column as arrow would convert it, or else as text cell by cell."""
+    """One frame column as arrow would convert it; a column of Python objects of mixed
+    kinds as text cell by cell. Arrow would otherwise pick one type for the whole column
+    and cast the rest to it (the integer 30 next to a date became 1970-01-01 00:00:00.00003),
+    or refuse the column."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in _ONE_KIND:
+        return pa.array([cell_text(v) for v in values.tolist()], type=pa.string())
     try:
         return pa.Array.from_pandas(values)
     except CONVERSION_ERRORS:
