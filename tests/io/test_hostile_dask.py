@@ -202,6 +202,31 @@ def test_an_unreachable_port_times_out_with_a_message(data, tmp_path):
         score(model, parts(tmp_path / "in", df), tmp_path / "out", scheduler=address)
 
 
+def test_a_refused_port_is_said_even_when_our_own_deadline_fires_first(monkeypatch):
+    """Under load the probe's deadline could fire while Dask still retried a refused
+    connection, and the message said "no answer" (a flaky CI failure): the port decides."""
+    import asyncio
+
+    import distributed.core
+
+    from custseg.io import dask_engine
+
+    class Silent:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        async def identity(self):
+            await asyncio.sleep(30)
+
+        async def close_rpc(self):
+            pass
+
+    monkeypatch.setattr(distributed.core, "rpc", Silent)
+    address = f"tcp://127.0.0.1:{closed_port()}"
+    with pytest.raises(CustsegError, match=r"within 0.2 s \(connection refused\)"):
+        dask_engine._identity(address, {}, 0.2)
+
+
 def test_a_workers_address_is_not_the_schedulers(data, tmp_path, cluster):
     _, model, _, df = data
     worker = next(iter(cluster.scheduler.workers))

@@ -308,9 +308,14 @@ def _identity(address: str, args: dict[str, Any], seconds: float) -> Any:
     try:
         return pool.submit(run).result(timeout=seconds + 5)  # a last resort
     except (OSError, TimeoutError, concurrent.futures.TimeoutError) as exc:
+        reason = _reason(exc)
+        if reason == "no answer" and _refused(address, seconds):
+            # on a loaded machine our own deadline can fire while Dask still retries a
+            # refused connection: the port itself says why
+            reason = "connection refused"
         raise CustsegError(
             f"cannot reach the Dask scheduler at {shown(address)} within {seconds:g} s "
-            f"({_reason(exc)}); check the address (tcp://host:8786) and that the "
+            f"({reason}); check the address (tcp://host:8786) and that the "
             "scheduler is running."
         ) from None
     except Exception as exc:  # it answered, in another protocol: what it sent is not Dask's
@@ -338,6 +343,25 @@ def _require_workers(client, address: str, seconds: float) -> None:
             f"the Dask scheduler at {shown(address)} has no workers (none joined within "
             f"{seconds:g} s); start some (dask worker ADDRESS) and try again."
         ) from None
+
+
+def _refused(address: str, seconds: float) -> bool:
+    """Whether a TCP connection to ``address`` (tcp:// or tls://) is refused right now."""
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in ("tcp", "tls"):
+            return False
+        host, port = parse_host_port(location)
+        socket.create_connection((host, port), timeout=seconds).close()
+    except ConnectionRefusedError:
+        return True
+    except (OSError, ValueError, TypeError):
+        return False
+    return False
 
 
 def _reason(exc: BaseException) -> str:
