@@ -301,6 +301,38 @@ def test_a_signal_during_score_leaves_nothing_behind(big_gz, tmp_path, signum, w
     assert list(out.iterdir()) == []
 
 
+def _catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler of its own for ``signum`` (from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=lambda value: value.name)
+def test_a_signal_while_the_command_line_loads_is_one_line(tmp_path, signum):
+    """Found by the adversary: a Ctrl+C in the first second, while Python imports the
+    command line, printed a KeyboardInterrupt traceback. The signal is sent as soon as the
+    entry point has its handlers (SIGHUP, the last it sets), during the imports."""
+    out = tmp_path / "d.csv"
+    proc = subprocess.Popen([SCRIPT, "demo-data", "-n", "100", "-o", str(out)],
+                            env=dict(os.environ, PYTHONPATH=SRC), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_for(lambda: _catches(proc.pid, signal.SIGHUP), proc)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signum, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"error: stopped by {signum.name}")
+    assert not out.exists()
+
+
 # ------------------------------------------------------------ class 16: the dashboard
 
 
