@@ -396,7 +396,7 @@ def test_sigterm_to_custseg_app_stops_the_server():
             assert time.monotonic() < deadline, "custseg app did not start in 60 s"
             time.sleep(0.3)
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
-        assert b"streamlit" in cmdline  # the same process is the server: nothing to orphan
+        assert b"custseg.app.launch" in cmdline  # the same process is the server: none orphaned
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         time.sleep(0.5)
@@ -406,6 +406,38 @@ def test_sigterm_to_custseg_app_stops_the_server():
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["starting", "serving"])
+def test_ctrl_c_to_custseg_app_stops_it_without_a_traceback(moment):
+    """Found by the adversary: a Ctrl+C while Streamlit's server was still starting (its
+    port already open) printed starlette's startup traceback."""
+    pytest.importorskip("streamlit")
+    sock, port = _listening_socket()
+    sock.close()
+    proc = subprocess.Popen([SCRIPT, "app", "--port", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=dict(os.environ, PYTHONPATH=SRC))
+
+    def up() -> bool:
+        if moment == "serving":
+            return _health(port)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    try:
+        _wait_for(up, proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert "Traceback" not in err, err
+    assert not _health(port)
 
 
 @pytest.mark.slow

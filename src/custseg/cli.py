@@ -578,7 +578,7 @@ def run_app(
     _check_port(address, port)
     entry = Path(str(files("custseg").joinpath("app", "streamlit_app.py")))
     command = [
-        sys.executable, "-m", "streamlit", "run", str(entry),
+        sys.executable, "-m", "custseg.app.launch", "run", str(entry),
         "--server.port", str(port),
         "--server.address", address,
         "--server.headless", "true",
