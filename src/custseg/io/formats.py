@@ -9,7 +9,9 @@ them. Columns get positional names (``c0``, ``c1``, …), as headers may repeat 
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from custseg.errors import InputFileError, shown
+from custseg.io.decompress import unreadable_member
 from custseg.io.sniff import ACCEPTED, Dialect
 
 #: Opens the (decompressed) input afresh, from its first byte.
@@ -50,6 +53,14 @@ class Unsplit:
     note: str
 
 
+@dataclass(frozen=True)
+class Flagged:
+    """A row kept with its cells, but flagged invalid with this note (a damaged cell)."""
+
+    cells: Sequence[str]
+    note: str
+
+
 def column_name(position: int) -> str:
     return f"c{position}"
 
@@ -59,24 +70,36 @@ def column_names(width: int) -> list[str]:
 
 
 def in_batches(
-    records: Iterable[Sequence[str] | Unsplit], width: int, rows: int
+    records: Iterable[Sequence[str] | Unsplit | Flagged], width: int, rows: int,
+    max_chars: int | None = None,
 ) -> Iterator[Batch]:
-    """Records (each ``width`` cells, or :class:`Unsplit`) gathered into batches of ``rows``."""
+    """Records (each ``width`` cells, :class:`Unsplit` or :class:`Flagged`) gathered into
+    batches of ``rows``, or fewer once a batch holds ``max_chars`` of text."""
     columns: list[list[str | None]] = [[] for _ in range(width)]
     structural: dict[int, str] = {}
-    count = 0
+    count = chars = 0
     for record in records:
+        if max_chars is not None and not isinstance(record, Unsplit):
+            size = sum(map(len, record.cells if isinstance(record, Flagged) else record))
+            if chars + size > max_chars and count:
+                yield _batch(columns, structural)
+                columns, structural, count, chars = [[] for _ in range(width)], {}, 0, 0
+            chars += size
         if isinstance(record, Unsplit):
             structural[count] = record.note
             for column in columns:
                 column.append(None)
+        elif isinstance(record, Flagged):
+            structural[count] = record.note
+            for column, cell in zip(columns, record.cells, strict=True):
+                column.append(cell)
         else:
             for column, cell in zip(columns, record, strict=True):
                 column.append(cell)
         count += 1
         if count == rows:
             yield _batch(columns, structural)
-            columns, structural, count = [[] for _ in range(width)], {}, 0
+            columns, structural, count, chars = [[] for _ in range(width)], {}, 0, 0
     if count:
         yield _batch(columns, structural)
 
@@ -106,7 +129,14 @@ def text_header(open_: Opener, dialect: Dialect, name: str) -> tuple[str, ...]:
     """The first record, BOM removed; decoding errors pass through to the caller."""
     with io.TextIOWrapper(open_(), encoding=dialect.encoding, newline="") as fh:
         try:
-            row = next(csv.reader(fh, delimiter=dialect.delimiter), None)
+            row = next(csv.reader(_Lines(fh, dialect.delimiter), delimiter=dialect.delimiter),
+                       None)
+        except _Overlong:
+            raise InputFileError(
+                f"{shown(name)}: the header is longer than {MAX_RECORD_CHARS:,} characters, "
+                "more than custseg reads as one row; often a quote that is never closed. "
+                "Check the first line of the file."
+            ) from None
         except csv.Error as exc:
             raise InputFileError(f"{shown(name)}: the header cannot be read ({exc}).") from None
     return tuple(c.lstrip("\ufeff") for c in row) if row else ()
@@ -164,17 +194,40 @@ def fast_text_batches(
 
 
 def exact_text_batches(open_: Opener, dialect: Dialect, width: int, rows: int) -> Iterator[Batch]:
-    """Python's csv reader, row by row: slower, but keeps malformed rows in place."""
-    yield from in_batches(_text_records(open_, dialect, width), width, rows)
+    """Python's csv reader, row by row: slower, but keeps malformed rows in place.
+
+    A batch holds at most :data:`MAX_BATCH_CHARS` of text, however long its cells.
+    """
+    yield from in_batches(_text_records(open_, dialect, width), width, rows,
+                          max_chars=MAX_BATCH_CHARS)
 
 
 def _text_records(open_: Opener, dialect: Dialect, width: int) -> Iterator[list[str] | Unsplit]:
     with io.TextIOWrapper(open_(), encoding=dialect.encoding, newline="") as fh:
-        reader = csv.reader(fh, delimiter=dialect.delimiter)
-        next(reader, None)
-        line = reader.line_num
-        for record in reader:
-            start, line = line + 1, reader.line_num
+        lines = _Lines(fh, dialect.delimiter)
+        reader = csv.reader(lines, delimiter=dialect.delimiter)
+        try:
+            next(reader, None)
+        except (_Overlong, csv.Error):
+            return  # the header was read already: it cannot fail here
+        while True:
+            lines.record_done()
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except (_Overlong, csv.Error) as exc:
+                if not isinstance(exc, _Overlong):
+                    lines.skip_record()  # the csv reader stopped part-way through it
+                where = (f"line {lines.start:,}" if lines.start == lines.line
+                         else f"lines {lines.start:,}–{lines.line:,}")
+                yield Unsplit(
+                    f"{where}: a row longer than {MAX_RECORD_CHARS:,} characters, more than "
+                    "custseg reads as one row; not read. Often a quote that is never "
+                    f"closed makes the rest of a file one field: check {where}."
+                )
+                continue
+            start, line = lines.start, lines.line
             if not record:
                 continue
             if len(record) == width:
@@ -184,8 +237,130 @@ def _text_records(open_: Opener, dialect: Dialect, width: int) -> Iterator[list[
             where = f"line {start}" if start == line else f"lines {start}–{line}"
             yield Unsplit(
                 f"{where} has {len(record)} fields where the header has {width}; "
-                f"not split into columns. Its text: {text!r}"
+                f"not split into columns. Its text: {_excerpt(text)}"
             )
+
+
+#: The longest row (its quoted line breaks included) the exact reader takes, in
+#: characters: Python's csv reader holds a row's fields, and the field being read at
+#: four bytes a character, so a row of this length costs a few hundred MB at most.
+#: Python's own default (131,072 characters a field) is raised to it.
+MAX_RECORD_CHARS = 32 << 20
+#: Text one batch of the exact reader may hold (a few very long rows make batches of
+#: fewer rows).
+MAX_BATCH_CHARS = 64 << 20
+csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_CHARS))
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+class _Overlong(Exception):
+    """A row longer than :data:`MAX_RECORD_CHARS` (skipped by :class:`_Lines`)."""
+
+
+class _Lines:
+    """The physical lines of a text, for Python's csv reader, each at most
+    :data:`MAX_RECORD_CHARS` long, with their numbers.
+
+    A row longer than that (or one the csv reader refuses part-way) is skipped to its
+    end by :func:`_scan`, which follows the csv reader's quoting rules, so that the next
+    row is read from its start, and is never held whole: a quote that is never closed
+    makes the rest of the file one field.
+    """
+
+    def __init__(self, fh: io.TextIOBase, delimiter: str) -> None:
+        self._fh, self._delimiter = fh, delimiter
+        self.line = 0  # physical lines read
+        self.start = 1  # the first line of the current row
+        self._first = True  # the next line starts a row
+        self._chars = 0  # characters of the current row so far
+        self._last, self._last_first = "", True
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        text = self._fh.readline(MAX_RECORD_CHARS + 1)
+        if not text:
+            raise StopIteration
+        self.line += 1
+        first, self._first = self._first, False
+        if first:
+            self.start, self._chars = self.line, 0
+        self._chars += len(text)
+        if self._chars > MAX_RECORD_CHARS:
+            self._skip(text, first)
+            raise _Overlong()
+        self._last, self._last_first = text, first
+        return text
+
+    def record_done(self) -> None:
+        """The csv reader has given a row: the next line starts one."""
+        self._first = True
+
+    def skip_record(self) -> None:
+        """Skip the rest of the row the csv reader stopped in, from its last line."""
+        self._skip(self._last, self._last_first)
+
+    def _skip(self, text: str, first: bool) -> None:
+        # a row goes on past a line break only inside quotes
+        state = _FIELD_START if first else _QUOTED
+        while True:
+            state, ended = _scan(text, state, self._delimiter)
+            if ended:
+                break
+            line_ended = text.endswith(("\n", "\r"))
+            text = self._fh.readline(1 << 20)
+            if not text:
+                break
+            if line_ended:  # this piece starts a line (else it goes on with one too long)
+                self.line += 1
+        self._first = True
+
+
+_FIELD_START, _UNQUOTED, _QUOTED, _QUOTE_SEEN = range(4)
+
+
+@functools.cache
+def _field_end(delimiter: str) -> re.Pattern[str]:
+    return re.compile(f"[{re.escape(delimiter)}\r\n]")
+
+
+def _scan(text: str, state: int, delimiter: str) -> tuple[int, bool]:
+    """Follow Python's csv reader (double quotes, not strict) through ``text``: the state
+    at its end, and whether a row ended in it (at a line break outside quotes)."""
+    pos, n, field_end = 0, len(text), _field_end(delimiter)
+    while pos < n:
+        if state == _FIELD_START:
+            if text[pos] == '"':
+                state, pos = _QUOTED, pos + 1
+            else:
+                state = _UNQUOTED
+        elif state == _UNQUOTED:
+            found = field_end.search(text, pos)
+            if found is None:
+                return _UNQUOTED, False
+            if found.group() != delimiter:
+                return _FIELD_START, True
+            state, pos = _FIELD_START, found.end()
+        elif state == _QUOTED:
+            pos = text.find('"', pos)
+            if pos < 0:
+                return _QUOTED, False
+            state, pos = _QUOTE_SEEN, pos + 1
+        else:  # a quote inside quotes: doubled, or the closing one
+            char = text[pos]
+            if char == '"':
+                state, pos = _QUOTED, pos + 1
+            elif char == delimiter:
+                state, pos = _FIELD_START, pos + 1
+            elif char in "\r\n":
+                return _FIELD_START, True
+            else:
+                state = _UNQUOTED
+    return state, False
 
 
 def _arrow_encoding(encoding: str) -> str:
@@ -348,7 +523,7 @@ def excel_header(open_: Opener, name: str, limits: SheetLimits) -> tuple[str, ..
     The sheet's declared size (its ``dimension``) is ignored: a small file can declare
     16,384 columns and a million rows. Trailing empty cells are not columns.
     """
-    for _, cells in _sheet_rows(open_, name, limits):
+    for _, cells, _problems in _sheet_rows(open_, name, limits):
         header = _dense(cells, None)
         if header:
             return tuple(header)
@@ -362,7 +537,10 @@ def excel_batches(
 
     Blank rows between data rows are rows (they keep the sheet's numbering), leading and
     trailing ones are not; rows left out of the file (a jump in row numbers) are blank
-    rows too. A row with values beyond the header's columns is kept, unsplit. Nothing is
+    rows too. A row with values beyond the header's columns is kept, unsplit; a row with
+    a cell whose stored value contradicts its type (text in a number cell, a date serial
+    no calendar has, a shared string the workbook lacks) keeps its cells as stored and is
+    flagged with the cell's address (:class:`Flagged`). Nothing is
     built before the caps are checked: a sheet of more than ``limits.max_cells`` cells
     (rows × header columns, blank rows included) is refused when the count passes it.
     """
@@ -371,9 +549,9 @@ def excel_batches(
 
 def _excel_records(
     open_: Opener, width: int, name: str, limits: SheetLimits
-) -> Iterator[list[str] | Unsplit]:
+) -> Iterator[list[str] | Unsplit | Flagged]:
     started, previous, blank, given = False, 0, 0, 0
-    for number, cells in _sheet_rows(open_, name, limits):
+    for number, cells, problems in _sheet_rows(open_, name, limits):
         skipped = max(number - previous - 1, 0)  # rows the file leaves out are blank
         previous = max(previous, number)  # a row stored out of order is kept where it is
         record = _dense(cells, width)
@@ -393,7 +571,12 @@ def _excel_records(
                 yield [""] * width
             given += blank + 1
             blank = 0
-            yield _unsplit(cells, width) if record is None else record
+            if record is None:
+                yield _unsplit(cells, width)
+            elif problems:
+                yield Flagged(record, _damaged_note(problems))
+            else:
+                yield record
         else:
             blank += skipped + 1
 
@@ -413,6 +596,14 @@ def _dense(cells: list[tuple[int, str]], width: int | None) -> list[str] | None:
     return out
 
 
+def _damaged_note(problems: list[str]) -> str:
+    listed = "; ".join(problems[:3]) + ("; …" if len(problems) > 3 else "")
+    return (
+        f"the workbook is damaged here: {listed}. The row is kept as stored but not used; "
+        "fix the cell in Excel, or save the sheet again (as .xlsx or CSV)"
+    )
+
+
 def _unsplit(cells: list[tuple[int, str]], width: int) -> Unsplit:
     values = [text for _, text in cells if text.strip() != ""]
     listed = ", ".join(shown(v) for v in values[:10]) + (", …" if len(values) > 10 else "")
@@ -424,11 +615,12 @@ def _unsplit(cells: list[tuple[int, str]], width: int) -> Unsplit:
 
 def _sheet_rows(
     open_: Opener, name: str, limits: SheetLimits
-) -> Iterator[tuple[int, list[tuple[int, str]]]]:
-    """``(row number, [(column, text)])`` for each row stored in the first sheet, in the
-    order stored, with only the cells stored (never padded to a declared size)."""
+) -> Iterator[tuple[int, list[tuple[int, str]], list[str]]]:
+    """``(row number, [(column, text)], [problem])`` for each row stored in the first
+    sheet, in the order stored, with only the cells stored (never padded to a declared
+    size); a problem is a cell whose stored value contradicts its type, in words."""
     from openpyxl.reader.excel import ExcelReader
-    from openpyxl.worksheet._reader import ROW_TAG, WorkSheetParser
+    from openpyxl.worksheet._reader import ROW_TAG
     from openpyxl.xml.constants import SHEET_MAIN_NS
     from openpyxl.xml.functions import iterparse
 
@@ -457,7 +649,7 @@ def _sheet_rows(
                 return
             sheet = book.worksheets[0]
             with sheet._get_source() as source:
-                parser = WorkSheetParser(
+                parser = _cell_parser()(
                     source, sheet._shared_strings, data_only=True, epoch=book.epoch,
                     date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
                 data = None
@@ -488,14 +680,14 @@ def _sheet_rows(
             book.close()
 
 
-def _parsed_row(parser, element, name: str) -> tuple[int, list[tuple[int, str]]]:
+def _parsed_row(parser, element, name: str) -> tuple[int, list[tuple[int, str]], list[str]]:
     number, cells = parser.parse_row(element)
     if number > EXCEL_ROWS or number < 1:
         raise InputFileError(
             f"{shown(name)} has a row numbered {number:,}, outside Excel's 1–{EXCEL_ROWS:,}: "
             "the workbook is damaged. Save it again from Excel, or as CSV."
         )
-    out = []
+    out, problems = [], []
     for cell in cells:
         column = cell["column"]
         if not 1 <= column <= EXCEL_COLUMNS:
@@ -505,7 +697,77 @@ def _parsed_row(parser, element, name: str) -> tuple[int, list[tuple[int, str]]]
                 "or as CSV."
             )
         out.append((column, _excel_text(cell["value"])))
-    return number, out
+        if "problem" in cell:
+            problems.append(cell["problem"])
+    return number, out, problems
+
+
+@functools.cache
+def _cell_parser() -> type:
+    """openpyxl's sheet parser, keeping a cell whose stored value contradicts its type.
+
+    openpyxl fails the whole sheet on text in a number cell (``ValueError``), a shared
+    string index the workbook lacks (``IndexError``) or a date that is no ISO date, and
+    turns a date serial outside the calendar into ``#VALUE!``, dropping what is stored.
+    Here such a cell keeps its stored text (a missing shared string: empty) and carries
+    a ``problem``, which flags its row.
+    """
+    from openpyxl.utils import coordinate_to_tuple, get_column_letter
+    from openpyxl.utils.datetime import from_excel
+    from openpyxl.worksheet._reader import VALUE_TAG, WorkSheetParser, _cast_number
+
+    kinds = {"n": "a number", "d": "a date", "b": "TRUE or FALSE", "e": "an error value"}
+
+    class CellParser(WorkSheetParser):
+        def parse_cell(self, element):
+            kind = element.get("t", "n")
+            raw = element.findtext(VALUE_TAG, None) or None
+            try:
+                if kind == "n" and raw is not None:
+                    self._check_date(element, raw)
+                return super().parse_cell(element)
+            except (ValueError, IndexError, TypeError, OverflowError, KeyError) as exc:
+                coordinate = element.get("r")
+                if coordinate:
+                    row, column = coordinate_to_tuple(coordinate)  # a bad address: re-raised
+                else:
+                    row, column = self.row_counter, self.col_counter
+                    coordinate = f"{get_column_letter(column)}{row}"
+                shown_raw = shown(raw or "", 40)
+                style = element.get("s")
+                if style and not style.isdigit():
+                    problem = f"has the style {shown(style, 20)}, which is no style number"
+                elif isinstance(exc, _BadDate):
+                    problem = (f"is formatted as a date but holds {shown_raw}, a serial no "
+                               "calendar date has")
+                elif kind == "s":
+                    problem = (f"refers to shared text number {shown_raw}, which the "
+                               f"workbook does not have (it has {len(self.shared_strings):,}); "
+                               "left empty")
+                    raw = None
+                elif kind in kinds:
+                    problem = f"is stored as {kinds[kind]} but holds {shown_raw}"
+                else:
+                    problem = f"has the unknown type {shown(kind, 20)} and holds {shown_raw}"
+                return {"row": row, "column": column, "value": raw, "data_type": "s",
+                        "style_id": 0, "problem": f"cell {coordinate} {problem}"}
+
+        def _check_date(self, element, raw: str) -> None:
+            style = element.get("s")
+            if not style or not style.isdigit() or int(style) not in self.date_formats:
+                return
+            value = _cast_number(raw)
+            try:
+                from_excel(value, self.epoch,
+                           timedelta=int(style) in self.timedelta_formats)
+            except (OverflowError, ValueError):
+                raise _BadDate() from None
+
+    return CellParser
+
+
+class _BadDate(ValueError):
+    """A number cell formatted as a date whose serial is no date."""
 
 
 def _check_workbook(fh: BinaryIO, name: str, limits: SheetLimits) -> None:
@@ -516,6 +778,14 @@ def _check_workbook(fh: BinaryIO, name: str, limits: SheetLimits) -> None:
     except (zipfile.BadZipFile, OSError, ValueError):
         members = []  # openpyxl says it is not a workbook
     fh.seek(0)
+    for member in members:
+        problem = unreadable_member(member)
+        if problem:
+            raise InputFileError(
+                f"{shown(name)}: its part {shown(member.filename)} {problem}. Open the "
+                "workbook in Excel and save it again as .xlsx without a password, or save "
+                "the sheet as CSV."
+            )
     total = sum(member.file_size for member in members)
     if total > limits.max_bytes:
         raise InputFileError(
