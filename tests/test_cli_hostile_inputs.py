@@ -299,7 +299,11 @@ def test_a_model_from_a_pipe(work, command, words):
     ("$CS fit /dev/null -o m2.custseg", "'/dev/null' is empty (0 bytes)"),
     (": | $CS fit - -o m2.custseg", "'/dev/stdin' is empty (0 bytes)"),
     ("cat base.csv | $CS score model.custseg - -o out --engine dask",
-     "'-' (standard input) is a named pipe (FIFO); the Dask engine reads its input by name"),
+     "'-' (standard input) cannot be scored with --engine dask"),
+    ("$CS score model.custseg - -o out --engine dask < base.csv",
+     "'-' (standard input) cannot be scored with --engine dask"),
+    ("$CS score model.custseg <(cat base.csv) -o out --engine dask",
+     "is a named pipe (FIFO); the Dask engine reads its input by name"),
     ("$CS app --data <(cat base.csv)", "the dashboard reads its --data file again"),
 ])
 def test_pipes_that_cannot_be_read_are_refused(work, command, words):

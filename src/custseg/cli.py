@@ -409,6 +409,12 @@ def score(
 
     if scheduler and engine is not Engine.dask:
         raise ParameterError("--scheduler only applies with --engine dask.")
+    if engine is Engine.dask and input_path == "-":
+        raise ParameterError(
+            "'-' (standard input) cannot be scored with --engine dask: its workers read "
+            "the input by name, in other processes, which have standard inputs of their "
+            "own. Save it to a file, or score it with --engine local."
+        )
     input_path = str(_input_path(input_path))
     if engine is Engine.dask:
         _regular_file_only(input_path, "the Dask engine reads its input by name, in other "
