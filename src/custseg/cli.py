@@ -56,7 +56,9 @@ class Engine(StrEnum):
 # Each option that several commands take is declared once, here.
 
 ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="A model file.")]
-DataArg = Annotated[Path, typer.Argument(help="Customer table: CSV, TSV, Excel or Parquet.")]
+DataArg = Annotated[Path, typer.Argument(
+    help="Customer table: CSV, TSV, Excel or Parquet (a file or a pipe; '-' reads standard "
+         "input).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed.", min=0, max=MAX_SEED)]
 AlgorithmOpt = Annotated[
@@ -207,8 +209,40 @@ def _read(data: Path, map_: list[str] | None, income_unit: str | None,
     """A whole customer table, read as the input options say."""
     from custseg.io.source import read_table
 
-    return read_table(data, mapping=_parse_mapping(map_), income_unit=income_unit,
-                      limits=_limits(max_decompressed_mb, max_rows))
+    return read_table(_input_path(data), mapping=_parse_mapping(map_),
+                      income_unit=income_unit, limits=_limits(max_decompressed_mb, max_rows))
+
+
+#: What ``-`` as an input stands for: standard input, read (spooled) as a pipe is.
+STDIN = "/dev/stdin"
+
+
+def _input_path(path: Path | str) -> Path:
+    """An input argument as a path: ``-`` is standard input."""
+    if str(path) != "-":
+        return Path(path)
+    if not os.path.exists(STDIN):
+        raise ParameterError(
+            "'-' (standard input) cannot be read on this system; give a file name."
+        )
+    return Path(STDIN)
+
+
+def _regular_file_only(path: Path | str, why: str) -> None:
+    """Refuse a pipe or a device where custseg must read a file by name more than once,
+    or in another process."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing: the reader says so, by name
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    what = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+            else "a character device" if stat.S_ISCHR(mode) else "not a regular file")
+    shown_path = "'-' (standard input)" if str(path) == STDIN else shown(str(path))
+    raise ParameterError(f"{shown_path} is {what}; {why}")
 
 
 def _file_output(value: str) -> Path:
@@ -376,8 +410,9 @@ def score(
     model_path: ModelArg,
     input_path: Annotated[
         str,
-        typer.Argument(metavar="INPUT", help="Customer table to score; with --engine dask, "
-                       "also a folder or a glob of files."),
+        typer.Argument(metavar="INPUT", help="Customer table to score (a file or a pipe; '-' "
+                       "reads standard input); with --engine dask, also a folder or a glob "
+                       "of files."),
     ],
     output: Annotated[
         Path,
@@ -402,6 +437,17 @@ def score(
 
     if scheduler is not None and engine is not Engine.dask:
         raise ParameterError("--scheduler only applies with --engine dask.")
+    if engine is Engine.dask and input_path == "-":
+        raise ParameterError(
+            "'-' (standard input) cannot be scored with --engine dask: its workers read "
+            "the input by name, in other processes, which have standard inputs of their "
+            "own. Save it to a file, or score it with --engine local."
+        )
+    input_path = str(_input_path(input_path))
+    if engine is Engine.dask:
+        _regular_file_only(input_path, "the Dask engine reads its input by name, in other "
+                           "processes, and a pipe can be read only once. Save it to a "
+                           "file, or score it with --engine local, which reads pipes.")
     if engine is Engine.local:
         from custseg.io.writers import output_format
 
@@ -573,6 +619,9 @@ def run_app(
     if data is not None:
         from custseg.io.source import TableSource
 
+        _regular_file_only(data, "the dashboard reads its --data file again on every "
+                           "session, and a pipe can be read only once. Save it to a file "
+                           "and give that.")
         TableSource(data).close()  # refuse an unreadable file here, with a clear message
         env["CUSTSEG_DATA"] = str(Path(data).resolve())
     _check_port(address, port)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import re
 import zipfile
@@ -24,6 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from custseg.errors import InputFileError, shown
+from custseg.io.decompress import unreadable_member
 from custseg.io.sniff import ACCEPTED, Dialect
 from custseg.table.parse import cell_text
 
@@ -53,6 +55,14 @@ class Unsplit:
     note: str
 
 
+@dataclass(frozen=True)
+class Flagged:
+    """A row kept with its cells, but flagged invalid with this note (a damaged cell)."""
+
+    cells: Sequence[str]
+    note: str
+
+
 def column_name(position: int) -> str:
     return f"c{position}"
 
@@ -62,24 +72,36 @@ def column_names(width: int) -> list[str]:
 
 
 def in_batches(
-    records: Iterable[Sequence[str] | Unsplit], width: int, rows: int
+    records: Iterable[Sequence[str] | Unsplit | Flagged], width: int, rows: int,
+    max_chars: int | None = None,
 ) -> Iterator[Batch]:
-    """Records (each ``width`` cells, or :class:`Unsplit`) gathered into batches of ``rows``."""
+    """Records (each ``width`` cells, :class:`Unsplit` or :class:`Flagged`) gathered into
+    batches of ``rows``, or fewer once a batch holds ``max_chars`` of text."""
     columns: list[list[str | None]] = [[] for _ in range(width)]
     structural: dict[int, str] = {}
-    count = 0
+    count = chars = 0
     for record in records:
+        if max_chars is not None and not isinstance(record, Unsplit):
+            size = sum(map(len, record.cells if isinstance(record, Flagged) else record))
+            if chars + size > max_chars and count:
+                yield _batch(columns, structural)
+                columns, structural, count, chars = [[] for _ in range(width)], {}, 0, 0
+            chars += size
         if isinstance(record, Unsplit):
             structural[count] = record.note
             for column in columns:
                 column.append(None)
+        elif isinstance(record, Flagged):
+            structural[count] = record.note
+            for column, cell in zip(columns, record.cells, strict=True):
+                column.append(cell)
         else:
             for column, cell in zip(columns, record, strict=True):
                 column.append(cell)
         count += 1
         if count == rows:
             yield _batch(columns, structural)
-            columns, structural, count = [[] for _ in range(width)], {}, 0
+            columns, structural, count, chars = [[] for _ in range(width)], {}, 0, 0
     if count:
         yield _batch(columns, structural)
 
@@ -108,6 +130,16 @@ def as_text(table: pa.Table) -> pa.Table:
 #: taken for a stray one.
 MAX_RECORD_LINES = 100
 
+#: The longest row (its quoted line breaks included) the exact reader takes, in
+#: characters: Python's csv reader holds a row's fields, and the field being read at
+#: four bytes a character, so a row of this length costs a few hundred MB at most.
+#: Python's own default (131,072 characters a field) is raised to it.
+MAX_RECORD_CHARS = 32 << 20
+#: Text one batch of the exact reader may hold (a few very long rows make batches of
+#: fewer rows).
+MAX_BATCH_CHARS = 64 << 20
+csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_CHARS))
+
 
 @dataclass(frozen=True)
 class _Broken:
@@ -118,32 +150,70 @@ class _Broken:
     after: int  # the lines it would have taken with it, read again on their own
 
 
+class _Overlong(Exception):
+    """The record being read passed :data:`MAX_RECORD_CHARS` (raised by :class:`_Lines`)."""
+
+
+class _TooManyLines(Exception):
+    """The record being read passed :data:`MAX_RECORD_LINES` (raised by :class:`_Lines`)."""
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """A physical line longer than :data:`MAX_RECORD_CHARS`: its start, the rest skipped."""
+
+    start: str
+
+
 class _Lines:
-    """A text stream's lines for the csv reader, keeping the lines of the record being
-    read (:attr:`taken`), so that they can be given again (:meth:`again`)."""
+    """A text stream's physical lines for the csv reader, keeping the lines of the record
+    being read (:attr:`taken`), so that they can be given again (:meth:`again`).
+
+    A record is stopped, never held whole, once it spans more than
+    :data:`MAX_RECORD_LINES` lines (:class:`_TooManyLines`) or more than
+    :data:`MAX_RECORD_CHARS` characters (:class:`_Overlong`). A physical line longer than
+    that is skipped to its end as it is read, and stands in :attr:`taken` as a
+    :class:`_Cut`: a quote that never closes costs at most that many lines, read again.
+    """
 
     def __init__(self, fh: io.TextIOBase) -> None:
-        self._next = iter(fh).__next__
-        self._again: list[str] = []
-        self.taken: list[str] = []
+        self._fh = fh
+        self._again: list[str | _Cut] = []
+        self.taken: list[str | _Cut] = []
+        self.chars = 0  # characters of the record being read
         self.ended = False  # the stream ran out while the record was read
+
+    def start_record(self) -> None:
+        self.taken, self.chars, self.ended = [], 0, False
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        if self._again:
-            text = self._again.pop()
-        else:
-            try:
-                text = self._next()
-            except StopIteration:
-                self.ended = True
-                raise
+        if len(self.taken) >= MAX_RECORD_LINES:
+            raise _TooManyLines()
+        text = self._again.pop() if self._again else self._read()
         self.taken.append(text)
+        if isinstance(text, _Cut):
+            raise _Overlong()
+        self.chars += len(text)
+        if self.chars > MAX_RECORD_CHARS:
+            raise _Overlong()
         return text
 
-    def again(self, lines: list[str]) -> None:
+    def _read(self) -> str | _Cut:
+        text = self._fh.readline(MAX_RECORD_CHARS + 1)
+        if not text:
+            self.ended = True
+            raise StopIteration
+        if len(text) <= MAX_RECORD_CHARS or text.endswith(("\n", "\r")):
+            return text
+        rest = text
+        while rest and not rest.endswith(("\n", "\r")):  # skip to the end of the line
+            rest = self._fh.readline(1 << 20)
+        return _Cut(text[:300])
+
+    def again(self, lines: list[str | _Cut]) -> None:
         self._again.extend(reversed(lines))
 
 
@@ -163,7 +233,7 @@ def _records(
     reader = csv.reader(lines, delimiter=delimiter)
     number, header = 1, True
     while True:
-        lines.taken, lines.ended = [], False
+        lines.start_record()
         try:
             record: list[str] | None = next(reader)
             why = None
@@ -171,6 +241,14 @@ def _records(
             return
         except csv.Error as exc:  # a cell past the csv module's field limit
             record, why = None, f"cannot be read as CSV ({exc})"
+        except _TooManyLines:
+            record, why = None, (f"opens a quote that runs on over more than "
+                                 f"{MAX_RECORD_LINES} lines")
+        except _Overlong:
+            record, why = None, (
+                f"is longer than {MAX_RECORD_CHARS:,} characters, more than custseg reads "
+                "as one row" if len(lines.taken) == 1 else
+                f"opens a quote that runs on past {MAX_RECORD_CHARS:,} characters")
         taken = lines.taken
         if not taken:
             return
@@ -182,7 +260,9 @@ def _records(
             yield number, number + len(taken) - 1, record
             number += len(taken)
             continue
-        yield number, number, _Broken(why, taken[0].rstrip("\r\n"), len(taken) - 1)
+        first = taken[0]
+        text = first.start + "…" if isinstance(first, _Cut) else first.rstrip("\r\n")
+        yield number, number, _Broken(why, text, len(taken) - 1)
         lines.again(taken[1:])
         number += 1
 
@@ -336,8 +416,12 @@ def _last_line_open(open_: Opener, dialect: Dialect) -> bool:
 
 
 def exact_text_batches(open_: Opener, dialect: Dialect, width: int, rows: int) -> Iterator[Batch]:
-    """Python's csv reader, row by row: slower, but keeps malformed rows in place."""
-    yield from in_batches(_text_records(open_, dialect, width), width, rows)
+    """Python's csv reader, row by row: slower, but keeps malformed rows in place.
+
+    A batch holds at most :data:`MAX_BATCH_CHARS` of text, however long its cells.
+    """
+    yield from in_batches(_text_records(open_, dialect, width), width, rows,
+                          max_chars=MAX_BATCH_CHARS)
 
 
 def _text_records(open_: Opener, dialect: Dialect, width: int) -> Iterator[list[str] | Unsplit]:
@@ -366,8 +450,14 @@ def _text_records(open_: Opener, dialect: Dialect, width: int) -> Iterator[list[
             where = f"line {start}" if start == line else f"lines {start}–{line}"
             yield Unsplit(
                 f"{where} has {len(record)} fields where the header has {width}; "
-                f"not split into columns. Its text: {text!r}"
+                f"not split into columns. Its text: {_excerpt(text)}"
             )
+
+
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def _arrow_encoding(encoding: str) -> str:
@@ -538,7 +628,7 @@ def excel_header(open_: Opener, name: str, limits: SheetLimits) -> tuple[str, ..
     The sheet's declared size (its ``dimension``) is ignored: a small file can declare
     16,384 columns and a million rows. Trailing empty cells are not columns.
     """
-    for _, cells in _sheet_rows(open_, name, limits):
+    for _, cells, _problems in _sheet_rows(open_, name, limits):
         header = _dense(cells, None)
         if header:
             return tuple(header)
@@ -552,7 +642,10 @@ def excel_batches(
 
     Blank rows between data rows are rows (they keep the sheet's numbering), leading and
     trailing ones are not; rows left out of the file (a jump in row numbers) are blank
-    rows too. A row with values beyond the header's columns is kept, unsplit. Nothing is
+    rows too. A row with values beyond the header's columns is kept, unsplit; a row with
+    a cell whose stored value contradicts its type (text in a number cell, a date serial
+    no calendar has, a shared string the workbook lacks) keeps its cells as stored and is
+    flagged with the cell's address (:class:`Flagged`). Nothing is
     built before the caps are checked: a sheet of more than ``limits.max_cells`` cells
     (rows × header columns, blank rows included) is refused when the count passes it.
     """
@@ -561,10 +654,10 @@ def excel_batches(
 
 def _excel_records(
     open_: Opener, width: int, name: str, limits: SheetLimits
-) -> Iterator[list[str] | Unsplit]:
+) -> Iterator[list[str] | Unsplit | Flagged]:
     started, previous, blank, given = False, 0, 0, 0
     stored: list[np.ndarray] = []  # how many rows are stored up to each number
-    for number, cells in _sheet_rows(open_, name, limits, stored):
+    for number, cells, problems in _sheet_rows(open_, name, limits, stored):
         skipped = max(number - previous - 1, 0)  # rows the file leaves out are blank
         if skipped and stored:  # but not those stored later, out of order
             skipped -= int(stored[0][number - 1] - stored[0][previous])
@@ -586,7 +679,12 @@ def _excel_records(
                 yield [""] * width
             given += blank + 1
             blank = 0
-            yield _unsplit(cells, width) if record is None else record
+            if record is None:
+                yield _unsplit(cells, width)
+            elif problems:
+                yield Flagged(record, _damaged_note(problems))
+            else:
+                yield record
         else:
             blank += skipped + 1
 
@@ -606,6 +704,14 @@ def _dense(cells: list[tuple[int, str]], width: int | None) -> list[str] | None:
     return out
 
 
+def _damaged_note(problems: list[str]) -> str:
+    listed = "; ".join(problems[:3]) + ("; …" if len(problems) > 3 else "")
+    return (
+        f"the workbook is damaged here: {listed}. The row is kept as stored but not used; "
+        "fix the cell in Excel, or save the sheet again (as .xlsx or CSV)"
+    )
+
+
 def _unsplit(cells: list[tuple[int, str]], width: int) -> Unsplit:
     values = [text for _, text in cells if text.strip() != ""]
     listed = ", ".join(shown(v) for v in values[:10]) + (", …" if len(values) > 10 else "")
@@ -617,15 +723,16 @@ def _unsplit(cells: list[tuple[int, str]], width: int) -> Unsplit:
 
 def _sheet_rows(
     open_: Opener, name: str, limits: SheetLimits, stored: list[np.ndarray] | None = None,
-) -> Iterator[tuple[int, list[tuple[int, str]]]]:
-    """``(row number, [(column, text)])`` for each row stored in the first sheet, in the
-    order stored, with only the cells stored (never padded to a declared size).
+) -> Iterator[tuple[int, list[tuple[int, str]], list[str]]]:
+    """``(row number, [(column, text)], [problem])`` for each row stored in the first
+    sheet, in the order stored, with only the cells stored (never padded to a declared
+    size); a problem is a cell whose stored value contradicts its type, in words.
 
     Given a list ``stored``, a first quick look at the sheet's row tags puts in it, when
     its rows are stored out of order, the count of rows stored up to each row number.
     """
     from openpyxl.reader.excel import ExcelReader
-    from openpyxl.worksheet._reader import ROW_TAG, WorkSheetParser
+    from openpyxl.worksheet._reader import ROW_TAG
     from openpyxl.xml.constants import SHEET_MAIN_NS
     from openpyxl.xml.functions import iterparse
 
@@ -660,7 +767,7 @@ def _sheet_rows(
                 if counts is not None:
                     stored.append(counts)
             with sheet._get_source() as source:
-                parser = WorkSheetParser(
+                parser = _cell_parser()(
                     source, sheet._shared_strings, data_only=True, epoch=book.epoch,
                     date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
                 data = None
@@ -727,14 +834,14 @@ def _stored_counts(source: BinaryIO) -> np.ndarray | None:
     return np.cumsum(present)
 
 
-def _parsed_row(parser, element, name: str) -> tuple[int, list[tuple[int, str]]]:
+def _parsed_row(parser, element, name: str) -> tuple[int, list[tuple[int, str]], list[str]]:
     number, cells = parser.parse_row(element)
     if number > EXCEL_ROWS or number < 1:
         raise InputFileError(
             f"{shown(name)} has a row numbered {number:,}, outside Excel's 1–{EXCEL_ROWS:,}: "
             "the workbook is damaged. Save it again from Excel, or as CSV."
         )
-    out = []
+    out, problems = [], []
     for cell in cells:
         column = cell["column"]
         if not 1 <= column <= EXCEL_COLUMNS:
@@ -744,7 +851,77 @@ def _parsed_row(parser, element, name: str) -> tuple[int, list[tuple[int, str]]]
                 "or as CSV."
             )
         out.append((column, _excel_text(cell["value"])))
-    return number, out
+        if "problem" in cell:
+            problems.append(cell["problem"])
+    return number, out, problems
+
+
+@functools.cache
+def _cell_parser() -> type:
+    """openpyxl's sheet parser, keeping a cell whose stored value contradicts its type.
+
+    openpyxl fails the whole sheet on text in a number cell (``ValueError``), a shared
+    string index the workbook lacks (``IndexError``) or a date that is no ISO date, and
+    turns a date serial outside the calendar into ``#VALUE!``, dropping what is stored.
+    Here such a cell keeps its stored text (a missing shared string: empty) and carries
+    a ``problem``, which flags its row.
+    """
+    from openpyxl.utils import coordinate_to_tuple, get_column_letter
+    from openpyxl.utils.datetime import from_excel
+    from openpyxl.worksheet._reader import VALUE_TAG, WorkSheetParser, _cast_number
+
+    kinds = {"n": "a number", "d": "a date", "b": "TRUE or FALSE", "e": "an error value"}
+
+    class CellParser(WorkSheetParser):
+        def parse_cell(self, element):
+            kind = element.get("t", "n")
+            raw = element.findtext(VALUE_TAG, None) or None
+            try:
+                if kind == "n" and raw is not None:
+                    self._check_date(element, raw)
+                return super().parse_cell(element)
+            except (ValueError, IndexError, TypeError, OverflowError, KeyError) as exc:
+                coordinate = element.get("r")
+                if coordinate:
+                    row, column = coordinate_to_tuple(coordinate)  # a bad address: re-raised
+                else:
+                    row, column = self.row_counter, self.col_counter
+                    coordinate = f"{get_column_letter(column)}{row}"
+                shown_raw = shown(raw or "", 40)
+                style = element.get("s")
+                if style and not style.isdigit():
+                    problem = f"has the style {shown(style, 20)}, which is no style number"
+                elif isinstance(exc, _BadDate):
+                    problem = (f"is formatted as a date but holds {shown_raw}, a serial no "
+                               "calendar date has")
+                elif kind == "s":
+                    problem = (f"refers to shared text number {shown_raw}, which the "
+                               f"workbook does not have (it has {len(self.shared_strings):,}); "
+                               "left empty")
+                    raw = None
+                elif kind in kinds:
+                    problem = f"is stored as {kinds[kind]} but holds {shown_raw}"
+                else:
+                    problem = f"has the unknown type {shown(kind, 20)} and holds {shown_raw}"
+                return {"row": row, "column": column, "value": raw, "data_type": "s",
+                        "style_id": 0, "problem": f"cell {coordinate} {problem}"}
+
+        def _check_date(self, element, raw: str) -> None:
+            style = element.get("s")
+            if not style or not style.isdigit() or int(style) not in self.date_formats:
+                return
+            value = _cast_number(raw)
+            try:
+                from_excel(value, self.epoch,
+                           timedelta=int(style) in self.timedelta_formats)
+            except (OverflowError, ValueError):
+                raise _BadDate() from None
+
+    return CellParser
+
+
+class _BadDate(ValueError):
+    """A number cell formatted as a date whose serial is no date."""
 
 
 def _check_workbook(fh: BinaryIO, name: str, limits: SheetLimits) -> None:
@@ -755,6 +932,14 @@ def _check_workbook(fh: BinaryIO, name: str, limits: SheetLimits) -> None:
     except (zipfile.BadZipFile, OSError, ValueError):
         members = []  # openpyxl says it is not a workbook
     fh.seek(0)
+    for member in members:
+        problem = unreadable_member(member)
+        if problem:
+            raise InputFileError(
+                f"{shown(name)}: its part {shown(member.filename)} {problem}. Open the "
+                "workbook in Excel and save it again as .xlsx without a password, or save "
+                "the sheet as CSV."
+            )
     total = sum(member.file_size for member in members)
     if total > limits.max_bytes:
         raise InputFileError(

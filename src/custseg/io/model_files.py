@@ -110,13 +110,43 @@ def load_model(path: str | os.PathLike[str]) -> SegmentationModel:
     """Read a model file written by :func:`save_model`, refusing anything else."""
     source = Path(path)
     if not source.is_file():
-        raise ModelFileError(f"model file {shown(str(source))} does not exist.")
+        return model_from_bytes(_read_special(source), name=str(source))
     if source.stat().st_size > MAX_FILE_BYTES:
         raise ModelFileError(
             f"{shown(str(source))} is larger than any custseg model file "
             f"({MAX_FILE_BYTES >> 20} MB at most); it is not a model."
         )
     return model_from_bytes(source.read_bytes(), name=source.name)
+
+
+def _read_special(source: Path) -> bytes:
+    """What a path that is not a regular file brings: a named pipe (``<(cat m.custseg)``)
+    is read once, at most :data:`MAX_FILE_BYTES` (its first bytes checked before the
+    rest is read); anything else is refused by what it is."""
+    import stat
+
+    try:
+        mode = source.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise ModelFileError(f"model file {shown(str(source))} does not exist.") from None
+    if stat.S_ISDIR(mode):
+        raise ModelFileError(f"{shown(str(source))} is a folder; give a model file.")
+    if not stat.S_ISFIFO(mode):
+        what = ("a character device" if stat.S_ISCHR(mode) else "a socket"
+                if stat.S_ISSOCK(mode) else "a block device" if stat.S_ISBLK(mode)
+                else "not a regular file")
+        raise ModelFileError(f"{shown(str(source))} is {what}; give a model file.")
+    with open(source, "rb") as pipe:
+        head = pipe.read(4)
+        if not head.startswith(b"PK\x03\x04"):
+            return head  # refused by model_from_bytes, by what it starts with
+        data = head + pipe.read(MAX_FILE_BYTES + 1 - len(head))
+    if len(data) > MAX_FILE_BYTES:
+        raise ModelFileError(
+            f"{shown(str(source))} is a named pipe bringing more than any custseg model file "
+            f"({MAX_FILE_BYTES >> 20} MB at most); it is not a model."
+        )
+    return data
 
 
 def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:

@@ -113,6 +113,12 @@ def detect_kind(head: bytes, name: str) -> str:
         raise InputFileError(f"{shown(name)} is empty (0 bytes). Expected {ACCEPTED}.")
     if by_bytes not in {"text", "excel", "parquet"}:
         hint = " custseg never loads pickles." if by_bytes == "pickle" else ""
+        if by_bytes == "ole2" and "EncryptedPackage".encode("utf-16-le") in head:
+            raise InputFileError(
+                f"{shown(name)} is a password-protected (encrypted) Excel workbook; custseg "
+                "cannot read it. Open it in Excel, remove the password (File > Info > "
+                "Protect Workbook) and save it as .xlsx or CSV."
+            )
         if by_bytes == "ole2":
             hint = " Save it from Excel as .xlsx or CSV."
         raise InputFileError(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ import pyarrow as pa
 
 from custseg.errors import InputFileError, SchemaError, shown
 from custseg.io import formats
-from custseg.io.decompress import decompress, megabytes
+from custseg.io.decompress import decompress, megabytes, spool
 from custseg.io.formats import Batch
 from custseg.io.sniff import (
     ACCEPTED,
@@ -153,7 +154,7 @@ class TableSource:
         well_formed: bool | None = None,
         number_format: NumberFormat | None = None,
     ) -> None:
-        self._cleanup: weakref.finalize | None = None
+        self._cleanup: list[weakref.finalize] = []
         #: How the file writes its numbers, decided once for the whole file: known after
         #: one whole pass of :meth:`batches` (None before), or as given.
         self.number_format = number_format
@@ -182,12 +183,9 @@ class TableSource:
             self._bytes = None
             self.path = Path(source)
             self.name = name or self.path.name
-            if not self.path.exists():
-                raise InputFileError(f"{shown(str(self.path))} does not exist.")
-            if self.path.is_dir():
-                raise InputFileError(
-                    f"{shown(str(self.path))} is a folder; give a file ({ACCEPTED})."
-                )
+            if not _is_file(self.path):
+                self.name = name or str(self.path)  # "/dev/stdin", not "stdin"
+                self._spool()  # a pipe or a device: read once, into a temporary file
         with self._open() as fh:
             head = fh.read(SNIFF_BYTES)
         self.compression = compression(head)
@@ -218,8 +216,38 @@ class TableSource:
             )
         self.match = match_headers(self.header, mapping, income_unit)
 
+    def _spool(self) -> None:
+        """Replace a path that is not a regular file by a temporary copy of what it brings.
+
+        A named pipe (``<(…)``, ``/dev/stdin`` fed by a pipe, a FIFO) can be read only
+        once, and a table is read several times (its kind, its encoding, its rows), so
+        it is copied first, at most ``max_decompressed_bytes`` of it. Its first bytes are
+        looked at before the rest is copied: a stream of binary data (``/dev/zero``) is
+        refused at once, not copied to the cap. A terminal, a socket or a block device
+        is refused.
+        """
+        what = _special_kind(self.path)
+        if what is not None:
+            raise InputFileError(
+                f"{shown(str(self.path))} is {what}, not a file custseg can read a table "
+                f"from. Give a file ({ACCEPTED}), or pipe one in."
+            )
+        with open(self.path, "rb") as raw:
+            if raw.isatty():
+                raise InputFileError(
+                    f"{shown(str(self.path))} is a terminal: custseg reads a table from a "
+                    "file or a pipe, not typed in. Give a file name, or pipe a file in "
+                    "(custseg … - < customers.csv)."
+                )
+            head = _read_head(raw)
+            if compression(head) is None:
+                detect_kind(head, self.name)  # empty, binary, a pickle…: refused now
+            self.path = spool(raw, head, self.name, self.limits.max_decompressed_bytes,
+                              adopt=self._adopt)
+
     def _expand(self) -> None:
         """Replace the source by its decompressed content (deleted with this object)."""
+        spooled = self._cleanup[:]
         with self._open() as raw:
             content, self.name = decompress(raw, self.compression, self.name,
                                             self.limits.max_decompressed_bytes,
@@ -229,16 +257,18 @@ class TableSource:
             self._bytes = content
         else:
             self.path = content
+        for copy in spooled:  # the compressed copy of a pipe is not needed any more
+            copy()
 
     def _adopt(self, path: Path) -> None:
-        """Take charge of a decompressed copy: removed by close(), else when this object
-        goes, else at exit."""
-        self._cleanup = weakref.finalize(self, _remove, path)
+        """Take charge of a temporary copy (a pipe's content, a decompressed input):
+        removed by close(), else when this object goes, else at exit."""
+        self._cleanup.append(weakref.finalize(self, _remove, path))
 
     def close(self) -> None:
-        """Remove the decompressed copy of a compressed input now, if there is one."""
-        if self._cleanup is not None:
-            self._cleanup()
+        """Remove the temporary copies of the input (decompressed, or of a pipe) now."""
+        for cleanup in self._cleanup:
+            cleanup()
 
     def _open(self) -> BinaryIO:
         if self._bytes is not None:
@@ -410,6 +440,44 @@ class TableSource:
 
 def _remove(path: Path) -> None:
     Path(path).unlink(missing_ok=True)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file (following links); a missing path or a folder
+    is refused here, by name."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputFileError(f"{shown(str(path))} does not exist.") from None
+    except NotADirectoryError:
+        raise InputFileError(
+            f"{shown(str(path))} does not exist (a part of it is a file, not a folder)."
+        ) from None
+    if stat.S_ISDIR(mode):
+        raise InputFileError(f"{shown(str(path))} is a folder; give a file ({ACCEPTED}).")
+    return stat.S_ISREG(mode)
+
+
+def _special_kind(path: Path) -> str | None:
+    """A special file custseg does not read from (a socket, a block device), in words;
+    None for a named pipe or a character device, which are read (spooled)."""
+    mode = path.stat().st_mode
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISBLK(mode):
+        return "a block device (a disk)"
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return None
+    return "not a regular file"
+
+
+def _read_head(raw: BinaryIO) -> bytes:
+    """The first :data:`SNIFF_BYTES` of a stream (a pipe gives them in pieces)."""
+    parts, size = [], 0
+    while size < SNIFF_BYTES and (part := raw.read(SNIFF_BYTES - size)):
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
 def _batch_rows(rows: int, width: int) -> int:
