@@ -4,6 +4,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import make_blobs
 
 from custseg.cli import main
@@ -56,3 +58,31 @@ def test_result_survives_json_with_integer_ids():
     moved = again.relabelled({0: 1, 1: 0})
     assert moved.per_segment == {1: 0.9, 0: 0.3}
     assert "segment 0 (0.30) is fragile" in moved.reading
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(-1, 5), st.integers(-1, 6)), min_size=1, max_size=60))
+def test_best_jaccard_matches_the_pairwise_definition(pairs):
+    """The pair-count form equals the definition: for each segment, the best overlap
+    |A ∩ B| / |A ∪ B| with a refit cluster (the refit's outliers are no cluster)."""
+    from custseg.cluster.stability import _best_jaccard
+
+    ref = np.array([a for a, _ in pairs])
+    refit = np.array([b for _, b in pairs])
+    expected = {}
+    for s in np.unique(ref[ref != -1]):
+        a = ref == s
+        expected[int(s)] = max(
+            (np.count_nonzero(a & (refit == c)) / np.count_nonzero(a | (refit == c))
+             for c in np.unique(refit[refit != -1])), default=0.0)
+    got = _best_jaccard(ref, refit)
+    assert got.keys() == expected.keys()
+    for s, value in expected.items():
+        assert got[s] == pytest.approx(value)
+
+
+def test_a_reading_names_at_most_ten_fragile_segments():
+    text = sentence(0.3, {s: 0.1 for s in range(500)}, 5, 1000)
+    assert "segment 9 (0.10)" in text and "segment 10 (0.10)" not in text
+    assert "and 490 more segments are fragile" in text
+    assert len(text) < 600

@@ -9,6 +9,10 @@ from __future__ import annotations
 #: The label of customers in no dense group (the outliers).
 NOISE = -1
 
+#: The most segments a model holds (a model file holds no more): a clustering that finds
+#: more is refused as soon as its labels are known, before any segment is described.
+MAX_MODEL_SEGMENTS = 1_000
+
 
 def outliers_last(segment_id: int) -> tuple[bool, int]:
     """Sort key: segments by id, the outliers after every other segment."""

@@ -58,7 +58,7 @@ from custseg.cluster.assignment import (
     FittedSegmenter,
     map_ids,
 )
-from custseg.cluster.labels import NOISE
+from custseg.cluster.labels import MAX_MODEL_SEGMENTS, NOISE
 from custseg.cluster.threads import fit_threads
 from custseg.errors import NotEnoughDataError, ParameterError
 
@@ -231,6 +231,12 @@ class Segmenter(ClusterMixin, BaseEstimator):
         with warnings.catch_warnings(), fit_threads():
             warnings.filterwarnings("ignore", message=".*copy.*", category=FutureWarning)
             raw = np.asarray(clusterer.fit_predict(X_fit))
+        found = len(np.unique(raw[raw != NOISE]))
+        if found > MAX_MODEL_SEGMENTS:  # describing thousands of segments takes minutes
+            raise ParameterError(
+                f"{spec.name} found {found:,} segments in {len(X_fit):,} customers, more "
+                f"than the {MAX_MODEL_SEGMENTS:,} a model holds: {spec.fix_for('fine')}"
+            )
         relabel = _size_order(raw)
         fit_labels = relabel(raw)
 

@@ -31,7 +31,7 @@ from pydantic import Field, StringConstraints, ValidationError
 from custseg.cluster.algorithms import MAX_NEIGHBORS, MAX_REFERENCE_SIZE, MAX_SEED, get_algorithm
 from custseg.cluster.assignment import SEGMENTER_PARAMS
 from custseg.cluster.features import MAX_GENDER_CATEGORIES, check_features
-from custseg.cluster.labels import NOISE
+from custseg.cluster.labels import MAX_MODEL_SEGMENTS, NOISE
 from custseg.errors import CustsegError, ModelFileError
 from custseg.model.segmentation import SegmentationModel
 from custseg.segments.schema import (
@@ -49,7 +49,7 @@ from custseg.table.fields import NUMERIC_FIELDS
 #: keeps, room for the floor of rows each segment is given.
 MAX_REFERENCE_ROWS = 2 * MAX_REFERENCE_SIZE
 #: Most segments a model holds (a fit with more than 20 already warns).
-MAX_SEGMENTS = 1_000
+MAX_SEGMENTS = MAX_MODEL_SEGMENTS
 #: Widest clustering space: the numeric features and the one-hot gender columns.
 MAX_COLUMNS = len(NUMERIC_FIELDS) + MAX_GENDER_CATEGORIES
 #: Largest declared (uncompressed) size of each member of the model ZIP.
