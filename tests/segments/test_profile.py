@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custseg.segments.profile import Rulebook, RulebookError, level_of, profile_segments
+from custseg.segments.profile import (
+    Rulebook,
+    RulebookError,
+    level_of,
+    level_of_rank,
+    mid_rank,
+    profile_segments,
+)
 
 RULES = """
 [levels]
@@ -32,15 +39,19 @@ strategy = "Concierge."
 
 
 def base_frame():
-    # three groups: young big spenders, old big spenders, old low spenders
+    # three groups: young big spenders (4), older big spenders (4), middle-aged low
+    # spenders (8). Levels are mid-ranks of each segment's median in the base.
     return pd.DataFrame(
         {
-            "age": [20.0] * 4 + [70.0] * 4 + [70.0] * 4,
-            "annual_income": [50.0] * 12,
-            "spending_score": [90.0] * 8 + [10.0] * 4,
-            "gender": ["Female", "Male"] * 6,
+            "age": [20.0] * 4 + [80.0] * 4 + [50.0] * 8,
+            "annual_income": [50.0] * 16,
+            "spending_score": [90.0] * 8 + [10.0] * 8,
+            "gender": ["Female", "Male"] * 8,
         }
     )
+
+
+LABELS = np.array([0] * 4 + [1] * 4 + [2] * 8)
 
 
 def test_levels_are_relative_to_the_base():
@@ -50,54 +61,85 @@ def test_levels_are_relative_to_the_base():
     assert level_of(float("nan"), 0.5) == "mid"
 
 
+def test_a_level_is_the_mid_rank_of_the_segments_median():
+    """The issue's cases: where 48% of customers have 0, a median of 0 ranks 0.24 (low);
+    where 85% share the maximum, a segment at it is mid; a median in the top quarter is
+    high; identical values rank alike."""
+    zeros = np.sort(np.r_[np.zeros(48), np.geomspace(1, 1e6, 52)])
+    assert mid_rank(0.0, zeros) == pytest.approx(0.24)
+    assert level_of_rank(mid_rank(0.0, zeros)) == "low"
+    tenure = np.sort(np.r_[np.full(85, 12.0), np.arange(1.0, 16.0)])
+    assert mid_rank(12.0, tenure) == pytest.approx((11 + 86 / 2) / 100)  # 86 at 12
+    assert level_of_rank(mid_rank(12.0, tenure)) == "mid"
+    spread = np.arange(100.0)
+    assert level_of_rank(mid_rank(80.0, spread)) == "high"
+    assert level_of_rank(mid_rank(50.0, spread)) == "mid"
+    assert level_of_rank(mid_rank(10.0, spread)) == "low"
+    assert mid_rank(float("nan"), spread) == 0.5
+
+
+def test_skewed_spend_is_low_where_the_mean_would_call_it_average():
+    """Most customers buy almost nothing and a few a lot: the base mean sits high, so a
+    segment of near-zero spenders is within 0.5 SD of it ("average" before); by rank it
+    is low."""
+    rng = np.random.default_rng(0)
+    spend = np.r_[np.zeros(480), rng.uniform(0, 5, 400), rng.uniform(5_000, 50_000, 120)]
+    values = pd.DataFrame({"age": rng.uniform(20, 70, 1000), "annual_income": 50.0,
+                           "spending_score": spend})
+    labels = np.r_[np.zeros(880, int), np.ones(120, int)]
+    _, segments = profile_segments(values, labels, ["spending_score"], Rulebook.from_toml(RULES))
+    assert abs(segments[0].z["spending_score"]) < 0.5
+    assert segments[0].levels["spending_score"] == "low"
+    assert segments[1].levels["spending_score"] == "high"
+
+
 def test_profile_statistics_and_levels():
     rb = Rulebook.from_toml(RULES)
     values = base_frame()
-    labels = np.array([0] * 4 + [1] * 4 + [2] * 4)
-    base, segments = profile_segments(values, labels, ["age", "spending_score"], rb)
-    assert base.n == 12
-    assert base.means["spending_score"] == pytest.approx(190 / 3)
+    base, segments = profile_segments(values, LABELS, ["age", "spending_score"], rb)
+    assert base.n == 16
+    assert base.means["spending_score"] == pytest.approx(50.0)
     s0 = segments[0]
-    assert (s0.size, s0.share) == (4, pytest.approx(1 / 3))
+    assert (s0.size, s0.share) == (4, pytest.approx(1 / 4))
     assert s0.means == {"age": 20.0, "annual_income": 50.0, "spending_score": 90.0}
     assert s0.levels == {"age": "low", "annual_income": "mid", "spending_score": "high"}
+    assert segments[2].levels == {"age": "mid", "annual_income": "mid", "spending_score": "low"}
     assert s0.gender_mix == {"Female": 0.5, "Male": 0.5}
-    assert s0.facts[0].startswith("Age: 20 years on average vs 53.3 years for all customers (-1.4 SD, low)")
+    assert s0.facts[0].startswith("Age: 20 years on average vs 50 years for all customers (-1.4 SD, low)")
 
 
 def test_names_most_specific_rule_first_and_only_clustered_features():
     rb = Rulebook.from_toml(RULES)
-    values = base_frame().assign(annual_income=[90.0] * 4 + [10.0] * 8)
-    labels = np.array([0] * 4 + [1] * 4 + [2] * 4)
-    _, with_income = profile_segments(values, labels, ["annual_income", "spending_score"], rb)
+    values = base_frame().assign(annual_income=[90.0] * 4 + [10.0] * 12)
+    _, with_income = profile_segments(values, LABELS, ["annual_income", "spending_score"], rb)
     assert with_income[0].name == "Rich Big Spenders"
-    _, without = profile_segments(values, labels, ["spending_score"], rb)
-    assert without[0].name.startswith("Young Big Spenders") or without[0].name == "Big Spenders"
+    _, without = profile_segments(values, LABELS, ["spending_score"], rb)
+    assert without[0].name == "Young Big Spenders"
 
 
 def test_age_modifier_then_numbered_suffix_keep_names_unique():
     rb = Rulebook.from_toml(RULES)
     values = base_frame()
-    labels = np.array([0] * 4 + [1] * 4 + [2] * 4)
-    _, segments = profile_segments(values, labels, ["spending_score"], rb)
+    _, segments = profile_segments(values, LABELS, ["spending_score"], rb)
     names = [s.name for s in segments]
     # 0 and 1 are both "Big Spenders": age separates them
     assert names[:2] == ["Young Big Spenders", "Mature Big Spenders"]
     # same age: numbered in id order
     same_age = values.assign(age=50.0)
-    _, segments = profile_segments(same_age, labels, ["spending_score"], rb)
+    _, segments = profile_segments(same_age, LABELS, ["spending_score"], rb)
     assert [s.name for s in segments][:2] == ["Big Spenders", "Big Spenders (2)"]
 
 
 def test_generic_fallback_and_outliers():
     rb = Rulebook.from_toml(RULES)
     values = base_frame()
-    labels = np.array([0] * 4 + [-1] * 4 + [1] * 4)
+    labels = np.array([0] * 4 + [-1] * 4 + [1] * 8)
     _, segments = profile_segments(values, labels, ["spending_score", "age"], rb)
     names = {s.id: s.name for s in segments}
     assert names[-1] == "Outliers"
     assert segments[-1].is_outliers
-    assert names[1] == "Segment 1: low spending, mature"
+    # the strongest trait first: spending ranks 0.25, age exactly in the middle
+    assert names[1] == "Segment 1: low spending, middle-aged"
     assert [s.id for s in segments] == [0, 1, -1]
 
 
