@@ -1,4 +1,4 @@
-"""Derived features: a small expression language, parsed into a tree and evaluated on arrays.
+r"""Derived features: a small expression language, parsed into a tree and evaluated on arrays.
 
 A derivation is written ``NAME=EXPR`` (``total=sum(`Mnt*`)``, ``age=years_since(Year_Birth)``).
 The text is tokenised and parsed by hand into frozen dataclasses; nothing is ever handed to
@@ -11,10 +11,10 @@ is 60 levels deep, use ``sum(...)``). Parsing is linear in the text; evaluation 
 walk over a tree use an explicit stack, so no input can exhaust Python's recursion limit.
 
 Column references are bare ASCII identifiers (``[A-Za-z_][A-Za-z0-9_]*``) or headers in
-backticks, taken exactly as written (spaces included). Inside backticks a backtick is doubled
-(````` `` `````), and an unescaped ``*`` or ``?`` makes the name a pattern over headers (a
-glob, allowed only as an argument of ``sum``/``mean``); ``\\*``, ``\\?`` and ``\\\\`` are a
-literal ``*``, ``?`` and backslash, any other backslash is itself. ``docs/derivations.md``
+backticks, taken exactly as written (spaces included). Inside backticks a backtick is written
+twice (the header a`b is `a``b`), and an unescaped * or ? makes the name a pattern over
+headers (a glob, allowed only as an argument of sum/mean); \*, \? and \\ are a literal *, ?
+and backslash, any other backslash is itself. ``docs/derivations.md``
 is the user's description of the language.
 """
 
@@ -546,7 +546,7 @@ class _Parser:
         if ch == '"':
             close = text.find('"', at + 1, end)
             if close < 0:
-                self.fail(at, 'this "\\"" is never closed; write a date as "YYYY-MM-DD"')
+                self.fail(at, 'this \'"\' is never closed; write a date as "YYYY-MM-DD"')
             self.cursor = close + 1
             return _Token("string", at, text[at:close + 1], text[at + 1:close])
         if ch == "=":
