@@ -30,9 +30,15 @@ from custseg.io.score_files import score_table
 from custseg.io.source import CustomerTable, read_table, table_from_frame
 from custseg.model.identity import keep_identities, match_segments, migration
 from custseg.model.scoring import score_frame
-from custseg.model.segmentation import ModelConfig, SegmentationModel, fit_model
+from custseg.model.segmentation import (
+    ModelConfig,
+    SegmentationModel,
+    fit_model,
+    fitted_transforms,
+)
 from custseg.segments.profile import Rulebook
 from custseg.table.fields import GENDER, Ranges
+from custseg.table.spec import resolve_features, source_key
 
 TableLike = CustomerTable | pd.DataFrame | str | os.PathLike[str] | bytes
 
@@ -46,6 +52,15 @@ def _table(
     if isinstance(data, pd.DataFrame):
         return table_from_frame(data, "DataFrame", mapping, income_unit)
     return read_table(data, mapping=mapping, income_unit=income_unit)
+
+
+def for_model(table: CustomerTable, model: SegmentationModel) -> CustomerTable:
+    """``table`` with the columns ``model`` reads located; refused, naming the first
+    field or column it lacks."""
+    spec = model.config.spec
+    table = table.with_spec(spec) if spec.extra else table
+    table.match.require([n for n in model.encoding.needs if n not in spec.names])
+    return table
 
 
 def fit(
@@ -63,25 +78,37 @@ def fit(
     mapping: Mapping[str, str] | None = None,
     income_unit: str | None = None,
     reference: SegmentationModel | None = None,
+    derive: Sequence[str] = (),
+    transforms: Mapping[str, str] | None = None,
 ) -> SegmentationModel:
     """Fit a segmentation on the valid rows of ``data`` (invalid rows are counted and
     reported in ``model.quality``, never imputed).
 
+    ``features`` are well-known fields, input headers (as written) or derived names
+    (``derive``: ``"NAME=EXPR"`` items, see docs/derivations.md); ``transforms`` maps a
+    feature to ``auto`` (the default: a log for skewed values), ``none``, ``log1p`` or
+    ``signed_log1p``. The model keeps how to find each feature, so scoring a table of
+    the same columns needs no option again.
+
     With a ``reference`` model (last month's, say), segments that match one of its
     segments keep that segment's id, name and strategy (see :mod:`custseg.model.identity`).
     """
+    table = _table(data, mapping, income_unit)
+    names, spec, chosen = resolve_features(
+        table.match, features, tuple(derive), transforms, ranges or Ranges())
     config = ModelConfig(
         algorithm=algorithm,
         params=dict(params or {}),
-        features=tuple(features) if isinstance(features, list | tuple) else features,
+        features=names,
         use_gender=use_gender,
         n_neighbors=n_neighbors,
         sample_size=sample_size,
         random_state=random_state,
         ranges=ranges or Ranges(),
+        spec=spec,
+        transforms=chosen,
     ).resolved()
-    table = _table(data, mapping, income_unit)
-    validated = table.validated(config.needs, config.ranges)
+    validated = table.validated(config.needs, config.ranges, config.spec)
     model = fit_model(table.fields_frame(), config, rulebook or default_rulebook(),
                       validated=validated)
     if reference is not None:
@@ -99,7 +126,7 @@ def score(
     """Every input row with the contract's segment columns added (see the README)."""
     table = _table(data, mapping, income_unit)
     if isinstance(data, pd.DataFrame):
-        table.match.require(model.encoding.needs)
+        table = for_model(table, model)
         scores = score_frame(
             model, table.fields_frame(), decimal=table.decimal,
             income_unit=table.match.income_unit, structural=table.structural,
@@ -117,13 +144,37 @@ def predict_one(
     annual_income: float | None = None,
     spending_score: float | None = None,
     gender: str | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assign one customer; raises :class:`CustsegError` naming any invalid value."""
-    row = {"age": age, "annual_income": annual_income, "spending_score": spending_score}
+    """Assign one customer; raises :class:`CustsegError` naming any invalid value.
+
+    ``values`` gives the model's input columns by header, as in the fitted file (derived
+    features are computed from them), or a column feature by its name; the keyword
+    arguments stay for the well-known fields.
+    """
+    row: dict[str, Any] = {"age": age, "annual_income": annual_income,
+                           "spending_score": spending_score}
     if gender is not None:
         row[GENDER] = gender
+    spec = model.config.spec
+    sources = spec.source_columns()
+    for name, value in (values or {}).items():
+        if name in row and name != GENDER and name not in spec.names:
+            row[name] = value
+            continue
+        feature = spec.get(name)
+        if feature is not None and feature.source == "derived":
+            used = ", ".join(c for c in sources if c in (feature.expr or "")) or "its columns"
+            raise CustsegError(f"{name} is computed ({feature.expr}); give {used} instead.")
+        header = feature.column if feature is not None else name
+        if header not in sources:
+            raise CustsegError(
+                f"this model reads no column {name!r}; it reads "
+                f"{', '.join([*[f for f in model.encoding.needs if f not in spec.names], *sources])}.")
+        row[source_key(header)] = value
     frame = pd.DataFrame([row], dtype=object)
-    missing = [f for f in model.encoding.needs if row.get(f) is None]
+    missing = [f for f in model.encoding.needs if f not in spec.names and row.get(f) is None]
+    missing += [c for c in sources if row.get(source_key(c)) is None]
     if missing:
         raise CustsegError(
             f"missing {', '.join(missing)}, which this model needs; give a value for each."
@@ -151,7 +202,8 @@ def customers(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The valid customers of ``data`` (typed canonical values) and their segments."""
     table = _table(data, mapping, income_unit)
-    values = table.validated(model.encoding.needs, model.config.ranges).valid_values()
+    values = table.validated(model.encoding.needs, model.config.ranges,
+                             model.config.spec).valid_values()
     if len(values) == 0:
         raise CustsegError("no valid customer in the data to place in the segments.")
     return values, model.assign(values).labels
@@ -168,20 +220,25 @@ def suggest(
     ranges: Ranges | None = None,
     mapping: Mapping[str, str] | None = None,
     income_unit: str | None = None,
+    derive: Sequence[str] = (),
+    transforms: Mapping[str, str] | None = None,
 ) -> Suggestion:
     """Recommended parameters for ``algorithm`` on ``data``, with a one-sentence reason.
 
     The valid rows are those :func:`fit` would use with the same input options; the
     result's ``n_rows`` counts them and ``sample_rows`` the random sample searched.
     """
-    config = ModelConfig(algorithm=algorithm, params=dict(params or {}),
-                         features=tuple(features) if isinstance(features, list | tuple) else features,
+    table = _table(data, mapping, income_unit)
+    names, spec, chosen = resolve_features(table.match, features, tuple(derive), transforms,
+                                           ranges or Ranges())
+    config = ModelConfig(algorithm=algorithm, params=dict(params or {}), features=names,
                          use_gender=use_gender, random_state=random_state,
-                         ranges=ranges or Ranges()).resolved()
-    values = _table(data, mapping, income_unit).validated(config.needs, config.ranges).valid_values()
+                         ranges=ranges or Ranges(), spec=spec, transforms=chosen).resolved()
+    values = table.validated(config.needs, config.ranges, config.spec).valid_values()
     if len(values) < 10:
         raise CustsegError(f"only {len(values)} valid customers: too few to suggest settings.")
-    X = fit_encoding(values, config.features, config.use_gender).transform(values)
+    X = fit_encoding(values, config.features, config.use_gender,
+                     fitted_transforms(values, config)).transform(values)
     spec = get_algorithm(config.algorithm)
     fitted = min(len(values), spec.fit_sample or len(values))
     return suggest_params(X, config.algorithm, config.params, feature_names=config.features,
