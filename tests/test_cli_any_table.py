@@ -270,3 +270,21 @@ def test_the_mall_default_is_unchanged_by_the_new_options(mall_path, tmp_path, c
     summary = json.loads(out)
     assert summary["features"] == ["annual_income", "spending_score"]
     assert [s["size"] for s in summary["segments"]] == [81, 39, 35, 23, 22]
+
+
+def test_a_table_without_the_mall_fields_is_told_to_choose_features(card_csv, tmp_path, capsys):
+    code, _, err = run(capsys, "fit", card_csv, "-o", tmp_path / "m")
+    line = one_error_line(code, err)
+    assert line.startswith("error: this table has no column for age, annual_income, "
+                           "spending_score, the default features; choose the columns to "
+                           "cluster on by their headers (its columns: 'BALANCE', 'PURCHASES'")
+    assert line.endswith("(--features)")
+
+
+def test_suggest_takes_the_same_features_as_fit(card_csv, capsys):
+    code, out, err = run(capsys, "suggest", card_csv, "--features", "BALANCE,pay_ratio",
+                         "--derive", "pay_ratio = PAYMENTS / (BALANCE + 1)", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["n_rows"] == 1_199  # the row missing BALANCE is left out, as fit does
+    assert result["recommended"]["n_clusters"] >= 2

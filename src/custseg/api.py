@@ -63,6 +63,23 @@ def for_model(table: CustomerTable, model: SegmentationModel) -> CustomerTable:
     return table
 
 
+def _default_needs_fields(table: CustomerTable, names: Sequence[str] | None) -> None:
+    """With no features asked for, the default is the Mall fields: a table without them
+    is told to choose its own, with its columns listed."""
+    from custseg.errors import ParameterError
+    from custseg.table.fields import NUMERIC_FIELDS
+
+    missing = [f for f in NUMERIC_FIELDS if f not in table.match.fields]
+    if names is not None or len(missing) < len(NUMERIC_FIELDS) or table.match.refused:
+        return  # some found: a header to map (--map) is the likelier fix
+    others = [c for i, c in enumerate(table.header) if i not in table.match.fields.values()]
+    listed = ", ".join(repr(c) for c in others[:12]) + (" …" if len(others) > 12 else "")
+    raise ParameterError(
+        f"this table has no column for {', '.join(missing)}, the default features; choose "
+        f"the columns to cluster on by their headers (its columns: {listed})",
+        parameter="features")
+
+
 def fit(
     data: TableLike,
     *,
@@ -96,6 +113,7 @@ def fit(
     table = _table(data, mapping, income_unit)
     names, spec, chosen = resolve_features(
         table.match, features, tuple(derive), transforms, ranges or Ranges())
+    _default_needs_fields(table, names)
     config = ModelConfig(
         algorithm=algorithm,
         params=dict(params or {}),

@@ -512,6 +512,8 @@ def suggest(
     algorithm: AlgorithmOpt = Algorithm.kmeans,
     param: Params = None,
     features: Features = None,
+    derive: Derive = None,
+    transform: Transform = None,
     use_gender: UseGender = False,
     seed: Seed = 0,
     map_: MapOpt = None,
@@ -523,11 +525,17 @@ def suggest(
 ) -> None:
     """Suggest parameters for an algorithm (number of segments, eps…) with a reason."""
     from custseg.api import suggest as suggest_for
+    from custseg.table.derive import parse_derivation
+    from custseg.table.spec import parse_assignments
 
     params, ranges = _parse_params(param), _parse_ranges(range_)
+    transforms = parse_assignments(transform, "--transform", "transforms")
+    for text in derive or ():
+        parse_derivation(text)
     result = suggest_for(_read(data, map_, income_unit, max_decompressed_mb, max_rows),
                          algorithm=algorithm.value, params=params, features=features,
-                         use_gender=use_gender, random_state=seed, ranges=ranges)
+                         use_gender=use_gender, random_state=seed, ranges=ranges,
+                         derive=tuple(derive or ()), transforms=transforms)
     if as_json:
         _print_json({"recommended": result.recommended, "table": result.table,
                      "reason": result.reason, "warnings": result.warnings,
