@@ -110,6 +110,11 @@ def fit(
     With a ``reference`` model (last month's, say), segments that match one of its
     segments keep that segment's id, name and strategy (see :mod:`custseg.model.identity`).
     """
+    ModelConfig(  # the settings that need no table are checked before it is read
+        algorithm=algorithm, params=dict(params or {}), use_gender=use_gender,
+        n_neighbors=n_neighbors, sample_size=sample_size, random_state=random_state,
+        ranges=ranges or Ranges(),
+    ).resolved()
     table = _table(data, mapping, income_unit)
     names, spec, chosen = resolve_features(
         table.match, features, tuple(derive), transforms, ranges or Ranges())

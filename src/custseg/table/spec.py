@@ -288,7 +288,7 @@ def resolve_features(
     def find(name: str) -> tuple[str, Feature | None]:
         if name in derived:
             return name, derived[name]
-        if name in NUMERIC_FIELDS:
+        if name in NUMERIC_FIELDS or name == "gender":  # gender: check_features says why
             return name, None
         hits = [i for i, h in enumerate(headers) if h == name]
         if not hits:
@@ -308,7 +308,7 @@ def resolve_features(
         position = hits[0]
         if position in by_position:
             field_name = by_position[position]
-            if field_name not in NUMERIC_FIELDS:
+            if field_name not in (*NUMERIC_FIELDS, "gender"):
                 raise ParameterError(
                     f"the feature {shown(name)} is the table's {field_name} column, which is "
                     "not a number to cluster on" + (" (switch gender on instead)"
