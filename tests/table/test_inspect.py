@@ -467,3 +467,10 @@ def test_skew_is_fisher_pearson(values):
         return
     assert info.kind == "numeric"
     assert info.skew == pytest.approx(scipy.stats.skew(values), rel=1e-6, abs=1e-6)
+
+
+def test_money_values_are_kept_as_written():
+    flag = one(["$1,000", "1000", "250", "$250"], "Spent")
+    assert (flag.kind, flag.top) == ("flag", (("250", 2), ("1000", 2)))  # ties: smaller first
+    plain = one(["0", "1", "0", "1"], "Balance")
+    assert plain.top == (("0", 2), ("1", 2))

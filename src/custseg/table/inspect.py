@@ -324,7 +324,9 @@ def _inspect_one(column: pa.Array | pa.ChunkedArray, name: str, position: int, n
 
 def _numbers(cells: Cells, decimal: str, money: bool) -> tuple[np.ndarray, np.ndarray] | None:
     """The valid numbers of the distinct cells and their rows, when the column is
-    numeric (at least 95% of its non-missing cells parse); None otherwise."""
+    numeric (at least 95% of its non-missing cells parse); None otherwise. A money
+    column's cells may carry a dollar sign or a k suffix ("$15,000", "$20k"): its values
+    are then dollars."""
     given = cells.n_given
     if given == 0:
         return None
@@ -332,11 +334,13 @@ def _numbers(cells: Cells, decimal: str, money: bool) -> tuple[np.ndarray, np.nd
     if cells.counts[like].sum() < NUMERIC_SHARE * given:
         return None
     text = pd.Series(pd.arrays.ArrowExtensionArray(cells.values))
-    parsed = parse_numbers(text, decimal=decimal, money_unit="$" if money else None)
-    ok = parsed.status == OK
-    if cells.counts[ok].sum() < NUMERIC_SHARE * given:
-        return None
-    return parsed.values[ok], cells.counts[ok]
+    for unit in (None, "$") if money else (None,):
+        parsed = parse_numbers(text, decimal=decimal, money_unit=unit)
+        ok = parsed.status == OK
+        if cells.counts[ok].sum() >= NUMERIC_SHARE * given:
+            values = parsed.values[ok] * (1_000 if unit == "$" else 1)
+            return values, cells.counts[ok]
+    return None
 
 
 def _numeric(cells: Cells, name: str, values: np.ndarray, weights: np.ndarray, role: str,
@@ -432,7 +436,8 @@ def _number_text(value: float) -> str:
 
 def _top(labels: Sequence[str], rows: np.ndarray, first: np.ndarray) -> tuple[
         tuple[str, int], ...]:
-    """The commonest values: most rows first, then first seen."""
+    """The commonest values: most rows first, then in the order given (numbers: smaller
+    first)."""
     order = np.lexsort((first, -rows))[:TOP_MAX]
     return tuple((str(labels[i]), int(rows[i])) for i in order)
 
