@@ -40,10 +40,10 @@ def test_json(campaign_tsv, capsys):
     assert "NaN" not in out and "Infinity" not in out
     # fitting would refuse an income in dollars under a header with no unit: said, not refused
     assert err.strip().splitlines() == [
-        "warning: the income column 'Income' has no unit in its header, so custseg reads it "
-        "in thousands of dollars (k$), but its median is 52,994.5: that looks like dollars. "
-        "Divide the values by 1,000, or state the unit: use a header such as 'Annual Income "
-        "($)' or set the income unit to '$', before fitting on it"]
+        "warning: fitting will refuse this table as it is: the income column 'Income' has no "
+        "unit in its header, so custseg reads it in thousands of dollars (k$), but its median "
+        "is 52,994.5: that looks like dollars. Divide the values by 1,000, or state the unit: "
+        "use a header such as 'Annual Income ($)' or set the income unit to '$'"]
 
 
 def test_the_income_unit_given_is_the_columns(campaign_tsv, capsys):
@@ -161,6 +161,17 @@ def test_library_inspects_frames_tables_and_files(campaign_tsv):
         custseg.inspect(frame, date_formats={"Nope": "%Y"})
     with pytest.raises(custseg.CustsegError, match="more than 100 rows"):
         custseg.inspect(campaign_tsv, limits=ReadLimits(max_rows=100))
+
+
+def test_an_income_in_another_currency_is_described_with_a_warning():
+    frame = pd.DataFrame({"ID": range(60), "Income": [f"€{40 + i},000" for i in range(60)]})
+    result = custseg.inspect(frame)
+    assert result.column("Income").kind == "free_text"
+    assert result.warnings == (
+        "fitting will refuse this table as it is: the income column 'Income' is in euros on "
+        "every row (such as '€40,000'); custseg reads incomes in US dollars. Convert the "
+        "column to thousands of US dollars (k$) and remove the currency from its cells, then "
+        "read the file again",)
 
 
 def test_rows_that_are_not_customers_are_left_out(tmp_path):

@@ -281,7 +281,7 @@ def _table_warnings(table: CustomerTable) -> list[str]:
             message = dollar_income_message(column, table.decimal, header, mixed=mixed,
                                             decided=table.number_format is not None)
         if message:
-            out.append(f"{message}, before fitting on it")
+            out.append(f"fitting will refuse this table as it is: {message}")
     if table.structural:
         out.append(
             f"{len(table.structural):,} of {table.n_rows:,} rows are not single customers "

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from inspect_tables import bank, columns_of, credit_card, marketing
 
 from custseg.errors import SchemaError
-from custseg.table.inspect import ColumnInfo, Inspection, inspect_columns
+from custseg.table.inspect import KINDS, TRANSFORMS, ColumnInfo, Inspection, inspect_columns
 from custseg.table.sample import make_customers
 
 
@@ -278,6 +278,8 @@ def test_year_columns_stay_numeric_and_are_never_features():
     assert result.columns[0].transform == "none"
     assert result.suggested_features == ("age", "Years_Employed", "Year Code")
     assert result.suggested_derivations == ("age = years_since(YOB)",)
+    assert [c["year"] for c in json.loads(json.dumps(result.to_json_dict()))["columns"]] == [
+        True, True, False, False]
 
 
 def test_ids_by_header_and_by_values():
@@ -474,3 +476,40 @@ def test_money_values_are_kept_as_written():
     assert (flag.kind, flag.top) == ("flag", (("250", 2), ("1000", 2)))  # ties: smaller first
     plain = one(["0", "1", "0", "1"], "Balance")
     assert plain.top == (("0", 2), ("1", 2))
+
+
+_CELLS = st.one_of(
+    st.sampled_from(["", " ", "NA", "?", "1", "2.5", "-3", "$4", "1,000", "x", "yes", "no",
+                     "04/05/2014", "13/05/2014", "05/13/2014", "2014-03-04", "31/02/2020",
+                     "1957", "1957.0", "inf", "1e400", "\x00", "é", "C10001"]),
+    st.text(max_size=8),
+    st.integers(-10**6, 10**6).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 40).flatmap(
+    lambda n: st.lists(st.lists(_CELLS, min_size=n, max_size=n), min_size=1, max_size=4)),
+    st.lists(st.sampled_from(["ID", "Age", "Income", "MntWines", "MntFruits", "Year_Birth",
+                              "Dt_Customer", "Notes", "Year", "Tenure"]), min_size=4,
+             max_size=4))
+def test_any_cells_give_a_sound_inspection(columns, names):
+    header = names[:len(columns)]
+    try:
+        result = inspect_columns([text(c) for c in columns], header)
+    except SchemaError as error:  # a date column whose day/month order cannot be told
+        assert error.parameter == "date_formats"
+        return
+    n = len(columns[0])
+    assert result.n_rows == n
+    derived = {"age", "tenure_days", "total_spend"}
+    assert set(result.suggested_features) <= set(header) | derived
+    for info in result.columns:
+        assert info.kind in KINDS and info.transform in TRANSFORMS
+        assert 0.0 <= info.missing <= 1.0 and 0 <= info.distinct <= n
+        assert 0 <= info.invalid <= n
+        assert info.skew is None or np.isfinite(info.skew)
+        if info.kind != "numeric":
+            assert info.skew is None and info.transform == "none"
+    json.dumps(result.to_json_dict(), allow_nan=False)

@@ -145,7 +145,7 @@ class ColumnInfo:
             "position": self.position,
             "unit": self.unit,
             "invalid": int(self.invalid),
-            "year": self.year,
+            "year": bool(self.year),
             "date_format": None if self.date_format is None else self.date_format.pattern,
             "role_source": self.role_source,
             "top": [{"value": value, "count": int(count)} for value, count in self.top],
@@ -355,7 +355,7 @@ def _numeric(cells: Cells, name: str, values: np.ndarray, weights: np.ndarray, r
         top = _top(tuple(_number_text(v) for v in found), rows, np.arange(distinct))
         return info("flag", 2, invalid=invalid, top=top)
     integral = bool(np.all(found == np.round(found)))
-    year = is_birth_year_header(name) or (
+    year = is_birth_year_header(name) or bool(
         names_year(name) and integral and found[0] >= YEAR_RANGE[0]
         and found[-1] <= YEAR_RANGE[1])
     if not year and role == "other" and _number_ids(cells, found, integral):
