@@ -80,8 +80,9 @@ def test_fit_on_headers_and_a_derivation_says_what_it_did(card_csv, tmp_path, ca
                                    "pay_ratio"]
     spec = {f["name"]: f for f in summary["features_spec"]}
     assert spec["BALANCE"] == {"name": "BALANCE", "source": "column", "kind": "numeric",
-                               "role": "other", "unit": "", "transform": "log1p",
+                               "role": "balance", "unit": "", "transform": "log1p",
                                "column": "BALANCE"}
+    assert spec["PURCHASES"]["role"] == "monetary"  # from the role alias table
     assert spec["pay_ratio"]["source"] == "derived"
     assert spec["pay_ratio"]["expr"] == "PAYMENTS / (BALANCE + 1)"
     assert summary["data_quality"]["n_input"] == 1_200
@@ -288,3 +289,85 @@ def test_suggest_takes_the_same_features_as_fit(card_csv, capsys):
     result = json.loads(out)
     assert result["n_rows"] == 1_199  # the row missing BALANCE is left out, as fit does
     assert result["recommended"]["n_clusters"] >= 2
+
+
+
+@pytest.fixture(scope="module")
+def marketing_tsv(tmp_path_factory) -> Path:
+    from inspect_tables import marketing
+
+    frame = marketing(800, seed=2)
+    frame.loc[4, "Dt_Customer"] = "31-02-2013"  # no such day
+    frame.loc[5, "Year_Birth"] = ""  # missing
+    path = tmp_path_factory.mktemp("mkt") / "marketing.tsv"
+    frame.to_csv(path, sep="\t", index=False)
+    return path
+
+
+MARKETING_FIT = ["--income-unit", "$", "--features",
+                 "age,tenure_days,Recency,total_spend,NumWebPurchases",
+                 "--derive", "age = years_since(Year_Birth)",
+                 "--derive", "tenure_days = days_since(Dt_Customer, \"2014-12-31\")",
+                 "--derive", "total_spend = sum(`Mnt*`)"]
+
+
+def test_dates_and_birth_years_derive_age_and_tenure(marketing_tsv, tmp_path, capsys):
+    code, out, err = run(capsys, "fit", marketing_tsv, "-o", tmp_path / "m", *MARKETING_FIT,
+                         "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    spec = {f["name"]: f for f in summary["features_spec"]}
+    assert spec["age"]["role"] == "age" and spec["age"]["unit"] == "years"
+    assert spec["tenure_days"]["role"] == "tenure" and spec["tenure_days"]["unit"] == "days"
+    assert spec["Recency"]["role"] == "recency"
+    reasons = summary["data_quality"]["reasons"]
+    assert reasons["Dt_Customer not a date"] == 1
+    assert reasons["Year_Birth missing"] == 1
+    model = load_model(tmp_path / "m")
+    assert model.config.spec.date_formats == {"Year_Birth": "year||%Y|0",
+                                              "Dt_Customer": "dmy|-|%d-%m-%Y|0"}
+    frame = pd.read_csv(marketing_tsv, sep="\t", dtype=str, keep_default_na=False)
+    born = pd.to_numeric(frame["Year_Birth"], errors="coerce")
+    ages = model.config.spec.fit_date.year - born
+    kept = ages[(ages >= 16) & (ages <= 100)]
+    assert model.base.means["age"] == pytest.approx(kept.drop([4], errors="ignore").mean(),
+                                                    rel=0.01)
+    # the names say the strongest traits in the columns' words, not the Mall rules'
+    names = [s["name"] for s in summary["segments"]]
+    assert all("·" in n or n.startswith(("High ", "Low ")) or n == "Typical customers"
+               for n in names)
+
+
+def test_scoring_reads_the_dates_as_the_fit_did(marketing_tsv, tmp_path, capsys):
+    """A later file whose dates are all ambiguous (every day at most 12) is read with the
+    fit's day-first format, not refused or read month-first."""
+    code, _, err = run(capsys, "fit", marketing_tsv, "-o", tmp_path / "m", *MARKETING_FIT)
+    assert code == 0, err
+    frame = pd.read_csv(marketing_tsv, sep="\t", dtype=str, keep_default_na=False)
+    frame = frame[frame["Year_Birth"].str.fullmatch(r"19[5-9]\d")].head(3)
+    frame["Dt_Customer"] = ["01-02-2013", "03-04-2013", "05-06-2013"]
+    path = tmp_path / "later.tsv"
+    frame.to_csv(path, sep="\t", index=False)
+    code, _, err = run(capsys, "score", tmp_path / "m", path, "-o", tmp_path / "s.csv",
+                       "--income-unit", "$")
+    assert code == 0, err
+    model = load_model(tmp_path / "m")
+    values = model.config.spec
+    assert values.date_formats["Dt_Customer"].startswith("dmy")
+    scored = rows(tmp_path / "s.csv")
+    assert [r["row_status"] for r in scored] == ["ok", "ok", "ok"]
+
+
+def test_an_ambiguous_date_column_is_refused_with_the_format_to_give(tmp_path, capsys):
+    frame = card_table(60)
+    frame["Joined"] = [f"{1 + i % 12:02d}/{1 + i % 12:02d}/2015" for i in range(60)]
+    path = tmp_path / "joined.csv"
+    frame.to_csv(path, index=False)
+    args = ["fit", path, "-o", tmp_path / "m", "--features", "BALANCE,t",
+            "--derive", "t = days_since(Joined)"]
+    code, _, err = run(capsys, *args)
+    line = one_error_line(code, err)
+    assert "'Joined': dates such as" in line and "day-first or month-first" in line
+    assert line.endswith("(--date-format Joined=FORMAT)")
+    code, _, err = run(capsys, *args, "--date-format", "Joined=%d/%m/%Y")
+    assert code == 0, err

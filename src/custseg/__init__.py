@@ -20,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     "Segmenter": "custseg.cluster.segmenter",
     "fit": "custseg.api",
     "get_algorithm": "custseg.cluster.algorithms",
+    "inspect": "custseg.api",
     "load_model": "custseg.io.model_files",
     "make_customers": "custseg.table.sample",
     "predict_one": "custseg.api",
@@ -38,6 +39,7 @@ __all__ = [
     "Segmenter",
     "fit",
     "get_algorithm",
+    "inspect",
     "load_model",
     "make_customers",
     "predict_one",
@@ -49,7 +51,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from custseg.api import fit, predict_one, score, suggest
+    from custseg.api import fit, inspect, predict_one, score, suggest
     from custseg.cluster.algorithms import ALGORITHMS, get_algorithm
     from custseg.cluster.segmenter import Segmenter
     from custseg.errors import CustsegError

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.features import fit_encoding
@@ -27,7 +29,7 @@ from custseg.cluster.suggestions import suggest as suggest_params
 from custseg.errors import CustsegError
 from custseg.io.rulebooks import default_rulebook
 from custseg.io.score_files import score_table
-from custseg.io.source import CustomerTable, read_table, table_from_frame
+from custseg.io.source import CustomerTable, ReadLimits, read_table, table_from_frame
 from custseg.model.identity import keep_identities, match_segments, migration
 from custseg.model.scoring import score_frame
 from custseg.model.segmentation import (
@@ -37,8 +39,11 @@ from custseg.model.segmentation import (
     fitted_transforms,
 )
 from custseg.segments.profile import Rulebook
-from custseg.table.fields import GENDER, Ranges
-from custseg.table.spec import resolve_features, source_key
+from custseg.table.fields import GENDER, ID, INCOME, Ranges
+from custseg.table.inspect import Inspection, inspect_columns
+from custseg.table.notes import dollar_income_message, other_currency_message
+from custseg.table.roles import FIELD_ROLES
+from custseg.table.spec import decide_date_formats, resolve_features, source_key
 
 TableLike = CustomerTable | pd.DataFrame | str | os.PathLike[str] | bytes
 
@@ -61,6 +66,15 @@ def for_model(table: CustomerTable, model: SegmentationModel) -> CustomerTable:
     table = table.with_spec(spec) if spec.extra else table
     table.match.require([n for n in model.encoding.needs if n not in spec.names])
     return table
+
+
+def _with_date_formats(table: CustomerTable, spec, given: Mapping[str, str] | None):
+    """The spec with each date column's format decided over the whole table."""
+    if not any(f.source == "derived" for f in spec.extra):
+        return spec
+    positions = table.match.with_sources(spec.source_columns()).sources
+    return decide_date_formats(
+        spec, lambda header: table.data.column(positions[header]), given)
 
 
 def _default_needs_fields(table: CustomerTable, names: Sequence[str] | None) -> None:
@@ -97,6 +111,7 @@ def fit(
     reference: SegmentationModel | None = None,
     derive: Sequence[str] = (),
     transforms: Mapping[str, str] | None = None,
+    date_formats: Mapping[str, str] | None = None,
 ) -> SegmentationModel:
     """Fit a segmentation on the valid rows of ``data`` (invalid rows are counted and
     reported in ``model.quality``, never imputed).
@@ -119,6 +134,7 @@ def fit(
     names, spec, chosen = resolve_features(
         table.match, features, tuple(derive), transforms, ranges or Ranges())
     _default_needs_fields(table, names)
+    spec = _with_date_formats(table, spec, date_formats)
     config = ModelConfig(
         algorithm=algorithm,
         params=dict(params or {}),
@@ -289,3 +305,78 @@ def report_html(
     if data is not None:
         values, labels = customers(model, data)
     return build_report(model, values=values, labels=labels, generated=generated, source=source)
+
+
+def inspect(
+    data: TableLike,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    income_unit: str | None = None,
+    date_formats: Mapping[str, str] | None = None,
+    roles: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
+    limits: ReadLimits | None = None,
+) -> Inspection:
+    """What each column of ``data`` is (kind, role, unit, missing share, distinct values,
+    skew, transform) and what to segment it on: features, derivations, columns to
+    profile by (see :mod:`custseg.table.inspect`).
+
+    Every row is read (up to ``limits``' row cap, as for :func:`fit`). ``mapping`` and
+    ``income_unit`` are read as :func:`fit` reads them: a mapped field's column takes the
+    field's role (a mapped ``customer_id`` is an id), a stated income unit is the income
+    column's unit. ``date_formats`` gives ``{column: strftime format}`` for date columns
+    whose format cannot be told; ``roles`` and ``units`` set a column's role and unit.
+
+    An income column that fitting would refuse (in dollars under a header with no unit,
+    or in another currency) is described, with a warning saying what fitting will ask.
+    """
+    if isinstance(data, CustomerTable):
+        table = data
+    elif isinstance(data, pd.DataFrame):
+        table = table_from_frame(data, "DataFrame", mapping, income_unit, check_income=False)
+    else:
+        table = read_table(data, mapping=mapping, income_unit=income_unit, limits=limits,
+                           check_income=False)
+    match = table.match
+    given_roles = {match.source(f): FIELD_ROLES[f] for f in (mapping or {})
+                   if f in FIELD_ROLES and f in match.fields}
+    given_units = {}
+    if INCOME in match.fields and match.income_unit_source == "given":
+        given_units[match.source(INCOME)] = match.income_unit
+    ids = [match.source(ID)] if ID in (mapping or {}) and ID in match.fields else []
+    rows = table.data
+    if table.structural:  # not customers: left out, as fitting leaves them out
+        keep = np.ones(table.n_rows, dtype=bool)
+        keep[list(table.structural)] = False
+        rows = rows.filter(pa.array(keep))
+    columns = [rows.column(i) for i in range(len(table.header))]
+    inspection = inspect_columns(
+        columns, table.header, date_formats=date_formats, decimal=table.decimal,
+        roles={**given_roles, **(roles or {})}, units={**given_units, **(units or {})},
+        id_columns=ids,
+    )
+    return replace(inspection, warnings=tuple(_table_warnings(table)))
+
+
+def _table_warnings(table: CustomerTable) -> list[str]:
+    """What a reader of the inspection should know that the columns do not say."""
+    out = []
+    match = table.match
+    if INCOME in match.fields:
+        column = table.data.column(match.fields[INCOME]).to_pandas()
+        header = match.source(INCOME)
+        message = other_currency_message(column, header)
+        if message is None and match.income_unit_source == "default":
+            mixed = (table.number_format.mixed.get(INCOME)
+                     if table.number_format is not None else None)
+            message = dollar_income_message(column, table.decimal, header, mixed=mixed,
+                                            decided=table.number_format is not None)
+        if message:
+            out.append(f"fitting will refuse this table as it is: {message}")
+    if table.structural:
+        out.append(
+            f"{len(table.structural):,} of {table.n_rows:,} rows are not single customers "
+            "(summary rows such as 'Total', or rows with more or fewer fields than the "
+            "header): they are left out here, as fitting leaves them out"
+        )
+    return out

@@ -104,6 +104,11 @@ Force = Annotated[
     bool, typer.Option("--force", help="Replace an existing output file of another kind "
                        "(a table by a model, say).")
 ]
+DateFormatOpt = Annotated[
+    list[str] | None,
+    typer.Option("--date-format", help="COLUMN=FORMAT: a date column's format in strftime "
+                 "codes, such as 'Dt_Customer=%d-%m-%Y'."),
+]
 MaxRows = Annotated[
     int | None, typer.Option("--max-rows", min=1,
                              help="Most rows read into memory (default 1,000,000).")
@@ -151,6 +156,26 @@ def _parse_mapping(items: list[str] | None) -> dict[str, str] | None:
             raise ParameterError(f"--map {shown(name.strip())} is given twice; map each field "
                                  "to one column.")
         out[name.strip()] = column
+    return out
+
+
+def _parse_date_formats(items: list[str] | None) -> dict[str, str] | None:
+    """``--date-format COLUMN=FORMAT`` values; the format is after the last ``=`` (a
+    header may hold one, a strftime format does not)."""
+    if not items:
+        return None
+    out: dict[str, str] = {}
+    for item in items:
+        column, sep, fmt = item.rpartition("=")
+        if not sep or not column or "%" not in fmt:
+            raise ParameterError(
+                f"--date-format {shown(item)} should look like COLUMN=FORMAT with strftime "
+                "codes, e.g. 'Dt_Customer=%d-%m-%Y'."
+            )
+        if column in out:
+            raise ParameterError(f"--date-format {shown(column)} is given twice; give one "
+                                 "format per column.")
+        out[column] = fmt
     return out
 
 
@@ -319,6 +344,7 @@ def fit(
     features: Features = None,
     derive: Derive = None,
     transform: Transform = None,
+    date_format: DateFormatOpt = None,
     use_gender: UseGender = False,
     neighbors: Annotated[
         int, typer.Option(help="Neighbours in the assigner's vote.", min=1, max=MAX_NEIGHBORS)
@@ -351,6 +377,7 @@ def fit(
     params, sample, ranges = _parse_params(param), _parse_sample_size(sample_size), \
         _parse_ranges(range_)
     transforms = parse_assignments(transform, "--transform", "transforms")
+    formats = _parse_date_formats(date_format)
     for text in derive or ():
         parse_derivation(text)  # a bad expression is refused before the table is read
     inputs = (data, rules, reference)
@@ -371,6 +398,7 @@ def fit(
         reference=old,
         derive=tuple(derive or ()),
         transforms=transforms,
+        date_formats=formats,
     )
     save_model(model, output, inputs=inputs, force=force)
     for message in model.warnings:
@@ -549,6 +577,30 @@ def suggest(
                   if result.sample_rows < result.n_rows else ", all used"))
     for warning in result.warnings:
         _err(f"warning: {warning}")
+
+
+@app.command("inspect")
+def inspect_table(
+    data: DataArg,
+    map_: MapOpt = None,
+    income_unit: IncomeUnit = None,
+    date_format: DateFormatOpt = None,
+    max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    max_rows: MaxRows = None,
+    as_json: AsJson = False,
+) -> None:
+    """Describe each column (kind, role, unit, missing, skew) and what to segment on."""
+    from custseg.api import inspect as inspect_data
+
+    formats = _parse_date_formats(date_format)  # every option is checked before reading
+    result = inspect_data(data, mapping=_parse_mapping(map_), income_unit=income_unit,
+                          date_formats=formats, limits=_limits(max_decompressed_mb, max_rows))
+    if as_json:
+        _print_json(result.to_json_dict())
+    else:
+        _print_inspection(result)
+    for message in result.warnings:
+        _err(f"warning: {message}")
 
 
 @app.command()
@@ -828,8 +880,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"{'n/a' if fid.get('cv_agreement') is None else format(fid['cv_agreement'], '.0%')}"
     )
     units = {x["name"]: x["unit"] for x in summary.get("features_spec", [])}
-    shown_ = [x for x in NUMERIC_FIELDS if any(x in s["means"] for s in summary["segments"])]
-    shown_ += [x for x in summary["features"] if x not in shown_]
+    shown_ = list(summary["features"])  # the clustered ones first, then the other fields
+    shown_ += [x for x in NUMERIC_FIELDS if x not in shown_
+               and any(x in s["means"] for s in summary["segments"])]
     fields, rest = shown_[:TABLE_FEATURES], shown_[TABLE_FEATURES:]
     def title(x: str) -> str:
         unit = UNITS.get(x) or units.get(x, "")
@@ -844,6 +897,38 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if rest:
         _out(f"({len(rest)} more features, {', '.join(rest[:5])}{' …' if len(rest) > 5 else ''}: "
              "see --json)")
+
+
+def _print_inspection(result: Any) -> None:
+    """The inspection as a table, one line a column, then the suggestions."""
+
+    def cut(text: object, width: int) -> str:
+        text = "-" if text is None else str(text)
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    columns = result.columns
+    width = min(32, max([len("column"), *(len(c.name) for c in columns)]))
+    _out(f"{result.n_rows:,} rows, {len(columns):,} columns")
+    _out(f"{'column':<{width}}  {'kind':<11} {'role':<14} {'unit':<6} {'missing':>8} "
+         f"{'distinct':>9} {'skew':>7}  transform")
+    for c in columns:
+        skew = "-" if c.skew is None else f"{c.skew:.2f}"
+        notes = []
+        if c.year:
+            notes.append("year")
+        if c.date_format is not None:
+            notes.append(c.date_format.pattern)
+        if c.invalid:
+            notes.append(f"{c.invalid:,} invalid")
+        _out(f"{cut(c.name, width):<{width}}  {c.kind:<11} {c.role:<14} {cut(c.unit, 6):<6} "
+             f"{c.missing:>8.1%} {c.distinct:>9,} {skew:>7}  {c.transform}"
+             + (f"  ({', '.join(notes)})" if notes else ""))
+    _out("suggested features: " + (", ".join(result.suggested_features) or "none"))
+    if result.suggested_derivations:
+        _out("suggested derivations:")
+        for line in result.suggested_derivations:
+            _out(f"  {line}")
+    _out("profile by: " + (", ".join(result.profile_by) or "none"))
 
 
 # -------------------------------------------------------------------------- entry
@@ -992,6 +1077,7 @@ FLAGS = {
     "random_state": "--seed",
     "force": "--force",
     "scheduler": "--scheduler",
+    "date_formats": "--date-format",
 }
 
 
@@ -1006,6 +1092,8 @@ def cli_spelling(parameter: str, key: str | None) -> str | None:
         return f'{flag} {key}="COLUMN"'
     if parameter == "ranges":
         return f"{flag} {key}=LOW:HIGH"
+    if parameter == "date_formats":
+        return f"{flag} {shlex.quote(key + '=FORMAT')}"
     return f"{flag} {shlex.quote(key)}"
 
 

@@ -22,7 +22,7 @@ Speller = Callable[[str, "str | None"], "str | None"]
 
 #: Parameters that are mappings: their ``key`` is an entry (a field); for any other
 #: parameter the ``key`` is the value to give it.
-MAPPING_PARAMETERS = frozenset({"mapping", "ranges"})
+MAPPING_PARAMETERS = frozenset({"mapping", "ranges", "date_formats", "roles", "units"})
 
 
 def python_spelling(parameter: str, key: str | None) -> str:

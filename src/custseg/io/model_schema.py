@@ -45,7 +45,8 @@ from custseg.segments.schema import (
     problem_text,
 )
 from custseg.table.derive import MAX_LENGTH
-from custseg.table.spec import MAX_FEATURE_NAME, MAX_FEATURES, ROLES, TRANSFORMS
+from custseg.table.roles import ROLES
+from custseg.table.spec import MAX_FEATURE_NAME, MAX_FEATURES, TRANSFORMS
 
 #: Most reference customers a model file holds: twice the largest reference set a fit
 #: keeps, room for the floor of rows each segment is given.

@@ -174,6 +174,10 @@ class TableSource:
     number_format
         How the file writes its numbers, when an earlier pass found out (over these
         files and others, for the Dask engine); see :attr:`number_format`.
+    check_income
+        Refuse an income column in another currency, or in dollars under a header that
+        names no unit (as fitting and scoring must); False to read it as it is
+        (inspecting a table only describes its columns).
     """
 
     def __init__(
@@ -186,8 +190,10 @@ class TableSource:
         limits: ReadLimits | None = None,
         well_formed: bool | None = None,
         number_format: NumberFormat | None = None,
+        check_income: bool = True,
     ) -> None:
         self._cleanup: list[weakref.finalize] = []
+        self._check_income = check_income
         #: How the file writes its numbers, decided once for the whole file: known after
         #: one whole pass of :meth:`batches` (None before), or as given.
         self.number_format = number_format
@@ -445,7 +451,7 @@ class TableSource:
                 names = [formats.column_name(c) for c in columns]
                 if batch.data.column_names != names:
                     batch = Batch(batch.data.select(names), batch.structural)
-            elif seen == 0:
+            elif seen == 0 and self._check_income:
                 _check_income_unit(batch.data, self.match, self.decimal, self.name,
                                    self.number_format)
             seen += batch.data.num_rows
@@ -576,9 +582,12 @@ def table_from_frame(
     name: str = "table",
     mapping: Mapping[str, str] | None = None,
     income_unit: str | None = None,
+    *,
+    check_income: bool = True,
 ) -> CustomerTable:
     """A DataFrame (any dtypes, any recognised headers) as a text :class:`CustomerTable`,
-    with the same checks as a file (summary rows, an income column in dollars).
+    with the same checks as a file (summary rows, an income column in dollars unless
+    ``check_income`` is False; see :class:`TableSource`).
 
     A column arrow cannot convert as a whole (Python objects of mixed types: ints and
     text, bytes, Decimals, dates, nested lists, integers past 64 bits…) is read cell by
@@ -591,7 +600,8 @@ def table_from_frame(
     data = formats.as_text(pa.table({
         name: _column(plain.iloc[:, i]) for i, name in enumerate(plain.columns)}))
     match = match_headers(header, mapping, income_unit)
-    _check_income_unit(data, match, ".", name)
+    if check_income:
+        _check_income_unit(data, match, ".", name)
     batch = Batch(data)
     _mark_summary_rows(batch, match)
     numbers = NumberFormat().seen({n: data.column(p) for n, p in number_columns(match).items()},
@@ -627,8 +637,10 @@ def read_table(
     mapping: Mapping[str, str] | None = None,
     income_unit: str | None = None,
     limits: ReadLimits | None = None,
+    check_income: bool = True,
 ) -> CustomerTable:
     """Read a whole customer table (see :class:`TableSource`)."""
     return TableSource(
-        source, name=name, mapping=mapping, income_unit=income_unit, limits=limits
+        source, name=name, mapping=mapping, income_unit=income_unit, limits=limits,
+        check_income=check_income,
     ).read()

@@ -294,7 +294,10 @@ def _name_segments(
             out[d["id"]] = {"name": o["name"], "description": o["description"],
                             "strategy": o["strategy"]}
             continue
-        rule = rulebook.match(d["levels"], features)
+        # over columns the rulebook has no words for, its rules (about the well-known
+        # fields) would hide the strongest traits: every segment is named by its traits
+        worded = all(f in rulebook.words for f in features)
+        rule = rulebook.match(d["levels"], features) if worded else None
         if rule is None:
             out[d["id"]] = {
                 "name": _generic_name(d, features, rulebook, ranks.get(d["id"], {})),
@@ -315,7 +318,7 @@ def _generic_name(d: Mapping[str, Any], features: Sequence[str], rulebook: Ruleb
     "High CASH_ADVANCE · Low PURCHASES"."""
     strongest = sorted(features, key=lambda f: -abs(rank.get(f, 0.5) - 0.5))
     if any(f not in rulebook.words for f in features):
-        traits = [f"{d['levels'][f].capitalize()} {f}" for f in strongest
+        traits = [f"{d['levels'][f].capitalize()} {label_of(f)}" for f in strongest
                   if d["levels"].get(f, "mid") != "mid"][:2]
         return " · ".join(traits) if traits else "Typical customers"
     words = [

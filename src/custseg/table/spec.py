@@ -13,23 +13,20 @@ travel with the model (:class:`InputSpec`), so that scoring a file finds the sam
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from custseg.errors import ParameterError, shown
-from custseg.table.fields import AGE, INCOME, LABELS, NUMERIC_FIELDS, SCORE, UNITS, Ranges
+from custseg.table.fields import LABELS, NUMERIC_FIELDS, UNITS, Ranges
+from custseg.table.roles import FIELD_ROLES, detect_role
 
 if TYPE_CHECKING:
+    from custseg.table.dates import DateFormat
     from custseg.table.headers import HeaderMatch
 
-#: What a feature means, for names, strategies, units and charts.
-ROLES: tuple[str, ...] = ("age", "income", "spending_score", "recency", "frequency",
-                          "monetary", "tenure", "count", "balance", "other")
-#: The role of each well-known numeric field.
-FIELD_ROLES: Mapping[str, str] = {AGE: "age", INCOME: "income", SCORE: "spending_score"}
 #: Transforms applied before scaling (``auto`` is decided at fit from the column's skew).
 TRANSFORMS: tuple[str, ...] = ("none", "log1p", "signed_log1p")
 #: A skew above this makes ``auto`` choose a log transform.
@@ -280,9 +277,11 @@ def resolve_features(
             raise ParameterError(f"the derived feature {shown(d.name)} is defined twice.",
                                  parameter="derivations")
         expr = to_text(resolve(d.expr, headers))
-        role = FIELD_ROLES.get(d.name, "other")
+        guess = detect_role(d.name)
+        role = FIELD_ROLES.get(d.name, guess.role)
         derived[d.name] = Feature(
-            name=d.name, source="derived", role=role, unit=UNITS.get(d.name, ""),
+            name=d.name, source="derived", role=role,
+            unit=UNITS.get(d.name, guess.unit or ""),
             range=ranges.of(d.name) if d.name in NUMERIC_FIELDS else None, expr=expr)
 
     def find(name: str) -> tuple[str, Feature | None]:
@@ -320,7 +319,9 @@ def resolve_features(
             raise ParameterError(f"the column {shown(header)} has a header longer than "
                                  f"{MAX_FEATURE_NAME} characters; rename it to use it.",
                                  parameter="features")
-        return header, Feature(name=header, source="column", column=header)
+        guess = detect_role(header)
+        return header, Feature(name=header, source="column", column=header, role=guess.role,
+                               unit=guess.unit or "")
 
     names: list[str] | None = None
     extra: dict[str, Feature] = {}
@@ -349,3 +350,45 @@ def resolve_features(
     spec = InputSpec(extra=tuple(extra.values()),
                      as_of=(as_of or datetime.date.today()).isoformat() if derived else None)
     return (tuple(names) if names is not None else None), spec, chosen
+
+
+def date_format_text(fmt: DateFormat) -> str:
+    """A decided date format as the model file keeps it: ``kind|separator|pattern|time``."""
+    return "|".join([fmt.kind, fmt.separator or "", fmt.pattern, "1" if fmt.with_time else "0"])
+
+
+def date_format_from_text(text: str) -> DateFormat:
+    """The date format :func:`date_format_text` wrote (refused when it is not one)."""
+    from custseg.table.dates import DateFormat
+
+    parts = str(text).split("|")
+    if len(parts) != 4 or parts[3] not in ("0", "1"):
+        raise ParameterError(f"{shown(text)} is not a date format custseg wrote.")
+    kind, separator, pattern, time = parts
+    try:
+        return DateFormat(kind, separator or None, pattern, time == "1")
+    except ValueError as exc:
+        raise ParameterError(f"{shown(text)} is not a date format custseg wrote ({exc}).") from None
+
+
+def decide_date_formats(spec: InputSpec, column: Callable[[str], Any],
+                        given: Mapping[str, str] | None = None) -> InputSpec:
+    """``spec`` with the format of every date column its derivations read decided over
+    the whole column (``column(header)``: its cells) or as ``given`` (strftime, by header),
+    so that scoring reads each date as the fit did."""
+    from custseg.table.dates import decide_date_format
+    from custseg.table.derive import date_columns, parse_expression
+    from custseg.table.roles import is_birth_year_header, names_year
+
+    formats = dict(spec.date_formats)
+    for f in spec.extra:
+        if f.source != "derived" or not f.expr:
+            continue
+        for header in date_columns(parse_expression(f.expr)):
+            if header in formats:
+                continue
+            fmt = decide_date_format(
+                column(header), name=header, given=(given or {}).get(header),
+                year_column=is_birth_year_header(header) or names_year(header))
+            formats[header] = date_format_text(fmt)
+    return replace(spec, date_formats=formats)

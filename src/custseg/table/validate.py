@@ -273,7 +273,9 @@ def _check_features(
 ) -> dict[str, np.ndarray]:
     """The values of a model's features other than the fields, their problems logged
     (a bad source cell names its column; a formula undefined on a row says so)."""
+    from custseg.table.dates import DATE_REASONS, decide_date_format, parse_dates
     from custseg.table.derive import DateValues, evaluate, parse_expression
+    from custseg.table.spec import date_format_from_text
 
     out: dict[str, np.ndarray] = {}
     parsed: dict[str, np.ndarray] = {}
@@ -290,8 +292,33 @@ def _check_features(
                 format_key=key)
         return parsed[header]
 
-    def dates(header: str) -> DateValues:
-        raise SchemaError(f"dates are not read yet: {shown(header)}.")
+    read_dates: dict[str, DateValues] = {}
+
+    def dates(header: str, used_by: str, needed: bool) -> DateValues:
+        if header not in read_dates:
+            key = source_key(header)
+            if key not in frame.columns:
+                raise SchemaError(f"no column {shown(header)} for the feature "
+                                  f"{shown(used_by)}.")
+            text = spec.date_formats.get(header)
+            fmt = (date_format_from_text(text) if text is not None else
+                   decide_date_format(frame[key], name=header))
+            parsed = parse_dates(frame[key], fmt)
+            cells = np.asarray(to_arrow_text(frame[key]).to_pylist(), dtype=object)
+            for code, reason in DATE_REASONS.items():
+                mask = parsed.status == code
+                if mask.any():
+                    log.add(mask, np.array([f"{header}: {shown(c)} is {reason}"
+                                            for c in cells[mask]], dtype=object),
+                            f"{header} not a date", invalid=needed, skip=skip)
+            missing = parsed.status == MISSING
+            if needed and missing.any():
+                log.add(missing, np.full(int(missing.sum()), f"{header}: missing",
+                                         dtype=object),
+                        f"{header} missing", invalid=True, skip=skip)
+            read_dates[header] = DateValues(np.asarray(parsed.days, dtype="float64"),
+                                            parsed.year_only)
+        return read_dates[header]
 
     for f in spec.extra:
         needed = f.name in required
@@ -300,7 +327,8 @@ def _check_features(
         else:
             tree = parse_expression(f.expr or "")
             result = evaluate(tree, lambda h, f=f, needed=needed: column(h, f.name, needed),
-                              dates, as_of or datetime.date.today(), len(frame))
+                              lambda h, f=f, needed=needed: dates(h, f.name, needed),
+                              as_of or datetime.date.today(), len(frame))
             values = np.array(result.values, dtype="float64")
             undefined = np.asarray(result.undefined)
             if undefined.any():
