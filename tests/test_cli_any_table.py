@@ -371,3 +371,30 @@ def test_an_ambiguous_date_column_is_refused_with_the_format_to_give(tmp_path, c
     assert line.endswith("(--date-format Joined=FORMAT)")
     code, _, err = run(capsys, *args, "--date-format", "Joined=%d/%m/%Y")
     assert code == 0, err
+
+
+def test_a_negative_value_of_a_logged_feature_is_flagged_not_cut(card_model, tmp_path, capsys):
+    """BALANCE is read on a log scale (fitted on values of 0 or more): a negative balance
+    when scoring is flagged, never cut to 0; log1p asked for negative data is refused."""
+    frame = card_table(3)
+    frame.loc[1, "BALANCE"] = -250
+    path = tmp_path / "negative.csv"
+    frame.to_csv(path, index=False)
+    code, _, err = run(capsys, "score", card_model, path, "-o", tmp_path / "s.csv")
+    assert code == 0, err
+    out = rows(tmp_path / "s.csv")
+    assert [r["row_status"] for r in out] == ["ok", "invalid", "ok"]
+    assert out[1]["row_issues"].startswith(
+        "BALANCE: -250 is below 0, the smallest value this model reads BALANCE at (it takes "
+        "its log); pay_ratio: ")  # the ratio of a negative balance is negative too
+    frame = card_table(200)
+    frame.loc[5, "PAYMENTS"] = -40
+    frame.to_csv(path, index=False)
+    code, _, err = run(capsys, "fit", path, "-o", tmp_path / "m", "--features", "PAYMENTS",
+                       "--transform", "PAYMENTS=log1p")
+    assert "PAYMENTS has negative values (the lowest is -40), and log1p needs values of 0 or " \
+        "more; use signed_log1p" in one_error_line(code, err)
+    code, out_, err = run(capsys, "fit", path, "-o", tmp_path / "m", "--features", "PAYMENTS",
+                          "--json")
+    assert code == 0, err
+    assert json.loads(out_)["features_spec"][0]["transform"] == "signed_log1p"

@@ -95,6 +95,7 @@ class FeatureDoc(Strict):
     range: Annotated[list[float], Field(min_length=2, max_length=2)] | None
     column: FeatureName | None
     expr: Annotated[str, _text_check(MAX_LENGTH, empty=False)] | None
+    min_value: Annotated[float, Field(ge=0, le=0)] | None = None
 
 
 class SpecDoc(Strict):

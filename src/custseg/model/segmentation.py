@@ -351,12 +351,28 @@ class SegmentationModel:
 
 def fitted_transforms(values: pd.DataFrame, config: ModelConfig) -> list[str]:
     """Each feature's transform: as the config says, or for ``auto`` (the default) a log
-    of a skewed feature (see :func:`custseg.table.spec.auto_transform`)."""
-    return [
-        (auto_transform(values[f].to_numpy(dtype="float64"))
-         if config.transforms.get(f, "auto") == "auto" else config.transforms[f])
-        for f in config.features
-    ]
+    of a skewed feature (see :func:`custseg.table.spec.auto_transform`). ``log1p`` asked
+    for a feature with negative values is refused: it would be cut at 0, silently."""
+    out = []
+    for f in config.features:
+        x = values[f].to_numpy(dtype="float64")
+        how = config.transforms.get(f, "auto")
+        if how == "auto":
+            how = auto_transform(x)
+        elif how == "log1p" and len(x) and np.nanmin(x) < 0:
+            raise ParameterError(
+                f"{f} has negative values (the lowest is {np.nanmin(x):g}), and log1p needs "
+                "values of 0 or more; use signed_log1p, or none", parameter="transforms")
+        out.append(how)
+    return out
+
+
+def _with_domains(spec: InputSpec, features: tuple[str, ...], transforms: list[str]) -> InputSpec:
+    """The spec with 0 as the smallest value of each feature the model takes the log of,
+    so that scoring flags a negative value rather than cutting it."""
+    logged = {f for f, t in zip(features, transforms, strict=True) if t == "log1p"}
+    return replace(spec, extra=tuple(
+        replace(f, min_value=0.0) if f.name in logged else f for f in spec.extra))
 
 
 def fit_model(
@@ -392,8 +408,9 @@ def fit_model(
             f"only {len(values)} of {validated.n_rows} rows are valid, and fitting needs at "
             f"least {needed}." + (f" Invalid rows: {reasons}." if reasons else "")
         )
-    encoding = fit_encoding(values, config.features, config.use_gender,
-                            fitted_transforms(values, config))
+    transforms = fitted_transforms(values, config)
+    encoding = fit_encoding(values, config.features, config.use_gender, transforms)
+    config = replace(config, spec=_with_domains(config.spec, config.features, transforms))
     X = encoding.transform(values)
     segmenter = Segmenter(
         algorithm=config.algorithm,

@@ -59,6 +59,8 @@ class Feature:
     range: tuple[float, float] | None = None
     column: str | None = None
     expr: str | None = None
+    #: The smallest value the model reads (0 for a feature it takes the log of).
+    min_value: float | None = None
 
     @property
     def label(self) -> str:
@@ -74,6 +76,7 @@ class Feature:
                                                       float(self.range[1])],
             "column": self.column,
             "expr": self.expr,
+            "min_value": self.min_value,
         }
 
     @classmethod
@@ -84,6 +87,7 @@ class Feature:
             unit=str(data["unit"]),
             range=None if low_high is None else (float(low_high[0]), float(low_high[1])),
             column=data.get("column"), expr=data.get("expr"),
+            min_value=None if data.get("min_value") is None else float(data["min_value"]),
         )
 
 
@@ -211,8 +215,8 @@ def apply_transform(values: np.ndarray, transform: str) -> np.ndarray:
     x = np.asarray(values, dtype="float64")
     if transform == "none":
         return x
-    if transform == "log1p":
-        return np.log1p(np.maximum(x, 0.0)) if np.nanmin(x, initial=0.0) < 0 else np.log1p(x)
+    if transform == "log1p":  # values below 0 are refused or flagged before this
+        return np.log1p(x)
     if transform == "signed_log1p":
         return np.sign(x) * np.log1p(np.abs(x))
     raise ParameterError(f"unknown transform {shown(transform)}; choose from "

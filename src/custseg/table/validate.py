@@ -337,6 +337,15 @@ def _check_features(
                                            "(a division by zero, or a value out of range)",
                                            dtype=object),
                         f"{f.name} undefined", invalid=needed, skip=skip)
+        if f.min_value is not None:
+            below = np.isfinite(values) & (values < f.min_value)
+            if below.any():
+                log.add(below, np.array(
+                    [f"{f.name}: {fmt_number(v)} is below {fmt_number(f.min_value)}, the "
+                     f"smallest value this model reads {f.name} at (it takes its log)"
+                     for v in values[below]], dtype=object),
+                    f"{f.name} below {fmt_number(f.min_value)}", invalid=needed, skip=skip)
+                values = np.where(below, np.nan, values)
         if f.range is not None:
             low, high = f.range
             with np.errstate(invalid="ignore"):
