@@ -273,13 +273,22 @@ def test_the_mall_default_is_unchanged_by_the_new_options(mall_path, tmp_path, c
     assert [s["size"] for s in summary["segments"]] == [81, 39, 35, 23, 22]
 
 
-def test_a_table_without_the_mall_fields_is_told_to_choose_features(card_csv, tmp_path, capsys):
-    code, _, err = run(capsys, "fit", card_csv, "-o", tmp_path / "m")
-    line = one_error_line(code, err)
-    assert line.startswith("error: this table has no column for age, annual_income, "
-                           "spending_score, the default features; choose the columns to "
-                           "cluster on by their headers (its columns: 'BALANCE', 'PURCHASES'")
-    assert line.endswith("(--features)")
+def test_a_table_without_the_mall_fields_is_fitted_on_inspects_suggestion(card_csv, tmp_path,
+                                                                          capsys):
+    """No --features and no Mall fields: the features custseg inspect suggests, said in a
+    warning; --features auto asks for the same on any table."""
+    code, out, err = run(capsys, "fit", card_csv, "-o", tmp_path / "m", "--json")
+    assert code == 0, err
+    assert err.startswith("warning: features chosen from the table's columns, as custseg "
+                          "inspect suggests: BALANCE, PURCHASES, CASH_ADVANCE, CREDIT_LIMIT, "
+                          "PAYMENTS, TENURE; give --features to choose others")
+    summary = json.loads(out)
+    assert summary["features"] == [*CARD_COLUMNS, "TENURE"]
+    assert summary["warnings"][0].startswith("features chosen from the table's columns")
+    code, out, err = run(capsys, "fit", card_csv, "-o", tmp_path / "m2", "--features", "auto",
+                         "--json")
+    assert code == 0, err
+    assert json.loads(out)["features"] == summary["features"]
 
 
 def test_suggest_takes_the_same_features_as_fit(card_csv, capsys):

@@ -77,6 +77,38 @@ def _with_date_formats(table: CustomerTable, spec, given: Mapping[str, str] | No
         spec, lambda header: table.data.column(positions[header]), given)
 
 
+def _auto_features(table: CustomerTable, features: Sequence[str] | str | None,
+                   derive: tuple[str, ...], date_formats: Mapping[str, str] | None,
+                   ) -> tuple[Sequence[str] | str | None, tuple[str, ...], str | None]:
+    """``--features auto``, or no features for a table without the Mall fields: the
+    features and derivations :func:`inspect` suggests, with a note saying so."""
+    from custseg.table.fields import NUMERIC_FIELDS
+    from custseg.table.spec import parse_derivation_name
+
+    asked_auto = isinstance(features, str) and features.strip() == "auto"
+    lacks = any(f not in table.match.fields for f in NUMERIC_FIELDS)
+    if not asked_auto and (features is not None or derive or not lacks
+                           or table.match.refused):
+        return features, derive, None
+    suggestion = inspect(table, date_formats=date_formats)
+    chosen = list(suggestion.suggested_features)
+    if not chosen:
+        from custseg.errors import ParameterError
+
+        raise ParameterError("no column of this table can be segmented on (run custseg "
+                             "inspect to see why); choose the columns with their headers",
+                             parameter="features")
+    derivations = tuple(d for d in suggestion.suggested_derivations
+                        if parse_derivation_name(d) in chosen)
+    mine = tuple(d for d in derive if parse_derivation_name(d) not in chosen)
+    chosen += [parse_derivation_name(d) for d in mine]
+    note = ("features chosen from the table's columns, as custseg inspect suggests: "
+            + ", ".join(chosen)
+            + (f" (derived: {'; '.join(derivations)})" if derivations else "")
+            + "; give --features to choose others")
+    return chosen, (*derivations, *mine), note
+
+
 def _default_needs_fields(table: CustomerTable, names: Sequence[str] | None) -> None:
     """With no features asked for, the default is the Mall fields: a table without them
     is told to choose its own, with its columns listed."""
@@ -131,6 +163,7 @@ def fit(
         ranges=ranges or Ranges(),
     ).resolved()
     table = _table(data, mapping, income_unit)
+    features, derive, note = _auto_features(table, features, tuple(derive), date_formats)
     names, spec, chosen = resolve_features(
         table.match, features, tuple(derive), transforms, ranges or Ranges())
     _default_needs_fields(table, names)
@@ -150,6 +183,8 @@ def fit(
     validated = table.validated(config.needs, config.ranges, config.spec)
     model = fit_model(table.fields_frame(), config, rulebook or default_rulebook(),
                       validated=validated)
+    if note:
+        model = replace(model, warnings=(note, *model.warnings))
     if reference is not None:
         model, _ = keep_identities(model, reference)
     return model

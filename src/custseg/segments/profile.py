@@ -294,9 +294,9 @@ def _name_segments(
             out[d["id"]] = {"name": o["name"], "description": o["description"],
                             "strategy": o["strategy"]}
             continue
-        # over columns the rulebook has no words for, its rules (about the well-known
-        # fields) would hide the strongest traits: every segment is named by its traits
-        worded = all(f in rulebook.words for f in features)
+        # over other columns than the well-known fields, the rulebook's rules (about
+        # those fields) would hide the strongest traits: every segment is named by them
+        worded = all(f in NUMERIC_FIELDS for f in features)
         rule = rulebook.match(d["levels"], features) if worded else None
         if rule is None:
             out[d["id"]] = {
@@ -314,10 +314,10 @@ def _name_segments(
 def _generic_name(d: Mapping[str, Any], features: Sequence[str], rulebook: Rulebook,
                   rank: Mapping[str, float]) -> str:
     """The strongest traits first: the features whose mid-rank is furthest from ½. Over
-    features the rulebook has no words for, the two strongest in the columns' own words:
+    features other than the well-known fields, the two strongest in the columns' words:
     "High CASH_ADVANCE · Low PURCHASES"."""
     strongest = sorted(features, key=lambda f: -abs(rank.get(f, 0.5) - 0.5))
-    if any(f not in rulebook.words for f in features):
+    if any(f not in NUMERIC_FIELDS for f in features):
         traits = [f"{d['levels'][f].capitalize()} {label_of(f)}" for f in strongest
                   if d["levels"].get(f, "mid") != "mid"][:2]
         return " · ".join(traits) if traits else "Typical customers"

@@ -396,3 +396,10 @@ def decide_date_formats(spec: InputSpec, column: Callable[[str], Any],
                 year_column=is_birth_year_header(header) or names_year(header))
             formats[header] = date_format_text(fmt)
     return replace(spec, date_formats=formats)
+
+
+def parse_derivation_name(text: str) -> str:
+    """The name a ``NAME=EXPR`` derivation defines."""
+    from custseg.table.derive import parse_derivation
+
+    return parse_derivation(text).name
