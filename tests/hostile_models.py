@@ -203,8 +203,9 @@ TAMPERED = [
     ("features-reordered", lambda d: forge(d, set_field(["config", "features"],
                                                         ["spending_score", "age", "annual_income"])),
      "config.features"),
+    # a feature that neither is a field nor has a definition in config.spec
     ("unknown-feature", lambda d: forge(d, set_field(["config", "features"], ["height"])),
-     "config.features[0]"),
+     "config.features: unknown feature 'height'"),
     ("wider-encoding", lambda d: forge(d, set_field(["segmenter", "n_features_in"], 4)),
      "segmenter.n_features_in"),
     ("same-names", lambda d: forge(d, lambda o: [s.__setitem__("name", "Same")

@@ -32,12 +32,18 @@ from custseg.io.score_files import score_table
 from custseg.io.source import CustomerTable, ReadLimits, read_table, table_from_frame
 from custseg.model.identity import keep_identities, match_segments, migration
 from custseg.model.scoring import score_frame
-from custseg.model.segmentation import ModelConfig, SegmentationModel, fit_model
+from custseg.model.segmentation import (
+    ModelConfig,
+    SegmentationModel,
+    fit_model,
+    fitted_transforms,
+)
 from custseg.segments.profile import Rulebook
 from custseg.table.fields import GENDER, ID, INCOME, Ranges
 from custseg.table.inspect import Inspection, inspect_columns
 from custseg.table.notes import dollar_income_message, other_currency_message
 from custseg.table.roles import FIELD_ROLES
+from custseg.table.spec import decide_date_formats, resolve_features, source_key
 
 TableLike = CustomerTable | pd.DataFrame | str | os.PathLike[str] | bytes
 
@@ -51,6 +57,73 @@ def _table(
     if isinstance(data, pd.DataFrame):
         return table_from_frame(data, "DataFrame", mapping, income_unit)
     return read_table(data, mapping=mapping, income_unit=income_unit)
+
+
+def for_model(table: CustomerTable, model: SegmentationModel) -> CustomerTable:
+    """``table`` with the columns ``model`` reads located; refused, naming the first
+    field or column it lacks."""
+    spec = model.config.spec
+    table = table.with_spec(spec) if spec.extra else table
+    table.match.require([n for n in model.encoding.needs if n not in spec.names])
+    return table
+
+
+def _with_date_formats(table: CustomerTable, spec, given: Mapping[str, str] | None):
+    """The spec with each date column's format decided over the whole table."""
+    if not any(f.source == "derived" for f in spec.extra):
+        return spec
+    positions = table.match.with_sources(spec.source_columns()).sources
+    return decide_date_formats(
+        spec, lambda header: table.data.column(positions[header]), given)
+
+
+def _auto_features(table: CustomerTable, features: Sequence[str] | str | None,
+                   derive: tuple[str, ...], date_formats: Mapping[str, str] | None,
+                   ) -> tuple[Sequence[str] | str | None, tuple[str, ...], str | None]:
+    """``--features auto``, or no features for a table without the Mall fields: the
+    features and derivations :func:`inspect` suggests, with a note saying so."""
+    from custseg.table.fields import NUMERIC_FIELDS
+    from custseg.table.spec import parse_derivation_name
+
+    asked_auto = isinstance(features, str) and features.strip() == "auto"
+    lacks = any(f not in table.match.fields for f in NUMERIC_FIELDS)
+    if not asked_auto and (features is not None or derive or not lacks
+                           or table.match.refused):
+        return features, derive, None
+    suggestion = inspect(table, date_formats=date_formats)
+    chosen = list(suggestion.suggested_features)
+    if not chosen:
+        from custseg.errors import ParameterError
+
+        raise ParameterError("no column of this table can be segmented on (run custseg "
+                             "inspect to see why); choose the columns with their headers",
+                             parameter="features")
+    derivations = tuple(d for d in suggestion.suggested_derivations
+                        if parse_derivation_name(d) in chosen)
+    mine = tuple(d for d in derive if parse_derivation_name(d) not in chosen)
+    chosen += [parse_derivation_name(d) for d in mine]
+    note = ("features chosen from the table's columns, as custseg inspect suggests: "
+            + ", ".join(chosen)
+            + (f" (derived: {'; '.join(derivations)})" if derivations else "")
+            + "; give --features to choose others")
+    return chosen, (*derivations, *mine), note
+
+
+def _default_needs_fields(table: CustomerTable, names: Sequence[str] | None) -> None:
+    """With no features asked for, the default is the Mall fields: a table without them
+    is told to choose its own, with its columns listed."""
+    from custseg.errors import ParameterError
+    from custseg.table.fields import NUMERIC_FIELDS
+
+    missing = [f for f in NUMERIC_FIELDS if f not in table.match.fields]
+    if names is not None or len(missing) < len(NUMERIC_FIELDS) or table.match.refused:
+        return  # some found: a header to map (--map) is the likelier fix
+    others = [c for i, c in enumerate(table.header) if i not in table.match.fields.values()]
+    listed = ", ".join(repr(c) for c in others[:12]) + (" …" if len(others) > 12 else "")
+    raise ParameterError(
+        f"this table has no column for {', '.join(missing)}, the default features; choose "
+        f"the columns to cluster on by their headers (its columns: {listed})",
+        parameter="features")
 
 
 def fit(
@@ -68,27 +141,50 @@ def fit(
     mapping: Mapping[str, str] | None = None,
     income_unit: str | None = None,
     reference: SegmentationModel | None = None,
+    derive: Sequence[str] = (),
+    transforms: Mapping[str, str] | None = None,
+    date_formats: Mapping[str, str] | None = None,
 ) -> SegmentationModel:
     """Fit a segmentation on the valid rows of ``data`` (invalid rows are counted and
     reported in ``model.quality``, never imputed).
 
+    ``features`` are well-known fields, input headers (as written) or derived names
+    (``derive``: ``"NAME=EXPR"`` items, see docs/derivations.md); ``transforms`` maps a
+    feature to ``auto`` (the default: a log for skewed values), ``none``, ``log1p`` or
+    ``signed_log1p``. The model keeps how to find each feature, so scoring a table of
+    the same columns needs no option again.
+
     With a ``reference`` model (last month's, say), segments that match one of its
     segments keep that segment's id, name and strategy (see :mod:`custseg.model.identity`).
     """
+    ModelConfig(  # the settings that need no table are checked before it is read
+        algorithm=algorithm, params=dict(params or {}), use_gender=use_gender,
+        n_neighbors=n_neighbors, sample_size=sample_size, random_state=random_state,
+        ranges=ranges or Ranges(),
+    ).resolved()
+    table = _table(data, mapping, income_unit)
+    features, derive, note = _auto_features(table, features, tuple(derive), date_formats)
+    names, spec, chosen = resolve_features(
+        table.match, features, tuple(derive), transforms, ranges or Ranges())
+    _default_needs_fields(table, names)
+    spec = _with_date_formats(table, spec, date_formats)
     config = ModelConfig(
         algorithm=algorithm,
         params=dict(params or {}),
-        features=tuple(features) if isinstance(features, list | tuple) else features,
+        features=names,
         use_gender=use_gender,
         n_neighbors=n_neighbors,
         sample_size=sample_size,
         random_state=random_state,
         ranges=ranges or Ranges(),
+        spec=spec,
+        transforms=chosen,
     ).resolved()
-    table = _table(data, mapping, income_unit)
-    validated = table.validated(config.needs, config.ranges)
+    validated = table.validated(config.needs, config.ranges, config.spec)
     model = fit_model(table.fields_frame(), config, rulebook or default_rulebook(),
                       validated=validated)
+    if note:
+        model = replace(model, warnings=(note, *model.warnings))
     if reference is not None:
         model, _ = keep_identities(model, reference)
     return model
@@ -104,7 +200,7 @@ def score(
     """Every input row with the contract's segment columns added (see the README)."""
     table = _table(data, mapping, income_unit)
     if isinstance(data, pd.DataFrame):
-        table.match.require(model.encoding.needs)
+        table = for_model(table, model)
         scores = score_frame(
             model, table.fields_frame(), decimal=table.decimal,
             income_unit=table.match.income_unit, structural=table.structural,
@@ -122,13 +218,37 @@ def predict_one(
     annual_income: float | None = None,
     spending_score: float | None = None,
     gender: str | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assign one customer; raises :class:`CustsegError` naming any invalid value."""
-    row = {"age": age, "annual_income": annual_income, "spending_score": spending_score}
+    """Assign one customer; raises :class:`CustsegError` naming any invalid value.
+
+    ``values`` gives the model's input columns by header, as in the fitted file (derived
+    features are computed from them), or a column feature by its name; the keyword
+    arguments stay for the well-known fields.
+    """
+    row: dict[str, Any] = {"age": age, "annual_income": annual_income,
+                           "spending_score": spending_score}
     if gender is not None:
         row[GENDER] = gender
+    spec = model.config.spec
+    sources = spec.source_columns()
+    for name, value in (values or {}).items():
+        if name in row and name != GENDER and name not in spec.names:
+            row[name] = value
+            continue
+        feature = spec.get(name)
+        if feature is not None and feature.source == "derived":
+            used = ", ".join(c for c in sources if c in (feature.expr or "")) or "its columns"
+            raise CustsegError(f"{name} is computed ({feature.expr}); give {used} instead.")
+        header = feature.column if feature is not None else name
+        if header not in sources:
+            raise CustsegError(
+                f"this model reads no column {name!r}; it reads "
+                f"{', '.join([*[f for f in model.encoding.needs if f not in spec.names], *sources])}.")
+        row[source_key(header)] = value
     frame = pd.DataFrame([row], dtype=object)
-    missing = [f for f in model.encoding.needs if row.get(f) is None]
+    missing = [f for f in model.encoding.needs if f not in spec.names and row.get(f) is None]
+    missing += [c for c in sources if row.get(source_key(c)) is None]
     if missing:
         raise CustsegError(
             f"missing {', '.join(missing)}, which this model needs; give a value for each."
@@ -156,7 +276,8 @@ def customers(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The valid customers of ``data`` (typed canonical values) and their segments."""
     table = _table(data, mapping, income_unit)
-    values = table.validated(model.encoding.needs, model.config.ranges).valid_values()
+    values = table.validated(model.encoding.needs, model.config.ranges,
+                             model.config.spec).valid_values()
     if len(values) == 0:
         raise CustsegError("no valid customer in the data to place in the segments.")
     return values, model.assign(values).labels
@@ -173,20 +294,25 @@ def suggest(
     ranges: Ranges | None = None,
     mapping: Mapping[str, str] | None = None,
     income_unit: str | None = None,
+    derive: Sequence[str] = (),
+    transforms: Mapping[str, str] | None = None,
 ) -> Suggestion:
     """Recommended parameters for ``algorithm`` on ``data``, with a one-sentence reason.
 
     The valid rows are those :func:`fit` would use with the same input options; the
     result's ``n_rows`` counts them and ``sample_rows`` the random sample searched.
     """
-    config = ModelConfig(algorithm=algorithm, params=dict(params or {}),
-                         features=tuple(features) if isinstance(features, list | tuple) else features,
+    table = _table(data, mapping, income_unit)
+    names, spec, chosen = resolve_features(table.match, features, tuple(derive), transforms,
+                                           ranges or Ranges())
+    config = ModelConfig(algorithm=algorithm, params=dict(params or {}), features=names,
                          use_gender=use_gender, random_state=random_state,
-                         ranges=ranges or Ranges()).resolved()
-    values = _table(data, mapping, income_unit).validated(config.needs, config.ranges).valid_values()
+                         ranges=ranges or Ranges(), spec=spec, transforms=chosen).resolved()
+    values = table.validated(config.needs, config.ranges, config.spec).valid_values()
     if len(values) < 10:
         raise CustsegError(f"only {len(values)} valid customers: too few to suggest settings.")
-    X = fit_encoding(values, config.features, config.use_gender).transform(values)
+    X = fit_encoding(values, config.features, config.use_gender,
+                     fitted_transforms(values, config)).transform(values)
     spec = get_algorithm(config.algorithm)
     fitted = min(len(values), spec.fit_sample or len(values))
     return suggest_params(X, config.algorithm, config.params, feature_names=config.features,

@@ -71,7 +71,18 @@ Params = Annotated[
 Features = Annotated[
     str | None,
     typer.Option("--features",
-                 help="Comma-separated features (default age,annual_income,spending_score)."),
+                 help="Comma-separated features: well-known fields, column headers (as "
+                      "written) or derived names (default age,annual_income,spending_score)."),
+]
+Derive = Annotated[
+    list[str] | None,
+    typer.Option("--derive", help="NAME=EXPR: a derived feature, e.g. "
+                 "'total=sum(`Mnt*`)' (repeatable; see docs/derivations.md)."),
+]
+Transform = Annotated[
+    list[str] | None,
+    typer.Option("--transform", help="FEATURE=auto|none|log1p|signed_log1p (repeatable; "
+                 "default auto: a log for skewed values)."),
 ]
 UseGender = Annotated[bool, typer.Option("--use-gender", help="Add one-hot gender.")]
 # How to read a customer table: every command that reads one takes these.
@@ -331,6 +342,9 @@ def fit(
     algorithm: AlgorithmOpt = Algorithm.kmeans,
     param: Params = None,
     features: Features = None,
+    derive: Derive = None,
+    transform: Transform = None,
+    date_format: DateFormatOpt = None,
     use_gender: UseGender = False,
     neighbors: Annotated[
         int, typer.Option(help="Neighbours in the assigner's vote.", min=1, max=MAX_NEIGHBORS)
@@ -356,10 +370,16 @@ def fit(
     from custseg.api import fit as fit_data
     from custseg.io.model_files import load_model, save_model
     from custseg.io.rulebooks import load_rulebook
+    from custseg.table.derive import parse_derivation
+    from custseg.table.spec import parse_assignments
 
     # every option is checked before the table is read
     params, sample, ranges = _parse_params(param), _parse_sample_size(sample_size), \
         _parse_ranges(range_)
+    transforms = parse_assignments(transform, "--transform", "transforms")
+    formats = _parse_date_formats(date_format)
+    for text in derive or ():
+        parse_derivation(text)  # a bad expression is refused before the table is read
     inputs = (data, rules, reference)
     _check_output(output, "model", force, *inputs)
     old = load_model(reference) if reference is not None else None
@@ -376,6 +396,9 @@ def fit(
         ranges=ranges,
         rulebook=load_rulebook(rules),
         reference=old,
+        derive=tuple(derive or ()),
+        transforms=transforms,
+        date_formats=formats,
     )
     save_model(model, output, inputs=inputs, force=force)
     for message in model.warnings:
@@ -407,15 +430,23 @@ def predict(
     annual_income: Annotated[float | None, typer.Option(help="Annual income in k$.")] = None,
     spending_score: Annotated[float | None, typer.Option(help="Spending score, 1–100.")] = None,
     gender: Annotated[str | None, typer.Option(help="Gender (needed if the model uses it).")] = None,
+    value: Annotated[
+        list[str] | None,
+        typer.Option("--value", help="COLUMN=VALUE for the model's other input columns, as "
+                     "in the fitted file (repeatable)."),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Assign one customer to a segment."""
     from custseg.api import predict_one
     from custseg.io.model_files import load_model
+    from custseg.table.spec import parse_assignments
 
+    values = parse_assignments(value, "--value", "values")
     model = load_model(model_path)
     result = predict_one(
-        model, age=age, annual_income=annual_income, spending_score=spending_score, gender=gender
+        model, age=age, annual_income=annual_income, spending_score=spending_score,
+        gender=gender, values=values,
     )
     if as_json:
         _print_json(result)
@@ -509,6 +540,8 @@ def suggest(
     algorithm: AlgorithmOpt = Algorithm.kmeans,
     param: Params = None,
     features: Features = None,
+    derive: Derive = None,
+    transform: Transform = None,
     use_gender: UseGender = False,
     seed: Seed = 0,
     map_: MapOpt = None,
@@ -520,11 +553,17 @@ def suggest(
 ) -> None:
     """Suggest parameters for an algorithm (number of segments, eps…) with a reason."""
     from custseg.api import suggest as suggest_for
+    from custseg.table.derive import parse_derivation
+    from custseg.table.spec import parse_assignments
 
     params, ranges = _parse_params(param), _parse_ranges(range_)
+    transforms = parse_assignments(transform, "--transform", "transforms")
+    for text in derive or ():
+        parse_derivation(text)
     result = suggest_for(_read(data, map_, income_unit, max_decompressed_mb, max_rows),
                          algorithm=algorithm.value, params=params, features=features,
-                         use_gender=use_gender, random_state=seed, ranges=ranges)
+                         use_gender=use_gender, random_state=seed, ranges=ranges,
+                         derive=tuple(derive or ()), transforms=transforms)
     if as_json:
         _print_json({"recommended": result.recommended, "table": result.table,
                      "reason": result.reason, "warnings": result.warnings,
@@ -807,6 +846,10 @@ class _progress:
             self._bar.stop()
 
 
+#: The most features the printed segment table has columns for (--json has them all).
+TABLE_FEATURES = 6
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     from custseg.table.fields import NUMERIC_FIELDS, UNITS, fmt_number
 
@@ -836,14 +879,24 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"Calinski–Harabasz {f(m['calinski_harabasz'], 1)} · assigner agreement "
         f"{'n/a' if fid.get('cv_agreement') is None else format(fid['cv_agreement'], '.0%')}"
     )
-    fields = [x for x in NUMERIC_FIELDS if any(x in s["means"] for s in summary["segments"])]
+    units = {x["name"]: x["unit"] for x in summary.get("features_spec", [])}
+    shown_ = list(summary["features"])  # the clustered ones first, then the other fields
+    shown_ += [x for x in NUMERIC_FIELDS if x not in shown_
+               and any(x in s["means"] for s in summary["segments"])]
+    fields, rest = shown_[:TABLE_FEATURES], shown_[TABLE_FEATURES:]
+    def title(x: str) -> str:
+        unit = UNITS.get(x) or units.get(x, "")
+        return f"{x} ({unit})" if unit else x
+
     head = f"{'id':>3}  {'segment':<34}{'size':>8}{'share':>8}" + "".join(
-        f"{x + ' (' + UNITS[x] + ')':>24}" for x in fields
-    )
+        f"{title(x):>24.24}" for x in fields)
     _out(head)
     for s in summary["segments"]:
         cells = "".join(f"{cell(s, x):>24}" for x in fields)
         _out(f"{s['id']:>3}  {s['name'][:33]:<34}{s['size']:>8,}{s['share']:>8.1%}{cells}")
+    if rest:
+        _out(f"({len(rest)} more features, {', '.join(rest[:5])}{' …' if len(rest) > 5 else ''}: "
+             "see --json)")
 
 
 def _print_inspection(result: Any) -> None:
@@ -1014,6 +1067,9 @@ FLAGS = {
     "max_rows": "--max-rows",
     "use_gender": "--use-gender",
     "features": "--features",
+    "derivations": "--derive",
+    "transforms": "--transform",
+    "values": "--value",
     "params": "--param",
     "sample_size": "--sample-size",
     "rules": "--rules",

@@ -39,7 +39,7 @@ def test_file_is_plain_data(demo_model):
         assert sorted(zf.namelist()) == ["arrays.npz", "manifest.json", "model.json"]
         manifest = json.loads(zf.read("manifest.json"))
         assert manifest["format"] == "custseg-model"
-        assert manifest["format_version"] == 1
+        assert manifest["format_version"] == 2
         assert set(manifest["sha256"]) == {"model.json", "arrays.npz"}
         meta = json.loads(zf.read("model.json"))
         assert meta["config"]["algorithm"] == "kmeans"
@@ -93,7 +93,7 @@ def test_other_format_version_is_refused(demo_model):
     data = model_bytes(demo_model)
     manifest = json.loads(zipfile.ZipFile(__import__("io").BytesIO(data)).read("manifest.json"))
     manifest["format_version"] = 99
-    with pytest.raises(ModelFileError, match="has model format version 99; this custseg reads version 1"):
+    with pytest.raises(ModelFileError, match="has model format version 99; this custseg reads versions 1, 2"):
         model_from_bytes(_rewrite(data, "manifest.json", json.dumps(manifest).encode()))
 
 
@@ -230,3 +230,24 @@ def test_model_without_stability_loads(demo_model):
     assert older.metrics.stability is None
     assert older.metrics.quality == demo_model.metrics.quality
     assert "stability" not in older.summary()["metrics"]
+
+
+def test_a_version_1_model_file_still_loads_and_scores_alike(demo_model, demo):
+    """Model files written before features beyond the well-known fields (format 1: no
+    input spec, no transforms) are migrated on read."""
+    from hostile_models import forge
+
+    import custseg
+
+    def as_version_1(meta: dict) -> None:
+        del meta["config"]["spec"], meta["config"]["transforms"]
+        del meta["encoding"]["transforms"]
+
+    old = forge(model_bytes(demo_model), as_version_1,
+                manifest_change=lambda m: m.__setitem__("format_version", 1))
+    loaded = model_from_bytes(old)
+    assert loaded.config.spec.extra == () and loaded.encoding.transforms == ()
+    a = custseg.score(demo_model, demo.head(50))
+    b = custseg.score(loaded, demo.head(50))
+    assert a["segment_id"].tolist() == b["segment_id"].tolist()
+    assert a["confidence"].tolist() == b["confidence"].tolist()

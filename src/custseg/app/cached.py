@@ -34,6 +34,7 @@ from custseg.model.segmentation import ModelConfig, SegmentationModel, fit_model
 from custseg.segments.profile import Rulebook
 from custseg.table.fields import Ranges
 from custseg.table.sample import make_customers
+from custseg.table.spec import InputSpec
 from custseg.table.validate import Validated
 
 
@@ -80,17 +81,18 @@ def path_table(path: str, mtime_ns: int, limits: ReadLimits) -> KeyedTable:
 
 @st.cache_data(max_entries=16, show_spinner=False, hash_funcs=KEYS)
 def prepared(
-    data: KeyedTable, needs: tuple[str, ...], ranges: Ranges
+    data: KeyedTable, needs: tuple[str, ...], ranges: Ranges, spec: InputSpec | None = None,
 ) -> tuple[Validated, pd.DataFrame]:
-    """The table validated for ``needs``, and its valid rows as typed values."""
-    validated = data.table.validated(needs, ranges)
+    """The table validated for ``needs`` (and a model's other features, ``spec``), and
+    its valid rows as typed values."""
+    validated = data.table.validated(needs, ranges, spec)
     return validated, validated.valid_values()
 
 
 @st.cache_data(max_entries=16, show_spinner="Fitting the segments…", hash_funcs=KEYS)
 def fitted(data: KeyedTable, config: ModelConfig, rules_toml: str | None) -> SegmentationModel:
     """A fit of the whole configuration, named by the rulebook (None: the default one)."""
-    validated, _ = prepared(data, config.needs, config.ranges)
+    validated, _ = prepared(data, config.needs, config.ranges, config.spec)
     book = rulebook() if rules_toml is None else Rulebook.from_toml(rules_toml)
     return fit_model(data.table.fields_frame(), config, book, validated=validated)
 
@@ -100,7 +102,7 @@ def fitted(data: KeyedTable, config: ModelConfig, rules_toml: str | None) -> Seg
 def assigned(data: KeyedTable, loaded: LoadedModel) -> np.ndarray:
     """Segments of the current customers under a loaded model."""
     model = loaded.model
-    _, values = prepared(data, model.encoding.needs, model.config.ranges)
+    _, values = prepared(data, model.encoding.needs, model.config.ranges, model.config.spec)
     return model.assign(values).labels
 
 

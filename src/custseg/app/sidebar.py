@@ -178,8 +178,9 @@ def _loaded_view(data: state.KeyedTable, loaded: state.LoadedModel) -> state.Vie
     if st.button("Fit from the controls instead", key="unload_model"):
         st.session_state[state.LOADED] = None
         st.rerun()
-    data.table.match.require(model.encoding.needs)
-    validated, values = cached.prepared(data, model.encoding.needs, model.config.ranges)
+    data.table.expect(model.encoding.needs, model.config.spec)
+    validated, values = cached.prepared(data, model.encoding.needs, model.config.ranges,
+                                        model.config.spec)
     labels = cached.assigned(data, loaded)
     return state.View(data, validated, values, model, state.ModelKey(data.key, loaded.digest),
                       labels, loaded_name=loaded.name)

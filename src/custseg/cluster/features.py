@@ -20,6 +20,7 @@ import pandas as pd
 
 from custseg.errors import ParameterError, shown
 from custseg.table.fields import AGE, GENDER, INCOME, NUMERIC_FIELDS, SCORE
+from custseg.table.spec import MAX_FEATURES, apply_transform, invert_transform
 
 DEFAULT_FEATURES: tuple[str, ...] = (AGE, INCOME, SCORE)
 GENDER_WEIGHT = 1.0
@@ -28,20 +29,22 @@ GENDER_WEIGHT = 1.0
 MAX_GENDER_CATEGORIES = 12
 
 
-def check_features(features: Iterable[str] | str | None) -> tuple[str, ...]:
+def check_features(features: Iterable[str] | str | None,
+                   extra: Sequence[str] = ()) -> tuple[str, ...]:
     """Validate a feature list (or a comma-separated string); default when None.
 
-    ``gender`` is not accepted here: it is switched on with ``use_gender``.
+    The well-known numeric fields come first, in their order; then the model's other
+    features (``extra``, defined by its input spec), in the order given. ``gender`` is not
+    accepted here: it is switched on with ``use_gender``.
     """
     if features is None:
         return DEFAULT_FEATURES
     if isinstance(features, str):
         features = [f.strip() for f in features.split(",") if f.strip()]
     chosen = tuple(features)
+    known = (*NUMERIC_FIELDS, *[e for e in extra if e not in NUMERIC_FIELDS])
     if not chosen:
-        raise ParameterError(
-            f"choose at least one feature to cluster on: {', '.join(NUMERIC_FIELDS)}."
-        )
+        raise ParameterError(f"choose at least one feature to cluster on: {', '.join(known)}.")
     for name in chosen:
         if name == GENDER:
             raise ParameterError(
@@ -49,13 +52,17 @@ def check_features(features: Iterable[str] | str | None) -> tuple[str, ...]:
                 "encoded beside the numeric features",
                 parameter="use_gender",
             )
-        if name not in NUMERIC_FIELDS:
+        if name not in known:
             raise ParameterError(
-                f"unknown feature {shown(name)}; choose from {', '.join(NUMERIC_FIELDS)}."
+                f"unknown feature {shown(name)}; choose from {', '.join(known)}."
             )
     if len(set(chosen)) != len(chosen):
         raise ParameterError(f"feature list {list(chosen)} names a feature twice.")
-    return tuple(f for f in NUMERIC_FIELDS if f in chosen)
+    if len(chosen) > MAX_FEATURES:
+        raise ParameterError(f"{len(chosen)} features is more than the {MAX_FEATURES} a model "
+                             "clusters on; choose fewer.")
+    return tuple(f for f in NUMERIC_FIELDS if f in chosen) + tuple(
+        f for f in chosen if f not in NUMERIC_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,12 @@ class FeatureEncoding:
     means: tuple[float, ...]
     scales: tuple[float, ...]
     gender_categories: tuple[str, ...] = ()
+    #: Per feature, applied before scaling (see custseg.table.spec.apply_transform); the
+    #: means and scales are those of the transformed values.
+    transforms: tuple[str, ...] = ()
+
+    def transform_of(self, i: int) -> str:
+        return self.transforms[i] if self.transforms else "none"
 
     @property
     def use_gender(self) -> bool:
@@ -83,7 +96,8 @@ class FeatureEncoding:
 
     def transform(self, values: pd.DataFrame) -> np.ndarray:
         """Matrix for the rows of ``values`` (all must be valid for :attr:`needs`)."""
-        numeric = values.loc[:, list(self.features)].to_numpy(dtype="float64")
+        numeric = _transformed(values.loc[:, list(self.features)].to_numpy(dtype="float64"),
+                               self.transforms)
         numeric = (numeric - np.asarray(self.means)) / np.asarray(self.scales)
         if not self.use_gender:
             return np.ascontiguousarray(numeric)
@@ -97,7 +111,11 @@ class FeatureEncoding:
     def to_original(self, matrix: np.ndarray) -> np.ndarray:
         """Numeric columns of a clustering-space matrix back in their own units."""
         k = len(self.features)
-        return matrix[:, :k] * np.asarray(self.scales) + np.asarray(self.means)
+        scaled = matrix[:, :k] * np.asarray(self.scales) + np.asarray(self.means)
+        if not any(t != "none" for t in self.transforms):
+            return scaled
+        return np.column_stack([invert_transform(scaled[:, i], self.transform_of(i))
+                                for i in range(k)])
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -105,6 +123,7 @@ class FeatureEncoding:
             "means": list(self.means),
             "scales": list(self.scales),
             "gender_categories": list(self.gender_categories),
+            "transforms": [self.transform_of(i) for i in range(len(self.features))],
         }
 
     @classmethod
@@ -114,14 +133,25 @@ class FeatureEncoding:
             means=tuple(float(m) for m in data["means"]),
             scales=tuple(float(s) for s in data["scales"]),
             gender_categories=tuple(str(c) for c in data["gender_categories"]),
+            transforms=_kept(tuple(str(t) for t in data.get("transforms", ()))),
         )
 
 
+def _transformed(numeric: np.ndarray, transforms: Sequence[str]) -> np.ndarray:
+    if not any(t != "none" for t in transforms):
+        return numeric
+    return np.column_stack([apply_transform(numeric[:, i], t)
+                            for i, t in enumerate(transforms)])
+
+
 def fit_encoding(
-    values: pd.DataFrame, features: Sequence[str], use_gender: bool = False
+    values: pd.DataFrame, features: Sequence[str], use_gender: bool = False,
+    transforms: Sequence[str] | None = None,
 ) -> FeatureEncoding:
-    """Learn means, scales and gender categories from the fitting customers."""
-    numeric = values.loc[:, list(features)].to_numpy(dtype="float64")
+    """Learn means, scales and gender categories from the fitting customers (of the
+    values transformed by ``transforms``, one per feature, ``none`` by default)."""
+    chosen = tuple(transforms) if transforms is not None else ("none",) * len(features)
+    numeric = _transformed(values.loc[:, list(features)].to_numpy(dtype="float64"), chosen)
     means = numeric.mean(axis=0)
     scales = numeric.std(axis=0)
     # A constant feature carries no information; scale 1 keeps it harmless.
@@ -149,5 +179,11 @@ def fit_encoding(
         means=tuple(float(m) for m in means),
         scales=tuple(float(s) for s in scales),
         gender_categories=categories,
+        transforms=_kept(chosen),
     )
+
+
+def _kept(transforms: tuple[str, ...]) -> tuple[str, ...]:
+    """No transform at all is ``()``, as a model of the well-known fields always had."""
+    return transforms if any(t != "none" for t in transforms) else ()
 

@@ -116,7 +116,6 @@ def _count_part(path: str, name: str, options: dict[str, Any]) -> Counted:
     numbers."""
     source = _source(path, name, options)
     try:
-        source.match.require(options["needs"])
         n_rows, counts = count_ids(source, options["batch_rows"])
     finally:
         source.close()
@@ -139,9 +138,15 @@ def _group_part(path: str, name: str, start: int, repeated: np.ndarray, well_for
 
 def _source(path: str, name: str, options: dict[str, Any], well_formed: bool | None = None,
             number_format: NumberFormat | None = None) -> TableSource:
-    return TableSource(path, name=name, mapping=options["mapping"],
-                       income_unit=options["income_unit"], limits=options["limits"],
-                       well_formed=well_formed, number_format=number_format)
+    source = TableSource(path, name=name, mapping=options["mapping"],
+                         income_unit=options["income_unit"], limits=options["limits"],
+                         well_formed=well_formed, number_format=number_format)
+    try:
+        source.expect(options["needs"], options["spec"])  # the columns the model reads
+    except BaseException:
+        source.close()
+        raise
+    return source
 
 
 @_guarded
@@ -397,7 +402,7 @@ def score_dask(
     out, fmt = _output_folder(output)
     options = {"mapping": dict(mapping or {}) or None, "income_unit": income_unit,
                "limits": limits or ReadLimits(), "batch_rows": batch_rows,
-               "needs": model.encoding.needs}
+               "needs": model.encoding.needs, "spec": model.config.spec}
     # a short name of its own, whatever the length of the output's
     tmp = Path(tempfile.mkdtemp(prefix=".custseg-", dir=out.parent))
     umask = os.umask(0)

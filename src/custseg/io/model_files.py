@@ -41,7 +41,9 @@ from custseg.io.outputs import atomic_path, check_output_path
 from custseg.model.segmentation import SegmentationModel
 
 FORMAT = "custseg-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions read: 1 (the well-known fields only) is migrated on read (see _migrate).
+READS_VERSIONS = (1, 2)
 MEMBERS = ("manifest.json", "model.json", "arrays.npz")
 #: Largest model file: its members' declared sizes (see model_schema.MEMBER_LIMITS),
 #: stored uncompressed, with room for the archive's own records.
@@ -184,13 +186,13 @@ def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:
     if manifest.get("format") != FORMAT:
         raise ModelFileError(f"{shown(name)} is not a custseg model file (format field).")
     got = manifest.get("format_version")
-    if got != FORMAT_VERSION or isinstance(got, bool):
+    if got not in READS_VERSIONS or isinstance(got, bool):
         got = got if isinstance(got, int) and not isinstance(got, bool) else shown(got, 20)
         wrote = manifest.get("custseg_version", "unknown")
         raise ModelFileError(
-            f"{shown(name)} has model format version {got}; this custseg reads version "
-            f"{FORMAT_VERSION}. Refit the model with this version, or use the custseg version "
-            f"that wrote it ({shown(wrote, 30)[1:-1]})."
+            f"{shown(name)} has model format version {got}; this custseg reads versions "
+            f"{', '.join(map(str, READS_VERSIONS))}. Refit the model with this version, or "
+            f"use the custseg version that wrote it ({shown(wrote, 30)[1:-1]})."
         )
     sums = manifest.get("sha256")
     sums = sums if isinstance(sums, dict) else {}
@@ -201,6 +203,8 @@ def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:
                 "is refused. Save the model again from its source."
             )
     meta = _json(blobs["model.json"], name, "model.json")
+    if got == 1:
+        meta = _migrate(meta)
     try:
         arrays = read_arrays(blobs["arrays.npz"])
         check_document(meta)
@@ -219,6 +223,20 @@ def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:
             f"({type(exc).__name__}: {str(exc)[:200]}); it was not written by this version "
             "of custseg."
         ) from None
+
+
+def _migrate(meta: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 ``model.json`` (the well-known fields only) as version 2 has it: no
+    other features, no transforms. Anything else in it is checked as version 2's."""
+    config, encoding = meta.get("config"), meta.get("encoding")
+    if isinstance(config, dict) and isinstance(encoding, dict):
+        config = {**config, "spec": {"extra": [], "as_of": None, "date_formats": {}},
+                  "transforms": {}}
+        features = encoding.get("features")
+        count = len(features) if isinstance(features, list) else 0
+        encoding = {**encoding, "transforms": ["none"] * count}
+        return {**meta, "config": config, "encoding": encoding}
+    return meta
 
 
 def _json(blob: bytes, name: str, member: str) -> dict[str, Any]:

@@ -41,9 +41,12 @@ from custseg.segments.schema import (
     RulebookDoc,
     Strict,
     Text,
+    _text_check,
     problem_text,
 )
-from custseg.table.fields import NUMERIC_FIELDS
+from custseg.table.derive import MAX_LENGTH
+from custseg.table.roles import ROLES
+from custseg.table.spec import MAX_FEATURE_NAME, MAX_FEATURES, TRANSFORMS
 
 #: Most reference customers a model file holds: twice the largest reference set a fit
 #: keeps, room for the floor of rows each segment is given.
@@ -51,7 +54,7 @@ MAX_REFERENCE_ROWS = 2 * MAX_REFERENCE_SIZE
 #: Most segments a model holds (a fit with more than 20 already warns).
 MAX_SEGMENTS = MAX_MODEL_SEGMENTS
 #: Widest clustering space: the numeric features and the one-hot gender columns.
-MAX_COLUMNS = len(NUMERIC_FIELDS) + MAX_GENDER_CATEGORIES
+MAX_COLUMNS = MAX_FEATURES + MAX_GENDER_CATEGORIES
 #: Largest declared (uncompressed) size of each member of the model ZIP.
 MEMBER_LIMITS = {"manifest.json": 64 << 10, "model.json": 16 << 20, "arrays.npz": 32 << 20}
 #: The arrays of ``arrays.npz``: dtype, number of dimensions, largest first dimension.
@@ -70,7 +73,9 @@ Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Positive = Annotated[int, Field(ge=1, le=MAX_COUNT)]
 Share = Annotated[float, Field(ge=0, le=1)]
 Stat = float | None
-Stats = dict[Feature, Stat]
+#: A feature's name: a well-known field, a header as written, or a derived name.
+FeatureName = Annotated[str, _text_check(MAX_FEATURE_NAME, empty=False)]
+Stats = Annotated[dict[FeatureName, Stat], Field(max_length=MAX_FEATURES + 3)]
 SegmentId = Annotated[int, Field(ge=NOISE, le=MAX_SEGMENT_ID)]
 #: A gender answer as the data gave it: any text (shown escaped wherever it goes), bounded.
 GenderText = Annotated[str, StringConstraints(max_length=1_000)]
@@ -82,10 +87,28 @@ Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 ReferenceSize = Annotated[int, Field(ge=2, le=MAX_REFERENCE_SIZE)]
 
 
+class FeatureDoc(Strict):
+    name: FeatureName
+    source: Literal["column", "derived"]
+    role: Literal[ROLES]
+    unit: Annotated[str, _text_check(40)]
+    range: Annotated[list[float], Field(min_length=2, max_length=2)] | None
+    column: FeatureName | None
+    expr: Annotated[str, _text_check(MAX_LENGTH, empty=False)] | None
+    min_value: Annotated[float, Field(ge=0, le=0)] | None = None
+
+
+class SpecDoc(Strict):
+    extra: Annotated[list[FeatureDoc], Field(max_length=MAX_FEATURES)]
+    as_of: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")] | None
+    date_formats: Annotated[dict[FeatureName, Annotated[str, _text_check(100, empty=False)]],
+                            Field(max_length=MAX_FEATURES)]
+
+
 class ConfigDoc(Strict):
     algorithm: Key
     params: Annotated[dict[Key, ParamValue], Field(max_length=20)]
-    features: Annotated[list[Feature], Field(min_length=1, max_length=len(NUMERIC_FIELDS))]
+    features: Annotated[list[FeatureName], Field(min_length=1, max_length=MAX_FEATURES)]
     use_gender: bool
     n_neighbors: Neighbours
     sample_size: SampleSize
@@ -93,13 +116,17 @@ class ConfigDoc(Strict):
     random_state: Seed
     ranges: dict[Feature, Annotated[list[float], Field(min_length=2, max_length=2)]]
     stability_resamples: Annotated[int, Field(ge=0, le=1_000)]
+    spec: SpecDoc
+    transforms: Annotated[dict[FeatureName, Literal[("auto", *TRANSFORMS)]],
+                          Field(max_length=MAX_FEATURES)]
 
 
 class EncodingDoc(Strict):
-    features: Annotated[list[Feature], Field(min_length=1, max_length=len(NUMERIC_FIELDS))]
-    means: Annotated[list[float], Field(max_length=len(NUMERIC_FIELDS))]
-    scales: Annotated[list[Annotated[float, Field(gt=0)]], Field(max_length=len(NUMERIC_FIELDS))]
+    features: Annotated[list[FeatureName], Field(min_length=1, max_length=MAX_FEATURES)]
+    means: Annotated[list[float], Field(max_length=MAX_FEATURES)]
+    scales: Annotated[list[Annotated[float, Field(gt=0)]], Field(max_length=MAX_FEATURES)]
     gender_categories: Annotated[list[GenderText], Field(max_length=MAX_GENDER_CATEGORIES)]
+    transforms: Annotated[list[Literal[TRANSFORMS]], Field(max_length=MAX_FEATURES)]
 
 
 class SegmenterParamsDoc(Strict):
@@ -150,7 +177,7 @@ class SegmentDoc(Strict):
     mins: Stats
     maxs: Stats
     z: Stats
-    levels: dict[Feature, Level]
+    levels: Annotated[dict[FeatureName, Level], Field(max_length=MAX_FEATURES + 3)]
     gender_mix: dict[GenderText, Share]
     description: Text
     strategy: Text
@@ -332,15 +359,20 @@ def _first_problem(model: SegmentationModel) -> str | None:
             return (f"config.params.{name} is {value!r:.40}; the algorithm's checked value is "
                     f"{resolved.get(name)!r:.40}")
     try:
-        canonical = check_features(config.features)
+        canonical = check_features(config.features, config.spec.names)
     except CustsegError as exc:
         return f"config.features: {exc.message}"
     if tuple(config.features) != canonical:
         return "config.features are not in custseg's order, or repeat a feature"
+    problem = _spec_problem(config)
+    if problem:
+        return problem
     if tuple(enc.features) != tuple(config.features):
         return "encoding.features differ from config.features"
     if not len(enc.means) == len(enc.scales) == len(enc.features):
         return "encoding.means and encoding.scales need one value per feature"
+    if enc.transforms and len(enc.transforms) != len(enc.features):
+        return "encoding.transforms need one transform per feature"
     if config.use_gender != bool(enc.gender_categories):
         return "config.use_gender disagrees with encoding.gender_categories"
     if len(set(enc.gender_categories)) != len(enc.gender_categories):
@@ -398,3 +430,50 @@ def _first_problem(model: SegmentationModel) -> str | None:
     if measured is not None and not set(measured.per_segment) <= set(ids):
         return "metrics.stability.per_segment names segments the model does not have"
     return None
+
+
+def _spec_problem(config) -> str | None:
+    """The input spec's features agree with the features and can be computed."""
+    from custseg.table.derive import DeriveError, Glob, columns_used, parse_expression
+    from custseg.table.fields import NUMERIC_FIELDS
+
+    for f in config.spec.extra:
+        if f.name not in config.features:
+            return f"config.spec defines {f.name!r:.80}, which is not a clustered feature"
+        if f.source == "column":
+            if f.column is None or f.expr is not None:
+                return f"config.spec: the column feature {f.name!r:.80} needs a column, no expr"
+            if f.name in NUMERIC_FIELDS:
+                return f"config.spec: the column feature {f.name!r:.80} has a field's name"
+        else:
+            if f.expr is None or f.column is not None:
+                return f"config.spec: the derived feature {f.name!r:.80} needs an expr, no column"
+            try:
+                tree = parse_expression(f.expr)
+            except DeriveError as exc:
+                return f"config.spec: the derivation of {f.name!r:.80}: {exc.message}"
+            if any(isinstance(n, Glob) for n in _nodes(tree)):
+                return f"config.spec: the derivation of {f.name!r:.80} holds a pattern"
+            columns_used(tree, ())
+        if f.range is not None and not (np.isfinite(f.range).all() and f.range[0] < f.range[1]):
+            return f"config.spec: the range of {f.name!r:.80} is not low < high"
+    if config.spec.as_of is not None:
+        import datetime
+
+        try:
+            datetime.date.fromisoformat(config.spec.as_of)
+        except ValueError:
+            return "config.spec.as_of is not a date"
+    return None
+
+
+def _nodes(tree):
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(getattr(node, "args", ()))
+        for attr in ("operand", "left", "right"):
+            child = getattr(node, attr, None)
+            if child is not None:
+                stack.append(child)

@@ -180,7 +180,7 @@ def score_batches(
     header and no rows is refused, unless ``empty_ok`` (one part of several, which adds
     no rows): then it is one batch of no rows, so that its output has the header.
     """
-    source.match.require(model.encoding.needs)
+    source.expect(model.encoding.needs, model.config.spec)
     facts = facts if facts is not None else scan(source, batch_rows)
     batches: Iterable[Batch] = source.batches(batch_rows)
     if facts.n_rows == 0:
@@ -268,7 +268,7 @@ def write_scored(
     (``empty_ok``: see :func:`score_batches`)."""
     header = _output_header(source.header)
     if facts is None:
-        source.match.require(model.encoding.needs)
+        source.expect(model.encoding.needs, model.config.spec)
         facts = scan(source, batch_rows)
     report.warnings.extend(facts.warnings)
     with ScoredWriter(str(path), fmt) as writer:
@@ -290,7 +290,7 @@ def score_table_batches(
     Duplicate ids are found over the whole table first, so the result is the same as
     one pass; the batches let a caller show progress.
     """
-    table.match.require(model.encoding.needs)
+    table = table.expect(model.encoding.needs, model.config.spec)
     frame = table.fields_frame()
     number_format = table.number_format or NumberFormat().seen(
         {name: frame[name] for name in frame.columns}, table.decimal)

@@ -20,7 +20,7 @@ import stat
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -47,6 +47,7 @@ from custseg.table.notes import (
     summary_row_notes,
 )
 from custseg.table.parse import CONVERSION_ERRORS, NumberFormat, cell_text
+from custseg.table.spec import InputSpec, source_key
 from custseg.table.validate import Validated, validate
 
 DEFAULT_BATCH_ROWS = 250_000
@@ -109,21 +110,53 @@ class CustomerTable:
         """The canonical field columns, as text, under canonical names."""
         return fields_frame(self.data, self.match)
 
-    def validated(self, needs: Sequence[str], ranges: Ranges) -> Validated:
+    def validated(self, needs: Sequence[str], ranges: Ranges,
+                  spec: InputSpec | None = None) -> Validated:
         """Every row validated for the fields in ``needs`` (refused by name if absent),
-        with this table's decimal mark, income unit and malformed rows."""
-        self.match.require(needs)
-        return validate(self.fields_frame(), required=needs, ranges=ranges,
+        with this table's decimal mark, income unit and malformed rows; a model's other
+        features (``spec``) read from their columns, found by header."""
+        table = self.with_spec(spec) if spec is not None and spec.extra else self
+        computed = set(spec.names) if spec is not None else set()
+        table.match.require([n for n in needs if n not in computed])
+        return validate(table.fields_frame(), required=needs, ranges=ranges,
                         decimal=self.decimal, income_unit=self.match.income_unit,
-                        structural=self.structural, number_format=self.number_format)
+                        structural=self.structural, number_format=self.number_format,
+                        spec=spec, as_of=spec.fit_date if spec is not None else None)
+
+    def expect(self, needs: Sequence[str], spec: InputSpec) -> CustomerTable:
+        """This table as a model of ``needs`` and ``spec`` reads it (see
+        :meth:`TableSource.expect`)."""
+        table = self.with_spec(spec) if spec.extra else self
+        table.match.require([n for n in needs if n not in spec.names])
+        return table
+
+    def with_spec(self, spec: InputSpec) -> CustomerTable:
+        """This table with the columns ``spec``'s features read located (refused, naming
+        the column, when the table lacks one)."""
+        return replace(self, match=self.match.with_sources(spec.source_columns()))
+
+
+def number_columns(match: HeaderMatch) -> dict[str, int]:
+    """The columns whose number format is decided over the whole file: the numeric
+    fields (by field name) and every other column but the id (by :func:`source_key`), any
+    of which a model's features may read."""
+    out = {name: pos for name, pos in match.fields.items() if name in NUMERIC_FIELDS}
+    used = set(match.fields.values())
+    for pos, header in enumerate(match.columns):
+        if pos not in used:
+            out.setdefault(source_key(header), pos)
+    return out
 
 
 def fields_frame(data: pa.Table, match: HeaderMatch) -> pd.DataFrame:
-    """The canonical field columns as text, wrapping the arrow data without a copy."""
-    return pd.DataFrame(
-        {name: pd.arrays.ArrowExtensionArray(data.column(pos)) for name, pos in match.fields.items()},
-        index=pd.RangeIndex(data.num_rows),
-    )
+    """The canonical field columns as text, wrapping the arrow data without a copy, then
+    the columns a model's features read (``column:HEADER``, see
+    :meth:`HeaderMatch.with_sources`)."""
+    columns = {name: pd.arrays.ArrowExtensionArray(data.column(pos))
+               for name, pos in match.fields.items()}
+    for header, pos in match.sources.items():
+        columns[source_key(header)] = pd.arrays.ArrowExtensionArray(data.column(pos))
+    return pd.DataFrame(columns, index=pd.RangeIndex(data.num_rows))
 
 
 class TableSource:
@@ -305,6 +338,13 @@ class TableSource:
     def decimal(self) -> str:
         return self.dialect.decimal if self.dialect else "."
 
+    def expect(self, needs: Sequence[str], spec: InputSpec) -> None:
+        """Locate the columns a model reads: the fields of ``needs`` and the columns of
+        ``spec``'s features (refused, naming the first missing, before any row is read)."""
+        if spec.extra:
+            self.match = self.match.with_sources(spec.source_columns())
+        self.match.require([n for n in needs if n not in spec.names])
+
     # -- reading ----------------------------------------------------------------
 
     def batches(self, rows: int = DEFAULT_BATCH_ROWS, *, column: int | None = None) -> Iterator[Batch]:
@@ -327,7 +367,7 @@ class TableSource:
         if cap is not None and self.parquet is not None and self.parquet.n_rows > cap:
             self._refuse_rows(cap, whole, f" ({self.parquet.n_rows:,}, says its footer)")
         seen = 0
-        numbers = {name: pos for name, pos in self.match.fields.items() if name in NUMERIC_FIELDS}
+        numbers = number_columns(self.match)
         columns = None
         if column is not None:  # the quick pass reads the number columns too, to decide
             columns = list(dict.fromkeys([column, *numbers.values()]))  # their format
@@ -564,8 +604,8 @@ def table_from_frame(
         _check_income_unit(data, match, ".", name)
     batch = Batch(data)
     _mark_summary_rows(batch, match)
-    numbers = NumberFormat().seen({n: data.column(p) for n, p in match.fields.items()
-                                   if n in NUMERIC_FIELDS}, ".")
+    numbers = NumberFormat().seen({n: data.column(p) for n, p in number_columns(match).items()},
+                                  ".")
     return CustomerTable(
         data=data, header=header, match=match, kind="frame", dialect=None, name=name,
         structural=batch.structural, number_format=numbers,

@@ -19,7 +19,8 @@ from custseg.model.segmentation import SegmentationModel
 from custseg.model.summaries import describe_model, fit_note, gender_mix_text
 from custseg.segments import charts
 from custseg.segments.explain import drivers, lift_text
-from custseg.table.fields import LABELS, NUMERIC_FIELDS, UNITS
+from custseg.segments.profile import numeric_columns
+from custseg.table.spec import with_unit
 
 _STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif;
@@ -107,7 +108,7 @@ def build_report(
     overview = ['<h2>Segments at a glance</h2><div class="grid">',
                 figure(charts.shares_donut(model.segments))]
     if values is not None and labels is not None:
-        fields = [f for f in NUMERIC_FIELDS if f in values.columns]
+        fields = numeric_columns(values)
         if len(fields) >= 2:
             overview.append(figure(charts.scatter_2d(values, labels, model.names, fields[-2],
                                                      fields[-1], max_points=5_000)))
@@ -119,16 +120,17 @@ def build_report(
         color = charts.segment_color(s.id)
         title_text = segment_label(s.id, s.name)
         rows = "".join(
-            f"<tr><td>{_e(LABELS[f])} ({_e(UNITS[f])})</td><td class='n'>{s.means[f]:.1f}</td>"
+            f"<tr><td>{_e(with_unit(f, model.config.spec))}</td><td class='n'>{s.means[f]:.1f}</td>"
             f"<td class='n'>{model.base.means[f]:.1f}</td><td class='n'>{s.z[f]:+.2f}</td>"
             f"<td>{_e(s.levels[f])}</td></tr>"
-            for f in NUMERIC_FIELDS if f in s.means and s.means[f] is not None
+            for f in s.means if s.means[f] is not None
         )
         rules = "".join(
             f"<li>{_e(r['text'])} — precision {r['precision']:.0%}, coverage "
             f"{r['coverage']:.0%}</li>" for r in s.rules
         )
-        lifts = "".join(f"<li>{_e(lift_text(d))}</li>" for d in drivers(s, model.base))
+        lifts = "".join(f"<li>{_e(lift_text(d, model.config.spec))}</li>"
+                        for d in drivers(s, model.base))
         stable = per_segment.get(s.id)
         stable_text = ("" if stable is None else
                        f"<p>Stability: Jaccard {stable:.2f} ({_e(reading(stable))}).</p>")
@@ -151,7 +153,7 @@ def build_report(
     extra = []
     if values is not None and labels is not None:
         extra.append("<h2>Distributions</h2>")
-        for f in [f for f in NUMERIC_FIELDS if f in values.columns]:
+        for f in numeric_columns(values):
             extra.append(figure(charts.distribution(values, labels, model.names, f)))
     body = "\n".join(head + overview + sections + extra)
     return (

@@ -72,6 +72,8 @@ def score_rows(
         duplicates=duplicates,
         structural=structural,
         number_format=number_format,
+        spec=model.config.spec,
+        as_of=model.config.spec.fit_date,
     )
     return Scored(score_validated(model, validated, memo), validated.reasons, validated.notes)
 

@@ -24,9 +24,10 @@ from custseg.cluster.evaluate import QualityMetrics, quality_metrics
 from custseg.cluster.features import FeatureEncoding, check_features, fit_encoding
 from custseg.cluster.labels import outliers_last
 from custseg.cluster.stability import Stability, stability
-from custseg.errors import CustsegError, NotEnoughDataError
+from custseg.errors import CustsegError, NotEnoughDataError, ParameterError, shown
 from custseg.segments.profile import BaseStats, Rulebook, SegmentProfile, profile_segments
 from custseg.table.fields import GENDER, Ranges
+from custseg.table.spec import TRANSFORMS, InputSpec, auto_transform, role_of, unit_of
 from custseg.table.text import RULE_NAME_MAX, TEXT_MAX, text_problem
 from custseg.table.validate import Validated, validate
 
@@ -49,6 +50,11 @@ class ModelConfig:
     ranges: Ranges = field(default_factory=Ranges)
     #: Subsample refits for the stability metric (0 skips it, as the live dashboard does).
     stability_resamples: int = 10
+    #: The features besides the well-known fields, and how to find them in a table.
+    spec: InputSpec = field(default_factory=InputSpec)
+    #: Feature -> "auto" (the default: a log for skewed values), "none", "log1p" or
+    #: "signed_log1p"; what was applied is the encoding's.
+    transforms: Mapping[str, str] = field(default_factory=dict)
 
     def resolved(self) -> ModelConfig:
         """The same config with features checked and every parameter filled in."""
@@ -57,10 +63,22 @@ class ModelConfig:
         check_fit_settings(n_neighbors=self.n_neighbors, sample_size=self.sample_size,
                            random_state=self.random_state, reference_size=self.reference_size)
         spec = get_algorithm(self.algorithm)
+        features = check_features(self.features, self.spec.names)
+        unknown = sorted(set(self.transforms) - set(features))
+        if unknown:
+            raise ParameterError(f"a transform is given for {shown(unknown[0])}, which is not "
+                                 f"a feature of this fit ({', '.join(features)}).",
+                                 parameter="transforms")
+        for name, how in self.transforms.items():
+            if how not in ("auto", *TRANSFORMS):
+                raise ParameterError(
+                    f"transform {shown(how)} for {shown(name)} is not one of auto, "
+                    f"{', '.join(TRANSFORMS)}.", parameter="transforms")
         return replace(
             self,
             params=spec.resolve(self.params),
-            features=check_features(self.features),
+            features=features,
+            spec=self.spec.without([n for n in self.spec.names if n not in features]),
         )
 
     @property
@@ -79,6 +97,8 @@ class ModelConfig:
             "random_state": self.random_state,
             "ranges": self.ranges.to_dict(),
             "stability_resamples": self.stability_resamples,
+            "spec": self.spec.to_dict(),
+            "transforms": dict(self.transforms),
         }
 
     @classmethod
@@ -86,6 +106,8 @@ class ModelConfig:
         values = dict(data)
         values["features"] = tuple(values["features"])
         values["ranges"] = Ranges.from_dict(values["ranges"])
+        values["spec"] = InputSpec.from_dict(values.get("spec"))
+        values["transforms"] = dict(values.get("transforms", {}))
         return cls(**values)
 
 
@@ -240,6 +262,7 @@ class SegmentationModel:
             "params": dict(self.config.params),
             "features": list(self.config.features),
             "use_gender": self.config.use_gender,
+            "features_spec": self.features_spec(),
             "n_rows": self.quality.n_used,
             "sample_size": int(self.fitted.n_fit_rows),
             "reference_size": int(len(self.fitted.reference_X)),
@@ -265,6 +288,24 @@ class SegmentationModel:
                 for s in self.segments
             ],
         })
+
+    def features_spec(self) -> list[dict[str, Any]]:
+        """Each clustered feature: where it comes from, what it means, its unit and the
+        transform applied before scaling."""
+        out = []
+        for i, name in enumerate(self.config.features):
+            extra = self.config.spec.get(name)
+            out.append({
+                "name": name,
+                "source": "field" if extra is None else extra.source,
+                "kind": "numeric",
+                "role": role_of(name, self.config.spec),
+                "unit": unit_of(name, self.config.spec),
+                "transform": self.encoding.transform_of(i),
+                **({"column": extra.column} if extra is not None and extra.column else {}),
+                **({"expr": extra.expr} if extra is not None and extra.expr else {}),
+            })
+        return out
 
     def _metrics_document(self) -> dict[str, Any]:
         """The summary's ``metrics``: quality, stability and the assigner's fidelity.
@@ -308,6 +349,32 @@ class SegmentationModel:
         )
 
 
+def fitted_transforms(values: pd.DataFrame, config: ModelConfig) -> list[str]:
+    """Each feature's transform: as the config says, or for ``auto`` (the default) a log
+    of a skewed feature (see :func:`custseg.table.spec.auto_transform`). ``log1p`` asked
+    for a feature with negative values is refused: it would be cut at 0, silently."""
+    out = []
+    for f in config.features:
+        x = values[f].to_numpy(dtype="float64")
+        how = config.transforms.get(f, "auto")
+        if how == "auto":
+            how = auto_transform(x)
+        elif how == "log1p" and len(x) and np.nanmin(x) < 0:
+            raise ParameterError(
+                f"{f} has negative values (the lowest is {np.nanmin(x):g}), and log1p needs "
+                "values of 0 or more; use signed_log1p, or none", parameter="transforms")
+        out.append(how)
+    return out
+
+
+def _with_domains(spec: InputSpec, features: tuple[str, ...], transforms: list[str]) -> InputSpec:
+    """The spec with 0 as the smallest value of each feature the model takes the log of,
+    so that scoring flags a negative value rather than cutting it."""
+    logged = {f for f, t in zip(features, transforms, strict=True) if t == "log1p"}
+    return replace(spec, extra=tuple(
+        replace(f, min_value=0.0) if f.name in logged else f for f in spec.extra))
+
+
 def fit_model(
     frame: pd.DataFrame,
     config: ModelConfig,
@@ -329,7 +396,7 @@ def fit_model(
     if validated is None:
         validated = validate(
             frame, required=config.needs, ranges=config.ranges, decimal=decimal,
-            income_unit=income_unit,
+            income_unit=income_unit, spec=config.spec, as_of=config.spec.fit_date,
         )
     values = validated.valid_values()
     quality = DataQuality.from_validated(validated)
@@ -341,7 +408,9 @@ def fit_model(
             f"only {len(values)} of {validated.n_rows} rows are valid, and fitting needs at "
             f"least {needed}." + (f" Invalid rows: {reasons}." if reasons else "")
         )
-    encoding = fit_encoding(values, config.features, config.use_gender)
+    transforms = fitted_transforms(values, config)
+    encoding = fit_encoding(values, config.features, config.use_gender, transforms)
+    config = replace(config, spec=_with_domains(config.spec, config.features, transforms))
     X = encoding.transform(values)
     segmenter = Segmenter(
         algorithm=config.algorithm,
@@ -355,7 +424,8 @@ def fit_model(
         warnings.simplefilter("always")
         segmenter.fit(X)
     messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
-    base, segments = profile_segments(values, segmenter.labels_, config.features, rulebook)
+    base, segments = profile_segments(values, segmenter.labels_, config.features, rulebook,
+                                      config.spec)
     rules = segment_rules(values, segmenter.labels_, config.features, seed=config.random_state)
     segments = tuple(
         replace(s, rules=tuple(r.to_dict() for r in rules.get(s.id, ()))) for s in segments

@@ -17,7 +17,7 @@ from custseg.cluster.labels import NOISE, segment_label
 from custseg.cluster.stability import Stability, reading
 from custseg.model.segmentation import SegmentationModel
 from custseg.segments.profile import BaseStats, SegmentProfile
-from custseg.table.fields import LABELS, NUMERIC_FIELDS, UNITS
+from custseg.table.spec import InputSpec, label_of, with_unit
 from custseg.table.validate import Validated
 
 
@@ -35,17 +35,16 @@ def headline(model: SegmentationModel) -> dict[str, Any]:
     }
 
 
-def level_table(segment: SegmentProfile, base: BaseStats) -> pd.DataFrame:
+def level_table(segment: SegmentProfile, base: BaseStats,
+                spec: InputSpec | None = None) -> pd.DataFrame:
     """Per feature: the segment's average, everyone's average, and the gap in SD (the
     level chart beside it says low / mid / high)."""
     # Column names are short so the table fits a dashboard card.
     rows = []
-    for f in NUMERIC_FIELDS:
-        if f not in segment.means:
-            continue
+    for f in segment.means:
         rows.append(
             {
-                "feature": f"{LABELS[f]} ({UNITS[f]})",
+                "feature": with_unit(f, spec),
                 "segment": segment.means[f],
                 "everyone": base.means[f],
                 "gap (SD)": segment.z[f],
@@ -63,7 +62,7 @@ def describe_model(model: SegmentationModel) -> str:
     """"K-Means (n_clusters=5, n_init=10) on age, annual income and spending score"."""
     spec = get_algorithm(model.config.algorithm)
     params = ", ".join(f"{k}={v}" for k, v in model.config.params.items())
-    features = [LABELS[f].lower() for f in model.config.features]
+    features = [label_of(f).lower() for f in model.config.features]
     if model.config.use_gender:
         features.append("gender")
     return f"{spec.label} ({params}) on {_listed(features)}"

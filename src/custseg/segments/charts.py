@@ -22,7 +22,7 @@ from custseg.cluster.evaluate import KCurve, sample_rows
 from custseg.cluster.labels import NOISE, outliers_last
 from custseg.cluster.labels import segment_label as plain_label
 from custseg.segments.profile import BaseStats, SegmentProfile
-from custseg.table.fields import LABELS, UNITS
+from custseg.table.spec import label_of, unit_of, with_unit
 
 OUTLIER_COLOR = "#8c8c8c"
 # Tableau 10 without its grey (kept for outliers), then Tableau 20's lighter tones:
@@ -64,7 +64,7 @@ def _order(names: Mapping[int, str]) -> list[str]:
 
 
 def _axis(field: str) -> str:
-    return f"{LABELS.get(field, field)} ({UNITS[field]})" if field in UNITS else LABELS.get(field, field)
+    return with_unit(field)
 
 
 def labelled(values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str]) -> pd.DataFrame:
@@ -121,8 +121,8 @@ def scatter_2d(
     )
     if not use_size:
         fig.update_traces(marker=dict(size=6))
-    bubble = f", bubble size: {LABELS[use_size].lower()}" if use_size else ""
-    return _finish(fig, f"{LABELS[y]} against {LABELS[x].lower()}{bubble}{note}", 520)
+    bubble = f", bubble size: {label_of(use_size).lower()}" if use_size else ""
+    return _finish(fig, f"{label_of(y)} against {label_of(x).lower()}{bubble}{note}", 520)
 
 
 def scatter_3d(
@@ -184,7 +184,7 @@ def distribution(
     fig.update_yaxes(showticklabels=False, row=1, col=1)
     fig.update_yaxes(title_text="Customers", row=2, col=1)
     fig.update_xaxes(title_text=_axis(feature), row=2, col=1)
-    return _finish(fig, f"{LABELS[feature]} by segment", 480)
+    return _finish(fig, f"{label_of(feature)} by segment", 480)
 
 
 def shares_donut(segments: Sequence[SegmentProfile]) -> go.Figure:
@@ -241,7 +241,7 @@ def profile_bars(segment: SegmentProfile, threshold: float = 0.5) -> go.Figure:
     z = [segment.z[f] for f in fields]
     fig = go.Figure(
         go.Bar(
-            x=z, y=[LABELS[f] for f in fields], orientation="h",
+            x=z, y=[label_of(f) for f in fields], orientation="h",
             marker_color=segment_color(segment.id),
             text=[segment.levels[f] for f in fields], textposition="outside",
             hovertemplate="%{y}: %{x:+.2f} SD vs all customers<extra></extra>",
@@ -266,13 +266,14 @@ def gauge(
         go.Indicator(
             mode="gauge+number+delta",
             value=value,
-            number={"suffix": f" {UNITS[field]}" if field != "spending_score" else ""},
+            number={"suffix": f" {unit_of(field)}" if field != "spending_score" and unit_of(field)
+                    else ""},
             # Above or below the segment average is neither good nor bad: one neutral colour.
             delta={"reference": mean, "relative": False, "valueformat": ".1f",
                    "increasing": {"color": "#6b7280"}, "decreasing": {"color": "#6b7280"}}
             if mean is not None else None,
-            title={"text": f"{LABELS[field]}<br><sup>segment average {mean:.1f}</sup>"
-                   if mean is not None else LABELS[field]},
+            title={"text": f"{label_of(field)}<br><sup>segment average {mean:.1f}</sup>"
+                   if mean is not None else label_of(field)},
             gauge={
                 "axis": {"range": [low, high]},
                 "bar": {"color": color},

@@ -23,8 +23,9 @@ from sklearn.tree import DecisionTreeClassifier
 
 from custseg.cluster.evaluate import sample_rows
 from custseg.cluster.labels import NOISE
-from custseg.segments.profile import BaseStats, SegmentProfile
-from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS, UNITS, fmt_number
+from custseg.segments.profile import BaseStats, SegmentProfile, numeric_columns
+from custseg.table.fields import GENDER, fmt_number
+from custseg.table.spec import InputSpec, label_of, unit_of
 
 RULE_SAMPLE = 50_000
 
@@ -132,7 +133,7 @@ def _positive_paths(tree: DecisionTreeClassifier, min_precision: float):
 def drivers(segment: SegmentProfile, base: BaseStats) -> list[dict[str, Any]]:
     """Each feature's average against everyone's, as a lift, strongest first."""
     out = []
-    for f in NUMERIC_FIELDS:
+    for f in segment.means:
         mean = segment.means.get(f)
         everyone = base.means.get(f)
         if mean is None or everyone is None:
@@ -144,13 +145,14 @@ def drivers(segment: SegmentProfile, base: BaseStats) -> list[dict[str, Any]]:
     return out
 
 
-def lift_text(driver: Mapping[str, Any]) -> str:
+def lift_text(driver: Mapping[str, Any], spec: InputSpec | None = None) -> str:
     """"Annual income 1.4× the average (86.5 vs 60.6 k$)"."""
     lift = driver["lift"]
     f = driver["feature"]
     shown = "–" if lift is None else f"{lift:.2f}×"
-    return (f"{LABELS[f]} {shown} the average ({driver['segment_mean']:.1f} vs "
-            f"{driver['base_mean']:.1f} {UNITS[f]})")
+    unit = unit_of(f, spec)
+    return (f"{label_of(f)} {shown} the average ({driver['segment_mean']:.1f} vs "
+            f"{driver['base_mean']:.1f}{' ' + unit if unit else ''})")
 
 
 # ----------------------------------------------------------------- comparisons
@@ -188,9 +190,7 @@ def compare_segments(
     if not in_a.any() or not in_b.any():
         raise ValueError(f"segments {a} and {b} must both have customers")
     rows, phrases = [], []
-    for f in NUMERIC_FIELDS:
-        if f not in values.columns:
-            continue
+    for f in numeric_columns(values):
         xa = values.loc[in_a, f].to_numpy(dtype="float64")
         xb = values.loc[in_b, f].to_numpy(dtype="float64")
         xa, xb = xa[np.isfinite(xa)], xb[np.isfinite(xb)]
@@ -222,9 +222,11 @@ def _phrase(feature: str, ma: float, mb: float, meaningful: bool) -> str:
             return "same age"
         diff = ma - mb
         return f"{abs(diff):.0f} years {'older' if diff > 0 else 'younger'}"
-    verb, noun = _VERBS[feature]
+    verb, noun = _VERBS.get(feature, ("is", feature))
     if not meaningful:
         return f"same {noun}"
+    if feature not in _VERBS:
+        return f"{feature} {ma:.1f} vs {mb:.1f}"
     ratio = ma / mb if mb else float("inf")
     if ratio >= 1.5:
         return f"{verb} {ratio:.1f}× more"

@@ -23,7 +23,8 @@ from pydantic import ValidationError
 from custseg.cluster.labels import NOISE, outliers_last
 from custseg.errors import CustsegError
 from custseg.segments.schema import MAX_RULEBOOK_CHARS, RulebookDoc, problem_text
-from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS, UNITS, fmt_number
+from custseg.table.fields import GENDER, ID, NUMERIC_FIELDS, fmt_number
+from custseg.table.spec import InputSpec, label_of, unit_of
 
 
 class RulebookError(CustsegError):
@@ -169,9 +170,16 @@ class SegmentProfile:
         return cls(**values)
 
 
+def numeric_columns(values: pd.DataFrame) -> list[str]:
+    """The numeric features of a validated frame: the well-known fields present, in their
+    order, then the model's other features."""
+    fields = [f for f in NUMERIC_FIELDS if f in values.columns]
+    return fields + [c for c in values.columns if c not in (*NUMERIC_FIELDS, ID, GENDER)]
+
+
 def base_stats(values: pd.DataFrame) -> BaseStats:
     """Statistics of the whole (valid) customer base."""
-    numeric = [f for f in NUMERIC_FIELDS if f in values.columns]
+    numeric = numeric_columns(values)
     frame = values[numeric].astype("float64")
     mix = {}
     if GENDER in values.columns:
@@ -219,6 +227,7 @@ def profile_segments(
     labels: np.ndarray,
     features: Sequence[str],
     rulebook: Rulebook,
+    spec: InputSpec | None = None,
 ) -> tuple[BaseStats, tuple[SegmentProfile, ...]]:
     """Profile every segment of ``labels`` against the base ``values``.
 
@@ -226,7 +235,7 @@ def profile_segments(
     when present, may still separate two segments that would share a name).
     """
     base = base_stats(values)
-    numeric = [f for f in NUMERIC_FIELDS if f in values.columns]
+    numeric = numeric_columns(values)
     frame = values[numeric].astype("float64").assign(_label=np.asarray(labels))
     grouped = frame.groupby("_label", sort=True)
     means, mins, maxs = grouped.mean(), grouped.min(), grouped.max()
@@ -267,7 +276,7 @@ def profile_segments(
         )
     named = _name_segments(drafts, features, rulebook, ranks)
     segments = tuple(
-        SegmentProfile(**d, **named[d["id"]], facts=_facts(d, base, features))
+        SegmentProfile(**d, **named[d["id"]], facts=_facts(d, base, features, spec))
         for d in sorted(drafts, key=lambda d: outliers_last(d["id"]))
     )
     return base, segments
@@ -285,7 +294,10 @@ def _name_segments(
             out[d["id"]] = {"name": o["name"], "description": o["description"],
                             "strategy": o["strategy"]}
             continue
-        rule = rulebook.match(d["levels"], features)
+        # over other columns than the well-known fields, the rulebook's rules (about
+        # those fields) would hide the strongest traits: every segment is named by them
+        worded = all(f in NUMERIC_FIELDS for f in features)
+        rule = rulebook.match(d["levels"], features) if worded else None
         if rule is None:
             out[d["id"]] = {
                 "name": _generic_name(d, features, rulebook, ranks.get(d["id"], {})),
@@ -301,7 +313,14 @@ def _name_segments(
 
 def _generic_name(d: Mapping[str, Any], features: Sequence[str], rulebook: Rulebook,
                   rank: Mapping[str, float]) -> str:
-    """The strongest traits first: the features whose mid-rank is furthest from ½."""
+    """The strongest traits first: the features whose mid-rank is furthest from ½. Over
+    features other than the well-known fields, the two strongest in the columns' words:
+    "High CASH_ADVANCE · Low PURCHASES"."""
+    strongest = sorted(features, key=lambda f: -abs(rank.get(f, 0.5) - 0.5))
+    if any(f not in NUMERIC_FIELDS for f in features):
+        traits = [f"{d['levels'][f].capitalize()} {label_of(f)}" for f in strongest
+                  if d["levels"].get(f, "mid") != "mid"][:2]
+        return " · ".join(traits) if traits else "Typical customers"
     words = [
         rulebook.words.get(f, {}).get(d["levels"][f], f"{d['levels'][f]} {f}")
         for f in sorted(features, key=lambda f: -abs(rank.get(f, 0.5) - 0.5))
@@ -342,15 +361,16 @@ def _clashes(names: Mapping[int, Mapping[str, str]], by_id: Mapping[int, Any]) -
     return [ids for ids in groups.values() if len(ids) > 1]
 
 
-def _facts(d: Mapping[str, Any], base: BaseStats, features: Sequence[str]) -> tuple[str, ...]:
+def _facts(d: Mapping[str, Any], base: BaseStats, features: Sequence[str],
+           spec: InputSpec | None = None) -> tuple[str, ...]:
     facts = []
-    for f in NUMERIC_FIELDS:
-        if f not in d["means"]:
-            continue
+    for f in d["means"]:
         tag = "" if f in features else " (not clustered)"
+        unit = unit_of(f, spec)
+        unit = f" {unit}" if unit else ""
         facts.append(
-            f"{LABELS[f]}: {fmt_number(round(d['means'][f], 1))} {UNITS[f]} on average vs "
-            f"{fmt_number(round(base.means[f], 1))} {UNITS[f]} for all customers "
+            f"{label_of(f)}: {fmt_number(round(d['means'][f], 1))}{unit} on average vs "
+            f"{fmt_number(round(base.means[f], 1))}{unit} for all customers "
             f"({d['z'][f]:+.1f} SD, {d['levels'][f]}){tag}"
         )
-    return tuple(facts)
+    return tuple(facts[:20])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from custseg.errors import SchemaError, shown
 from custseg.table.fields import AGE, FIELDS, GENDER, ID, INCOME, INCOME_UNITS, SCORE
@@ -86,6 +86,32 @@ class HeaderMatch:
     income_unit_source: str = "default"  # "header" | "given" | "default"
     #: Field -> why the column its header names was not taken (an income in euros).
     refused: Mapping[str, str] = field(default_factory=dict)
+    #: Columns a model reads besides the fields (its features' sources): header -> position.
+    sources: Mapping[str, int] = field(default_factory=dict)
+
+    def with_sources(self, headers: Sequence[str]) -> HeaderMatch:
+        """This match with the positions of ``headers`` (as a model wrote them): the
+        header exactly, else the one header equal after normalisation; a header missing
+        or found twice is refused, naming it."""
+        found: dict[str, int] = {}
+        for wanted in headers:
+            exact = [i for i, c in enumerate(self.columns) if c == wanted]
+            if not exact:
+                key = normalise_header(wanted)
+                exact = [i for i, c in enumerate(self.columns) if normalise_header(c) == key]
+            if len(exact) > 1:
+                raise SchemaError(
+                    f"the model reads the column {shown(wanted)}, and the table has "
+                    f"{len(exact)} columns of that name; keep one.")
+            if not exact:
+                cols = ", ".join(repr(str(c)) for c in self.columns[:20])
+                more = " …" if len(self.columns) > 20 else ""
+                raise SchemaError(
+                    f"the model reads the column {shown(wanted)}, which this table does not "
+                    f"have. The table has: {cols}{more}. Give a table with the columns the "
+                    "model was fitted on")
+            found[wanted] = exact[0]
+        return replace(self, sources=found)
 
     @property
     def ignored(self) -> tuple[str, ...]:

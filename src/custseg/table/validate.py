@@ -5,6 +5,7 @@ Nothing is imputed and no row is dropped: every row that cannot be used says exa
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from custseg.table.parse import (
     parse_numbers,
     to_arrow_text,
 )
+from custseg.table.spec import InputSpec, source_key
 
 
 @dataclass
@@ -112,14 +114,17 @@ def _check_number(
     cells: pd.Series,
     name: str,
     *,
-    ranges: Ranges,
+    bounds: tuple[float, float] | None,
+    unit: str,
     required: bool,
     decimal: str,
     income_unit: str,
     skip: np.ndarray,
     number_format: NumberFormat | None,
+    format_key: str | None = None,
 ) -> np.ndarray:
-    """Parse one numeric field and log its problems; return its values, NaN where unusable.
+    """Parse one numeric column and log its problems; return its values, NaN where
+    unusable (outside ``bounds``, when given, too).
 
     Missing values are logged only for a ``required`` field; problems in any other field
     are logged as notes that do not invalidate the row.
@@ -127,8 +132,8 @@ def _check_number(
     parsed = parse_numbers(cells, decimal=decimal,
                            money_unit=income_unit if name == INCOME else None,
                            mixed=FROM_VALUES if number_format is None
-                           else number_format.mixed.get(name))
-    low, high = ranges.of(name)
+                           else number_format.mixed.get(format_key or name))
+    low, high = bounds if bounds is not None else (-np.inf, np.inf)
     suffix = "" if required else " (not used for segmenting)"
     with np.errstate(invalid="ignore"):
         outside = (parsed.status == OK) & ((parsed.values < low) | (parsed.values > high))
@@ -149,11 +154,11 @@ def _check_number(
             log.add(mask, np.array([message(c) for c in cells_], dtype=object),
                     f"{name} {reason}", invalid=required, skip=skip)
     if outside.any():
-        unit = UNITS[name]
+        unit = f" {unit}" if unit else ""
         hint = _DOLLARS_HINT if name == INCOME and income_unit == "k$" else ""
         msgs = np.array(
-            [f"{name}: {fmt_number(v)} {unit} is outside {fmt_number(low)}–"
-             f"{fmt_number(high)} {unit}{hint}{suffix}" for v in parsed.values[outside]],
+            [f"{name}: {fmt_number(v)}{unit} is outside {fmt_number(low)}–"
+             f"{fmt_number(high)}{unit}{hint}{suffix}" for v in parsed.values[outside]],
             dtype=object,
         )
         log.add(outside, msgs, f"{name} out of range", invalid=required, skip=skip)
@@ -198,8 +203,11 @@ def validate(
     duplicates: Mapping[int, str] | None = None,
     structural: Mapping[int, str] | None = None,
     number_format: NumberFormat | None = None,
+    spec: InputSpec | None = None,
+    as_of: datetime.date | None = None,
 ) -> Validated:
-    """Validate rows of canonical fields (as text or typed values).
+    """Validate rows of canonical fields (as text or typed values), and of a model's
+    other features (``spec``: columns read from ``column:HEADER``, derived ones computed).
 
     A row is invalid when a field in ``required`` is missing, not a number, or out of
     range; issues in other fields are reported on the row but do not invalidate it.
@@ -223,7 +231,8 @@ def validate(
         ``frame``, which is then the whole table.
     """
     ranges = ranges or Ranges()
-    missing_cols = [f for f in required if f not in frame.columns]
+    computed = set(spec.names) if spec is not None else set()
+    missing_cols = [f for f in required if f not in frame.columns and f not in computed]
     if missing_cols:
         raise SchemaError(f"no column for {', '.join(missing_cols)}.")
     structural = structural or {}
@@ -239,15 +248,114 @@ def validate(
             mask = gender.isna().to_numpy()
             log.add(mask, np.full(int(mask.sum()), "gender: missing", dtype=object),
                     "gender missing", invalid=True, skip=broken)
+    derived = {f.name for f in spec.extra if f.source == "derived"} if spec else set()
     for name in NUMERIC_FIELDS:
-        if name in frame.columns:
+        if name in frame.columns and name not in derived:  # a derivation wins over a field
             out[name] = _check_number(
-                log, frame[name], name, ranges=ranges, required=name in required,
-                decimal=decimal, income_unit=income_unit, skip=broken,
-                number_format=number_format,
+                log, frame[name], name, bounds=ranges.of(name), unit=UNITS[name],
+                required=name in required, decimal=decimal, income_unit=income_unit,
+                skip=broken, number_format=number_format,
             )
+    if spec is not None and spec.extra:
+        out.update(_check_features(log, frame, spec, required, decimal=decimal, skip=broken,
+                                   number_format=number_format, as_of=as_of))
 
     values = pd.DataFrame(out, index=frame.index).reset_index(drop=True)
     _note_duplicates(log, frame, values.get(ID), duplicates, skip=broken)
     _note_structural(log, structural)
     return Validated(values, ~log.invalid, log.issues, log.reasons, log.notes)
+
+
+def _check_features(
+    log: _IssueLog, frame: pd.DataFrame, spec: InputSpec, required: Sequence[str], *,
+    decimal: str, skip: np.ndarray, number_format: NumberFormat | None,
+    as_of: datetime.date | None,
+) -> dict[str, np.ndarray]:
+    """The values of a model's features other than the fields, their problems logged
+    (a bad source cell names its column; a formula undefined on a row says so)."""
+    from custseg.table.dates import DATE_REASONS, decide_date_format, parse_dates
+    from custseg.table.derive import DateValues, evaluate, parse_expression
+    from custseg.table.spec import date_format_from_text
+
+    out: dict[str, np.ndarray] = {}
+    parsed: dict[str, np.ndarray] = {}
+
+    def column(header: str, used_by: str, needed: bool) -> np.ndarray:
+        if header not in parsed:
+            key = source_key(header)
+            if key not in frame.columns:
+                raise SchemaError(f"no column {shown(header)} for the feature "
+                                  f"{shown(used_by)}.")
+            parsed[header] = _check_number(
+                log, frame[key], header, bounds=None, unit="", required=needed,
+                decimal=decimal, income_unit="k$", skip=skip, number_format=number_format,
+                format_key=key)
+        return parsed[header]
+
+    read_dates: dict[str, DateValues] = {}
+
+    def dates(header: str, used_by: str, needed: bool) -> DateValues:
+        if header not in read_dates:
+            key = source_key(header)
+            if key not in frame.columns:
+                raise SchemaError(f"no column {shown(header)} for the feature "
+                                  f"{shown(used_by)}.")
+            text = spec.date_formats.get(header)
+            fmt = (date_format_from_text(text) if text is not None else
+                   decide_date_format(frame[key], name=header))
+            parsed = parse_dates(frame[key], fmt)
+            cells = np.asarray(to_arrow_text(frame[key]).to_pylist(), dtype=object)
+            for code, reason in DATE_REASONS.items():
+                mask = parsed.status == code
+                if mask.any():
+                    log.add(mask, np.array([f"{header}: {shown(c)} is {reason}"
+                                            for c in cells[mask]], dtype=object),
+                            f"{header} not a date", invalid=needed, skip=skip)
+            missing = parsed.status == MISSING
+            if needed and missing.any():
+                log.add(missing, np.full(int(missing.sum()), f"{header}: missing",
+                                         dtype=object),
+                        f"{header} missing", invalid=True, skip=skip)
+            read_dates[header] = DateValues(np.asarray(parsed.days, dtype="float64"),
+                                            parsed.year_only)
+        return read_dates[header]
+
+    for f in spec.extra:
+        needed = f.name in required
+        if f.source == "column":
+            values = column(f.column or f.name, f.name, needed)
+        else:
+            tree = parse_expression(f.expr or "")
+            result = evaluate(tree, lambda h, f=f, needed=needed: column(h, f.name, needed),
+                              lambda h, f=f, needed=needed: dates(h, f.name, needed),
+                              as_of or datetime.date.today(), len(frame))
+            values = np.array(result.values, dtype="float64")
+            undefined = np.asarray(result.undefined)
+            if undefined.any():
+                log.add(undefined, np.full(int(undefined.sum()),
+                                           f"{f.name}: {f.expr} cannot be computed here "
+                                           "(a division by zero, or a value out of range)",
+                                           dtype=object),
+                        f"{f.name} undefined", invalid=needed, skip=skip)
+        if f.min_value is not None:
+            below = np.isfinite(values) & (values < f.min_value)
+            if below.any():
+                log.add(below, np.array(
+                    [f"{f.name}: {fmt_number(v)} is below {fmt_number(f.min_value)}, the "
+                     f"smallest value this model reads {f.name} at (it takes its log)"
+                     for v in values[below]], dtype=object),
+                    f"{f.name} below {fmt_number(f.min_value)}", invalid=needed, skip=skip)
+                values = np.where(below, np.nan, values)
+        if f.range is not None:
+            low, high = f.range
+            with np.errstate(invalid="ignore"):
+                outside = np.isfinite(values) & ((values < low) | (values > high))
+            if outside.any():
+                unit = f" {f.unit}" if f.unit else ""
+                log.add(outside, np.array(
+                    [f"{f.name}: {fmt_number(v)}{unit} is outside {fmt_number(low)}–"
+                     f"{fmt_number(high)}{unit}" for v in values[outside]], dtype=object),
+                    f"{f.name} out of range", invalid=needed, skip=skip)
+                values = np.where(outside, np.nan, values)
+        out[f.name] = values
+    return out

@@ -42,13 +42,13 @@ if uploaded is None:
     st.stop()
 table = uploaded.table
 try:
-    table.match.require(model.encoding.needs)
+    table = table.expect(model.encoding.needs, model.config.spec)
 except CustsegError as exc:
     show_error(exc)
     st.stop()
 
 # ---- data quality
-validated = table.validated(model.encoding.needs, model.config.ranges)
+validated = table.validated(model.encoding.needs, model.config.ranges, model.config.spec)
 st.subheader("Data quality", divider="gray")
 c = st.columns(4)
 c[0].metric("Rows", f"{validated.n_rows:,}")

@@ -1,0 +1,405 @@
+"""Features beyond the well-known fields: what a model clusters on, and how to find it again.
+
+A feature is one of the well-known numeric fields (``age``, ``annual_income``,
+``spending_score``, found through the header alias table), a column of the input (named by
+its header as written), or a derived column (named by the user, computed by an expression
+of :mod:`custseg.table.derive`). Each has a role (what it means, for names and charts), a
+unit (the column's own, never the role's), a valid range when one is known, and a
+transform applied before scaling (``log1p`` for skewed money). The well-known fields keep
+their names, units and ranges; the other features are described by :class:`Feature` and
+travel with the model (:class:`InputSpec`), so that scoring a file finds the same columns.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from custseg.errors import ParameterError, shown
+from custseg.table.fields import LABELS, NUMERIC_FIELDS, UNITS, Ranges
+from custseg.table.roles import FIELD_ROLES, detect_role
+
+if TYPE_CHECKING:
+    from custseg.table.dates import DateFormat
+    from custseg.table.headers import HeaderMatch
+
+#: Transforms applied before scaling (``auto`` is decided at fit from the column's skew).
+TRANSFORMS: tuple[str, ...] = ("none", "log1p", "signed_log1p")
+#: A skew above this makes ``auto`` choose a log transform.
+SKEW_FOR_LOG = 1.0
+#: The most features a model clusters on.
+MAX_FEATURES = 50
+#: The longest feature name (a header as written, or a derived name).
+MAX_FEATURE_NAME = 100
+#: A source column's key in a frame of canonical fields (no field name holds a colon).
+COLUMN_PREFIX = "column:"
+
+
+def source_key(header: str) -> str:
+    """The frame column that holds the input column ``header`` for a model's features."""
+    return COLUMN_PREFIX + header
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature other than a well-known field.
+
+    ``source`` is ``"column"`` (read from the input column ``column``, by its header as
+    written) or ``"derived"`` (computed by ``expr``, canonical derivation text).
+    """
+
+    name: str
+    source: str
+    role: str = "other"
+    unit: str = ""
+    range: tuple[float, float] | None = None
+    column: str | None = None
+    expr: str | None = None
+    #: The smallest value the model reads (0 for a feature it takes the log of).
+    min_value: float | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "role": self.role,
+            "unit": self.unit,
+            "range": None if self.range is None else [float(self.range[0]),
+                                                      float(self.range[1])],
+            "column": self.column,
+            "expr": self.expr,
+            "min_value": self.min_value,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Feature:
+        low_high = data.get("range")
+        return cls(
+            name=str(data["name"]), source=str(data["source"]), role=str(data["role"]),
+            unit=str(data["unit"]),
+            range=None if low_high is None else (float(low_high[0]), float(low_high[1])),
+            column=data.get("column"), expr=data.get("expr"),
+            min_value=None if data.get("min_value") is None else float(data["min_value"]),
+        )
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How a model's features are found in a table: the features other than the
+    well-known fields, the date derivations count from, and the date formats given.
+
+    Empty for a model of the well-known fields alone (the Mall table), so those models
+    are exactly what they always were.
+    """
+
+    extra: tuple[Feature, ...] = ()
+    #: The fit's date (ISO), from which ``years_since``/``days_since`` without a date count.
+    as_of: str | None = None
+    #: Column header -> strftime format, as the user gave it (``--date-format``).
+    date_formats: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.extra]
+        if len(set(names)) != len(names):
+            twice = next(n for n in names if names.count(n) > 1)
+            raise ParameterError(f"the feature {shown(twice)} is defined twice.")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.extra)
+
+    @property
+    def fit_date(self) -> datetime.date | None:
+        return datetime.date.fromisoformat(self.as_of) if self.as_of else None
+
+    def source_columns(self) -> tuple[str, ...]:
+        """The input headers the features read, in order, once each."""
+        from custseg.table.derive import columns_used, parse_expression
+
+        out: list[str] = []
+        for f in self.extra:
+            if f.source == "column" and f.column is not None:
+                out.append(f.column)
+            elif f.source == "derived" and f.expr is not None:
+                out.extend(columns_used(parse_expression(f.expr), ()))
+        return tuple(dict.fromkeys(out))
+
+    def get(self, name: str) -> Feature | None:
+        for f in self.extra:
+            if f.name == name:
+                return f
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"extra": [f.to_dict() for f in self.extra], "as_of": self.as_of,
+                "date_formats": dict(self.date_formats)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> InputSpec:
+        if not data:
+            return cls()
+        return cls(extra=tuple(Feature.from_dict(f) for f in data.get("extra", ())),
+                   as_of=data.get("as_of"), date_formats=dict(data.get("date_formats", {})))
+
+    def without(self, names: Sequence[str]) -> InputSpec:
+        return replace(self, extra=tuple(f for f in self.extra if f.name not in names))
+
+
+def label_of(name: str) -> str:
+    """A feature's label: the well-known field's, else its name as written."""
+    return LABELS.get(name, name)
+
+
+def unit_of(name: str, spec: InputSpec | None = None) -> str:
+    """A feature's unit ("" when it has none)."""
+    if name in UNITS:
+        return UNITS[name]
+    found = spec.get(name) if spec is not None else None
+    return found.unit if found is not None else ""
+
+
+def role_of(name: str, spec: InputSpec | None = None) -> str:
+    if name in FIELD_ROLES:
+        return FIELD_ROLES[name]
+    found = spec.get(name) if spec is not None else None
+    return found.role if found is not None else "other"
+
+
+def range_of(name: str, ranges: Ranges, spec: InputSpec | None = None) -> tuple[float, float] | None:
+    if name in NUMERIC_FIELDS:
+        return ranges.of(name)
+    found = spec.get(name) if spec is not None else None
+    return found.range if found is not None else None
+
+
+def with_unit(name: str, spec: InputSpec | None = None) -> str:
+    """``"Age (years)"``, ``"MntWines ($)"``, or the label alone when there is no unit."""
+    unit = unit_of(name, spec)
+    return f"{label_of(name)} ({unit})" if unit else label_of(name)
+
+
+def skew(values: np.ndarray) -> float | None:
+    """Fisher–Pearson skew of the finite values; None when it is undefined (fewer than
+    three values, or all equal)."""
+    x = np.asarray(values, dtype="float64")
+    x = x[np.isfinite(x)]
+    if len(x) < 3:
+        return None
+    centred = x - x.mean()
+    var = float(np.mean(centred**2))
+    if not var > 0:
+        return None
+    return float(np.mean(centred**3) / var**1.5)
+
+
+def auto_transform(values: np.ndarray) -> str:
+    """``log1p`` for a skewed non-negative feature, ``signed_log1p`` for a skewed one with
+    negative values (net spend after returns), ``none`` otherwise."""
+    s = skew(values)
+    if s is None or abs(s) <= SKEW_FOR_LOG:
+        return "none"
+    x = np.asarray(values, dtype="float64")
+    return "signed_log1p" if np.nanmin(x) < 0 else ("log1p" if s > 0 else "none")
+
+
+def apply_transform(values: np.ndarray, transform: str) -> np.ndarray:
+    """The values in the space the distance is measured in (before scaling)."""
+    x = np.asarray(values, dtype="float64")
+    if transform == "none":
+        return x
+    if transform == "log1p":  # values below 0 are refused or flagged before this
+        return np.log1p(x)
+    if transform == "signed_log1p":
+        return np.sign(x) * np.log1p(np.abs(x))
+    raise ParameterError(f"unknown transform {shown(transform)}; choose from "
+                         f"{', '.join(TRANSFORMS)}.")
+
+
+def invert_transform(values: np.ndarray, transform: str) -> np.ndarray:
+    """Back from the distance's space to the feature's own units."""
+    x = np.asarray(values, dtype="float64")
+    if transform == "none":
+        return x
+    if transform == "log1p":
+        return np.expm1(x)
+    if transform == "signed_log1p":
+        return np.sign(x) * np.expm1(np.abs(x))
+    raise ParameterError(f"unknown transform {shown(transform)}.")
+
+
+def parse_assignments(items: Sequence[str] | None, what: str, parameter: str) -> dict[str, str]:
+    """``NAME=VALUE`` items (``--transform Income=log1p``) as a mapping; a name given
+    twice, or an item without ``=``, is refused."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        name, eq, value = str(item).partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq or not name or not value:
+            raise ParameterError(f"{what} {shown(item)} should look like NAME=VALUE.",
+                                 parameter=parameter)
+        if name in out:
+            raise ParameterError(f"{what} gives {shown(name)} twice.", parameter=parameter)
+        out[name] = value
+    return out
+
+
+def resolve_features(
+    match: HeaderMatch,
+    features: Sequence[str] | str | None,
+    derivations: Sequence[str] = (),
+    transforms: Mapping[str, str] | None = None,
+    ranges: Ranges | None = None,
+    as_of: datetime.date | None = None,
+) -> tuple[tuple[str, ...] | None, InputSpec, dict[str, str]]:
+    """The features a fit asks for, found in a table: ``(feature names, input spec,
+    transforms by feature name)``.
+
+    A name is, in this order: a derived feature (``derivations``, ``NAME=EXPR``; a
+    derivation named like a well-known field takes its role, unit and range), a
+    well-known field, or an input header as written, else after normalisation (a header
+    the alias table gives to a field is that field). Anything else is refused, listing
+    what can be chosen. ``None`` features (nothing asked) stay None: the caller's default.
+    """
+    from custseg.table.derive import parse_derivation, resolve, to_text
+    from custseg.table.headers import normalise_header
+
+    ranges = ranges or Ranges()
+    headers = match.columns
+    by_position = {pos: name for name, pos in match.fields.items()}
+    derived: dict[str, Feature] = {}
+    for text in derivations:
+        d = parse_derivation(text)
+        if d.name in derived:
+            raise ParameterError(f"the derived feature {shown(d.name)} is defined twice.",
+                                 parameter="derivations")
+        expr = to_text(resolve(d.expr, headers))
+        guess = detect_role(d.name)
+        role = FIELD_ROLES.get(d.name, guess.role)
+        derived[d.name] = Feature(
+            name=d.name, source="derived", role=role,
+            unit=UNITS.get(d.name, guess.unit or ""),
+            range=ranges.of(d.name) if d.name in NUMERIC_FIELDS else None, expr=expr)
+
+    def find(name: str) -> tuple[str, Feature | None]:
+        if name in derived:
+            return name, derived[name]
+        if name in NUMERIC_FIELDS or name == "gender":  # gender: check_features says why
+            return name, None
+        hits = [i for i, h in enumerate(headers) if h == name]
+        if not hits:
+            key = normalise_header(name)
+            hits = [i for i, h in enumerate(headers) if normalise_header(h) == key]
+        if len(hits) > 1:
+            raise ParameterError(f"the feature {shown(name)} names {len(hits)} columns of the "
+                                 "table; rename the copies.", parameter="features")
+        if not hits:
+            choices = [*NUMERIC_FIELDS, *derived,
+                       *[h for i, h in enumerate(headers) if i not in by_position]]
+            listed = ", ".join(shown(c, 40) for c in choices[:15])
+            raise ParameterError(
+                f"unknown feature {shown(name)}: it is neither a well-known field, a derived "
+                f"feature nor a column of the table; choose from {listed}"
+                + (" …" if len(choices) > 15 else ""), parameter="features")
+        position = hits[0]
+        if position in by_position:
+            field_name = by_position[position]
+            if field_name not in (*NUMERIC_FIELDS, "gender"):
+                raise ParameterError(
+                    f"the feature {shown(name)} is the table's {field_name} column, which is "
+                    "not a number to cluster on" + (" (switch gender on instead)"
+                                                    if field_name == "gender" else ""),
+                    parameter="features")
+            return field_name, None
+        header = headers[position]
+        if len(header) > MAX_FEATURE_NAME:
+            raise ParameterError(f"the column {shown(header)} has a header longer than "
+                                 f"{MAX_FEATURE_NAME} characters; rename it to use it.",
+                                 parameter="features")
+        guess = detect_role(header)
+        return header, Feature(name=header, source="column", column=header, role=guess.role,
+                               unit=guess.unit or "")
+
+    names: list[str] | None = None
+    extra: dict[str, Feature] = {}
+    if features is not None:
+        asked = ([f.strip() for f in features.split(",") if f.strip()]
+                 if isinstance(features, str) else list(features))
+        names = []
+        for item in asked:
+            name, feature = find(item)
+            names.append(name)
+            if feature is not None:
+                extra[name] = feature
+        left_out = [d for d in derived if d not in names]
+        if left_out:
+            raise ParameterError(
+                f"the derived feature {shown(left_out[0])} is not among --features; add it "
+                "there, or leave the derivation out", parameter="derivations")
+    elif derived:
+        raise ParameterError(
+            "derived features need --features to say what to cluster on (name them there, "
+            "with the other features)", parameter="derivations")
+    chosen: dict[str, str] = {}
+    for item, how in (transforms or {}).items():
+        name, _ = find(item)
+        chosen[name] = how
+    spec = InputSpec(extra=tuple(extra.values()),
+                     as_of=(as_of or datetime.date.today()).isoformat() if derived else None)
+    return (tuple(names) if names is not None else None), spec, chosen
+
+
+def date_format_text(fmt: DateFormat) -> str:
+    """A decided date format as the model file keeps it: ``kind|separator|pattern|time``."""
+    return "|".join([fmt.kind, fmt.separator or "", fmt.pattern, "1" if fmt.with_time else "0"])
+
+
+def date_format_from_text(text: str) -> DateFormat:
+    """The date format :func:`date_format_text` wrote (refused when it is not one)."""
+    from custseg.table.dates import DateFormat
+
+    parts = str(text).split("|")
+    if len(parts) != 4 or parts[3] not in ("0", "1"):
+        raise ParameterError(f"{shown(text)} is not a date format custseg wrote.")
+    kind, separator, pattern, time = parts
+    try:
+        return DateFormat(kind, separator or None, pattern, time == "1")
+    except ValueError as exc:
+        raise ParameterError(f"{shown(text)} is not a date format custseg wrote ({exc}).") from None
+
+
+def decide_date_formats(spec: InputSpec, column: Callable[[str], Any],
+                        given: Mapping[str, str] | None = None) -> InputSpec:
+    """``spec`` with the format of every date column its derivations read decided over
+    the whole column (``column(header)``: its cells) or as ``given`` (strftime, by header),
+    so that scoring reads each date as the fit did."""
+    from custseg.table.dates import decide_date_format
+    from custseg.table.derive import date_columns, parse_expression
+    from custseg.table.roles import is_birth_year_header, names_year
+
+    formats = dict(spec.date_formats)
+    for f in spec.extra:
+        if f.source != "derived" or not f.expr:
+            continue
+        for header in date_columns(parse_expression(f.expr)):
+            if header in formats:
+                continue
+            fmt = decide_date_format(
+                column(header), name=header, given=(given or {}).get(header),
+                year_column=is_birth_year_header(header) or names_year(header))
+            formats[header] = date_format_text(fmt)
+    return replace(spec, date_formats=formats)
+
+
+def parse_derivation_name(text: str) -> str:
+    """The name a ``NAME=EXPR`` derivation defines."""
+    from custseg.table.derive import parse_derivation
+
+    return parse_derivation(text).name
