@@ -203,6 +203,10 @@ TAMPERED = [
     ("features-reordered", lambda d: forge(d, set_field(["config", "features"],
                                                         ["spending_score", "age", "annual_income"])),
      "config.features"),
+    # found by the adversary: an all-"none" list of the wrong length read a model fitted
+    # on a log scale as if it were not
+    ("transforms-short", lambda d: forge(d, set_field(["encoding", "transforms"], ["none"])),
+     "encoding.transforms has 1 transforms for 3 features"),
     # a feature that neither is a field nor has a definition in config.spec
     ("unknown-feature", lambda d: forge(d, set_field(["config", "features"], ["height"])),
      "config.features: unknown feature 'height'"),

@@ -407,3 +407,101 @@ def test_a_negative_value_of_a_logged_feature_is_flagged_not_cut(card_model, tmp
                           "--json")
     assert code == 0, err
     assert json.loads(out_)["features_spec"][0]["transform"] == "signed_log1p"
+
+
+# ------------------------------------------------ found by the adversary on this feature
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--features", "BALANCE,CREDIT_LIMIT", "--transform", "balance=log1p",
+          "--transform", "BALANCE=none"],
+         "the feature 'BALANCE' is given two transforms (log1p and none); give one"),
+        (["--features", "BALANCE", "--date-format", "Dt_Custmer=%d-%m-%Y"],
+         "a date format is given for 'Dt_Custmer', which no derivation reads as a date"),
+        (["--features", "BALANCE,q", "--derive", "q=NOPE+1"],
+         "the derivation of 'q' reads 'NOPE', which is not a column of this table"),
+        (["--features", "TENURE"],
+         "TENURE has the same value"),
+    ],
+    ids=["two-transforms", "date-format-unread", "derivation-unknown-column", "constant"],
+)
+def test_options_that_would_be_ignored_or_misread_are_refused(card_csv, tmp_path, capsys,
+                                                             args, words):
+    path = card_csv
+    if "TENURE" in args:
+        frame = card_table(100).assign(TENURE=12)
+        path = tmp_path / "constant.csv"
+        frame.to_csv(path, index=False)
+    code, _, err = run(capsys, "fit", path, "-o", tmp_path / "m", *args)
+    assert words in one_error_line(code, err)
+
+
+def test_a_bare_year_column_under_any_header_is_read_as_years(tmp_path, capsys):
+    frame = card_table(120).assign(Born=[1940 + i % 50 for i in range(120)])
+    path = tmp_path / "born.csv"
+    frame.to_csv(path, index=False)
+    code, out, err = run(capsys, "fit", path, "-o", tmp_path / "m", "--features", "BALANCE,a",
+                         "--derive", 'a = years_since(Born, "2020-06-01")', "--json")
+    assert code == 0, err
+    model = load_model(tmp_path / "m")
+    assert model.config.spec.date_formats == {"Born": "year||%Y|0"}
+    expected = (2020 - frame["Born"]).mean()
+    assert model.base.means["a"] == pytest.approx(expected)
+    code, _, err = run(capsys, "fit", path, "-o", tmp_path / "m2", "--features", "BALANCE,a",
+                       "--derive", 'a = years_since(Born, "2020-06-01")', "--date-format",
+                       "Born=%Y")
+    assert code == 0, err
+
+
+def test_suggest_takes_a_date_format(tmp_path, capsys):
+    frame = card_table(60).assign(D=[f"{i % 12 + 1:02d}/{i * 7 % 12 + 1:02d}/2015"
+                                     for i in range(60)])
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    args = ["suggest", path, "--features", "PURCHASES,t", "--derive", "t=days_since(D)"]
+    code, _, err = run(capsys, *args)
+    assert "(--date-format D=FORMAT)" in one_error_line(code, err)
+    code, _, err = run(capsys, *args, "--date-format", "D=%d/%m/%Y")
+    assert code == 0, err
+
+
+def test_awkward_headers_can_be_features_and_predicted(tmp_path, capsys):
+    """Headers holding a comma (written in backticks in --features), an "=" or spaces."""
+    frame = card_table(150)
+    frame["a,b"] = [i % 13 for i in range(150)]
+    frame["x=y"] = [i % 17 for i in range(150)]
+    path = tmp_path / "awkward.csv"
+    frame.to_csv(path, index=False)
+    code, out, err = run(capsys, "fit", path, "-o", tmp_path / "m", "--features",
+                         "PURCHASES,`a,b`,x=y", "--json")
+    assert code == 0, err
+    assert json.loads(out)["features"] == ["PURCHASES", "a,b", "x=y"]
+    code, out, err = run(capsys, "predict", tmp_path / "m", "--value", "PURCHASES=100",
+                         "--value", "a,b=5", "--value", "x=y=3", "--json")
+    assert code == 0, err
+    code, _, err = run(capsys, "predict", tmp_path / "m", "--value", "PURCHASES=100",
+                       "--value", "a,b=5", "--value", "x=y=3", "--value", "spending_score=abc")
+    assert "this model reads no column 'spending_score'" in one_error_line(code, err)
+
+
+def test_an_error_line_stays_bounded_whatever_the_headers(card_model, tmp_path, capsys):
+    path = tmp_path / "long.csv"
+    header = ["ID"] + [f"c{i}_" + "x" * 10_000 for i in range(100)]
+    path.write_text(",".join(header) + "\n" + ",".join(["1"] * 101) + "\n")
+    code, _, err = run(capsys, "score", card_model, path, "-o", tmp_path / "s.csv")
+    assert "which this table does not have" in one_error_line(code, err)
+    assert len(err) < 3_000
+
+
+def test_a_pattern_matching_too_many_columns_says_so(tmp_path, capsys):
+    frame = pd.DataFrame({"ID": range(40), "Spend": range(40)})
+    for i in range(300):
+        frame[f"MntProduct{i:03d}"] = i % 7
+    path = tmp_path / "wide.csv"
+    frame.to_csv(path, index=False)
+    code, _, err = run(capsys, "fit", path, "-o", tmp_path / "m", "--features", "tot,Spend",
+                       "--derive", "tot=sum(`Mnt*`)")
+    line = one_error_line(code, err)
+    assert "the derivation of 'tot' reads 300 columns once its patterns are expanded" in line

@@ -26,7 +26,7 @@ from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.features import fit_encoding
 from custseg.cluster.suggestions import Suggestion
 from custseg.cluster.suggestions import suggest as suggest_params
-from custseg.errors import CustsegError
+from custseg.errors import CustsegError, shown
 from custseg.io.rulebooks import default_rulebook
 from custseg.io.score_files import score_table
 from custseg.io.source import CustomerTable, ReadLimits, read_table, table_from_frame
@@ -70,7 +70,7 @@ def for_model(table: CustomerTable, model: SegmentationModel) -> CustomerTable:
 
 def _with_date_formats(table: CustomerTable, spec, given: Mapping[str, str] | None):
     """The spec with each date column's format decided over the whole table."""
-    if not any(f.source == "derived" for f in spec.extra):
+    if not any(f.source == "derived" for f in spec.extra) and not given:
         return spec
     positions = table.match.with_sources(spec.source_columns()).sources
     return decide_date_formats(
@@ -119,7 +119,7 @@ def _default_needs_fields(table: CustomerTable, names: Sequence[str] | None) -> 
     if names is not None or len(missing) < len(NUMERIC_FIELDS) or table.match.refused:
         return  # some found: a header to map (--map) is the likelier fix
     others = [c for i, c in enumerate(table.header) if i not in table.match.fields.values()]
-    listed = ", ".join(repr(c) for c in others[:12]) + (" …" if len(others) > 12 else "")
+    listed = ", ".join(shown(c, 40) for c in others[:12]) + (" …" if len(others) > 12 else "")
     raise ParameterError(
         f"this table has no column for {', '.join(missing)}, the default features; choose "
         f"the columns to cluster on by their headers (its columns: {listed})",
@@ -233,19 +233,8 @@ def predict_one(
     spec = model.config.spec
     sources = spec.source_columns()
     for name, value in (values or {}).items():
-        if name in row and name != GENDER and name not in spec.names:
-            row[name] = value
-            continue
-        feature = spec.get(name)
-        if feature is not None and feature.source == "derived":
-            used = ", ".join(c for c in sources if c in (feature.expr or "")) or "its columns"
-            raise CustsegError(f"{name} is computed ({feature.expr}); give {used} instead.")
-        header = feature.column if feature is not None else name
-        if header not in sources:
-            raise CustsegError(
-                f"this model reads no column {name!r}; it reads "
-                f"{', '.join([*[f for f in model.encoding.needs if f not in spec.names], *sources])}.")
-        row[source_key(header)] = value
+        kind, target = _input_column(model, name)
+        row[target if kind == "field" else source_key(target)] = value
     frame = pd.DataFrame([row], dtype=object)
     missing = [f for f in model.encoding.needs if f not in spec.names and row.get(f) is None]
     missing += [c for c in sources if row.get(source_key(c)) is None]
@@ -265,6 +254,38 @@ def predict_one(
     if result["row_issues"]:
         out["notes"] = str(result["row_issues"])
     return out
+
+
+def input_names(model: SegmentationModel) -> list[str]:
+    """What :func:`predict_one`'s ``values`` may name: the fields the model needs, then
+    the input columns its other features read."""
+    spec = model.config.spec
+    fields = [f for f in model.encoding.needs if f not in spec.names and f != GENDER]
+    return [*fields, *spec.source_columns()]
+
+
+def _input_column(model: SegmentationModel, name: str) -> tuple[str, str]:
+    """``("field", field)`` or ``("column", header)`` for a name a caller gives: a field
+    the model needs, an input column it reads or a column feature's name; exactly, else
+    after the header normalisation. Anything else is refused, saying what it reads."""
+    from custseg.table.headers import normalise_header
+
+    spec = model.config.spec
+    feature = spec.get(name)
+    if feature is not None and feature.source == "derived":
+        used = ", ".join(c for c in spec.source_columns() if c in (feature.expr or ""))
+        raise CustsegError(f"{name} is computed ({feature.expr}); give "
+                           f"{used or 'its columns'} instead.")
+    if feature is not None:
+        return "column", feature.column or name
+    names = input_names(model)
+    hits = [n for n in names if n == name] or [
+        n for n in names if normalise_header(n) == normalise_header(name)]
+    if len(hits) == 1:
+        target = hits[0]
+        return ("column", target) if target in spec.source_columns() else ("field", target)
+    raise CustsegError(f"this model reads no column {shown(name)}; it reads "
+                       f"{', '.join(shown(n, 40) for n in names)}.")
 
 
 def customers(
@@ -296,6 +317,7 @@ def suggest(
     income_unit: str | None = None,
     derive: Sequence[str] = (),
     transforms: Mapping[str, str] | None = None,
+    date_formats: Mapping[str, str] | None = None,
 ) -> Suggestion:
     """Recommended parameters for ``algorithm`` on ``data``, with a one-sentence reason.
 
@@ -305,6 +327,7 @@ def suggest(
     table = _table(data, mapping, income_unit)
     names, spec, chosen = resolve_features(table.match, features, tuple(derive), transforms,
                                            ranges or Ranges())
+    spec = _with_date_formats(table, spec, date_formats)
     config = ModelConfig(algorithm=algorithm, params=dict(params or {}), features=names,
                          use_gender=use_gender, random_state=random_state,
                          ranges=ranges or Ranges(), spec=spec, transforms=chosen).resolved()

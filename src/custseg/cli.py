@@ -438,12 +438,11 @@ def predict(
     as_json: AsJson = False,
 ) -> None:
     """Assign one customer to a segment."""
-    from custseg.api import predict_one
+    from custseg.api import input_names, predict_one
     from custseg.io.model_files import load_model
-    from custseg.table.spec import parse_assignments
 
-    values = parse_assignments(value, "--value", "values")
     model = load_model(model_path)
+    values = _parse_values(value, input_names(model))
     result = predict_one(
         model, age=age, annual_income=annual_income, spending_score=spending_score,
         gender=gender, values=values,
@@ -542,6 +541,7 @@ def suggest(
     features: Features = None,
     derive: Derive = None,
     transform: Transform = None,
+    date_format: DateFormatOpt = None,
     use_gender: UseGender = False,
     seed: Seed = 0,
     map_: MapOpt = None,
@@ -563,7 +563,8 @@ def suggest(
     result = suggest_for(_read(data, map_, income_unit, max_decompressed_mb, max_rows),
                          algorithm=algorithm.value, params=params, features=features,
                          use_gender=use_gender, random_state=seed, ranges=ranges,
-                         derive=tuple(derive or ()), transforms=transforms)
+                         derive=tuple(derive or ()), transforms=transforms,
+                         date_formats=_parse_date_formats(date_format))
     if as_json:
         _print_json({"recommended": result.recommended, "table": result.table,
                      "reason": result.reason, "warnings": result.warnings,
@@ -844,6 +845,30 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def _parse_values(items: list[str] | None, names: list[str]) -> dict[str, str]:
+    """``--value COLUMN=VALUE`` items. A header may hold "=" itself: the split is after
+    the longest start of the item that is a column the model reads, else at the first
+    "="."""
+    from custseg.table.spec import parse_assignments
+
+    out: dict[str, str] = {}
+    for item in items or ():
+        text = str(item)
+        known = [n for n in names if text.startswith(n + "=")]
+        if known:
+            name = max(known, key=len)
+            if name in out:
+                raise ParameterError(f"--value gives {shown(name)} twice.", parameter="values")
+            out[name] = text[len(name) + 1:].strip()
+        else:
+            for name, value in parse_assignments([text], "--value", "values").items():
+                if name in out:
+                    raise ParameterError(f"--value gives {shown(name)} twice.",
+                                         parameter="values")
+                out[name] = value
+    return out
 
 
 #: The most features the printed segment table has columns for (--json has them all).

@@ -251,3 +251,15 @@ def test_a_version_1_model_file_still_loads_and_scores_alike(demo_model, demo):
     b = custseg.score(loaded, demo.head(50))
     assert a["segment_id"].tolist() == b["segment_id"].tolist()
     assert a["confidence"].tolist() == b["confidence"].tolist()
+
+
+def test_a_format_2_file_relabelled_format_1_is_refused(demo_model):
+    """Found by the adversary: the manifest has no checksum of its own, and migrating a
+    relabelled file dropped its transforms. A format-1 file cannot hold format 2's fields."""
+    from hostile_models import forge
+
+    relabelled = forge(model_bytes(demo_model),
+                       manifest_change=lambda m: m.__setitem__("format_version", 1))
+    with pytest.raises(ModelFileError, match="its manifest says format version 1, but "
+                       "model.json holds spec, which only format 2 has"):
+        model_from_bytes(relabelled)

@@ -133,7 +133,7 @@ class FeatureEncoding:
             means=tuple(float(m) for m in data["means"]),
             scales=tuple(float(s) for s in data["scales"]),
             gender_categories=tuple(str(c) for c in data["gender_categories"]),
-            transforms=_kept(tuple(str(t) for t in data.get("transforms", ()))),
+            transforms=_kept(_one_per_feature(data)),
         )
 
 
@@ -181,6 +181,16 @@ def fit_encoding(
         gender_categories=categories,
         transforms=_kept(chosen),
     )
+
+
+def _one_per_feature(data: Mapping[str, Sequence]) -> tuple[str, ...]:
+    """A model file's transforms: exactly one per feature (a short list would read the
+    reference customers, fitted on a log scale, as if they were not)."""
+    transforms = tuple(str(t) for t in data["transforms"])
+    if len(transforms) != len(data["features"]):
+        raise ValueError(f"encoding.transforms has {len(transforms)} transforms for "
+                         f"{len(data['features'])} features")
+    return transforms
 
 
 def _kept(transforms: tuple[str, ...]) -> tuple[str, ...]:

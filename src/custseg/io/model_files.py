@@ -203,9 +203,9 @@ def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:
                 "is refused. Save the model again from its source."
             )
     meta = _json(blobs["model.json"], name, "model.json")
-    if got == 1:
-        meta = _migrate(meta)
     try:
+        if got == 1:
+            meta = _migrate(meta)
         arrays = read_arrays(blobs["arrays.npz"])
         check_document(meta)
         model = SegmentationModel.from_state(meta, arrays)
@@ -230,6 +230,12 @@ def _migrate(meta: dict[str, Any]) -> dict[str, Any]:
     other features, no transforms. Anything else in it is checked as version 2's."""
     config, encoding = meta.get("config"), meta.get("encoding")
     if isinstance(config, dict) and isinstance(encoding, dict):
+        later = [k for k in ("spec", "transforms") if k in config] + [
+            f"encoding.{k}" for k in ("transforms",) if k in encoding]
+        if later:
+            raise ModelFileError(
+                f"its manifest says format version 1, but model.json holds {later[0]}, which "
+                "only format 2 has; the file was altered. Save the model again.")
         config = {**config, "spec": {"extra": [], "as_of": None, "date_formats": {}},
                   "transforms": {}}
         features = encoding.get("features")

@@ -457,6 +457,21 @@ def _spec_problem(config) -> str | None:
             columns_used(tree, ())
         if f.range is not None and not (np.isfinite(f.range).all() and f.range[0] < f.range[1]):
             return f"config.spec: the range of {f.name!r:.80} is not low < high"
+    from custseg.table.derive import date_columns
+    from custseg.table.spec import date_format_from_text
+
+    read = {h for f in config.spec.extra if f.source == "derived" and f.expr
+            for h in date_columns(parse_expression(f.expr))}
+    for header, text in config.spec.date_formats.items():
+        if header not in read:
+            return f"config.spec.date_formats names {header!r:.80}, which no derivation reads"
+        try:
+            date_format_from_text(text)
+        except CustsegError as exc:
+            return f"config.spec.date_formats[{header!r:.80}]: {exc.message}"
+    missing = sorted(read - set(config.spec.date_formats))
+    if missing:
+        return f"config.spec.date_formats has no format for the date column {missing[0]!r:.80}"
     if config.spec.as_of is not None:
         import datetime
 

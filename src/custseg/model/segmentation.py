@@ -408,6 +408,13 @@ def fit_model(
             f"only {len(values)} of {validated.n_rows} rows are valid, and fitting needs at "
             f"least {needed}." + (f" Invalid rows: {reasons}." if reasons else "")
         )
+    for name in config.spec.names:
+        column = values[name].to_numpy(dtype="float64")
+        if len(column) and np.nanmin(column) == np.nanmax(column):
+            raise ParameterError(
+                f"{name} has the same value ({column[0]:g}) for every customer fitted, so it "
+                "cannot separate segments; leave it out of the features",
+                parameter="features")
     transforms = fitted_transforms(values, config)
     encoding = fit_encoding(values, config.features, config.use_gender, transforms)
     config = replace(config, spec=_with_domains(config.spec, config.features, transforms))

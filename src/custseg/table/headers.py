@@ -104,7 +104,7 @@ class HeaderMatch:
                     f"the model reads the column {shown(wanted)}, and the table has "
                     f"{len(exact)} columns of that name; keep one.")
             if not exact:
-                cols = ", ".join(repr(str(c)) for c in self.columns[:20])
+                cols = ", ".join(shown(str(c), 40) for c in self.columns[:20])
                 more = " …" if len(self.columns) > 20 else ""
                 raise SchemaError(
                     f"the model reads the column {shown(wanted)}, which this table does not "
@@ -149,7 +149,7 @@ class HeaderMatch:
                 raise SchemaError(self.refused[name], parameter="income_unit", key="k$")
         if missing:
             names = ", ".join(missing)
-            cols = ", ".join(repr(str(c)) for c in self.columns[:20])
+            cols = ", ".join(shown(str(c), 40) for c in self.columns[:20])
             more = " …" if len(self.columns) > 20 else ""
             raise SchemaError(
                 f"no column for {names}. The table has: {cols}{more}. Rename the column "
@@ -195,7 +195,7 @@ def match_headers(
         if not hits:
             raise SchemaError(
                 f"the mapping names column {shown(col)} for {name}, but the table has no "
-                f"such column. Columns: {', '.join(repr(c) for c in cols[:20])}."
+                f"such column. Columns: {', '.join(shown(c, 40) for c in cols[:20])}."
             )
         if len(hits) > 1:
             raise SchemaError(

@@ -268,7 +268,13 @@ def resolve_features(
     the alias table gives to a field is that field). Anything else is refused, listing
     what can be chosen. ``None`` features (nothing asked) stay None: the caller's default.
     """
-    from custseg.table.derive import parse_derivation, resolve, to_text
+    from custseg.table.derive import (
+        MAX_LENGTH,
+        columns_used,
+        parse_derivation,
+        resolve,
+        to_text,
+    )
     from custseg.table.headers import normalise_header
 
     ranges = ranges or Ranges()
@@ -280,7 +286,24 @@ def resolve_features(
         if d.name in derived:
             raise ParameterError(f"the derived feature {shown(d.name)} is defined twice.",
                                  parameter="derivations")
-        expr = to_text(resolve(d.expr, headers))
+        resolved = resolve(d.expr, headers)
+        for used in columns_used(resolved, headers):
+            if used not in headers and not any(
+                    normalise_header(h) == normalise_header(used) for h in headers):
+                listed = ", ".join(shown(h, 40) for h in headers[:12])
+                raise ParameterError(
+                    f"the derivation of {shown(d.name)} reads {shown(used)}, which is not a "
+                    f"column of this table (its columns: {listed}"
+                    + (" …" if len(headers) > 12 else "") + ")", parameter="derivations")
+        expr = to_text(resolved)
+        if len(expr) > MAX_LENGTH:
+            read = columns_used(resolved, headers)
+            raise ParameterError(
+                f"the derivation of {shown(d.name)} reads {len(read):,} columns once its "
+                f"patterns are expanded ({shown(read[0], 30)} … {shown(read[-1], 30)}): "
+                f"{len(expr):,} characters, more than the {MAX_LENGTH:,} a model keeps for "
+                "one derivation; match fewer columns, or sum them in parts",
+                parameter="derivations")
         guess = detect_role(d.name)
         role = FIELD_ROLES.get(d.name, guess.role)
         derived[d.name] = Feature(
@@ -330,8 +353,7 @@ def resolve_features(
     names: list[str] | None = None
     extra: dict[str, Feature] = {}
     if features is not None:
-        asked = ([f.strip() for f in features.split(",") if f.strip()]
-                 if isinstance(features, str) else list(features))
+        asked = split_features(features) if isinstance(features, str) else list(features)
         names = []
         for item in asked:
             name, feature = find(item)
@@ -350,6 +372,10 @@ def resolve_features(
     chosen: dict[str, str] = {}
     for item, how in (transforms or {}).items():
         name, _ = find(item)
+        if name in chosen and chosen[name] != how:
+            raise ParameterError(f"the feature {shown(name)} is given two transforms "
+                                 f"({chosen[name]} and {how}); give one.",
+                                 parameter="transforms")
         chosen[name] = how
     spec = InputSpec(extra=tuple(extra.values()),
                      as_of=(as_of or datetime.date.today()).isoformat() if derived else None)
@@ -385,17 +411,40 @@ def decide_date_formats(spec: InputSpec, column: Callable[[str], Any],
     from custseg.table.roles import is_birth_year_header, names_year
 
     formats = dict(spec.date_formats)
-    for f in spec.extra:
-        if f.source != "derived" or not f.expr:
+    read = [h for f in spec.extra if f.source == "derived" and f.expr
+            for h in date_columns(parse_expression(f.expr))]
+    unread = [h for h in (given or {}) if h not in read]
+    if unread:
+        listed = ", ".join(shown(h, 40) for h in dict.fromkeys(read)) or "none"
+        raise ParameterError(
+            f"a date format is given for {shown(unread[0])}, which no derivation reads as a "
+            f"date (the date columns read: {listed})", parameter="date_formats")
+    for header in dict.fromkeys(read):
+        if header in formats:
             continue
-        for header in date_columns(parse_expression(f.expr)):
-            if header in formats:
-                continue
-            fmt = decide_date_format(
-                column(header), name=header, given=(given or {}).get(header),
-                year_column=is_birth_year_header(header) or names_year(header))
-            formats[header] = date_format_text(fmt)
+        cells = column(header)
+        stated = (given or {}).get(header)
+        year = stated in ("%Y", "year") or (stated is None and (
+            is_birth_year_header(header) or names_year(header) or _all_years(cells)))
+        fmt = decide_date_format(cells, name=header, given=None if year else stated,
+                                 year_column=year)
+        formats[header] = date_format_text(fmt)
     return replace(spec, date_formats=formats)
+
+
+def _all_years(cells: Any) -> bool:
+    """Whether every filled cell is a four-digit year (1957, or 1957.0 as pandas writes a
+    year column with blanks): such a column holds years, whatever its header."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(cells, pa.ChunkedArray):
+        cells = cells.combine_chunks()
+    text = pc.utf8_trim_whitespace(pa.array(cells).cast(pa.string()))
+    filled = pc.drop_null(text).filter(pc.not_equal(pc.drop_null(text), ""))
+    if len(filled) == 0:
+        return False
+    return bool(pc.all(pc.match_substring_regex(filled, r"^[12][0-9]{3}(\.0+)?$")).as_py())
 
 
 def parse_derivation_name(text: str) -> str:
@@ -403,3 +452,28 @@ def parse_derivation_name(text: str) -> str:
     from custseg.table.derive import parse_derivation
 
     return parse_derivation(text).name
+
+
+def split_features(text: str) -> list[str]:
+    """A comma-separated feature list; a header holding a comma is written in backticks
+    (`` `a,b` ``; a backtick inside is doubled), as in derivations."""
+    out, current, quoted, i = [], [], False, 0
+    while i < len(text):
+        char = text[i]
+        if char == "`":
+            if quoted and text[i + 1:i + 2] == "`":
+                current.append("`")
+                i += 2
+                continue
+            quoted = not quoted
+        elif char == "," and not quoted:
+            out.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        i += 1
+    if quoted:
+        raise ParameterError(f"the feature list {shown(text)} opens a backtick that does not "
+                             "close.", parameter="features")
+    out.append("".join(current))
+    return [name.strip() for name in out if name.strip()]
