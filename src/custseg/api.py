@@ -59,15 +59,6 @@ def _table(
     return read_table(data, mapping=mapping, income_unit=income_unit)
 
 
-def for_model(table: CustomerTable, model: SegmentationModel) -> CustomerTable:
-    """``table`` with the columns ``model`` reads located; refused, naming the first
-    field or column it lacks."""
-    spec = model.config.spec
-    table = table.with_spec(spec) if spec.extra else table
-    table.match.require([n for n in model.encoding.needs if n not in spec.names])
-    return table
-
-
 def _with_date_formats(table: CustomerTable, spec, given: Mapping[str, str] | None):
     """The spec with each date column's format decided over the whole table."""
     if not any(f.source == "derived" for f in spec.extra) and not given:
@@ -200,7 +191,7 @@ def score(
     """Every input row with the contract's segment columns added (see the README)."""
     table = _table(data, mapping, income_unit)
     if isinstance(data, pd.DataFrame):
-        table = for_model(table, model)
+        table = table.expect(model.encoding.needs, model.config.spec)
         scores = score_frame(
             model, table.fields_frame(), decimal=table.decimal,
             income_unit=table.match.income_unit, structural=table.structural,

@@ -6,6 +6,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from hostile_models import forge as forged  # one forger for every model test
 
 from custseg.errors import ModelFileError
 from custseg.io.model_files import load_model, model_bytes, model_from_bytes, save_model
@@ -124,31 +125,6 @@ def test_other_zip_and_missing_file(tmp_path):
         load_model(tmp_path / "nope.custseg")
 
 
-def _forge(data: bytes, meta_change=None, arrays=None, manifest_change=None) -> bytes:
-    """A model file with changed content and a recomputed, valid checksum."""
-    import hashlib
-    import io
-
-    src = zipfile.ZipFile(io.BytesIO(data))
-    meta = src.read("model.json")
-    if meta_change is not None:
-        obj = json.loads(meta)
-        meta_change(obj)
-        meta = json.dumps(obj).encode()
-    npz = src.read("arrays.npz") if arrays is None else arrays
-    manifest = json.loads(src.read("manifest.json"))
-    manifest["sha256"] = {"model.json": hashlib.sha256(meta).hexdigest(),
-                          "arrays.npz": hashlib.sha256(npz).hexdigest()}
-    if manifest_change is not None:
-        manifest_change(manifest)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        zf.writestr("manifest.json", json.dumps(manifest))
-        zf.writestr("model.json", meta)
-        zf.writestr("arrays.npz", npz)
-    return out.getvalue()
-
-
 def _npz(**arrays) -> bytes:
     import io
 
@@ -179,16 +155,16 @@ def _set(path, value):
 
 
 @pytest.mark.parametrize("forge", [
-    lambda d: _forge(d, manifest_change=_set(["sha256"], "abc")),
-    lambda d: _forge(d, meta_change=_set(["config", "ranges"], {"age": [5]})),
-    lambda d: _forge(d, meta_change=_set(["segmenter", "n_features_in"], 7)),
-    lambda d: _forge(d, meta_change=_set(["encoding", "scales"], [0.0, 1.0, 1.0])),
-    lambda d: _forge(d, meta_change=_set(["segments", 0, "name"], 12)),
-    lambda d: _forge(d, arrays=_huge_header_npz()),
-    lambda d: _forge(d, arrays=_npz(reference_X=np.zeros((5, 2)),
+    lambda d: forged(d, manifest_change=_set(["sha256"], "abc")),
+    lambda d: forged(d, meta_change=_set(["config", "ranges"], {"age": [5]})),
+    lambda d: forged(d, meta_change=_set(["segmenter", "n_features_in"], 7)),
+    lambda d: forged(d, meta_change=_set(["encoding", "scales"], [0.0, 1.0, 1.0])),
+    lambda d: forged(d, meta_change=_set(["segments", 0, "name"], 12)),
+    lambda d: forged(d, arrays=_huge_header_npz()),
+    lambda d: forged(d, arrays=_npz(reference_X=np.zeros((5, 2)),
                                     reference_labels=np.zeros(5, dtype=np.int64),
                                     classes=np.zeros(1, dtype=np.int64))),
-    lambda d: _forge(d, arrays=_npz(reference_X=np.zeros((5, 3)),
+    lambda d: forged(d, arrays=_npz(reference_X=np.zeros((5, 3)),
                                     reference_labels=np.full(5, 42, dtype=np.int64),
                                     classes=np.array([42], dtype=np.int64))),
 ])
@@ -225,8 +201,8 @@ def test_loaded_results_are_typed_with_integer_ids(demo_model):
 
 def test_model_without_stability_loads(demo_model):
     # models fitted with stability_resamples=0 (and files from before stability existed)
-    older = model_from_bytes(_forge(model_bytes(demo_model),
-                                    meta_change=lambda obj: obj["metrics"].pop("stability")))
+    older = model_from_bytes(forged(model_bytes(demo_model),
+                                     meta_change=lambda obj: obj["metrics"].pop("stability")))
     assert older.metrics.stability is None
     assert older.metrics.quality == demo_model.metrics.quality
     assert "stability" not in older.summary()["metrics"]
@@ -235,15 +211,13 @@ def test_model_without_stability_loads(demo_model):
 def test_a_version_1_model_file_still_loads_and_scores_alike(demo_model, demo):
     """Model files written before features beyond the well-known fields (format 1: no
     input spec, no transforms) are migrated on read."""
-    from hostile_models import forge
-
     import custseg
 
     def as_version_1(meta: dict) -> None:
         del meta["config"]["spec"], meta["config"]["transforms"]
         del meta["encoding"]["transforms"]
 
-    old = forge(model_bytes(demo_model), as_version_1,
+    old = forged(model_bytes(demo_model), as_version_1,
                 manifest_change=lambda m: m.__setitem__("format_version", 1))
     loaded = model_from_bytes(old)
     assert loaded.config.spec.extra == () and loaded.encoding.transforms == ()
@@ -256,9 +230,7 @@ def test_a_version_1_model_file_still_loads_and_scores_alike(demo_model, demo):
 def test_a_format_2_file_relabelled_format_1_is_refused(demo_model):
     """Found by the adversary: the manifest has no checksum of its own, and migrating a
     relabelled file dropped its transforms. A format-1 file cannot hold format 2's fields."""
-    from hostile_models import forge
-
-    relabelled = forge(model_bytes(demo_model),
+    relabelled = forged(model_bytes(demo_model),
                        manifest_change=lambda m: m.__setitem__("format_version", 1))
     with pytest.raises(ModelFileError, match="its manifest says format version 1, but "
                        "model.json holds spec, which only format 2 has"):

@@ -115,25 +115,17 @@ class CustomerTable:
         """Every row validated for the fields in ``needs`` (refused by name if absent),
         with this table's decimal mark, income unit and malformed rows; a model's other
         features (``spec``) read from their columns, found by header."""
-        table = self.with_spec(spec) if spec is not None and spec.extra else self
-        computed = set(spec.names) if spec is not None else set()
-        table.match.require([n for n in needs if n not in computed])
+        table = self.expect(needs, spec)
         return validate(table.fields_frame(), required=needs, ranges=ranges,
                         decimal=self.decimal, income_unit=self.match.income_unit,
                         structural=self.structural, number_format=self.number_format,
                         spec=spec, as_of=spec.fit_date if spec is not None else None)
 
-    def expect(self, needs: Sequence[str], spec: InputSpec) -> CustomerTable:
+    def expect(self, needs: Sequence[str], spec: InputSpec | None) -> CustomerTable:
         """This table as a model of ``needs`` and ``spec`` reads it (see
-        :meth:`TableSource.expect`)."""
-        table = self.with_spec(spec) if spec.extra else self
-        table.match.require([n for n in needs if n not in spec.names])
-        return table
-
-    def with_spec(self, spec: InputSpec) -> CustomerTable:
-        """This table with the columns ``spec``'s features read located (refused, naming
-        the column, when the table lacks one)."""
-        return replace(self, match=self.match.with_sources(spec.source_columns()))
+        :meth:`HeaderMatch.expect`)."""
+        match = self.match.expect(needs, spec)
+        return self if match is self.match else replace(self, match=match)
 
 
 def number_columns(match: HeaderMatch) -> dict[str, int]:
@@ -341,9 +333,7 @@ class TableSource:
     def expect(self, needs: Sequence[str], spec: InputSpec) -> None:
         """Locate the columns a model reads: the fields of ``needs`` and the columns of
         ``spec``'s features (refused, naming the first missing, before any row is read)."""
-        if spec.extra:
-            self.match = self.match.with_sources(spec.source_columns())
-        self.match.require([n for n in needs if n not in spec.names])
+        self.match = self.match.expect(needs, spec)
 
     # -- reading ----------------------------------------------------------------
 

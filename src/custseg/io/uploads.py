@@ -84,10 +84,7 @@ def model(name: str, data: bytes, match: HeaderMatch | None = None) -> Segmentat
     that table's customers (it finds every field it clusters on)."""
     loaded = model_from_bytes(data, name=name)
     if match is not None:
-        spec = loaded.config.spec
-        if spec.extra:
-            match = match.with_sources(spec.source_columns())
-        match.require([n for n in loaded.encoding.needs if n not in spec.names])
+        match.expect(loaded.encoding.needs, loaded.config.spec)
     return loaded
 
 

@@ -10,10 +10,14 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from custseg.errors import SchemaError, shown
 from custseg.table.fields import AGE, FIELDS, GENDER, ID, INCOME, INCOME_UNITS, SCORE
 from custseg.table.parse import currency_in
+
+if TYPE_CHECKING:
+    from custseg.table.spec import InputSpec
 
 # Normalised header -> (field, income unit implied by the header, or None).
 # Every entry is a whole normalised header: matching is by equality only.
@@ -88,6 +92,17 @@ class HeaderMatch:
     refused: Mapping[str, str] = field(default_factory=dict)
     #: Columns a model reads besides the fields (its features' sources): header -> position.
     sources: Mapping[str, int] = field(default_factory=dict)
+
+    def expect(self, needs: Sequence[str], spec: InputSpec | None) -> HeaderMatch:
+        """This match as a model reads the table: its other features' columns located
+        (:meth:`with_sources`) and every field of ``needs`` they do not compute present
+        (:meth:`require`); refused, naming the first missing, before any row is read."""
+        if spec is None:
+            self.require(needs)
+            return self
+        match = self.with_sources(spec.source_columns()) if spec.extra else self
+        match.require([n for n in needs if n not in spec.names])
+        return match
 
     def with_sources(self, headers: Sequence[str]) -> HeaderMatch:
         """This match with the positions of ``headers`` (as a model wrote them): the
