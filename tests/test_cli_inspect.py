@@ -32,18 +32,17 @@ def test_json(campaign_tsv, capsys):
     income = next(c for c in data["columns"] if c["name"] == "Income")
     assert {k: income[k] for k in ("kind", "role", "missing", "transform", "unit")} == {
         "kind": "numeric", "role": "income", "missing": 24 / 2_240, "transform": "log1p",
-        "unit": None}
+        "unit": "$"}
     assert data["suggested_derivations"] == [
         "age = years_since(Year_Birth)", "tenure_days = days_since(Dt_Customer)",
         "total_spend = sum(`Mnt*`)"]
     assert data["suggested_features"][:3] == ["age", "Income", "Kidhome"]
     assert "NaN" not in out and "Infinity" not in out
-    # fitting would refuse an income in dollars under a header with no unit: said, not refused
+    # an income in dollars under a header with no unit is read in dollars, and said
     assert err.strip().splitlines() == [
-        "warning: fitting will refuse this table as it is: the income column 'Income' has no "
-        "unit in its header, so custseg reads it in thousands of dollars (k$), but its median "
-        "is 52,994.5: that looks like dollars. Divide the values by 1,000, or state the unit: "
-        "use a header such as 'Annual Income ($)' or set the income unit to '$'"]
+        "warning: the income column 'Income' has no unit in its header and most of its "
+        "values are above 1,000: read as dollars and converted to k$. If they are thousands "
+        "of dollars, state the unit 'k$'"]
 
 
 def test_the_income_unit_given_is_the_columns(campaign_tsv, capsys):
@@ -60,7 +59,7 @@ def test_readable_table(campaign_tsv, capsys):
     assert lines[0] == "2,240 rows, 29 columns"
     assert lines[1].split() == ["column", "kind", "role", "unit", "missing", "distinct", "skew",
                                 "transform"]
-    assert lines[6].split() == ["Income", "numeric", "income", "-", "1.1%", "2,168", "7.11",
+    assert lines[6].split() == ["Income", "numeric", "income", "$", "1.1%", "2,168", "7.11",
                                 "log1p"]
     assert lines[9].split() == ["Dt_Customer", "date", "tenure", "-", "0.0%", "670", "-",
                                 "none", "(%d-%m-%Y)"]

@@ -39,9 +39,10 @@ from custseg.model.segmentation import (
     fitted_transforms,
 )
 from custseg.segments.profile import Rulebook
-from custseg.table.fields import GENDER, ID, INCOME, Ranges
+from custseg.table.fields import GENDER, ID, INCOME, NUMERIC_FIELDS, Ranges
+from custseg.table.headers import match_headers
 from custseg.table.inspect import Inspection, inspect_columns
-from custseg.table.notes import dollar_income_message, other_currency_message
+from custseg.table.notes import dollar_income_note, other_currency_message
 from custseg.table.roles import FIELD_ROLES
 from custseg.table.spec import decide_date_formats, resolve_features, source_key
 
@@ -66,6 +67,32 @@ def _with_date_formats(table: CustomerTable, spec, given: Mapping[str, str] | No
     positions = table.match.with_sources(spec.source_columns()).sources
     return decide_date_formats(
         spec, lambda header: table.data.column(positions[header]), given)
+
+
+def _with_read_settings(spec, table: CustomerTable, mapping: Mapping[str, str] | None,
+                        names: Sequence[str] | None, use_gender: bool):
+    """The spec with what reading the table needed beyond its headers: the columns
+    mapped to fields (``mapping``) and the income unit, when it was stated or told by
+    the values, so that scoring a table of the same columns needs neither again."""
+    match = table.match
+    needs = set(names or NUMERIC_FIELDS) | ({GENDER} if use_gender else set())
+    kept = {f: str(h) for f, h in (mapping or {}).items() if f in match.fields}
+    unit = (match.income_unit if INCOME in needs and INCOME in match.fields
+            and match.income_unit_source in ("given", "values") else None)
+    return replace(spec, mapping=kept, income_unit=unit) if kept or unit else spec
+
+
+def _income_note(match, needs: Sequence[str]) -> str | None:
+    """What the output says about the income column's unit when no header said it."""
+    if INCOME not in needs or INCOME not in match.fields:
+        return None
+    return dollar_income_note(match.source(INCOME), match.income_unit_source)
+
+
+def model_mapping(model: SegmentationModel, mapping: Mapping[str, str] | None) -> dict[str, str]:
+    """The mapping to read a table for ``model`` with: the one given, else the one the
+    model was fitted with."""
+    return dict(mapping) if mapping else dict(model.config.spec.mapping)
 
 
 def _auto_features(table: CustomerTable, features: Sequence[str] | str | None,
@@ -158,7 +185,8 @@ def fit(
     names, spec, chosen = resolve_features(
         table.match, features, tuple(derive), transforms, ranges or Ranges())
     _default_needs_fields(table, names)
-    spec = _with_date_formats(table, spec, date_formats)
+    spec = _with_read_settings(_with_date_formats(table, spec, date_formats), table, mapping,
+                               names, use_gender)
     config = ModelConfig(
         algorithm=algorithm,
         params=dict(params or {}),
@@ -174,8 +202,9 @@ def fit(
     validated = table.validated(config.needs, config.ranges, config.spec)
     model = fit_model(table.fields_frame(), config, rulebook or default_rulebook(),
                       validated=validated)
-    if note:
-        model = replace(model, warnings=(note, *model.warnings))
+    notes = [n for n in (note, _income_note(table.match, config.needs)) if n]
+    if notes:
+        model = replace(model, warnings=(*notes, *model.warnings))
     if reference is not None:
         model, _ = keep_identities(model, reference)
     return model
@@ -189,7 +218,7 @@ def score(
     income_unit: str | None = None,
 ) -> pd.DataFrame:
     """Every input row with the contract's segment columns added (see the README)."""
-    table = _table(data, mapping, income_unit)
+    table = _table(data, model_mapping(model, mapping), income_unit)
     if isinstance(data, pd.DataFrame):
         table = table.expect(model.encoding.needs, model.config.spec)
         scores = score_frame(
@@ -223,9 +252,19 @@ def predict_one(
         row[GENDER] = gender
     spec = model.config.spec
     sources = spec.source_columns()
+    unit = "k$"  # the keyword is in k$; a value as in the fitted file, in its unit
     for name, value in (values or {}).items():
         kind, target = _input_column(model, name)
-        row[target if kind == "field" else source_key(target)] = value
+        key = target if kind == "field" else source_key(target)
+        if key in row and row[key] is not None:
+            raise CustsegError(f"{target} is given twice; give it once.")
+        row[key] = value
+        if target == INCOME and kind == "field":
+            # the field by its name is in k$; a header in its own unit ("Annual Income
+            # ($)"), or in the unit the model read the fitted file's header in
+            named = match_headers((str(name),))
+            unit = ("k$" if name == INCOME else named.income_unit
+                    if named.income_unit_source == "header" else spec.income_unit or unit)
     frame = pd.DataFrame([row], dtype=object)
     missing = [f for f in model.encoding.needs if f not in spec.names and row.get(f) is None]
     missing += [c for c in sources if row.get(source_key(c)) is None]
@@ -233,7 +272,7 @@ def predict_one(
         raise CustsegError(
             f"missing {', '.join(missing)}, which this model needs; give a value for each."
         )
-    result = score_frame(model, frame).iloc[0]
+    result = score_frame(model, frame, income_unit=unit).iloc[0]
     if result["row_status"] != "ok":
         raise CustsegError(f"cannot place this customer: {result['row_issues']}.")
     out = {
@@ -275,6 +314,9 @@ def _input_column(model: SegmentationModel, name: str) -> tuple[str, str]:
     if len(hits) == 1:
         target = hits[0]
         return ("column", target) if target in spec.source_columns() else ("field", target)
+    named = [f for f in match_headers((str(name),)).fields if f in names]
+    if not hits and len(named) == 1:  # a well-known field's header, "Annual Income (k$)"
+        return "field", named[0]
     raise CustsegError(f"this model reads no column {shown(name)}; it reads "
                        f"{', '.join(shown(n, 40) for n in names)}.")
 
@@ -287,7 +329,7 @@ def customers(
     income_unit: str | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The valid customers of ``data`` (typed canonical values) and their segments."""
-    table = _table(data, mapping, income_unit)
+    table = _table(data, model_mapping(model, mapping), income_unit)
     values = table.validated(model.encoding.needs, model.config.ranges,
                              model.config.spec).valid_values()
     if len(values) == 0:
@@ -390,7 +432,7 @@ def inspect(
     given_roles = {match.source(f): FIELD_ROLES[f] for f in (mapping or {})
                    if f in FIELD_ROLES and f in match.fields}
     given_units = {}
-    if INCOME in match.fields and match.income_unit_source == "given":
+    if INCOME in match.fields and match.income_unit_source in ("given", "values"):
         given_units[match.source(INCOME)] = match.income_unit
     ids = [match.source(ID)] if ID in (mapping or {}) and ID in match.fields else []
     rows = table.data
@@ -415,13 +457,11 @@ def _table_warnings(table: CustomerTable) -> list[str]:
         column = table.data.column(match.fields[INCOME]).to_pandas()
         header = match.source(INCOME)
         message = other_currency_message(column, header)
-        if message is None and match.income_unit_source == "default":
-            mixed = (table.number_format.mixed.get(INCOME)
-                     if table.number_format is not None else None)
-            message = dollar_income_message(column, table.decimal, header, mixed=mixed,
-                                            decided=table.number_format is not None)
         if message:
             out.append(f"fitting will refuse this table as it is: {message}")
+        note = dollar_income_note(header, match.income_unit_source)
+        if note:
+            out.append(note)
     if table.structural:
         out.append(
             f"{len(table.structural):,} of {table.n_rows:,} rows are not single customers "

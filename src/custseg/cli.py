@@ -241,11 +241,16 @@ def _limits(max_decompressed_mb: int, max_rows: int | None = None) -> ReadLimits
 
 
 def _read(data: Path, map_: list[str] | None, income_unit: str | None,
-          max_decompressed_mb: int, max_rows: int | None = None) -> CustomerTable:
-    """A whole customer table, read as the input options say."""
+          max_decompressed_mb: int, max_rows: int | None = None,
+          models: tuple = ()) -> CustomerTable:
+    """A whole customer table, read as the input options say; for ``models``, with the
+    columns mapped as they were fitted when no ``--map`` is given."""
     from custseg.io.source import read_table
 
-    return read_table(_input_path(data), mapping=_parse_mapping(map_),
+    mapping = _parse_mapping(map_)
+    if not mapping:
+        mapping = {f: h for m in models for f, h in m.config.spec.mapping.items()} or None
+    return read_table(_input_path(data), mapping=mapping,
                       income_unit=income_unit, limits=_limits(max_decompressed_mb, max_rows))
 
 
@@ -386,6 +391,7 @@ def fit(
     table = _read(data, map_, income_unit, max_decompressed_mb, max_rows)
     model = fit_data(
         table,
+        mapping=_parse_mapping(map_),
         algorithm=algorithm.value,
         params=params,
         features=features,
@@ -621,7 +627,8 @@ def compare(
 
     old, new = load_model(old_path), load_model(new_path)
     result = compare_models(old, new,
-                            _read(data, map_, income_unit, max_decompressed_mb, max_rows))
+                            _read(data, map_, income_unit, max_decompressed_mb, max_rows,
+                                  (old, new)))
     if as_json:
         _print_json(result)
         return
@@ -660,7 +667,7 @@ def report(
     _check_output(output, "report", force, model_path, data)
     model = load_model(model_path)
     table = (None if data is None
-             else _read(data, map_, income_unit, max_decompressed_mb, max_rows))
+             else _read(data, map_, income_unit, max_decompressed_mb, max_rows, (model,)))
     text = report_html(model, table, generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
                        source=Path(data).name if data else "")
     write_text(text, output, model_path, data, kind="report", force=force)

@@ -21,7 +21,6 @@ from custseg.table.fields import NUMERIC_FIELDS, Ranges
 from custseg.table.parse import (
     AMBIGUOUS,
     OTHER_CURRENCY,
-    NumberFormat,
     currency_of,
     parse_numbers,
 )
@@ -67,7 +66,7 @@ def test_fit_and_every_batch_read_a_column_alike(tmp_path):
     path.write_text(semicolon(incomes), encoding="utf-8")
     table = read_table(path)
     whole = table.validated(NUMERIC_FIELDS, Ranges())
-    assert table.number_format == NumberFormat({"annual_income": "30.5"})
+    assert table.number_format.mixed == {"annual_income": "30.5"}
     source = TableSource(path)
     facts = scan(source, batch_rows=7)
     assert facts.number_format == table.number_format

@@ -4,7 +4,7 @@ import pandas as pd
 
 from custseg.table.notes import (
     SUMMARY_NOTE,
-    dollar_income_message,
+    dollar_income_note,
     duplicate_notes,
     row_keys,
     summary_row_notes,
@@ -41,12 +41,10 @@ def test_summary_rows_are_whole_labels_only():
     }
 
 
-def test_dollar_income_message_names_the_setting_not_a_flag():
-    assert dollar_income_message(pd.Series(["54", "61", "1,200"]), ".", "Income") is None
-    message = dollar_income_message(pd.Series(["54,000", "61,000", "48,500"]), ".", "Income")
-    assert message == (
-        "the income column 'Income' has no unit in its header, so custseg reads it in "
-        "thousands of dollars (k$), but its median is 54,000: that looks like dollars. "
-        "Divide the values by 1,000, or state the unit: use a header such as "
-        "'Annual Income ($)' or set the income unit to '$'"
-    )
+def test_the_dollar_income_note_is_said_only_when_the_values_told_the_unit():
+    assert dollar_income_note("Income", "default") is None
+    assert dollar_income_note("Income", "header") is None
+    assert dollar_income_note("Income", "values") == (
+        "the income column 'Income' has no unit in its header and most of its values are "
+        "above 1,000: read as dollars and converted to k$. If they are thousands of "
+        "dollars, state the unit 'k$'")

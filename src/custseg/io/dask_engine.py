@@ -400,7 +400,8 @@ def score_dask(
     started = time.perf_counter()
     files = expand_inputs(inputs)
     out, fmt = _output_folder(output)
-    options = {"mapping": dict(mapping or {}) or None, "income_unit": income_unit,
+    options = {"mapping": dict(mapping or model.config.spec.mapping) or None,
+               "income_unit": income_unit,
                "limits": limits or ReadLimits(), "batch_rows": batch_rows,
                "needs": model.encoding.needs, "spec": model.config.spec}
     # a short name of its own, whatever the length of the output's

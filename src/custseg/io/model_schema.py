@@ -45,6 +45,7 @@ from custseg.segments.schema import (
     problem_text,
 )
 from custseg.table.derive import MAX_LENGTH
+from custseg.table.fields import FIELDS, INCOME_UNITS
 from custseg.table.roles import ROLES
 from custseg.table.spec import MAX_FEATURE_NAME, MAX_FEATURES, TRANSFORMS
 
@@ -103,6 +104,8 @@ class SpecDoc(Strict):
     as_of: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")] | None
     date_formats: Annotated[dict[FeatureName, Annotated[str, _text_check(100, empty=False)]],
                             Field(max_length=MAX_FEATURES)]
+    income_unit: Literal[INCOME_UNITS] | None = None
+    mapping: dict[Literal[FIELDS], Annotated[str, _text_check(MAX_FEATURE_NAME, empty=False)]] = {}
 
 
 class ConfigDoc(Strict):

@@ -240,7 +240,8 @@ def score_file(
     started = time.perf_counter()
     fmt = output_format(output_path)
     target = check_output_path(output_path, input_path, kind="table", force=force)
-    source = TableSource(input_path, mapping=mapping, income_unit=income_unit, limits=limits)
+    source = TableSource(input_path, mapping=mapping or dict(model.config.spec.mapping),
+                         income_unit=income_unit, limits=limits)
     report = ScoreReport(output=str(target))
     try:
         with atomic_path(target) as tmp:

@@ -42,7 +42,6 @@ from custseg.io.sniff import (
 from custseg.table.fields import ID, INCOME, NUMERIC_FIELDS, Ranges
 from custseg.table.headers import HeaderMatch, match_headers
 from custseg.table.notes import (
-    dollar_income_message,
     other_currency_message,
     summary_row_notes,
 )
@@ -117,7 +116,7 @@ class CustomerTable:
         features (``spec``) read from their columns, found by header."""
         table = self.expect(needs, spec)
         return validate(table.fields_frame(), required=needs, ranges=ranges,
-                        decimal=self.decimal, income_unit=self.match.income_unit,
+                        decimal=self.decimal, income_unit=table.match.income_unit,
                         structural=self.structural, number_format=self.number_format,
                         spec=spec, as_of=spec.fit_date if spec is not None else None)
 
@@ -246,6 +245,8 @@ class TableSource:
                 f"{self.limits.max_columns:,}. Keep the columns you need."
             )
         self.match = match_headers(self.header, mapping, income_unit)
+        if self.number_format is not None:  # decided over the whole input already
+            self.match = self.match.with_incomes_read(self.number_format.dollar_incomes)
 
     def _spool(self) -> None:
         """Replace a path that is not a regular file by a temporary copy of what it brings.
@@ -378,6 +379,7 @@ class TableSource:
                 yield batch
         if self.number_format is None:
             self.number_format = found
+            self.match = self.match.with_incomes_read(found.dollar_incomes)
 
     def read(self) -> CustomerTable:
         """The whole table in memory (at most :meth:`ReadLimits.table_rows` rows); a
@@ -442,8 +444,7 @@ class TableSource:
                 if batch.data.column_names != names:
                     batch = Batch(batch.data.select(names), batch.structural)
             elif seen == 0 and self._check_income:
-                _check_income_unit(batch.data, self.match, self.decimal, self.name,
-                                   self.number_format)
+                _check_income_unit(batch.data, self.match, self.name)
             seen += batch.data.num_rows
             yield batch
 
@@ -548,23 +549,16 @@ def _mark_summary_rows(batch: Batch, match: HeaderMatch) -> None:
             batch.structural.setdefault(row, note)
 
 
-def _check_income_unit(data: pa.Table, match: HeaderMatch, decimal: str, name: str,
-                       number_format: NumberFormat | None = None) -> None:
+def _check_income_unit(data: pa.Table, match: HeaderMatch, name: str) -> None:
     """Refuse an income column that is in another currency on every row of the first
-    batch, or has no unit in its header and holds dollars."""
+    batch. (One in dollars under a header that names no unit is read in dollars:
+    :meth:`HeaderMatch.with_incomes_read`.)"""
     if INCOME not in match.fields:
         return
     column = data.column(match.fields[INCOME]).to_pandas()
     message = other_currency_message(column, match.source(INCOME))
     if message:
         raise SchemaError(f"{shown(name)}: {message}")
-    if match.income_unit_source != "default":
-        return
-    mixed = None if number_format is None else number_format.mixed.get(INCOME)
-    message = dollar_income_message(column, decimal, match.source(INCOME),
-                                    mixed=mixed, decided=number_format is not None)
-    if message:
-        raise SchemaError(f"{shown(name)}: {message}", parameter="income_unit", key="$")
 
 
 def table_from_frame(
@@ -591,11 +585,12 @@ def table_from_frame(
         name: _column(plain.iloc[:, i]) for i, name in enumerate(plain.columns)}))
     match = match_headers(header, mapping, income_unit)
     if check_income:
-        _check_income_unit(data, match, ".", name)
+        _check_income_unit(data, match, name)
     batch = Batch(data)
     _mark_summary_rows(batch, match)
     numbers = NumberFormat().seen({n: data.column(p) for n, p in number_columns(match).items()},
                                   ".")
+    match = match.with_incomes_read(numbers.dollar_incomes)
     return CustomerTable(
         data=data, header=header, match=match, kind="frame", dialect=None, name=name,
         structural=batch.structural, number_format=numbers,

@@ -87,7 +87,9 @@ class HeaderMatch:
     columns: tuple[str, ...]
     fields: Mapping[str, int]
     income_unit: str = "k$"
-    income_unit_source: str = "default"  # "header" | "given" | "default"
+    #: "header" | "given" | "default" (k$) | "values" (dollars: most values are above
+    #: 1,000 k$, see :meth:`with_incomes_read`) | "model" (the unit a model was fitted with)
+    income_unit_source: str = "default"
     #: Field -> why the column its header names was not taken (an income in euros).
     refused: Mapping[str, str] = field(default_factory=dict)
     #: Columns a model reads besides the fields (its features' sources): header -> position.
@@ -102,7 +104,20 @@ class HeaderMatch:
             return self
         match = self.with_sources(spec.source_columns()) if spec.extra else self
         match.require([n for n in needs if n not in spec.names])
+        if (spec.income_unit is not None and INCOME in match.fields
+                and match.income_unit_source in ("default", "values")):
+            # the header names no unit: the model's, as it read the file it was fitted on
+            match = replace(match, income_unit=spec.income_unit, income_unit_source="model")
         return match
+
+    def with_incomes_read(self, dollars: bool) -> HeaderMatch:
+        """This match once the income column's values are seen: in dollars when its
+        header names no unit (and none was stated) and ``dollars`` — most of its values
+        are above 1,000, which in k$ would be a million dollars a year
+        (:attr:`~custseg.table.parse.NumberFormat.dollar_incomes`)."""
+        if dollars and INCOME in self.fields and self.income_unit_source == "default":
+            return replace(self, income_unit="$", income_unit_source="values")
+        return self
 
     def with_sources(self, headers: Sequence[str]) -> HeaderMatch:
         """This match with the positions of ``headers`` (as a model wrote them): the

@@ -14,9 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from custseg.errors import shown
-from custseg.table.fields import ID, fmt_number
+from custseg.table.fields import ID
 from custseg.table.parse import (
-    FROM_VALUES,
     MISSING,
     OTHER_CURRENCY,
     currency_of,
@@ -565,34 +564,15 @@ def summary_row_notes(cells: pd.Series) -> dict[int, str]:
     }
 
 
-#: A typical customer earning more than this many k$ a year means the column is in dollars.
-DOLLAR_MEDIAN_K = 1_000.0
-
-
-def dollar_income_message(values: pd.Series, decimal: str, header: str, *,
-                          mixed: str | None = None, decided: bool = False) -> str | None:
-    """A refusal message when an income column with no unit in its header holds dollars.
-
-    custseg reads such a column in k$. A median above 1,000 k$ ($1M a year) is not a
-    customer base in k$: rather than treat $54,000 as 54,000 k$, say so and ask for the
-    unit. The message ends on the setting that fixes it: raise it with
-    ``parameter="income_unit", key="$"`` so that each face says how to set it.
-    ``mixed`` (when ``decided``) is the file's number format for the column.
-    """
-    parsed = parse_numbers(values, decimal=decimal, money_unit="k$",
-                           mixed=mixed if decided else FROM_VALUES)
-    usable = parsed.values[np.isfinite(parsed.values)]
-    if not len(usable):
-        return None
-    median = float(np.median(usable))
-    if median <= DOLLAR_MEDIAN_K:
-        return None
-    return (
-        f"the income column {shown(header)} has no unit in its header, so custseg reads it "
-        f"in thousands of dollars (k$), but its median is {fmt_number(median)}: that looks "
-        "like dollars. Divide the values by 1,000, or state the unit: use a header such as "
-        "'Annual Income ($)' or set the income unit to '$'"
-    )
+def dollar_income_note(header: str, unit_source: str) -> str | None:
+    """What the output says when the income column was read in dollars because its
+    values say so (``unit_source`` "values"), or in the unit the model was fitted with
+    ("model"), its header naming none."""
+    if unit_source == "values":
+        return (f"the income column {shown(header)} has no unit in its header and most of "
+                "its values are above 1,000: read as dollars and converted to k$. If they "
+                "are thousands of dollars, state the unit 'k$'")
+    return None
 
 
 def other_currency_message(values: pd.Series, header: str) -> str | None:

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custseg.table.fields import GENDER
+from custseg.table.fields import GENDER, INCOME
 
 #: Cell texts that mean "no value" (compared after trimming, case-insensitively).
 MISSING_MARKERS: frozenset[str] = frozenset(
@@ -152,6 +152,10 @@ def grouping_as_decimal(values: pd.Series | pa.Array | pa.ChunkedArray,
     return None if first < 0 else str(text[first].as_py()).strip()
 
 
+#: An income (read in k$) above this is a million dollars a year: an income column whose
+#: values are mostly above it, under a header that names no unit, is in dollars.
+DOLLAR_INCOME_K = 1_000.0
+
 #: ``mixed`` for :func:`parse_numbers`: found among the values parsed.
 FROM_VALUES = object()
 
@@ -169,6 +173,11 @@ class NumberFormat:
 
     #: Column -> its first cell writing the grouping mark as a decimal mark.
     mixed: Mapping[str, str] = field(default_factory=dict)
+    #: The income column's values given, and how many of them are above
+    #: :data:`DOLLAR_INCOME_K` read in k$ (the scale the file writes incomes in), counted
+    #: both ways a grouping mark can read — as grouping thousands, and as :attr:`mixed`
+    #: decides it for the column — since which one holds is known only at the end.
+    incomes: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     def seen(self, columns: Mapping[str, pd.Series | pa.Array | pa.ChunkedArray],
              decimal: str) -> NumberFormat:
@@ -179,11 +188,33 @@ class NumberFormat:
                 example = grouping_as_decimal(values, decimal)
                 if example is not None:
                     found[name] = example
-        return self if len(found) == len(self.mixed) else NumberFormat(found)
+        incomes = self.incomes
+        if INCOME in columns:
+            values = columns[INCOME]
+            if not isinstance(values, pd.Series):
+                values = values.to_pandas()
+            counts = []
+            for mixed in (None, found.get(INCOME, "mixed")):
+                parsed = parse_numbers(values, decimal=decimal, money_unit="k$", mixed=mixed)
+                usable = parsed.values[np.isfinite(parsed.values)]
+                counts += [len(usable), int(np.count_nonzero(usable > DOLLAR_INCOME_K))]
+            incomes = tuple(a + b for a, b in zip(incomes, counts, strict=True))
+        if len(found) == len(self.mixed) and incomes == self.incomes:
+            return self
+        return NumberFormat(found, incomes)
 
     def merged(self, later: NumberFormat) -> NumberFormat:
         """This format followed by a later part's (the next file of a Dask input)."""
-        return NumberFormat({**later.mixed, **self.mixed})
+        return NumberFormat({**later.mixed, **self.mixed},
+                            tuple(a + b for a, b in zip(self.incomes, later.incomes,
+                                                        strict=True)))
+
+    @property
+    def dollar_incomes(self) -> bool:
+        """Whether most incomes given are above :data:`DOLLAR_INCOME_K` k$ (a million
+        dollars a year): no customer base earns that, so the column is in dollars."""
+        given, above = self.incomes[2:] if INCOME in self.mixed else self.incomes[:2]
+        return given > 0 and 2 * above > given
 
 
 #: What a conversion of arbitrary Python values can raise: arrow's own errors, integers

@@ -105,6 +105,12 @@ class InputSpec:
     as_of: str | None = None
     #: Column header -> strftime format, as the user gave it (``--date-format``).
     date_formats: Mapping[str, str] = field(default_factory=dict)
+    #: The unit the fit read incomes in when the header named none: stated ("given") or
+    #: told by the values ("$"); None when the header said it or k$ was the default.
+    income_unit: str | None = None
+    #: Field -> input header, as the fit was told (``--map``): scoring a table of the
+    #: same columns finds them again without it.
+    mapping: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.extra]
@@ -140,14 +146,21 @@ class InputSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"extra": [f.to_dict() for f in self.extra], "as_of": self.as_of,
-                "date_formats": dict(self.date_formats)}
+                "date_formats": dict(self.date_formats), "income_unit": self.income_unit,
+                "mapping": dict(self.mapping)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> InputSpec:
         if not data:
             return cls()
         return cls(extra=tuple(Feature.from_dict(f) for f in data.get("extra", ())),
-                   as_of=data.get("as_of"), date_formats=dict(data.get("date_formats", {})))
+                   as_of=data.get("as_of"), date_formats=dict(data.get("date_formats", {})),
+                   income_unit=data.get("income_unit"),
+                   mapping=dict(data.get("mapping") or {}))
+
+    @property
+    def is_empty(self) -> bool:
+        return self == InputSpec()
 
     def without(self, names: Sequence[str]) -> InputSpec:
         return replace(self, extra=tuple(f for f in self.extra if f.name not in names))
