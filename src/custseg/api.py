@@ -260,11 +260,11 @@ def predict_one(
             raise CustsegError(f"{target} is given twice; give it once.")
         row[key] = value
         if target == INCOME and kind == "field":
-            # the field by its name is in k$; a header in its own unit ("Annual Income
-            # ($)"), or in the unit the model read the fitted file's header in
+            # as in the fitted file: in the unit its header names ("Annual Income ($)"),
+            # else in the unit the model read that file's incomes in
             named = match_headers((str(name),))
-            unit = ("k$" if name == INCOME else named.income_unit
-                    if named.income_unit_source == "header" else spec.income_unit or unit)
+            unit = (named.income_unit if named.income_unit_source == "header"
+                    else spec.income_unit or unit)
     frame = pd.DataFrame([row], dtype=object)
     missing = [f for f in model.encoding.needs if f not in spec.names and row.get(f) is None]
     missing += [c for c in sources if row.get(source_key(c)) is None]
