@@ -148,3 +148,40 @@ def test_rescoring_a_scored_dataframe_keeps_the_old_columns(model):
     again = custseg.score(model, first)
     assert "segment_id_input" in again.columns
     assert list(again.columns[-6:]) == list(SCORE_COLUMNS)
+
+
+def test_parquet_to_parquet_keeps_the_input_column_types(model, tmp_path):
+    """Every input column unchanged, types included: numbers stay numbers, dates dates,
+    nulls nulls; a CSV output has them as text, as a CSV holds everything."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 30
+    table = pa.table({
+        "CustomerID": pa.array([f"{i:05d}" for i in range(n)]),
+        "Age": pa.array([20 + i for i in range(n)], pa.int64()),
+        "Annual Income (k$)": pa.array([15.5 + i for i in range(n)], pa.float64()),
+        "Spending Score (1-100)": pa.array([None if i == 3 else i + 1 for i in range(n)],
+                                           pa.int32()),
+        "Joined": pa.array(np.datetime64("2020-01-01", "ms")
+                           + np.arange(n).astype("timedelta64[D]")).cast(pa.timestamp("ms")),
+        "Member": pa.array([i % 2 == 0 for i in range(n)]),
+        "Tier": pa.array(["gold" if i % 3 else "silver" for i in range(n)]).dictionary_encode(),
+    })
+    src = tmp_path / "in.parquet"
+    pq.write_table(table, src, row_group_size=7)
+    out = tmp_path / "out.parquet"
+    score_file(model, src, out, batch_rows=5)
+    scored = pq.read_table(out)
+    for name in ("CustomerID", "Age", "Annual Income (k$)", "Spending Score (1-100)", "Joined",
+                 "Member"):
+        assert scored.column(name).type == table.column(name).type, name
+        assert scored.column(name).to_pylist() == table.column(name).to_pylist(), name
+    assert scored.column("Tier").to_pylist() == table.column("Tier").to_pylist()
+    assert scored.column("row_status").to_pylist()[3] == "invalid"
+    assert scored.column("segment_id").null_count == 1
+    out_csv = tmp_path / "out.csv"
+    score_file(model, src, out_csv)
+    text = pd.read_csv(out_csv, dtype=str, keep_default_na=False)
+    assert text["Age"].tolist()[:2] == ["20", "21"]
+    assert text["Spending Score (1-100)"][3] == ""

@@ -40,6 +40,9 @@ class Batch:
     data: pa.Table
     #: Row (position within this batch) -> why the row could not be split into columns.
     structural: dict[int, str] = field(default_factory=dict)
+    #: The same rows with the input's own column types, for a reader that has them
+    #: (Parquet): a Parquet output gives them back as they came.
+    typed: pa.Table | None = None
 
 
 class Ragged(Exception):
@@ -565,10 +568,20 @@ def parquet_batches(open_: Opener, rows: int, name: str,
                     table = table.select(columns)
                 for part in _decodable(table):
                     out = as_text(part)
-                    yield Batch(out if columns is None
-                                else out.rename_columns([column_name(i) for i in only]))
+                    if columns is None:
+                        yield Batch(out, typed=_as_written(part, schema))
+                    else:
+                        yield Batch(out.rename_columns([column_name(i) for i in only]))
         except (pa.ArrowException, OSError) as exc:
             raise InputFileError(f"{shown(name)}: Parquet read failed ({exc}).") from None
+
+
+def _as_written(part: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A slice of a Parquet file with the column types its schema gives (text read as a
+    dictionary, to bound memory, back as text: the slice is already small)."""
+    columns = [column if column.type == field.type else column.cast(field.type)
+               for column, field in zip(part.columns, schema, strict=True)]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _decodable(table: pa.Table) -> Iterator[pa.Table]:

@@ -277,7 +277,9 @@ def write_scored(
             model, source, batch_rows=batch_rows, progress=progress, facts=facts,
             empty_ok=empty_ok,
         ):
-            writer.write(scored_table(batch.data, header, scored.columns))
+            # Parquet to Parquet: the input columns keep their types (text otherwise)
+            data = batch.typed if fmt == "parquet" and batch.typed is not None else batch.data
+            writer.write(scored_table(data, header, scored.columns))
             report.add(scored)
 
 
