@@ -65,6 +65,7 @@ def test_score_and_predict_read_incomes_as_the_model_did(fitted, capsys, tmp_pat
     out = tmp_path / "scored.csv"
     code, _, err = run(capsys, "score", model, data, "-o", out)
     assert code == 0, err
+    assert "warning" not in err  # read in dollars as the model says, and its values agree
     scored = pd.read_csv(out)
     assert (scored["row_status"] == "ok").all()
     # three low-income customers alone: their values are dollars too (the model's unit),
@@ -73,6 +74,9 @@ def test_score_and_predict_read_incomes_as_the_model_did(fitted, capsys, tmp_pat
     few.write_text("Age,Income,Spending Score\n30,800,50\n40,900,60\n50,950,70\n")
     code, _, err = run(capsys, "score", model, few, "-o", tmp_path / "few_scored.csv")
     assert code == 0, err
+    assert ("warning: the income column 'Income' has no unit in its header: read in dollars, "
+            "as the model's fit read its incomes, though most of its values are below 1,000. "
+            "If they are thousands of dollars, state the unit 'k$'") in err.splitlines()
     one = json.loads(run(capsys, "predict", model, "--value", "Income=800", "--value", "Age=30",
                          "--value", "Spending Score=50", "--json")[1])
     by_field = json.loads(run(capsys, "predict", model, "--value", "annual_income=800",
@@ -147,3 +151,18 @@ def test_a_mapping_given_at_fit_is_kept(tmp_path, capsys):
     assert (pd.read_csv(tmp_path / "s.csv")["row_status"] == "ok").all()
     code, _, err = run(capsys, "report", model, "--data", data, "-o", tmp_path / "r.html")
     assert code == 0, err
+
+
+def test_a_mall_model_scoring_a_file_in_dollars_reads_dollars_and_says_so(tmp_path, capsys):
+    thousands, dollars = tmp_path / "k.csv", tmp_path / "d.csv"
+    customers(dollars=False).to_csv(thousands, index=False)
+    customers().to_csv(dollars, index=False)
+    model = tmp_path / "m.custseg"
+    assert run(capsys, "fit", thousands, "-o", model)[0] == 0
+    code, _, err = run(capsys, "score", model, dollars, "-o", tmp_path / "s.csv")
+    assert code == 0, err
+    assert NOTE in err.splitlines()
+    same = run(capsys, "score", model, thousands, "-o", tmp_path / "t.csv")
+    assert same[0] == 0 and "warning" not in same[2]
+    a, b = pd.read_csv(tmp_path / "s.csv"), pd.read_csv(tmp_path / "t.csv")
+    assert (a["segment_id"] == b["segment_id"]).all()

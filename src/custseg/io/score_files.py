@@ -33,9 +33,9 @@ from custseg.io.source import (
 from custseg.io.writers import ScoredWriter, as_frame, output_format, scored_table
 from custseg.model.scoring import SCORE_COLUMNS, Scored, score_rows
 from custseg.model.segmentation import SegmentationModel
-from custseg.table.fields import ID
+from custseg.table.fields import ID, INCOME
 from custseg.table.headers import HeaderMatch
-from custseg.table.notes import IdCounts, RepeatedIds, row_keys
+from custseg.table.notes import IdCounts, RepeatedIds, dollar_income_note, row_keys
 from custseg.table.parse import NumberFormat
 
 Progress = Callable[[int, int], None]
@@ -253,6 +253,24 @@ def score_file(
     return report
 
 
+def income_warnings(match: HeaderMatch, numbers: NumberFormat | None) -> list[str]:
+    """What scoring says about the income column's unit when its header names none:
+    read in dollars because its values say so, or in the model's unit (dollars) when
+    its values look like thousands."""
+    if INCOME not in match.fields:
+        return []
+    note = dollar_income_note(match.source(INCOME), match.income_unit_source)
+    if note:
+        return [note]
+    if (match.income_unit_source == "model" and match.income_unit == "$"
+            and numbers is not None and numbers.incomes[0] and not numbers.dollar_incomes):
+        return [f"the income column {shown(match.source(INCOME))} has no unit in its header: "
+                "read in dollars, as the model's fit read its incomes, though most of its "
+                "values are below 1,000. If they are thousands of dollars, state the unit "
+                "'k$'"]
+    return []
+
+
 def write_scored(
     model: SegmentationModel,
     source: TableSource,
@@ -272,6 +290,8 @@ def write_scored(
         source.expect(model.encoding.needs, model.config.spec)
         facts = scan(source, batch_rows)
     report.warnings.extend(facts.warnings)
+    report.warnings.extend(income_warnings(source.match, facts.number_format
+                                           or source.number_format))
     with ScoredWriter(str(path), fmt) as writer:
         for batch, scored in score_batches(
             model, source, batch_rows=batch_rows, progress=progress, facts=facts,
