@@ -254,17 +254,23 @@ def test_report_and_compare_read_their_data_with_map(odd_csv, tmp_path, capsys):
     assert code == 0, err
     report = ["report", model, "-o", tmp_path / "r.html", "--data", odd_csv]
     compare = ["compare", model, model, "--data", odd_csv, "--json"]
-    for command in (report, compare):
-        code, _, err = run(capsys, *command)
-        assert code == 2
-        assert "--map age=" in err  # the headers need it
-    code, _, err = run(capsys, *report, *MAP)
-    assert code == 0, err
-    assert "odd.csv" in (tmp_path / "r.html").read_text()
-    code, out, err = run(capsys, *compare, *MAP)
-    assert code == 0, err
-    assert json.loads(out)["migration"]["customers"] == 300
-    assert json.loads(out)["migration"]["stayed_share"] == 1.0
+    # the model keeps the mapping fit was given: no --map again, and the same result
+    for extra in ((), MAP):
+        code, _, err = run(capsys, *report, *extra)
+        assert code == 0, err
+        assert "odd.csv" in (tmp_path / "r.html").read_text()
+        code, out, err = run(capsys, *compare, *extra)
+        assert code == 0, err
+        assert json.loads(out)["migration"]["customers"] == 300
+        assert json.loads(out)["migration"]["stayed_share"] == 1.0
+    plain = tmp_path / "plain.custseg"  # a model fitted without the mapping cannot
+    odd = pd.read_csv(odd_csv, dtype=str)
+    odd.rename(columns={"Years": "Age", "Pay": "Income", "Points": "Spending Score"}).to_csv(
+        tmp_path / "plain.csv", index=False)
+    assert run(capsys, "fit", tmp_path / "plain.csv", "-o", plain)[0] == 0
+    code, _, err = run(capsys, "report", plain, "-o", tmp_path / "p.html", "--data", odd_csv)
+    assert code == 2
+    assert "--map age=" in err  # the headers need it
 
 
 def test_suggest_takes_the_input_options(demo_csv, capsys):
