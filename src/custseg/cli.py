@@ -345,6 +345,12 @@ def fit(
     derive: Derive = None,
     transform: Transform = None,
     date_format: DateFormatOpt = None,
+    profile_by: Annotated[
+        str | None,
+        typer.Option("--profile-by", help="COL[,COL]: categorical columns to profile each "
+                     "segment by (default: every categorical or 0/1 column of at most 20 "
+                     "values)."),
+    ] = None,
     use_gender: UseGender = False,
     neighbors: Annotated[
         int, typer.Option(help="Neighbours in the assigner's vote.", min=1, max=MAX_NEIGHBORS)
@@ -399,6 +405,7 @@ def fit(
         derive=tuple(derive or ()),
         transforms=transforms,
         date_formats=formats,
+        profile_by=profile_by,
     )
     save_model(model, output, inputs=inputs, force=force)
     for message in model.warnings:
@@ -1103,6 +1110,7 @@ FLAGS = {
     "force": "--force",
     "scheduler": "--scheduler",
     "date_formats": "--date-format",
+    "profile_by": "--profile-by",
 }
 
 

@@ -105,6 +105,9 @@ class InputSpec:
     as_of: str | None = None
     #: Column header -> strftime format, as the user gave it (``--date-format``).
     date_formats: Mapping[str, str] = field(default_factory=dict)
+    #: The input columns (headers) each segment is profiled by: categorical and flag
+    #: columns, clustered on or not (see custseg.segments.categories).
+    profile_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.extra]
@@ -140,14 +143,15 @@ class InputSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"extra": [f.to_dict() for f in self.extra], "as_of": self.as_of,
-                "date_formats": dict(self.date_formats)}
+                "date_formats": dict(self.date_formats), "profile_by": list(self.profile_by)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> InputSpec:
         if not data:
             return cls()
         return cls(extra=tuple(Feature.from_dict(f) for f in data.get("extra", ())),
-                   as_of=data.get("as_of"), date_formats=dict(data.get("date_formats", {})))
+                   as_of=data.get("as_of"), date_formats=dict(data.get("date_formats", {})),
+                   profile_by=tuple(data.get("profile_by", ())))
 
     def without(self, names: Sequence[str]) -> InputSpec:
         return replace(self, extra=tuple(f for f in self.extra if f.name not in names))
