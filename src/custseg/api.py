@@ -426,11 +426,23 @@ def report_html(
 ) -> str:
     """The self-contained HTML report (see :mod:`custseg.model.report`)."""
     from custseg.model.report import build_report  # plotly: loaded only for a report
+    from custseg.segments.categories import category_profiles
 
-    values = labels = None
+    values = labels = categories = None
     if data is not None:
-        values, labels = customers(model, data)
-    return build_report(model, values=values, labels=labels, generated=generated, source=source)
+        table = _table(data, None, None)
+        validated = table.validated(model.encoding.needs, model.config.ranges,
+                                    model.config.spec)
+        values = validated.valid_values()
+        if len(values) == 0:
+            raise CustsegError("no valid customer in the data to place in the segments.")
+        labels = model.assign(values).labels
+        cells = profile_cells(table, model.config.spec.profile_by)
+        if len(cells.columns):  # the data's customers, by the columns the fit profiled by
+            categories = category_profiles(
+                cells.loc[validated.valid].reset_index(drop=True), labels)
+    return build_report(model, values=values, labels=labels, generated=generated,
+                        source=source, categories=categories)
 
 
 def inspect(

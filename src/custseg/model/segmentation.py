@@ -279,7 +279,8 @@ class SegmentationModel:
                     "medians": dict(s.medians),
                     "categories": {c: [{"value": e["value"], "share": e["share"],
                                         "lift": e["lift"], "count": e.get("count")}
-                                       for e in rows] for c, rows in s.categories.items()},
+                                       for e in rows] for c, rows in _in_order(
+                                           s.categories, self.config.spec.profile_by)},
                     "levels": dict(s.levels),
                     "strategy": s.strategy,
                     "description": s.description,
@@ -474,6 +475,13 @@ def fit_model(
         labels=segmenter.labels_,
         estimator=segmenter,
     )
+
+
+def _in_order(mapping: Mapping[str, Any], order: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """``mapping``'s items with the keys in ``order`` first, in that order (a model file
+    keeps its keys sorted)."""
+    first = [(k, mapping[k]) for k in order if k in mapping]
+    return first + [(k, v) for k, v in mapping.items() if k not in order]
 
 
 def _sorted(value: Any) -> Any:
