@@ -153,6 +153,29 @@ def bank(n: int = 2_000, seed: int = 2) -> pd.DataFrame:
     return pd.DataFrame({k: _text(v) for k, v in columns.items()})
 
 
+def rfm(n: int = 1_200, seed: int = 3) -> pd.DataFrame:
+    """What ``custseg rfm`` writes for a shop's log: customer_id, recency_days (low is
+    recent), frequency, monetary and tenure_days, from four kinds of customers in equal
+    parts (recent big spenders, recent first-timers, lapsed regulars, long-gone
+    one-offs), plus a 0/1 newsletter flag the recent big spenders mostly hold."""
+    rng = np.random.default_rng(seed)
+    kind = np.arange(n) % 4
+    recency = np.choose(kind, [rng.integers(1, 20, n), rng.integers(1, 25, n),
+                               rng.integers(200, 320, n), rng.integers(300, 400, n)])
+    frequency = np.choose(kind, [rng.integers(18, 30, n), rng.integers(1, 3, n),
+                                 rng.integers(10, 20, n), rng.integers(1, 3, n)])
+    monetary = np.choose(kind, [rng.normal(3_000, 300, n), rng.normal(120, 30, n),
+                                rng.normal(1_500, 200, n), rng.normal(60, 20, n)]).round(2)
+    tenure = np.choose(kind, [rng.integers(600, 900, n), rng.integers(1, 40, n),
+                              rng.integers(500, 800, n), rng.integers(400, 700, n)])
+    newsletter = np.where(kind == 0, rng.random(n) < 0.9, rng.random(n) < 0.2).astype(int)
+    return pd.DataFrame({
+        "customer_id": [f"K{i:05d}" for i in range(n)], "recency_days": _text(recency),
+        "frequency": _text(frequency), "monetary": _text(np.abs(monetary)),
+        "tenure_days": _text(tenure), "newsletter": _text(newsletter),
+    })
+
+
 def columns_of(frame: pd.DataFrame) -> list[pa.Array]:
     """A text frame as the readers give it: one arrow string column per header."""
     return [pa.array(frame[c].tolist(), type=pa.string()) for c in frame.columns]

@@ -341,10 +341,13 @@ def test_dates_and_birth_years_derive_age_and_tenure(marketing_tsv, tmp_path, ca
     kept = ages[(ages >= 16) & (ages <= 100)]
     assert model.base.means["age"] == pytest.approx(kept.drop([4], errors="ignore").mean(),
                                                     rel=0.01)
-    # the names say the strongest traits in the columns' words, not the Mall rules'
+    # recency, frequency (NumWebPurchases) and monetary (total_spend) are all there:
+    # the rulebook names the segments in RFM words, over the roles
     names = [s["name"] for s in summary["segments"]]
-    assert all("·" in n or n.startswith(("High ", "Low ")) or n == "Typical customers"
-               for n in names)
+    rfm = {r.name for r in model.rulebook.rules if "recency" in r.when}
+    assert all(n.removeprefix("Young ").removeprefix("Mature ").split(" (")[0] in rfm
+               for n in names), names
+    assert len(set(names)) == len(names)
 
 
 def test_scoring_reads_the_dates_as_the_fit_did(marketing_tsv, tmp_path, capsys):

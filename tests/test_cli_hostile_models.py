@@ -116,7 +116,7 @@ RULEBOOKS = {
     "rule-field.toml": ('[[rules]]\nname = "A"\nwhen = { age = "low" }\nstrategy = "s"\n'
                         'priority = 1\n', "rules[0].priority is not a field"),
     "level.toml": ('[[rules]]\nname = "A"\nwhen = { age = "very high" }\nstrategy = "s"\n',
-                   "rules[0].when.age: input should be 'low', 'mid' or 'high'"),
+                   "rules[0].when.age must be 'low', 'mid' or 'high'"),
     "escape.toml": ('[[rules]]\nname = "A\\u001b]52;c;aGk=\\u0007"\nwhen = { age = "low" }\n'
                     'strategy = "s"\n', "rules[0].name holds the control character U+001B"),
     "long.toml": (f'[outliers]\nname = "{"O" * 81}"\n', "outliers.name is 81 characters long"),

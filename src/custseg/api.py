@@ -144,6 +144,77 @@ def _default_needs_fields(table: CustomerTable, names: Sequence[str] | None) -> 
         parameter="features")
 
 
+def profile_columns(table: CustomerTable,
+                    given: Sequence[str] | str | None = None) -> tuple[str, ...]:
+    """The columns (headers) a fit profiles its segments by: ``given`` (headers as
+    written, else after normalisation; each of at most 20 values), or by default every
+    categorical and flag column of at most 20 values (see :func:`inspect`), in header
+    order, at most :data:`custseg.segments.categories.MAX_COLUMNS`."""
+    from custseg.errors import ParameterError
+    from custseg.segments.categories import MAX_COLUMNS, MAX_VALUES, profilable
+    from custseg.table.headers import normalise_header
+    from custseg.table.inspect import PROFILE_MAX
+    from custseg.table.spec import split_features
+
+    header = table.header
+    if given is not None:
+        names = split_features(given) if isinstance(given, str) else list(given)
+        out: list[str] = []
+        for name in names:
+            hits = [h for h in header if h == name] or [
+                h for h in header if normalise_header(h) == normalise_header(name)]
+            if not hits:
+                listed = ", ".join(shown(h, 40) for h in header[:12])
+                raise ParameterError(
+                    f"there is no column {shown(name)} to profile by; the columns are "
+                    f"{listed}" + (" …" if len(header) > 12 else ""), parameter="profile_by")
+            problem = profilable(_column_cells(table, hits[0]))
+            if problem:
+                raise ParameterError(f"cannot profile by {shown(name)}: {problem}",
+                                     parameter="profile_by")
+            if hits[0] not in out:
+                out.append(hits[0])
+        if len(out) > MAX_COLUMNS:
+            raise ParameterError(f"{len(out)} columns to profile by; give at most "
+                                 f"{MAX_COLUMNS}", parameter="profile_by")
+        return tuple(out)
+    import pyarrow.compute as pc
+
+    rows = table.data
+    few = [i for i in range(len(header)) if header.index(header[i]) == i
+           and pc.count_distinct(rows.column(i)).as_py() <= MAX_VALUES + 1]  # + the blank
+    chosen: list[str] = []
+    for i in few:
+        try:
+            found = inspect_columns([rows.column(i)], [header[i]], decimal=table.decimal)
+        except CustsegError:  # a date column whose format cannot be told: not a category
+            continue
+        info = found.columns[0]
+        if info.kind in ("categorical", "flag") and info.distinct <= PROFILE_MAX \
+                and profilable(_column_cells(table, header[i])) is None:
+            chosen.append(header[i])
+    return tuple(chosen[:MAX_COLUMNS])
+
+
+def _column_cells(table: CustomerTable, header: str) -> pd.Series:
+    """One column of the table, as text, by its header (the first of that name)."""
+    return table.data.column(table.header.index(header)).to_pandas().astype("string")
+
+
+def profile_cells(table: CustomerTable, columns: Sequence[str]) -> pd.DataFrame:
+    """The columns to profile by, as text, a row per row of the table; a column the
+    table does not have (by header, exactly or after normalisation) is left out."""
+    from custseg.table.headers import normalise_header
+
+    out = {}
+    for name in columns:
+        hits = [h for h in table.header if h == name] or [
+            h for h in table.header if normalise_header(h) == normalise_header(name)]
+        if hits:
+            out[name] = _column_cells(table, hits[0]).to_numpy(dtype=object)
+    return pd.DataFrame(out, index=pd.RangeIndex(table.n_rows))
+
+
 def fit(
     data: TableLike,
     *,
@@ -162,9 +233,14 @@ def fit(
     derive: Sequence[str] = (),
     transforms: Mapping[str, str] | None = None,
     date_formats: Mapping[str, str] | None = None,
+    profile_by: Sequence[str] | str | None = None,
 ) -> SegmentationModel:
     """Fit a segmentation on the valid rows of ``data`` (invalid rows are counted and
     reported in ``model.quality``, never imputed).
+
+    Each segment is profiled by ``profile_by`` (headers), or by default by every
+    categorical and flag column of at most 20 values (see :func:`profile_columns`);
+    the model keeps the columns, so a report of new data profiles by them again.
 
     ``features`` are well-known fields, input headers (as written) or derived names
     (``derive``: ``"NAME=EXPR"`` items, see docs/derivations.md); ``transforms`` maps a
@@ -187,6 +263,7 @@ def fit(
     _default_needs_fields(table, names)
     spec = _with_read_settings(_with_date_formats(table, spec, date_formats), table, mapping,
                                names, use_gender)
+    spec = replace(spec, profile_by=profile_columns(table, profile_by))
     config = ModelConfig(
         algorithm=algorithm,
         params=dict(params or {}),
@@ -201,7 +278,7 @@ def fit(
     ).resolved()
     validated = table.validated(config.needs, config.ranges, config.spec)
     model = fit_model(table.fields_frame(), config, rulebook or default_rulebook(),
-                      validated=validated)
+                      validated=validated, cells=profile_cells(table, spec.profile_by))
     notes = [n for n in (note, _income_note(table.match, config.needs)) if n]
     if notes:
         model = replace(model, warnings=(*notes, *model.warnings))
@@ -391,11 +468,23 @@ def report_html(
 ) -> str:
     """The self-contained HTML report (see :mod:`custseg.model.report`)."""
     from custseg.model.report import build_report  # plotly: loaded only for a report
+    from custseg.segments.categories import category_profiles
 
-    values = labels = None
+    values = labels = categories = None
     if data is not None:
-        values, labels = customers(model, data)
-    return build_report(model, values=values, labels=labels, generated=generated, source=source)
+        table = _table(data, None, None)
+        validated = table.validated(model.encoding.needs, model.config.ranges,
+                                    model.config.spec)
+        values = validated.valid_values()
+        if len(values) == 0:
+            raise CustsegError("no valid customer in the data to place in the segments.")
+        labels = model.assign(values).labels
+        cells = profile_cells(table, model.config.spec.profile_by)
+        if len(cells.columns):  # the data's customers, by the columns the fit profiled by
+            categories = category_profiles(
+                cells.loc[validated.valid].reset_index(drop=True), labels)
+    return build_report(model, values=values, labels=labels, generated=generated,
+                        source=source, categories=categories)
 
 
 def inspect(

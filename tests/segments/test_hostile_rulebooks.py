@@ -23,7 +23,8 @@ GOOD_RULE = '[[rules]]\nname = "A"\nwhen = { age = "low" }\nstrategy = "s"\n'
     ('[[rules]]\nname = "A"\nwhen = "age low"\nstrategy = "s"\n', r"rules\[0\]\.when: input"),
     ('[[rules]]\nname = "A"\nwhen = {}\nstrategy = "s"\n', r"rules\[0\]\.when: dictionary should"),
     ('[[rules]]\nname = ""\nwhen = { age = "low" }\nstrategy = "s"\n', "must not be blank"),
-    ('[[rules]]\nname = "A"\nwhen = { age = 1 }\nstrategy = "s"\n', r"when\.age: input should be"),
+    ('[[rules]]\nname = "A"\nwhen = { age = 1 }\nstrategy = "s"\n',
+     r"when\.age must be 'low', 'mid' or 'high'.*\(got 1\)"),
     (GOOD_RULE.replace('strategy = "s"', "strategy = 1979-05-27"), r"strategy: input should be a "
      "valid string"),
     ("[levels]\nthreshold = 0\n", "greater than 0"),

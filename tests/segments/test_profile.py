@@ -159,7 +159,8 @@ def test_rulebook_round_trip_and_errors(rulebook):
     with pytest.raises(RulebookError, match="not valid TOML"):
         Rulebook.from_toml("[[rules]\n")
     with pytest.raises(RulebookError, match=r"rules\[0\]\.when\.height \(a key\): input should be "
-                       "'age', 'annual_income' or 'spending_score'"):
+                       "'age', 'annual_income', 'spending_score', 'income', 'recency', "
+                       "'frequency', 'monetary', 'tenure', 'count' or 'balance'"):
         Rulebook.from_toml('[[rules]]\nname="x"\nstrategy="y"\nwhen={height="high"}\n')
     with pytest.raises(RulebookError, match=r"rules\[0\]\.strategy is missing"):
         Rulebook.from_toml('[[rules]]\nname="x"\nwhen={age="high"}\n')

@@ -91,10 +91,20 @@ def prepared(
 
 @st.cache_data(max_entries=16, show_spinner="Fitting the segments…", hash_funcs=KEYS)
 def fitted(data: KeyedTable, config: ModelConfig, rules_toml: str | None) -> SegmentationModel:
-    """A fit of the whole configuration, named by the rulebook (None: the default one)."""
+    """A fit of the whole configuration, named by the rulebook (None: the default one),
+    its segments profiled by the spec's columns (by default the table's categorical and
+    flag columns, as the command line does)."""
+    from dataclasses import replace
+
+    from custseg.api import profile_cells, profile_columns
+
     validated, _ = prepared(data, config.needs, config.ranges, config.spec)
     book = rulebook() if rules_toml is None else Rulebook.from_toml(rules_toml)
-    return fit_model(data.table.fields_frame(), config, book, validated=validated)
+    if not config.spec.profile_by:
+        config = replace(config, spec=replace(config.spec,
+                                              profile_by=profile_columns(data.table)))
+    return fit_model(data.table.fields_frame(), config, book, validated=validated,
+                     cells=profile_cells(data.table, config.spec.profile_by))
 
 
 @st.cache_data(max_entries=8, show_spinner="Assigning customers to the loaded model…",

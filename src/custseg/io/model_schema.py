@@ -34,6 +34,8 @@ from custseg.cluster.features import MAX_GENDER_CATEGORIES, check_features
 from custseg.cluster.labels import MAX_MODEL_SEGMENTS, NOISE
 from custseg.errors import CustsegError, ModelFileError
 from custseg.model.segmentation import SegmentationModel
+from custseg.segments.categories import MAX_COLUMNS as MAX_PROFILE_COLUMNS
+from custseg.segments.categories import MAX_ENTRIES, MAX_VALUE_CHARS, MAX_VALUES
 from custseg.segments.schema import (
     Feature,
     Level,
@@ -106,6 +108,20 @@ class SpecDoc(Strict):
                             Field(max_length=MAX_FEATURES)]
     income_unit: Literal[INCOME_UNITS] | None = None
     mapping: dict[Literal[FIELDS], Annotated[str, _text_check(MAX_FEATURE_NAME, empty=False)]] = {}
+    profile_by: Annotated[list[FeatureName], Field(max_length=MAX_PROFILE_COLUMNS)] = []
+
+
+#: A category value as the data wrote it: any text (shown escaped wherever it goes).
+CategoryValue = Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARS)]
+#: A column's values and their shares of everyone.
+CategoryShares = Annotated[dict[CategoryValue, Share], Field(max_length=MAX_VALUES)]
+
+
+class CategoryEntryDoc(Strict):
+    value: CategoryValue
+    share: Share | None
+    lift: Annotated[float, Field(ge=0)] | None
+    count: Count = 0
 
 
 class ConfigDoc(Strict):
@@ -163,6 +179,8 @@ class BaseDoc(Strict):
     mins: Stats
     maxs: Stats
     gender_mix: dict[GenderText, Share]
+    categories: Annotated[dict[FeatureName, CategoryShares],
+                          Field(max_length=MAX_PROFILE_COLUMNS)] = {}
 
 
 class SegmentRuleDoc(Strict):
@@ -187,6 +205,10 @@ class SegmentDoc(Strict):
     facts: Annotated[list[Text], Field(max_length=20)] = []
     rules: Annotated[list[SegmentRuleDoc], Field(max_length=100)] = []
     edited: bool = False
+    medians: Stats = {}
+    categories: Annotated[
+        dict[FeatureName, Annotated[list[CategoryEntryDoc], Field(max_length=MAX_VALUES)]],
+        Field(max_length=MAX_PROFILE_COLUMNS)] = {}
 
 
 class StabilityDoc(Strict):
@@ -423,6 +445,9 @@ def _first_problem(model: SegmentationModel) -> str | None:
             if any(v.get(f) is None for v in (s.means, s.mins, s.maxs, s.z)) \
                     or f not in s.levels:
                 return f"segment {s.id} has no statistics or level for the clustered feature {f}"
+    problem = _categories_problem(model)
+    if problem:
+        return problem
     if sum(s.size for s in model.segments) != base.n:
         return "the segment sizes do not add up to base.n"
     if quality.n_used != base.n or quality.n_used + quality.n_invalid != quality.n_input:
@@ -432,6 +457,26 @@ def _first_problem(model: SegmentationModel) -> str | None:
     measured = model.metrics.stability
     if measured is not None and not set(measured.per_segment) <= set(ids):
         return "metrics.stability.per_segment names segments the model does not have"
+    return None
+
+
+def _categories_problem(model: SegmentationModel) -> str | None:
+    """The category profiles: over the base's columns and values, within the bound."""
+    base = model.base.categories
+    entries = 0
+    for s in model.segments:
+        for column, rows in s.categories.items():
+            if column not in base:
+                return (f"segment {s.id} is profiled by {column!r:.80}, which "
+                        "base.categories does not hold")
+            values = [r["value"] for r in rows]
+            if len(set(values)) != len(values) or set(values) != set(base[column]):
+                return (f"segment {s.id}'s values of {column!r:.80} are not those of "
+                        "base.categories")
+            entries += len(rows)
+    if entries > MAX_ENTRIES:
+        return f"the segments hold {entries:,} category entries; a model holds at most " \
+               f"{MAX_ENTRIES:,}"
     return None
 
 

@@ -18,6 +18,7 @@ from custseg.cluster.stability import reading
 from custseg.model.segmentation import SegmentationModel
 from custseg.model.summaries import describe_model, fit_note, gender_mix_text
 from custseg.segments import charts
+from custseg.segments.categories import CategoryProfiles
 from custseg.segments.explain import drivers, lift_text
 from custseg.segments.profile import numeric_columns
 from custseg.table.spec import with_unit
@@ -41,6 +42,10 @@ td.n { text-align: right; }
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
 
 
 def _metric(label: str, value: str) -> str:
@@ -72,9 +77,12 @@ def build_report(
     title: str = "Customer segments",
     generated: str = "",
     source: str = "",
+    categories: CategoryProfiles | None = None,
 ) -> str:
     """The whole report as one HTML string. With ``values`` and ``labels`` (customers and
-    their segments) it adds the scatter and distribution charts."""
+    their segments) it adds the scatter and distribution charts; with ``categories``
+    (those customers profiled by the model's columns) their category shares replace the
+    fit's."""
     figure = _Figures()
     m = model.metrics
     fid = model.segmenter.fidelity_
@@ -111,7 +119,8 @@ def build_report(
         fields = numeric_columns(values)
         if len(fields) >= 2:
             overview.append(figure(charts.scatter_2d(values, labels, model.names, fields[-2],
-                                                     fields[-1], max_points=5_000)))
+                                                     fields[-1], max_points=5_000,
+                                                     spec=model.config.spec)))
     overview.append("</div>")
 
     sections = ["<h2>Each segment</h2>"]
@@ -121,10 +130,19 @@ def build_report(
         title_text = segment_label(s.id, s.name)
         rows = "".join(
             f"<tr><td>{_e(with_unit(f, model.config.spec))}</td><td class='n'>{s.means[f]:.1f}</td>"
+            f"<td class='n'>{_num(s.medians.get(f), 1)}</td>"
             f"<td class='n'>{model.base.means[f]:.1f}</td><td class='n'>{s.z[f]:+.2f}</td>"
             f"<td>{_e(s.levels[f])}</td></tr>"
             for f in s.means if s.means[f] is not None
         )
+        own = s.categories if categories is None else categories.segments.get(s.id, {})
+        everyone = model.base.categories if categories is None else categories.base
+        category_rows = "".join(
+            f"<tr><td>{_e(column)}</td><td>{_e(e['value'])}</td>"
+            f"<td class='n'>{_share(e['share'])}</td>"
+            f"<td class='n'>{_share(everyone.get(column, {}).get(e['value']))}</td>"
+            f"<td class='n'>{_num(e['lift'])}</td></tr>"
+            for column, entries in own.items() for e in entries if e.get("count"))
         rules = "".join(
             f"<li>{_e(r['text'])} — precision {r['precision']:.0%}, coverage "
             f"{r['coverage']:.0%}</li>" for r in s.rules
@@ -142,8 +160,11 @@ def build_report(
             f"<p>{_e(s.description)}</p>"
             f"<p><b>Strategy.</b> {_e(s.strategy)}</p>"
             '<div class="grid"><div>'
-            "<table><tr><th>feature</th><th>segment</th><th>everyone</th><th>gap (SD)</th>"
-            f"<th>level</th></tr>{rows}</table>"
+            "<table><tr><th>feature</th><th>segment mean</th><th>segment median</th>"
+            f"<th>everyone</th><th>gap (SD)</th><th>level</th></tr>{rows}</table>"
+            + ("<p><b>Categories</b> (share of the segment, of everyone, lift)</p><table>"
+               "<tr><th>column</th><th>value</th><th>segment</th><th>everyone</th>"
+               f"<th>lift</th></tr>{category_rows}</table>" if category_rows else "")
             + (f"<p><b>Rules</b></p><ul>{rules}</ul>" if rules else "")
             + f"<p><b>Drivers</b></p><ul>{lifts}</ul>{stable_text}</div><div>"
             + (figure(charts.profile_bars(s, model.rulebook.threshold)) if not s.is_outliers else "")
@@ -154,7 +175,8 @@ def build_report(
     if values is not None and labels is not None:
         extra.append("<h2>Distributions</h2>")
         for f in numeric_columns(values):
-            extra.append(figure(charts.distribution(values, labels, model.names, f)))
+            extra.append(figure(charts.distribution(values, labels, model.names, f,
+                                                    spec=model.config.spec)))
     body = "\n".join(head + overview + sections + extra)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

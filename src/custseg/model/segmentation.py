@@ -276,6 +276,11 @@ class SegmentationModel:
                     "size": s.size,
                     "share": s.share,
                     "means": dict(s.means),
+                    "medians": dict(s.medians),
+                    "categories": {c: [{"value": e["value"], "share": e["share"],
+                                        "lift": e["lift"], "count": e.get("count")}
+                                       for e in rows] for c, rows in _in_order(
+                                           s.categories, self.config.spec.profile_by)},
                     "levels": dict(s.levels),
                     "strategy": s.strategy,
                     "description": s.description,
@@ -383,11 +388,13 @@ def fit_model(
     decimal: str = ".",
     income_unit: str = "k$",
     validated: Validated | None = None,
+    cells: pd.DataFrame | None = None,
 ) -> SegmentationModel:
     """Validate ``frame`` (canonical columns), fit on its valid rows, and profile.
 
     Invalid rows are excluded and counted by reason in :attr:`SegmentationModel.quality`;
-    nothing is imputed.
+    nothing is imputed. ``cells`` holds the columns the segments are profiled by (the
+    spec's ``profile_by``), as text, a row per row of ``frame``.
     """
     from custseg.cluster.segmenter import Segmenter
     from custseg.segments.explain import segment_rules
@@ -431,8 +438,18 @@ def fit_model(
         warnings.simplefilter("always")
         segmenter.fit(X)
     messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
+    profiled = None
+    if cells is not None and len(cells.columns):
+        profiled = cells.loc[validated.valid].reset_index(drop=True)
     base, segments = profile_segments(values, segmenter.labels_, config.features, rulebook,
-                                      config.spec)
+                                      config.spec, cells=profiled)
+    left_out = [c for c in (profiled.columns if profiled is not None else ())
+                if c not in base.categories]
+    if left_out:
+        messages = (*messages, "the segments are not profiled by "
+                    f"{', '.join(shown(c, 40) for c in left_out[:5])}"
+                    + (" …" if len(left_out) > 5 else "") + ": more columns, values or "
+                    "segments than a model keeps category shares for")
     rules = segment_rules(values, segmenter.labels_, config.features, seed=config.random_state)
     segments = tuple(
         replace(s, rules=tuple(r.to_dict() for r in rules.get(s.id, ()))) for s in segments
@@ -458,6 +475,13 @@ def fit_model(
         labels=segmenter.labels_,
         estimator=segmenter,
     )
+
+
+def _in_order(mapping: Mapping[str, Any], order: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """``mapping``'s items with the keys in ``order`` first, in that order (a model file
+    keeps its keys sorted)."""
+    first = [(k, mapping[k]) for k in order if k in mapping]
+    return first + [(k, v) for k, v in mapping.items() if k not in order]
 
 
 def _sorted(value: Any) -> Any:

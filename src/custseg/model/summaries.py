@@ -53,6 +53,20 @@ def level_table(segment: SegmentProfile, base: BaseStats,
     return pd.DataFrame(rows)
 
 
+def category_table(segment: SegmentProfile, base: BaseStats) -> pd.DataFrame:
+    """Per column profiled by and value: the segment's share, everyone's, and the lift
+    (the segment's shares of a column held by none of it are left out)."""
+    rows = []
+    for column, entries in segment.categories.items():
+        everyone = base.categories.get(column, {})
+        for e in entries:
+            if not e.get("count"):
+                continue
+            rows.append({"column": column, "value": str(e["value"]), "segment": e["share"],
+                         "everyone": everyone.get(e["value"]), "lift": e["lift"]})
+    return pd.DataFrame(rows, columns=["column", "value", "segment", "everyone", "lift"])
+
+
 def _listed(items: Sequence[str]) -> str:
     """"a", "a and b", "a, b and c"."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

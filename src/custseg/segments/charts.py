@@ -22,7 +22,7 @@ from custseg.cluster.evaluate import KCurve, sample_rows
 from custseg.cluster.labels import NOISE, outliers_last
 from custseg.cluster.labels import segment_label as plain_label
 from custseg.segments.profile import BaseStats, SegmentProfile
-from custseg.table.spec import label_of, unit_of, with_unit
+from custseg.table.spec import InputSpec, label_of, unit_of, with_unit
 
 OUTLIER_COLOR = "#8c8c8c"
 # Tableau 10 without its grey (kept for outliers), then Tableau 20's lighter tones:
@@ -63,8 +63,15 @@ def _order(names: Mapping[int, str]) -> list[str]:
     return [segment_label(i, names[i]) for i in ids]
 
 
-def _axis(field: str) -> str:
-    return with_unit(field)
+def _axis(field: str, spec: InputSpec | None = None) -> str:
+    """An axis title in the column's own unit ("MntWines ($)"), from the model's spec."""
+    return plot_text(with_unit(field, spec))
+
+
+def _lower(name: str) -> str:
+    """A label inside a sentence: a well-known field's in lower case ("annual income"), a
+    column's as written ("CASH_ADVANCE")."""
+    return label_of(name).lower() if label_of(name) != name else name
 
 
 def labelled(values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str]) -> pd.DataFrame:
@@ -106,6 +113,7 @@ def scatter_2d(
     y: str,
     size: str | None = "age",
     max_points: int = MAX_POINTS,
+    spec: InputSpec | None = None,
 ) -> go.Figure:
     """Customers on two features, coloured by segment, bubble size from ``size``.
 
@@ -116,24 +124,26 @@ def scatter_2d(
     fig = px.scatter(
         shown, x=x, y=y, color="segment", size=use_size, size_max=14 if use_size else None,
         color_discrete_map=segment_colors(names), category_orders={"segment": _order(names)},
-        labels={x: _axis(x), y: _axis(y), **({use_size: _axis(use_size)} if use_size else {})},
+        labels={x: _axis(x, spec), y: _axis(y, spec),
+                **({use_size: _axis(use_size, spec)} if use_size else {})},
         render_mode="webgl", opacity=0.75,
     )
     if not use_size:
         fig.update_traces(marker=dict(size=6))
-    bubble = f", bubble size: {label_of(use_size).lower()}" if use_size else ""
-    return _finish(fig, f"{label_of(y)} against {label_of(x).lower()}{bubble}{note}", 520)
+    bubble = f", bubble size: {plot_text(_lower(use_size))}" if use_size else ""
+    return _finish(fig, f"{plot_text(label_of(y))} against {plot_text(_lower(x))}"
+                        f"{bubble}{note}", 520)
 
 
 def scatter_3d(
     values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str], x: str, y: str, z: str,
-    max_points: int = MAX_POINTS,
+    max_points: int = MAX_POINTS, spec: InputSpec | None = None,
 ) -> go.Figure:
     shown, note = _drawn(values, labels, names, max_points)
     fig = px.scatter_3d(
         shown, x=x, y=y, z=z, color="segment", color_discrete_map=segment_colors(names),
         category_orders={"segment": _order(names)}, opacity=0.8,
-        labels={x: _axis(x), y: _axis(y), z: _axis(z)},
+        labels={x: _axis(x, spec), y: _axis(y, spec), z: _axis(z, spec)},
     )
     fig.update_traces(marker=dict(size=3))
     return _finish(fig, f"Three features at once{note}", 620)
@@ -146,7 +156,7 @@ def _segment_ids(labels: np.ndarray, names: Mapping[int, str]) -> list[int]:
 
 def distribution(
     values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str], feature: str,
-    bins: int = 40,
+    bins: int = 40, spec: InputSpec | None = None,
 ) -> go.Figure:
     """Histogram of one feature per segment, with each segment's box plot above it.
 
@@ -162,6 +172,8 @@ def distribution(
     centres, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.3, 0.7],
                         vertical_spacing=0.03)
+    unit = unit_of(feature, spec)
+    unit = f" {plot_text(unit)}" if unit else ""
     for sid in _segment_ids(labels, names):
         own = data[(labels == sid) & finite]
         if not len(own):
@@ -170,7 +182,8 @@ def distribution(
         counts, _ = np.histogram(own, bins=edges)
         fig.add_trace(go.Bar(x=centres, y=counts, width=widths, name=label, legendgroup=label,
                              marker_color=color, opacity=0.6,
-                             hovertemplate=f"{label}<br>%{{x:.1f}}: %{{y:,}} customers<extra></extra>"),
+                             hovertemplate=f"{label}<br>%{{x:.1f}}{unit}: %{{y:,}} "
+                                           "customers<extra></extra>"),
                       row=2, col=1)
         q1, median, q3 = np.percentile(own, [25, 50, 75])
         iqr = q3 - q1
@@ -183,8 +196,8 @@ def distribution(
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(showticklabels=False, row=1, col=1)
     fig.update_yaxes(title_text="Customers", row=2, col=1)
-    fig.update_xaxes(title_text=_axis(feature), row=2, col=1)
-    return _finish(fig, f"{label_of(feature)} by segment", 480)
+    fig.update_xaxes(title_text=_axis(feature, spec), row=2, col=1)
+    return _finish(fig, f"{plot_text(label_of(feature))} by segment", 480)
 
 
 def shares_donut(segments: Sequence[SegmentProfile]) -> go.Figure:
@@ -256,7 +269,8 @@ def profile_bars(segment: SegmentProfile, threshold: float = 0.5) -> go.Figure:
 
 
 def gauge(
-    field: str, value: float, segment: SegmentProfile, base: BaseStats, color: str
+    field: str, value: float, segment: SegmentProfile, base: BaseStats, color: str,
+    spec: InputSpec | None = None,
 ) -> go.Figure:
     """One input against its segment's average, on the data's own range."""
     low, high = base.mins[field], base.maxs[field]
@@ -266,14 +280,15 @@ def gauge(
         go.Indicator(
             mode="gauge+number+delta",
             value=value,
-            number={"suffix": f" {unit_of(field)}" if field != "spending_score" and unit_of(field)
-                    else ""},
+            number={"suffix": f" {plot_text(unit_of(field, spec))}"
+                    if field != "spending_score" and unit_of(field, spec) else ""},
             # Above or below the segment average is neither good nor bad: one neutral colour.
             delta={"reference": mean, "relative": False, "valueformat": ".1f",
                    "increasing": {"color": "#6b7280"}, "decreasing": {"color": "#6b7280"}}
             if mean is not None else None,
-            title={"text": f"{label_of(field)}<br><sup>segment average {mean:.1f}</sup>"
-                   if mean is not None else label_of(field)},
+            title={"text": f"{plot_text(label_of(field))}<br><sup>segment average "
+                   f"{mean:.1f}{' ' + plot_text(unit_of(field, spec)) if unit_of(field, spec) else ''}"
+                   "</sup>" if mean is not None else plot_text(label_of(field))},
             gauge={
                 "axis": {"range": [low, high]},
                 "bar": {"color": color},

@@ -178,6 +178,7 @@ def compare_segments(
     *,
     alpha: float = 0.05,
     min_effect: float = 0.2,
+    spec: InputSpec | None = None,
 ) -> Comparison:
     """How segment ``a`` differs from segment ``b``, feature by feature.
 
@@ -204,7 +205,7 @@ def compare_segments(
         meaningful = p < alpha and abs(d) >= min_effect
         rows.append({"feature": f, f"mean {a}": ma, f"mean {b}": mb, "ratio": ma / mb if mb else None,
                      "difference": ma - mb, "cohens_d": d, "p_value": p, "meaningful": meaningful})
-        phrases.append(_phrase(f, ma, mb, meaningful))
+        phrases.append(_phrase(f, ma, mb, meaningful, spec))
     if GENDER in values.columns:
         phrase = _gender_phrase(values[GENDER], in_a, in_b, alpha)
         if phrase:
@@ -216,7 +217,9 @@ def compare_segments(
     return Comparison(a, b, pd.DataFrame(rows), sentence)
 
 
-def _phrase(feature: str, ma: float, mb: float, meaningful: bool) -> str:
+def _phrase(feature: str, ma: float, mb: float, meaningful: bool,
+            spec: InputSpec | None = None) -> str:
+    """The difference on one feature in words, in the column's own unit."""
     if feature == "age":
         if not meaningful:
             return "same age"
@@ -226,7 +229,8 @@ def _phrase(feature: str, ma: float, mb: float, meaningful: bool) -> str:
     if not meaningful:
         return f"same {noun}"
     if feature not in _VERBS:
-        return f"{feature} {ma:.1f} vs {mb:.1f}"
+        unit = unit_of(feature, spec)
+        return f"{label_of(feature)} {ma:.1f} vs {mb:.1f}{' ' + unit if unit else ''}"
     ratio = ma / mb if mb else float("inf")
     if ratio >= 1.5:
         return f"{verb} {ratio:.1f}× more"

@@ -7,13 +7,21 @@ ties, where a distance from the mean in standard deviations misleads. There is n
 threshold in dataset units, so the same rulebook names segments of any table. Names and
 strategies come from a :class:`Rulebook` (data: the packaged ``rules.toml`` by default)
 and are unique within a model.
+
+A rule's conditions name roles (``recency``, ``monetary``…) or the well-known fields
+(``annual_income`` is the feature with role ``income``), so one rulebook names segments
+of any table whose features have those roles. Where several clustered features share a
+role (six ``Mnt*`` spend columns are all ``monetary``), the role's level is that of the
+*mean* of their mid-ranks, so that one column cannot outvote the others. Rules are used
+only when every clustered feature has a role other than ``other``; otherwise segments
+are named by their two strongest traits in the columns' own words.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,21 +30,39 @@ from pydantic import ValidationError
 
 from custseg.cluster.labels import NOISE, outliers_last
 from custseg.errors import CustsegError
+from custseg.segments.categories import category_fact, category_profiles, over_represented
 from custseg.segments.schema import MAX_RULEBOOK_CHARS, RulebookDoc, problem_text
 from custseg.table.fields import GENDER, ID, NUMERIC_FIELDS, fmt_number
-from custseg.table.spec import InputSpec, label_of, unit_of
+from custseg.table.roles import FIELD_ROLES
+from custseg.table.spec import InputSpec, label_of, role_of, unit_of
 
 
 class RulebookError(CustsegError):
     """A rulebook file is malformed."""
 
 
+def rule_role(key: str) -> str:
+    """The role a rule's condition names: a well-known field's (``annual_income`` ->
+    ``income``), else the key itself (a role)."""
+    return FIELD_ROLES.get(key, key)
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
-    when: Mapping[str, str]
+    #: Field or role -> a level, or the levels any of which holds.
+    when: Mapping[str, str | tuple[str, ...]]
     description: str
     strategy: str
+
+    def holds(self, levels: Mapping[str, str]) -> bool:
+        """Whether every condition holds for ``levels`` (role -> level); a condition on
+        a role no feature has does not."""
+        for key, wanted in self.when.items():
+            level = levels.get(rule_role(key))
+            if level is None or level not in ((wanted,) if isinstance(wanted, str) else wanted):
+                return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -76,9 +102,19 @@ class Rulebook:
             doc = RulebookDoc.model_validate(data)
         except ValidationError as exc:
             raise RulebookError(f"the rulebook's {problem_text(exc)}.") from None
+        for i, r in enumerate(doc.rules):
+            roles = [rule_role(k) for k in r.when]
+            twice = next((k for k in r.when if roles.count(rule_role(k)) > 1), None)
+            if twice is not None:
+                same = [k for k in r.when if rule_role(k) == rule_role(twice)]
+                raise RulebookError(
+                    f"the rulebook's rules[{i}].when names the role {rule_role(twice)} "
+                    f"twice ({' and '.join(same)}); keep one of them.")
         return cls(
-            rules=tuple(Rule(name=r.name, when=dict(r.when), description=r.description,
-                             strategy=r.strategy) for r in doc.rules),
+            rules=tuple(Rule(name=r.name, when={k: v if isinstance(v, str) else tuple(v)
+                                                for k, v in r.when.items()},
+                             description=r.description, strategy=r.strategy)
+                        for r in doc.rules),
             threshold=float(doc.levels.threshold),
             words={k: dict(v) for k, v in doc.words.items()},
             modifiers={k: dict(v) for k, v in doc.modifiers.items()},
@@ -98,17 +134,24 @@ class Rulebook:
             "modifiers": {k: dict(v) for k, v in self.modifiers.items()},
             "outliers": dict(self.outliers),
             "rules": [
-                {"name": r.name, "when": dict(r.when), "description": r.description,
-                 "strategy": r.strategy}
+                {"name": r.name,
+                 "when": {k: v if isinstance(v, str) else list(v) for k, v in r.when.items()},
+                 "description": r.description, "strategy": r.strategy}
                 for r in self.rules
             ],
         }
 
-    def match(self, levels: Mapping[str, str], usable: Sequence[str]) -> Rule | None:
-        """Most specific rule whose conditions all hold, using only ``usable`` features."""
+    def match(self, levels: Mapping[str, str], usable: Sequence[str] | None = None,
+              ) -> Rule | None:
+        """Most specific rule (most conditions, then file order) whose conditions all
+        hold. ``levels`` maps roles to levels (see :func:`role_levels`); with ``usable``
+        (features that are also fields, as callers before roles gave them), only those
+        keys count."""
+        if usable is not None:
+            levels = {rule_role(f): levels[f] for f in usable if f in levels}
         ranked = sorted(enumerate(self.rules), key=lambda item: (-len(item[1].when), item[0]))
         for _, rule in ranked:
-            if all(f in usable and levels.get(f) == lvl for f, lvl in rule.when.items()):
+            if rule.holds(levels):
                 return rule
         return None
 
@@ -123,6 +166,8 @@ class BaseStats:
     mins: Mapping[str, float]
     maxs: Mapping[str, float]
     gender_mix: Mapping[str, float]
+    #: Column -> value -> share of everyone (see :mod:`custseg.segments.categories`).
+    categories: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,6 +196,11 @@ class SegmentProfile:
     rules: tuple[Mapping[str, Any], ...] = ()
     #: True when an analyst renamed the segment or rewrote its strategy.
     edited: bool = False
+    #: Each feature's median, in the column's own units (empty in older model files).
+    medians: Mapping[str, float] = field(default_factory=dict)
+    #: Column -> ``{"value", "share", "lift", "count"}`` per value (see
+    #: :mod:`custseg.segments.categories`).
+    categories: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
 
     @property
     def is_outliers(self) -> bool:
@@ -160,6 +210,7 @@ class SegmentProfile:
         out = asdict(self)
         out["facts"] = list(self.facts)
         out["rules"] = [dict(r) for r in self.rules]
+        out["categories"] = {c: [dict(e) for e in v] for c, v in self.categories.items()}
         return out
 
     @classmethod
@@ -167,6 +218,8 @@ class SegmentProfile:
         values = dict(data)
         values["facts"] = tuple(values.get("facts", ()))
         values["rules"] = tuple(dict(r) for r in values.get("rules", ()))
+        values["categories"] = {c: tuple(dict(e) for e in v)
+                                for c, v in values.get("categories", {}).items()}
         return cls(**values)
 
 
@@ -222,19 +275,38 @@ def level_of_rank(rank: float) -> str:
     return "low" if rank < LOW_RANK else ("high" if rank > 1 - LOW_RANK else "mid")
 
 
+def role_levels(rank: Mapping[str, float], features: Sequence[str],
+                spec: InputSpec | None = None) -> dict[str, str]:
+    """Each role of the clustered ``features`` and its level: that of the mean mid-rank
+    of the features with the role (one feature: its own level). ``other`` is left out."""
+    by_role: dict[str, list[float]] = {}
+    for f in features:
+        role = role_of(f, spec)
+        if role != "other" and f in rank:
+            by_role.setdefault(role, []).append(rank[f])
+    return {role: level_of_rank(float(np.mean(r))) for role, r in by_role.items()}
+
+
 def profile_segments(
     values: pd.DataFrame,
     labels: np.ndarray,
     features: Sequence[str],
     rulebook: Rulebook,
     spec: InputSpec | None = None,
+    cells: pd.DataFrame | None = None,
 ) -> tuple[BaseStats, tuple[SegmentProfile, ...]]:
     """Profile every segment of ``labels`` against the base ``values``.
 
     ``features`` are the clustered features: names come only from their levels (age,
-    when present, may still separate two segments that would share a name).
+    when present, may still separate two segments that would share a name). ``cells``
+    (text, a row per customer of ``values``) holds the columns to profile by (see
+    :mod:`custseg.segments.categories`).
     """
+    categories = category_profiles(cells, labels) if cells is not None and len(cells.columns) \
+        else None
     base = base_stats(values)
+    if categories is not None:
+        base = replace(base, categories={c: dict(v) for c, v in categories.base.items()})
     numeric = numeric_columns(values)
     frame = values[numeric].astype("float64").assign(_label=np.asarray(labels))
     grouped = frame.groupby("_label", sort=True)
@@ -267,6 +339,9 @@ def profile_segments(
                 "size": int(sizes[label]),
                 "share": float(sizes[label] / len(frame)),
                 "means": {f: float(means.at[label, f]) for f in numeric},
+                "medians": {f: float(medians.at[label, f]) for f in numeric},
+                "categories": {} if categories is None
+                else dict(categories.segments.get(int(label), {})),
                 "mins": {f: float(mins.at[label, f]) for f in numeric},
                 "maxs": {f: float(maxs.at[label, f]) for f in numeric},
                 "z": z,
@@ -274,7 +349,7 @@ def profile_segments(
                 "gender_mix": mix,
             }
         )
-    named = _name_segments(drafts, features, rulebook, ranks)
+    named = _name_segments(drafts, features, rulebook, ranks, spec)
     segments = tuple(
         SegmentProfile(**d, **named[d["id"]], facts=_facts(d, base, features, spec))
         for d in sorted(drafts, key=lambda d: outliers_last(d["id"]))
@@ -285,6 +360,7 @@ def profile_segments(
 def _name_segments(
     drafts: list[dict[str, Any]], features: Sequence[str], rulebook: Rulebook,
     ranks: Mapping[int, Mapping[str, float]] | None = None,
+    spec: InputSpec | None = None,
 ) -> dict[int, dict[str, str]]:
     ranks = ranks or {}
     out: dict[int, dict[str, str]] = {}
@@ -294,10 +370,11 @@ def _name_segments(
             out[d["id"]] = {"name": o["name"], "description": o["description"],
                             "strategy": o["strategy"]}
             continue
-        # over other columns than the well-known fields, the rulebook's rules (about
-        # those fields) would hide the strongest traits: every segment is named by them
-        worded = all(f in NUMERIC_FIELDS for f in features)
-        rule = rulebook.match(d["levels"], features) if worded else None
+        # a feature of role other has no words in a rulebook, and rules about the
+        # others would hide it: every segment is then named by its strongest traits
+        worded = all(role_of(f, spec) != "other" for f in features)
+        rank = ranks.get(d["id"]) or {f: _rank_of_level(d["levels"][f]) for f in features}
+        rule = rulebook.match(role_levels(rank, features, spec)) if worded else None
         if rule is None:
             out[d["id"]] = {
                 "name": _generic_name(d, features, rulebook, ranks.get(d["id"], {})),
@@ -309,6 +386,11 @@ def _name_segments(
                             "strategy": rule.strategy}
     _make_unique(drafts, out, rulebook)
     return out
+
+
+def _rank_of_level(level: str) -> float:
+    """A mid-rank inside ``level``'s third (for callers that give levels without ranks)."""
+    return {"low": 1 / 6, "high": 5 / 6}.get(level, 0.5)
 
 
 def _generic_name(d: Mapping[str, Any], features: Sequence[str], rulebook: Rulebook,
@@ -373,4 +455,11 @@ def _facts(d: Mapping[str, Any], base: BaseStats, features: Sequence[str],
             f"{fmt_number(round(base.means[f], 1))}{unit} for all customers "
             f"({d['z'][f]:+.1f} SD, {d['levels'][f]}){tag}"
         )
-    return tuple(facts[:20])
+    # the over-represented categories (a rare value never: see over_represented) keep
+    # their place within the model's 20 facts
+    said = [category_fact(c, e) for c, e in over_represented(d.get("categories", {}), d["size"])]
+    return tuple(facts[:MAX_FACTS - len(said)] + said)
+
+
+#: Most facts a segment holds (the model file's bound).
+MAX_FACTS = 20

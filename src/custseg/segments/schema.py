@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from custseg.errors import shown
 from custseg.table.fields import NUMERIC_FIELDS
+from custseg.table.roles import ROLES
 from custseg.table.text import NAME_MAX, RULE_NAME_MAX, TEXT_MAX, WORD_MAX, text_problem
 
 LEVELS = ("low", "mid", "high")
@@ -43,7 +44,30 @@ RuleName = Annotated[str, _text_check(RULE_NAME_MAX, empty=False)]
 Word = Annotated[str, _text_check(WORD_MAX)]
 Text = Annotated[str, _text_check(TEXT_MAX)]
 Feature = Literal[NUMERIC_FIELDS]
+#: What a rule's condition may name: a well-known field, or a role (any feature of that
+#: role; ``annual_income`` is the feature with role ``income``). ``other`` names nothing.
+RULE_KEYS: tuple[str, ...] = tuple(dict.fromkeys(
+    (*NUMERIC_FIELDS, *(r for r in ROLES if r != "other"))))
+RuleKey = Literal[RULE_KEYS]
 Level = Literal[LEVELS]
+
+
+def _levels(value: Any) -> str | list[str]:
+    """A level, or a list of distinct levels any of which holds."""
+    from custseg.errors import shown
+
+    items = value if isinstance(value, list) else [value]
+    if not items or any(not isinstance(v, str) or v not in LEVELS for v in items) \
+            or len(set(items)) != len(items):
+        got = shown(value, 30) if isinstance(value, str) else type(value).__name__ \
+            if not isinstance(value, int | float | list) else shown(value, 30)[1:-1]
+        raise ValueError(f"must be 'low', 'mid' or 'high', or a list of distinct ones "
+                         f"such as [\"low\", \"mid\"] (got {got})")
+    return value
+
+
+#: A condition's levels: one, or a list of those any of which holds (``["low", "mid"]``).
+Levels = Annotated[Any, AfterValidator(_levels)]
 
 
 class Strict(BaseModel):
@@ -58,7 +82,7 @@ class LevelsDoc(Strict):
 
 class RuleDoc(Strict):
     name: RuleName
-    when: Annotated[dict[Feature, Level], Field(min_length=1)]
+    when: Annotated[dict[RuleKey, Levels], Field(min_length=1)]
     description: Text = ""
     strategy: Text
 

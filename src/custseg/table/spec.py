@@ -111,6 +111,9 @@ class InputSpec:
     #: Field -> input header, as the fit was told (``--map``): scoring a table of the
     #: same columns finds them again without it.
     mapping: Mapping[str, str] = field(default_factory=dict)
+    #: The input columns (headers) each segment is profiled by: categorical and flag
+    #: columns, clustered on or not (see custseg.segments.categories).
+    profile_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.extra]
@@ -147,7 +150,7 @@ class InputSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"extra": [f.to_dict() for f in self.extra], "as_of": self.as_of,
                 "date_formats": dict(self.date_formats), "income_unit": self.income_unit,
-                "mapping": dict(self.mapping)}
+                "mapping": dict(self.mapping), "profile_by": list(self.profile_by)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> InputSpec:
@@ -156,11 +159,8 @@ class InputSpec:
         return cls(extra=tuple(Feature.from_dict(f) for f in data.get("extra", ())),
                    as_of=data.get("as_of"), date_formats=dict(data.get("date_formats", {})),
                    income_unit=data.get("income_unit"),
-                   mapping=dict(data.get("mapping") or {}))
-
-    @property
-    def is_empty(self) -> bool:
-        return self == InputSpec()
+                   mapping=dict(data.get("mapping") or {}),
+                   profile_by=tuple(data.get("profile_by", ())))
 
     def without(self, names: Sequence[str]) -> InputSpec:
         return replace(self, extra=tuple(f for f in self.extra if f.name not in names))

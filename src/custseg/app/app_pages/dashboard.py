@@ -36,7 +36,7 @@ for i, segment in enumerate(segments):
         st.markdown(plain(segment.description))
         chart(charts.profile_bars(segment, model.rulebook.threshold), key=f"profile_{segment.id}")
         st.dataframe(
-            summaries.level_table(segment, model.base), hide_index=True,
+            summaries.level_table(segment, model.base, model.config.spec), hide_index=True,
             column_config={
                 "feature": st.column_config.TextColumn(width="medium"),
                 "segment": st.column_config.NumberColumn(format="%.1f", width="small"),
@@ -46,6 +46,16 @@ for i, segment in enumerate(segments):
         )
         if segment.gender_mix:
             st.caption(plain("Gender: " + summaries.gender_mix_text(segment.gender_mix)))
+        if segment.categories:
+            with st.expander("Categories: shares against everyone"):
+                st.dataframe(
+                    summaries.category_table(segment, model.base), hide_index=True,
+                    column_config={
+                        "segment": st.column_config.NumberColumn(format="percent"),
+                        "everyone": st.column_config.NumberColumn(format="percent"),
+                        "lift": st.column_config.NumberColumn(format="%.2f×"),
+                    },
+                )
         st.markdown("**Strategy** " + plain(segment.strategy)
                     + (" *(edited)*" if segment.edited else ""))
         if segment.rules:
@@ -55,7 +65,7 @@ for i, segment in enumerate(segments):
                             f"coverage {rule['coverage']:.0%}")
         with st.expander("Why this name: drivers and facts"):
             for driver in drivers(segment, model.base):
-                st.text(lift_text(driver))
+                st.text(lift_text(driver, model.config.spec))
             for fact in segment.facts:
                 st.text(fact)
         edit_form(view, segment)

@@ -23,7 +23,8 @@ with tabs[0]:
                      key="explore_x", persist_state="session")
     y = c2.selectbox("Y axis", fields, index=len(fields) - 1, format_func=LABELS.get,
                      key="explore_y", persist_state="session")
-    chart(charts.scatter_2d(values, labels, names, x, y), key="scatter_2d")
+    chart(charts.scatter_2d(values, labels, names, x, y, spec=view.model.config.spec),
+          key="scatter_2d")
 
 with tabs[1]:
     if len(fields) < 3:
@@ -36,12 +37,14 @@ with tabs[1]:
                           persist_state="session")
         z3 = c3.selectbox("Z", fields, index=2, format_func=LABELS.get, key="explore_z3",
                           persist_state="session")
-        chart(charts.scatter_3d(values, labels, names, x3, y3, z3), key="scatter_3d")
+        chart(charts.scatter_3d(values, labels, names, x3, y3, z3, spec=view.model.config.spec),
+              key="scatter_3d")
 
 with tabs[2]:
     feature = st.selectbox("Feature", fields, format_func=LABELS.get, key="explore_feature",
                            persist_state="session")
-    chart(charts.distribution(values, labels, names, feature), key="distribution")
+    chart(charts.distribution(values, labels, names, feature, spec=view.model.config.spec),
+          key="distribution")
 
 with tabs[3]:
     chart(charts.shares_donut(view.model.segments), key="shares")
@@ -66,7 +69,7 @@ with tabs[5]:
         if a == b:
             st.info("Choose two different segments.")
         else:
-            result = compare_segments(values, labels, a, b, names)
+            result = compare_segments(values, labels, a, b, names, spec=view.model.config.spec)
             st.info(plain(result.sentence), icon=":material/compare_arrows:")
             st.dataframe(
                 result.table, hide_index=True,

@@ -79,4 +79,5 @@ st.caption("Gauge range: the lowest to the highest value among the known custome
 gauge_cols = st.columns(3)
 for col, field in zip(gauge_cols, [f for f in NUMERIC_FIELDS if f in base.means], strict=False):
     with col:
-        chart(charts.gauge(field, inputs[field], segment, base, color), key=f"gauge_{field}")
+        chart(charts.gauge(field, inputs[field], segment, base, color, spec=model.config.spec),
+              key=f"gauge_{field}")
