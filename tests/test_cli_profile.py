@@ -92,7 +92,8 @@ def test_a_marketing_table_is_named_in_rfm_words(marketing_fit):
     rfm_names = {"Champions", "Loyal Customers", "Potential Loyalists", "New Customers",
                  "Recent Occasional Buyers", "Need Attention", "About to Sleep", "At Risk",
                  "Can't Lose Them", "Lost", "Hibernating"}
-    assert all(re.sub(r" \(\d+\)$", "", n) in rfm_names for n in names), names
+    # a name the RFM rules share with another segment is told apart by a trait
+    assert all(re.sub(r" \(\d+\)$", "", n).split(" · ")[0] in rfm_names for n in names), names
     assert len(set(names)) == len(names)
 
 
@@ -103,7 +104,7 @@ def test_profile_by_chooses_the_columns_and_travels_to_profile_and_report(
                          "--profile-by", "education,Response")
     assert code == 0, err
     assert load_model(model).config.spec.profile_by == ("Education", "Response")
-    assert "Education: Graduation" in out and "Response: 0 " in out
+    assert "profiled by Education, Response" in out
     code, out, _ = run(capsys, "profile", model, "--json")
     assert list(strict_json(out)["segments"][0]["categories"]) == ["Education", "Response"]
     report = tmp_path / "r.html"

@@ -927,44 +927,43 @@ def _print_summary(summary: dict[str, Any]) -> None:
         unit = UNITS.get(x) or units.get(x, "")
         return f"{x} ({unit})" if unit else x
 
-    head = f"{'id':>3}  {'segment':<34}{'size':>8}{'share':>8}" + "".join(
+    width = min(60, max([7, *(len(s["name"]) for s in summary["segments"])])) + 1
+    head = f"{'id':>3}  {'segment':<{width}}{'size':>8}{'share':>8}" + "".join(
         f"{title(x):>24.24}" for x in fields)
     _out(head)
     for s in summary["segments"]:
         cells = "".join(f"{cell(s, x):>24}" for x in fields)
-        _out(f"{s['id']:>3}  {s['name'][:33]:<34}{s['size']:>8,}{s['share']:>8.1%}{cells}")
+        _out(f"{s['id']:>3}  {s['name'][:width - 1]:<{width}}{s['size']:>8,}{s['share']:>8.1%}"
+             f"{cells}")
     if rest:
         _out(f"({len(rest)} more features, {', '.join(rest[:5])}{' …' if len(rest) > 5 else ''}: "
              "see --json)")
     _print_categories(summary["segments"])
 
 
-#: Columns and values of each segment's category profile printed as text (all: --json).
-TEXT_CATEGORY_COLUMNS, TEXT_CATEGORY_VALUES = 6, 4
-
-
 def _print_categories(segments: list[dict[str, Any]]) -> None:
-    """Each segment's commonest values of the columns it is profiled by, with their
-    lift ("Education: Graduation 48% (1.0×), PhD 31% (1.4×) …")."""
+    """Each segment's over-represented values of the columns it is profiled by
+    ("Education = PhD: 31% vs 22% of everyone (1.4×)"); every share and lift is in
+    ``--json``."""
+    from custseg.segments.categories import category_fact, over_represented
     from custseg.table.text import terminal_safe
 
     if not any(s.get("categories") for s in segments):
         return
-    _out("categories (share of the segment, lift against everyone):")
-    for s in segments:
-        columns = list(s.get("categories", {}).items())
-        if not columns:
-            continue
-        _out(f"{s['id']:>3}  {terminal_safe(s['name'])[:60]}")
-        for column, entries in columns[:TEXT_CATEGORY_COLUMNS]:
-            held = sorted((e for e in entries if e["share"]), key=lambda e: -e["share"])
-            parts = [f"{terminal_safe(str(e['value']))[:30]} {e['share']:.0%}"
-                     + ("" if e["lift"] is None else f" ({e['lift']:.1f}×)")
-                     for e in held[:TEXT_CATEGORY_VALUES]]
-            more = " …" if len(held) > TEXT_CATEGORY_VALUES else ""
-            _out(f"       {terminal_safe(column)[:40]}: {', '.join(parts) or '-'}{more}")
-        if len(columns) > TEXT_CATEGORY_COLUMNS:
-            _out(f"       ({len(columns) - TEXT_CATEGORY_COLUMNS} more columns: see --json)")
+    columns = list(dict.fromkeys(c for s in segments for c in s.get("categories", {})))
+    said = [(s, over_represented(s["categories"], s["size"])) for s in segments
+            if s.get("categories")]
+    listed = ", ".join(terminal_safe(c)[:40] for c in columns[:8]) + (
+        " …" if len(columns) > 8 else "")
+    if not any(found for _, found in said):
+        _out(f"profiled by {listed}: no value stands out in any segment (every share and "
+             "lift: --json)")
+        return
+    _out(f"profiled by {listed}; values over-represented in a segment (all: --json):")
+    for s, found in said:
+        if found:
+            _out(f"{s['id']:>3}  {terminal_safe(s['name'])[:60]}: "
+                 + "; ".join(category_fact(column, e) for column, e in found))
 
 
 def _print_inspection(result: Any) -> None:

@@ -77,8 +77,9 @@ def test_names_stay_unique_when_rules_collide():
     })
     drafts = [_draft(0, "high"), _draft(1, "mid"), _draft(2, "low"), _draft(-1, "mid")]
     names = {i: v["name"] for i, v in _name_segments(drafts, ["age"], book).items()}
-    # the old numbering gave segment 1 "X (2)", segment 2's own name
-    assert names == {0: "X", 1: "X (4)", 2: "X (2)", -1: "X (3)"}
+    # segments 0 and 1 share "X": their age tells them apart (segment 2's own name is
+    # "X (2)", the outliers' "X (3)"; the old numbering gave segment 1 "X (2)")
+    assert names == {0: "X · High Age", 1: "X", 2: "X (2)", -1: "X (3)"}
 
 
 def test_a_segment_named_like_the_outliers_is_renamed():
@@ -99,3 +100,28 @@ def test_modifiers_that_recreate_a_name_are_numbered():
     drafts = [_draft(0, "low"), _draft(1, "high"), _draft(2, "mid")]
     names = [v["name"] for v in _name_segments(drafts, ["age"], book).values()]
     assert sorted(names) == ["Mature Spenders", "Young Spenders", "Young Spenders (2)"]
+
+
+def test_segments_sharing_a_rule_name_are_told_apart_by_their_strongest_trait():
+    book = Rulebook.from_dict({"rules": [{"name": "Need Attention", "when": {"age": "mid"},
+                                          "strategy": "s"}]})
+
+    def draft(i, kids, teens):
+        return {"id": i, "levels": {"age": "mid", "Kidhome": kids, "Teenhome": teens}}
+
+    drafts = [draft(0, "high", "mid"), draft(1, "low", "high"), draft(2, "low", "low"),
+              draft(3, "low", "low")]
+    ranks = {0: {"age": 0.5, "Kidhome": 0.9, "Teenhome": 0.5},
+             1: {"age": 0.5, "Kidhome": 0.2, "Teenhome": 0.8},
+             2: {"age": 0.5, "Kidhome": 0.2, "Teenhome": 0.1},
+             3: {"age": 0.5, "Kidhome": 0.2, "Teenhome": 0.1}}
+    from custseg.table.spec import Feature, InputSpec
+
+    spec = InputSpec(extra=tuple(Feature(c, "column", role="count", column=c)
+                                 for c in ("Kidhome", "Teenhome")))
+    names = {i: v["name"] for i, v in _name_segments(
+        drafts, ["age", "Kidhome", "Teenhome"], book, ranks, spec).items()}
+    assert names == {0: "Need Attention · High Kidhome",
+                     1: "Need Attention · High Teenhome",
+                     2: "Need Attention · Low Teenhome",
+                     3: "Need Attention · Low Teenhome (2)"}  # identical: numbered

@@ -32,7 +32,7 @@ from custseg.cluster.labels import NOISE, outliers_last
 from custseg.errors import CustsegError
 from custseg.segments.categories import category_fact, category_profiles, over_represented
 from custseg.segments.schema import MAX_RULEBOOK_CHARS, RulebookDoc, problem_text
-from custseg.table.fields import GENDER, ID, NUMERIC_FIELDS, fmt_number
+from custseg.table.fields import AGE, GENDER, ID, NUMERIC_FIELDS, fmt_number
 from custseg.table.roles import FIELD_ROLES
 from custseg.table.spec import InputSpec, label_of, role_of, unit_of
 
@@ -384,7 +384,7 @@ def _name_segments(
         else:
             out[d["id"]] = {"name": rule.name, "description": rule.description,
                             "strategy": rule.strategy}
-    _make_unique(drafts, out, rulebook)
+    _make_unique(drafts, out, rulebook, features, ranks)
     return out
 
 
@@ -412,9 +412,11 @@ def _generic_name(d: Mapping[str, Any], features: Sequence[str], rulebook: Ruleb
 
 
 def _make_unique(
-    drafts: list[dict[str, Any]], names: dict[int, dict[str, str]], rulebook: Rulebook
+    drafts: list[dict[str, Any]], names: dict[int, dict[str, str]], rulebook: Rulebook,
+    features: Sequence[str] = (), ranks: Mapping[int, Mapping[str, float]] | None = None,
 ) -> None:
-    """Age modifiers first, then numbered suffixes, both in segment-id order."""
+    """Age modifiers first, then the strongest traits that tell the segments sharing a
+    name apart, then numbered suffixes, each in segment-id order."""
     by_id = {d["id"]: d for d in drafts if d["id"] != NOISE}
     modifiers = rulebook.modifiers.get("age", {})
     for ids in _clashes(names, by_id):
@@ -424,6 +426,13 @@ def _make_unique(
                 prefix = modifiers.get(by_id[i]["levels"].get("age", ""), "")
                 if prefix and not names[i]["name"].startswith(prefix + " "):
                     names[i]["name"] = f"{prefix} {names[i]['name']}"
+    for _ in range(2):  # at most two traits added to a name
+        for ids in _clashes(names, by_id):
+            for i in ids:
+                trait = _telling_trait(by_id[i], [by_id[j] for j in ids if j != i], features,
+                                       (ranks or {}).get(i, {}), rulebook, names[i]["name"])
+                if trait:
+                    names[i]["name"] = f"{names[i]['name']} · {trait}"
     # numbered suffixes: the first of each name keeps it, later ones get " (2)", " (3)"…,
     # skipping any number another segment (a rule named "X (2)", the outliers) holds
     taken = {names[NOISE]["name"]} if NOISE in names else set()
@@ -434,6 +443,28 @@ def _make_unique(
             name, n = f"{wanted[i]} ({n})", n + 1
         taken.add(name)
         names[i]["name"] = name
+
+
+def _telling_trait(d: Mapping[str, Any], others: Sequence[Mapping[str, Any]],
+                   features: Sequence[str], rank: Mapping[str, float], rulebook: Rulebook,
+                   name: str) -> str | None:
+    """The segment's strongest trait (the feature whose mid-rank is furthest from ½, not
+    mid) whose level some segment of the same name does not share, in words: "High
+    Teenhome", "Young", "Low income"; None when no trait tells it apart."""
+    levels = d["levels"]
+    strongest = sorted(features, key=lambda f: -abs(rank.get(f, 0.5) - 0.5))
+    for f in strongest:
+        level = levels.get(f, "mid")
+        if level == "mid" or all(o["levels"].get(f, "mid") == level for o in others):
+            continue
+        if f == AGE and rulebook.modifiers.get(AGE):
+            continue  # the age modifiers ("Young", "Mature") have had their say
+        word = rulebook.words.get(f, {}).get(level) if f in NUMERIC_FIELDS else None
+        text = word or f"{level} {label_of(f)}"
+        text = text[:1].upper() + text[1:]
+        if f" {text}" not in name and not name.startswith(text):
+            return text
+    return None
 
 
 def _clashes(names: Mapping[int, Mapping[str, str]], by_id: Mapping[int, Any]) -> list[list[int]]:
