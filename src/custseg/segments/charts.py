@@ -22,7 +22,7 @@ from custseg.cluster.evaluate import KCurve, sample_rows
 from custseg.cluster.labels import NOISE, outliers_last
 from custseg.cluster.labels import segment_label as plain_label
 from custseg.segments.profile import BaseStats, SegmentProfile
-from custseg.table.spec import label_of, unit_of, with_unit
+from custseg.table.spec import InputSpec, label_of, unit_of, with_unit
 
 OUTLIER_COLOR = "#8c8c8c"
 # Tableau 10 without its grey (kept for outliers), then Tableau 20's lighter tones:
@@ -63,8 +63,17 @@ def _order(names: Mapping[int, str]) -> list[str]:
     return [segment_label(i, names[i]) for i in ids]
 
 
-def _axis(field: str) -> str:
-    return with_unit(field)
+def _axis(field: str, spec: InputSpec | None = None) -> str:
+    return plot_text(short_label(with_unit(field, spec)))
+
+
+#: A label longer than this is cut in charts (the hover and tables keep it whole).
+LABEL_MAX = 28
+
+
+def short_label(text: str, limit: int = LABEL_MAX) -> str:
+    """A long header cut to fit beside a chart: ``PURCHASES_INSTALLMENTS_FREQ…``."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def labelled(values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str]) -> pd.DataFrame:
@@ -106,6 +115,7 @@ def scatter_2d(
     y: str,
     size: str | None = "age",
     max_points: int = MAX_POINTS,
+    spec: InputSpec | None = None,
 ) -> go.Figure:
     """Customers on two features, coloured by segment, bubble size from ``size``.
 
@@ -116,7 +126,8 @@ def scatter_2d(
     fig = px.scatter(
         shown, x=x, y=y, color="segment", size=use_size, size_max=14 if use_size else None,
         color_discrete_map=segment_colors(names), category_orders={"segment": _order(names)},
-        labels={x: _axis(x), y: _axis(y), **({use_size: _axis(use_size)} if use_size else {})},
+        labels={x: _axis(x, spec), y: _axis(y, spec),
+                **({use_size: _axis(use_size, spec)} if use_size else {})},
         render_mode="webgl", opacity=0.75,
     )
     if not use_size:
@@ -127,13 +138,13 @@ def scatter_2d(
 
 def scatter_3d(
     values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str], x: str, y: str, z: str,
-    max_points: int = MAX_POINTS,
+    max_points: int = MAX_POINTS, spec: InputSpec | None = None,
 ) -> go.Figure:
     shown, note = _drawn(values, labels, names, max_points)
     fig = px.scatter_3d(
         shown, x=x, y=y, z=z, color="segment", color_discrete_map=segment_colors(names),
         category_orders={"segment": _order(names)}, opacity=0.8,
-        labels={x: _axis(x), y: _axis(y), z: _axis(z)},
+        labels={x: _axis(x, spec), y: _axis(y, spec), z: _axis(z, spec)},
     )
     fig.update_traces(marker=dict(size=3))
     return _finish(fig, f"Three features at once{note}", 620)
@@ -146,7 +157,7 @@ def _segment_ids(labels: np.ndarray, names: Mapping[int, str]) -> list[int]:
 
 def distribution(
     values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str], feature: str,
-    bins: int = 40,
+    bins: int = 40, spec: InputSpec | None = None,
 ) -> go.Figure:
     """Histogram of one feature per segment, with each segment's box plot above it.
 
@@ -183,7 +194,7 @@ def distribution(
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(showticklabels=False, row=1, col=1)
     fig.update_yaxes(title_text="Customers", row=2, col=1)
-    fig.update_xaxes(title_text=_axis(feature), row=2, col=1)
+    fig.update_xaxes(title_text=_axis(feature, spec), row=2, col=1)
     return _finish(fig, f"{label_of(feature)} by segment", 480)
 
 
@@ -235,28 +246,33 @@ def gender_by_segment(
                    legend="Gender")
 
 
-def profile_bars(segment: SegmentProfile, threshold: float = 0.5) -> go.Figure:
-    """A segment's averages against the base, in standard deviations (its levels)."""
-    fields = [f for f in ("age", "annual_income", "spending_score") if f in segment.z]
+def profile_bars(segment: SegmentProfile, threshold: float = 0.5,
+                 spec: InputSpec | None = None) -> go.Figure:
+    """A segment's averages against the base, in standard deviations (its levels), one
+    bar per feature of the model, in its order."""
+    fields = [f for f in segment.z if segment.z[f] is not None]
     z = [segment.z[f] for f in fields]
     fig = go.Figure(
         go.Bar(
-            x=z, y=[label_of(f) for f in fields], orientation="h",
+            x=z, y=[plot_text(short_label(label_of(f))) for f in fields], orientation="h",
             marker_color=segment_color(segment.id),
-            text=[segment.levels[f] for f in fields], textposition="outside",
-            hovertemplate="%{y}: %{x:+.2f} SD vs all customers<extra></extra>",
+            text=[segment.levels.get(f, "") for f in fields], textposition="outside",
+            customdata=[plot_text(with_unit(f, spec)) for f in fields],
+            hovertemplate="%{customdata}: %{x:+.2f} SD vs all customers<extra></extra>",
         )
     )
     fig.add_vrect(x0=-threshold, x1=threshold, fillcolor="gray", opacity=0.12, line_width=0)
     span = max(2.0, max((abs(v) for v in z), default=0) + 0.6)
     fig.update_xaxes(range=[-span, span], zeroline=True, title_text="SD from the average customer")
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(height=190, margin=dict(l=10, r=10, t=10, b=10), showlegend=False)
+    fig.update_layout(height=110 + 26 * len(fields), margin=dict(l=10, r=10, t=10, b=10),
+                      showlegend=False)
     return fig
 
 
 def gauge(
-    field: str, value: float, segment: SegmentProfile, base: BaseStats, color: str
+    field: str, value: float, segment: SegmentProfile, base: BaseStats, color: str,
+    spec: InputSpec | None = None,
 ) -> go.Figure:
     """One input against its segment's average, on the data's own range."""
     low, high = base.mins[field], base.maxs[field]
@@ -266,14 +282,15 @@ def gauge(
         go.Indicator(
             mode="gauge+number+delta",
             value=value,
-            number={"suffix": f" {unit_of(field)}" if field != "spending_score" and unit_of(field)
-                    else ""},
+            number={"suffix": f" {unit_of(field, spec)}"
+                    if field != "spending_score" and unit_of(field, spec) else ""},
             # Above or below the segment average is neither good nor bad: one neutral colour.
             delta={"reference": mean, "relative": False, "valueformat": ".1f",
                    "increasing": {"color": "#6b7280"}, "decreasing": {"color": "#6b7280"}}
             if mean is not None else None,
-            title={"text": f"{label_of(field)}<br><sup>segment average {mean:.1f}</sup>"
-                   if mean is not None else label_of(field)},
+            title={"text": f"{plot_text(short_label(label_of(field)))}<br><sup>segment "
+                   f"average {mean:,.1f}</sup>" if mean is not None
+                   else plot_text(short_label(label_of(field)))},
             gauge={
                 "axis": {"range": [low, high]},
                 "bar": {"color": color},

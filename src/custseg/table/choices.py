@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from custseg.errors import ParameterError, shown
+from custseg.errors import CustsegError, ParameterError, shown
 from custseg.table.fields import NUMERIC_FIELDS, UNITS
 from custseg.table.headers import HeaderMatch
 from custseg.table.inspect import Inspection
@@ -108,3 +108,19 @@ def chosen_derivations(lines: Sequence[str], features: Sequence[str]) -> tuple[s
     in the box for later, not passed on)."""
     chosen = set(features)
     return tuple(line for line in lines if derivation_name(line) in chosen)
+
+
+def formats_read(derivations: Sequence[str], formats: dict[str, str],
+                 headers: Sequence[str]) -> dict[str, str]:
+    """The given date formats of the columns ``derivations`` read as dates (the others
+    serve the inspection only: fitting refuses a format no derivation uses). A
+    derivation that does not parse reads nothing here; fitting says what is wrong."""
+    from custseg.table.derive import date_columns, parse_derivation, resolve
+
+    read: set[str] = set()
+    for text in derivations:
+        try:
+            read.update(date_columns(resolve(parse_derivation(text).expr, headers)))
+        except CustsegError:
+            continue
+    return {column: fmt for column, fmt in formats.items() if column in read}
