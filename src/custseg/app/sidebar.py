@@ -87,7 +87,7 @@ def _data_source() -> state.KeyedTable | None:
             path = state.startup_file()
             st.caption(plain(f"File: {Path(path).name}"))
             result = cached.path_table(path, os.stat(path).st_mtime_ns, state.read_limits(),
-                                       *_reading())
+                                       *reading())
         else:
             upload = st.file_uploader("Customer table", type=state.UPLOAD_TYPES, key="data_upload",
                                       help="CSV, TSV, Excel .xlsx or Parquet; any customer "
@@ -95,7 +95,7 @@ def _data_source() -> state.KeyedTable | None:
             if upload is None:
                 st.caption("Upload a file to segment it.")
                 return _previous()
-            result = read_upload(upload, cached.uploaded_table, state.read_limits(), *_reading())
+            result = read_upload(upload, cached.uploaded_table, state.read_limits(), *reading())
             if result is None:
                 failure = True
     except (CustsegError, OSError) as exc:
@@ -115,7 +115,7 @@ AUTO_ID = "(as detected)"
 INCOME_UNITS = {"from the file": None, "k$ (thousands of dollars)": "k$", "$ (dollars)": "$"}
 
 
-def _reading() -> tuple[dict[str, str] | None, str | None]:
+def reading() -> tuple[dict[str, str] | None, str | None]:
     """The reading options as set (``(mapping, income unit)``): what the file is read with."""
     column = st.session_state.get("id_column", AUTO_ID)
     mapping = None if column in (None, AUTO_ID) else {ID: column}
@@ -179,7 +179,7 @@ def _quality(view: state.View) -> None:
 
 
 def _fitted_view(data: state.KeyedTable) -> state.View | None:
-    mapping, _ = _reading()
+    mapping, _ = reading()
     formats = _date_formats()
     inspection = cached.inspection(data, mapping, formats)
     config = _controls(data, inspection, formats)
