@@ -62,9 +62,9 @@ def test_a_17_column_table_end_to_end(app, go, metrics, downloads):
     assert m["Customers"] == f"{model.quality.n_used:,}"
     assert model.quality.n_input == N and model.quality.n_used < N  # blank cells left out
     assert m["Segments"] == "5"
-    assert "Average BALANCE" in m and "Average age" not in m
+    assert "BALANCE (average)" in m and "Average age" not in m
     mean = model.base.means["BALANCE"]
-    assert m["Average BALANCE"] == f"{mean:,.1f}"
+    assert m["BALANCE (average)"] == f"{mean:,.1f}"
     # one level row per feature on every card, in the column's own name
     levels = [d.value for d in app.dataframe if "gap (SD)" in d.value.columns]
     assert len(levels) == 5

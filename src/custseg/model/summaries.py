@@ -62,7 +62,7 @@ def headline_figures(model: SegmentationModel, limit: int = 3) -> list[tuple[str
         mean = base.means.get(name)
         unit = spec.get(name).unit if spec.get(name) is not None else ""
         value = "–" if mean is None else f"{mean:,.{_digits(mean)}f}" + (f" {unit}" if unit else "")
-        out.append((f"Average {label_of(name)}", value,
+        out.append((f"{label_of(name)} (average)", value,
                     f"Average {with_unit(name, spec)} of every customer."))
     return out[:limit]
 
@@ -121,7 +121,9 @@ def describe_model(model: SegmentationModel) -> str:
     """"K-Means (n_clusters=5, n_init=10) on age, annual income and spending score"."""
     spec = get_algorithm(model.config.algorithm)
     params = ", ".join(f"{k}={v}" for k, v in model.config.params.items())
-    features = [label_of(f).lower() for f in model.config.features]
+    # the well-known fields' labels in lower case; other features as their headers write them
+    features = [label_of(f).lower() if f in _HEADLINE_FIELDS else label_of(f)
+                for f in model.config.features]
     if model.config.use_gender:
         features.append("gender")
     return f"{spec.label} ({params}) on {_listed(features)}"
