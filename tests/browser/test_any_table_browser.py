@@ -43,7 +43,8 @@ def sidebar(page):
 
 def choose(page, label: str, option: str, within=None) -> None:
     """Pick ``option`` in the select labelled ``label``."""
-    (within or page).get_by_label(label, exact=True).click()
+    page.wait_for_timeout(500)  # a rerun's stale copy of the select leaves the page
+    (within or page).get_by_label(label, exact=True).last.click()
     page.get_by_role("option", name=option, exact=True).click()
     wait_ready(page)
 

@@ -390,10 +390,13 @@ def _feature_settings(features, choices: dict[str, FeatureChoice], derived: set[
             if transform != "auto":
                 out["transforms"][name] = transform
             auto = choice.transform if choice is not None else "decided at fit"
-            rows.append({"feature": name, "source": "derived" if name in derived else (
-                choice.source if choice else ""), "role": role, "unit": unit,
-                "transform": f"auto ({auto})" if transform == "auto" else transform})
-        st.dataframe(rows, hide_index=True, width="stretch")
+            rows.append({"feature": name,
+                         "transform": f"auto ({auto})" if transform == "auto" else transform,
+                         "role": role, "unit": unit,
+                         "source": "derived" if name in derived else (
+                             choice.source if choice else "")})
+        st.dataframe(rows, hide_index=True, width="stretch",
+                     column_config={"feature": st.column_config.TextColumn(width="small")})
         name = st.selectbox("Adjust a feature", features, key="adjust_feature",
                             format_func=label_of)
         choice = choices.get(name)

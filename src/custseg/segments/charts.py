@@ -282,15 +282,15 @@ def gauge(
         go.Indicator(
             mode="gauge+number+delta",
             value=value,
-            number={"suffix": f" {unit_of(field, spec)}"
+            number={"valueformat": ",.4~g", "suffix": f" {unit_of(field, spec)}"
                     if field != "spending_score" and unit_of(field, spec) else ""},
             # Above or below the segment average is neither good nor bad: one neutral colour.
             delta={"reference": mean, "relative": False, "valueformat": ".1f",
                    "increasing": {"color": "#6b7280"}, "decreasing": {"color": "#6b7280"}}
             if mean is not None else None,
-            title={"text": f"{plot_text(short_label(label_of(field)))}<br><sup>segment "
+            title={"text": f"{plot_text(short_label(label_of(field), 20))}<br><sup>segment "
                    f"average {mean:,.1f}</sup>" if mean is not None
-                   else plot_text(short_label(label_of(field)))},
+                   else plot_text(short_label(label_of(field), 20))},
             gauge={
                 "axis": {"range": [low, high]},
                 "bar": {"color": color},
