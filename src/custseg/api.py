@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -258,13 +258,65 @@ def fit(
     ).resolved()
     table = _table(data, mapping, income_unit)
     features, derive, note = _auto_features(table, features, tuple(derive), date_formats)
+    config = fit_config(
+        table, features=features, derive=derive, transforms=transforms,
+        date_formats=date_formats, algorithm=algorithm, params=params, use_gender=use_gender,
+        n_neighbors=n_neighbors, sample_size=sample_size, random_state=random_state,
+        ranges=ranges, mapping=mapping, profile_by=profile_by)
+    return fit_table(table, config, rulebook, reference=reference, notes=(note,))
+
+
+def fit_table(table: CustomerTable, config: ModelConfig, rulebook: Rulebook | None = None,
+              *, reference: SegmentationModel | None = None,
+              notes: Sequence[str | None] = ()) -> SegmentationModel:
+    """Fit ``config`` (from :func:`fit_config`) on the valid rows of ``table``, profiled
+    by the spec's columns; ``notes`` go first among the model's warnings, with what the
+    output must say about how the table was read (an income read in dollars)."""
+    validated = table.validated(config.needs, config.ranges, config.spec)
+    model = fit_model(table.fields_frame(), config, rulebook or default_rulebook(),
+                      validated=validated,
+                      cells=profile_cells(table, config.spec.profile_by))
+    said = [n for n in (*notes, _income_note(table.expect(config.needs, config.spec).match,
+                                             config.needs)) if n]
+    if said:
+        model = replace(model, warnings=(*said, *model.warnings))
+    if reference is not None:
+        model, _ = keep_identities(model, reference)
+    return model
+
+
+def fit_config(
+    table: CustomerTable,
+    *,
+    features: Sequence[str] | str | None = None,
+    derive: Sequence[str] = (),
+    transforms: Mapping[str, str] | None = None,
+    roles: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
+    date_formats: Mapping[str, str] | None = None,
+    algorithm: str = "kmeans",
+    params: Mapping[str, Any] | None = None,
+    use_gender: bool = False,
+    n_neighbors: int = 3,
+    sample_size: int | str | None = None,
+    random_state: int = 0,
+    ranges: Ranges | None = None,
+    stability_resamples: int = 10,
+    mapping: Mapping[str, str] | None = None,
+    profile_by: Sequence[str] | str | None = None,
+) -> ModelConfig:
+    """The checked configuration :func:`fit` fits on ``table``: its features found in the
+    table (see :func:`fit`), date formats decided over the whole table, and ``roles`` and
+    ``units`` (by feature name) set on the features other than the well-known fields,
+    whose roles and units are fixed. The dashboard builds its fits with this too."""
     names, spec, chosen = resolve_features(
         table.match, features, tuple(derive), transforms, ranges or Ranges())
     _default_needs_fields(table, names)
     spec = _with_read_settings(_with_date_formats(table, spec, date_formats), table, mapping,
                                names, use_gender)
     spec = replace(spec, profile_by=profile_columns(table, profile_by))
-    config = ModelConfig(
+    spec = _with_roles(spec, roles or {}, units or {})
+    return ModelConfig(
         algorithm=algorithm,
         params=dict(params or {}),
         features=names,
@@ -275,16 +327,34 @@ def fit(
         ranges=ranges or Ranges(),
         spec=spec,
         transforms=chosen,
+        stability_resamples=stability_resamples,
     ).resolved()
-    validated = table.validated(config.needs, config.ranges, config.spec)
-    model = fit_model(table.fields_frame(), config, rulebook or default_rulebook(),
-                      validated=validated, cells=profile_cells(table, spec.profile_by))
-    notes = [n for n in (note, _income_note(table.match, config.needs)) if n]
-    if notes:
-        model = replace(model, warnings=(*notes, *model.warnings))
-    if reference is not None:
-        model, _ = keep_identities(model, reference)
-    return model
+
+
+def _with_roles(spec, roles: Mapping[str, str], units: Mapping[str, str]):
+    """``spec`` with the roles and units an analyst set; refused, naming the feature, for
+    a well-known field (its role and unit are fixed), a name that is no feature, or a
+    role or unit custseg does not know."""
+    from custseg.errors import ParameterError
+    from custseg.table.roles import ROLES
+    from custseg.table.roles import UNITS as KNOWN_UNITS
+
+    for parameter, given, allowed in (("roles", roles, ROLES), ("units", units, KNOWN_UNITS)):
+        for name, value in given.items():
+            if name in FIELD_ROLES:
+                raise ParameterError(f"{shown(name)} is a well-known field: its role and unit "
+                                     "are fixed.", parameter=parameter, key=name)
+            if spec.get(name) is None:
+                raise ParameterError(f"{shown(name)} is not a feature of this fit.",
+                                     parameter=parameter, key=name)
+            if value and value not in allowed:
+                raise ParameterError(f"{shown(value)} for {shown(name)} is not one of "
+                                     f"{', '.join(allowed)}.", parameter=parameter, key=name)
+    if not roles and not units:
+        return spec
+    extra = tuple(replace(f, role=roles.get(f.name, f.role), unit=units.get(f.name, f.unit))
+                  for f in spec.extra)
+    return replace(spec, extra=extra)
 
 
 def score(
@@ -323,32 +393,9 @@ def predict_one(
     features are computed from them), or a column feature by its name; the keyword
     arguments stay for the well-known fields.
     """
-    row: dict[str, Any] = {"age": age, "annual_income": annual_income,
-                           "spending_score": spending_score}
-    if gender is not None:
-        row[GENDER] = gender
-    spec = model.config.spec
-    sources = spec.source_columns()
-    unit = "k$"  # the keyword is in k$; a value as in the fitted file, in its unit
-    for name, value in (values or {}).items():
-        kind, target = _input_column(model, name)
-        key = target if kind == "field" else source_key(target)
-        if key in row and row[key] is not None:
-            raise CustsegError(f"{target} is given twice; give it once.")
-        row[key] = value
-        if target == INCOME and kind == "field":
-            # as in the fitted file: in the unit its header names ("Annual Income ($)"),
-            # else in the unit the model read that file's incomes in
-            named = match_headers((str(name),))
-            unit = (named.income_unit if named.income_unit_source == "header"
-                    else spec.income_unit or unit)
-    frame = pd.DataFrame([row], dtype=object)
-    missing = [f for f in model.encoding.needs if f not in spec.names and row.get(f) is None]
-    missing += [c for c in sources if row.get(source_key(c)) is None]
-    if missing:
-        raise CustsegError(
-            f"missing {', '.join(missing)}, which this model needs; give a value for each."
-        )
+    frame, unit = _customer_frame(model, age=age, annual_income=annual_income,
+                                  spending_score=spending_score, gender=gender,
+                                  values=values)
     result = score_frame(model, frame, income_unit=unit).iloc[0]
     if result["row_status"] != "ok":
         raise CustsegError(f"cannot place this customer: {result['row_issues']}.")
@@ -360,6 +407,175 @@ def predict_one(
     }
     if result["row_issues"]:
         out["notes"] = str(result["row_issues"])
+    return out
+
+
+def _customer_frame(model: SegmentationModel, *, age: float | None,
+                    annual_income: float | None, spending_score: float | None,
+                    gender: str | None, values: Mapping[str, Any] | None,
+                    ) -> tuple[pd.DataFrame, str]:
+    """One customer as a frame of canonical fields and source columns, and the unit its
+    income is in; refused, naming them, when a value the model needs is not given or one
+    is given twice.
+
+    The ``annual_income`` keyword is in k$; an income among ``values`` is as the fitted
+    file wrote it: in the unit its header names ("Annual Income ($)"), else in the unit
+    the model read that file's incomes in."""
+    row: dict[str, Any] = {"age": age, "annual_income": annual_income,
+                           "spending_score": spending_score}
+    if gender is not None:
+        row[GENDER] = gender
+    spec = model.config.spec
+    unit = "k$"
+    for name, value in (values or {}).items():
+        kind, target = _input_column(model, name)
+        key = target if kind == "field" else source_key(target)
+        if key in row and row[key] is not None:
+            raise CustsegError(f"{target} is given twice; give it once.")
+        row[key] = value
+        if target == INCOME and kind == "field":
+            named = match_headers((str(name),))
+            unit = (named.income_unit if named.income_unit_source == "header"
+                    else spec.income_unit or unit)
+    missing = [f for f in model.encoding.needs if f not in spec.names and row.get(f) is None]
+    missing += [c for c in spec.source_columns() if row.get(source_key(c)) is None]
+    if missing:
+        raise CustsegError(
+            f"missing {', '.join(missing)}, which this model needs; give a value for each."
+        )
+    return pd.DataFrame([row], dtype=object), unit
+
+
+def customer_features(
+    model: SegmentationModel,
+    *,
+    gender: str | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> dict[str, float | None]:
+    """One customer's features in their own units, as :func:`predict_one` reads its
+    ``values`` (derived features computed): what the Predict page's gauges show. A
+    value that is not valid is None."""
+    from custseg.table.validate import validate
+
+    frame, unit = _customer_frame(model, age=None, annual_income=None, spending_score=None,
+                                  gender=gender, values=values)
+    spec = model.config.spec
+    checked = validate(frame, required=model.encoding.needs, ranges=model.config.ranges,
+                       spec=spec, as_of=spec.fit_date, income_unit=unit)
+    out: dict[str, float | None] = {}
+    for name in model.config.features:
+        value = checked.values[name].iloc[0] if name in checked.values.columns else None
+        out[name] = float(value) if value is not None and pd.notna(value) else None
+    return out
+
+
+@dataclass(frozen=True)
+class PredictInput:
+    """One input of the Predict form.
+
+    ``name`` is what :func:`predict_one` takes in ``values`` (``gender`` for the gender);
+    ``kind`` is ``"numeric"``, ``"date"`` (text in the column's own format, ``hint``
+    an example) or ``"categorical"`` (one of ``choices``); ``low`` and ``high`` bound
+    what is valid where a bound is known; ``seen`` is the lowest and highest value among
+    the fitted customers, for a feature.
+    """
+
+    name: str
+    label: str
+    kind: str
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    seen: tuple[float, float] | None = None
+    choices: tuple[str, ...] = ()
+    hint: str = ""
+
+
+def predict_inputs(model: SegmentationModel) -> list[PredictInput]:
+    """The inputs a customer needs for ``model``, from its features and their kinds: the
+    gender when the model uses it, each well-known field, then each input column its
+    other features read (a derived feature's columns, not the feature itself)."""
+    import datetime
+
+    from custseg.table.fields import LABELS, NUMERIC_FIELDS, UNITS
+    from custseg.table.spec import date_format_from_text, with_unit
+
+    spec, base = model.config.spec, model.base
+    out: list[PredictInput] = []
+    if GENDER in model.encoding.needs:
+        out.append(PredictInput(GENDER, LABELS[GENDER], "categorical",
+                                choices=tuple(model.encoding.gender_categories)))
+    for name in input_names(model):
+        feature = spec.get(name)
+        seen = ((base.mins[name], base.maxs[name])
+                if name in base.mins and name in model.config.features else None)
+        if name in NUMERIC_FIELDS and feature is None:  # a well-known field
+            low, high = model.config.ranges.of(name)
+            out.append(PredictInput(name, f"{LABELS[name]} ({UNITS[name]})", "numeric",
+                                    UNITS[name], low, high, seen, hint=_seen_text(seen)))
+            continue
+        if feature is not None and getattr(feature, "kind", "numeric") == "categorical":
+            out.append(PredictInput(name, name, "categorical",
+                                    choices=tuple(getattr(feature, "categories", ()))))
+            continue
+        fmt = spec.date_formats.get(name)
+        if fmt is not None and date_format_from_text(fmt).kind != "year":
+            pattern = date_format_from_text(fmt).pattern
+            example = (spec.fit_date or datetime.date.today()).strftime(pattern)
+            out.append(PredictInput(name, name, "date", hint=example))
+            continue
+        unit = feature.unit if feature is not None else ""
+        low = high = None
+        if feature is not None:
+            low, high = feature.range or (feature.min_value, None)
+        label = with_unit(name, spec) if feature is not None else name
+        if fmt is not None:
+            label = f"{name} (year)"
+        out.append(PredictInput(name, label, "numeric", unit, low, high, seen,
+                                hint=_seen_text(seen)))
+    return out
+
+
+def _seen_text(seen: tuple[float, float] | None) -> str:
+    from custseg.table.fields import fmt_number
+
+    if seen is None:
+        return ""
+    return f"{fmt_number(round(seen[0], 2))} to {fmt_number(round(seen[1], 2))}"
+
+
+def typical_inputs(model: SegmentationModel, data: TableLike) -> dict[str, Any]:
+    """Predict-form values to start from: the inputs of the valid customer of ``data``
+    nearest the middle of the base (the median of each scaled feature), so that every
+    input, dates and the columns derivations read included, holds a real customer's
+    value. Numbers as numbers (a well-known field in its own unit), other cells as text."""
+    from custseg.table.parse import OK, parse_numbers
+
+    table = _table(data, None, None)
+    cfg = model.config
+    validated = table.validated(model.encoding.needs, cfg.ranges, cfg.spec)
+    values = validated.valid_values()
+    if len(values) == 0:
+        return {}
+    X = model.encoding.transform(values)
+    nearest = int(np.argmin(((X - np.median(X, axis=0)) ** 2).sum(axis=1)))
+    row = int(np.flatnonzero(validated.valid)[nearest])
+    match = table.match.expect(model.encoding.needs, cfg.spec)
+    out: dict[str, Any] = {}
+    for spec_input in predict_inputs(model):
+        name = spec_input.name
+        if name in values.columns and spec_input.kind == "numeric":
+            out[name] = float(values[name].iloc[nearest])
+            continue
+        position = match.fields.get(name, match.sources.get(name))
+        if position is None:
+            continue
+        cell = table.data.column(position)[row].as_py()
+        if spec_input.kind == "numeric":
+            parsed = parse_numbers(pd.Series([cell], dtype=object), decimal=table.decimal)
+            out[name] = float(parsed.values[0]) if parsed.status[0] == OK else None
+        else:
+            out[name] = None if cell is None else str(cell)
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import custseg
 from custseg.app.ui import CONTROLS, app_spelling
 from custseg.errors import InputFileError, ParameterError
 from custseg.io import uploads
@@ -18,8 +19,7 @@ def test_a_setting_with_a_control_is_spelled_as_its_place():
         "gender is not a distance feature by itself; switch it on (sidebar › Use gender)")
 
 
-@pytest.mark.parametrize("parameter", ["mapping", "income_unit", "ranges",
-                                       "max_decompressed_mb"])
+@pytest.mark.parametrize("parameter", ["mapping", "ranges", "max_decompressed_mb"])
 def test_a_setting_without_a_control_is_not_mentioned(parameter):
     assert app_spelling(parameter, "2048") is None
     error = InputFileError("the file is too large; raise the limit.", parameter=parameter,
@@ -35,7 +35,17 @@ def test_the_places_name_the_dashboards_controls(app, go):
         "use_gender": sidebar.toggle(key="use_gender").label,
         "params": next(h.value for h in sidebar.subheader if h.value == "Segmentation"),
         "sample_size": sidebar.number_input(key="sample_kmeans").label,
+        "derivations": sidebar.text_area(key="derivations").label,
+        "transforms": sidebar.selectbox(key="transform|age").label,
+        "roles": sidebar.selectbox(key="role|age").label,
+        "units": sidebar.selectbox(key="unit|age").label,
     }
+    # the reading options are a file's: shown once one is uploaded
+    app.radio(key="data_source").set_value("Upload a file").run()
+    app.file_uploader(key="data_upload").upload(
+        "mall.csv", custseg.make_customers(150).to_csv(index=False).encode()).run()
+    shown["income_unit"] = app.sidebar.selectbox(key="income_unit").label
+    shown["date_formats"] = app.sidebar.text_area(key="date_formats").label
     go(app, "model_lab")
     shown["rules"] = app.file_uploader(key="rules_upload").label
     assert set(shown) == set(CONTROLS)

@@ -103,3 +103,20 @@ def page(browser, tmp_path):
 def shots() -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS
+
+
+@pytest.fixture(scope="module")
+def start_app():
+    """start_app(data) -> the URL of another app, on the start-up file ``data``; every app
+    started is stopped after the module."""
+    _need_browser()
+    started: list[subprocess.Popen] = []
+
+    def start(data: Path) -> str:
+        proc, url = _start(data)
+        started.append(proc)
+        return url
+
+    yield start
+    for proc in started:
+        _stop(proc)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from custseg import api
 from custseg.app.state import KeyedTable, LoadedModel, View
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.evaluate import KCurve, k_curve, k_distance
@@ -33,6 +34,7 @@ from custseg.io.source import ReadLimits, read_table, table_from_frame
 from custseg.model.segmentation import ModelConfig, SegmentationModel, fit_model
 from custseg.segments.profile import Rulebook
 from custseg.table.fields import Ranges
+from custseg.table.inspect import Inspection
 from custseg.table.sample import make_customers
 from custseg.table.spec import InputSpec
 from custseg.table.validate import Validated
@@ -68,15 +70,49 @@ def demo_table(n: int, seed: int) -> KeyedTable:
     return KeyedTable(f"demo:{n}:{seed}", table)
 
 
+def _options_key(mapping: Mapping[str, str] | None, income_unit: str | None) -> str:
+    """The reading options as part of a table's key (empty when there are none)."""
+    if not mapping and income_unit is None:
+        return ""
+    return ":" + json.dumps([sorted((mapping or {}).items()), income_unit])
+
+
 @st.cache_data(max_entries=4, show_spinner="Reading the file…")
-def uploaded_table(name: str, data: bytes, limits: ReadLimits) -> KeyedTable:
-    """An uploaded file, keyed by its bytes and its name (which guides parsing)."""
-    return KeyedTable(f"upload:{digest(data)}:{name}", uploads.table(name, data, limits))
+def uploaded_table(name: str, data: bytes, limits: ReadLimits,
+                   mapping: Mapping[str, str] | None = None,
+                   income_unit: str | None = None) -> KeyedTable:
+    """An uploaded file, keyed by its bytes and its name (which guides parsing), and by
+    the reading options (the id column, the income unit)."""
+    table = uploads.table(name, data, limits, mapping=dict(mapping or {}) or None,
+                          income_unit=income_unit)
+    return KeyedTable(f"upload:{digest(data)}:{name}{_options_key(mapping, income_unit)}", table)
 
 
 @st.cache_data(max_entries=2, show_spinner="Reading the file…")
-def path_table(path: str, mtime_ns: int, limits: ReadLimits) -> KeyedTable:
-    return KeyedTable(f"file:{path}:{mtime_ns}", read_table(path, limits=limits))
+def path_table(path: str, mtime_ns: int, limits: ReadLimits,
+               mapping: Mapping[str, str] | None = None,
+               income_unit: str | None = None) -> KeyedTable:
+    table = read_table(path, limits=limits, mapping=dict(mapping or {}) or None,
+                       income_unit=income_unit)
+    return KeyedTable(f"file:{path}:{mtime_ns}{_options_key(mapping, income_unit)}", table)
+
+
+@st.cache_data(max_entries=8, show_spinner="Inspecting the columns…", hash_funcs=KEYS)
+def inspection(data: KeyedTable, mapping: Mapping[str, str] | None = None,
+               date_formats: Mapping[str, str] | None = None) -> Inspection:
+    """What each column of the table is, as ``custseg inspect`` says."""
+    return api.inspect(data.table, mapping=dict(mapping or {}) or None,
+                       date_formats=dict(date_formats or {}) or None)
+
+
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=KEYS)
+def fit_config(data: KeyedTable, settings: str) -> ModelConfig:
+    """The configuration of the sidebar's settings (:func:`custseg.api.fit_config`'s
+    keywords as canonical JSON), checked on the table; cached since it reads the date
+    columns a derivation uses over the whole table."""
+    values = json.loads(settings)
+    values["ranges"] = Ranges()
+    return api.fit_config(data.table, **values)
 
 
 @st.cache_data(max_entries=16, show_spinner=False, hash_funcs=KEYS)
@@ -143,3 +179,9 @@ def curve(view: View, algorithm: str, params: Mapping[str, Any]) -> KCurve:
 @st.cache_data(max_entries=8, show_spinner=False, hash_funcs=KEYS)
 def distances(view: View, k: int) -> np.ndarray:
     return k_distance(view.matrix, k)
+
+
+@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=KEYS)
+def typical_inputs(view: View) -> dict[str, Any]:
+    """Predict-form values to start from: a real customer near the middle of the base."""
+    return api.typical_inputs(view.model, view.table)

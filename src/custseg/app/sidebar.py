@@ -18,15 +18,32 @@ from custseg.app import cached, state
 from custseg.app.ui import plain, read_upload, show_error
 from custseg.cluster.algorithms import ALGORITHMS, AlgorithmSpec, ParamSpec, get_algorithm
 from custseg.errors import CustsegError
-from custseg.io.source import CustomerTable
-from custseg.model.segmentation import ModelConfig
+from custseg.model import summaries
+from custseg.model.segmentation import ModelConfig, SegmentationModel
 from custseg.model.summaries import reasons_table
-from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS, Ranges
+from custseg.table.choices import (
+    FeatureChoice,
+    assignment_lines,
+    chosen_derivations,
+    default_features,
+    derivation_lines,
+    derivation_name,
+    feature_choices,
+    formats_read,
+)
+from custseg.table.derive import parse_derivation
+from custseg.table.fields import GENDER, ID
+from custseg.table.fields import UNITS as FIELD_UNITS
+from custseg.table.roles import FIELD_ROLES, ROLES, UNITS, detect_role
 from custseg.table.sample import DEMO_MAX_ROWS
+from custseg.table.spec import TRANSFORMS, label_of
 
 
 def render() -> None:
     """Draw the sidebar and refresh the session's view."""
+    pending = st.session_state.pop(RESTORE, None)
+    if pending is not None:  # before any control is drawn, as Streamlit requires
+        restore_controls(*pending)
     with st.sidebar:
         st.title("custseg")
         st.caption("Customer segments: cluster, name, explain, assign.")
@@ -58,6 +75,7 @@ def _data_source() -> state.KeyedTable | None:
     options = [state.DEMO, state.UPLOAD] + ([state.STARTUP] if state.startup_file() else [])
     choice = st.radio("Source", options, key="data_source", horizontal=False,
                       label_visibility="collapsed")
+    result = failure = None
     try:
         if choice == state.DEMO:
             c1, c2 = st.columns(2)
@@ -68,22 +86,68 @@ def _data_source() -> state.KeyedTable | None:
         elif choice == state.STARTUP:
             path = state.startup_file()
             st.caption(plain(f"File: {Path(path).name}"))
-            result = cached.path_table(path, os.stat(path).st_mtime_ns, state.read_limits())
+            result = cached.path_table(path, os.stat(path).st_mtime_ns, state.read_limits(),
+                                       *reading())
         else:
             upload = st.file_uploader("Customer table", type=state.UPLOAD_TYPES, key="data_upload",
-                                      help="CSV, TSV, Excel .xlsx or Parquet; headers such as "
-                                      "Age, Annual Income (k$), Spending Score (1-100).")
+                                      help="CSV, TSV, Excel .xlsx or Parquet; any customer "
+                                      "table: choose its features below.")
             if upload is None:
                 st.caption("Upload a file to segment it.")
                 return _previous()
-            result = read_upload(upload, cached.uploaded_table, state.read_limits())
+            result = read_upload(upload, cached.uploaded_table, state.read_limits(), *reading())
             if result is None:
-                return _kept()
+                failure = True
     except (CustsegError, OSError) as exc:
         show_error(exc)
+        failure = exc
+    if choice != state.DEMO:
+        _reading_options(result, expanded=failure is not None)
+    if result is None:
         return _kept()
     st.session_state[state.LAST_TABLE] = result
     return result
+
+
+#: The id column select's first option: what the reader found, or nothing to map.
+AUTO_ID = "(as detected)"
+#: Income unit options: the header's or custseg's reading, or the one stated.
+INCOME_UNITS = {"from the file": None, "k$ (thousands of dollars)": "k$", "$ (dollars)": "$"}
+
+
+def reading() -> tuple[dict[str, str] | None, str | None]:
+    """The reading options as set (``(mapping, income unit)``): what the file is read with."""
+    column = st.session_state.get("id_column", AUTO_ID)
+    mapping = None if column in (None, AUTO_ID) else {ID: column}
+    unit = INCOME_UNITS.get(st.session_state.get("income_unit", "from the file"))
+    return mapping, unit
+
+
+def _reading_options(data: state.KeyedTable | None, expanded: bool) -> None:
+    """The file's reading options: the customer id column (when the headers do not name
+    one), the income unit, and date formats; shown open when the file needs one."""
+    with st.expander("Reading the file", icon=":material/table_view:", expanded=expanded):
+        st.selectbox("Income unit", list(INCOME_UNITS), key="income_unit",
+                     persist_state="session",
+                     help="How the income column is written. From the file: the header's unit "
+                     "(k$ for 'Annual Income (k$)'), else k$; incomes mostly above 1,000 under a "
+                     "header with no unit are refused until you say.")
+        if data is not None:
+            header = list(data.table.header)
+            if st.session_state.get("id_column", AUTO_ID) not in [AUTO_ID, *header]:
+                st.session_state["id_column"] = AUTO_ID
+            found = data.table.match.source(ID) if ID in data.table.match.fields else None
+            st.selectbox(
+                "Customer id column", [AUTO_ID, *header], key="id_column",
+                persist_state="session",
+                format_func=lambda c: (f"{c}: {found}" if found else f"{c}: none")
+                if c == AUTO_ID else c,
+                help="Kept byte for byte in the scored file and never clustered on; choose it "
+                "when its header is not one custseg knows (CustomerID, CUST_ID, ID…).")
+        st.text_area("Date formats", key="date_formats", persist_state="session",
+                     placeholder="Dt_Customer=%d-%m-%Y", height=68,
+                     help="One COLUMN=FORMAT per line (strftime codes), for a date column whose "
+                     "day/month order cannot be told from its cells.")
 
 
 def _kept() -> state.KeyedTable | None:
@@ -115,12 +179,15 @@ def _quality(view: state.View) -> None:
 
 
 def _fitted_view(data: state.KeyedTable) -> state.View | None:
-    config = _controls(data.table)
+    mapping, _ = reading()
+    formats = _date_formats()
+    inspection = cached.inspection(data, mapping, formats)
+    config = _controls(data, inspection, formats)
     if config is None:
         return None
     rules_toml = st.session_state.get(state.RULES)
     model = cached.fitted(data, config, rules_toml)
-    validated, values = cached.prepared(data, config.needs, config.ranges)
+    validated, values = cached.prepared(data, config.needs, config.ranges, config.spec)
     key = state.ModelKey(data.key, cached.config_key(config),
                          rules=cached.digest(rules_toml.encode()) if rules_toml else None)
     view = state.View(data, validated, values, model, key, model.labels)
@@ -128,6 +195,11 @@ def _fitted_view(data: state.KeyedTable) -> state.View | None:
     for message in model.warnings:
         st.warning(plain(message), icon=":material/warning:")
     return view
+
+
+def _date_formats() -> dict[str, str]:
+    return assignment_lines(st.session_state.get("date_formats") or "", "the date format",
+                            "date_formats")
 
 
 def _with_edits(view: state.View) -> state.View:
@@ -175,7 +247,12 @@ def _loaded_view(data: state.KeyedTable, loaded: state.LoadedModel) -> state.Vie
     model = loaded.model
     st.subheader("Segmentation", divider="gray")
     st.info(plain(f"Using the model file {loaded.name}."), icon=":material/upload_file:")
-    if st.button("Fit from the controls instead", key="unload_model"):
+    st.caption(plain(f"Features ({len(model.config.features)}): "
+                     + ", ".join(model.config.features)))
+    with st.expander("Its features", icon=":material/view_column:"):
+        st.dataframe(summaries.features_table(model), hide_index=True)
+    if st.button("Fit from the controls instead", key="unload_model",
+                 help="The controls start from this model's features and settings."):
         st.session_state[state.LOADED] = None
         st.rerun()
     data.table.expect(model.encoding.needs, model.config.spec)
@@ -186,14 +263,58 @@ def _loaded_view(data: state.KeyedTable, loaded: state.LoadedModel) -> state.Vie
                       labels, loaded_name=loaded.name)
 
 
-def _controls(table: CustomerTable) -> ModelConfig | None:
+#: Session key: the table whose defaults the feature controls were last set from.
+FEATURES_FOR = "_features_for"
+#: Session key: a loaded model whose settings the controls take on the next run.
+RESTORE = "_restore_controls"
+TRANSFORM_CHOICES = ("auto", *TRANSFORMS)
+
+
+def _feature_label(choices: dict[str, FeatureChoice], derived: set[str]):
+    def label(name: str) -> str:
+        choice = choices.get(name)
+        if name in derived:
+            return f"{label_of(name)} (derived)"
+        unit = choice.unit if choice is not None else ""
+        return f"{label_of(name)} ({unit})" if unit else label_of(name)
+    return label
+
+
+def _start_from(data: state.KeyedTable, match, inspection) -> None:
+    """A new table's defaults for the feature controls (as ``custseg fit`` would choose),
+    once per table: what the analyst changes afterwards stays."""
+    if st.session_state.get(FEATURES_FOR) == data.key:
+        return
+    features, derivations = default_features(match, inspection)
+    kept = st.session_state.get(FEATURES_FOR) is None and st.session_state.get("features")
+    st.session_state[FEATURES_FOR] = data.key
+    if kept:  # the session's own choice (set before the first table, as a test may)
+        return
+    st.session_state["features"] = list(features)
+    st.session_state["derivations"] = "\n".join(derivations)
+
+
+def _controls(data: state.KeyedTable, inspection, formats: dict[str, str]) -> ModelConfig | None:
+    table = data.table
     st.subheader("Segmentation", divider="gray")
-    present = [f for f in NUMERIC_FIELDS if f in table.match.fields]
+    choices = {c.name: c for c in feature_choices(table.match, inspection)}
+    _start_from(data, table.match, inspection)
+    lines = derivation_lines(st.session_state.get("derivations") or "")
+    derived = {derivation_name(line) for line in lines}
+    options = list(choices) + [n for n in dict.fromkeys(map(derivation_name, lines))
+                               if n and n not in choices]
+    current = st.session_state.get("features") or []
+    if any(f not in options for f in current):
+        st.session_state["features"] = [f for f in current if f in options]
     features = st.multiselect(
-        "Features", present, default=present, format_func=lambda f: LABELS[f],
+        "Features", options, format_func=_feature_label(choices, derived),
         key="features", persist_state="session",
-        help="Standardised before clustering, so units do not weigh.",
+        placeholder="Choose the columns to cluster on",
+        help="Numeric columns of the table and the derived features defined under "
+        "Advanced. Standardised before clustering, so units do not weigh; skewed ones are "
+        "logged first (auto).",
     )
+    settings = _feature_settings(features, choices, derived, inspection, lines)
     if not features:
         st.warning("Choose at least one feature to cluster on.", icon=":material/warning:")
         return None
@@ -222,17 +343,119 @@ def _controls(table: CustomerTable) -> ModelConfig | None:
             help=f"Default for {spec.label}: " + (f"{cap:,} rows" if cap else "every row") +
             ". The assigner extends the segments to everyone else.",
         )
-    return ModelConfig(
-        algorithm=algorithm,
-        params=params,
-        features=tuple(f for f in NUMERIC_FIELDS if f in features),
-        use_gender=use_gender,
-        n_neighbors=int(n_neighbors),
-        sample_size=int(sample) if sample else None,
-        random_state=int(seed),
-        ranges=Ranges(),
-        stability_resamples=0,  # measured on demand in the Model Lab, not on every move
-    ).resolved()
+    derive = chosen_derivations(lines, features)
+    asked = {
+        "features": list(features), "derive": list(derive), **settings,
+        "date_formats": formats_read(derive, formats, table.header),
+        "algorithm": algorithm, "params": params, "use_gender": use_gender,
+        "n_neighbors": int(n_neighbors), "sample_size": int(sample) if sample else None,
+        "random_state": int(seed),
+        "stability_resamples": 0,  # measured on demand in the Model Lab, not on every move
+    }
+    return cached.fit_config(data, json.dumps(asked, sort_keys=True))
+
+
+def _feature_settings(features, choices: dict[str, FeatureChoice], derived: set[str],
+                      inspection, lines) -> dict[str, dict[str, str]]:
+    """Derivations, then each chosen feature's role, unit and transform, under an
+    expander: ``{"transforms", "roles", "units"}`` as set (only what differs from the
+    default is passed on)."""
+    out: dict[str, dict[str, str]] = {"transforms": {}, "roles": {}, "units": {}}
+    with st.expander("Derived features, roles, transforms", icon=":material/functions:"):
+        st.text_area(
+            "Derived features", key="derivations", persist_state="session", height=100,
+            placeholder="age = years_since(Year_Birth)\ntotal_spend = sum(`Mnt*`)",
+            help="One NAME = EXPR per line: + - * /, sum(...), mean(...) (also over a glob "
+            "such as `Mnt*`), log1p(x), years_since(col), days_since(col). A header with "
+            "spaces goes in backticks. Then choose NAME among the features.")
+        for line in lines:
+            try:
+                parse_derivation(line)
+            except CustsegError as exc:
+                show_error(exc)
+        if not features:
+            return out
+        rows = []
+        for name in features:
+            choice = choices.get(name)
+            default_role, default_unit = _default_role(name, choice)
+            fixed = name in FIELD_ROLES
+            role = default_role if fixed else st.session_state.get(f"role|{name}", default_role)
+            unit = default_unit if fixed else st.session_state.get(f"unit|{name}", default_unit)
+            transform = st.session_state.get(f"transform|{name}", "auto")
+            if role != default_role:
+                out["roles"][name] = role
+            if unit != default_unit:
+                out["units"][name] = unit
+            if transform != "auto":
+                out["transforms"][name] = transform
+            auto = choice.transform if choice is not None else "decided at fit"
+            rows.append({"feature": name,
+                         "transform": f"auto ({auto})" if transform == "auto" else transform,
+                         "role": role, "unit": unit,
+                         "source": "derived" if name in derived else (
+                             choice.source if choice else "")})
+        st.dataframe(rows, hide_index=True, width="stretch",
+                     column_config={"feature": st.column_config.TextColumn(width="small")})
+        name = st.selectbox("Adjust a feature", features, key="adjust_feature",
+                            format_func=label_of)
+        choice = choices.get(name)
+        default_role, default_unit = _default_role(name, choice)
+        fixed = name in FIELD_ROLES
+        c1, c2 = st.columns(2)
+        c1.selectbox("Role", ROLES, index=ROLES.index(default_role), key=f"role|{name}",
+                     persist_state="session", disabled=fixed,
+                     help="What the column means, for names and strategies (recency: days "
+                     "since the last purchase, low is good). The well-known fields keep theirs.")
+        units = ["", *UNITS]
+        c2.selectbox("Unit", units, index=units.index(default_unit) if default_unit in units
+                     else 0, key=f"unit|{name}", persist_state="session", disabled=fixed,
+                     format_func=lambda u: u or "none")
+        st.selectbox("Transform", TRANSFORM_CHOICES, key=f"transform|{name}",
+                     persist_state="session",
+                     format_func=lambda t: ("auto: log1p when skewed (skew > 1), signed for "
+                                            "negative values") if t == "auto" else t,
+                     help="Applied before scaling; profiles and charts stay in the column's "
+                     "own units.")
+    return out
+
+
+def _default_role(name: str, choice: FeatureChoice | None) -> tuple[str, str]:
+    if name in FIELD_ROLES:
+        return FIELD_ROLES[name], FIELD_UNITS.get(name, "")
+    if choice is not None:
+        return choice.role, choice.unit
+    guess = detect_role(name)  # a derived feature: as fitting names it
+    return guess.role, guess.unit or ""
+
+
+def restore_controls(model: SegmentationModel, table_key: str) -> None:
+    """Set the sidebar's controls to a loaded model's features and settings, so that
+    "Fit from the controls instead" starts from it."""
+    cfg = model.config
+    st.session_state[FEATURES_FOR] = table_key
+    st.session_state["features"] = list(cfg.features)
+    st.session_state["derivations"] = "\n".join(
+        f"{f.name} = {f.expr}" for f in cfg.spec.extra if f.source == "derived")
+    for feature in cfg.spec.extra:
+        st.session_state[f"role|{feature.name}"] = feature.role
+        st.session_state[f"unit|{feature.name}"] = feature.unit
+    for name in cfg.features:
+        st.session_state[f"transform|{name}"] = cfg.transforms.get(name, "auto")
+    if cfg.spec.date_formats:
+        st.session_state["date_formats"] = "\n".join(
+            f"{c}={f}" for c, f in cfg.spec.date_formats.items() if "|" not in f)
+    st.session_state["use_gender"] = cfg.use_gender
+    st.session_state["n_neighbors"] = cfg.n_neighbors
+    st.session_state["seed"] = cfg.random_state
+    if cfg.algorithm in ALGORITHMS:
+        st.session_state["algorithm"] = cfg.algorithm
+        for p in get_algorithm(cfg.algorithm).params:
+            value = cfg.params.get(p.name)
+            if p.optional:
+                st.session_state[_param_key(cfg.algorithm, p.name) + "_auto"] = value is None
+            if value is not None:
+                st.session_state[_param_key(cfg.algorithm, p.name)] = value
 
 
 def _param_key(algorithm: str, name: str) -> str:

@@ -25,6 +25,7 @@ DATA_ENV = "CUSTSEG_DATA"
 VIEW = "_view"  # View: what the pages show
 LAST_TABLE = "_last_table"  # KeyedTable: the data source that last read well
 LOADED = "_loaded_model"  # LoadedModel, or None: fit from the controls
+MODEL_UPLOADED = "_model_uploaded"  # digest of the model file last loaded from the uploader
 PREDICTION = "_prediction"  # {"gender", field: value}: the last customer predicted
 BATCH_FILE = "_batch_file"  # Upload: the last batch upload, or None
 BATCH = "_batch_result"  # BatchResult: that upload scored by one model

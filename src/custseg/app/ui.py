@@ -21,11 +21,17 @@ def plain(text: object) -> str:
 
 
 #: Library parameter -> where the dashboard sets it. Parameters it has no control for
-#: (``mapping``, ``income_unit``, ``ranges``, ``max_decompressed_mb``, which comes from
+#: (``mapping``, of which it sets only the id column, ``ranges``, ``max_decompressed_mb``, which comes from
 #: CUSTSEG_MAX_DECOMPRESSED_MB where the app is started) are left out: the dashboard never
 #: tells the user to change what it cannot change.
 CONTROLS = {
     "features": "sidebar › Features",
+    "derivations": "sidebar › Derived features, roles, transforms › Derived features",
+    "transforms": "sidebar › Derived features, roles, transforms › Transform",
+    "roles": "sidebar › Derived features, roles, transforms › Role",
+    "units": "sidebar › Derived features, roles, transforms › Unit",
+    "income_unit": "sidebar › Reading the file › Income unit",
+    "date_formats": "sidebar › Reading the file › Date formats",
     "use_gender": "sidebar › Use gender",
     "params": "sidebar › Segmentation",
     "sample_size": "sidebar › Advanced › Rows the clusterer sees",

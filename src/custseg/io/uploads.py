@@ -72,9 +72,12 @@ def _cause(exc: BaseException) -> str:
 
 
 @_refusing(InputFileError, "a customer table", f"expected {ACCEPTED}.")
-def table(name: str, data: bytes, limits: ReadLimits | None = None) -> CustomerTable:
-    """An uploaded customer table."""
-    return read_table(data, name=name, limits=limits)
+def table(name: str, data: bytes, limits: ReadLimits | None = None, *,
+          mapping: dict[str, str] | None = None,
+          income_unit: str | None = None) -> CustomerTable:
+    """An uploaded customer table (``mapping`` and ``income_unit`` as for
+    :func:`read_table`: the dashboard's id column and income unit)."""
+    return read_table(data, name=name, limits=limits, mapping=mapping, income_unit=income_unit)
 
 
 @_refusing(ModelFileError, "a custseg model file",

@@ -35,6 +35,65 @@ def headline(model: SegmentationModel) -> dict[str, Any]:
     }
 
 
+#: How the headline names the well-known fields' averages (the Mall dashboard's figures).
+_HEADLINE_FIELDS = {
+    "age": ("Average age", " yrs", None),
+    "annual_income": ("Average income", " k$", None),
+    "spending_score": ("Average score", "", "Average spending score, 1–100."),
+}
+
+
+def headline_figures(model: SegmentationModel, limit: int = 3) -> list[tuple[str, str, str]]:
+    """``(label, value, help)`` for the headline's averages: the well-known fields the
+    model has, as the Mall dashboard shows them, then its other features in their
+    order, with their units, up to ``limit`` in all. ``help`` names the feature whole
+    (a long header is cut in the label)."""
+    base, spec = model.base, model.config.spec
+    out = []
+    for name in model.config.features:
+        mean = base.means.get(name)
+        if name in _HEADLINE_FIELDS:
+            label, suffix, help_text = _HEADLINE_FIELDS[name]
+            out.append((label, "–" if mean is None else f"{mean:,.1f}{suffix}",
+                        help_text or f"Average {with_unit(name, spec)} of every customer."))
+    for name in model.config.features:
+        if name in _HEADLINE_FIELDS:
+            continue
+        mean = base.means.get(name)
+        unit = spec.get(name).unit if spec.get(name) is not None else ""
+        value = "–" if mean is None else f"{mean:,.{_digits(mean)}f}" + (f" {unit}" if unit else "")
+        out.append((f"{label_of(name)} (average)", value,
+                    f"Average {with_unit(name, spec)} of every customer."))
+    return out[:limit]
+
+
+def _digits(value: float) -> int:
+    """Decimals for an average: 1 from 10 up, 2 below (a share such as 0.47)."""
+    return 1 if abs(value) >= 10 else 2
+
+
+def features_table(model: SegmentationModel) -> pd.DataFrame:
+    """One row per feature the model clusters on: where it comes from (a well-known
+    field, a column, a derivation), its role, unit and the transform applied."""
+    from custseg.table.roles import FIELD_ROLES
+    from custseg.table.spec import unit_of
+
+    spec = model.config.spec
+    applied = dict(zip(model.encoding.features, model.encoding.transforms, strict=False))
+    rows = []
+    for name in model.config.features:
+        feature = spec.get(name)
+        if feature is None:
+            source, role, read = "field", FIELD_ROLES.get(name, "other"), ""
+        else:
+            source, role = feature.source, feature.role
+            read = feature.expr if feature.source == "derived" else (feature.column or "")
+        rows.append({"feature": name, "source": source, "role": role,
+                     "unit": unit_of(name, spec), "transform": applied.get(name, "none"),
+                     "reads": read})
+    return pd.DataFrame(rows)
+
+
 def level_table(segment: SegmentProfile, base: BaseStats,
                 spec: InputSpec | None = None) -> pd.DataFrame:
     """Per feature: the segment's average, everyone's average, and the gap in SD (the
@@ -76,7 +135,9 @@ def describe_model(model: SegmentationModel) -> str:
     """"K-Means (n_clusters=5, n_init=10) on age, annual income and spending score"."""
     spec = get_algorithm(model.config.algorithm)
     params = ", ".join(f"{k}={v}" for k, v in model.config.params.items())
-    features = [label_of(f).lower() for f in model.config.features]
+    # the well-known fields' labels in lower case; other features as their headers write them
+    features = [label_of(f).lower() if f in _HEADLINE_FIELDS else label_of(f)
+                for f in model.config.features]
     if model.config.use_gender:
         features.append("gender")
     return f"{spec.label} ({params}) on {_listed(features)}"

@@ -65,7 +65,16 @@ def _order(names: Mapping[int, str]) -> list[str]:
 
 def _axis(field: str, spec: InputSpec | None = None) -> str:
     """An axis title in the column's own unit ("MntWines ($)"), from the model's spec."""
-    return plot_text(with_unit(field, spec))
+    return plot_text(short_label(with_unit(field, spec)))
+
+
+#: A label longer than this is cut in charts (the hover and tables keep it whole).
+LABEL_MAX = 28
+
+
+def short_label(text: str, limit: int = LABEL_MAX) -> str:
+    """A long header cut to fit beside a chart: ``PURCHASES_INSTALLMENTS_FREQ…``."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _lower(name: str) -> str:
@@ -248,23 +257,27 @@ def gender_by_segment(
                    legend="Gender")
 
 
-def profile_bars(segment: SegmentProfile, threshold: float = 0.5) -> go.Figure:
-    """A segment's averages against the base, in standard deviations (its levels)."""
-    fields = [f for f in ("age", "annual_income", "spending_score") if f in segment.z]
+def profile_bars(segment: SegmentProfile, threshold: float = 0.5,
+                 spec: InputSpec | None = None) -> go.Figure:
+    """A segment's averages against the base, in standard deviations (its levels), one
+    bar per feature of the model, in its order."""
+    fields = [f for f in segment.z if segment.z[f] is not None]
     z = [segment.z[f] for f in fields]
     fig = go.Figure(
         go.Bar(
-            x=z, y=[label_of(f) for f in fields], orientation="h",
+            x=z, y=[plot_text(short_label(label_of(f))) for f in fields], orientation="h",
             marker_color=segment_color(segment.id),
-            text=[segment.levels[f] for f in fields], textposition="outside",
-            hovertemplate="%{y}: %{x:+.2f} SD vs all customers<extra></extra>",
+            text=[segment.levels.get(f, "") for f in fields], textposition="outside",
+            customdata=[plot_text(with_unit(f, spec)) for f in fields],
+            hovertemplate="%{customdata}: %{x:+.2f} SD vs all customers<extra></extra>",
         )
     )
     fig.add_vrect(x0=-threshold, x1=threshold, fillcolor="gray", opacity=0.12, line_width=0)
     span = max(2.0, max((abs(v) for v in z), default=0) + 0.6)
     fig.update_xaxes(range=[-span, span], zeroline=True, title_text="SD from the average customer")
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(height=190, margin=dict(l=10, r=10, t=10, b=10), showlegend=False)
+    fig.update_layout(height=110 + 26 * len(fields), margin=dict(l=10, r=10, t=10, b=10),
+                      showlegend=False)
     return fig
 
 
@@ -280,15 +293,17 @@ def gauge(
         go.Indicator(
             mode="gauge+number+delta",
             value=value,
-            number={"suffix": f" {plot_text(unit_of(field, spec))}"
+            number={"valueformat": ",.4~g", "suffix": f" {plot_text(unit_of(field, spec))}"
                     if field != "spending_score" and unit_of(field, spec) else ""},
             # Above or below the segment average is neither good nor bad: one neutral colour.
             delta={"reference": mean, "relative": False, "valueformat": ".1f",
                    "increasing": {"color": "#6b7280"}, "decreasing": {"color": "#6b7280"}}
             if mean is not None else None,
-            title={"text": f"{plot_text(label_of(field))}<br><sup>segment average "
-                   f"{mean:.1f}{' ' + plot_text(unit_of(field, spec)) if unit_of(field, spec) else ''}"
-                   "</sup>" if mean is not None else plot_text(label_of(field))},
+            title={"text": f"{plot_text(short_label(label_of(field), 20))}<br><sup>segment "
+                   f"average {mean:,.1f}"
+                   f"{' ' + plot_text(unit_of(field, spec)) if unit_of(field, spec) else ''}"
+                   "</sup>" if mean is not None
+                   else plot_text(short_label(label_of(field), 20))},
             gauge={
                 "axis": {"range": [low, high]},
                 "bar": {"color": color},

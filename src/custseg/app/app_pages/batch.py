@@ -5,7 +5,7 @@ from pathlib import Path
 import pyarrow as pa
 import streamlit as st
 
-from custseg.app import cached, state
+from custseg.app import cached, sidebar, state
 from custseg.app.ui import chart, plain, read_upload, show_error
 from custseg.errors import CustsegError
 from custseg.io.score_files import score_table_batches
@@ -37,7 +37,11 @@ else:
     st.stop()
 
 batch = st.session_state[state.BATCH_FILE]
-uploaded = read_upload(batch, cached.uploaded_table, state.read_limits())
+# read as the data is: the income unit stated in the sidebar holds for its batches too
+income_unit = sidebar.reading()[1]
+uploaded = read_upload(batch, cached.uploaded_table, state.read_limits(), None, income_unit)
+if income_unit is not None:
+    st.caption(plain(f"Incomes read in {income_unit}, as set in the sidebar (Reading the file)."))
 if uploaded is None:
     st.stop()
 table = uploaded.table

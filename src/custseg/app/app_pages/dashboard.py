@@ -3,7 +3,7 @@
 import streamlit as st
 
 from custseg.app import state
-from custseg.app.ui import chart, edit_form, number, plain
+from custseg.app.ui import chart, edit_form, plain
 from custseg.cluster.labels import segment_label
 from custseg.model import summaries
 from custseg.segments import charts
@@ -12,20 +12,20 @@ from custseg.segments.explain import drivers, lift_text
 view = state.require_view()
 model = view.model
 head = summaries.headline(model)
+spec = model.config.spec
 
 st.title("Customer segments")
 st.caption(plain(summaries.describe_model(model)
                  + (f" · model file {view.loaded_name}" if view.loaded_name else "")))
 st.caption(plain(summaries.fit_note(model)))
 
-cols = st.columns(6)
+figures = summaries.headline_figures(model)  # averages of the model's own features
+cols = st.columns(3 + len(figures))
 cols[0].metric("Customers", f"{head['customers']:,}", border=True)
-cols[1].metric("Average age", number(head["age"], 1, " yrs"), border=True)
-cols[2].metric("Average income", number(head["annual_income"], 1, " k$"), border=True)
-cols[3].metric("Average score", number(head["spending_score"], 1), border=True,
-               help="Average spending score, 1–100.")
-cols[4].metric("Segments", head["segments"], border=True)
-cols[5].metric("Outliers", f"{head['outlier_share']:.1%}", border=True)
+for col, (label, value, help_text) in zip(cols[1:], figures, strict=False):
+    col.metric(label, value, border=True, help=plain(help_text))
+cols[-2].metric("Segments", head["segments"], border=True)
+cols[-1].metric("Outliers", f"{head['outlier_share']:.1%}", border=True)
 
 segments = [s for s in model.segments if not s.is_outliers]
 grid = st.columns(2)
@@ -34,9 +34,10 @@ for i, segment in enumerate(segments):
         st.subheader(plain(segment_label(segment.id, segment.name)))
         st.caption(plain(f"{segment.size:,} customers · {segment.share:.1%} of the base"))
         st.markdown(plain(segment.description))
-        chart(charts.profile_bars(segment, model.rulebook.threshold), key=f"profile_{segment.id}")
+        chart(charts.profile_bars(segment, model.rulebook.threshold, spec),
+              key=f"profile_{segment.id}")
         st.dataframe(
-            summaries.level_table(segment, model.base, model.config.spec), hide_index=True,
+            summaries.level_table(segment, model.base, spec), hide_index=True,
             column_config={
                 "feature": st.column_config.TextColumn(width="medium"),
                 "segment": st.column_config.NumberColumn(format="%.1f", width="small"),
@@ -65,7 +66,7 @@ for i, segment in enumerate(segments):
                             f"coverage {rule['coverage']:.0%}")
         with st.expander("Why this name: drivers and facts"):
             for driver in drivers(segment, model.base):
-                st.text(lift_text(driver, model.config.spec))
+                st.text(lift_text(driver, spec))
             for fact in segment.facts:
                 st.text(fact)
         edit_form(view, segment)
@@ -78,4 +79,4 @@ if outliers:
         st.markdown(plain(f"{o.size:,} customers ({o.share:.1%}) fit no dense group. "
                           f"{o.description}"))
         st.warning(plain(o.strategy), icon=":material/person_alert:")
-        st.dataframe(summaries.level_table(o, model.base), hide_index=True)
+        st.dataframe(summaries.level_table(o, model.base, spec), hide_index=True)

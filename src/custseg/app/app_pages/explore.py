@@ -7,11 +7,26 @@ from custseg.app.ui import chart, plain
 from custseg.cluster.labels import segment_label
 from custseg.segments import charts
 from custseg.segments.explain import compare_segments
-from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS
+from custseg.table.fields import AGE, GENDER
+from custseg.table.spec import with_unit
 
 view = state.require_view()
 values, labels, names = view.values, view.labels, view.names
-fields = [f for f in NUMERIC_FIELDS if f in view.values.columns]
+spec = view.model.config.spec
+fields = [f for f in view.model.config.features if f in values.columns]  # the model's own
+
+
+def axis_label(name: str) -> str:
+    return with_unit(name, spec)
+
+
+def pick(label: str, key: str, index: int, column=st) -> str:
+    """An axis select over the model's features; a choice the model lacks starts over."""
+    if st.session_state.get(key) not in fields:
+        st.session_state.pop(key, None)
+    return column.selectbox(label, fields, index=min(index, len(fields) - 1),
+                            format_func=axis_label, key=key, persist_state="session")
+
 
 st.title("Explore")
 tabs = st.tabs(["2D scatter", "3D scatter", "Distributions", "Segment shares", "Gender",
@@ -19,32 +34,23 @@ tabs = st.tabs(["2D scatter", "3D scatter", "Distributions", "Segment shares", "
 
 with tabs[0]:
     c1, c2 = st.columns(2)
-    x = c1.selectbox("X axis", fields, index=min(1, len(fields) - 1), format_func=LABELS.get,
-                     key="explore_x", persist_state="session")
-    y = c2.selectbox("Y axis", fields, index=len(fields) - 1, format_func=LABELS.get,
-                     key="explore_y", persist_state="session")
-    chart(charts.scatter_2d(values, labels, names, x, y, spec=view.model.config.spec),
-          key="scatter_2d")
+    x = pick("X axis", "explore_x", 1, c1)
+    y = pick("Y axis", "explore_y", len(fields) - 1, c2)
+    chart(charts.scatter_2d(values, labels, names, x, y, size=AGE, spec=spec), key="scatter_2d")
 
 with tabs[1]:
     if len(fields) < 3:
-        st.info("The 3D view needs three numeric features in the data.")
+        st.info("The 3D view needs three numeric features in the model.")
     else:
         c1, c2, c3 = st.columns(3)
-        x3 = c1.selectbox("X", fields, index=0, format_func=LABELS.get, key="explore_x3",
-                          persist_state="session")
-        y3 = c2.selectbox("Y", fields, index=1, format_func=LABELS.get, key="explore_y3",
-                          persist_state="session")
-        z3 = c3.selectbox("Z", fields, index=2, format_func=LABELS.get, key="explore_z3",
-                          persist_state="session")
-        chart(charts.scatter_3d(values, labels, names, x3, y3, z3, spec=view.model.config.spec),
-              key="scatter_3d")
+        x3 = pick("X", "explore_x3", 0, c1)
+        y3 = pick("Y", "explore_y3", 1, c2)
+        z3 = pick("Z", "explore_z3", 2, c3)
+        chart(charts.scatter_3d(values, labels, names, x3, y3, z3, spec=spec), key="scatter_3d")
 
 with tabs[2]:
-    feature = st.selectbox("Feature", fields, format_func=LABELS.get, key="explore_feature",
-                           persist_state="session")
-    chart(charts.distribution(values, labels, names, feature, spec=view.model.config.spec),
-          key="distribution")
+    feature = pick("Feature", "explore_feature", 0)
+    chart(charts.distribution(values, labels, names, feature, spec=spec), key="distribution")
 
 with tabs[3]:
     chart(charts.shares_donut(view.model.segments), key="shares")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from custseg.app import cached, state
+from custseg.app import cached, sidebar, state
 from custseg.app.ui import chart, number, plain, read_upload, show_error
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.evaluate import sample_rows
@@ -159,13 +159,21 @@ with tabs[6]:
         st.success(plain(f"Naming with {rules_upload.name}."))
     st.subheader("Load a saved model", divider="gray")
     upload = st.file_uploader("Model file (.custseg)", type=["custseg"], key="model_upload")
-    if upload is not None:
+    if upload is None:
+        st.session_state.pop(state.MODEL_UPLOADED, None)  # the same file may come back
+    else:
         model_digest = cached.digest(upload.getvalue())
         current = st.session_state.get(state.LOADED)
-        if current is None or current.digest != model_digest:
+        if st.session_state.get(state.MODEL_UPLOADED) == model_digest and current is None:
+            st.caption(plain(f"{upload.name} was set aside for a fit from the controls; "
+                             "remove it and upload it again to use it."))
+        elif current is None or current.digest != model_digest:
             loaded = read_upload(upload, uploads.model, view.table.match)
             if loaded is not None:
+                st.session_state[state.MODEL_UPLOADED] = model_digest
                 st.session_state[state.LOADED] = state.LoadedModel(upload.name, loaded, model_digest)
+                # its features and settings in the sidebar's controls, set on the next run
+                st.session_state[sidebar.RESTORE] = (loaded, view.data.key)
                 st.session_state.pop(state.BATCH, None)
                 st.rerun()
         else:

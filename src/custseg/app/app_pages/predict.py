@@ -1,56 +1,98 @@
-"""Predict: place one customer, with gauges against the segment's averages."""
+"""Predict: place one customer, with gauges against the segment's averages.
+
+The form is built from the model: one input per column it reads (a number input per
+numeric one, a select per categorical one, the column's own format for a date), starting
+from a real customer near the middle of the base.
+"""
+
+import math
 
 import streamlit as st
 
-from custseg.api import predict_one
-from custseg.app import state
+from custseg.api import customer_features, predict_inputs, predict_one
+from custseg.app import cached, state
 from custseg.app.ui import chart, plain, show_error
 from custseg.cluster.labels import segment_label
 from custseg.errors import CustsegError
 from custseg.segments import charts
-from custseg.table.fields import GENDER, LABELS, NUMERIC_FIELDS, UNITS
+from custseg.table.fields import GENDER
 
 view = state.require_view()
 model = view.model
-needs = model.encoding.needs
 base = model.base
-ranges = model.config.ranges
+spec = model.config.spec
+inputs_needed = predict_inputs(model)
+start = cached.typical_inputs(view)
 
 st.title("Predict a customer's segment")
 st.caption("Every algorithm assigns through the same nearest-neighbour vote "
-           f"({model.config.n_neighbors} neighbours).")
+           f"({model.config.n_neighbors} neighbours). The form starts from a typical "
+           "customer of the data.")
 
-genders = list(model.encoding.gender_categories or ("Female", "Male"))
+PER_ROW = 4
+
+
+def number_field(column, spec_input):
+    """A number input on the feature's valid range where one is known; its range among
+    known customers in the help."""
+    value = start.get(spec_input.name)
+    if value is None or not math.isfinite(value):
+        value = spec_input.low if spec_input.low is not None else 0.0
+    low, high = spec_input.low, spec_input.high
+    if low is not None:
+        value = max(value, low)
+    if high is not None:
+        value = min(value, high)
+    whole = float(value).is_integer() and (spec_input.seen is None or all(
+        float(v).is_integer() for v in spec_input.seen))
+    help_text = (f"Known customers: {spec_input.hint}." if spec_input.hint else None)
+    return column.number_input(
+        spec_input.label, min_value=None if low is None else float(low),
+        max_value=None if high is None else float(high), value=float(value),
+        step=1.0 if whole else None, format="%.0f" if whole else "%g",
+        key=f"predict_{spec_input.name}", persist_state="session",
+        help=plain(help_text) if help_text else None,
+    )
+
+
 with st.form("predict_form"):
-    cols = st.columns(4)
-    gender = cols[0].selectbox("Gender", genders, key="predict_gender", persist_state="session",
-                               help=None if GENDER in needs else "Not used by this model.")
-    values = {}
-    for col, field in zip(cols[1:], NUMERIC_FIELDS, strict=True):
-        low, high = ranges.of(field)
-        start = base.means.get(field)
-        values[field] = col.number_input(
-            f"{LABELS[field]} ({UNITS[field]})", min_value=float(low), max_value=float(high),
-            value=float(round(start if start is not None else low)), step=1.0, format="%.0f",
-            key=f"predict_{field}", persist_state="session",
-            help=None if field in needs else "Not used by this model.",
-        )
+    given = {}
+    for first in range(0, len(inputs_needed), PER_ROW):
+        row = inputs_needed[first:first + PER_ROW]
+        cols = st.columns(PER_ROW)
+        for col, spec_input in zip(cols, row, strict=False):
+            key = f"predict_{spec_input.name}"
+            if spec_input.kind == "categorical":
+                choices = list(spec_input.choices)
+                if st.session_state.get(key) not in choices:
+                    st.session_state.pop(key, None)
+                initial = start.get(spec_input.name)
+                given[spec_input.name] = col.selectbox(
+                    spec_input.label, choices,
+                    index=choices.index(initial) if initial in choices else 0,
+                    key=key, persist_state="session")
+            elif spec_input.kind == "date":
+                given[spec_input.name] = col.text_input(
+                    spec_input.label, value=start.get(spec_input.name) or spec_input.hint,
+                    key=key, persist_state="session",
+                    help=plain(f"A date as the file writes it, such as {spec_input.hint}."))
+            else:
+                given[spec_input.name] = number_field(col, spec_input)
     submitted = st.form_submit_button("Predict", type="primary", icon=":material/person_search:")
 
 if submitted:
-    st.session_state[state.PREDICTION] = {"gender": gender, **values}
+    st.session_state[state.PREDICTION] = dict(given)
 
 inputs = st.session_state.get(state.PREDICTION)
-if inputs is None:
+if inputs is None or any(i.name not in inputs for i in inputs_needed):
     st.info("Enter a customer and press Predict.", icon=":material/info:")
     st.stop()
 
+gender = inputs.get(GENDER)
+values = {k: v for k, v in inputs.items() if k != GENDER and k in {i.name for i in inputs_needed}}
 try:
-    result = predict_one(
-        model,
-        gender=inputs["gender"] if GENDER in needs else None,
-        **{f: inputs[f] for f in NUMERIC_FIELDS if f in needs},
-    )
+    result = predict_one(model, gender=gender, values=values)
+    features = customer_features(model, gender=gender, values=values)
 except CustsegError as exc:
     show_error(exc)
     st.stop()
@@ -70,14 +112,18 @@ with st.container(border=True):
     if segment.is_outliers:
         st.warning("The nearest known customers are outliers: no segment fits.",
                    icon=":material/scatter_plot:")
+    if result.get("notes"):
+        st.caption(plain(f"Note: {result['notes']}"))
     st.markdown(plain(segment.description))
     st.markdown("**Strategy** " + plain(segment.strategy))
 
 st.subheader("Against the segment's averages", divider="gray")
-st.caption("Gauge range: the lowest to the highest value among the known customers; grey "
+st.caption("One gauge per feature the model clusters on (derived ones computed from the "
+           "inputs). Range: the lowest to the highest value among the known customers; grey "
            "band: the average ± one standard deviation; marker: the segment's average.")
-gauge_cols = st.columns(3)
-for col, field in zip(gauge_cols, [f for f in NUMERIC_FIELDS if f in base.means], strict=False):
-    with col:
-        chart(charts.gauge(field, inputs[field], segment, base, color, spec=model.config.spec),
+shown = [f for f in model.config.features if f in base.means and features.get(f) is not None]
+gauge_cols = st.columns(3 if len(shown) <= 6 else 4)
+for i, field in enumerate(shown):
+    with gauge_cols[i % len(gauge_cols)]:
+        chart(charts.gauge(field, features[field], segment, base, color, spec),
               key=f"gauge_{field}")
