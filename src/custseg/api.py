@@ -135,6 +135,7 @@ def fit(
     derive: Sequence[str] = (),
     transforms: Mapping[str, str] | None = None,
     date_formats: Mapping[str, str] | None = None,
+    categorical: Sequence[str] | str | None = None,
 ) -> SegmentationModel:
     """Fit a segmentation on the valid rows of ``data`` (invalid rows are counted and
     reported in ``model.quality``, never imputed).
@@ -143,7 +144,9 @@ def fit(
     (``derive``: ``"NAME=EXPR"`` items, see docs/derivations.md); ``transforms`` maps a
     feature to ``auto`` (the default: a log for skewed values), ``none``, ``log1p`` or
     ``signed_log1p``. The model keeps how to find each feature, so scoring a table of
-    the same columns needs no option again.
+    the same columns needs no option again. ``categorical`` names input columns to
+    cluster on by their categories (one-hot, see :mod:`custseg.cluster.features`); the
+    categories seen at fit are kept in the model, and scoring flags any other value.
 
     With a ``reference`` model (last month's, say), segments that match one of its
     segments keep that segment's id, name and strategy (see :mod:`custseg.model.identity`).
@@ -156,7 +159,8 @@ def fit(
     table = _table(data, mapping, income_unit)
     features, derive, note = _auto_features(table, features, tuple(derive), date_formats)
     names, spec, chosen = resolve_features(
-        table.match, features, tuple(derive), transforms, ranges or Ranges())
+        table.match, features, tuple(derive), transforms, ranges or Ranges(),
+        categorical=categorical)
     _default_needs_fields(table, names)
     spec = _with_date_formats(table, spec, date_formats)
     config = ModelConfig(
@@ -309,6 +313,7 @@ def suggest(
     derive: Sequence[str] = (),
     transforms: Mapping[str, str] | None = None,
     date_formats: Mapping[str, str] | None = None,
+    categorical: Sequence[str] | str | None = None,
 ) -> Suggestion:
     """Recommended parameters for ``algorithm`` on ``data``, with a one-sentence reason.
 
@@ -317,7 +322,7 @@ def suggest(
     """
     table = _table(data, mapping, income_unit)
     names, spec, chosen = resolve_features(table.match, features, tuple(derive), transforms,
-                                           ranges or Ranges())
+                                           ranges or Ranges(), categorical=categorical)
     spec = _with_date_formats(table, spec, date_formats)
     config = ModelConfig(algorithm=algorithm, params=dict(params or {}), features=names,
                          use_gender=use_gender, random_state=random_state,
@@ -325,12 +330,14 @@ def suggest(
     values = table.validated(config.needs, config.ranges, config.spec).valid_values()
     if len(values) < 10:
         raise CustsegError(f"only {len(values)} valid customers: too few to suggest settings.")
-    X = fit_encoding(values, config.features, config.use_gender,
-                     fitted_transforms(values, config)).transform(values)
+    encoding = fit_encoding(values, config.features, config.use_gender,
+                            fitted_transforms(values, config), config.categorical)
+    X = encoding.transform(values)
     spec = get_algorithm(config.algorithm)
     fitted = min(len(values), spec.fit_sample or len(values))
     return suggest_params(X, config.algorithm, config.params, feature_names=config.features,
-                          fitted_rows=fitted, seed=random_state)
+                          fitted_rows=fitted, seed=random_state,
+                          blocks=encoding.blocks if spec.mixed else ())
 
 
 def compare_models(

@@ -85,6 +85,12 @@ Transform = Annotated[
                  "default auto: a log for skewed values)."),
 ]
 UseGender = Annotated[bool, typer.Option("--use-gender", help="Add one-hot gender.")]
+Categorical = Annotated[
+    str | None,
+    typer.Option("--categorical",
+                 help="Comma-separated columns to cluster on by their categories (one-hot; "
+                      "each weighs as much as one numeric feature; at most 100 values)."),
+]
 # How to read a customer table: every command that reads one takes these.
 MapOpt = Annotated[
     list[str] | None, typer.Option("--map", help="FIELD=COLUMN for an unrecognised header.")
@@ -346,6 +352,7 @@ def fit(
     transform: Transform = None,
     date_format: DateFormatOpt = None,
     use_gender: UseGender = False,
+    categorical: Categorical = None,
     neighbors: Annotated[
         int, typer.Option(help="Neighbours in the assigner's vote.", min=1, max=MAX_NEIGHBORS)
     ] = 3,
@@ -399,6 +406,7 @@ def fit(
         derive=tuple(derive or ()),
         transforms=transforms,
         date_formats=formats,
+        categorical=categorical,
     )
     save_model(model, output, inputs=inputs, force=force)
     for message in model.warnings:
@@ -543,6 +551,7 @@ def suggest(
     transform: Transform = None,
     date_format: DateFormatOpt = None,
     use_gender: UseGender = False,
+    categorical: Categorical = None,
     seed: Seed = 0,
     map_: MapOpt = None,
     income_unit: IncomeUnit = None,
@@ -564,7 +573,8 @@ def suggest(
                          algorithm=algorithm.value, params=params, features=features,
                          use_gender=use_gender, random_state=seed, ranges=ranges,
                          derive=tuple(derive or ()), transforms=transforms,
-                         date_formats=_parse_date_formats(date_format))
+                         date_formats=_parse_date_formats(date_format),
+                         categorical=categorical)
     if as_json:
         _print_json({"recommended": result.recommended, "table": result.table,
                      "reason": result.reason, "warnings": result.warnings,
@@ -1092,6 +1102,7 @@ FLAGS = {
     "max_rows": "--max-rows",
     "use_gender": "--use-gender",
     "features": "--features",
+    "categorical": "--categorical",
     "derivations": "--derive",
     "transforms": "--transform",
     "values": "--value",
