@@ -892,7 +892,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     quality = summary["data_quality"]
     m = summary["metrics"]
     _out(f"{summary['algorithm']} ({params}) on {', '.join(summary['features'])}"
-               + (" + gender" if summary.get("use_gender") else ""))
+               + (" + gender" if summary.get("use_gender") else "")
+               + "".join(f" + {name} (categories)" for name in summary.get("categorical", ())))
     _out(f"rows used: {quality['n_used']:,} of {quality['n_input']:,}"
                + (f" ({quality['n_invalid']:,} invalid)" if quality["n_invalid"] else "")
                + (f"; clusterer fitted on a sample of {summary['sample_size']:,}"

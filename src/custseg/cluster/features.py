@@ -37,6 +37,9 @@ DEFAULT_FEATURES: tuple[str, ...] = (AGE, INCOME, SCORE)
 GENDER_WEIGHT = 1.0
 #: Each one-hot column of a categorical feature (see the module's note).
 CATEGORY_WEIGHT = 1.0
+#: Most one-hot columns all the categorical features of a model take together: the
+#: reference customers are stored as a matrix of that width.
+MAX_CATEGORY_COLUMNS = 500
 #: Most gender answers one-hot encoded: each is a column of the clustering space, so a
 #: column of ids or free text taken for gender would make the matrix rows × rows.
 MAX_GENDER_CATEGORIES = 12
@@ -217,8 +220,15 @@ def fit_encoding(
                 parameter="mapping", key=GENDER,
             )
         categories = tuple(sorted(found.tolist()))
+    found_categories = tuple((name, fit_categories(values[name], name)) for name in categorical)
+    width = sum(len(c) for _, c in found_categories)
+    if width > MAX_CATEGORY_COLUMNS:
+        raise ParameterError(
+            f"the categorical features have {width:,} categories together, more than the "
+            f"{MAX_CATEGORY_COLUMNS} a model clusters on; group values into fewer "
+            "categories, or choose fewer categorical columns", parameter="categorical")
     return FeatureEncoding(
-        categorical=tuple((name, fit_categories(values[name], name)) for name in categorical),
+        categorical=found_categories,
         features=tuple(features),
         means=tuple(float(m) for m in means),
         scales=tuple(float(s) for s in scales),

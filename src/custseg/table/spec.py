@@ -109,8 +109,8 @@ class Feature:
             range=None if low_high is None else (float(low_high[0]), float(low_high[1])),
             column=data.get("column"), expr=data.get("expr"),
             min_value=None if data.get("min_value") is None else float(data["min_value"]),
-            kind=str(data.get("kind", "numeric")),
-            categories=tuple(str(c) for c in data.get("categories", ())),
+            kind=str(data.get("kind") or "numeric"),
+            categories=tuple(str(c) for c in data.get("categories") or ()),
             encoding=None if data.get("encoding") is None else str(data["encoding"]),
         )
 
@@ -416,10 +416,11 @@ def resolve_features(
                         else list(categorical or ()))
     for item in asked_categories:
         name, feature = find(item)
+        if name == "gender":
+            raise ParameterError(f"{shown(item)} is the table's gender column: switch gender "
+                                 "on to cluster on its categories", parameter="use_gender")
         if feature is None or feature.source != "column":
-            what = ("the gender field: switch gender on to cluster on it (use_gender)"
-                    if name == "gender" else
-                    "a derived feature, which is a number" if feature is not None else
+            what = ("a derived feature, which is a number" if feature is not None else
                     f"the well-known numeric field {name}")
             raise ParameterError(f"{shown(item)} cannot be a categorical feature: it is {what}.",
                                  parameter="categorical")
