@@ -143,7 +143,8 @@ def test_report_and_compare_read_the_categories(capsys, files, bank_model):
                          files / "bank.csv", "--json")
     assert code == 0, err
     moved = json.loads(out)
-    assert sum(map(sum, moved["movement"]["counts"])) == 600
+    assert moved["migration"]["customers"] == 600
+    assert sum(map(sum, moved["migration"]["counts"])) == 600
     code, _, err = run(capsys, "fit", files / "bank.csv", "-o", files / "other.custseg",
                        "--features", BANK_FEATURES, "--categorical", "Geography", "--reference",
                        files / "fit.custseg")
@@ -159,8 +160,8 @@ def test_kprototypes_on_mixed_marketing_data(capsys, files):
     assert code == 0, err
     summary = json.loads(out)
     assert summary["algorithm"] == "kprototypes"
-    assert summary["params"] == {"n_clusters": 4, "gamma": 2.0, "init": "Cao", "n_init": 1,
-                                 "max_iter": 20}
+    assert summary["params"] == {"n_clusters": 4, "gamma": 1.0, "init": "Huang", "n_init": 3,
+                                 "max_iter": 10}
     assert len(summary["segments"]) == 4
     assert sum(s["size"] for s in summary["segments"]) == 700
     assert summary["metrics"]["fidelity"]["cv_agreement"] > 0.8
@@ -174,24 +175,24 @@ def test_kprototypes_on_mixed_marketing_data(capsys, files):
     assert code == 0, err
     scored = pd.read_csv(files / "kp.csv")
     assert (scored["row_status"] == "ok").all()
-    assert float(np.mean(scored["segment_id"].to_numpy() == model.labels)) > 0.9
+    # the assigner replays the fit: each segment keeps (nearly) its fitted size
+    sizes = {s["id"]: s["size"] for s in summary["segments"]}
+    counts = scored["segment_id"].value_counts().to_dict()
+    assert sum(abs(counts.get(i, 0) - n) for i, n in sizes.items()) <= 0.1 * 700
 
 
-def test_kprototypes_segments_follow_a_category_kmeans_on_numbers_cannot_see():
-    """Two groups identical in their numbers, told apart only by their category:
-    K-Prototypes (and K-Means on the one-hot space) split them by it."""
+def test_segments_follow_a_category_the_numbers_do_not_show():
+    """Half the customers on each plan, one numeric column of noise: four segments are
+    the two plans, each cut in two by the number; none mixes the plans."""
     rng = np.random.default_rng(0)
     n = 400
     frame = pd.DataFrame({"a": rng.normal(0, 1, n).round(3).astype(str),
-                          "b": rng.normal(0, 1, n).round(3).astype(str),
                           "Plan": np.where(np.arange(n) < n // 2, "gold", "basic")})
     for algorithm in ("kprototypes", "kmeans"):
-        model = custseg.fit(frame, algorithm=algorithm, features="a,b", categorical="Plan",
-                            params={"n_clusters": 2})
-        plan = frame["Plan"].to_numpy()
-        purity = max(np.mean(model.labels[plan == "gold"] == model.labels[0]),
-                     np.mean(model.labels[plan == "basic"] != model.labels[0]))
-        assert purity == 1.0, algorithm
+        model = custseg.fit(frame, algorithm=algorithm, features="a", categorical="Plan",
+                            params={"n_clusters": 4})
+        mixed = pd.crosstab(model.labels, frame["Plan"]).min(axis=1)
+        assert mixed.tolist() == [0, 0, 0, 0], algorithm
 
 
 def test_kprototypes_without_categories_says_it_is_kmeans():

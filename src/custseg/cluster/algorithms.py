@@ -396,20 +396,21 @@ def _kprototypes_class():
     KPrototypes: the numeric columns as they are, each one-hot block (``blocks``, the
     widths of the blocks that end the matrix) read back as one categorical attribute.
 
-    K-Prototypes' cost is the squared Euclidean distance on the numeric columns plus
-    ``gamma`` for each categorical attribute that differs from the segment's mode. Two
-    customers of different categories are √2 apart in the one-hot space the assigner
-    uses, a squared distance of 2: the default ``gamma`` of 2 makes a mismatch cost what
-    it costs there. With no block the cost is K-Means' and K-Means is fitted; with no
-    numeric column it is K-Modes'.
+    K-Prototypes' cost is the squared Euclidean distance on the (standardised) numeric
+    columns plus ``gamma`` for each categorical attribute that differs from the
+    segment's mode. The default ``gamma`` of 1 is a squared standard deviation: before
+    any clustering, a numeric feature costs 1 per customer (its variance) and a
+    categorical one ``1 - p`` (p: the commonest category's share), never more, as in
+    the one-hot space (see :mod:`custseg.cluster.features`). With no block the cost is
+    K-Means' and K-Means is fitted; with no numeric column it is K-Modes'.
     """
     global _KPrototypes
     if _KPrototypes is None:
         from sklearn.base import BaseEstimator, ClusterMixin
 
         class KPrototypesClusterer(ClusterMixin, BaseEstimator):
-            def __init__(self, *, n_clusters=5, gamma=2.0, init="Cao", n_init=1,
-                         max_iter=20, random_state=0, blocks=()):
+            def __init__(self, *, n_clusters=5, gamma=1.0, init="Huang", n_init=3,
+                         max_iter=10, random_state=0, blocks=()):
                 self.n_clusters = n_clusters
                 self.gamma = gamma
                 self.init = init
@@ -851,23 +852,23 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             summary="K-Means for mixed data: numeric means and categorical modes.",
             params=(
                 ParamSpec("n_clusters", default=5, help="Number of segments.", title="Segments", **_K),
-                ParamSpec("gamma", "float", 2.0, "Cost of a category differing from its "
-                          "segment's, against squared standard deviations of the numeric "
-                          "features (2: as in the one-hot space).", low=0.01, high=20.0,
-                          step=0.05, title="Category weight"),
-                ParamSpec("init", "choice", "Cao", "How the first prototypes are chosen: Cao "
-                          "(by density, deterministic), Huang or random.",
-                          choices=("Cao", "Huang", "random"), title="Start"),
-                ParamSpec("n_init", "int", 1, "Restarts; the lowest cost is kept.", low=1,
+                ParamSpec("gamma", "float", 1.0, "Cost of a category differing from its "
+                          "segment's, in squared standard deviations of the numeric "
+                          "features.", low=0.01, high=20.0, step=0.05,
+                          title="Category weight"),
+                ParamSpec("init", "choice", "Huang", "How the first prototypes are chosen: "
+                          "Huang (random customers, seeded), Cao (by density, one start) "
+                          "or random.", choices=("Huang", "Cao", "random"), title="Start"),
+                ParamSpec("n_init", "int", 3, "Restarts; the lowest cost is kept.", low=1,
                           high=10, step=1, title="Restarts"),
-                ParamSpec("max_iter", "int", 20, "Most passes over the customers per "
+                ParamSpec("max_iter", "int", 10, "Most passes over the customers per "
                           "restart.", low=1, high=100, step=1, title="Passes"),
             ),
             build=_kprototypes,
             predicts_natively=False,
             suggest_by="n_segments",
-            # kmodes loops over the rows in Python: a few seconds on 3,000 customers
-            fit_sample=3_000,
+            # kmodes loops over the rows in Python: a few seconds on 2,000 customers
+            fit_sample=2_000,
             k_param="n_clusters",
             diagnostics=("k_curve",),
             fit_time=_kprototypes_time,
