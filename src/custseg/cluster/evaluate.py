@@ -99,8 +99,9 @@ def k_curve(
     """Fit ``algorithm`` for each k on a sample and record the curves used to choose k
     (a sample small enough for all the fits to take about one fit's time budget, for a
     slow algorithm such as K-Prototypes)."""
-    from custseg.cluster.suggestions import _search_rows
     from sklearn.metrics import silhouette_score
+
+    from custseg.cluster.suggestions import _search_rows
 
     spec = get_algorithm(algorithm)
     if spec.k_param is None:
