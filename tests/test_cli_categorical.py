@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from cli_helpers import one_error_line, run
-from hostile_models import forge
+from hostile_models import CATEGORICAL, forge, set_field
 from inspect_tables import bank, marketing
 
 import custseg
@@ -256,49 +256,9 @@ def test_suggest_takes_the_categorical_columns(capsys, files):
 # ----------------------------------------------------------------- forged model files
 
 
-def _spec_feature(meta: dict) -> dict:
-    return next(f for f in meta["config"]["spec"]["extra"] if f.get("kind") == "categorical")
-
-
-def _set(path: list, value):
-    def change(meta):
-        target = meta
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = value
-    return change
-
-
-FORGED = {
-    "categories-too-many": (lambda m: _spec_feature(m).update(
-        categories=[f"c{i}" for i in range(101)]), "categories"),
-    "category-not-text": (lambda m: _spec_feature(m).update(categories=[1, 2, 3]),
-                          "categories"),
-    "category-too-long": (lambda m: m["encoding"]["categorical"][0].update(
-        categories=["France", "Germany", "S" * 201]), "categorical"),
-    "spec-differs-from-encoding": (lambda m: _spec_feature(m).update(
-        categories=["France", "Germany", "Italy"]), "differ from the encoding"),
-    "unsorted-categories": (lambda m: (m["encoding"]["categorical"][0].update(
-        categories=["Spain", "France", "Germany"]), _spec_feature(m).update(
-        categories=["Spain", "France", "Germany"])), "not sorted"),
-    "unknown-encoding": (lambda m: _spec_feature(m).update(encoding="ordinal"), "encoding"),
-    "unknown-kind": (lambda m: _spec_feature(m).update(kind="ordinal"), "kind"),
-    "encoding-without-spec": (lambda m: m["encoding"].update(categorical=[]),
-                              "encoding.categorical differ"),
-    "categorical-with-range": (lambda m: _spec_feature(m).update(range=[0, 1]), "one-hot"),
-    "categorical-is-derived": (lambda m: _spec_feature(m).update(source="derived",
-                                                                 expr="Age", column=None),
-                               "needs a column"),
-    "blocks-forged": (_set(["segmenter", "params", "categorical_blocks"], [3]),
-                      "categorical_blocks"),
-    "blocks-text": (_set(["segmenter", "params", "categorical_blocks"], ["3"]),
-                    "categorical_blocks"),
-}
-
-
-@pytest.mark.parametrize("case", list(FORGED))
-def test_forged_categorical_fields_are_refused(bank_model, case):
-    change, words = FORGED[case]
+@pytest.mark.parametrize(("case", "change", "words"), CATEGORICAL,
+                         ids=[c[0] for c in CATEGORICAL])
+def test_forged_categorical_fields_are_refused(bank_model, case, change, words):
     data = model_bytes(bank_model[0])
     with pytest.raises(ModelFileError, match="(?s).*" + words):
         model_from_bytes(forge(data, change))
@@ -308,7 +268,8 @@ def test_blocks_forged_on_kmeans_are_refused(bank_model):
     """K-Means reads no blocks: a kmeans model that claims some is inconsistent."""
     data = model_bytes(bank_model[0])
     with pytest.raises(ModelFileError, match="categorical_blocks"):
-        model_from_bytes(forge(data, _set(["segmenter", "params", "categorical_blocks"], [3])))
+        model_from_bytes(forge(data, set_field(["segmenter", "params", "categorical_blocks"],
+                                               [3])))
 
 
 def test_a_model_without_categories_writes_what_it_always_wrote(demo_model):

@@ -399,8 +399,9 @@ def _check_category(log: _IssueLog, cells: pd.Series, feature, needed: bool,
                 f"{name} too long", invalid=needed, skip=skip)
         values[long] = None
     if feature.categories:
-        known = np.asarray(feature.categories, dtype=object)
-        unseen = ~missing & ~long & ~np.isin(values, known)
+        seen = pc.is_in(trimmed, value_set=pa.array(list(feature.categories), type=pa.string()))
+        unseen = ~missing & ~long & ~np.asarray(
+            pc.fill_null(seen, False).to_numpy(zero_copy_only=False), dtype=bool)
         if unseen.any():
             listed = ", ".join(shown(c, 30) for c in feature.categories[:8]) + (
                 " …" if len(feature.categories) > 8 else "")
