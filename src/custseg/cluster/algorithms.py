@@ -654,9 +654,11 @@ def _dbscan_time(X: np.ndarray, p: Mapping[str, Any]) -> Callable[[int], float]:
 
 
 def _kprototypes_time(X: np.ndarray, p: Mapping[str, Any]) -> Callable[[int], float]:
-    # every iteration up to max_iter counted: an upper bound, as fits often stop sooner
+    # every iteration up to max_iter counted: an upper bound, as fits often stop sooner;
+    # no factor for the width: kmodes' loop over the rows costs the same with 3 or 15
+    # columns (measured: 10 numeric and 5 categorical no slower than 3 and 2)
     per_row = ((_KPROTO_S + _KPROTO_SEGMENT_S * p["n_clusters"]) * p["max_iter"]
-               * p["n_init"] * _wide(X))
+               * p["n_init"])
     return lambda n: per_row * n
 
 
