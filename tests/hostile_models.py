@@ -313,3 +313,41 @@ EXPANDING = [
     ("huge-json", lambda d: forge(d, meta=b" " * (17 << 20) + b"{}"),
      "model.json declares 17,825,794 bytes"),
 ]
+
+
+# ------------------------------------------- categorical features (issue 16)
+# Changes to model.json (``change(meta)``) of a model clustered on a categorical feature
+# (Geography: France, Germany, Spain), each with a piece of its refusal.
+
+def _spec_feature(meta: dict) -> dict:
+    return next(f for f in meta["config"]["spec"]["extra"] if f.get("kind") == "categorical")
+
+
+CATEGORICAL_FORGED = {
+    "categories-too-many": (lambda m: _spec_feature(m).update(
+        categories=[f"c{i}" for i in range(101)]), "categories"),
+    "category-not-text": (lambda m: _spec_feature(m).update(categories=[1, 2, 3]),
+                          "categories"),
+    "category-too-long": (lambda m: m["encoding"]["categorical"][0].update(
+        categories=["France", "Germany", "S" * 201]), "categorical"),
+    "spec-differs-from-encoding": (lambda m: _spec_feature(m).update(
+        categories=["France", "Germany", "Italy"]), "differ from the encoding"),
+    "unsorted-categories": (lambda m: (m["encoding"]["categorical"][0].update(
+        categories=["Spain", "France", "Germany"]), _spec_feature(m).update(
+        categories=["Spain", "France", "Germany"])), "not sorted"),
+    "unknown-encoding": (lambda m: _spec_feature(m).update(encoding="ordinal"), "encoding"),
+    "unknown-kind": (lambda m: _spec_feature(m).update(kind="ordinal"), "kind"),
+    "encoding-without-spec": (lambda m: m["encoding"].update(categorical=[]),
+                              "encoding.categorical differ"),
+    "categorical-with-range": (lambda m: _spec_feature(m).update(range=[0, 1]), "one-hot"),
+    "categorical-is-derived": (lambda m: _spec_feature(m).update(source="derived",
+                                                                 expr="Age", column=None),
+                               "needs a column"),
+    "blocks-forged": (set_field(["segmenter", "params", "categorical_blocks"], [3]),
+                      "categorical_blocks"),
+    "blocks-text": (set_field(["segmenter", "params", "categorical_blocks"], ["3"]),
+                    "categorical_blocks"),
+}
+
+#: ``(id, change, words)``: apply with ``forge(data, change)``.
+CATEGORICAL = [(name, change, words) for name, (change, words) in CATEGORICAL_FORGED.items()]

@@ -111,7 +111,8 @@ def test_score(model_path, demo_csv, tmp_path, capsys):
     [
         (["fit", "{csv}", "-o", "{tmp}/m", "--algorithm", "foo"],
          "error: Invalid value for '--algorithm' / '-a': 'foo' is not one of 'kmeans', 'dbscan', "
-         "'agglomerative', 'gmm', 'hdbscan', 'birch'. (see custseg --help)"),
+         "'agglomerative', 'gmm', 'hdbscan', 'birch', 'kprototypes'. "
+         "(see custseg --help)"),
         # refused before the command runs: the missing file is never looked at
         (["suggest", "{tmp}/nope.csv", "-a", "kmedoids"], "'kmedoids' is not one of 'kmeans'"),
         (["score", "{csv}", "{csv}", "-o", "{tmp}/x.csv", "--engine", "spark"],

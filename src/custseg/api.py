@@ -234,6 +234,7 @@ def fit(
     transforms: Mapping[str, str] | None = None,
     date_formats: Mapping[str, str] | None = None,
     profile_by: Sequence[str] | str | None = None,
+    categorical: Sequence[str] | str | None = None,
 ) -> SegmentationModel:
     """Fit a segmentation on the valid rows of ``data`` (invalid rows are counted and
     reported in ``model.quality``, never imputed).
@@ -246,7 +247,9 @@ def fit(
     (``derive``: ``"NAME=EXPR"`` items, see docs/derivations.md); ``transforms`` maps a
     feature to ``auto`` (the default: a log for skewed values), ``none``, ``log1p`` or
     ``signed_log1p``. The model keeps how to find each feature, so scoring a table of
-    the same columns needs no option again.
+    the same columns needs no option again. ``categorical`` names input columns to
+    cluster on by their categories (one-hot, see :mod:`custseg.cluster.features`); the
+    categories seen at fit are kept in the model, and scoring flags any other value.
 
     With a ``reference`` model (last month's, say), segments that match one of its
     segments keep that segment's id, name and strategy (see :mod:`custseg.model.identity`).
@@ -262,7 +265,7 @@ def fit(
         table, features=features, derive=derive, transforms=transforms,
         date_formats=date_formats, algorithm=algorithm, params=params, use_gender=use_gender,
         n_neighbors=n_neighbors, sample_size=sample_size, random_state=random_state,
-        ranges=ranges, mapping=mapping, profile_by=profile_by)
+        ranges=ranges, mapping=mapping, profile_by=profile_by, categorical=categorical)
     return fit_table(table, config, rulebook, reference=reference, notes=(note,))
 
 
@@ -304,13 +307,15 @@ def fit_config(
     stability_resamples: int = 10,
     mapping: Mapping[str, str] | None = None,
     profile_by: Sequence[str] | str | None = None,
+    categorical: Sequence[str] | str | None = None,
 ) -> ModelConfig:
     """The checked configuration :func:`fit` fits on ``table``: its features found in the
     table (see :func:`fit`), date formats decided over the whole table, and ``roles`` and
     ``units`` (by feature name) set on the features other than the well-known fields,
     whose roles and units are fixed. The dashboard builds its fits with this too."""
     names, spec, chosen = resolve_features(
-        table.match, features, tuple(derive), transforms, ranges or Ranges())
+        table.match, features, tuple(derive), transforms, ranges or Ranges(),
+        categorical=categorical)
     _default_needs_fields(table, names)
     spec = _with_read_settings(_with_date_formats(table, spec, date_formats), table, mapping,
                                names, use_gender)
@@ -644,6 +649,7 @@ def suggest(
     derive: Sequence[str] = (),
     transforms: Mapping[str, str] | None = None,
     date_formats: Mapping[str, str] | None = None,
+    categorical: Sequence[str] | str | None = None,
 ) -> Suggestion:
     """Recommended parameters for ``algorithm`` on ``data``, with a one-sentence reason.
 
@@ -652,7 +658,7 @@ def suggest(
     """
     table = _table(data, mapping, income_unit)
     names, spec, chosen = resolve_features(table.match, features, tuple(derive), transforms,
-                                           ranges or Ranges())
+                                           ranges or Ranges(), categorical=categorical)
     spec = _with_date_formats(table, spec, date_formats)
     config = ModelConfig(algorithm=algorithm, params=dict(params or {}), features=names,
                          use_gender=use_gender, random_state=random_state,
@@ -660,12 +666,14 @@ def suggest(
     values = table.validated(config.needs, config.ranges, config.spec).valid_values()
     if len(values) < 10:
         raise CustsegError(f"only {len(values)} valid customers: too few to suggest settings.")
-    X = fit_encoding(values, config.features, config.use_gender,
-                     fitted_transforms(values, config)).transform(values)
+    encoding = fit_encoding(values, config.features, config.use_gender,
+                            fitted_transforms(values, config), config.categorical)
+    X = encoding.transform(values)
     spec = get_algorithm(config.algorithm)
     fitted = min(len(values), spec.fit_sample or len(values))
     return suggest_params(X, config.algorithm, config.params, feature_names=config.features,
-                          fitted_rows=fitted, seed=random_state)
+                          fitted_rows=fitted, seed=random_state,
+                          blocks=encoding.blocks if spec.mixed else ())
 
 
 def compare_models(

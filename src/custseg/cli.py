@@ -85,6 +85,12 @@ Transform = Annotated[
                  "default auto: a log for skewed values)."),
 ]
 UseGender = Annotated[bool, typer.Option("--use-gender", help="Add one-hot gender.")]
+Categorical = Annotated[
+    str | None,
+    typer.Option("--categorical",
+                 help="Comma-separated columns to cluster on by their categories (one-hot; "
+                      "each weighs as much as one numeric feature; at most 100 values)."),
+]
 # How to read a customer table: every command that reads one takes these.
 MapOpt = Annotated[
     list[str] | None, typer.Option("--map", help="FIELD=COLUMN for an unrecognised header.")
@@ -357,6 +363,7 @@ def fit(
                      "values)."),
     ] = None,
     use_gender: UseGender = False,
+    categorical: Categorical = None,
     neighbors: Annotated[
         int, typer.Option(help="Neighbours in the assigner's vote.", min=1, max=MAX_NEIGHBORS)
     ] = 3,
@@ -412,6 +419,7 @@ def fit(
         transforms=transforms,
         date_formats=formats,
         profile_by=profile_by,
+        categorical=categorical,
     )
     save_model(model, output, inputs=inputs, force=force)
     for message in model.warnings:
@@ -556,6 +564,7 @@ def suggest(
     transform: Transform = None,
     date_format: DateFormatOpt = None,
     use_gender: UseGender = False,
+    categorical: Categorical = None,
     seed: Seed = 0,
     map_: MapOpt = None,
     income_unit: IncomeUnit = None,
@@ -577,7 +586,8 @@ def suggest(
                          algorithm=algorithm.value, params=params, features=features,
                          use_gender=use_gender, random_state=seed, ranges=ranges,
                          derive=tuple(derive or ()), transforms=transforms,
-                         date_formats=_parse_date_formats(date_format))
+                         date_formats=_parse_date_formats(date_format),
+                         categorical=categorical)
     if as_json:
         _print_json({"recommended": result.recommended, "table": result.table,
                      "reason": result.reason, "warnings": result.warnings,
@@ -896,7 +906,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     quality = summary["data_quality"]
     m = summary["metrics"]
     _out(f"{summary['algorithm']} ({params}) on {', '.join(summary['features'])}"
-               + (" + gender" if summary.get("use_gender") else ""))
+               + (" + gender" if summary.get("use_gender") else "")
+               + "".join(f" + {name} (categories)" for name in summary.get("categorical", ())))
     _out(f"rows used: {quality['n_used']:,} of {quality['n_input']:,}"
                + (f" ({quality['n_invalid']:,} invalid)" if quality["n_invalid"] else "")
                + (f"; clusterer fitted on a sample of {summary['sample_size']:,}"
@@ -1134,6 +1145,7 @@ FLAGS = {
     "max_rows": "--max-rows",
     "use_gender": "--use-gender",
     "features": "--features",
+    "categorical": "--categorical",
     "derivations": "--derive",
     "transforms": "--transform",
     "values": "--value",

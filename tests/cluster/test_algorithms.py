@@ -7,7 +7,8 @@ from custseg.errors import ParameterError
 
 
 def test_registry_has_the_six_algorithms():
-    assert list(ALGORITHMS) == ["kmeans", "dbscan", "agglomerative", "gmm", "hdbscan", "birch"]
+    assert list(ALGORITHMS) == ["kmeans", "dbscan", "agglomerative", "gmm", "hdbscan", "birch",
+                               "kprototypes"]
 
 
 @pytest.mark.parametrize("name", list(ALGORITHMS))

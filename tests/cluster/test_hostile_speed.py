@@ -87,6 +87,9 @@ def test_max_rows_is_the_most_rows_within_the_budget(name):
         ("dbscan", {"eps": 1.5}, {"eps": 0.2}),
         ("birch", {"threshold": 0.1}, {"threshold": 1.0}),
         ("birch", {"branching_factor": 5}, {"branching_factor": 50}),
+        ("kprototypes", {"n_init": 10}, {"n_init": 3}),
+        ("kprototypes", {"max_iter": 100}, {"max_iter": 10}),
+        ("kprototypes", {"n_clusters": 30}, {"n_clusters": 5}),
     ],
 )
 def test_heavier_settings_are_estimated_slower(name, params, slower):

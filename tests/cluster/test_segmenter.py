@@ -81,7 +81,8 @@ def test_recovers_clear_blobs(blobs, name):
     X, y = blobs
     params = {"kmeans": {"n_clusters": 3}, "agglomerative": {"n_clusters": 3},
               "gmm": {"n_components": 3}, "birch": {"n_clusters": 3},
-              "dbscan": {"eps": 0.8}, "hdbscan": {"min_cluster_size": 30}}[name]
+              "dbscan": {"eps": 0.8}, "hdbscan": {"min_cluster_size": 30},
+              "kprototypes": {"n_clusters": 3}}[name]
     seg = Segmenter(algorithm=name, params=params).fit(X)
     found = seg.labels_[seg.labels_ >= 0]
     assert len(np.unique(found)) == 3

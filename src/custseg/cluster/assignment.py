@@ -31,6 +31,9 @@ TIE = 1e-6
 #: The Segmenter's own parameters (``get_params()``), as a model file holds them.
 SEGMENTER_PARAMS = ("algorithm", "params", "n_neighbors", "sample_size", "random_state",
                     "reference_size", "atypical_quantile")
+#: Held only when not empty (a model without categories has the file it always had): the
+#: widths of the one-hot blocks an algorithm for mixed data read as categories.
+BLOCKS_PARAM = "categorical_blocks"
 
 
 def _scores(codes: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -310,8 +313,11 @@ class FittedSegmenter:
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Plain values and arrays (no objects): the model file's ``segmenter``."""
+        params = {k: v for k, v in self.params.items() if k != BLOCKS_PARAM}
+        if self.params.get(BLOCKS_PARAM):
+            params[BLOCKS_PARAM] = [int(b) for b in self.params[BLOCKS_PARAM]]
         meta = {
-            "params": dict(self.params),
+            "params": params,
             "atypical_threshold": self.atypical_threshold,
             "n_features_in": int(self.n_features_in),
             "n_fit_rows": int(self.n_fit_rows),
@@ -337,10 +343,16 @@ class FittedSegmenter:
         from custseg.cluster.algorithms import check_fit_settings, get_algorithm
 
         params = meta["params"]
-        if not isinstance(params, Mapping) or set(params) != set(SEGMENTER_PARAMS):
+        if not isinstance(params, Mapping) or set(params) - {BLOCKS_PARAM} != set(SEGMENTER_PARAMS):
             given = sorted(map(str, params)) if isinstance(params, Mapping) else params
             raise ParameterError(f"the segmenter's parameters must be exactly "
-                                 f"{', '.join(SEGMENTER_PARAMS)}; got {given!r:.200}")
+                                 f"{', '.join(SEGMENTER_PARAMS)} (and {BLOCKS_PARAM}, when "
+                                 f"it clustered on categories); got {given!r:.200}")
+        blocks = params.get(BLOCKS_PARAM, ())
+        if not isinstance(blocks, list | tuple) or not blocks and BLOCKS_PARAM in params \
+                or not all(type(b) is int and 1 <= b <= 1_000 for b in blocks):
+            raise ParameterError(f"the segmenter's {BLOCKS_PARAM} must be widths of one-hot "
+                                 f"blocks (whole numbers ≥ 1); got {blocks!r:.80}")
         check_fit_settings(**{k: params[k] for k in SEGMENTER_PARAMS[2:]})
         given = params["params"]
         if given is None:  # the Segmenter's default: the algorithm's defaults
@@ -352,7 +364,8 @@ class FittedSegmenter:
             if type(value) is str and type(resolved[name]) is not str:  # "5" for a number
                 raise ParameterError(f"{name}={value!r:.40} is text; the model must hold a "
                                      "number", parameter="params")
-        params = {**params, "params": None if params["params"] is None else resolved}
+        params = {**params, "params": None if params["params"] is None else resolved,
+                  BLOCKS_PARAM: tuple(blocks)}
         threshold = meta["atypical_threshold"]
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) \
                 or not np.isfinite(threshold) or threshold < 0:

@@ -94,19 +94,25 @@ def k_curve(
     params: dict[str, Any] | None = None,
     sample: int = 5_000,
     seed: int = 0,
+    blocks: tuple[int, ...] = (),
 ) -> KCurve:
-    """Fit ``algorithm`` for each k on a sample and record the curves used to choose k."""
+    """Fit ``algorithm`` for each k on a sample and record the curves used to choose k
+    (a sample small enough for all the fits to take about one fit's time budget, for a
+    slow algorithm such as K-Prototypes)."""
     from sklearn.metrics import silhouette_score
+
+    from custseg.cluster.suggestions import _search_rows
 
     spec = get_algorithm(algorithm)
     if spec.k_param is None:
         raise ValueError(f"{algorithm} has no number-of-segments parameter")
     rows = sample_rows(len(X), sample, seed)
     Xs = X[rows]
+    Xs = Xs[sample_rows(len(Xs), _search_rows(Xs, spec, spec.resolve(params), ks), seed)]
     sil, inertia, bic = [], [], []
     usable = [k for k in ks if 2 <= k < len(Xs)]
     for k in usable:
-        model = spec.make({**(params or {}), spec.k_param: k}, seed)
+        model = spec.build_on(spec.resolve({**(params or {}), spec.k_param: k}), seed, blocks)
         labels = model.fit_predict(Xs)
         n_found = len(np.unique(labels))
         sil_rows = sample_rows(len(Xs), 3_000, seed)

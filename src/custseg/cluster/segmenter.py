@@ -132,6 +132,9 @@ class Segmenter(ClusterMixin, BaseEstimator):
         customer is flagged atypical.
     random_state : int
         Seed for the clusterer and the samples: the same seed gives the same segments.
+    categorical_blocks : tuple of int
+        Widths of the one-hot blocks (gender, categorical features) that end ``X``, for
+        an algorithm that reads them as categories (K-Prototypes); others ignore them.
 
     Attributes
     ----------
@@ -165,6 +168,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         reference_size: int = 50_000,
         atypical_quantile: float = 0.99,
         random_state: int = 0,
+        categorical_blocks: tuple[int, ...] = (),
     ) -> None:
         self.algorithm = algorithm
         self.params = params
@@ -173,6 +177,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self.reference_size = reference_size
         self.atypical_quantile = atypical_quantile
         self.random_state = random_state
+        self.categorical_blocks = categorical_blocks
 
     # ------------------------------------------------------------------ fitting
 
@@ -227,7 +232,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-        clusterer = spec.build(params, self.random_state)
+        clusterer = spec.build_on(params, self.random_state, tuple(self.categorical_blocks))
         with warnings.catch_warnings(), fit_threads():
             warnings.filterwarnings("ignore", message=".*copy.*", category=FutureWarning)
             raw = np.asarray(clusterer.fit_predict(X_fit))

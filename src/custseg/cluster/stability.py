@@ -101,11 +101,13 @@ def stability(
     fraction: float = 0.8,
     sample: int = 3_000,
     seed: int = 0,
+    blocks: tuple[int, ...] = (),
 ) -> Stability:
     """Overall and per-segment stability of ``labels`` (the model's segments of ``X``).
 
     ``fitted_rows`` is how many customers the clusterer itself was fitted on (to scale
-    count parameters); by default ``len(X)``.
+    count parameters); by default ``len(X)``. ``blocks``: the widths of the one-hot
+    blocks ending ``X``, for an algorithm that reads them as categories.
     """
     # here, not at the top: reading a model's stability must not load scikit-learn
     from sklearn.metrics import adjusted_rand_score
@@ -128,7 +130,7 @@ def stability(
         idx = np.sort(rng.choice(len(Xs), take, replace=False))
         if spec.k_param and p[spec.k_param] > take:
             continue
-        refit = np.asarray(spec.build(p, seed + 1 + r).fit_predict(Xs[idx]))
+        refit = np.asarray(spec.build_on(p, seed + 1 + r, blocks).fit_predict(Xs[idx]))
         ref = ls[idx]
         aris.append(float(adjusted_rand_score(ref, refit)))
         for s, best in _best_jaccard(ref, refit).items():

@@ -98,8 +98,10 @@ def suggest(
     min_share: float = 0.03,
     sample: int = 4_000,
     seed: int = 0,
+    blocks: tuple[int, ...] = (),
 ) -> Suggestion:
-    """Recommended parameters for ``algorithm`` on ``X`` (the scaled features)."""
+    """Recommended parameters for ``algorithm`` on ``X`` (the scaled features; ``blocks``
+    the widths of the one-hot blocks ending it, for an algorithm that reads categories)."""
     spec = get_algorithm(algorithm)
     base = spec.resolve(params)
     # eps depends on density, so its search looks at a larger sample (it is quick);
@@ -107,7 +109,7 @@ def suggest(
     Xs = _sample(X, 5 * sample if spec.suggest_by == "eps" else sample, seed)
     if spec.suggest_by == "n_segments":
         Xs = _sample(Xs, _search_rows(Xs, spec, base, ks), seed)
-        result = _suggest_k(Xs, spec, base, ks, min_share, seed)
+        result = _suggest_k(Xs, spec, base, ks, min_share, seed, blocks)
     elif spec.suggest_by == "eps":
         result = _suggest_eps(Xs, spec, base, seed, fitted_rows or len(X))
     else:
@@ -145,11 +147,11 @@ def _search_rows(X: np.ndarray, spec, base: Mapping[str, Any], ks: Sequence[int]
     return low
 
 
-def _suggest_k(X, spec, base, ks, min_share, seed) -> dict[str, Any]:
+def _suggest_k(X, spec, base, ks, min_share, seed, blocks=()) -> dict[str, Any]:
     table, fits = [], {}
     sil_rows = _sample(X, 3_000, seed + 1)
     for k in [k for k in ks if 2 <= k < len(X)]:
-        model = spec.build({**base, spec.k_param: k}, seed)
+        model = spec.build_on({**base, spec.k_param: k}, seed, blocks)
         labels = np.asarray(model.fit_predict(X))
         found = np.unique(labels)
         shares = np.bincount(np.searchsorted(found, labels)) / len(labels)

@@ -30,7 +30,7 @@ from pydantic import Field, StringConstraints, ValidationError
 
 from custseg.cluster.algorithms import MAX_NEIGHBORS, MAX_REFERENCE_SIZE, MAX_SEED, get_algorithm
 from custseg.cluster.assignment import SEGMENTER_PARAMS
-from custseg.cluster.features import MAX_GENDER_CATEGORIES, check_features
+from custseg.cluster.features import MAX_CATEGORY_COLUMNS, MAX_GENDER_CATEGORIES, check_features
 from custseg.cluster.labels import MAX_MODEL_SEGMENTS, NOISE
 from custseg.errors import CustsegError, ModelFileError
 from custseg.model.segmentation import SegmentationModel
@@ -49,15 +49,23 @@ from custseg.segments.schema import (
 from custseg.table.derive import MAX_LENGTH
 from custseg.table.fields import FIELDS, INCOME_UNITS
 from custseg.table.roles import ROLES
-from custseg.table.spec import MAX_FEATURE_NAME, MAX_FEATURES, TRANSFORMS
+from custseg.table.spec import (
+    ENCODINGS,
+    MAX_CATEGORIES,
+    MAX_CATEGORY_LENGTH,
+    MAX_FEATURE_NAME,
+    MAX_FEATURES,
+    TRANSFORMS,
+)
 
 #: Most reference customers a model file holds: twice the largest reference set a fit
 #: keeps, room for the floor of rows each segment is given.
 MAX_REFERENCE_ROWS = 2 * MAX_REFERENCE_SIZE
 #: Most segments a model holds (a fit with more than 20 already warns).
 MAX_SEGMENTS = MAX_MODEL_SEGMENTS
-#: Widest clustering space: the numeric features and the one-hot gender columns.
-MAX_COLUMNS = MAX_FEATURES + MAX_GENDER_CATEGORIES
+#: Widest clustering space: the numeric features, the one-hot gender columns and the
+#: one-hot columns of the categorical features.
+MAX_COLUMNS = MAX_FEATURES + MAX_GENDER_CATEGORIES + MAX_CATEGORY_COLUMNS
 #: Largest declared (uncompressed) size of each member of the model ZIP.
 MEMBER_LIMITS = {"manifest.json": 64 << 10, "model.json": 16 << 20, "arrays.npz": 32 << 20}
 #: The arrays of ``arrays.npz``: dtype, number of dimensions, largest first dimension.
@@ -88,6 +96,9 @@ SampleSize = Annotated[int, Field(ge=2, le=MAX_COUNT)] | Literal["all"] | None
 Neighbours = Annotated[int, Field(ge=1, le=MAX_NEIGHBORS)]
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 ReferenceSize = Annotated[int, Field(ge=2, le=MAX_REFERENCE_SIZE)]
+#: A category as the data gave it (trimmed): any text (shown escaped), bounded.
+CategoryText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CATEGORY_LENGTH)]
+Categories = Annotated[list[CategoryText], Field(max_length=MAX_CATEGORIES)]
 
 
 class FeatureDoc(Strict):
@@ -99,6 +110,15 @@ class FeatureDoc(Strict):
     column: FeatureName | None
     expr: Annotated[str, _text_check(MAX_LENGTH, empty=False)] | None
     min_value: Annotated[float, Field(ge=0, le=0)] | None = None
+    # a categorical feature's (absent from numeric features and from older files)
+    kind: Literal["categorical"] | None = None
+    categories: Categories | None = None
+    encoding: Literal[ENCODINGS] | None = None
+
+
+class CategoricalDoc(Strict):
+    name: FeatureName
+    categories: Annotated[list[CategoryText], Field(min_length=2, max_length=MAX_CATEGORIES)]
 
 
 class SpecDoc(Strict):
@@ -146,6 +166,7 @@ class EncodingDoc(Strict):
     scales: Annotated[list[Annotated[float, Field(gt=0)]], Field(max_length=MAX_FEATURES)]
     gender_categories: Annotated[list[GenderText], Field(max_length=MAX_GENDER_CATEGORIES)]
     transforms: Annotated[list[Literal[TRANSFORMS]], Field(max_length=MAX_FEATURES)]
+    categorical: Annotated[list[CategoricalDoc], Field(max_length=MAX_FEATURES)] = []
 
 
 class SegmenterParamsDoc(Strict):
@@ -156,6 +177,8 @@ class SegmenterParamsDoc(Strict):
     random_state: Seed
     reference_size: ReferenceSize
     atypical_quantile: Annotated[float, Field(gt=0, le=1)]
+    categorical_blocks: Annotated[list[Annotated[int, Field(ge=1, le=MAX_CATEGORIES)]],
+                                  Field(min_length=1, max_length=MAX_FEATURES + 1)] | None = None
 
 
 class FidelityDoc(Strict):
@@ -384,7 +407,7 @@ def _first_problem(model: SegmentationModel) -> str | None:
             return (f"config.params.{name} is {value!r:.40}; the algorithm's checked value is "
                     f"{resolved.get(name)!r:.40}")
     try:
-        canonical = check_features(config.features, config.spec.names)
+        canonical = check_features(config.features, config.spec.numeric_names)
     except CustsegError as exc:
         return f"config.features: {exc.message}"
     if tuple(config.features) != canonical:
@@ -398,13 +421,16 @@ def _first_problem(model: SegmentationModel) -> str | None:
         return "encoding.means and encoding.scales need one value per feature"
     if enc.transforms and len(enc.transforms) != len(enc.features):
         return "encoding.transforms need one transform per feature"
+    problem = _categorical_problem(model)
+    if problem:
+        return problem
     if config.use_gender != bool(enc.gender_categories):
         return "config.use_gender disagrees with encoding.gender_categories"
     if len(set(enc.gender_categories)) != len(enc.gender_categories):
         return "encoding.gender_categories repeat a category"
     sp = seg.params
     for name in SEGMENTER_PARAMS:
-        if name in ("params", "atypical_quantile"):
+        if name in ("params", "atypical_quantile", "categorical_blocks"):
             continue
         if sp[name] != getattr(config, name):
             return f"segmenter.params.{name} ({sp[name]!r:.40}) differs from config.{name}"
@@ -477,6 +503,23 @@ def _categories_problem(model: SegmentationModel) -> str | None:
     if entries > MAX_ENTRIES:
         return f"the segments hold {entries:,} category entries; a model holds at most " \
                f"{MAX_ENTRIES:,}"
+def _categorical_problem(model: SegmentationModel) -> str | None:
+    """The categorical features of the spec, of the encoding and of the segmenter agree."""
+    config, enc = model.config, model.encoding
+    if tuple(enc.categorical_names) != tuple(config.categorical):
+        return "encoding.categorical differ from the categorical features of config.spec"
+    for name, categories in enc.categorical:
+        if list(categories) != sorted(set(categories)):
+            return f"encoding.categorical[{name!r:.80}] categories are not sorted and distinct"
+        if tuple(config.spec.get(name).categories) != tuple(categories):
+            return f"config.spec's categories of {name!r:.80} differ from the encoding's"
+    if sum(len(c) for _, c in enc.categorical) > MAX_CATEGORY_COLUMNS:
+        return f"the categorical features have more than {MAX_CATEGORY_COLUMNS} categories"
+    spec = get_algorithm(config.algorithm)
+    blocks = tuple(model.fitted.params.get("categorical_blocks") or ())
+    if blocks != (enc.blocks if spec.mixed else ()):
+        return (f"segmenter.params.categorical_blocks ({list(blocks)!r:.80}) disagree with "
+                "the encoding's one-hot blocks")
     return None
 
 
@@ -486,6 +529,18 @@ def _spec_problem(config) -> str | None:
     from custseg.table.fields import NUMERIC_FIELDS
 
     for f in config.spec.extra:
+        if f.categorical:
+            if f.source != "column" or f.column is None or f.expr is not None:
+                return f"config.spec: the categorical feature {f.name!r:.80} needs a column, no expr"
+            if f.encoding != "onehot" or f.range is not None or f.min_value is not None \
+                    or f.unit:
+                return (f"config.spec: the categorical feature {f.name!r:.80} is one-hot "
+                        "encoded, with no range, smallest value or unit")
+            if f.name in config.features or f.name in NUMERIC_FIELDS or f.name == "gender":
+                return f"config.spec: the categorical feature {f.name!r:.80} is also numeric"
+            continue
+        if f.kind != "numeric" or f.categories or f.encoding is not None:
+            return f"config.spec: the numeric feature {f.name!r:.80} has categories"
         if f.name not in config.features:
             return f"config.spec defines {f.name!r:.80}, which is not a clustered feature"
         if f.source == "column":

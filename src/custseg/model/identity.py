@@ -80,6 +80,9 @@ def _centres(model: SegmentationModel, space: SegmentationModel) -> dict[int, np
         if s.is_outliers:
             continue
         row = {f: [s.means[f]] for f in enc.features}
+        # no category mix in a segment's profile (yet): its categorical columns are 0 in
+        # both models' centres, so segments are matched on the rest
+        row.update({name: [None] for name in enc.categorical_names})
         if enc.use_gender:
             mix = s.gender_mix
             row[GENDER] = [max(mix, key=mix.get) if mix else ""]
@@ -97,10 +100,12 @@ def match_segments(
     """Hungarian matching of ``new``'s segments to ``old``'s on their centres."""
     if tuple(old.config.features) != tuple(new.config.features) or (
         old.config.use_gender != new.config.use_gender
-    ):
+    ) or old.encoding.categorical != new.encoding.categorical:
+        categorical = "".join(f" + {name}" for name in old.config.categorical)
         raise CustsegError(
             "the reference model clusters on different features "
-            f"({', '.join(old.config.features)}{' + gender' if old.config.use_gender else ''});"
+            f"({', '.join(old.config.features)}{' + gender' if old.config.use_gender else ''}"
+            f"{categorical}, with the same categories);"
             " fit with the same features to keep segment identities."
         )
     old_c, new_c = _centres(old, old), _centres(new, old)

@@ -63,7 +63,7 @@ class ModelConfig:
         check_fit_settings(n_neighbors=self.n_neighbors, sample_size=self.sample_size,
                            random_state=self.random_state, reference_size=self.reference_size)
         spec = get_algorithm(self.algorithm)
-        features = check_features(self.features, self.spec.names)
+        features = check_features(self.features, self.spec.numeric_names)
         unknown = sorted(set(self.transforms) - set(features))
         if unknown:
             raise ParameterError(f"a transform is given for {shown(unknown[0])}, which is not "
@@ -78,12 +78,17 @@ class ModelConfig:
             self,
             params=spec.resolve(self.params),
             features=features,
-            spec=self.spec.without([n for n in self.spec.names if n not in features]),
+            spec=self.spec.without([n for n in self.spec.numeric_names if n not in features]),
         )
 
     @property
+    def categorical(self) -> tuple[str, ...]:
+        """The categorical features clustered on (defined by the input spec), in order."""
+        return self.spec.categorical_names
+
+    @property
     def needs(self) -> tuple[str, ...]:
-        return self.features + ((GENDER,) if self.use_gender else ())
+        return self.features + ((GENDER,) if self.use_gender else ()) + self.categorical
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -261,6 +266,7 @@ class SegmentationModel:
             "algorithm": self.config.algorithm,
             "params": dict(self.config.params),
             "features": list(self.config.features),
+            "categorical": list(self.config.categorical),
             "use_gender": self.config.use_gender,
             "features_spec": self.features_spec(),
             "n_rows": self.quality.n_used,
@@ -309,6 +315,14 @@ class SegmentationModel:
                 "transform": self.encoding.transform_of(i),
                 **({"column": extra.column} if extra is not None and extra.column else {}),
                 **({"expr": extra.expr} if extra is not None and extra.expr else {}),
+            })
+        for name, categories in self.encoding.categorical:
+            extra = self.config.spec.get(name)
+            out.append({
+                "name": name, "source": "column", "kind": "categorical",
+                "role": extra.role if extra is not None else "other", "unit": "",
+                "transform": "none", "column": extra.column if extra is not None else name,
+                "encoding": "onehot", "categories": list(categories),
             })
         return out
 
@@ -415,7 +429,7 @@ def fit_model(
             f"only {len(values)} of {validated.n_rows} rows are valid, and fitting needs at "
             f"least {needed}." + (f" Invalid rows: {reasons}." if reasons else "")
         )
-    for name in config.spec.names:
+    for name in config.spec.numeric_names:
         column = values[name].to_numpy(dtype="float64")
         if len(column) and np.nanmin(column) == np.nanmax(column):
             raise ParameterError(
@@ -423,10 +437,13 @@ def fit_model(
                 "cannot separate segments; leave it out of the features",
                 parameter="features")
     transforms = fitted_transforms(values, config)
-    encoding = fit_encoding(values, config.features, config.use_gender, transforms)
-    config = replace(config, spec=_with_domains(config.spec, config.features, transforms))
+    encoding = fit_encoding(values, config.features, config.use_gender, transforms,
+                            config.categorical)
+    config = replace(config, spec=_with_domains(config.spec, config.features, transforms)
+                     .with_categories(dict(encoding.categorical)))
     X = encoding.transform(values)
     segmenter = Segmenter(
+        categorical_blocks=encoding.blocks if spec.mixed else (),
         algorithm=config.algorithm,
         params=dict(config.params),
         n_neighbors=config.n_neighbors,
@@ -441,6 +458,10 @@ def fit_model(
     profiled = None
     if cells is not None and len(cells.columns):
         profiled = cells.loc[validated.valid].reset_index(drop=True)
+    if spec.mixed and not encoding.blocks:
+        messages = (f"{spec.name} was given no categorical feature (nor gender), so it is "
+                    "K-Means on the numeric features; name categorical columns to cluster "
+                    "on, or choose kmeans", *messages)
     base, segments = profile_segments(values, segmenter.labels_, config.features, rulebook,
                                       config.spec, cells=profiled)
     left_out = [c for c in (profiled.columns if profiled is not None else ())
@@ -460,7 +481,7 @@ def fit_model(
         measured = stability(
             X, segmenter.labels_, config.algorithm, config.params,
             fitted_rows=segmenter.n_fit_rows_, resamples=config.stability_resamples,
-            seed=config.random_state,
+            seed=config.random_state, blocks=segmenter.categorical_blocks,
         )
     return SegmentationModel(
         config=config,

@@ -225,9 +225,12 @@ class SegmentProfile:
 
 def numeric_columns(values: pd.DataFrame) -> list[str]:
     """The numeric features of a validated frame: the well-known fields present, in their
-    order, then the model's other features."""
+    order, then the model's other numeric features. Its categorical features (the text
+    the validation kept, in object columns) are not numbers: they have no mean or level,
+    and stay in the frame for the category profiles."""
     fields = [f for f in NUMERIC_FIELDS if f in values.columns]
-    return fields + [c for c in values.columns if c not in (*NUMERIC_FIELDS, ID, GENDER)]
+    return fields + [c for c in values.columns if c not in (*NUMERIC_FIELDS, ID, GENDER)
+                     and pd.api.types.is_numeric_dtype(values[c])]
 
 
 def base_stats(values: pd.DataFrame) -> BaseStats:

@@ -37,6 +37,15 @@ MAX_FEATURES = 50
 MAX_FEATURE_NAME = 100
 #: A source column's key in a frame of canonical fields (no field name holds a colon).
 COLUMN_PREFIX = "column:"
+#: Kinds of features: numbers (scaled, maybe logged) and categories (one-hot encoded).
+KINDS: tuple[str, ...] = ("numeric", "categorical")
+#: How a categorical feature enters the distance (see custseg.cluster.features).
+ENCODINGS: tuple[str, ...] = ("onehot",)
+#: Most categories a categorical feature may have: each is a column of the clustering
+#: space, and a segment described by 10,000 postcodes is described by none.
+MAX_CATEGORIES = 100
+#: Longest category text a model keeps (longer cells are flagged, never cut).
+MAX_CATEGORY_LENGTH = 200
 
 
 def source_key(header: str) -> str:
@@ -50,6 +59,9 @@ class Feature:
 
     ``source`` is ``"column"`` (read from the input column ``column``, by its header as
     written) or ``"derived"`` (computed by ``expr``, canonical derivation text).
+    ``kind`` is ``"numeric"`` or ``"categorical"``: a categorical feature is always a
+    column, read as text trimmed of spaces and compared exactly (case included) with
+    ``categories``, the values seen at fit (sorted; empty until the fit has seen them).
     """
 
     name: str
@@ -61,10 +73,17 @@ class Feature:
     expr: str | None = None
     #: The smallest value the model reads (0 for a feature it takes the log of).
     min_value: float | None = None
+    kind: str = "numeric"
+    categories: tuple[str, ...] = ()
+    encoding: str | None = None
 
     @property
     def label(self) -> str:
         return self.name
+
+    @property
+    def categorical(self) -> bool:
+        return self.kind == "categorical"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +96,8 @@ class Feature:
             "column": self.column,
             "expr": self.expr,
             "min_value": self.min_value,
+            **({"kind": self.kind, "categories": list(self.categories),
+                "encoding": self.encoding} if self.categorical else {}),
         }
 
     @classmethod
@@ -88,6 +109,9 @@ class Feature:
             range=None if low_high is None else (float(low_high[0]), float(low_high[1])),
             column=data.get("column"), expr=data.get("expr"),
             min_value=None if data.get("min_value") is None else float(data["min_value"]),
+            kind=str(data.get("kind") or "numeric"),
+            categories=tuple(str(c) for c in data.get("categories") or ()),
+            encoding=None if data.get("encoding") is None else str(data["encoding"]),
         )
 
 
@@ -124,6 +148,20 @@ class InputSpec:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.extra)
+
+    @property
+    def numeric_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.extra if not f.categorical)
+
+    @property
+    def categorical_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.extra if f.categorical)
+
+    def with_categories(self, categories: Mapping[str, Sequence[str]]) -> InputSpec:
+        """The spec with the categories a fit saw, by feature name."""
+        return replace(self, extra=tuple(
+            replace(f, categories=tuple(categories[f.name])) if f.name in categories else f
+            for f in self.extra))
 
     @property
     def fit_date(self) -> datetime.date | None:
@@ -271,6 +309,7 @@ def resolve_features(
     transforms: Mapping[str, str] | None = None,
     ranges: Ranges | None = None,
     as_of: datetime.date | None = None,
+    categorical: Sequence[str] | str | None = None,
 ) -> tuple[tuple[str, ...] | None, InputSpec, dict[str, str]]:
     """The features a fit asks for, found in a table: ``(feature names, input spec,
     transforms by feature name)``.
@@ -280,6 +319,10 @@ def resolve_features(
     well-known field, or an input header as written, else after normalisation (a header
     the alias table gives to a field is that field). Anything else is refused, listing
     what can be chosen. ``None`` features (nothing asked) stay None: the caller's default.
+
+    ``categorical`` names input columns to cluster on as categories (one-hot encoded):
+    each becomes a :class:`Feature` of kind ``categorical`` in the spec (its categories
+    are learnt at fit), never one of the returned (numeric) feature names.
     """
     from custseg.table.derive import (
         MAX_LENGTH,
@@ -382,9 +425,35 @@ def resolve_features(
         raise ParameterError(
             "derived features need --features to say what to cluster on (name them there, "
             "with the other features)", parameter="derivations")
+    asked_categories = (split_features(categorical) if isinstance(categorical, str)
+                        else list(categorical or ()))
+    for item in asked_categories:
+        name, feature = find(item)
+        if name == "gender":
+            raise ParameterError(f"{shown(item)} is the table's gender column: switch gender "
+                                 "on to cluster on its categories", parameter="use_gender")
+        if feature is None or feature.source != "column":
+            what = ("a derived feature, which is a number" if feature is not None else
+                    f"the well-known numeric field {name}")
+            raise ParameterError(f"{shown(item)} cannot be a categorical feature: it is {what}.",
+                                 parameter="categorical")
+        if name in extra or name in (names or ()):
+            raise ParameterError(
+                f"{shown(name)} is named both as a feature and as a categorical feature; "
+                "name it once (as categorical, to cluster on its categories)",
+                parameter="categorical")
+        extra[name] = replace(feature, kind="categorical", encoding="onehot", unit="")
+    total = len(names if names is not None else ()) + len(asked_categories)
+    if total > MAX_FEATURES:
+        raise ParameterError(f"{total} features is more than the {MAX_FEATURES} a model "
+                             "clusters on; choose fewer.", parameter="categorical")
     chosen: dict[str, str] = {}
     for item, how in (transforms or {}).items():
-        name, _ = find(item)
+        name, found = find(item)
+        if found is not None and found.name in extra and extra[found.name].categorical:
+            raise ParameterError(f"{shown(name)} is categorical: its categories are one-hot "
+                                 "encoded, never transformed; leave out its transform.",
+                                 parameter="transforms")
         if name in chosen and chosen[name] != how:
             raise ParameterError(f"the feature {shown(name)} is given two transforms "
                                  f"({chosen[name]} and {how}); give one.",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from custseg.errors import SchemaError, shown
 from custseg.table.fields import GENDER, ID, INCOME, NUMERIC_FIELDS, UNITS, Ranges, fmt_number
@@ -322,6 +323,13 @@ def _check_features(
 
     for f in spec.extra:
         needed = f.name in required
+        if f.categorical:
+            key = source_key(f.column or f.name)
+            if key not in frame.columns:
+                raise SchemaError(f"no column {shown(f.column or f.name)} for the feature "
+                                  f"{shown(f.name)}.")
+            out[f.name] = _check_category(log, frame[key], f, needed, skip)
+            continue
         if f.source == "column":
             values = column(f.column or f.name, f.name, needed)
         else:
@@ -359,3 +367,52 @@ def _check_features(
                 values = np.where(outside, np.nan, values)
         out[f.name] = values
     return out
+
+
+def _check_category(log: _IssueLog, cells: pd.Series, feature, needed: bool,
+                    skip: np.ndarray) -> np.ndarray:
+    """A categorical feature's cells as text trimmed of spaces (None where unusable):
+    missing (blank or a missing marker), longer than a category may be, or, once the
+    model knows its categories, one it did not see at fit. Compared exactly, case
+    included: ``phd`` is not ``PhD`` (the message says which it knows)."""
+    import pyarrow.compute as pc
+
+    from custseg.table.parse import MISSING_MARKERS
+    from custseg.table.spec import MAX_CATEGORY_LENGTH
+
+    name = feature.name
+    trimmed = pc.utf8_trim_whitespace(to_arrow_text(cells))
+    marker = pc.is_in(pc.utf8_lower(trimmed), value_set=pa.array(sorted(MISSING_MARKERS)))
+    missing = pc.or_kleene(pc.is_null(trimmed), pc.fill_null(marker, False))
+    missing = np.asarray(pc.fill_null(missing, True).to_numpy(zero_copy_only=False), dtype=bool)
+    values = np.asarray(trimmed.to_pylist(), dtype=object)
+    values[missing] = None
+    log.add(missing, np.full(int(missing.sum()), f"{name}: missing", dtype=object),
+            f"{name} missing", invalid=needed, skip=skip)
+    lengths = np.asarray(pc.fill_null(pc.utf8_length(trimmed), 0).to_numpy(
+        zero_copy_only=False))
+    long = ~missing & (lengths > MAX_CATEGORY_LENGTH)
+    if long.any():
+        log.add(long, np.array([f"{name}: {shown(v)} has {len(v):,} characters, more than "
+                                f"the {MAX_CATEGORY_LENGTH} a category may have"
+                                for v in values[long]], dtype=object),
+                f"{name} too long", invalid=needed, skip=skip)
+        values[long] = None
+    if feature.categories:
+        seen = pc.is_in(trimmed, value_set=pa.array(list(feature.categories), type=pa.string()))
+        unseen = ~missing & ~long & ~np.asarray(
+            pc.fill_null(seen, False).to_numpy(zero_copy_only=False), dtype=bool)
+        if unseen.any():
+            listed = ", ".join(shown(c, 30) for c in feature.categories[:8]) + (
+                " …" if len(feature.categories) > 8 else "")
+            folded = {c.casefold(): c for c in feature.categories}
+            messages = []
+            for v in values[unseen]:
+                near = folded.get(str(v).casefold())
+                hint = f"; did you mean {shown(near)}? (case counts)" if near else ""
+                messages.append(f"{name}: {shown(v)} was not seen when the model was fitted "
+                                f"(it knows {listed}){hint}")
+            log.add(unseen, np.array(messages, dtype=object), f"{name} unseen category",
+                    invalid=needed, skip=skip)
+            values[unseen] = None
+    return values
