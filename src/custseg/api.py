@@ -82,6 +82,13 @@ def _with_read_settings(spec, table: CustomerTable, mapping: Mapping[str, str] |
     return replace(spec, mapping=kept, income_unit=unit) if kept or unit else spec
 
 
+def reading_notes(table: CustomerTable, config: ModelConfig) -> list[str]:
+    """What a fit's output must say about how ``table`` was read beyond its headers
+    (an income column read in dollars by its values)."""
+    note = _income_note(table.match, config.needs)  # as read, before the model's spec
+    return [note] if note else []
+
+
 def _income_note(match, needs: Sequence[str]) -> str | None:
     """What the output says about the income column's unit when no header said it."""
     if INCOME not in needs or INCOME not in match.fields:
@@ -279,8 +286,7 @@ def fit_table(table: CustomerTable, config: ModelConfig, rulebook: Rulebook | No
     model = fit_model(table.fields_frame(), config, rulebook or default_rulebook(),
                       validated=validated,
                       cells=profile_cells(table, config.spec.profile_by))
-    said = [n for n in (*notes, _income_note(table.expect(config.needs, config.spec).match,
-                                             config.needs)) if n]
+    said = [n for n in (*notes, *reading_notes(table, config)) if n]
     if said:
         model = replace(model, warnings=(*said, *model.warnings))
     if reference is not None:

@@ -105,10 +105,12 @@ def test_a_17_column_table_end_to_end(app, go, metrics, downloads):
 def test_a_mixed_table_with_dollar_incomes_and_dates(app, go, metrics, downloads, errors):
     data = marketing(N)
     upload(app, "marketing.tsv", csv(data, sep="\t"))
-    # incomes in dollars under a header with no unit: refused until the unit is stated
-    assert any("Income" in e for e in errors(app))
-    app.selectbox(key="income_unit").set_value("$ (dollars)").run()
+    # incomes in dollars under a header with no unit: read in dollars, and said
     assert not app.error, errors(app)
+    assert any("read as dollars and converted to k$" in unescape(w.value) for w in app.warning)
+    app.selectbox(key="income_unit").set_value("$ (dollars)").run()  # stating it: the same
+    assert not app.error, errors(app)
+    assert not any("read as dollars" in unescape(w.value) for w in app.warning)
     features = app.multiselect(key="features").value
     assert features[:2] == ["age", "annual_income"]  # age derived, Income a known field
     assert "total_spend" in features and "MntWines" not in features

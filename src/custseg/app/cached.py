@@ -139,8 +139,10 @@ def fitted(data: KeyedTable, config: ModelConfig, rules_toml: str | None) -> Seg
     if not config.spec.profile_by:
         config = replace(config, spec=replace(config.spec,
                                               profile_by=profile_columns(data.table)))
-    return fit_model(data.table.fields_frame(), config, book, validated=validated,
-                     cells=profile_cells(data.table, config.spec.profile_by))
+    model = fit_model(data.table.fields_frame(), config, book, validated=validated,
+                      cells=profile_cells(data.table, config.spec.profile_by))
+    notes = api.reading_notes(data.table, config)
+    return replace(model, warnings=(*notes, *model.warnings)) if notes else model
 
 
 @st.cache_data(max_entries=8, show_spinner="Assigning customers to the loaded model…",

@@ -130,8 +130,8 @@ def _reading_options(data: state.KeyedTable | None, expanded: bool) -> None:
         st.selectbox("Income unit", list(INCOME_UNITS), key="income_unit",
                      persist_state="session",
                      help="How the income column is written. From the file: the header's unit "
-                     "(k$ for 'Annual Income (k$)'), else k$; incomes mostly above 1,000 under a "
-                     "header with no unit are refused until you say.")
+                     "(k$ for 'Annual Income (k$)'), else k$ — but incomes mostly above 1,000 under "
+                     "a header with no unit are read as dollars, and said.")
         if data is not None:
             header = list(data.table.header)
             if st.session_state.get("id_column", AUTO_ID) not in [AUTO_ID, *header]:
