@@ -174,6 +174,46 @@ def test_a_bank_table_with_a_gender_select(app, go, metrics):
     assert app.session_state["_prediction"]["gender"] == "Male"
 
 
+@pytest.mark.parametrize("algorithm", ["kmeans", "kprototypes"])
+def test_a_bank_table_clustered_on_a_categorical_column(app, go, metrics, downloads,
+                                                        algorithm):
+    """Numbers and a category (Geography) chosen in the sidebar, K-Means on the one-hot
+    space or K-Prototypes; Predict gets a select of the categories seen; a batch row of
+    a country the model never saw comes back invalid, naming the column."""
+    upload(app, "bank.csv", csv(bank(N)))
+    picker = app.multiselect(key="categorical")
+    assert "Geography" in picker.options and "Surname" not in picker.options
+    assert "Gender" not in picker.options  # the gender switch's
+    app.multiselect(key="features").set_value(["age", "Balance", "CreditScore"]).run()
+    app.multiselect(key="categorical").set_value(["Geography"]).run()
+    app.selectbox(key="algorithm").set_value(algorithm).run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    model = model_of(app)
+    assert model.config.algorithm == algorithm
+    assert model.config.categorical == ("Geography",)
+    assert model.config.spec.get("Geography").categories == ("France", "Germany", "Spain")
+
+    go(app, "predict")
+    country = app.selectbox(key="predict_Geography")
+    assert country.options == ["France", "Germany", "Spain"]
+    country.set_value("Spain")
+    app.button[0].click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert any(s.name in unescape(metrics(app)["Segment"]) for s in model.segments)
+
+    go(app, "batch")
+    batch = bank(40, seed=5)
+    batch.loc[4, "Geography"] = "Italy"
+    app.file_uploader(key="batch_upload").upload("more.csv", csv(batch)).run()
+    assert not app.exception
+    scored = pd.read_csv(io.BytesIO(downloads["more_scored.csv"]), dtype=str,
+                         keep_default_na=False)
+    assert len(scored) == 40
+    assert scored.loc[4, "row_status"] == "invalid"
+    assert "Geography" in scored.loc[4, "row_issues"] and "Italy" in scored.loc[4, "row_issues"]
+    assert (scored.drop(index=4)["row_status"] == "ok").all()
+
+
 def test_an_unrecognised_id_column_is_mapped(app):
     data = credit_card(N).rename(columns={"CUST_ID": "Account"})
     upload(app, "accounts.csv", csv(data))

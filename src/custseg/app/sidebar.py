@@ -318,6 +318,7 @@ def _controls(data: state.KeyedTable, inspection, formats: dict[str, str]) -> Mo
     if not features:
         st.warning("Choose at least one feature to cluster on.", icon=":material/warning:")
         return None
+    categorical = _categorical_picker(table, inspection, features)
     has_gender = GENDER in table.match.fields
     use_gender = st.toggle(
         "Use gender", key="use_gender", disabled=not has_gender,
@@ -346,6 +347,7 @@ def _controls(data: state.KeyedTable, inspection, formats: dict[str, str]) -> Mo
     derive = chosen_derivations(lines, features)
     asked = {
         "features": list(features), "derive": list(derive), **settings,
+        "categorical": categorical or None,
         "date_formats": formats_read(derive, formats, table.header),
         "algorithm": algorithm, "params": params, "use_gender": use_gender,
         "n_neighbors": int(n_neighbors), "sample_size": int(sample) if sample else None,
@@ -353,6 +355,31 @@ def _controls(data: state.KeyedTable, inspection, formats: dict[str, str]) -> Mo
         "stability_resamples": 0,  # measured on demand in the Model Lab, not on every move
     }
     return cached.fit_config(data, json.dumps(asked, sort_keys=True))
+
+
+def _categorical_picker(table, inspection, features) -> list[str]:
+    """The categorical columns to cluster on beside the features: the table's categorical
+    and 0/1 columns of at most :data:`MAX_CATEGORIES` values, but the gender column (its
+    own switch) and columns already chosen as features."""
+    from custseg.table.spec import MAX_CATEGORIES
+
+    gender = table.match.source(GENDER) if GENDER in table.match.fields else None
+    options = [c.name for c in inspection.columns
+               if c.kind in ("categorical", "flag") and 1 < c.distinct <= MAX_CATEGORIES
+               and c.name != gender and c.name not in features]
+    current = st.session_state.get("categorical") or []
+    if any(c not in options for c in current):
+        st.session_state["categorical"] = [c for c in current if c in options]
+    if not options:
+        return []
+    return list(st.multiselect(
+        "Categorical columns", options, key="categorical", persist_state="session",
+        placeholder="None: numbers only",
+        help="Columns of categories to cluster on too (Geography, Education…): each is "
+        "one-hot encoded and weighs as much as one numeric feature. K-Prototypes is made "
+        "for numbers and categories together. A category not seen here makes a scored "
+        "row invalid.",
+    ))
 
 
 def _feature_settings(features, choices: dict[str, FeatureChoice], derived: set[str],
@@ -435,6 +462,7 @@ def restore_controls(model: SegmentationModel, table_key: str) -> None:
     cfg = model.config
     st.session_state[FEATURES_FOR] = table_key
     st.session_state["features"] = list(cfg.features)
+    st.session_state["categorical"] = list(cfg.categorical)
     st.session_state["derivations"] = "\n".join(
         f"{f.name} = {f.expr}" for f in cfg.spec.extra if f.source == "derived")
     for feature in cfg.spec.extra:
