@@ -79,12 +79,13 @@ def test_score_and_predict_read_incomes_as_the_model_did(fitted, capsys, tmp_pat
             "If they are thousands of dollars, state the unit 'k$'") in err.splitlines()
     one = json.loads(run(capsys, "predict", model, "--value", "Income=800", "--value", "Age=30",
                          "--value", "Spending Score=50", "--json")[1])
-    by_field = json.loads(run(capsys, "predict", model, "--value", "annual_income=800",
+    by_field = json.loads(run(capsys, "predict", model, "--value", "annual_income=0.8",
                               "--value", "Age=30", "--value", "Spending Score=50",
                               "--json")[1])
     by_flag = json.loads(run(capsys, "predict", model, "--annual-income", "0.8", "--age", "30",
                              "--spending-score", "50", "--json")[1])
-    assert one == by_field == by_flag  # --value as in the file ($); the flag in k$
+    # a header as in the file ($); the field by its name, or its flag, in k$
+    assert one == by_field == by_flag
     few_scored = pd.read_csv(tmp_path / "few_scored.csv")
     assert few_scored["segment_id"].iloc[0] == one["segment_id"]
     # a header that names its unit wins over the model's

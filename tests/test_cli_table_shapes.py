@@ -114,9 +114,9 @@ def test_predict_takes_the_fitted_files_columns(shape, capsys):
     row = frame.iloc[50]
     for column in input_names(fitted):
         header = column if column in frame.columns else fitted.config.spec.mapping.get(column)
-        if header is None:  # a well-known field found through the alias table
-            header = match_headers(tuple(frame.columns)).source(column)
-        values += ["--value", f"{column}={row[header]}"]
+        if header is None:  # a well-known field found through the alias table: by the
+            header = match_headers(tuple(frame.columns)).source(column)  # file's header
+        values += ["--value", f"{header}={row[header]}"]
     code, out, err = run(capsys, "predict", model, *values, "--json")
     assert code == 0, err
     result = json.loads(out)

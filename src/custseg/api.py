@@ -429,9 +429,10 @@ def _customer_frame(model: SegmentationModel, *, age: float | None,
     income is in; refused, naming them, when a value the model needs is not given or one
     is given twice.
 
-    The ``annual_income`` keyword is in k$; an income among ``values`` is as the fitted
-    file wrote it: in the unit its header names ("Annual Income ($)"), else in the unit
-    the model read that file's incomes in."""
+    An income by the field's name (the ``annual_income`` keyword, or ``annual_income``
+    among ``values``) is in k$, the field's unit; one by a header is as the fitted file
+    wrote it: in the unit the header names ("Annual Income ($)"), else in the unit the
+    model read that file's incomes in."""
     row: dict[str, Any] = {"age": age, "annual_income": annual_income,
                            "spending_score": spending_score}
     if gender is not None:
@@ -444,7 +445,7 @@ def _customer_frame(model: SegmentationModel, *, age: float | None,
         if key in row and row[key] is not None:
             raise CustsegError(f"{target} is given twice; give it once.")
         row[key] = value
-        if target == INCOME and kind == "field":
+        if target == INCOME and kind == "field" and name != INCOME:
             named = match_headers((str(name),))
             unit = (named.income_unit if named.income_unit_source == "header"
                     else spec.income_unit or unit)

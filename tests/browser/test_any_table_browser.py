@@ -134,10 +134,16 @@ def test_a_mixed_table_in_the_browser(marketing_server, page, shots, files):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(marketing_server)
     wait_ready(page)
-    # dollar incomes under a bare "Income" header: refused until the unit is stated
-    page.get_by_text("looks like dollars").first.wait_for()
-    page.screenshot(path=shots / "any-marketing-income-refused.png", full_page=True)
-    choose(page, "Income unit", "$ (dollars)", sidebar(page))
+    # dollar incomes under a bare "Income" header: read in dollars, and said
+    page.get_by_text("read as dollars and converted to k$").first.wait_for()
+    wait_ready(page)
+    page.screenshot(path=shots / "any-marketing-income-read.png", full_page=True)
+    page.get_by_role("heading", name="Customer segments").wait_for()
+    # and clustered on a categorical column too
+    choose(page, "Categorical columns", "Education", sidebar(page))
+    page.keyboard.press("Escape")  # close the multiselect's list
+    wait_ready(page)
+    page.screenshot(path=shots / "any-marketing-categorical.png", full_page=True)
     page.get_by_role("heading", name="Customer segments").wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
     wait_ready(page)
@@ -157,6 +163,7 @@ def test_a_mixed_table_in_the_browser(marketing_server, page, shots, files):
     main = page.get_by_test_id("stMain")
     main.get_by_label("Year_Birth (year)", exact=True).fill("1990")
     main.get_by_label("Dt_Customer", exact=True).fill("15-06-2013")
+    choose(page, "Education", "PhD", main)
     main.get_by_role("button", name="Predict").click()
     page.get_by_text("Against the segment's averages").wait_for()
     wait_ready(page)
