@@ -167,3 +167,101 @@ def test_a_mall_model_scoring_a_file_in_dollars_reads_dollars_and_says_so(tmp_pa
     assert same[0] == 0 and "warning" not in same[2]
     a, b = pd.read_csv(tmp_path / "s.csv"), pd.read_csv(tmp_path / "t.csv")
     assert (a["segment_id"] == b["segment_id"]).all()
+
+
+# ---- the adversary's findings on the income unit and the kept mapping
+
+
+def test_only_the_mappings_of_fields_the_model_reads_are_kept(tmp_path, capsys):
+    data = tmp_path / "c.csv"
+    frame = customers(dollars=False)
+    frame.insert(0, "Cust", range(len(frame)))
+    frame.insert(1, "Sex", "Male")
+    frame.to_csv(data, index=False)
+    model = tmp_path / "m.custseg"
+    code, _, err = run(capsys, "fit", data, "-o", model, "--map", "customer_id=Cust",
+                       "--map", "gender=Sex")
+    assert code == 0, err
+    assert dict(load_model(model).config.spec.mapping) == {}  # neither is clustered on
+    plain = tmp_path / "plain.csv"
+    customers(dollars=False).to_csv(plain, index=False)  # no Cust, no Sex
+    code, _, err = run(capsys, "score", model, plain, "-o", tmp_path / "s.csv")
+    assert code == 0, err
+
+
+def test_compare_refuses_two_models_reading_a_field_from_different_columns(tmp_path, capsys):
+    frame = customers(dollars=False).rename(columns={"Income": "Revenue"})
+    frame["Salary"] = frame["Revenue"][::-1].to_numpy()
+    data = tmp_path / "c.csv"
+    frame.to_csv(data, index=False)
+    old, new = tmp_path / "old.custseg", tmp_path / "new.custseg"
+    assert run(capsys, "fit", data, "-o", old, "--map", "annual_income=Revenue")[0] == 0
+    assert run(capsys, "fit", data, "-o", new, "--map", "annual_income=Salary")[0] == 0
+    code, _, err = run(capsys, "compare", old, new, "--data", data)
+    assert one_error_line(code, err) == (
+        "error: the two models read annual_income from different columns ('Revenue' and "
+        "'Salary'); say which column this table holds it in (--map annual_income=\"COLUMN\")")
+    code, _, err = run(capsys, "compare", old, new, "--data", data, "--map",
+                       "annual_income=Revenue")
+    assert code == 0, err
+
+
+def test_a_header_a_model_cannot_keep_is_mapped_again_when_scoring(tmp_path, capsys):
+    long = "Income " + "x" * 150
+    frame = customers(dollars=False).rename(columns={"Income": long})
+    data = tmp_path / "c.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "m.custseg"
+    code, _, err = run(capsys, "fit", data, "-o", model, "--map", f"annual_income={long}")
+    assert code == 0, err
+    assert dict(load_model(model).config.spec.mapping) == {}
+    code, _, err = run(capsys, "score", model, data, "-o", tmp_path / "s.csv", "--map",
+                       f"annual_income={long}")
+    assert code == 0, err
+
+
+def test_a_mapping_given_when_scoring_overrides_one_field_of_the_models(tmp_path, capsys):
+    frame = customers(dollars=False).rename(columns={"Income": "Revenue"})
+    data = tmp_path / "c.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "m.custseg"
+    assert run(capsys, "fit", data, "-o", model, "--map", "annual_income=Revenue")[0] == 0
+    other = tmp_path / "o.csv"
+    frame.rename(columns={"Age": "Years"}).to_csv(other, index=False)
+    code, _, err = run(capsys, "score", model, other, "-o", tmp_path / "s.csv", "--map",
+                       "age=Years")
+    assert code == 0, err
+    assert (pd.read_csv(tmp_path / "s.csv")["row_status"] == "ok").all()
+
+
+def test_money_cells_leave_the_unit_to_the_bare_numbers(tmp_path, capsys):
+    """60% of cells "$54,000" (dollars whatever the column's unit), 40% bare 2,000–8,000:
+    the bare numbers are dollars too, never 2,000–8,000 k$."""
+    rng = np.random.default_rng(3)
+    n = 200
+    income = [f"${v:,}" if i % 5 < 3 else str(v)
+              for i, v in enumerate(rng.integers(20, 120, n) * 1_000)]
+    frame = pd.DataFrame({"Age": rng.integers(18, 70, n), "Income": income,
+                          "Spending Score": rng.integers(1, 100, n)})
+    data = tmp_path / "c.csv"
+    frame.to_csv(data, index=False)
+    code, out, err = run(capsys, "fit", data, "-o", tmp_path / "m.custseg", "--json")
+    assert code == 0, err
+    assert NOTE in err.splitlines()
+    means = [s["means"]["annual_income"] for s in json.loads(out)["segments"]]
+    assert all(20 <= m <= 120 for m in means), means
+
+
+def test_a_header_stating_dollars_is_kept_for_values_as_the_file_wrote_them(tmp_path, capsys):
+    frame = customers().rename(columns={"Income": "Annual Income ($)"})
+    data = tmp_path / "c.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "m.custseg"
+    assert run(capsys, "fit", data, "-o", model)[0] == 0
+    assert load_model(model).config.spec.income_unit == "$"
+    as_file = json.loads(run(capsys, "predict", model, "--value", "Annual Income ($)=110000",
+                             "--value", "Age=40", "--value", "Spending Score=80",
+                             "--json")[1])
+    by_field = json.loads(run(capsys, "predict", model, "--annual-income", "110", "--age",
+                              "40", "--spending-score", "80", "--json")[1])
+    assert as_file == by_field

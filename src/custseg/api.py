@@ -76,9 +76,13 @@ def _with_read_settings(spec, table: CustomerTable, mapping: Mapping[str, str] |
     the values, so that scoring a table of the same columns needs neither again."""
     match = table.match
     needs = set(names or NUMERIC_FIELDS) | ({GENDER} if use_gender else set())
-    kept = {f: str(h) for f, h in (mapping or {}).items() if f in match.fields}
+    kept = {f: str(h) for f, h in (mapping or {}).items()
+            if f in match.fields and f in needs and storable_header(str(h))}
+    # the unit the fit read incomes in, unless it was the default k$: stated, told by
+    # the values, or named by the header ("Annual Income ($)")
     unit = (match.income_unit if INCOME in needs and INCOME in match.fields
-            and match.income_unit_source in ("given", "values") else None)
+            and (match.income_unit_source in ("given", "values") or match.income_unit == "$")
+            else None)
     return replace(spec, mapping=kept, income_unit=unit) if kept or unit else spec
 
 
@@ -89,6 +93,15 @@ def reading_notes(table: CustomerTable, config: ModelConfig) -> list[str]:
     return [note] if note else []
 
 
+def storable_header(header: str) -> bool:
+    """Whether a model file can keep ``header`` (as a mapping's column): the model
+    schema's text rule for feature names."""
+    from custseg.table.spec import MAX_FEATURE_NAME
+    from custseg.table.text import text_problem
+
+    return text_problem(header, MAX_FEATURE_NAME, empty=False) is None
+
+
 def _income_note(match, needs: Sequence[str]) -> str | None:
     """What the output says about the income column's unit when no header said it."""
     if INCOME not in needs or INCOME not in match.fields:
@@ -97,9 +110,9 @@ def _income_note(match, needs: Sequence[str]) -> str | None:
 
 
 def model_mapping(model: SegmentationModel, mapping: Mapping[str, str] | None) -> dict[str, str]:
-    """The mapping to read a table for ``model`` with: the one given, else the one the
-    model was fitted with."""
-    return dict(mapping) if mapping else dict(model.config.spec.mapping)
+    """The mapping to read a table for ``model`` with: the one the model was fitted
+    with, each field given in ``mapping`` taking its own column instead."""
+    return {**model.config.spec.mapping, **(mapping or {})}
 
 
 def _auto_features(table: CustomerTable, features: Sequence[str] | str | None,

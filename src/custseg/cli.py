@@ -253,9 +253,17 @@ def _read(data: Path, map_: list[str] | None, income_unit: str | None,
     columns mapped as they were fitted when no ``--map`` is given."""
     from custseg.io.source import read_table
 
-    mapping = _parse_mapping(map_)
-    if not mapping:
-        mapping = {f: h for m in models for f, h in m.config.spec.mapping.items()} or None
+    given = _parse_mapping(map_) or {}
+    kept: dict[str, str] = {}
+    for m in models:
+        for field_, header in m.config.spec.mapping.items():
+            if field_ not in given and kept.get(field_, header) != header:
+                raise ParameterError(
+                    f"the two models read {field_} from different columns "
+                    f"({shown(kept[field_], 40)} and {shown(header, 40)}); say which column "
+                    "this table holds it in", parameter="mapping", key=field_)
+            kept[field_] = header
+    mapping = {**kept, **given} or None
     return read_table(_input_path(data), mapping=mapping,
                       income_unit=income_unit, limits=_limits(max_decompressed_mb, max_rows))
 

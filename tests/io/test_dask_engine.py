@@ -112,3 +112,30 @@ def test_cli_dask(files, tmp_path, capsys):
     assert code == 0, err
     assert "scored 3,000 rows (2 invalid" in err
     assert len(list((tmp_path / "out").iterdir())) == 3
+
+
+def test_parquet_parts_of_different_types_give_one_readable_output(files, tmp_path):
+    """Two Parquet parts whose Note column is int32 in one and text in the other: the
+    output folder's parts share one schema (text), so it reads back as one table; a
+    warning all parts give (incomes read in dollars) is said once."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from custseg.io.dask_engine import score_dask
+
+    _, model = files
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i, note in enumerate([pa.array([1, 2, 3] * 10, pa.int32()), pa.array(["x"] * 30)]):
+        pq.write_table(pa.table({
+            "Age": pa.array([30 + j for j in range(30)]),
+            "Income": pa.array([40_000 + 1_000 * j for j in range(30)]),
+            "Spending Score": pa.array([j + 1 for j in range(30)]),
+            "Note": note}), parts / f"p{i}.parquet")
+    out = tmp_path / "out.parquet"
+    report = score_dask(model, parts, out)
+    assert report.n_rows == 60
+    back = pq.read_table(out)
+    assert back.num_rows == 60 and back.column("Note").type == pa.string()
+    said = [w for w in report.warnings if "read as dollars" in w]
+    assert len(said) == 1, report.warnings

@@ -400,7 +400,7 @@ def score_dask(
     started = time.perf_counter()
     files = expand_inputs(inputs)
     out, fmt = _output_folder(output)
-    options = {"mapping": dict(mapping or model.config.spec.mapping) or None,
+    options = {"mapping": {**model.config.spec.mapping, **(mapping or {})} or None,
                "income_unit": income_unit,
                "limits": limits or ReadLimits(), "batch_rows": batch_rows,
                "needs": model.encoding.needs, "spec": model.config.spec}
@@ -557,5 +557,6 @@ def _merge(report: ScoreReport, part: dict[str, Any]) -> None:
     report.n_atypical += part["n_atypical"]
     report.reasons.update(part["reasons"])
     report.notes.update(part["notes"])
-    report.warnings.extend(part["warnings"])
+    # each part says what it read alike (an income read in dollars): once is enough
+    report.warnings.extend(w for w in part["warnings"] if w not in report.warnings)
     report.segments.update({int(k): v for k, v in part["segments"].items()})

@@ -41,9 +41,10 @@ from custseg.io.outputs import atomic_path, check_output_path
 from custseg.model.segmentation import SegmentationModel
 
 FORMAT = "custseg-model"
-FORMAT_VERSION = 2
-#: Versions read: 1 (the well-known fields only) is migrated on read (see _migrate).
-READS_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+#: Versions read: 1 (the well-known fields only) is migrated on read (see _migrate); 2
+#: (other features, no categorical ones, no mapping or income unit kept) reads as 3.
+READS_VERSIONS = (1, 2, 3)
 MEMBERS = ("manifest.json", "model.json", "arrays.npz")
 #: Largest model file: its members' declared sizes (see model_schema.MEMBER_LIMITS),
 #: stored uncompressed, with room for the archive's own records.

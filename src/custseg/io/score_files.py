@@ -240,13 +240,13 @@ def score_file(
     started = time.perf_counter()
     fmt = output_format(output_path)
     target = check_output_path(output_path, input_path, kind="table", force=force)
-    source = TableSource(input_path, mapping=mapping or dict(model.config.spec.mapping),
+    source = TableSource(input_path, mapping={**model.config.spec.mapping, **(mapping or {})},
                          income_unit=income_unit, limits=limits)
     report = ScoreReport(output=str(target))
     try:
         with atomic_path(target) as tmp:
             write_scored(model, source, tmp, fmt, report, batch_rows=batch_rows,
-                         progress=progress)
+                         progress=progress, typed=True)
     finally:
         source.close()
     report.seconds = time.perf_counter() - started
@@ -282,9 +282,12 @@ def write_scored(
     progress: Progress | None = None,
     facts: Scan | None = None,
     empty_ok: bool = False,
+    typed: bool = False,
 ) -> None:
     """Stream ``source`` through ``model`` into ``path``, adding to ``report``
-    (``empty_ok``: see :func:`score_batches`)."""
+    (``empty_ok``: see :func:`score_batches`). With ``typed``, a Parquet output keeps a
+    Parquet input's column types (one file: the parts of a Dask output share one
+    schema, text)."""
     header = _output_header(source.header)
     if facts is None:
         source.expect(model.encoding.needs, model.config.spec)
@@ -298,7 +301,8 @@ def write_scored(
             empty_ok=empty_ok,
         ):
             # Parquet to Parquet: the input columns keep their types (text otherwise)
-            data = batch.typed if fmt == "parquet" and batch.typed is not None else batch.data
+            data = (batch.typed if typed and fmt == "parquet" and batch.typed is not None
+                    else batch.data)
             writer.write(scored_table(data, header, scored.columns))
             report.add(scored)
 

@@ -195,7 +195,9 @@ class NumberFormat:
                 values = values.to_pandas()
             counts = []
             for mixed in (None, found.get(INCOME, "mixed")):
-                parsed = parse_numbers(values, decimal=decimal, money_unit="k$", mixed=mixed)
+                # bare numbers only: the unit is theirs to tell ("$54,000" is dollars
+                # whatever the column's unit, and is left out)
+                parsed = parse_numbers(values, decimal=decimal, mixed=mixed)
                 usable = parsed.values[np.isfinite(parsed.values)]
                 counts += [len(usable), int(np.count_nonzero(usable > DOLLAR_INCOME_K))]
             incomes = tuple(a + b for a, b in zip(incomes, counts, strict=True))
