@@ -142,14 +142,14 @@ def test_hostile_rulebooks_are_refused_up_front(capsys, files, name):
 
 def test_a_rulebook_whose_names_collide_still_gives_a_loadable_model(capsys, files):
     """Every rule named alike, a rule named like a numbered duplicate, the outliers named
-    like a segment: the fit names every segment uniquely and the model loads."""
+    like a numbered duplicate: the fit names every segment uniquely and the model loads."""
     from custseg.io.rulebooks import default_rulebook
 
     folder, _ = files
     book = default_rulebook().to_dict()
     for i, rule in enumerate(book["rules"]):
         rule["name"] = "Same (2)" if i % 7 == 3 else "Same"
-    book["outliers"]["name"] = "Same"
+    book["outliers"]["name"] = "Same (3)"  # like a numbered duplicate (never "Same")
     book["modifiers"] = {"age": {"low": "Same", "high": "Same"}}
     import tomli_w
 

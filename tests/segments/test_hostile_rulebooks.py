@@ -82,12 +82,14 @@ def test_names_stay_unique_when_rules_collide():
     assert names == {0: "X · High Age", 1: "X", 2: "X (2)", -1: "X (3)"}
 
 
-def test_a_segment_named_like_the_outliers_is_renamed():
-    book = Rulebook.from_dict({"rules": [{"name": "Outliers", "when": {"age": "mid"},
-                                          "strategy": "s"}]})
-    drafts = [_draft(0, "mid"), _draft(-1, "mid")]
-    names = {i: v["name"] for i, v in _name_segments(drafts, ["age"], book).items()}
-    assert names == {0: "Outliers (2)", -1: "Outliers"}
+@pytest.mark.parametrize("rule, outliers", [("Outliers", "Outliers"), ("Champions", " champions")])
+def test_a_rule_named_like_the_outliers_is_refused(rule, outliers):
+    """Noise and a segment of customers must never look alike (the adversary had every
+    K-Means segment named "Outliers · …", and HDBSCAN's noise named "Champions")."""
+    with pytest.raises(RulebookError, match=r"rules\[0\] is named '.*', the name of the "
+                       "outliers; give the rule, or the outliers, another name"):
+        Rulebook.from_dict({"rules": [{"name": rule, "when": {"age": "mid"}, "strategy": "s"}],
+                            "outliers": {"name": outliers}})
 
 
 def test_modifiers_that_recreate_a_name_are_numbered():

@@ -29,7 +29,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from custseg.cluster.labels import NOISE, outliers_last
-from custseg.errors import CustsegError
+from custseg.errors import CustsegError, shown
 from custseg.segments.categories import category_fact, category_profiles, over_represented
 from custseg.segments.schema import MAX_RULEBOOK_CHARS, RulebookDoc, problem_text
 from custseg.table.fields import AGE, GENDER, ID, NUMERIC_FIELDS, fmt_number
@@ -102,6 +102,11 @@ class Rulebook:
             doc = RulebookDoc.model_validate(data)
         except ValidationError as exc:
             raise RulebookError(f"the rulebook's {problem_text(exc)}.") from None
+        for i, rule in enumerate(doc.rules):  # noise and a segment must not look alike
+            if rule.name.strip().casefold() == doc.outliers.name.strip().casefold():
+                raise RulebookError(
+                    f"the rulebook's rules[{i}] is named {shown(rule.name, 60)}, the name of "
+                    "the outliers; give the rule, or the outliers, another name.")
         for i, r in enumerate(doc.rules):
             roles = [rule_role(k) for k in r.when]
             twice = next((k for k in r.when if roles.count(rule_role(k)) > 1), None)

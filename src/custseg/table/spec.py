@@ -233,8 +233,10 @@ def range_of(name: str, ranges: Ranges, spec: InputSpec | None = None) -> tuple[
 
 def with_unit(name: str, spec: InputSpec | None = None) -> str:
     """``"Age (years)"``, ``"MntWines ($)"``, or the label alone when there is no unit."""
-    unit = unit_of(name, spec)
-    return f"{label_of(name)} ({unit})" if unit else label_of(name)
+    unit, label = unit_of(name, spec), label_of(name)
+    if not unit or label.casefold().endswith(f"({unit})".casefold()):
+        return label  # "Recency (days)" says its unit already
+    return f"{label} ({unit})"
 
 
 def skew(values: np.ndarray) -> float | None:
