@@ -127,3 +127,19 @@ def test_segments_sharing_a_rule_name_are_told_apart_by_their_strongest_trait():
                      1: "Need Attention · High Teenhome",
                      2: "Need Attention · Low Teenhome",
                      3: "Need Attention · Low Teenhome (2)"}  # identical: numbered
+
+
+def test_a_segment_no_rule_names_is_described_by_its_traits():
+    from custseg.table.spec import Feature, InputSpec
+
+    spec = InputSpec(extra=tuple(Feature(c, "column", column=c) for c in ("CASH", "BUYS")))
+    drafts = [{"id": 0, "levels": {"CASH": "high", "BUYS": "low"}},
+              {"id": 1, "levels": {"CASH": "mid", "BUYS": "mid"}}]
+    ranks = {0: {"CASH": 0.9, "BUYS": 0.2}, 1: {"CASH": 0.5, "BUYS": 0.5}}
+    out = _name_segments(drafts, ["CASH", "BUYS"], Rulebook.from_dict({}), ranks, spec)
+    assert out[0]["name"] == "High CASH · Low BUYS"
+    assert out[0]["description"] == ("High CASH and low BUYS compared with the whole base "
+                                      "(no naming rule covers these columns).")
+    assert out[1]["description"] == ("Close to the average customer on every feature (no "
+                                      "naming rule covers these columns).")
+    assert "test it on a sample" in out[0]["strategy"]

@@ -386,8 +386,10 @@ def _name_segments(
         if rule is None:
             out[d["id"]] = {
                 "name": _generic_name(d, features, rulebook, ranks.get(d["id"], {})),
-                "description": "No naming rule matched this combination of levels.",
-                "strategy": "Review this segment's profile before targeting it.",
+                "description": _trait_description(d, features, ranks.get(d["id"], {}), worded),
+                "strategy": ("Build the offer on what sets these customers apart (their "
+                             "strongest traits above) and test it on a sample of the "
+                             "segment before a full campaign."),
             }
         else:
             out[d["id"]] = {"name": rule.name, "description": rule.description,
@@ -399,6 +401,21 @@ def _name_segments(
 def _rank_of_level(level: str) -> float:
     """A mid-rank inside ``level``'s third (for callers that give levels without ranks)."""
     return {"low": 1 / 6, "high": 5 / 6}.get(level, 0.5)
+
+
+def _trait_description(d: Mapping[str, Any], features: Sequence[str],
+                       rank: Mapping[str, float], worded: bool) -> str:
+    """What a segment no rule names is like: its strongest traits against everyone
+    ("High PURCHASES_TRX and low CASH_ADVANCE compared with the whole base")."""
+    strongest = [f for f in sorted(features, key=lambda f: -abs(rank.get(f, 0.5) - 0.5))
+                 if d["levels"].get(f, "mid") != "mid"][:3]
+    why = ("no naming rule covers these columns" if not worded
+           else "no naming rule matched this combination of levels")
+    if not strongest:
+        return f"Close to the average customer on every feature ({why})."
+    traits = [f"{d['levels'][f]} {label_of(f)}" for f in strongest]
+    text = ", ".join(traits[:-1]) + (" and " if len(traits) > 1 else "") + traits[-1]
+    return f"{text[:1].upper()}{text[1:]} compared with the whole base ({why})."
 
 
 def _generic_name(d: Mapping[str, Any], features: Sequence[str], rulebook: Rulebook,
