@@ -491,7 +491,8 @@ def _facts(d: Mapping[str, Any], base: BaseStats, features: Sequence[str],
         )
     # the over-represented categories (a rare value never: see over_represented) keep
     # their place within the model's 20 facts
-    said = [category_fact(c, e) for c, e in over_represented(d.get("categories", {}), d["size"])]
+    said = [category_fact(c, e, base.categories)
+            for c, e in over_represented(d.get("categories", {}), d["size"])]
     return tuple(facts[:MAX_FACTS - len(said)] + said)
 
 
