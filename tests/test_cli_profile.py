@@ -215,3 +215,60 @@ def test_an_older_model_file_without_the_new_fields_still_loads(mall_path, tmp_p
     assert code == 0, err
     segment = strict_json(out)["segments"][0]
     assert segment["medians"] == {} and segment["categories"] == {}
+
+
+def _mall_like(n: int = 200, seed: int = 3):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"Age": rng.integers(18, 70, n),
+                         "Annual Income (k$)": rng.integers(15, 140, n),
+                         "Spending Score (1-100)": rng.integers(1, 100, n)}), rng
+
+
+@pytest.mark.parametrize(("header", "words"), [
+    (" ", "must not be blank"),
+    ("\x1b[31mred", "U+001B"),
+    ("x\u202ey", "U+202E"),
+    ("h" * 101, "101 characters long"),
+])
+def test_a_header_a_model_cannot_hold_is_skipped_by_default_and_refused_when_asked(
+        tmp_path, capsys, header, words):
+    frame, rng = _mall_like()
+    frame[header] = rng.choice(["p", "q"], len(frame))
+    frame["Plan"] = rng.choice(["a", "b"], len(frame))
+    data = tmp_path / "t.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "m.custseg"
+    code, _, err = run(capsys, "fit", data, "-o", model)
+    assert code == 0, err
+    assert load_model(model).config.spec.profile_by == ("Plan",)
+    warned = [line for line in err.splitlines() if line.startswith("warning: not profiled")]
+    assert len(warned) == 1 and words in warned[0], err
+    if not header.strip():
+        return  # a blank --profile-by names no column (it profiles by none)
+    code, _, err = run(capsys, "fit", data, "-o", tmp_path / "m2", "--profile-by", header)
+    line = one_error_line(code, err)
+    assert "cannot profile by" in line and words in line and "--profile-by" in line
+
+
+def test_columns_beyond_the_bound_are_left_out_with_a_warning_and_inspect_agrees(
+        tmp_path, capsys):
+    frame, rng = _mall_like()
+    for i in range(25):
+        frame[f"cat{i}"] = rng.choice(["a", "b", "c"], len(frame))
+    frame["long"] = rng.choice(["x" * 201, "y"], len(frame))  # values too long to profile
+    data = tmp_path / "t.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "m.custseg"
+    code, _, err = run(capsys, "fit", data, "-o", model)
+    assert code == 0, err
+    taken = tuple(f"cat{i}" for i in range(20))
+    assert load_model(model).config.spec.profile_by == taken
+    assert ("warning: 25 columns could be profiled by; profiled by the first 20, 5 left out "
+            "('cat20', 'cat21', 'cat22', 'cat23', 'cat24'); choose them with --profile-by"
+            ) in err
+    code, out, err = run(capsys, "inspect", data, "--json")
+    assert code == 0, err
+    assert tuple(strict_json(out)["profile_by"]) == taken
