@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import one_error_line, run
-from hostile_models import forge, set_field
+from hostile_models import PROFILES, forge, set_field
 from inspect_tables import credit_card, marketing, rfm
 
 from custseg.io.model_files import load_model
@@ -272,3 +272,15 @@ def test_columns_beyond_the_bound_are_left_out_with_a_warning_and_inspect_agrees
     code, out, err = run(capsys, "inspect", data, "--json")
     assert code == 0, err
     assert tuple(strict_json(out)["profile_by"]) == taken
+
+
+@pytest.mark.parametrize(("case", "change", "words"), PROFILES, ids=[c[0] for c in PROFILES])
+def test_forged_category_fields_are_refused(marketing_fit, tmp_path, capsys, case, change,
+                                            words):
+    path, _ = marketing_fit
+    bad = tmp_path / f"{case}.custseg"
+    bad.write_bytes(forge(path.read_bytes(), change))
+    for command in (["profile", bad], ["report", bad, "-o", tmp_path / "r.html"]):
+        code, out, err = run(capsys, *command)
+        assert words in one_error_line(code, err)
+        assert out == ""
