@@ -284,3 +284,38 @@ def test_forged_category_fields_are_refused(marketing_fit, tmp_path, capsys, cas
         code, out, err = run(capsys, *command)
         assert words in one_error_line(code, err)
         assert out == ""
+
+
+def test_report_data_says_which_profiled_columns_it_could_not_profile_by(
+        marketing_fit, marketing_tsv, tmp_path, capsys):
+    import pandas as pd
+
+    path, _ = marketing_fit
+    frame = pd.read_csv(marketing_tsv, sep="\t").drop(columns=["Education"])
+    frame["Response"] = [f"r{i % 30}" for i in range(len(frame))]
+    data = tmp_path / "new.tsv"
+    frame.to_csv(data, sep="\t", index=False)
+    report = tmp_path / "r.html"
+    code, _, err = run(capsys, "report", path, "-o", report, "--data", data,
+                       "--income-unit", "$")
+    assert code == 0, err
+    html = report.read_text()
+    assert ("Not profiled by, in this data: &#x27;Education&#x27; (not in the data); "
+            "&#x27;Response&#x27; (it has 30 distinct values; custseg profiles by columns of "
+            "at most 20).") in html
+    assert "<td>Graduation</td>" not in html and "<td>Married</td>" in html
+
+
+def test_the_report_shows_control_characters_in_values_as_escapes(tmp_path, capsys):
+    frame, rng = _mall_like()
+    frame["Plan"] = rng.choice(["\x1b[31mred", "b\x07ell", "x\u202ey<b>"], len(frame))
+    data = tmp_path / "t.csv"
+    frame.to_csv(data, index=False)
+    model, report = tmp_path / "m.custseg", tmp_path / "r.html"
+    assert run(capsys, "fit", data, "-o", model)[0] == 0
+    code, _, err = run(capsys, "report", model, "-o", report, "--data", data)
+    assert code == 0, err
+    html = report.read_text()
+    assert not any(c in html for c in "\x1b\x07\u202e")
+    assert "<td>\\x1b[31mred</td>" in html and "<td>b\\x07ell</td>" in html
+    assert "<td>x\\u202ey&lt;b&gt;</td>" in html

@@ -762,6 +762,7 @@ def report_html(
     from custseg.segments.categories import category_profiles
 
     values = labels = categories = None
+    notes: list[str] = []
     if data is not None:
         table = _table(data, None, None)
         validated = table.validated(model.encoding.needs, model.config.ranges,
@@ -770,12 +771,19 @@ def report_html(
         if len(values) == 0:
             raise CustsegError("no valid customer in the data to place in the segments.")
         labels = model.assign(values).labels
-        cells = profile_cells(table, model.config.spec.profile_by)
-        if len(cells.columns):  # the data's customers, by the columns the fit profiled by
-            categories = category_profiles(
-                cells.loc[validated.valid].reset_index(drop=True), labels)
+        profile_by = model.config.spec.profile_by
+        cells = profile_cells(table, profile_by)
+        if profile_by:  # the data's customers, by the columns the fit profiled by
+            kept = cells.loc[validated.valid].reset_index(drop=True)
+            categories = category_profiles(kept, labels)
+            why = {c: "not in the data" for c in profile_by if c not in cells.columns}
+            why.update({c: profilable(kept[c]) or "beyond the bounds"
+                        for c in categories.left_out})
+            if why:
+                notes.append("Not profiled by, in this data: " + "; ".join(
+                    f"{shown(c, 60)} ({why[c]})" for c in profile_by if c in why) + ".")
     return build_report(model, values=values, labels=labels, generated=generated,
-                        source=source, categories=categories)
+                        source=source, categories=categories, notes=notes)
 
 
 def inspect(
