@@ -30,6 +30,8 @@ from custseg.errors import CustsegError, ParameterError, shown
 from custseg.table.sample import DEMO_MAX_ROWS
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from custseg.io.source import CustomerTable, ReadLimits
     from custseg.table.fields import Ranges
 
