@@ -273,7 +273,12 @@ def profile_cells(table: CustomerTable, columns: Sequence[str]) -> pd.DataFrame:
         hits = [h for h in table.header if h == name] or [
             h for h in table.header if normalise_header(h) == normalise_header(name)]
         if hits:
-            out[name] = _column_cells(table, hits[0]).to_numpy(dtype=object)
+            column = table.data.column(table.header.index(hits[0]))
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                # arrow text, not a Python string a cell (the profiles code it by value)
+                out[name] = pd.array(column, dtype=pd.ArrowDtype(column.type))
+            else:
+                out[name] = _column_cells(table, hits[0]).to_numpy(dtype=object)
     return pd.DataFrame(out, index=pd.RangeIndex(table.n_rows))
 
 
