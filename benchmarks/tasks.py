@@ -51,6 +51,27 @@ def score(args) -> None:
     _emit(seconds=time.perf_counter() - started, rows=report.n_rows)
 
 
+def profiles(args) -> None:
+    """Category profiles alone: ``--rows`` customers in 8 segments, 20 columns of 20 values
+    (and blanks), the median of ``--repeats`` runs."""
+    import numpy as np
+    import pandas as pd
+
+    from custseg.segments.categories import category_profiles
+
+    rng = np.random.default_rng(0)
+    values = [f"v{k}" for k in range(20)] + [None]
+    cells = pd.DataFrame({f"c{j}": rng.choice(values, args.rows).astype(object)
+                          for j in range(20)})
+    labels = rng.integers(0, 8, args.rows)
+    runs = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        category_profiles(cells, labels)
+        runs.append(time.perf_counter() - started)
+    _emit(seconds=statistics.median(runs), rows=args.rows)
+
+
 def io_floor(args) -> None:
     """Read the same CSV and write a CSV of the scored output's shape, with pyarrow only."""
     import pyarrow as pa
@@ -163,6 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--csv", required=True)
     p.add_argument("--out", required=True)
+    p = sub.add_parser("profiles")
+    p.add_argument("--rows", type=int, default=300_000)
+    p.add_argument("--repeats", type=int, default=3)
     for name in ("io_floor", "seed_batch"):
         p = sub.add_parser(name)
         p.add_argument("--csv", required=True)
@@ -173,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--csv", required=True)
         p.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    {"fit": fit, "score": score, "io_floor": io_floor, "seed_batch": seed_batch,
+    {"fit": fit, "score": score, "profiles": profiles, "io_floor": io_floor, "seed_batch": seed_batch,
      "seed_rerun": seed_rerun, "dashboard": dashboard}[args.task](args)
 
 

@@ -351,3 +351,59 @@ CATEGORICAL_FORGED = {
 
 #: ``(id, change, words)``: apply with ``forge(data, change)``.
 CATEGORICAL = [(name, change, words) for name, (change, words) in CATEGORICAL_FORGED.items()]
+
+
+# --- forged category profiles (a model profiled by at least one column, with a segment
+# of at least one customer holding its first value) ---
+
+def _first_profile(meta: dict) -> tuple[str, list[dict]]:
+    column = meta["config"]["spec"]["profile_by"][0]
+    return column, meta["segments"][0]["categories"][column]
+
+
+def _lift_off(meta: dict) -> None:
+    _first_profile(meta)[1][0]["lift"] *= 3
+
+
+def _count_over_size(meta: dict) -> None:
+    _first_profile(meta)[1][0]["count"] = meta["segments"][0]["size"] + 1
+
+
+def _base_over_one(meta: dict) -> None:
+    column, _ = _first_profile(meta)
+    shares = meta["base"]["categories"][column]
+    for value in shares:
+        shares[value] = 0.9
+
+
+def _segment_over_one(meta: dict) -> None:
+    column, rows = _first_profile(meta)
+    base = meta["base"]["categories"][column]
+    for r in rows:  # lifts kept consistent, so only the sum is wrong
+        r["share"] = 0.9
+        r["lift"] = 0.9 / base[r["value"]] if base[r["value"]] > 0 else None
+
+
+def _not_profiled_by(meta: dict) -> None:
+    meta["config"]["spec"]["profile_by"] = meta["config"]["spec"]["profile_by"][1:]
+
+
+def _profile_by_twice(meta: dict) -> None:
+    by = meta["config"]["spec"]["profile_by"]
+    by.append(by[0])
+
+
+def _median_of_another(meta: dict) -> None:
+    meta["segments"][0]["medians"]["Bogus"] = 1.0
+
+
+#: ``(id, change, words)`` over a profiled model: apply with ``forge(data, change)``.
+PROFILES = [
+    ("lift-not-share-over-base", _lift_off, "is not its share over everyone's share"),
+    ("count-over-size", _count_over_size, "more than the segment's"),
+    ("base-shares-over-one", _base_over_one, "base.categories' shares of"),
+    ("segment-shares-over-one", _segment_over_one, "the shares add up to more than 1"),
+    ("categories-not-profiled-by", _not_profiled_by, "which config.spec.profile_by does not"),
+    ("profile-by-twice", _profile_by_twice, "config.spec.profile_by repeats a column"),
+    ("median-of-another-feature", _median_of_another, "medians are not of the features"),
+]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import one_error_line, run
-from hostile_models import forge, set_field
+from hostile_models import PROFILES, forge, set_field
 from inspect_tables import credit_card, marketing, rfm
 
 from custseg.io.model_files import load_model
@@ -215,3 +215,107 @@ def test_an_older_model_file_without_the_new_fields_still_loads(mall_path, tmp_p
     assert code == 0, err
     segment = strict_json(out)["segments"][0]
     assert segment["medians"] == {} and segment["categories"] == {}
+
+
+def _mall_like(n: int = 200, seed: int = 3):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"Age": rng.integers(18, 70, n),
+                         "Annual Income (k$)": rng.integers(15, 140, n),
+                         "Spending Score (1-100)": rng.integers(1, 100, n)}), rng
+
+
+@pytest.mark.parametrize(("header", "words"), [
+    (" ", "must not be blank"),
+    ("\x1b[31mred", "U+001B"),
+    ("x\u202ey", "U+202E"),
+    ("h" * 101, "101 characters long"),
+])
+def test_a_header_a_model_cannot_hold_is_skipped_by_default_and_refused_when_asked(
+        tmp_path, capsys, header, words):
+    frame, rng = _mall_like()
+    frame[header] = rng.choice(["p", "q"], len(frame))
+    frame["Plan"] = rng.choice(["a", "b"], len(frame))
+    data = tmp_path / "t.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "m.custseg"
+    code, _, err = run(capsys, "fit", data, "-o", model)
+    assert code == 0, err
+    assert load_model(model).config.spec.profile_by == ("Plan",)
+    warned = [line for line in err.splitlines() if line.startswith("warning: not profiled")]
+    assert len(warned) == 1 and words in warned[0], err
+    if not header.strip():
+        return  # a blank --profile-by names no column (it profiles by none)
+    code, _, err = run(capsys, "fit", data, "-o", tmp_path / "m2", "--profile-by", header)
+    line = one_error_line(code, err)
+    assert "cannot profile by" in line and words in line and "--profile-by" in line
+
+
+def test_columns_beyond_the_bound_are_left_out_with_a_warning_and_inspect_agrees(
+        tmp_path, capsys):
+    frame, rng = _mall_like()
+    for i in range(25):
+        frame[f"cat{i}"] = rng.choice(["a", "b", "c"], len(frame))
+    frame["long"] = rng.choice(["x" * 201, "y"], len(frame))  # values too long to profile
+    data = tmp_path / "t.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "m.custseg"
+    code, _, err = run(capsys, "fit", data, "-o", model)
+    assert code == 0, err
+    taken = tuple(f"cat{i}" for i in range(20))
+    assert load_model(model).config.spec.profile_by == taken
+    assert ("warning: 25 columns could be profiled by; profiled by the first 20, 5 left out "
+            "('cat20', 'cat21', 'cat22', 'cat23', 'cat24'); choose them with --profile-by"
+            ) in err
+    code, out, err = run(capsys, "inspect", data, "--json")
+    assert code == 0, err
+    assert tuple(strict_json(out)["profile_by"]) == taken
+
+
+@pytest.mark.parametrize(("case", "change", "words"), PROFILES, ids=[c[0] for c in PROFILES])
+def test_forged_category_fields_are_refused(marketing_fit, tmp_path, capsys, case, change,
+                                            words):
+    path, _ = marketing_fit
+    bad = tmp_path / f"{case}.custseg"
+    bad.write_bytes(forge(path.read_bytes(), change))
+    for command in (["profile", bad], ["report", bad, "-o", tmp_path / "r.html"]):
+        code, out, err = run(capsys, *command)
+        assert words in one_error_line(code, err)
+        assert out == ""
+
+
+def test_report_data_says_which_profiled_columns_it_could_not_profile_by(
+        marketing_fit, marketing_tsv, tmp_path, capsys):
+    import pandas as pd
+
+    path, _ = marketing_fit
+    frame = pd.read_csv(marketing_tsv, sep="\t").drop(columns=["Education"])
+    frame["Response"] = [f"r{i % 30}" for i in range(len(frame))]
+    data = tmp_path / "new.tsv"
+    frame.to_csv(data, sep="\t", index=False)
+    report = tmp_path / "r.html"
+    code, _, err = run(capsys, "report", path, "-o", report, "--data", data,
+                       "--income-unit", "$")
+    assert code == 0, err
+    html = report.read_text()
+    assert ("Not profiled by, in this data: &#x27;Education&#x27; (not in the data); "
+            "&#x27;Response&#x27; (it has 30 distinct values; custseg profiles by columns of "
+            "at most 20).") in html
+    assert "<td>Graduation</td>" not in html and "<td>Married</td>" in html
+
+
+def test_the_report_shows_control_characters_in_values_as_escapes(tmp_path, capsys):
+    frame, rng = _mall_like()
+    frame["Plan"] = rng.choice(["\x1b[31mred", "b\x07ell", "x\u202ey<b>"], len(frame))
+    data = tmp_path / "t.csv"
+    frame.to_csv(data, index=False)
+    model, report = tmp_path / "m.custseg", tmp_path / "r.html"
+    assert run(capsys, "fit", data, "-o", model)[0] == 0
+    code, _, err = run(capsys, "report", model, "-o", report, "--data", data)
+    assert code == 0, err
+    html = report.read_text()
+    assert not any(c in html for c in "\x1b\x07\u202e")
+    assert "<td>\\x1b[31mred</td>" in html and "<td>b\\x07ell</td>" in html
+    assert "<td>x\\u202ey&lt;b&gt;</td>" in html

@@ -38,6 +38,7 @@ from custseg.model.segmentation import (
     fit_model,
     fitted_transforms,
 )
+from custseg.segments.categories import profilable
 from custseg.segments.profile import Rulebook
 from custseg.table.fields import GENDER, ID, INCOME, NUMERIC_FIELDS, Ranges
 from custseg.table.headers import match_headers
@@ -164,19 +165,41 @@ def _default_needs_fields(table: CustomerTable, names: Sequence[str] | None) -> 
         parameter="features")
 
 
+class _Chosen(tuple):
+    """Columns to profile by already chosen by :func:`profile_choice` (not checked again)."""
+
+
+def _header_problem(header: str) -> str | None:
+    """Why a model file cannot keep ``header`` as a column to profile by, or None."""
+    from custseg.table.spec import MAX_FEATURE_NAME
+    from custseg.table.text import text_problem
+
+    problem = text_problem(header, MAX_FEATURE_NAME, empty=False)
+    return None if problem is None else f"its header {problem}"
+
+
 def profile_columns(table: CustomerTable,
                     given: Sequence[str] | str | None = None) -> tuple[str, ...]:
     """The columns (headers) a fit profiles its segments by: ``given`` (headers as
     written, else after normalisation; each of at most 20 values), or by default every
-    categorical and flag column of at most 20 values (see :func:`inspect`), in header
-    order, at most :data:`custseg.segments.categories.MAX_COLUMNS`."""
+    categorical and flag column of at most 20 values (see :func:`inspect`) whose header a
+    model file can hold, in header order, at most
+    :data:`custseg.segments.categories.MAX_COLUMNS` (see :func:`profile_choice`)."""
+    return profile_choice(table, given)[0]
+
+
+def profile_choice(table: CustomerTable, given: Sequence[str] | str | None = None,
+                   ) -> tuple[tuple[str, ...], list[str]]:
+    """:func:`profile_columns`, and the warnings of the default choice: columns left out
+    because a model file cannot hold their header, or beyond the bound."""
     from custseg.errors import ParameterError
-    from custseg.segments.categories import MAX_COLUMNS, MAX_VALUES, profilable
+    from custseg.segments.categories import MAX_COLUMNS
     from custseg.table.headers import normalise_header
-    from custseg.table.inspect import PROFILE_MAX
     from custseg.table.spec import split_features
 
     header = table.header
+    if isinstance(given, _Chosen):
+        return tuple(given), []
     if given is not None:
         names = split_features(given) if isinstance(given, str) else list(given)
         out: list[str] = []
@@ -188,7 +211,7 @@ def profile_columns(table: CustomerTable,
                 raise ParameterError(
                     f"there is no column {shown(name)} to profile by; the columns are "
                     f"{listed}" + (" …" if len(header) > 12 else ""), parameter="profile_by")
-            problem = profilable(_column_cells(table, hits[0]))
+            problem = _header_problem(hits[0]) or profilable(_column_cells(table, hits[0]))
             if problem:
                 raise ParameterError(f"cannot profile by {shown(name)}: {problem}",
                                      parameter="profile_by")
@@ -197,13 +220,32 @@ def profile_columns(table: CustomerTable,
         if len(out) > MAX_COLUMNS:
             raise ParameterError(f"{len(out)} columns to profile by; give at most "
                                  f"{MAX_COLUMNS}", parameter="profile_by")
-        return tuple(out)
+        return tuple(out), []
+    chosen, unstorable = _profilable_columns(table)
+    warnings = [f"not profiled by {shown(h, 40)}: {_header_problem(h)} (a model file "
+                "cannot hold it); rename the column to profile by it" for h in unstorable]
+    if len(chosen) > MAX_COLUMNS:
+        rest = chosen[MAX_COLUMNS:]
+        warnings.append(
+            f"{len(chosen):,} columns could be profiled by; profiled by the first "
+            f"{MAX_COLUMNS}, {len(rest):,} left out ({', '.join(shown(h, 40) for h in rest[:5])}"
+            + (" …" if len(rest) > 5 else "") + "); choose them with --profile-by")
+    return tuple(chosen[:MAX_COLUMNS]), warnings
+
+
+def _profilable_columns(table: CustomerTable) -> tuple[list[str], list[str]]:
+    """Every categorical and flag column of at most 20 values, in header order (the first
+    of a repeated header), and those of them whose header a model file cannot hold."""
     import pyarrow.compute as pc
 
-    rows = table.data
+    from custseg.segments.categories import MAX_VALUES
+    from custseg.table.inspect import PROFILE_MAX
+
+    header, rows = table.header, table.data
     few = [i for i in range(len(header)) if header.index(header[i]) == i
            and pc.count_distinct(rows.column(i)).as_py() <= MAX_VALUES + 1]  # + the blank
     chosen: list[str] = []
+    unstorable: list[str] = []
     for i in few:
         try:
             found = inspect_columns([rows.column(i)], [header[i]], decimal=table.decimal)
@@ -212,8 +254,8 @@ def profile_columns(table: CustomerTable,
         info = found.columns[0]
         if info.kind in ("categorical", "flag") and info.distinct <= PROFILE_MAX \
                 and profilable(_column_cells(table, header[i])) is None:
-            chosen.append(header[i])
-    return tuple(chosen[:MAX_COLUMNS])
+            (unstorable if _header_problem(header[i]) else chosen).append(header[i])
+    return chosen, unstorable
 
 
 def _column_cells(table: CustomerTable, header: str) -> pd.Series:
@@ -231,7 +273,12 @@ def profile_cells(table: CustomerTable, columns: Sequence[str]) -> pd.DataFrame:
         hits = [h for h in table.header if h == name] or [
             h for h in table.header if normalise_header(h) == normalise_header(name)]
         if hits:
-            out[name] = _column_cells(table, hits[0]).to_numpy(dtype=object)
+            column = table.data.column(table.header.index(hits[0]))
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                # arrow text, not a Python string a cell (the profiles code it by value)
+                out[name] = pd.array(column, dtype=pd.ArrowDtype(column.type))
+            else:
+                out[name] = _column_cells(table, hits[0]).to_numpy(dtype=object)
     return pd.DataFrame(out, index=pd.RangeIndex(table.n_rows))
 
 
@@ -285,8 +332,13 @@ def fit(
         table, features=features, derive=derive, transforms=transforms,
         date_formats=date_formats, algorithm=algorithm, params=params, use_gender=use_gender,
         n_neighbors=n_neighbors, sample_size=sample_size, random_state=random_state,
-        ranges=ranges, mapping=mapping, profile_by=profile_by, categorical=categorical)
-    return fit_table(table, config, rulebook, reference=reference, notes=(note,))
+        ranges=ranges, mapping=mapping, profile_by=_Chosen(()), categorical=categorical)
+    # the columns to profile by once the features are known good, with what the
+    # default choice left out
+    columns, profile_notes = profile_choice(table, profile_by)
+    config = replace(config, spec=replace(config.spec, profile_by=columns))
+    return fit_table(table, config, rulebook, reference=reference,
+                     notes=(note, *profile_notes))
 
 
 def fit_table(table: CustomerTable, config: ModelConfig, rulebook: Rulebook | None = None,
@@ -715,6 +767,7 @@ def report_html(
     from custseg.segments.categories import category_profiles
 
     values = labels = categories = None
+    notes: list[str] = []
     if data is not None:
         table = _table(data, None, None)
         validated = table.validated(model.encoding.needs, model.config.ranges,
@@ -723,12 +776,19 @@ def report_html(
         if len(values) == 0:
             raise CustsegError("no valid customer in the data to place in the segments.")
         labels = model.assign(values).labels
-        cells = profile_cells(table, model.config.spec.profile_by)
-        if len(cells.columns):  # the data's customers, by the columns the fit profiled by
-            categories = category_profiles(
-                cells.loc[validated.valid].reset_index(drop=True), labels)
+        profile_by = model.config.spec.profile_by
+        cells = profile_cells(table, profile_by)
+        if profile_by:  # the data's customers, by the columns the fit profiled by
+            kept = cells.loc[validated.valid].reset_index(drop=True)
+            categories = category_profiles(kept, labels)
+            why = {c: "not in the data" for c in profile_by if c not in cells.columns}
+            why.update({c: profilable(kept[c]) or "beyond the bounds"
+                        for c in categories.left_out})
+            if why:
+                notes.append("Not profiled by, in this data: " + "; ".join(
+                    f"{shown(c, 60)} ({why[c]})" for c in profile_by if c in why) + ".")
     return build_report(model, values=values, labels=labels, generated=generated,
-                        source=source, categories=categories)
+                        source=source, categories=categories, notes=notes)
 
 
 def inspect(
@@ -779,7 +839,12 @@ def inspect(
         roles={**given_roles, **(roles or {})}, units={**given_units, **(units or {})},
         id_columns=ids,
     )
-    return replace(inspection, warnings=tuple(_table_warnings(table)))
+    from custseg.segments.categories import MAX_COLUMNS
+
+    # what fit would take: headers a model file holds, values within the bounds
+    take = [c for c in inspection.profile_by if _header_problem(c) is None
+            and profilable(_column_cells(table, c)) is None][:MAX_COLUMNS]
+    return replace(inspection, profile_by=tuple(take), warnings=tuple(_table_warnings(table)))
 
 
 def _table_warnings(table: CustomerTable) -> list[str]:

@@ -30,6 +30,8 @@ from custseg.errors import CustsegError, ParameterError, shown
 from custseg.table.sample import DEMO_MAX_ROWS
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from custseg.io.source import CustomerTable, ReadLimits
     from custseg.table.fields import Ranges
 
@@ -436,7 +438,7 @@ def fit(
     if as_json:
         _print_json(summary)
     else:
-        _print_summary(summary)
+        _print_summary(summary, model.base.categories)
     _err(f"model written to {output}")
 
 
@@ -445,11 +447,12 @@ def profile(model_path: ModelArg, as_json: AsJson = False) -> None:
     """Describe the segments of a saved model."""
     from custseg.io.model_files import load_model
 
-    summary = load_model(model_path).summary()
+    model = load_model(model_path)
+    summary = model.summary()
     if as_json:
         _print_json(summary)
     else:
-        _print_summary(summary)
+        _print_summary(summary, model.base.categories)
 
 
 @app.command()
@@ -907,7 +910,8 @@ def _parse_values(items: list[str] | None, names: list[str]) -> dict[str, str]:
 TABLE_FEATURES = 6
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
+def _print_summary(summary: dict[str, Any],
+                   base_categories: Mapping[str, Mapping[str, float]] | None = None) -> None:
     from custseg.table.fields import NUMERIC_FIELDS, UNITS, fmt_number
 
     params = ", ".join(f"{k}={v}" for k, v in summary["params"].items())
@@ -957,10 +961,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if rest:
         _out(f"({len(rest)} more features, {', '.join(rest[:5])}{' …' if len(rest) > 5 else ''}: "
              "see --json)")
-    _print_categories(summary["segments"])
+    _print_categories(summary["segments"], base_categories)
 
 
-def _print_categories(segments: list[dict[str, Any]]) -> None:
+def _print_categories(segments: list[dict[str, Any]],
+                      base: Mapping[str, Mapping[str, float]] | None = None) -> None:
     """Each segment's over-represented values of the columns it is profiled by
     ("Education = PhD: 31% vs 22% of everyone (1.4×)"); every share and lift is in
     ``--json``."""
@@ -982,7 +987,7 @@ def _print_categories(segments: list[dict[str, Any]]) -> None:
     for s, found in said:
         if found:
             _out(f"{s['id']:>3}  {terminal_safe(s['name'])[:60]}: "
-                 + "; ".join(category_fact(column, e) for column, e in found))
+                 + "; ".join(category_fact(column, e, base) for column, e in found))
 
 
 def _print_inspection(result: Any) -> None:

@@ -144,3 +144,48 @@ def test_role_keys_and_level_lists_round_trip_and_are_checked():
                            'strategy = "s"\n')
     with pytest.raises(RulebookError, match=r"when\.other \(a key\)"):
         Rulebook.from_toml('[[rules]]\nname = "x"\nwhen = { other = "low" }\nstrategy = "s"\n')
+
+
+def test_missing_markers_are_missing_not_values():
+    cells = pd.DataFrame({"Response": ["1", "NA", "n/a", "NULL", " ", None, "0", "1"]})
+    out = category_profiles(cells, np.zeros(8, dtype=int))
+    assert out.base["Response"] == {"1": 2 / 3, "0": 1 / 3}
+    assert [e["count"] for e in out.segments[0]["Response"]] == [2, 1]
+
+
+def test_numbers_spelled_two_ways_are_one_value_shown_shortest():
+    cells = pd.DataFrame({"Flag": ["1", "1.0", "0.0", "0", " 1 ", "NA"],
+                          "Code": ["1", "1.0", "A", "A", "B", "B"]})
+    out = category_profiles(cells, np.zeros(6, dtype=int))
+    assert out.base["Flag"] == {"1": 0.6, "0": 0.4}
+    # a column not all numbers keeps its texts as written
+    assert set(out.base["Code"]) == {"1", "1.0", "A", "B"}
+
+
+def test_composed_and_decomposed_text_is_one_value():
+    import unicodedata
+
+    nfc, nfd = (unicodedata.normalize(f, "Zürich") for f in ("NFC", "NFD"))
+    assert nfc != nfd
+    out = category_profiles(pd.DataFrame({"City": [nfc, nfd, f" {nfd}", "Bern"]}),
+                            np.zeros(4, dtype=int))
+    assert out.base["City"] == {nfc: 0.75, "Bern": 0.25}
+
+
+def test_a_lift_of_exactly_the_threshold_is_named():
+    # 11 of 15 hold "yes" against 55 of 90: a lift of 12/10, which share over share
+    # reads as 1.1999999999999997
+    assert (11 / 15) / (55 / 90) < 1.2
+    cells = pd.DataFrame({"flagcol": ["yes"] * 11 + ["no"] * 4 + ["yes"] * 44 + ["no"] * 31})
+    labels = np.array([0] * 15 + [1] * 75)
+    out = category_profiles(cells, labels)
+    yes = next(e for e in out.segments[0]["flagcol"] if e["value"] == "yes")
+    assert yes["lift"] == 1.2
+    found = over_represented(out.segments[0], 15)
+    assert [(c, e["value"]) for c, e in found] == [("flagcol", "yes")]
+
+
+def test_everyone_share_in_a_fact_comes_from_the_base():
+    entry = {"value": "PhD", "share": 0.31, "lift": 9.9, "count": 31}
+    assert "vs 22% of everyone" in category_fact("Education", entry,
+                                                 {"Education": {"PhD": 0.22}})

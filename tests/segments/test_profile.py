@@ -164,3 +164,18 @@ def test_rulebook_round_trip_and_errors(rulebook):
         Rulebook.from_toml('[[rules]]\nname="x"\nstrategy="y"\nwhen={height="high"}\n')
     with pytest.raises(RulebookError, match=r"rules\[0\]\.strategy is missing"):
         Rulebook.from_toml('[[rules]]\nname="x"\nwhen={age="high"}\n')
+
+
+def test_names_differing_only_in_the_order_of_their_traits_are_numbered(rulebook):
+    from custseg.segments.profile import _make_unique
+
+    levels = {"Recency": "low", "Monetary": "low", "Frequency": "high"}
+    drafts = [{"id": i, "levels": dict(levels)} for i in range(3)]
+    names = {0: {"name": "Loyal Customers · Low Monetary · Low Recency"},
+             1: {"name": "Loyal Customers · Low Recency · Low Monetary"},
+             2: {"name": "Loyal Customers · Low Recency"}}
+    _make_unique(drafts, names, rulebook, ["Recency", "Frequency", "Monetary"])
+    assert [names[i]["name"] for i in range(3)] == [
+        "Loyal Customers · Low Monetary · Low Recency",
+        "Loyal Customers · Low Recency · Low Monetary (2)",
+        "Loyal Customers · Low Recency"]

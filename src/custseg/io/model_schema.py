@@ -487,10 +487,23 @@ def _first_problem(model: SegmentationModel) -> str | None:
 
 
 def _categories_problem(model: SegmentationModel) -> str | None:
-    """The category profiles: over the base's columns and values, within the bound."""
+    """The category profiles: over the columns profiled by and the base's values, within
+    the bound, and consistent: counts within the segment, shares summing to at most 1,
+    each lift the share over everyone's share; medians beside the means."""
     base = model.base.categories
+    profile_by = model.config.spec.profile_by
+    if len(set(profile_by)) != len(profile_by):
+        return "config.spec.profile_by repeats a column"
+    for column, shares in base.items():
+        if column not in profile_by:
+            return (f"base.categories holds {column!r:.80}, which config.spec.profile_by "
+                    "does not")
+        if sum(shares.values()) > 1 + SHARE_SLACK:
+            return f"base.categories' shares of {column!r:.80} add up to more than 1"
     entries = 0
     for s in model.segments:
+        if s.medians and set(s.medians) != set(s.means):
+            return f"segment {s.id}'s medians are not of the features of its means"
         for column, rows in s.categories.items():
             if column not in base:
                 return (f"segment {s.id} is profiled by {column!r:.80}, which "
@@ -499,10 +512,41 @@ def _categories_problem(model: SegmentationModel) -> str | None:
             if len(set(values)) != len(values) or set(values) != set(base[column]):
                 return (f"segment {s.id}'s values of {column!r:.80} are not those of "
                         "base.categories")
+            problem = _entries_problem(rows, base[column], s.size)
+            if problem:
+                return f"segment {s.id}'s categories of {column!r:.80}: {problem}"
             entries += len(rows)
     if entries > MAX_ENTRIES:
         return f"the segments hold {entries:,} category entries; a model holds at most " \
                f"{MAX_ENTRIES:,}"
+    return None
+
+
+#: Slack of a sum of shares over 1, and (relative) of a lift against share / base share.
+SHARE_SLACK = 1e-9
+LIFT_SLACK = 1e-6
+
+
+def _entries_problem(rows, everyone: Mapping[str, float], size: int) -> str | None:
+    """Why one segment's entries of one column disagree with themselves or the base."""
+    total = 0.0
+    for r in rows:
+        value, share, lift, count = r["value"], r.get("share"), r.get("lift"), r.get("count")
+        shown_value = f"{str(value)!r:.60}"
+        if count is not None and count > size:
+            return f"{count:,} customers hold {shown_value}, more than the segment's {size:,}"
+        total += share or 0.0
+        base_share = everyone[value]
+        expected = share / base_share if share is not None and base_share > 0 else None
+        if (lift is None) != (expected is None) or (
+                expected is not None and abs(lift - expected) > LIFT_SLACK * max(expected, 1e-300)):
+            return (f"the lift of {shown_value} ({lift!r:.20}) is not its share over "
+                    f"everyone's share ({expected!r:.20})")
+    if total > 1 + SHARE_SLACK:
+        return "the shares add up to more than 1"
+    return None
+
+
 def _categorical_problem(model: SegmentationModel) -> str | None:
     """The categorical features of the spec, of the encoding and of the segmenter agree."""
     config, enc = model.config, model.encoding

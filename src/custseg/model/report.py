@@ -9,6 +9,7 @@ charts, the quality metrics and the stability.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from custseg.segments.categories import CategoryProfiles
 from custseg.segments.explain import drivers, lift_text
 from custseg.segments.profile import numeric_columns
 from custseg.table.spec import with_unit
+from custseg.table.text import terminal_safe
 
 _STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif;
@@ -42,6 +44,12 @@ td.n { text-align: right; }
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
+
+
+def _data(value: object) -> str:
+    """A value from the data (a category, a column's header): control characters as
+    visible escapes (``\\x1b``, ``\\u202e``), as the terminal shows them, then escaped."""
+    return _e(terminal_safe(str(value)))
 
 
 def _share(value: float | None) -> str:
@@ -78,11 +86,13 @@ def build_report(
     generated: str = "",
     source: str = "",
     categories: CategoryProfiles | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
     """The whole report as one HTML string. With ``values`` and ``labels`` (customers and
     their segments) it adds the scatter and distribution charts; with ``categories``
     (those customers profiled by the model's columns) their category shares replace the
-    fit's."""
+    fit's. ``notes`` (what the reader should know of the data: columns it could not be
+    profiled by) follow the metrics, one paragraph each."""
     figure = _Figures()
     m = model.metrics
     fid = model.segmenter.fidelity_
@@ -112,6 +122,7 @@ def build_report(
         reasons = ", ".join(f"{k}: {v:,}" for k, v in quality.reasons.items())
         head.append(f'<p class="muted">{quality.n_invalid:,} of {quality.n_input:,} rows were '
                     f"invalid and left out ({_e(reasons)}).</p>")
+    head += [f'<p class="muted">{_data(note)}</p>' for note in notes]
 
     overview = ['<h2>Segments at a glance</h2><div class="grid">',
                 figure(charts.shares_donut(model.segments))]
@@ -138,7 +149,7 @@ def build_report(
         own = s.categories if categories is None else categories.segments.get(s.id, {})
         everyone = model.base.categories if categories is None else categories.base
         category_rows = "".join(
-            f"<tr><td>{_e(column)}</td><td>{_e(e['value'])}</td>"
+            f"<tr><td>{_data(column)}</td><td>{_data(e['value'])}</td>"
             f"<td class='n'>{_share(e['share'])}</td>"
             f"<td class='n'>{_share(everyone.get(column, {}).get(e['value']))}</td>"
             f"<td class='n'>{_num(e['lift'])}</td></tr>"

@@ -26,7 +26,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from custseg.table.parse import MISSING_MARKERS, to_arrow_text
 from custseg.table.text import terminal_safe
 
 #: Most values of a column profiled by (inspect offers columns of at most this many).
@@ -44,6 +47,9 @@ MIN_SHARE = 0.05
 MIN_CUSTOMERS = 10
 #: …and at least this much more often than among everyone.
 MIN_LIFT = 1.2
+#: Slack of the share and lift thresholds (a lift of 1.2 computed as 1.1999999999999997
+#: is 1.2).
+TOLERANCE = 1e-9
 #: Most over-represented values named in a segment's facts.
 HEADLINE_MAX = 3
 
@@ -60,23 +66,64 @@ class CategoryProfiles:
     left_out: tuple[str, ...] = ()
 
 
-def _cells(column: pd.Series) -> pd.Series:
-    """A column's values as stripped text; blanks and nulls as missing."""
-    text = column.astype("string").str.strip()
-    return text.mask(text == "")
+def _number_text(value: float) -> str:
+    """The shortest text of a number: "1" for 1.0, "0.5" for "0.50"."""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def _coded(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """A column's cells as codes into its distinct values (-1 for missing), and those
+    values, commonest first (ties by value).
+
+    A value is the cell's text trimmed and Unicode-NFC-normalised; a blank, a null or a
+    missing marker ("NA", "null"…, as for numbers: see
+    :data:`custseg.table.parse.MISSING_MARKERS`) is missing. When every value reads as a
+    number, values are numbers: "1" and "1.0" are one value, shown "1". The work is per
+    distinct value, not per row."""
+    text = to_arrow_text(column) if len(column) else pa.array([], type=pa.string())
+    encoded = pc.dictionary_encode(text)
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    words = pc.utf8_normalize(pc.utf8_trim_whitespace(encoded.dictionary), "NFC")
+    lowered = pc.utf8_lower(words)
+    missing = np.asarray(pc.is_in(lowered, value_set=pa.array(sorted(MISSING_MARKERS))),
+                         dtype=bool)
+    raw = words.to_pylist()
+    kept = [w for w, m in zip(raw, missing, strict=True) if not m]
+    numbers = pd.to_numeric(pd.Series(kept, dtype=object), errors="coerce")
+    if kept and numbers.notna().all() and np.isfinite(numbers.to_numpy(float)).all():
+        shown = iter(_number_text(float(v)) for v in numbers)
+        raw = [None if m else next(shown) for m in missing]
+    else:
+        raw = [None if m else w for w, m in zip(raw, missing, strict=True)]
+    distinct = sorted({w for w in raw if w is not None})
+    counts = np.zeros(len(distinct), dtype=np.int64)
+    position = {w: i for i, w in enumerate(distinct)}
+    to_distinct = np.array([position[w] if w is not None else -1 for w in raw] + [-1],
+                           dtype=np.int64)
+    code = to_distinct[indices]  # -1 (a null cell) indexes the trailing -1
+    known = code >= 0
+    counts = np.bincount(code[known], minlength=len(distinct))
+    order = sorted(range(len(distinct)), key=lambda i: (-counts[i], distinct[i]))
+    rank = np.empty(len(distinct) + 1, dtype=np.int64)
+    rank[order] = np.arange(len(distinct))
+    rank[-1] = -1
+    return rank[code], [distinct[i] for i in order]
 
 
 def column_values(column: pd.Series) -> list[str]:
-    """A column's distinct values, commonest first (ties by value)."""
-    counts = _cells(column).value_counts(dropna=True)
-    frame = pd.DataFrame({"value": counts.index.astype(str), "n": counts.to_numpy()})
-    return frame.sort_values(["n", "value"], ascending=[False, True])["value"].tolist()
+    """A column's distinct values, commonest first (ties by value; see :func:`_coded`)."""
+    return _coded(column)[1]
 
 
 def profilable(column: pd.Series) -> str | None:
     """Why a column cannot be profiled by (too many values, values too long, none), or
     None when it can."""
-    values = column_values(column)
+    return _values_problem(column_values(column))
+
+
+def _values_problem(values: Sequence[str]) -> str | None:
     if not values:
         return "it has no values"
     if len(values) > MAX_VALUES:
@@ -97,20 +144,15 @@ def category_profiles(cells: pd.DataFrame, labels: np.ndarray) -> CategoryProfil
     per: dict[int, dict[str, tuple[dict[str, Any], ...]]] = {int(i): {} for i in ids}
     left_out: list[str] = []
     entries = 0
+    segment_code = np.searchsorted(ids, labels)
     for name in cells.columns:
-        column = cells[name]
-        values = column_values(column)
-        if profilable(column) is not None or len(base) >= MAX_COLUMNS \
+        code, values = _coded(cells[name])
+        if _values_problem(values) is not None or len(base) >= MAX_COLUMNS \
                 or entries + len(values) * len(ids) > MAX_ENTRIES:
             left_out.append(str(name))
             continue
         entries += len(values) * len(ids)
-        text = _cells(column).to_numpy(dtype=object)
-        known = pd.notna(text)
-        code = np.full(len(text), -1, dtype=np.int64)
-        lookup = {v: i for i, v in enumerate(values)}
-        code[known] = [lookup[str(v)] for v in text[known]]
-        segment_code = np.searchsorted(ids, labels)
+        known = code >= 0
         counts = np.bincount(segment_code[known] * len(values) + code[known],
                              minlength=len(ids) * len(values)).reshape(len(ids), len(values))
         everyone = counts.sum(axis=0)
@@ -119,13 +161,15 @@ def category_profiles(cells: pd.DataFrame, labels: np.ndarray) -> CategoryProfil
         base[str(name)] = {v: float(s) for v, s in zip(values, shares_all, strict=True)}
         for row, sid in enumerate(ids):
             own = counts[row]
-            n = own.sum()
+            n = int(own.sum())
             per[int(sid)][str(name)] = tuple(
                 {"value": v,
                  "share": float(c / n) if n else None,
-                 "lift": float((c / n) / s) if n and s > 0 else None,
+                 # from the counts, (c·total)/(n·everyone): 11 of 15 against 55 of 90
+                 # is 1.2 exactly, not 1.1999999999999997 as share/share reads
+                 "lift": float((int(c) * int(total)) / (n * int(e))) if n and e else None,
                  "count": int(c)}
-                for v, c, s in zip(values, own, shares_all, strict=True))
+                for v, c, e in zip(values, own, everyone, strict=True))
     return CategoryProfiles(base=base, segments=per, left_out=tuple(left_out))
 
 
@@ -139,16 +183,20 @@ def over_represented(categories: Mapping[str, Sequence[Mapping[str, Any]]], size
             share, lift, count = e.get("share"), e.get("lift"), int(e.get("count") or 0)
             if share is None or lift is None:
                 continue
-            if share >= MIN_SHARE and count >= MIN_CUSTOMERS and lift >= MIN_LIFT \
-                    and size >= MIN_CUSTOMERS:
+            if share >= MIN_SHARE - TOLERANCE and count >= MIN_CUSTOMERS \
+                    and lift >= MIN_LIFT - TOLERANCE and size >= MIN_CUSTOMERS:
                 found.append((column, e))
     found.sort(key=lambda item: (-item[1]["lift"], item[0], item[1]["value"]))
     return found[:HEADLINE_MAX]
 
 
-def category_fact(column: str, entry: Mapping[str, Any]) -> str:
-    """"Education = PhD: 31% vs 22% of everyone" (the value shown safely: it is data)."""
+def category_fact(column: str, entry: Mapping[str, Any],
+                  base: Mapping[str, Mapping[str, float]] | None = None) -> str:
+    """"Education = PhD: 31% vs 22% of everyone" (the value shown safely: it is data);
+    everyone's share from ``base`` (column -> value -> share) when given, else as the
+    entry's share over its lift."""
     share, lift = float(entry["share"]), float(entry["lift"])
-    everyone = share / lift
+    known = (base or {}).get(column, {}).get(str(entry["value"]))
+    everyone = float(known) if known is not None else share / lift
     return (f"{terminal_safe(column)} = {terminal_safe(str(entry['value']))}: {share:.0%} vs "
             f"{everyone:.0%} of everyone ({lift:.1f}×)")

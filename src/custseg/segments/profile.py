@@ -460,13 +460,15 @@ def _make_unique(
                     names[i]["name"] = f"{names[i]['name']} · {trait}"
     # numbered suffixes: the first of each name keeps it, later ones get " (2)", " (3)"…,
     # skipping any number another segment (a rule named "X (2)", the outliers) holds
-    taken = {names[NOISE]["name"]} if NOISE in names else set()
+    # (names compared as sets of their " · " parts: see _name_key)
+    taken = {_name_key(names[NOISE]["name"])} if NOISE in names else set()
     wanted = {i: names[i]["name"] for i in by_id}
+    wanted_keys = {_name_key(w) for w in wanted.values()}
     for i in sorted(by_id):
         name, n = wanted[i], 2
-        while name in taken or (name != wanted[i] and name in wanted.values()):
+        while _name_key(name) in taken or (name != wanted[i] and _name_key(name) in wanted_keys):
             name, n = f"{wanted[i]} ({n})", n + 1
-        taken.add(name)
+        taken.add(_name_key(name))
         names[i]["name"] = name
 
 
@@ -492,10 +494,16 @@ def _telling_trait(d: Mapping[str, Any], others: Sequence[Mapping[str, Any]],
     return None
 
 
+def _name_key(name: str) -> frozenset[str]:
+    """A name as the set of its " · " parts: "Loyal · Low Monetary · Low Recency" and
+    "Loyal · Low Recency · Low Monetary" are one name."""
+    return frozenset(name.split(" · "))
+
+
 def _clashes(names: Mapping[int, Mapping[str, str]], by_id: Mapping[int, Any]) -> list[list[int]]:
-    groups: dict[str, list[int]] = {}
+    groups: dict[frozenset[str], list[int]] = {}
     for i in sorted(by_id):
-        groups.setdefault(names[i]["name"], []).append(i)
+        groups.setdefault(_name_key(names[i]["name"]), []).append(i)
     return [ids for ids in groups.values() if len(ids) > 1]
 
 
@@ -513,7 +521,8 @@ def _facts(d: Mapping[str, Any], base: BaseStats, features: Sequence[str],
         )
     # the over-represented categories (a rare value never: see over_represented) keep
     # their place within the model's 20 facts
-    said = [category_fact(c, e) for c, e in over_represented(d.get("categories", {}), d["size"])]
+    said = [category_fact(c, e, base.categories)
+            for c, e in over_represented(d.get("categories", {}), d["size"])]
     return tuple(facts[:MAX_FACTS - len(said)] + said)
 
 
