@@ -189,12 +189,14 @@ class BlockScreen:
         self.radius = float(np.sqrt(norms.max()))
         self.usable = bool(np.abs(centred).max() <= _SCREEN_LIMIT)
         self.tile = min(self.TILE, -(-m // self.GROUP) * self.GROUP)
-        padded = -(-m // self.tile) * self.tile
+        padded = -(-m // self.tile) * self.tile if self.usable else 0
         self.rows = np.zeros((padded, d + 1), dtype=np.float32)
+        self.block = int(min(self.BLOCK, max(16, self.BLOCK_FLOATS // max(padded, 1))))
+        if not self.usable:  # beyond float32: the fallback searches
+            return
         self.rows[:m, :d] = -2.0 * centred
         self.rows[:m, d] = norms
         self.rows[m:, d] = 1e30  # padding: never a candidate
-        self.block = int(min(self.BLOCK, max(16, self.BLOCK_FLOATS // padded)))
 
     def _layout(self, k: int) -> tuple[int, int]:
         """(group, supergroup) sizes leaving at least k super-groups."""
