@@ -178,6 +178,21 @@ def test_rows_too_far_for_float32_go_to_the_tree_and_come_back_in_place():
     np.testing.assert_allclose(s_dist, t_dist, rtol=1e-15, atol=0)
 
 
+def test_large_coordinates_within_float32_and_the_padding_rows():
+    """Coordinates near the screen's limit (1e11): the padding that fills the last tile
+    (200 points in a tile of 224) stays above every real value, never a neighbour."""
+    rng = np.random.default_rng(8)
+    R = rng.normal(size=(200, 17)) * 1e11
+    X = R[:50] + rng.normal(size=(50, 17)) * 1e9
+    screen = votes(search="screen", R=R, labels=np.zeros(200, int), k=5)
+    assert len(screen.query(X[:1])[1][0]) == 5 and screen._screen.usable
+    assert len(screen._screen.rows) > len(R)
+    dist, ind = screen.query(X)
+    want_dist, want_ind = reference_neighbours(X, R, 5)
+    assert np.array_equal(ind, want_ind)
+    np.testing.assert_allclose(dist, want_dist, rtol=1e-13, atol=0)
+
+
 def test_a_reference_set_beyond_float32_is_left_to_the_tree():
     R = np.random.default_rng(0).normal(size=(200, 9)) * 1e20
     screen = votes(search="screen", R=R, labels=np.zeros(200, int), k=2)

@@ -122,8 +122,11 @@ _U64 = 2.0 ** -53
 #: Coordinates (after centring) beyond which the float32 screen could overflow, and a
 #: query's distance from the centre, in reference radii, beyond which its rounding margin
 #: would let too many candidates through: such rows go to the tree.
-_SCREEN_LIMIT = 1e15
+_SCREEN_LIMIT = 1e12
 _SCREEN_FAR = 1e4
+#: The screened value of the padding rows: above any real one (at most a few times
+#: features × _SCREEN_LIMIT², 1e30 at a million features), so never a bound nor a candidate.
+_PADDING = float(np.finfo(np.float32).max) / 4
 
 
 def sq_distances(X: np.ndarray, R: np.ndarray, rows: np.ndarray, refs: np.ndarray) -> np.ndarray:
@@ -196,7 +199,7 @@ class BlockScreen:
             return
         self.rows[:m, :d] = -2.0 * centred
         self.rows[:m, d] = norms
-        self.rows[m:, d] = 1e30  # padding: never a candidate
+        self.rows[m:, d] = _PADDING
 
     def _layout(self, k: int) -> tuple[int, int]:
         """(group, supergroup) sizes leaving at least k super-groups."""
@@ -222,7 +225,10 @@ class BlockScreen:
             stop = min(start + self.block, n)
             dist[start:stop], ind[start:stop] = self._block(X[start:stop], k)
 
-        threads = (os.cpu_count() or 1) if workers < 0 else max(1, workers)
+        if workers < 0:
+            workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+                else os.cpu_count() or 1
+        threads = max(1, workers)
         threads = min(threads, len(starts))
         with threadpool_limits(limits=1, user_api="blas"):
             if threads > 1:
