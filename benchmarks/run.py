@@ -198,7 +198,8 @@ def bench_knn17(folder: Path, rows: int, reference: int, repeats: int) -> list[d
         print(f"  knn 17 features {shape:>11}: custseg {row['custseg_s']:.1f} s / "
               f"{row['custseg_peak_mb']:.0f} MB, scikit-learn {row['sklearn_s']:.1f} s / "
               f"{row['sklearn_peak_mb']:.0f} MB = {row['ratio']:.2f}×, labels agree "
-              f"{row['agreement']:.2%}", flush=True)
+              f"{row['agreement']:.2%}; every run: custseg {row['custseg_all']}, "
+              f"scikit-learn {row['sklearn_all']}", flush=True)
     return out
 
 
