@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -174,6 +176,82 @@ def dashboard(args) -> None:
           widget_s=statistics.median(widget))
 
 
+def knn17_data(args) -> None:
+    """The data of the 17-feature comparison, written once to ``--out`` (.npy files):
+    ``credit_card``: a model fitted by custseg on ``--reference`` rows of the test
+    suite's credit-card table (17 skewed columns, many zeros; the fit log-transforms and
+    standardises them), its reference set and labels, and ``--rows`` more customers of
+    the same table run through the model's own encoding; ``mixture``: a Gaussian
+    mixture in 17 dimensions (8 overlapping centres, no structure a table has), labelled
+    by K-Means, as the hard case for any exact search."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    if args.shape == "credit_card":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        import inspect_tables
+
+        import custseg
+        from custseg.io.source import table_from_frame
+
+        model = custseg.fit(inspect_tables.credit_card(args.reference, seed=1))
+        fitted = model.fitted
+        R, y, threshold = fitted.reference_X, fitted.reference_labels, fitted.atypical_threshold
+        parts, seed = [], 100
+        while sum(map(len, parts)) < args.rows:  # a few rows in 30 have a blank: invalid
+            frame = inspect_tables.credit_card(min(200_000, args.rows + 100), seed=seed)
+            seed += 1
+            table = table_from_frame(frame, "DataFrame", None, None)
+            values = table.validated(model.encoding.needs, model.config.ranges,
+                                     model.config.spec).valid_values()
+            parts.append(model.encoding.transform(values))
+        X = np.concatenate(parts)[:args.rows]
+    else:
+        from sklearn.cluster import KMeans
+
+        rng = np.random.default_rng(1)
+        centres = rng.normal(0, 1.5, (8, 17))
+        R = centres[rng.integers(0, 8, args.reference)] + rng.normal(size=(args.reference, 17))
+        X = centres[rng.integers(0, 8, args.rows)] + rng.normal(size=(args.rows, 17))
+        y = KMeans(n_clusters=5, n_init=1, random_state=0).fit_predict(R)
+        threshold = float("inf")
+    np.save(out / "R.npy", R)
+    np.save(out / "y.npy", y)
+    np.save(out / "X.npy", X)
+    (out / "meta.json").write_text(json.dumps({"threshold": threshold}))
+    _emit(seconds=time.perf_counter() - started, rows=len(X), reference=len(R),
+          features=X.shape[1])
+
+
+def knn17(args) -> None:
+    """Assign the rows of ``knn17_data`` by custseg's vote (built as a loaded model
+    builds it: the reference set, its labels, k=3, the atypical threshold) or by
+    scikit-learn's ``KNeighborsClassifier(n_neighbors=3)`` on the same reference set;
+    labels to ``--labels``."""
+    folder = Path(args.data)
+    R, y, X = (np.load(folder / f"{name}.npy") for name in ("R", "y", "X"))
+    threshold = json.loads((folder / "meta.json").read_text())["threshold"]
+    if args.engine == "custseg":
+        from custseg.cluster.assignment import NeighbourVote
+
+        started = time.perf_counter()
+        vote = NeighbourVote(R, y, 3, threshold)
+        labels = vote.assign(X).labels
+        seconds = time.perf_counter() - started
+        detail = {"search": "screen" if vote.screens else "tree"}
+    else:
+        import sklearn
+        from sklearn.neighbors import KNeighborsClassifier
+
+        started = time.perf_counter()
+        knn = KNeighborsClassifier(n_neighbors=3).fit(R, y)
+        labels = knn.predict(X)
+        seconds = time.perf_counter() - started
+        detail = {"algorithm": knn._fit_method, "sklearn": sklearn.__version__}
+    np.save(args.labels, labels)
+    _emit(seconds=seconds, rows=len(X), reference=len(R), **detail)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="benchmarks.tasks")
     sub = parser.add_subparsers(dest="task", required=True)
@@ -196,9 +274,19 @@ def main(argv: list[str] | None = None) -> None:
         p = sub.add_parser(name)
         p.add_argument("--csv", required=True)
         p.add_argument("--repeats", type=int, default=3)
+    p = sub.add_parser("knn17_data")
+    p.add_argument("--shape", choices=["credit_card", "mixture"], required=True)
+    p.add_argument("--rows", type=int, required=True)
+    p.add_argument("--reference", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("knn17")
+    p.add_argument("--engine", choices=["custseg", "sklearn"], required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--labels", required=True)
     args = parser.parse_args(argv)
-    {"fit": fit, "score": score, "profiles": profiles, "io_floor": io_floor, "seed_batch": seed_batch,
-     "seed_rerun": seed_rerun, "dashboard": dashboard}[args.task](args)
+    {"fit": fit, "score": score, "profiles": profiles, "io_floor": io_floor,
+     "seed_batch": seed_batch, "seed_rerun": seed_rerun, "dashboard": dashboard,
+     "knn17_data": knn17_data, "knn17": knn17}[args.task](args)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ from custseg.cluster.assignment import NeighbourVote
 
 
 class KNNAssigner(ClassifierMixin, BaseEstimator):
-    """k-nearest-neighbour classifier (uniform vote) on a cKDTree.
+    """k-nearest-neighbour classifier (uniform vote) on an exact neighbour search (a
+    cKDTree in a few dimensions, a BLAS screen in many: see NeighbourVote).
 
     Parameters
     ----------
@@ -28,6 +29,8 @@ class KNNAssigner(ClassifierMixin, BaseEstimator):
         Neighbours in the vote; lowered to the number of known samples when larger.
     workers : int
         Threads for queries (-1: every core).
+
+    ``tree_`` is the cKDTree over the known samples, built whatever the search.
 
     Attributes
     ----------

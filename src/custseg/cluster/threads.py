@@ -18,7 +18,8 @@ from contextlib import contextmanager
 
 #: Threads the native libraries (OpenMP, BLAS) may use inside a fit, its metrics, its
 #: stability refits and the suggestions; None leaves them at their own default (every
-#: core). The assigner's cKDTree queries are not affected (they do not synchronise).
+#: core). The assigner's neighbour searches are not affected: the cKDTree's queries do
+#: not synchronise, and the many-feature screen runs its own threads, BLAS on one each.
 FIT_THREADS: int | None = 1
 
 
