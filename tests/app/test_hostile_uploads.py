@@ -37,11 +37,21 @@ def test_batch_returns_every_row(app, go, metrics, downloads, name):
 
 
 @pytest.mark.parametrize("name", ["empty.csv", "random.csv", "workbook.csv", "pickle.csv",
-                                  "dollars_no_unit.csv", "missing_score.csv", "two_tables.zip"])
+                                  "missing_score.csv", "two_tables.zip"])
 def test_batch_refuses_with_a_message(app, go, name):
     upload_batch(app, go, name)
     assert len(app.error) == 1
     assert app.get("download_button") == []
+
+
+def test_a_batch_in_dollars_under_a_header_with_no_unit_is_scored(app, go, downloads):
+    """Read in dollars by its values, as fit and score read it: every row back, valid."""
+    upload_batch(app, go, "dollars_no_unit.csv")
+    assert app.error == []
+    scored = pd.read_csv(io.BytesIO(downloads["dollars_no_unit_scored.csv"]), dtype=str,
+                         keep_default_na=False)
+    assert len(scored) == CASES["dollars_no_unit.csv"].rows
+    assert (scored["row_status"] == "ok").all()
 
 
 def test_decompression_bomb_is_refused_in_the_dashboard(monkeypatch, fresh_app, go, errors):
@@ -75,7 +85,7 @@ def test_hostile_data_source_keeps_the_segmentation(monkeypatch, fresh_app, metr
     app = fresh_app()
     before = metrics(app)
     app.radio(key="data_source").set_value("Upload a file").run()
-    for name in ("pickle.csv", "bomb.csv.gz", "dollars_no_unit.csv"):
+    for name in ("pickle.csv", "bomb.csv.gz", "empty.csv"):
         app.file_uploader(key="data_upload").upload(name, CASES[name].content).run()
         assert app.error, name
         assert metrics(app) == before
