@@ -1,0 +1,325 @@
+"""A transaction log to one row per customer (recency, frequency, monetary…), on DuckDB.
+
+The log is read once, in batches, by :class:`~custseg.io.source.TableSource` (every
+format, the hostile-input rules and caps of customer tables), and the cells the
+aggregation needs go as text into an embedded DuckDB table, which spills to a temporary
+folder when it outgrows memory. Then every column-wide decision is made on the column's
+*distinct* cells, with the project's own readers: the date format over the whole date
+column (:mod:`custseg.table.dates`), the number format over the whole file
+(:mod:`custseg.table.parse`), customer ids and cancellations by
+:mod:`custseg.table.transactions`' rules. Their readings are joined back to the lines and
+DuckDB groups them by customer, multi-threaded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from custseg.errors import ParameterError, SchemaError, shown
+from custseg.io import formats
+from custseg.io.source import ReadLimits, TableSource, number_columns
+from custseg.table.cells import Cells, distinct_cells
+from custseg.table.dates import decide_date_format, parse_dates
+from custseg.table.parse import OK, parse_numbers
+from custseg.table.transactions import (
+    BAD_AMOUNT,
+    BAD_DATE,
+    BAD_PRICE,
+    BAD_QUANTITY,
+    MALFORMED,
+    NO_CUSTOMER,
+    OUTPUT_COLUMNS,
+    REASONS,
+    TOO_LARGE,
+    LogColumns,
+    cancelled,
+    customer_ids,
+    find_columns,
+    uci_cancellations,
+)
+
+_EPOCH = date(1970, 1, 1)
+#: The raw table's text columns, by log role.
+_RAW = {"customer": "cust", "date": "dt", "invoice": "inv", "amount": "a", "quantity": "q",
+        "price": "p"}
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    """What :func:`aggregate_log` did: the lines read, used and excluded by reason, the
+    identical lines, the customers, the columns taken and the as-of date."""
+
+    read: int
+    used: int
+    excluded: Mapping[str, int]
+    duplicate_lines: int
+    customers: int
+    columns: Mapping[str, str | None]
+    as_of: str | None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"lines": {"read": self.read, "used": self.used, "excluded": dict(self.excluded)},
+                "duplicate_lines": self.duplicate_lines, "customers": self.customers,
+                "columns": dict(self.columns), "as_of": self.as_of}
+
+
+@dataclass(frozen=True)
+class CustomerLog:
+    """The customer table of a log (columns :data:`OUTPUT_COLUMNS`) and its summary."""
+
+    table: pa.Table
+    summary: LogSummary
+    log_columns: LogColumns = field(repr=False, default=None)  # type: ignore[assignment]
+
+
+def _as_of_day(as_of: date | str | None) -> int | None:
+    if as_of is None:
+        return None
+    if isinstance(as_of, str):
+        try:
+            as_of = date.fromisoformat(as_of.strip())
+        except ValueError:
+            raise ParameterError(f"the as-of date {shown(as_of)} is not a date written "
+                                 "YYYY-MM-DD", parameter="as_of") from None
+    return (as_of - _EPOCH).days
+
+
+def _iso(day: int) -> str:
+    return date.fromordinal(_EPOCH.toordinal() + int(day)).isoformat()
+
+
+def aggregate_log(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    name: str | None = None,
+    columns: Mapping[str, str | None] | None = None,
+    as_of: date | str | None = None,
+    date_format: str | None = None,
+    limits: ReadLimits | None = None,
+    memory_limit: str | None = None,
+) -> CustomerLog:
+    """One row per customer of the transaction log ``source``.
+
+    Parameters
+    ----------
+    columns
+        Role (customer, date, invoice, amount, quantity, price) -> header as written, for
+        the columns the alias table does not find (see
+        :func:`custseg.table.transactions.find_columns`).
+    as_of
+        The day recency and tenure are counted to (default: the day after the latest
+        purchase); refused when before the latest purchase.
+    date_format
+        The date column's strftime format, when its order cannot be told from its cells.
+    memory_limit
+        DuckDB's memory limit (``"1GB"``); beyond it, the group-by spills to disk.
+    """
+    as_of_day = _as_of_day(as_of)
+    log = TableSource(source, name=name, limits=limits, check_income=False)
+    try:
+        cols = find_columns(log.header, columns)
+        return _aggregate(log, cols, as_of_day, date_format, memory_limit)
+    finally:
+        log.close()
+
+
+def _aggregate(log: TableSource, cols: LogColumns, as_of_day: int | None,
+               date_format: str | None, memory_limit: str | None) -> CustomerLog:
+    import duckdb
+
+    spill = tempfile.mkdtemp(prefix="custseg-rfm-")
+    con = duckdb.connect(config={"temp_directory": spill, "preserve_insertion_order": False,
+                                 **({"memory_limit": memory_limit} if memory_limit else {})})
+    try:
+        _load(con, log, cols)
+        _lookups(con, log, cols, date_format)
+        return _group(con, log, cols, as_of_day)
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _load(con: Any, log: TableSource, cols: LogColumns) -> None:
+    """Every line's cells the aggregation needs, as text, and a hash of the whole line."""
+    con.execute("CREATE TABLE raw (cust VARCHAR, dt VARCHAR, inv VARCHAR, a VARCHAR, "
+                "q VARCHAR, p VARCHAR, bad BOOLEAN, h UBIGINT)")
+    every = ", ".join(f'"{formats.column_name(i)}"' for i in range(len(log.header)))
+    picks = []
+    for role in _RAW:
+        pos = getattr(cols, role)
+        picks.append(f'CAST("{formats.column_name(pos)}" AS VARCHAR)' if pos is not None
+                     else "CAST(NULL AS VARCHAR)")
+    select = (f"INSERT INTO raw SELECT {', '.join(picks)}, bad, hash({every}) "
+              "FROM batch")
+    for batch in log.batches():
+        data = batch.data
+        bad = np.zeros(data.num_rows, dtype=bool)
+        if batch.structural:
+            bad[list(batch.structural)] = True
+        data = data.append_column("bad", pa.array(bad))
+        con.register("batch", data)
+        con.execute(select)
+        con.unregister("batch")
+
+
+def _distinct(con: Any, column: str) -> pa.Table:
+    return con.sql(f"SELECT {column} AS raw, count(*) AS n FROM raw WHERE NOT bad "
+                       f"GROUP BY {column}").to_arrow_table()
+
+
+def _string(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.string())
+    return values.cast(pa.string())
+
+
+def _lookups(con: Any, log: TableSource, cols: LogColumns, date_format: str | None) -> None:
+    """Each distinct cell's reading, as a table to join: ids, days, invoices, numbers."""
+    ids = _distinct(con, "cust")
+    raw = _string(ids.column("raw"))
+    con.register("ids_t", pa.table({"raw": raw, "cid": customer_ids(raw)}))
+    con.execute("CREATE TABLE ids AS SELECT * FROM ids_t WHERE raw IS NOT NULL")
+
+    found = _distinct(con, "dt")
+    raw = _string(found.column("raw"))
+    base = distinct_cells(raw)
+    given = base.index >= 0
+    weights = found.column("n").to_numpy().astype(np.int64)
+    counts = np.bincount(base.index[given], weights=weights[given],
+                         minlength=len(base.values)).astype(np.int64)
+    cells = Cells(base.values, counts, base.index)
+    fmt = decide_date_format(cells, name=cols.name("date"), given=date_format)
+    parsed = parse_dates(cells, fmt)
+    days = np.where(parsed.status == OK, parsed.days, np.nan)
+    con.register("dates_t", pa.table({"raw": raw, "day": pa.array(days, from_pandas=True)}))
+    con.execute("CREATE TABLE dates AS SELECT * FROM dates_t WHERE raw IS NOT NULL")
+
+    invoices = _string(_distinct(con, "inv").column("raw")) if cols.invoice is not None \
+        else pa.array([], pa.string())
+    key = pc.utf8_trim_whitespace(invoices)
+    key = pc.if_else(pc.equal(key, ""), pa.scalar(None, pa.string()), key)
+    uci = uci_cancellations(key.drop_null())
+    con.register("inv_t", pa.table({"raw": invoices, "key": key,
+                                    "cancelled": pa.array(cancelled(key, uci))}))
+    con.execute("CREATE TABLE invoices AS SELECT * FROM inv_t WHERE raw IS NOT NULL")
+
+    by_position = {pos: name for name, pos in number_columns(log.match).items()}
+    mixed_found = log.number_format.mixed if log.number_format is not None else {}
+    for role in ("amount", "quantity", "price"):
+        column = _RAW[role]
+        pos = getattr(cols, role)
+        raw = _string(_distinct(con, column).column("raw")) if pos is not None \
+            else pa.array([], pa.string())
+        numbers = parse_numbers(pd.Series(pd.arrays.ArrowExtensionArray(raw)),
+                                decimal=log.decimal,
+                                mixed=mixed_found.get(by_position.get(pos, ""), None))
+        values = np.where(numbers.status == OK, numbers.values, np.nan)
+        con.register(f"{column}_t", pa.table({"raw": raw, "num": pa.array(values,
+                                                                          from_pandas=True)}))
+        con.execute(f"CREATE TABLE n_{column} AS SELECT * FROM {column}_t WHERE raw IS NOT NULL")
+
+
+def _group(con: Any, log: TableSource, cols: LogColumns, as_of_day: int | None) -> CustomerLog:
+    if cols.amount is not None:
+        value, number_reasons = "na.num", f"WHEN na.num IS NULL THEN '{BAD_AMOUNT}'"
+    else:
+        value = "nq.num * np_.num"
+        number_reasons = (f"WHEN nq.num IS NULL THEN '{BAD_QUANTITY}' "
+                          f"WHEN np_.num IS NULL THEN '{BAD_PRICE}'")
+    con.execute(f"""
+        CREATE TABLE lines AS
+        SELECT i.cid, CAST(floor(d.day) AS BIGINT) AS day, iv.key AS inv, {value} AS value,
+               coalesce(iv.cancelled, false) OR ({value}) < 0 AS ret,
+               CASE WHEN r.bad THEN '{MALFORMED}'
+                    WHEN i.cid IS NULL THEN '{NO_CUSTOMER}'
+                    WHEN d.day IS NULL THEN '{BAD_DATE}'
+                    {number_reasons}
+                    WHEN NOT isfinite({value}) THEN '{TOO_LARGE}'
+               END AS reason
+        FROM raw r
+        LEFT JOIN ids i ON r.cust = i.raw
+        LEFT JOIN dates d ON r.dt = d.raw
+        LEFT JOIN invoices iv ON r.inv = iv.raw
+        LEFT JOIN n_a na ON r.a = na.raw
+        LEFT JOIN n_q nq ON r.q = nq.raw
+        LEFT JOIN n_p np_ ON r.p = np_.raw
+    """)
+    read, distinct_lines = con.execute("SELECT count(*), count(DISTINCT h) FROM raw").fetchone()
+    reasons = dict(con.execute("SELECT reason, count(*) FROM lines WHERE reason IS NOT NULL "
+                               "GROUP BY reason").fetchall())
+    excluded = {r: int(reasons[r]) for r in REASONS if r in reasons}
+    order = (("CASE WHEN inv IS NULL THEN chr(31) || CAST(day AS VARCHAR) ELSE inv END")
+             if cols.invoice is not None else "day")
+    result = con.sql(f"""
+        SELECT cid AS customer_id,
+               count(DISTINCT CASE WHEN NOT ret THEN {order} END) AS frequency,
+               sum(CASE WHEN ret THEN 0 ELSE value END) AS gross,
+               sum(CASE WHEN ret THEN abs(value) ELSE 0 END) AS returns_value,
+               min(CASE WHEN NOT ret THEN day END) AS first_day,
+               max(CASE WHEN NOT ret THEN day END) AS last_day
+        FROM lines WHERE reason IS NULL GROUP BY cid ORDER BY cid
+    """).to_arrow_table()
+    table, as_of_text = _customers(result, as_of_day)
+    summary = LogSummary(read=int(read), used=int(read) - sum(excluded.values()),
+                         excluded=excluded, duplicate_lines=int(read) - int(distinct_lines),
+                         customers=table.num_rows, columns=cols.taken(), as_of=as_of_text)
+    return CustomerLog(table, summary, cols)
+
+
+def _nullable_ints(values: np.ndarray, valid: np.ndarray) -> pa.Array:
+    return pa.array(np.where(valid, values, 0).astype(np.int64), mask=~valid)
+
+
+def _money(values: np.ndarray) -> np.ndarray:
+    """Sums without float noise (0.1 + 0.2 is written 0.3), and no -0."""
+    return np.round(values, 6) + 0.0
+
+
+def _customers(result: pa.Table, as_of_day: int | None) -> tuple[pa.Table, str | None]:
+    """The customer table from the group-by's columns (numpy; one row per customer)."""
+    frequency = result.column("frequency").to_numpy().astype(np.int64)
+    gross = result.column("gross").to_numpy(zero_copy_only=False).astype(np.float64)
+    returns = result.column("returns_value").to_numpy(zero_copy_only=False).astype(np.float64)
+    bought = frequency > 0
+    first = pc.fill_null(result.column("first_day"), 0).to_numpy().astype(np.int64)
+    last = pc.fill_null(result.column("last_day"), 0).to_numpy().astype(np.int64)
+    latest = int(last[bought].max()) if bought.any() else None
+    if as_of_day is None:
+        as_of_day = None if latest is None else latest + 1
+    elif latest is not None and as_of_day < latest:
+        raise ParameterError(
+            f"the as-of date {_iso(as_of_day)} is before the log's latest purchase "
+            f"({_iso(latest)}); give a day on or after it", parameter="as_of")
+    monetary = _money(gross - returns)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        aov = _money(np.where(bought, gross / np.maximum(frequency, 1), np.nan))
+    if not (np.isfinite(monetary).all() and np.isfinite(returns).all()
+            and np.isfinite(aov[bought]).all()):
+        raise SchemaError("a customer's total is too large to represent (a sum beyond 1e308); "
+                          "check the log's amounts, quantities and prices")
+    recency = as_of_day - last if as_of_day is not None else last
+    tenure = as_of_day - first if as_of_day is not None else first
+    table = pa.table({
+        "customer_id": _string(result.column("customer_id")),
+        "recency_days": _nullable_ints(recency, bought),
+        "frequency": pa.array(frequency),
+        "monetary": pa.array(monetary),
+        "tenure_days": _nullable_ints(tenure, bought),
+        "first_purchase": pa.array(first, mask=~bought).cast(pa.int32()).cast(pa.date32()),
+        "last_purchase": pa.array(last, mask=~bought).cast(pa.int32()).cast(pa.date32()),
+        "avg_order_value": pa.array(aov, mask=~bought),
+        "returns_value": pa.array(_money(returns)),
+    })
+    assert tuple(table.column_names) == OUTPUT_COLUMNS
+    return table, None if as_of_day is None else _iso(as_of_day)

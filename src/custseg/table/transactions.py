@@ -1,0 +1,204 @@
+"""Transaction logs: which columns a log's lines keep their customer, date, invoice and
+value in, and the per-line rules of the aggregation to one row per customer (RFM).
+
+Pure rules on headers and arrow columns; reading the log and the group-by are
+:mod:`custseg.io.rfm`'s.
+
+- Columns are found through an alias table on the whole normalised header
+  (:func:`~custseg.table.headers.normalise_header`), never by substring: "Ship Date" is no
+  order date, "Customer Name" no customer id, "Profit" or "Discount" never a value. Each
+  role's aliases are in order of preference, so a log with ``Order Date`` and ``Date``
+  takes the order date; two headers that normalise to the same alias are refused.
+- A line's value is its amount column when the log has one, never amount × quantity;
+  else quantity × price.
+- Customer ids are text, kept exactly but for surrounding spaces; an id written as a
+  float with a zero fraction (``12923.0``, as a spreadsheet or pandas writes an integer
+  column with blanks) is the integer ``12923``.
+- A line is a return when its value is negative, or when its invoice is a UCI-style
+  cancellation, "C" followed by digits, in a log whose other invoices are all digits
+  alone. A prefix that ordinary orders share (``CA-7731-0041``, ``COM-88123``) never
+  makes a return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from custseg.errors import SchemaError, shown
+from custseg.table.headers import normalise_header
+
+#: The columns of a log, in the order they are reported.
+COLUMN_ROLES: tuple[str, ...] = ("customer", "date", "invoice", "amount", "quantity", "price")
+
+#: Normalised header aliases per column role, most preferred first.
+COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "customer": ("customer_id", "customer_no", "customer_number", "cust_id", "customer_code",
+                 "client_id", "client", "customer", "member_id", "shopper_id"),
+    "date": ("invoice_date", "order_date", "purchase_date", "transaction_date", "sale_date",
+             "sales_date", "order_datetime", "invoice_datetime", "transaction_datetime",
+             "date"),
+    "invoice": ("invoice_no", "invoice", "invoice_id", "invoice_number", "order_id",
+                "order_no", "order_number", "transaction_id", "transaction_no", "receipt_id",
+                "receipt_no", "basket_id"),
+    "amount": ("amount", "line_amount", "total_amount", "sales_amount", "line_total",
+               "total", "total_price", "revenue", "sales", "value", "order_value"),
+    "quantity": ("quantity", "qty", "quantity_ordered", "units"),
+    "price": ("unit_price", "price", "price_each", "price_per_unit", "item_price"),
+}
+
+#: Why a line is not used, in the order the reasons are checked (a line counts once,
+#: under the first that applies).
+MALFORMED = "malformed row"
+NO_CUSTOMER = "no customer id"
+BAD_DATE = "unreadable date"
+BAD_AMOUNT = "unreadable amount"
+BAD_QUANTITY = "unreadable quantity"
+BAD_PRICE = "unreadable price"
+TOO_LARGE = "value too large to represent"
+REASONS: tuple[str, ...] = (MALFORMED, NO_CUSTOMER, BAD_DATE, BAD_AMOUNT, BAD_QUANTITY,
+                            BAD_PRICE, TOO_LARGE)
+
+#: The customer table written from a log, in column order.
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    "customer_id", "recency_days", "frequency", "monetary", "tenure_days", "first_purchase",
+    "last_purchase", "avg_order_value", "returns_value",
+)
+
+_FLOAT_INTEGER = r"^[+-]?\d+\.0+$"
+_CANCELLATION = r"^C\d+$"
+_DIGITS = r"^\d+$"
+
+
+@dataclass(frozen=True)
+class LogColumns:
+    """Where a log keeps each role: the column's position in the header, None when the log
+    has none (``invoice``; ``amount``, or ``quantity`` and ``price``)."""
+
+    header: tuple[str, ...]
+    customer: int
+    date: int
+    invoice: int | None = None
+    amount: int | None = None
+    quantity: int | None = None
+    price: int | None = None
+
+    def name(self, role: str) -> str | None:
+        pos = getattr(self, role)
+        return None if pos is None else self.header[pos]
+
+    @property
+    def value(self) -> str:
+        """How a line's value is found, in words (``Amount``; ``Quantity × UnitPrice``)."""
+        if self.amount is not None:
+            return self.header[self.amount]
+        return f"{self.header[self.quantity]} × {self.header[self.price]}"
+
+    def taken(self) -> dict[str, str | None]:
+        """The columns taken, for the summary: customer, date, invoice and value."""
+        return {"customer": self.name("customer"), "date": self.name("date"),
+                "invoice": self.name("invoice"), "value": self.value}
+
+
+def _given(header: Sequence[str], role: str, name: str) -> int:
+    if name in header:
+        return header.index(name)
+    stripped = [h.strip() for h in header]
+    if name.strip() in stripped:
+        return stripped.index(name.strip())
+    raise SchemaError(
+        f"the {role} column {shown(name)} is not a column of the log; its columns are "
+        f"{', '.join(shown(h, 30) for h in header[:12])}{'…' if len(header) > 12 else ''}; "
+        "give a header as written", parameter=role,
+    )
+
+
+def _found(header: Sequence[str], role: str) -> int | None:
+    normal = [normalise_header(h) for h in header]
+    for alias in COLUMN_ALIASES[role]:
+        hits = [i for i, n in enumerate(normal) if n == alias]
+        if len(hits) > 1:
+            raise SchemaError(
+                f"the log has {len(hits)} columns that could be its {role} "
+                f"({', '.join(shown(header[i], 30) for i in hits)}); say which",
+                parameter=role,
+            )
+        if hits:
+            return hits[0]
+    return None
+
+
+def find_columns(header: Sequence[str], given: Mapping[str, str | None] | None = None
+                 ) -> LogColumns:
+    """The log's columns: those ``given`` (role -> header as written), else found by the
+    alias table. Raises :class:`SchemaError` naming what is missing and the option that
+    says it.
+
+    With ``quantity`` or ``price`` given but no ``amount``, no amount column is looked
+    for: the user said how a line's value is made.
+    """
+    header = tuple(header)
+    given = {k: v for k, v in (given or {}).items() if v is not None}
+    unknown = set(given) - set(COLUMN_ROLES)
+    if unknown:
+        raise ValueError(f"unknown log column roles {sorted(unknown)}")
+    pos: dict[str, int | None] = {}
+    for role in COLUMN_ROLES:
+        if role in given:
+            pos[role] = _given(header, role, given[role])
+        elif role == "amount" and ({"quantity", "price"} & set(given)):
+            pos[role] = None
+        else:
+            pos[role] = _found(header, role)
+    for role in ("customer", "date"):
+        if pos[role] is None:
+            raise SchemaError(
+                f"no column of the log reads as its {role} "
+                f"({'customer id' if role == 'customer' else 'order date'}); say which "
+                "column holds it", parameter=role)
+    if pos["amount"] is None and (pos["quantity"] is None or pos["price"] is None):
+        missing = [r for r in ("quantity", "price") if pos[r] is None]
+        raise SchemaError(
+            "no column of the log gives a line's value: no amount column (Amount, Total, "
+            f"Revenue, Sales, Value) and no {' or '.join(missing)} column; say which column "
+            "holds a line's amount, or its quantity and its price", parameter="amount")
+    taken = [p for p in pos.values() if p is not None]
+    if len(taken) != len(set(taken)):
+        raise SchemaError("one column of the log is taken for two roles (customer, date, "
+                          "invoice, amount, quantity, price); say which column holds each")
+    if pos["amount"] is not None:  # never amount x quantity
+        pos["quantity"] = pos["price"] = None
+    return LogColumns(header, **pos)
+
+
+def customer_ids(values: pa.Array) -> pa.Array:
+    """Customer ids as text: trimmed, ``12923.0`` written ``12923``, null where blank.
+    Case and everything else kept (``ab-100`` and ``AB-100`` are two customers)."""
+    text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    floaty = pc.fill_null(pc.match_substring_regex(text, _FLOAT_INTEGER), False)
+    whole = pc.replace_substring_regex(text, r"\.0+$", "")
+    return pc.if_else(floaty, whole, text)
+
+
+def uci_cancellations(invoices: pa.Array) -> bool:
+    """Whether a log's distinct invoices (trimmed, no nulls) are UCI-style: some are
+    "C" + digits and every other is digits alone. Only then does "C" mark a cancellation."""
+    if len(invoices) == 0:
+        return False
+    cancelled = pc.fill_null(pc.match_substring_regex(invoices, _CANCELLATION), False)
+    digits = pc.fill_null(pc.match_substring_regex(invoices, _DIGITS), False)
+    return bool(pc.any(cancelled).as_py()) and bool(pc.all(pc.or_(cancelled, digits)).as_py())
+
+
+def cancelled(invoices: pa.Array, uci: bool) -> np.ndarray:
+    """Per invoice, whether it is a cancellation (only in a UCI-style log, see
+    :func:`uci_cancellations`)."""
+    if not uci:
+        return np.zeros(len(invoices), dtype=bool)
+    hits = pc.fill_null(pc.match_substring_regex(invoices, _CANCELLATION), False)
+    return np.asarray(hits.to_numpy(zero_copy_only=False), dtype=bool)
