@@ -27,6 +27,7 @@ from custseg.cluster.features import fit_encoding
 from custseg.cluster.suggestions import Suggestion
 from custseg.cluster.suggestions import suggest as suggest_params
 from custseg.errors import CustsegError, shown
+from custseg.io.rfm import CustomerLog
 from custseg.io.rulebooks import default_rulebook
 from custseg.io.score_files import score_table
 from custseg.io.source import CustomerTable, ReadLimits, read_table, table_from_frame
@@ -867,3 +868,45 @@ def _table_warnings(table: CustomerTable) -> list[str]:
             "header): they are left out here, as fitting leaves them out"
         )
     return out
+
+
+def rfm(
+    data: str | os.PathLike[str] | bytes,
+    output: str | os.PathLike[str] | None = None,
+    *,
+    name: str | None = None,
+    customer: str | None = None,
+    date: str | None = None,
+    invoice: str | None = None,
+    amount: str | None = None,
+    quantity: str | None = None,
+    price: str | None = None,
+    as_of: Any = None,
+    date_format: str | None = None,
+    limits: ReadLimits | None = None,
+    force: bool = False,
+) -> CustomerLog:
+    """A transaction log to one row per customer (recency, frequency, monetary, tenure…),
+    written to ``output`` (CSV or Parquet, atomically) when given.
+
+    The log's columns are found by their headers; ``customer``, ``date``, ``invoice``,
+    ``amount``, ``quantity`` and ``price`` name them (headers as written) where they are
+    not. See :func:`custseg.io.rfm.aggregate_log` and the README's "From transactions".
+    """
+    from custseg.io.outputs import atomic_path, check_output_path
+    from custseg.io.rfm import aggregate_log
+    from custseg.io.writers import ScoredWriter, output_format
+
+    target = None
+    if output is not None:
+        fmt = output_format(output)
+        inputs = () if isinstance(data, bytes | bytearray | memoryview) else (data,)
+        target = check_output_path(output, *inputs, kind="table", force=force)
+    columns = {"customer": customer, "date": date, "invoice": invoice, "amount": amount,
+               "quantity": quantity, "price": price}
+    result = aggregate_log(data, name=name, columns=columns, as_of=as_of,
+                           date_format=date_format, limits=limits)
+    if target is not None:
+        with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
+            writer.write(result.table)
+    return result

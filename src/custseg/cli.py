@@ -356,6 +356,68 @@ def demo_data(
     _err(f"wrote {n:,} demo customers to {output}")
 
 
+def _column_option(role: str, example: str) -> Any:
+    return typer.Option(f"--{role}", help=f"The log's {role} column, header as written "
+                        f"(default: found by its header, such as {example}).")
+
+
+@app.command("rfm")
+def rfm_command(
+    transactions: Annotated[Path, typer.Argument(
+        metavar="TRANSACTIONS",
+        help="Transaction log (invoice or order lines): CSV, TSV, Excel or Parquet.")],
+    output: Annotated[Path, typer.Option("-o", "--output", parser=_file_output,
+                                         help="Customer table to write (.csv or .parquet).")],
+    customer: Annotated[str | None, _column_option("customer", "CustomerID")] = None,
+    date: Annotated[str | None, _column_option("date", "InvoiceDate")] = None,
+    invoice: Annotated[str | None, _column_option("invoice", "InvoiceNo")] = None,
+    amount: Annotated[str | None, _column_option("amount", "Amount")] = None,
+    quantity: Annotated[str | None, _column_option("quantity", "Quantity")] = None,
+    price: Annotated[str | None, _column_option("price", "UnitPrice")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="YYYY-MM-DD: the day recency and tenure count to (default: the day "
+                        "after the latest purchase).")] = None,
+    date_format: Annotated[str | None, typer.Option(
+        "--date-format", help="The date column's format in strftime codes, such as "
+                              "'%d/%m/%Y %H:%M' (or COLUMN=FORMAT).")] = None,
+    max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    force: Force = False,
+    as_json: AsJson = False,
+) -> None:
+    """Aggregate a transaction log to one row per customer: recency, frequency, monetary."""
+    from custseg.api import rfm
+
+    fmt = date_format
+    if fmt is not None and "=" in fmt:
+        column, _, fmt = fmt.rpartition("=")
+        if date is not None and column != date:
+            raise ParameterError(f"--date-format is given for {shown(column)} but the date "
+                                 f"column is {shown(date)}; give the format alone.")
+        date = date or column
+    if fmt is not None and "%" not in fmt:
+        raise ParameterError(f"--date-format {shown(fmt)} has no strftime code; give the "
+                             "format such as '%d/%m/%Y'.")
+    result = rfm(_input_path(transactions), output, customer=customer, date=date,
+                 invoice=invoice, amount=amount, quantity=quantity, price=price, as_of=as_of,
+                 date_format=fmt, limits=_limits(max_decompressed_mb), force=force)
+    summary = result.summary
+    if as_json:
+        _print_json(summary.to_json_dict())
+    else:
+        excluded = sum(summary.excluded.values())
+        why = ", ".join(f"{reason}: {n:,}" for reason, n in summary.excluded.items())
+        _out(f"lines: {summary.read:,} read, {summary.used:,} used, {excluded:,} excluded"
+             + (f" ({why})" if why else ""))
+        if summary.duplicate_lines:
+            _out(f"identical lines: {summary.duplicate_lines:,} (kept: two identical lines "
+                 "are two items bought)")
+        taken = ", ".join(f"{role} {shown(name, 60) if role != 'value' else name}"
+                          for role, name in summary.columns.items() if name is not None)
+        _out(f"columns: {taken}")
+        _out(f"as of: {summary.as_of or '(no purchase in the log)'}")
+    _err(f"wrote {summary.customers:,} customers to {output}")
+
+
 @app.command()
 def fit(
     data: DataArg,
@@ -1171,6 +1233,13 @@ FLAGS = {
     "scheduler": "--scheduler",
     "date_formats": "--date-format",
     "profile_by": "--profile-by",
+    "customer": "--customer",
+    "date": "--date",
+    "invoice": "--invoice",
+    "amount": "--amount",
+    "quantity": "--quantity",
+    "price": "--price",
+    "as_of": "--as-of",
 }
 
 
