@@ -1,0 +1,164 @@
+"""The aggregation of a transaction log to one row per customer, on small hand-made logs
+whose answers are worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pyarrow as pa
+import pytest
+
+from custseg.errors import ParameterError, SchemaError
+from custseg.io.rfm import aggregate_log
+from custseg.table.transactions import OUTPUT_COLUMNS
+
+UCI = """InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
+536365,A,x,6,12/01/2010 08:26,2.55,17850.0,UK
+536365,B,y,6,12/01/2010 08:26,3.39,17850.0,UK
+536366,A,x,2,12/13/2010 09:00,2.55,17850,UK
+C536379,A,x,-1,12/14/2010 09:00,2.55,17850.0,UK
+536367,A,x,3,12/02/2010 10:00,1.00,,UK
+536368,A,x,3,12/03/2010 10:00,1.00, 13047 ,UK
+536368,A,x,3,12/03/2010 10:00,1.00, 13047 ,UK
+C536380,A,x,-2,12/05/2010 10:00,4.00,99999,UK
+536369,A,x,abc,12/05/2010 10:00,4.00,12000,UK
+"""
+
+
+def rows(result) -> dict[str, dict]:
+    return {r["customer_id"]: r for r in result.table.to_pylist()}
+
+
+def log(tmp_path, text: str, name: str = "log.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_uci_style_log_known_answers(tmp_path):
+    result = aggregate_log(log(tmp_path, UCI))
+    assert tuple(result.table.column_names) == OUTPUT_COLUMNS
+    got = rows(result)
+    assert list(got) == ["13047", "17850", "99999"]  # 17850.0 and 17850 are one customer
+    c = got["17850"]
+    # purchases 6*2.55 + 6*3.39 + 2*2.55 = 40.74 on invoices 536365, 536366; C536379 returns 2.55
+    assert (c["frequency"], c["monetary"], c["returns_value"], c["avg_order_value"]) == (
+        2, 38.19, 2.55, 20.37)
+    assert str(c["first_purchase"]) == "2010-12-01" and str(c["last_purchase"]) == "2010-12-13"
+    # as of the day after the latest purchase (the cancellation on 12/14 is no purchase)
+    assert result.summary.as_of == "2010-12-14"
+    assert (c["recency_days"], c["tenure_days"]) == (1, 13)
+    # two identical lines: both kept (two items bought), counted
+    assert got["13047"]["monetary"] == 6.0 and got["13047"]["frequency"] == 1
+    assert result.summary.duplicate_lines == 1
+    # a customer with returns only: kept, frequency 0, empty recency, tenure, dates, aov
+    r = got["99999"]
+    assert (r["frequency"], r["monetary"], r["returns_value"]) == (0, -8.0, 8.0)
+    assert [r[k] for k in ("recency_days", "tenure_days", "first_purchase", "last_purchase",
+                           "avg_order_value")] == [None] * 5
+    s = result.summary
+    assert (s.read, s.used) == (9, 7)
+    assert s.excluded == {"no customer id": 1, "unreadable quantity": 1}
+    assert s.columns == {"customer": "CustomerID", "date": "InvoiceDate",
+                         "invoice": "InvoiceNo", "value": "Quantity × UnitPrice"}
+    assert s.to_json_dict()["lines"] == {"read": 9, "used": 7, "excluded": s.excluded}
+
+
+def test_letter_prefixed_order_ids_are_purchases(tmp_path):
+    """Ordinary orders beginning with C (and letters) are not cancellations; only a
+    negative value is a return."""
+    text = ("Order ID,Order Date,Customer ID,Sales\n"
+            "CA-7731-0041,2020-01-05,AB-100,100\n"
+            "COM-88123,2020-01-06,AB-100,50\n"
+            "C536379,2020-01-07,AB-100,20\n"
+            "CA-7731-0042,2020-01-08,ab-100,30\n"
+            "CA-7731-0043,2020-01-09,ab-100,-10\n")
+    got = rows(aggregate_log(log(tmp_path, text)))
+    assert got["AB-100"]["frequency"] == 3 and got["AB-100"]["returns_value"] == 0
+    assert got["AB-100"]["monetary"] == 170
+    assert got["ab-100"]["frequency"] == 1  # case kept: two customers
+    assert (got["ab-100"]["monetary"], got["ab-100"]["returns_value"]) == (20, 10)
+
+
+def test_amount_column_is_the_value_never_times_quantity(tmp_path):
+    text = ("Invoice,Date,Client,Quantity,Amount,Profit\n"
+            "1,2021-03-01,7,3,30.00,9\n"
+            "2,2021-03-05,7,2,10.50,-4\n")
+    result = aggregate_log(log(tmp_path, text))
+    c = rows(result)["7"]
+    assert (c["monetary"], c["frequency"], c["avg_order_value"]) == (40.5, 2, 20.25)
+    assert c["returns_value"] == 0  # a negative profit is no return
+    assert result.summary.columns["value"] == "Amount"
+
+
+def test_without_invoice_frequency_counts_purchase_days(tmp_path):
+    text = ("customer_id,date,amount\n"
+            "a,2022-05-01 10:00,5\na,2022-05-01 18:00,5\na,2022-05-03,5\n")
+    c = rows(aggregate_log(log(tmp_path, text)))["a"]
+    assert (c["frequency"], c["monetary"], c["tenure_days"], c["recency_days"]) == (2, 15, 3, 1)
+
+
+def test_bad_dates_and_values_are_excluded_by_reason(tmp_path):
+    text = ("customer_id,date,quantity,price\n"
+            "a,2022-02-31,1,1\n"      # no such day
+            "a,soon,1,1\n"
+            "a,,1,1\n"
+            "a,2022-02-01,1,\n"
+            "a,2022-02-01,1e200,1e200\n"  # inf: never written
+            "a,2022-02-01,2,1.5\n")
+    result = aggregate_log(log(tmp_path, text))
+    assert result.summary.excluded == {"unreadable date": 3, "unreadable price": 1,
+                                       "value too large to represent": 1}
+    c = rows(result)["a"]
+    assert c["monetary"] == 3.0 and all(
+        not isinstance(v, float) or math.isfinite(v) for v in c.values() if v is not None)
+
+
+@pytest.mark.parametrize("dates", [("13/01/2020", "02/01/2020"), ("01/13/2020", "01/02/2020")])
+def test_both_date_orders(tmp_path, dates):
+    """13 January and 2 January, written day-first in one log and month-first in the other."""
+    text = "CustomerID,InvoiceDate,Amount\n" + "".join(f"x,{d},1\n" for d in dates)
+    c = rows(aggregate_log(log(tmp_path, text)))["x"]
+    assert (str(c["first_purchase"]), str(c["last_purchase"])) == ("2020-01-02", "2020-01-13")
+
+
+def test_undecidable_date_order_is_refused_then_stated(tmp_path):
+    path = log(tmp_path, "CustomerID,InvoiceDate,Amount\nx,02/01/2020,1\nx,03/01/2020,1\n")
+    with pytest.raises(SchemaError, match="day-first or month-first"):
+        aggregate_log(path)
+    c = rows(aggregate_log(path, date_format="%d/%m/%Y"))["x"]
+    assert str(c["last_purchase"]) == "2020-01-03"
+
+
+def test_as_of(tmp_path):
+    path = log(tmp_path, UCI)
+    c = rows(aggregate_log(path, as_of="2010-12-31"))["17850"]
+    assert (c["recency_days"], c["tenure_days"]) == (18, 30)
+    with pytest.raises(ParameterError, match="before the log's latest purchase"):
+        aggregate_log(path, as_of="2010-12-02")
+
+
+def test_columns_given_and_refused(tmp_path):
+    text = "who,when,Order Date,Ship Date,Qty,UnitPrice\nk,x,2020-01-01,2020-01-09,2,3\n"
+    path = log(tmp_path, text)
+    with pytest.raises(SchemaError, match="customer id"):
+        aggregate_log(path)
+    result = aggregate_log(path, columns={"customer": "who"})
+    assert result.summary.columns["date"] == "Order Date"  # never the ship date
+    assert rows(result)["k"]["monetary"] == 6
+    with pytest.raises(SchemaError, match="'nope' is not a column"):
+        aggregate_log(path, columns={"customer": "nope"})
+
+
+def test_parquet_and_windows_1252(tmp_path):
+    import pyarrow.parquet as pq
+
+    table = pa.table({"CustomerID": ["12923.0", "12923"], "InvoiceDate": ["2011-01-01",
+                                                                          "2011-01-03"],
+                      "InvoiceNo": ["1", "2"], "Quantity": ["1", "1"], "UnitPrice": ["2", "3"]})
+    pq.write_table(table, tmp_path / "log.parquet")
+    c = rows(aggregate_log(tmp_path / "log.parquet"))["12923"]
+    assert (c["frequency"], c["monetary"]) == (2, 5)
+    (tmp_path / "w.csv").write_bytes("Customer ID;Date;Amount\nRené;2011-01-01;2,5\n"
+                                     .encode("cp1252"))
+    assert rows(aggregate_log(tmp_path / "w.csv"))["René"]["monetary"] == 2.5

@@ -1,0 +1,114 @@
+"""``custseg rfm``: a log to a customer table from the command line, and ``fit`` on it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from cli_helpers import one_error_line, run
+
+#: The RFM names of the default rulebook (src/custseg/rules.toml).
+RFM_NAMES = {"Champions", "Loyal Customers", "Potential Loyalists", "Recent Occasional Buyers",
+             "New Customers", "Need Attention", "About to Sleep", "Can't Lose Them", "At Risk",
+             "Lost", "Hibernating"}
+
+
+def write_log(path, seed: int = 0) -> None:
+    """60 customers of three known behaviours, UCI-style (month-first dates, float ids):
+    loyal buyers through the year who bought in the last ten days, one-off buyers of
+    the last ten days, and lapsed buyers of a year ago."""
+    rng = np.random.default_rng(seed)
+    lines = ["InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice"]
+    invoice, customer = 100_000, 10_000
+    end = np.datetime64("2011-12-31")
+    for kind, price in (("loyal", 60.0), ("lapsed", 20.0), ("new", 15.0)):
+        for _ in range(20):
+            customer += 1
+            if kind == "loyal":
+                days = [*rng.integers(10, 360, size=24), int(rng.integers(0, 10))]
+            elif kind == "lapsed":
+                days = list(rng.integers(250, 340, size=3))
+            else:
+                days = [int(rng.integers(0, 10))]
+            for d in days:
+                invoice += 1
+                y, m, dd = str(end - int(d)).split("-")
+                lines.append(f"{invoice},{m}/{dd}/{y} 10:00,{customer}.0,"
+                             f"{rng.integers(1, 5)},{price * rng.uniform(0.8, 1.2):.2f}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture()
+def log_csv(tmp_path):
+    path = tmp_path / "log.csv"
+    write_log(path)
+    return path
+
+
+def test_rfm_json_and_output(capsys, tmp_path, log_csv):
+    out = tmp_path / "customers.csv"
+    code, stdout, err = run(capsys, "rfm", log_csv, "-o", out, "--json")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["lines"] == {"read": 20 * 25 + 20 * 3 + 20, "used": 580, "excluded": {}}
+    assert summary["customers"] == 60 and summary["as_of"] == "2012-01-01"
+    assert summary["columns"] == {"customer": "CustomerID", "date": "InvoiceDate",
+                                  "invoice": "InvoiceNo", "value": "Quantity × UnitPrice"}
+    with open(out, newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert [r["customer_id"] for r in table[:2]] == ["10001", "10002"]  # 10001.0 written 10001
+    assert sorted({int(r["frequency"]) for r in table[40:]}) == [1]
+    assert all(1 <= int(r["recency_days"]) <= 10 for r in table[40:])
+    assert "wrote 60 customers" in err
+
+
+def test_rfm_text_summary_and_refusals(capsys, tmp_path, log_csv):
+    code, stdout, _ = run(capsys, "rfm", log_csv, "-o", tmp_path / "c.parquet")
+    assert code == 0
+    assert stdout.splitlines()[0] == "lines: 580 read, 580 used, 0 excluded"
+    assert "columns: customer 'CustomerID', date 'InvoiceDate'" in stdout
+    line = one_error_line(*run(capsys, "rfm", log_csv, "-o", log_csv)[::2])
+    assert "is the input file" in line
+    line = one_error_line(*run(capsys, "rfm", log_csv, "-o", tmp_path / "x.csv",
+                               "--customer", "Client")[::2])
+    assert "'Client' is not a column of the log" in line and "(--customer)" in line
+    line = one_error_line(*run(capsys, "rfm", log_csv, "-o", tmp_path / "x.csv",
+                               "--as-of", "2011-06-01")[::2])
+    assert "before the log's latest purchase (2011-12-31)" in line
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_rfm_undecidable_dates_hint_the_option(capsys, tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("CustomerID,InvoiceDate,Amount\nx,02/01/2020,1\nx,03/01/2020,1\n")
+    line = one_error_line(*run(capsys, "rfm", path, "-o", tmp_path / "c.csv")[::2])
+    assert "day-first or month-first" in line and "--date-format" in line
+    code, _, err = run(capsys, "rfm", path, "-o", tmp_path / "c.csv", "--date-format",
+                       "InvoiceDate=%m/%d/%Y")
+    assert code == 0, err
+
+
+def test_fit_on_rfm_output_names_segments_in_rfm_vocabulary(capsys, tmp_path, log_csv):
+    customers = tmp_path / "customers.csv"
+    assert run(capsys, "rfm", log_csv, "-o", customers)[0] == 0
+    code, stdout, err = run(capsys, "fit", customers, "-o", tmp_path / "m.model", "--json")
+    assert code == 0, err
+    fitted = json.loads(stdout)
+    assert {"recency_days", "frequency", "monetary"} <= set(fitted["features"])
+    names = {re.sub(r" \(\d+\)$", "", s["name"]) for s in fitted["segments"]}
+    assert names <= RFM_NAMES
+    assert names & {"Champions", "Loyal Customers"}  # the loyal, recent big spenders
+    assert "New Customers" in names  # the one-off buyers of the last ten days
+
+
+def test_help_loads_no_duckdb():
+    code = ("import sys; from custseg.cli import main; main(['rfm', '--help']); "
+            "print([m for m in ('duckdb', 'pandas', 'sklearn') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.splitlines()[-1] == "[]"
