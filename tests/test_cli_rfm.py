@@ -112,3 +112,31 @@ def test_help_loads_no_duckdb():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120, check=True)
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_demo_log_behaviours_are_recovered(capsys, tmp_path):
+    """The demo log's one-off buyers of long ago and recent new customers come back as
+    such, through rfm and fit (returns in the log do not stop the RFM names)."""
+    import pandas as pd
+
+    from custseg.table.sample_log import make_transactions
+
+    log = tmp_path / "log.csv"
+    code, _, err = run(capsys, "demo-data", "--transactions", "-n", 20_000, "-o", log)
+    assert code == 0 and "20,000 lines" in err
+    customers = tmp_path / "customers.csv"
+    code, stdout, err = run(capsys, "rfm", log, "-o", customers, "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["lines"]["used"] == 20_000
+    table = pd.read_csv(customers, dtype={"customer_id": str}).set_index("customer_id")
+    truth = make_transactions(20_000, 0)[1]
+    assert (table["returns_value"] > 0).any()
+    one_off = table.loc[truth.index[truth == "one_off"]]
+    assert one_off["recency_days"].dropna().min() > 365  # bought 365-700 days before the end
+    new = table.loc[truth.index[truth == "new"]]
+    assert new["tenure_days"].dropna().max() <= 32
+    code, stdout, err = run(capsys, "fit", customers, "-o", tmp_path / "m.model", "--json")
+    assert code == 0, err
+    fitted = json.loads(stdout)
+    assert fitted["features"] == ["recency_days", "frequency", "monetary"]
+    assert {re.sub(r" \(\d+\)$", "", s["name"]) for s in fitted["segments"]} <= RFM_NAMES

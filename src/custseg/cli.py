@@ -341,17 +341,31 @@ def _options(
 @app.command("demo-data")
 def demo_data(
     output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.", parser=_file_output)],
-    n: Annotated[int, typer.Option("-n", help="Number of customers.", min=1,
-                                   max=DEMO_MAX_ROWS)] = 200,
+    n: Annotated[int, typer.Option("-n", help="Number of customers (with --transactions, "
+                                   "of log lines).", min=1)] = 200,
     seed: Seed = 0,
+    transactions: Annotated[bool, typer.Option(
+        "--transactions", help="Write a transaction log (invoice lines) of customers with "
+                               "known behaviours instead, for custseg rfm.")] = False,
     force: Force = False,
 ) -> None:
-    """Write the built-in demo customer table."""
+    """Write the built-in demo customer table (or, with --transactions, a demo log)."""
     from custseg.io.writers import output_format, write_frame_csv
-    from custseg.table.sample import make_customers
 
+    if not transactions and n > DEMO_MAX_ROWS:
+        raise ParameterError(f"-n {n:,}: the demo table takes at most {DEMO_MAX_ROWS:,} "
+                             "customers.")
     output_format(output)
     _check_output(output, "table", force)
+    if transactions:
+        from custseg.table.sample_log import make_transactions
+
+        log, truth = make_transactions(n, seed)
+        write_frame_csv(log, output, force=force)
+        _err(f"wrote a demo log of {n:,} lines ({len(truth):,} customers) to {output}")
+        return
+    from custseg.table.sample import make_customers
+
     write_frame_csv(make_customers(n, seed), output, force=force)
     _err(f"wrote {n:,} demo customers to {output}")
 

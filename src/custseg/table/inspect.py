@@ -65,6 +65,7 @@ from custseg.table.roles import (
     is_id_header,
     names_year,
 )
+from custseg.table.transactions import OUTPUT_COLUMNS, RFM_FEATURES
 
 KINDS: tuple[str, ...] = (
     "id", "constant", "flag", "numeric", "categorical", "date", "free_text",
@@ -252,6 +253,11 @@ def inspect_columns(
     )
     derivations, sources, replaced = _derivations(infos, header)
     features = _features(infos, sources, replaced, n_rows)
+    if set(OUTPUT_COLUMNS) <= set(header):
+        # a customer table written by custseg rfm: segment on recency, frequency and
+        # monetary, as RFM does (tenure, average order value and returns are profiled, and
+        # with no role, returns would stop the rulebook's RFM names applying)
+        features = tuple(f for f in features if f in RFM_FEATURES) or features
     profile_by = tuple(c.name for c in infos
                        if c.kind in ("categorical", "flag") and c.distinct <= PROFILE_MAX)
     return Inspection(n_rows=n_rows, columns=infos, suggested_features=features,

@@ -69,6 +69,9 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "last_purchase", "avg_order_value", "returns_value",
 )
 
+#: What a table of :data:`OUTPUT_COLUMNS` is segmented on by default (``custseg fit``).
+RFM_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary")
+
 _FLOAT_INTEGER = r"^[+-]?\d+\.0+$"
 _CANCELLATION = r"^C\d+$"
 _DIGITS = r"^\d+$"
