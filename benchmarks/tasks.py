@@ -252,6 +252,48 @@ def knn17(args) -> None:
     _emit(seconds=seconds, rows=len(X), reference=len(R), **detail)
 
 
+def rfm_log(args) -> None:
+    """The demo transaction log of ``--lines`` lines, written once to ``--out`` (CSV)."""
+    from custseg.io.writers import write_frame_csv
+    from custseg.table.sample_log import make_transactions
+
+    started = time.perf_counter()
+    log, truth = make_transactions(args.lines, 0)
+    write_frame_csv(log, args.out, force=True)
+    _emit(seconds=time.perf_counter() - started, lines=len(log), customers=len(truth),
+          mb=round(os.path.getsize(args.out) / 1e6, 1))
+
+
+def rfm(args) -> None:
+    """custseg's aggregation of a log to its customer table, written to ``--out``."""
+    import custseg.api
+
+    started = time.perf_counter()
+    result = custseg.api.rfm(args.csv, args.out, force=True)
+    _emit(seconds=time.perf_counter() - started, lines=result.summary.read,
+          customers=result.summary.customers)
+
+
+def pandas_rfm(args) -> None:
+    """The script every notebook on the UCI log runs: read_csv, to_datetime, drop lines
+    without a customer, line value, groupby (recency, frequency, monetary)."""
+    import pandas as pd
+
+    started = time.perf_counter()
+    df = pd.read_csv(args.csv, dtype={"CustomerID": str, "InvoiceNo": str})
+    df["InvoiceDate"] = pd.to_datetime(df["InvoiceDate"])
+    df = df.dropna(subset=["CustomerID"])
+    df["TotalPrice"] = df["Quantity"] * df["UnitPrice"]
+    as_of = df["InvoiceDate"].max() + pd.Timedelta(days=1)
+    out = df.groupby("CustomerID").agg(
+        recency=("InvoiceDate", lambda d: (as_of - d.max()).days),
+        frequency=("InvoiceNo", "nunique"),
+        monetary=("TotalPrice", "sum"),
+    )
+    out.to_csv(args.out)
+    _emit(seconds=time.perf_counter() - started, lines=len(df), customers=len(out))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="benchmarks.tasks")
     sub = parser.add_subparsers(dest="task", required=True)
@@ -283,10 +325,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--engine", choices=["custseg", "sklearn"], required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--labels", required=True)
+    p = sub.add_parser("rfm_log")
+    p.add_argument("--lines", type=int, required=True)
+    p.add_argument("--out", required=True)
+    for name in ("rfm", "pandas_rfm"):
+        p = sub.add_parser(name)
+        p.add_argument("--csv", required=True)
+        p.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     {"fit": fit, "score": score, "profiles": profiles, "io_floor": io_floor,
      "seed_batch": seed_batch, "seed_rerun": seed_rerun, "dashboard": dashboard,
-     "knn17_data": knn17_data, "knn17": knn17}[args.task](args)
+     "knn17_data": knn17_data, "knn17": knn17,
+     "rfm_log": rfm_log, "rfm": rfm, "pandas_rfm": pandas_rfm}[args.task](args)
 
 
 if __name__ == "__main__":
