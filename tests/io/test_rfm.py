@@ -162,3 +162,22 @@ def test_parquet_and_windows_1252(tmp_path):
     (tmp_path / "w.csv").write_bytes("Customer ID;Date;Amount\nRené;2011-01-01;2,5\n"
                                      .encode("cp1252"))
     assert rows(aggregate_log(tmp_path / "w.csv"))["René"]["monetary"] == 2.5
+
+
+def test_reader_errors_come_through_the_stream_as_they_were(tmp_path):
+    from custseg.errors import InputFileError
+    from custseg.io.source import ReadLimits
+
+    text = "customer_id,date,amount\n" + "".join(f"c{i},2020-01-01,1\n" for i in range(50))
+    with pytest.raises(InputFileError, match="more than 10 rows"):
+        aggregate_log(log(tmp_path, text), limits=ReadLimits(max_rows=10))
+
+
+def test_a_ragged_line_deep_in_a_log_is_one_malformed_line(tmp_path):
+    # the fast reader meets it after many batches; the exact reader goes on from there
+    good = "".join(f"c{i % 7},2020-01-{1 + i % 28:02d},{i % 5}\n" for i in range(300_000))
+    text = "customer_id,date,amount\n" + good + "c1,2020-01-02,1,extra\n" + good
+    result = aggregate_log(log(tmp_path, text))
+    assert result.summary.read == 600_001
+    assert result.summary.excluded == {"malformed row": 1}
+    assert rows(result)["c0"]["monetary"] == 2 * sum(i % 5 for i in range(0, 300_000, 7))

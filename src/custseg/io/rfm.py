@@ -151,26 +151,47 @@ def _aggregate(log: TableSource, cols: LogColumns, as_of_day: int | None,
 
 
 def _load(con: Any, log: TableSource, cols: LogColumns) -> None:
-    """Every line's cells the aggregation needs, as text, and a hash of the whole line."""
-    con.execute("CREATE TABLE raw (cust VARCHAR, dt VARCHAR, inv VARCHAR, a VARCHAR, "
-                "q VARCHAR, p VARCHAR, bad BOOLEAN, h UBIGINT)")
+    """Every line's cells the aggregation needs, as text, and a hash of the whole line.
+
+    The batches stream into DuckDB as one arrow stream and one ``CREATE TABLE AS``
+    (DuckDB pulls them as it inserts; inserting batch by batch, each its own statement,
+    took twice as long as reading). An error of the reader (a row cap, an undecodable
+    byte) is kept and raised as it was, not as DuckDB's wrapping of it."""
     every = ", ".join(f'"{formats.column_name(i)}"' for i in range(len(log.header)))
     picks = []
-    for role in _RAW:
+    for role, column in _RAW.items():
         pos = getattr(cols, role)
-        picks.append(f'CAST("{formats.column_name(pos)}" AS VARCHAR)' if pos is not None
-                     else "CAST(NULL AS VARCHAR)")
-    select = (f"INSERT INTO raw SELECT {', '.join(picks)}, bad, hash({every}) "
-              "FROM batch")
-    for batch in log.batches():
-        data = batch.data
-        bad = np.zeros(data.num_rows, dtype=bool)
-        if batch.structural:
-            bad[list(batch.structural)] = True
-        data = data.append_column("bad", pa.array(bad))
-        con.register("batch", data)
-        con.execute(select)
+        picks.append(f'CAST("{formats.column_name(pos)}" AS VARCHAR) AS {column}'
+                     if pos is not None else f"CAST(NULL AS VARCHAR) AS {column}")
+    failed: list[BaseException] = []
+
+    def lines() -> Any:
+        try:
+            for batch in log.batches():
+                data = batch.data
+                bad = np.zeros(data.num_rows, dtype=bool)
+                if batch.structural:
+                    bad[list(batch.structural)] = True
+                data = data.append_column("bad", pa.array(bad))
+                yield from data.cast(schema).to_batches()
+        except BaseException as exc:  # noqa: BLE001 - raised again below, as it was
+            failed.append(exc)
+
+    schema = pa.schema([pa.field(formats.column_name(i), pa.string())
+                        for i in range(len(log.header))] + [pa.field("bad", pa.bool_())])
+    reader = pa.RecordBatchReader.from_batches(schema, lines())
+    con.register("batch", reader)
+    try:
+        con.execute(f"CREATE TABLE raw AS SELECT {', '.join(picks)}, bad, hash({every}) AS h "
+                    "FROM batch")
+    except Exception:
+        if failed:
+            raise failed[0] from None
+        raise
+    finally:
         con.unregister("batch")
+    if failed:
+        raise failed[0]
 
 
 def _distinct(con: Any, column: str) -> pa.Table:
