@@ -181,3 +181,63 @@ def test_a_ragged_line_deep_in_a_log_is_one_malformed_line(tmp_path):
     assert result.summary.read == 600_001
     assert result.summary.excluded == {"malformed row": 1}
     assert rows(result)["c0"]["monetary"] == 2 * sum(i % 5 for i in range(0, 300_000, 7))
+
+
+_ODD = ["", " ", "  ", "\u00a0", "\u2003", "\u3000"]  # trimmed away by the rules
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("style", ["uci", "prefixed"])
+def test_ids_and_invoices_read_in_sql_agree_with_the_rules_on_every_cell(tmp_path, seed,
+                                                                        style):
+    # plain cells are read in SQL, the others by the Python rules: both must give what
+    # the rules give on every cell
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from custseg.table.transactions import cancelled, customer_ids, uci_cancellations
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    base_ids = ["12923", "12923.0", "12923.00", "+7.0", "ab-100", "AB-100", "é1", "x.0",
+                "1e3", "007", "7"]
+    invoices = ([f"{536000 + i}" for i in range(30)] + [f"C{537000 + i}" for i in range(5)]
+                if style == "uci" else [f"CA-{i}" for i in range(20)] + ["COM-1", "C9"])
+    lines = []
+    for _ in range(n):
+        cid = rng.choice(base_ids + [""])
+        cid = rng.choice(_ODD) + cid + rng.choice(_ODD) if rng.random() < 0.4 else cid
+        inv = rng.choice(invoices + [""])
+        inv = rng.choice(_ODD) + inv + rng.choice(_ODD) if rng.random() < 0.4 else inv
+        day = int(rng.integers(1, 28))
+        amount = int(rng.integers(-3, 20))
+        lines.append((cid, inv, day, amount))
+    text = "CustomerID\tInvoiceNo\tInvoiceDate\tAmount\n" + "".join(
+        f"{c}\t{i}\t2021-03-{d:02d}\t{a}\n" for c, i, d, a in lines)
+    path = tmp_path / "log.tsv"
+    path.write_text(text, encoding="utf-8")
+    result = aggregate_log(path)
+    assert "malformed row" not in result.summary.excluded
+    got = rows(result)
+
+    ids = customer_ids(pa.array([c for c, *_ in lines])).to_pylist()
+    keys = pc.utf8_trim_whitespace(pa.array([i for _, i, _, _ in lines]))
+    keys = pc.if_else(pc.equal(keys, ""), pa.scalar(None, pa.string()), keys)
+    uci = uci_cancellations(pc.unique(keys).drop_null())
+    assert uci == (style == "uci")
+    gone = cancelled(keys, uci)
+    want: dict[str, dict] = {}
+    for cid, key, gone_, (_, _, day, amount) in zip(ids, keys.to_pylist(), gone, lines,
+                                                    strict=True):
+        if cid is None:
+            continue
+        c = want.setdefault(cid, {"orders": set(), "gross": 0, "returns": 0})
+        if gone_ or amount < 0:
+            c["returns"] += abs(amount)
+        else:
+            c["orders"].add(key if key is not None else ("day", day))
+            c["gross"] += amount
+    assert set(got) == set(want)
+    for cid, c in want.items():
+        assert (got[cid]["frequency"], got[cid]["monetary"], got[cid]["returns_value"]) == (
+            len(c["orders"]), c["gross"] - c["returns"], c["returns"]), cid

@@ -37,16 +37,19 @@ from custseg.table.transactions import (
     BAD_DATE,
     BAD_PRICE,
     BAD_QUANTITY,
+    CANCELLATION,
+    DIGITS,
+    FLOAT_INTEGER,
     MALFORMED,
     NO_CUSTOMER,
     OUTPUT_COLUMNS,
     REASONS,
     TOO_LARGE,
+    ZERO_FRACTION,
     LogColumns,
-    cancelled,
     customer_ids,
     find_columns,
-    uci_cancellations,
+    uci_parts,
 )
 
 _EPOCH = date(1970, 1, 1)
@@ -143,8 +146,8 @@ def _aggregate(log: TableSource, cols: LogColumns, as_of_day: int | None,
                                  **({"memory_limit": memory_limit} if memory_limit else {})})
     try:
         _load(con, log, cols)
-        _lookups(con, log, cols, date_format)
-        return _group(con, log, cols, as_of_day)
+        uci = _lookups(con, log, cols, date_format)
+        return _group(con, log, cols, as_of_day, uci)
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
@@ -194,9 +197,19 @@ def _load(con: Any, log: TableSource, cols: LogColumns) -> None:
         raise failed[0]
 
 
-def _distinct(con: Any, column: str) -> pa.Table:
-    return con.sql(f"SELECT {column} AS raw, count(*) AS n FROM raw WHERE NOT bad "
-                       f"GROUP BY {column}").to_arrow_table()
+def _plain(column: str) -> str:
+    """SQL: the cell begins and ends with a printable ASCII character other than a space
+    (so no trimming changes it and it is not blank)."""
+    return (f"(left({column}, 1) BETWEEN '!' AND '~' "
+            f"AND right({column}, 1) BETWEEN '!' AND '~')")
+
+
+def _distinct(con: Any, column: str, *, odd: bool = False) -> pa.Table:
+    """The column's distinct cells and their counts (``odd``: only cells not
+    :func:`_plain`)."""
+    where = f" AND NOT coalesce({_plain(column)}, false)" if odd else ""
+    return con.sql(f"SELECT {column} AS raw, count(*) AS n FROM raw WHERE NOT bad{where} "
+                   f"GROUP BY {column}").to_arrow_table()
 
 
 def _string(values: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -205,10 +218,13 @@ def _string(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     return values.cast(pa.string())
 
 
-def _lookups(con: Any, log: TableSource, cols: LogColumns, date_format: str | None) -> None:
-    """Each distinct cell's reading, as a table to join: ids, days, invoices, numbers."""
-    ids = _distinct(con, "cust")
-    raw = _string(ids.column("raw"))
+def _lookups(con: Any, log: TableSource, cols: LogColumns, date_format: str | None) -> bool:
+    """Each distinct cell's reading, as a table to join: ids, days, invoices, numbers;
+    whether the log's invoices are UCI-style (see :func:`uci_parts`)."""
+    # ids and invoices: a cell that begins and ends with a printable ASCII character other
+    # than a space trims to itself, so the rules' patterns read it in SQL (RE2 in DuckDB
+    # as in pyarrow); only the other distinct cells go through the rules in Python
+    raw = _string(_distinct(con, "cust", odd=True).column("raw"))
     con.register("ids_t", pa.table({"raw": raw, "cid": customer_ids(raw)}))
     con.execute("CREATE TABLE ids AS SELECT * FROM ids_t WHERE raw IS NOT NULL")
 
@@ -226,13 +242,21 @@ def _lookups(con: Any, log: TableSource, cols: LogColumns, date_format: str | No
     con.register("dates_t", pa.table({"raw": raw, "day": pa.array(days, from_pandas=True)}))
     con.execute("CREATE TABLE dates AS SELECT * FROM dates_t WHERE raw IS NOT NULL")
 
-    invoices = _string(_distinct(con, "inv").column("raw")) if cols.invoice is not None \
-        else pa.array([], pa.string())
-    key = pc.utf8_trim_whitespace(invoices)
-    key = pc.if_else(pc.equal(key, ""), pa.scalar(None, pa.string()), key)
-    uci = uci_cancellations(key.drop_null())
-    con.register("inv_t", pa.table({"raw": invoices, "key": key,
-                                    "cancelled": pa.array(cancelled(key, uci))}))
+    uci = False
+    if cols.invoice is not None:
+        invoices = _string(_distinct(con, "inv", odd=True).column("raw"))
+        key = pc.utf8_trim_whitespace(invoices)
+        key = pc.if_else(pc.equal(key, ""), pa.scalar(None, pa.string()), key)
+        some, every = uci_parts(key.drop_null())
+        plain_some, plain_every = con.execute(
+            f"SELECT coalesce(bool_or(regexp_matches(inv, '{CANCELLATION}')), false), "
+            f"coalesce(bool_and(regexp_matches(inv, '{CANCELLATION}') "
+            f"OR regexp_matches(inv, '{DIGITS}')), true) "
+            f"FROM raw WHERE NOT bad AND {_plain('inv')}").fetchall()[0]
+        uci = bool((some or plain_some) and (every and plain_every))
+    else:
+        invoices = key = pa.array([], pa.string())
+    con.register("inv_t", pa.table({"raw": invoices, "key": key}))
     con.execute("CREATE TABLE invoices AS SELECT * FROM inv_t WHERE raw IS NOT NULL")
 
     by_position = {pos: name for name, pos in number_columns(log.match).items()}
@@ -249,32 +273,45 @@ def _lookups(con: Any, log: TableSource, cols: LogColumns, date_format: str | No
         con.register(f"{column}_t", pa.table({"raw": raw, "num": pa.array(values,
                                                                           from_pandas=True)}))
         con.execute(f"CREATE TABLE n_{column} AS SELECT * FROM {column}_t WHERE raw IS NOT NULL")
+    return uci
 
 
-def _group(con: Any, log: TableSource, cols: LogColumns, as_of_day: int | None) -> CustomerLog:
+def _group(con: Any, log: TableSource, cols: LogColumns, as_of_day: int | None,
+           uci: bool) -> CustomerLog:
     if cols.amount is not None:
-        value, number_reasons = "na.num", f"WHEN na.num IS NULL THEN '{BAD_AMOUNT}'"
+        value, number_reasons = "a_num", f"WHEN a_num IS NULL THEN '{BAD_AMOUNT}'"
     else:
-        value = "nq.num * np_.num"
-        number_reasons = (f"WHEN nq.num IS NULL THEN '{BAD_QUANTITY}' "
-                          f"WHEN np_.num IS NULL THEN '{BAD_PRICE}'")
+        value = "q_num * p_num"
+        number_reasons = (f"WHEN q_num IS NULL THEN '{BAD_QUANTITY}' "
+                          f"WHEN p_num IS NULL THEN '{BAD_PRICE}'")
     con.execute(f"""
         CREATE TABLE lines AS
-        SELECT i.cid, CAST(floor(d.day) AS BIGINT) AS day, iv.key AS inv, {value} AS value,
-               coalesce(iv.cancelled, false) OR ({value}) < 0 AS ret,
-               CASE WHEN r.bad THEN '{MALFORMED}'
-                    WHEN i.cid IS NULL THEN '{NO_CUSTOMER}'
-                    WHEN d.day IS NULL THEN '{BAD_DATE}'
+        WITH keyed AS (
+            SELECT r.*, d.day, na.num AS a_num, nq.num AS q_num, np_.num AS p_num,
+                   CASE WHEN {_plain("r.cust")}
+                        THEN CASE WHEN regexp_matches(r.cust, '{FLOAT_INTEGER}')
+                                  THEN regexp_replace(r.cust, '{ZERO_FRACTION}', '')
+                                  ELSE r.cust END
+                        ELSE i.cid END AS cid,
+                   CASE WHEN {_plain("r.inv")} THEN r.inv ELSE iv.key END AS key
+            FROM raw r
+            LEFT JOIN ids i ON r.cust = i.raw
+            LEFT JOIN dates d ON r.dt = d.raw
+            LEFT JOIN invoices iv ON r.inv = iv.raw
+            LEFT JOIN n_a na ON r.a = na.raw
+            LEFT JOIN n_q nq ON r.q = nq.raw
+            LEFT JOIN n_p np_ ON r.p = np_.raw
+        )
+        SELECT cid, CAST(floor(day) AS BIGINT) AS day, key AS inv, {value} AS value,
+               coalesce({uci} AND regexp_matches(key, '{CANCELLATION}'), false)
+                   OR ({value}) < 0 AS ret,
+               CASE WHEN bad THEN '{MALFORMED}'
+                    WHEN cid IS NULL THEN '{NO_CUSTOMER}'
+                    WHEN day IS NULL THEN '{BAD_DATE}'
                     {number_reasons}
                     WHEN NOT isfinite({value}) THEN '{TOO_LARGE}'
                END AS reason
-        FROM raw r
-        LEFT JOIN ids i ON r.cust = i.raw
-        LEFT JOIN dates d ON r.dt = d.raw
-        LEFT JOIN invoices iv ON r.inv = iv.raw
-        LEFT JOIN n_a na ON r.a = na.raw
-        LEFT JOIN n_q nq ON r.q = nq.raw
-        LEFT JOIN n_p np_ ON r.p = np_.raw
+        FROM keyed
     """)
     read, distinct_lines = con.execute("SELECT count(*), count(DISTINCT h) FROM raw").fetchone()
     reasons = dict(con.execute("SELECT reason, count(*) FROM lines WHERE reason IS NOT NULL "
@@ -285,8 +322,8 @@ def _group(con: Any, log: TableSource, cols: LogColumns, as_of_day: int | None) 
     result = con.sql(f"""
         SELECT cid AS customer_id,
                count(DISTINCT CASE WHEN NOT ret THEN {order} END) AS frequency,
-               sum(CASE WHEN ret THEN 0 ELSE value END) AS gross,
-               sum(CASE WHEN ret THEN abs(value) ELSE 0 END) AS returns_value,
+               fsum(CASE WHEN ret THEN 0 ELSE value END) AS gross,
+               fsum(CASE WHEN ret THEN abs(value) ELSE 0 END) AS returns_value,
                min(CASE WHEN NOT ret THEN day END) AS first_day,
                max(CASE WHEN NOT ret THEN day END) AS last_day
         FROM lines WHERE reason IS NULL GROUP BY cid ORDER BY cid
@@ -324,7 +361,9 @@ def _customers(result: pa.Table, as_of_day: int | None) -> tuple[pa.Table, str |
             f"({_iso(latest)}); give a day on or after it", parameter="as_of")
     monetary = _money(gross - returns)
     with np.errstate(divide="ignore", invalid="ignore"):
-        aov = _money(np.where(bought, gross / np.maximum(frequency, 1), np.nan))
+        # gross rounded first: a sum's last bits depend on the order DuckDB's threads
+        # add lines in, and a quotient at a half (2980.27 / 32) would round either way
+        aov = _money(np.where(bought, _money(gross) / np.maximum(frequency, 1), np.nan))
     if not (np.isfinite(monetary).all() and np.isfinite(returns).all()
             and np.isfinite(aov[bought]).all()):
         raise SchemaError("a customer's total is too large to represent (a sum beyond 1e308); "

@@ -72,9 +72,13 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 #: What a table of :data:`OUTPUT_COLUMNS` is segmented on by default (``custseg fit``).
 RFM_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary")
 
-_FLOAT_INTEGER = r"^[+-]?\d+\.0+$"
-_CANCELLATION = r"^C\d+$"
-_DIGITS = r"^\d+$"
+#: The rules' patterns (RE2, as pyarrow and DuckDB both use them): an id written as a
+#: float with a zero fraction, its zero fraction, a UCI cancellation, an ordinary UCI
+#: invoice.
+FLOAT_INTEGER = r"^[+-]?\d+\.0+$"
+ZERO_FRACTION = r"\.0+$"
+CANCELLATION = r"^C\d+$"
+DIGITS = r"^\d+$"
 
 
 @dataclass(frozen=True)
@@ -183,19 +187,27 @@ def customer_ids(values: pa.Array) -> pa.Array:
     Case and everything else kept (``ab-100`` and ``AB-100`` are two customers)."""
     text = pc.utf8_trim_whitespace(values.cast(pa.string()))
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-    floaty = pc.fill_null(pc.match_substring_regex(text, _FLOAT_INTEGER), False)
-    whole = pc.replace_substring_regex(text, r"\.0+$", "")
+    floaty = pc.fill_null(pc.match_substring_regex(text, FLOAT_INTEGER), False)
+    whole = pc.replace_substring_regex(text, ZERO_FRACTION, "")
     return pc.if_else(floaty, whole, text)
+
+
+def uci_parts(invoices: pa.Array) -> tuple[bool, bool]:
+    """Of some of a log's distinct invoices (trimmed, no nulls): whether any is "C" +
+    digits, and whether every one is "C" + digits or digits alone. Parts of the log
+    combine: any of the first, all of the second (see :func:`uci_cancellations`)."""
+    if len(invoices) == 0:
+        return False, True
+    cancelled = pc.fill_null(pc.match_substring_regex(invoices, CANCELLATION), False)
+    digits = pc.fill_null(pc.match_substring_regex(invoices, DIGITS), False)
+    return bool(pc.any(cancelled).as_py()), bool(pc.all(pc.or_(cancelled, digits)).as_py())
 
 
 def uci_cancellations(invoices: pa.Array) -> bool:
     """Whether a log's distinct invoices (trimmed, no nulls) are UCI-style: some are
     "C" + digits and every other is digits alone. Only then does "C" mark a cancellation."""
-    if len(invoices) == 0:
-        return False
-    cancelled = pc.fill_null(pc.match_substring_regex(invoices, _CANCELLATION), False)
-    digits = pc.fill_null(pc.match_substring_regex(invoices, _DIGITS), False)
-    return bool(pc.any(cancelled).as_py()) and bool(pc.all(pc.or_(cancelled, digits)).as_py())
+    some, every = uci_parts(invoices)
+    return some and every
 
 
 def cancelled(invoices: pa.Array, uci: bool) -> np.ndarray:
@@ -203,5 +215,5 @@ def cancelled(invoices: pa.Array, uci: bool) -> np.ndarray:
     :func:`uci_cancellations`)."""
     if not uci:
         return np.zeros(len(invoices), dtype=bool)
-    hits = pc.fill_null(pc.match_substring_regex(invoices, _CANCELLATION), False)
+    hits = pc.fill_null(pc.match_substring_regex(invoices, CANCELLATION), False)
     return np.asarray(hits.to_numpy(zero_copy_only=False), dtype=bool)
