@@ -110,7 +110,7 @@ def aggregate_log(
     as_of: date | str | None = None,
     date_format: str | None = None,
     limits: ReadLimits | None = None,
-    memory_limit: str | None = None,
+    memory_limit: str = "500MB",
 ) -> CustomerLog:
     """One row per customer of the transaction log ``source``.
 
@@ -126,7 +126,9 @@ def aggregate_log(
     date_format
         The date column's strftime format, when its order cannot be told from its cells.
     memory_limit
-        DuckDB's memory limit (``"1GB"``); beyond it, the group-by spills to disk.
+        DuckDB's memory limit (``"1GB"``); beyond it, the lines and the group-by spill to
+        a temporary folder. The default keeps the whole process under 1 GB on a log of
+        10 million lines.
     """
     as_of_day = _as_of_day(as_of)
     log = TableSource(source, name=name, limits=limits, check_income=False)
@@ -138,12 +140,12 @@ def aggregate_log(
 
 
 def _aggregate(log: TableSource, cols: LogColumns, as_of_day: int | None,
-               date_format: str | None, memory_limit: str | None) -> CustomerLog:
+               date_format: str | None, memory_limit: str) -> CustomerLog:
     import duckdb
 
     spill = tempfile.mkdtemp(prefix="custseg-rfm-")
     con = duckdb.connect(config={"temp_directory": spill, "preserve_insertion_order": False,
-                                 **({"memory_limit": memory_limit} if memory_limit else {})})
+                                 "memory_limit": memory_limit})
     try:
         _load(con, log, cols)
         uci = _lookups(con, log, cols, date_format)

@@ -545,7 +545,9 @@ def _mark_summary_rows(batch: Batch, match: HeaderMatch) -> None:
     if ID in match.fields and match.fields[ID] != 0:
         columns.append(batch.data.column(match.fields[ID]))
     for column in columns:
-        for row, note in summary_row_notes(column.to_pandas()).items():
+        # the arrow column as it is (to_pandas would make a Python string of every cell)
+        cells = pd.Series(pd.arrays.ArrowExtensionArray(column))
+        for row, note in summary_row_notes(cells).items():
             batch.structural.setdefault(row, note)
 
 
