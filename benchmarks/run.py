@@ -5,7 +5,8 @@ Measures, on the demo generator's data, each algorithm's fit time and peak memor
 AppTest beside the seed's per-rerun refit; batch scoring at 1M and 5M rows beside the
 seed's batch path and the I/O floor (pyarrow reading the same CSV and writing one of the
 output's shape, nothing else), in-process and as whole processes; scoring 1M rows × 17
-features beside scikit-learn's KNeighborsClassifier on the same reference set; and the command line's
+features beside scikit-learn's KNeighborsClassifier on the same reference set; a transaction
+log of 1M and 10M lines to its customer table beside the pandas groupby script; and the command line's
 start-up (``custseg --help``, ``--version``). Every figure is a median of repeats in fresh
 processes, custseg and its baselines interleaved in one run, so ratios compare like with
 like on a shared, noisy machine. Prints a table, writes ``benchmarks/results/latest.json`` and
@@ -203,6 +204,57 @@ def bench_knn17(folder: Path, rows: int, reference: int, repeats: int) -> list[d
     return out
 
 
+def bench_rfm(folder: Path, sizes: list[int], repeats: int) -> list[dict]:
+    """A demo transaction log to its customer table: ``custseg rfm`` (``api.rfm``) beside
+    the pandas script (read_csv, to_datetime, groupby), in turn in fresh processes."""
+    out = []
+    for lines in sizes:
+        log = folder / f"log_{lines}.csv"
+        made = task("rfm_log", "--lines", str(lines), "--out", str(log))
+        runs: dict[str, list[dict]] = {"rfm": [], "pandas_rfm": []}
+        for i in range(repeats):
+            for name in (("rfm", "pandas_rfm") if i % 2 == 0 else ("pandas_rfm", "rfm")):
+                runs[name].append(task(name, "--csv", str(log),
+                                       "--out", str(folder / f"{name}.csv")))
+        log.unlink()
+        row = {"lines": lines, "mb": made["mb"], "customers": made["customers"],
+               "custseg_s": median(runs["rfm"], "seconds"),
+               "pandas_s": median(runs["pandas_rfm"], "seconds"),
+               "custseg_process_s": median(runs["rfm"], "process_s"),
+               "pandas_process_s": median(runs["pandas_rfm"], "process_s"),
+               "custseg_peak_mb": max(r["peak_mb"] for r in runs["rfm"]),
+               "pandas_peak_mb": max(r["peak_mb"] for r in runs["pandas_rfm"])}
+        row["ratio"] = row["custseg_s"] / row["pandas_s"]
+        row["process_ratio"] = row["custseg_process_s"] / row["pandas_process_s"]
+        out.append(row)
+        print(f"  rfm {lines:>11,} lines: custseg {row['custseg_s']:.1f} s / "
+              f"{row['custseg_peak_mb']:.0f} MB, pandas {row['pandas_s']:.1f} s / "
+              f"{row['pandas_peak_mb']:.0f} MB = {row['ratio']:.2f}×", flush=True)
+    return out
+
+
+def rfm_markdown(result: dict) -> list[str]:
+    rows = result.get("rfm", [])
+    if not rows:
+        return []
+    lines = ["", "## Transaction logs", "",
+             "`custseg rfm` (`api.rfm`: the demo log to its customer table, written as CSV) "
+             "beside the pandas script every notebook on the UCI log runs (`read_csv`, "
+             "`to_datetime`, drop lines without a customer, `groupby` for recency, frequency "
+             "and monetary; `benchmarks/tasks.py`), in turn in fresh processes. Times exclude "
+             "imports; the whole-process figures include them (custseg's ~2.5 s are mostly "
+             "scikit-learn, which `custseg.api` imports).", "",
+             *_header("lines", "CSV (MB)", "customers", "custseg (s)", "custseg peak (MB)",
+                      "pandas (s)", "pandas peak (MB)", "custseg / pandas",
+                      "whole processes")]
+    for r in rows:
+        lines.append(f"| {r['lines']:,} | {r['mb']:,.0f} | {r['customers']:,} | "
+                     f"{r['custseg_s']:.2f} | {r['custseg_peak_mb']:,.0f} | {r['pandas_s']:.2f} | "
+                     f"{r['pandas_peak_mb']:,.0f} | {r['ratio']:.2f}× | "
+                     f"{r['process_ratio']:.2f}× |")
+    return lines
+
+
 def checks(result: dict) -> list[tuple[str, str, bool]]:
     out = []
     big = [r for r in result["fits"] if r["rows"] == max(x["rows"] for x in result["fits"])]
@@ -237,6 +289,13 @@ def checks(result: dict) -> list[tuple[str, str, bool]]:
                         "KNeighborsClassifier(3), same reference set",
                         f"{row['custseg_s']:.1f} s vs {row['sklearn_s']:.1f} s = "
                         f"{row['ratio']:.2f}×", row["ratio"] <= 0.5))
+    for row in result.get("rfm", []):
+        if row["lines"] >= 10_000_000:
+            out.append(("10M log lines to customers in at most 0.25× the pandas script's time",
+                        f"{row['custseg_s']:.1f} s vs {row['pandas_s']:.1f} s = "
+                        f"{row['ratio']:.2f}×", row["ratio"] <= 0.25))
+            out.append(("… and under 1 GB", f"{row['custseg_peak_mb']:,.0f} MB",
+                        row["custseg_peak_mb"] < 1024))
     startup = result["startup"]
     out.append(("`custseg --help` and `--version` load no scikit-learn: under 0.5 s",
                 f"{startup['--help']:.2f} s / {startup['--version']:.2f} s",
@@ -340,6 +399,7 @@ def markdown(result: dict, command: str) -> str:
         lines.append(f"| {r['rows']:,} | {r['custseg_process_s']:.2f} | "
                      f"{r['seed_process_s']:.2f} | {r['process_vs_seed']:.2f}× |")
     lines += knn17_markdown(result)
+    lines += rfm_markdown(result)
     startup = result["startup"]
     lines += ["", "## Start-up", "",
               "Paid by every command before its work: a fresh `custseg --help` and "
@@ -355,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="small sizes, one repeat (a smoke run; does not rewrite BENCHMARKS.md)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", choices=["knn17"],
+    parser.add_argument("--only", choices=["knn17", "rfm"],
                         help="run one section and print its table (does not rewrite "
                         "BENCHMARKS.md)")
     args = parser.parse_args(argv)
@@ -367,6 +427,15 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         print("\n".join(knn17_markdown(result)))
+        return 0
+    if args.only == "rfm":
+        folder = Path(tempfile.mkdtemp(prefix="custseg-bench-"))
+        try:
+            sizes = [100_000] if args.quick else [1_000_000, 10_000_000]
+            result = {"rfm": bench_rfm(folder, sizes, 1 if args.quick else args.repeats)}
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        print("\n".join(rfm_markdown(result)))
         return 0
     quick = args.quick
     repeats = 1 if quick else args.repeats
@@ -383,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         result["dashboard"] = bench_dashboard(folder, dash_sizes, repeats)
         result["batch"] = bench_batch(folder, batch_sizes, repeats, model_rows)
         result["knn17"] = bench_knn17(folder, 100_000 if quick else 1_000_000, 20_000, repeats)
+        result["rfm"] = bench_rfm(folder, [100_000] if quick else [1_000_000, 10_000_000],
+                                  repeats)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     out = ROOT / "benchmarks" / "results"

@@ -885,9 +885,11 @@ def rfm(
     date_format: str | None = None,
     limits: ReadLimits | None = None,
     force: bool = False,
+    memory_limit: str = "500MB",
 ) -> CustomerLog:
     """A transaction log to one row per customer (recency, frequency, monetary, tenure…),
-    written to ``output`` (CSV or Parquet, atomically) when given.
+    written to ``output`` (CSV or Parquet, atomically) when given; ``memory_limit`` is the
+    aggregation's (DuckDB's), beyond which it spills to a temporary folder.
 
     The log's columns are found by their headers; ``customer``, ``date``, ``invoice``,
     ``amount``, ``quantity`` and ``price`` name them (headers as written) where they are
@@ -905,7 +907,7 @@ def rfm(
     columns = {"customer": customer, "date": date, "invoice": invoice, "amount": amount,
                "quantity": quantity, "price": price}
     result = aggregate_log(data, name=name, columns=columns, as_of=as_of,
-                           date_format=date_format, limits=limits)
+                           date_format=date_format, limits=limits, memory_limit=memory_limit)
     if target is not None:
         with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
             writer.write(result.table)
