@@ -885,7 +885,7 @@ def rfm(
     date_format: str | None = None,
     limits: ReadLimits | None = None,
     force: bool = False,
-    memory_limit: str = "500MB",
+    memory_limit: str = "350MB",
 ) -> CustomerLog:
     """A transaction log to one row per customer (recency, frequency, monetary, tenure…),
     written to ``output`` (CSV or Parquet, atomically) when given; ``memory_limit`` is the

@@ -110,7 +110,7 @@ def aggregate_log(
     as_of: date | str | None = None,
     date_format: str | None = None,
     limits: ReadLimits | None = None,
-    memory_limit: str = "500MB",
+    memory_limit: str = "350MB",
 ) -> CustomerLog:
     """One row per customer of the transaction log ``source``.
 
