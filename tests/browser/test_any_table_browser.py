@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from browser_pages import score_and_download, wait_ready
 from inspect_tables import credit_card, marketing
 
 pytestmark = pytest.mark.browser
@@ -29,12 +30,6 @@ def cards_server(start_app, files):
 @pytest.fixture(scope="module")
 def marketing_server(start_app, files):
     return start_app(files["marketing"])
-
-
-def wait_ready(page) -> None:
-    """Streamlit has finished its run (as in test_browser)."""
-    page.wait_for_load_state("networkidle")
-    page.get_by_text("Running...").wait_for(state="detached", timeout=120_000)
 
 
 def sidebar(page):
@@ -62,15 +57,8 @@ def go(page, name: str) -> None:
 
 def batch_and_download(page, path, shot) -> pd.DataFrame:
     go(page, "Batch")
-    page.get_by_role("heading", name="Score a batch").wait_for()
-    page.get_by_test_id("stMain").locator('input[type="file"]').set_input_files(str(path))
-    button = page.get_by_role("button", name="Download scored CSV")
-    button.wait_for()
-    wait_ready(page)
-    page.screenshot(path=shot, full_page=True)
-    with page.expect_download() as info:
-        button.click()
-    return pd.read_csv(info.value.path(), dtype=str, keep_default_na=False)
+    file_input = page.get_by_test_id("stMain").locator('input[type="file"]')
+    return score_and_download(page, file_input, path, shot)[0]
 
 
 def test_a_17_column_table_in_the_browser(cards_server, page, shots, files):

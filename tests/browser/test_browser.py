@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from browser_pages import score_and_download, wait_ready
 
 import custseg
 from custseg.segments.charts import segment_label
@@ -14,25 +15,10 @@ PAGES = [("", "Customer segments"), ("explore", "Explore"), ("predict", "Predict
          ("batch", "Score a batch"), ("model-lab", "Model Lab")]
 
 
-def wait_ready(page) -> None:
-    """Streamlit has finished its run: no 'Running...' status, no spinner."""
-    page.wait_for_load_state("networkidle")
-    page.get_by_text("Running...").wait_for(state="detached", timeout=120_000)
-
-
 def upload_and_download(page, server, path, shot) -> tuple[pd.DataFrame, str]:
     """Upload ``path`` on the Batch page, then download the scored CSV it offers."""
     page.goto(f"{server}/batch")
-    page.get_by_role("heading", name="Score a batch").wait_for()
-    page.locator('input[type="file"]').last.set_input_files(str(path))
-    button = page.get_by_role("button", name="Download scored CSV")
-    button.wait_for()
-    wait_ready(page)
-    page.screenshot(path=shot, full_page=True)
-    with page.expect_download() as info:
-        button.click()
-    scored = pd.read_csv(info.value.path(), dtype=str, keep_default_na=False)
-    return scored, info.value.suggested_filename
+    return score_and_download(page, page.locator('input[type="file"]').last, path, shot)
 
 
 @pytest.mark.parametrize(("path", "title"), PAGES)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from custseg.errors import CustsegError, ParameterError, shown
+from custseg.errors import CustsegError
 from custseg.table.fields import NUMERIC_FIELDS, UNITS
 from custseg.table.headers import HeaderMatch
 from custseg.table.inspect import Inspection
 from custseg.table.roles import FIELD_ROLES
+from custseg.table.spec import parse_assignments
 
 #: Column kinds offered as numeric features (flags are profiled as shares, never levelled).
 FEATURE_KINDS = frozenset({"numeric"})
@@ -90,17 +91,8 @@ def derivation_lines(text: str) -> tuple[str, ...]:
 def assignment_lines(text: str, what: str, parameter: str) -> dict[str, str]:
     """``COLUMN=VALUE`` lines (date formats): the value after the last ``=``, since a
     header may hold one; a line without ``=`` or a column given twice is refused."""
-    out: dict[str, str] = {}
-    for line in derivation_lines(text):
-        column, eq, value = line.rpartition("=")
-        column, value = column.strip(), value.strip()
-        if not eq or not column or not value:
-            raise ParameterError(f"{what} {shown(line)} should look like COLUMN=FORMAT.",
-                                 parameter=parameter)
-        if column in out:
-            raise ParameterError(f"{what} gives {shown(column)} twice.", parameter=parameter)
-        out[column] = value
-    return out
+    return parse_assignments(derivation_lines(text), what, parameter, last=True,
+                             shape="COLUMN=FORMAT")
 
 
 def chosen_derivations(lines: Sequence[str], features: Sequence[str]) -> tuple[str, ...]:

@@ -288,15 +288,18 @@ def invert_transform(values: np.ndarray, transform: str) -> np.ndarray:
     raise ParameterError(f"unknown transform {shown(transform)}.")
 
 
-def parse_assignments(items: Sequence[str] | None, what: str, parameter: str) -> dict[str, str]:
+def parse_assignments(items: Sequence[str] | None, what: str, parameter: str, *,
+                      last: bool = False, shape: str = "NAME=VALUE") -> dict[str, str]:
     """``NAME=VALUE`` items (``--transform Income=log1p``) as a mapping; a name given
-    twice, or an item without ``=``, is refused."""
+    twice, or an item without ``=``, is refused. With ``last``, the value is after the
+    last ``=`` (a header may hold one: date formats); ``shape`` is what the refusal
+    shows an item should look like."""
     out: dict[str, str] = {}
     for item in items or ():
-        name, eq, value = str(item).partition("=")
+        name, eq, value = (str(item).rpartition if last else str(item).partition)("=")
         name, value = name.strip(), value.strip()
         if not eq or not name or not value:
-            raise ParameterError(f"{what} {shown(item)} should look like NAME=VALUE.",
+            raise ParameterError(f"{what} {shown(item)} should look like {shape}.",
                                  parameter=parameter)
         if name in out:
             raise ParameterError(f"{what} gives {shown(name)} twice.", parameter=parameter)
