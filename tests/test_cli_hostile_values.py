@@ -87,7 +87,7 @@ def small_csv(tmp_path_factory) -> Path:
         (["fit", "{csv}", "-o", "{tmp}/m", "--sample-size", "1"], "at least 2"),
         (["fit", "{csv}", "-o", "{tmp}/m", "--sample-size", "half"], "whole number or 'all'"),
         (["fit", "{csv}", "-o", "{tmp}/m", "--sample-size", "1e9"], "whole number or 'all'"),
-        (["demo-data", "-o", "{tmp}/m", "-n", "50000000"], "less than or equal to 1000000"),
+        (["demo-data", "-o", "{tmp}/m", "-n", "50000000"], "the demo table takes at most 1,000,000 customers"),
         (["demo-data", "-o", "{tmp}/m", "-n", "0"], "'-n'"),
         (["score", "{csv}", "{csv}", "-o", "{tmp}/m", "--batch-rows", "1000000000"],
          "less than or equal to 1000000"),
