@@ -47,6 +47,7 @@ from custseg.table.inspect import Inspection, inspect_columns
 from custseg.table.notes import dollar_income_note, other_currency_message
 from custseg.table.roles import FIELD_ROLES
 from custseg.table.spec import decide_date_formats, resolve_features, source_key
+from custseg.table.transactions import returns_only_rule
 
 TableLike = CustomerTable | pd.DataFrame | str | os.PathLike[str] | bytes
 
@@ -393,6 +394,7 @@ def fit_config(
                                names, use_gender)
     spec = replace(spec, profile_by=profile_columns(table, profile_by))
     spec = _with_roles(spec, roles or {}, units or {})
+    spec = replace(spec, returns_only=returns_only_rule(table.header, spec))
     return ModelConfig(
         algorithm=algorithm,
         params=dict(params or {}),

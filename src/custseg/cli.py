@@ -998,6 +998,8 @@ def _print_summary(summary: dict[str, Any],
                + "".join(f" + {name} (categories)" for name in summary.get("categorical", ())))
     _out(f"rows used: {quality['n_used']:,} of {quality['n_input']:,}"
                + (f" ({quality['n_invalid']:,} invalid)" if quality["n_invalid"] else "")
+               + (f"; {quality['n_returns_only']:,} with returns only set apart (segment -2)"
+                  if quality.get("n_returns_only") else "")
                + (f"; clusterer fitted on a sample of {summary['sample_size']:,}"
                   if summary["sample_size"] < quality["n_used"] else ""))
     for reason, count in quality["reasons"].items():

@@ -25,7 +25,13 @@ from custseg.cluster.features import FeatureEncoding, check_features, fit_encodi
 from custseg.cluster.labels import outliers_last
 from custseg.cluster.stability import Stability, stability
 from custseg.errors import CustsegError, NotEnoughDataError, ParameterError, shown
-from custseg.segments.profile import BaseStats, Rulebook, SegmentProfile, profile_segments
+from custseg.segments.profile import (
+    BaseStats,
+    Rulebook,
+    SegmentProfile,
+    profile_segments,
+    returns_only_profile,
+)
 from custseg.table.fields import GENDER, Ranges
 from custseg.table.spec import TRANSFORMS, InputSpec, auto_transform, role_of, unit_of
 from custseg.table.text import RULE_NAME_MAX, TEXT_MAX, text_problem
@@ -125,6 +131,9 @@ class DataQuality:
     n_invalid: int
     reasons: Mapping[str, int]
     n_duplicate_rows: int = 0
+    #: Rows set apart in the segment "Returns only" (not clustered, not invalid): ``n_input
+    #: = n_used + n_invalid + n_returns_only``.
+    n_returns_only: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,16 +142,18 @@ class DataQuality:
             "n_invalid": self.n_invalid,
             "reasons": dict(self.reasons),
             "n_duplicate_rows": self.n_duplicate_rows,
+            **({"n_returns_only": self.n_returns_only} if self.n_returns_only else {}),
         }
 
     @classmethod
     def from_validated(cls, validated: Validated) -> DataQuality:
         return cls(
             n_input=validated.n_rows,
-            n_used=validated.n_rows - validated.n_invalid,
+            n_used=validated.n_rows - validated.n_invalid - validated.n_apart,
             n_invalid=validated.n_invalid,
             reasons=dict(validated.reasons),
             n_duplicate_rows=int(validated.notes.get("duplicate customer_id", 0)),
+            n_returns_only=validated.n_apart,
         )
 
 
@@ -269,7 +280,7 @@ class SegmentationModel:
             "categorical": list(self.config.categorical),
             "use_gender": self.config.use_gender,
             "features_spec": self.features_spec(),
-            "n_rows": self.quality.n_used,
+            "n_rows": self.quality.n_used + self.quality.n_returns_only,
             "sample_size": int(self.fitted.n_fit_rows),
             "reference_size": int(len(self.fitted.reference_X)),
             "metrics": self._metrics_document(),
@@ -464,6 +475,10 @@ def fit_model(
                     "on, or choose kmeans", *messages)
     base, segments = profile_segments(values, segmenter.labels_, config.features, rulebook,
                                       config.spec, cells=profiled)
+    if validated.apart is not None:  # the returns only: a segment of their own, always
+        apart = validated.values.loc[validated.apart].reset_index(drop=True)
+        segments = with_shares_of_all(
+            (*segments, returns_only_profile(apart, values, base, rulebook, config.spec)))
     left_out = [c for c in (profiled.columns if profiled is not None else ())
                 if c not in base.categories]
     if left_out:
@@ -496,6 +511,13 @@ def fit_model(
         labels=segmenter.labels_,
         estimator=segmenter,
     )
+
+
+def with_shares_of_all(segments: tuple[SegmentProfile, ...]) -> tuple[SegmentProfile, ...]:
+    """The segments with each share of every customer placed, the returns only
+    included (the clustered segments' shares were of the clustered customers)."""
+    total = sum(s.size for s in segments)
+    return tuple(replace(s, share=s.size / total if total else 0.0) for s in segments)
 
 
 def _in_order(mapping: Mapping[str, Any], order: tuple[str, ...]) -> list[tuple[str, Any]]:

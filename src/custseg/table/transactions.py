@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from custseg.errors import SchemaError, shown
 from custseg.table.headers import normalise_header
+from custseg.table.spec import InputSpec, ReturnsOnly
 
 #: The columns of a log, in the order they are reported.
 COLUMN_ROLES: tuple[str, ...] = ("customer", "date", "invoice", "amount", "quantity", "price")
@@ -71,6 +72,26 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 
 #: What a table of :data:`OUTPUT_COLUMNS` is segmented on by default (``custseg fit``).
 RFM_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary")
+
+#: The columns of that table a purchase defines: blank for a customer with returns only.
+PURCHASE_DEFINED: tuple[str, ...] = ("recency_days", "tenure_days", "avg_order_value")
+
+
+def returns_only_rule(header: Sequence[str], spec: InputSpec) -> ReturnsOnly | None:
+    """For a customer table written from a log (every column of :data:`OUTPUT_COLUMNS`)
+    clustered on its ``frequency``: the rule that sets its customers with returns only
+    apart (frequency 0; those of :data:`PURCHASE_DEFINED` clustered on, blank). None for
+    any other table: a frequency of 0 in a table custseg did not make is a value like
+    any other."""
+    if not set(OUTPUT_COLUMNS) <= set(header):
+        return None
+    by_column = {f.column: f.name for f in spec.extra
+                 if f.source == "column" and not f.categorical and f.column is not None}
+    if "frequency" not in by_column:
+        return None
+    return ReturnsOnly(frequency=by_column["frequency"],
+                       absent=tuple(by_column[c] for c in PURCHASE_DEFINED if c in by_column))
+
 
 #: The rules' patterns (RE2, as pyarrow and DuckDB both use them): an id written as a
 #: float with a zero fraction, its zero fraction, a UCI cancellation, an ordinary UCI
