@@ -914,3 +914,87 @@ def rfm(
         with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
             writer.write(result.table)
     return result
+
+
+@dataclass(frozen=True)
+class LogFit:
+    """A model fitted on a transaction log's customers, and the log's aggregation
+    (:attr:`log`: its customer table, lines read, used and excluded, columns taken)."""
+
+    model: SegmentationModel
+    log: CustomerLog
+
+
+#: The transform ``fit_transactions`` applies by default to recency, frequency and
+#: monetary: the signed log (net monetary is negative for customers who returned more
+#: than they bought).
+LOG_TRANSFORM = "signed_log1p"
+
+
+def fit_transactions(
+    data: str | os.PathLike[str] | bytes,
+    *,
+    name: str | None = None,
+    customer: str | None = None,
+    date: str | None = None,
+    invoice: str | None = None,
+    amount: str | None = None,
+    quantity: str | None = None,
+    price: str | None = None,
+    as_of: Any = None,
+    date_format: str | None = None,
+    limits: ReadLimits | None = None,
+    memory_limit: str = "350MB",
+    features: Sequence[str] | str | None = None,
+    transforms: Mapping[str, str] | None = None,
+    **options: Any,
+) -> LogFit:
+    """Aggregate a transaction log to its customers (as :func:`rfm`, in memory) and fit
+    a segmentation of them (as :func:`fit`; ``options`` are its other arguments).
+
+    By default the features are recency_days, frequency and monetary, each under the
+    signed log (``transforms`` to choose others), so K-Means names the segments in RFM
+    vocabulary; the customers with returns only are the segment "Returns only" (-2). The
+    model keeps the log's columns and date format: scoring a new log with it aggregates
+    it the same way (:func:`score_transactions`).
+    """
+    from custseg.io.logs import customer_table, log_spec
+    from custseg.io.rfm import aggregate_log
+    from custseg.table.spec import split_features
+    from custseg.table.transactions import RFM_FEATURES
+
+    columns = {"customer": customer, "date": date, "invoice": invoice, "amount": amount,
+               "quantity": quantity, "price": price}
+    log = aggregate_log(data, name=name, columns=columns, as_of=as_of,
+                        date_format=date_format, limits=limits, memory_limit=memory_limit)
+    if log.table.num_rows == 0:
+        raise CustsegError("no line of the log has a customer to segment (every line was "
+                           "excluded; see the reasons with custseg rfm).")
+    names = (split_features(features) if isinstance(features, str) else
+             list(features) if features is not None else list(RFM_FEATURES))
+    chosen = {f: LOG_TRANSFORM for f in RFM_FEATURES if f in names}
+    chosen.update(transforms or {})
+    table = customer_table(log, name or (os.fspath(data) if not isinstance(data, bytes)
+                                         else "log"))
+    model = fit(table, features=names, transforms=chosen, **options)
+    return LogFit(replace(model, log=log_spec(log, date_format)), log)
+
+
+def score_transactions(
+    model: SegmentationModel,
+    data: str | os.PathLike[str] | bytes,
+    *,
+    name: str | None = None,
+    as_of: Any = None,
+    limits: ReadLimits | None = None,
+    memory_limit: str = "350MB",
+) -> tuple[pd.DataFrame, CustomerLog]:
+    """A new transaction log's customers scored: one row per customer, the customer
+    table's columns (as :func:`rfm` writes them) then the scored contract columns, and
+    the aggregation. The log is aggregated as ``model``'s fit aggregated its own (the
+    same columns and date format; see :func:`fit_transactions`)."""
+    from custseg.io.logs import aggregate_for, customer_table
+
+    log = aggregate_for(model, data, name=name, as_of=as_of, limits=limits,
+                        memory_limit=memory_limit)
+    return score_table(model, customer_table(log, name or "log")), log

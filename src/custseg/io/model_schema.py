@@ -49,6 +49,7 @@ from custseg.segments.schema import (
 from custseg.table.derive import MAX_LENGTH
 from custseg.table.fields import FIELDS, INCOME_UNITS
 from custseg.table.roles import ROLES
+from custseg.table.transactions import COLUMN_ROLES, log_spec_problem
 from custseg.table.spec import (
     ENCODINGS,
     MAX_CATEGORIES,
@@ -268,6 +269,19 @@ class QualityDoc(Strict):
     n_returns_only: Count = 0
 
 
+LogHeader = Annotated[str, _text_check(MAX_FEATURE_NAME, empty=False)]
+
+
+class TransactionsDoc(Strict):
+    """How the customers were aggregated from a log (``fit --transactions``)."""
+
+    columns: Annotated[dict[Literal[COLUMN_ROLES], LogHeader], Field(min_length=2,
+                                                                     max_length=6)]
+    value: Literal["amount", "quantity_price"]
+    date_format: Annotated[str, _text_check(100, empty=False)] | None
+    date_read: Annotated[str, _text_check(100, empty=False)] | None
+
+
 class ModelDoc(Strict):
     """``model.json``: what :meth:`SegmentationModel.state` writes, field by field."""
 
@@ -280,14 +294,20 @@ class ModelDoc(Strict):
     quality: QualityDoc
     rulebook: RulebookDoc
     warnings: Annotated[list[Text], Field(max_length=100)] = []
+    transactions: TransactionsDoc | None = None
 
 
 def check_document(meta: Any) -> None:
     """Refuse ``model.json`` content that does not have :class:`ModelDoc`'s shape."""
     try:
-        ModelDoc.model_validate(meta)
+        doc = ModelDoc.model_validate(meta)
     except ValidationError as exc:
         raise ModelFileError(f"model.json's {problem_text(exc)}.") from None
+    log = doc.transactions
+    if log is not None and log.value != ("amount" if "amount" in log.columns
+                                         else "quantity_price"):
+        raise ModelFileError(f"model.json's transactions.value is {log.value!r}, but its "
+                             "columns say otherwise.")
 
 
 # ------------------------------------------------------------------------ archives
@@ -486,6 +506,10 @@ def _first_problem(model: SegmentationModel) -> str | None:
     problem = _returns_only_problem(model)
     if problem:
         return problem
+    if model.log is not None:
+        problem = log_spec_problem(model.log)
+        if problem:
+            return f"transactions {problem}"
     if sum(s.size for s in model.segments if s.id != RETURNS_ONLY) != base.n:
         return "the segment sizes do not add up to base.n"
     if quality.n_used != base.n or (quality.n_used + quality.n_invalid + quality.n_returns_only

@@ -34,6 +34,7 @@ from custseg.segments.profile import (
 )
 from custseg.table.fields import GENDER, Ranges
 from custseg.table.spec import TRANSFORMS, InputSpec, auto_transform, role_of, unit_of
+from custseg.table.transactions import LogSpec
 from custseg.table.text import RULE_NAME_MAX, TEXT_MAX, text_problem
 from custseg.table.validate import Validated, validate
 
@@ -198,6 +199,9 @@ class SegmentationModel:
     #: The scikit-learn Segmenter of a fresh fit; a model read back builds it on first use
     #: of :attr:`segmenter`.
     estimator: Segmenter | None = field(default=None, repr=False, compare=False)
+    #: How the customers were aggregated from a transaction log (``fit --transactions``),
+    #: so that scoring a new log aggregates it the same way; None for a customer table.
+    log: LogSpec | None = None
 
     @property
     def segmenter(self) -> Segmenter:
@@ -361,6 +365,7 @@ class SegmentationModel:
             "quality": self.quality.to_dict(),
             "rulebook": self.rulebook.to_dict(),
             "warnings": list(self.warnings),
+            **({"transactions": self.log.to_dict()} if self.log is not None else {}),
         })
         return meta, arrays
 
@@ -376,6 +381,7 @@ class SegmentationModel:
             quality=DataQuality(**meta["quality"]),
             rulebook=Rulebook.from_dict(meta["rulebook"]),
             warnings=tuple(meta.get("warnings", ())),
+            log=LogSpec.from_dict(meta.get("transactions")),
         )
 
 
