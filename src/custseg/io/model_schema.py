@@ -49,7 +49,6 @@ from custseg.segments.schema import (
 from custseg.table.derive import MAX_LENGTH
 from custseg.table.fields import FIELDS, INCOME_UNITS
 from custseg.table.roles import ROLES
-from custseg.table.transactions import COLUMN_ROLES, log_spec_problem
 from custseg.table.spec import (
     ENCODINGS,
     MAX_CATEGORIES,
@@ -58,6 +57,7 @@ from custseg.table.spec import (
     MAX_FEATURES,
     TRANSFORMS,
 )
+from custseg.table.transactions import COLUMN_ROLES, log_spec_problem
 
 #: Most reference customers a model file holds: twice the largest reference set a fit
 #: keeps, room for the floor of rows each segment is given.
@@ -545,12 +545,13 @@ def _returns_only_problem(model: SegmentationModel) -> str | None:
                     "clustered feature other than the frequency")
     if len(set(rule.absent)) != len(rule.absent):
         return "config.spec.returns_only.absent repeats a feature"
-    if len(apart) != 1:
-        return "config.spec.returns_only sets customers apart but there is no segment -2"
-    if apart[0].size != model.quality.n_returns_only:
+    if len(apart) != (1 if model.quality.n_returns_only else 0):
+        return (f"quality.n_returns_only is {model.quality.n_returns_only:,} but the model "
+                f"has {len(apart)} segment -2")
+    if apart and apart[0].size != model.quality.n_returns_only:
         return (f"segment -2 holds {apart[0].size:,} customers, but quality.n_returns_only "
                 f"is {model.quality.n_returns_only:,}")
-    if set(apart[0].levels) & set(rule.absent):
+    if apart and set(apart[0].levels) & set(rule.absent):
         return "segment -2 has a level for a feature its customers leave blank"
     return None
 

@@ -22,7 +22,7 @@ from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.assignment import Assignment, AssignmentMemo, FittedSegmenter, map_ids
 from custseg.cluster.evaluate import QualityMetrics, quality_metrics
 from custseg.cluster.features import FeatureEncoding, check_features, fit_encoding
-from custseg.cluster.labels import outliers_last
+from custseg.cluster.labels import RETURNS_ONLY, outliers_last
 from custseg.cluster.stability import Stability, stability
 from custseg.errors import CustsegError, NotEnoughDataError, ParameterError, shown
 from custseg.segments.profile import (
@@ -34,8 +34,8 @@ from custseg.segments.profile import (
 )
 from custseg.table.fields import GENDER, Ranges
 from custseg.table.spec import TRANSFORMS, InputSpec, auto_transform, role_of, unit_of
-from custseg.table.transactions import LogSpec
 from custseg.table.text import RULE_NAME_MAX, TEXT_MAX, text_problem
+from custseg.table.transactions import LogSpec
 from custseg.table.validate import Validated, validate
 
 if TYPE_CHECKING:
@@ -214,7 +214,13 @@ class SegmentationModel:
 
     @property
     def names(self) -> dict[int, str]:
-        return {s.id: s.name for s in self.segments}
+        """Segment id -> name; with the rule that sets the returns only apart, -2 too,
+        named by the rulebook when no customer of the fit had returns only."""
+        out = {s.id: s.name for s in self.segments}
+        if self.config.spec.returns_only is not None and RETURNS_ONLY not in out:
+            out[RETURNS_ONLY] = str((self.rulebook.returns_only or {}).get(
+                "name", "Returns only"))
+        return out
 
     def segment(self, segment_id: int) -> SegmentProfile:
         for s in self.segments:
@@ -481,7 +487,7 @@ def fit_model(
                     "on, or choose kmeans", *messages)
     base, segments = profile_segments(values, segmenter.labels_, config.features, rulebook,
                                       config.spec, cells=profiled)
-    if validated.apart is not None:  # the returns only: a segment of their own, always
+    if validated.apart is not None and validated.apart.any():  # a segment of their own
         apart = validated.values.loc[validated.apart].reset_index(drop=True)
         segments = with_shares_of_all(
             (*segments, returns_only_profile(apart, values, base, rulebook, config.spec)))
