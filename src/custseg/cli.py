@@ -512,7 +512,8 @@ def fit(
     params, sample, ranges = _parse_params(param), _parse_sample_size(sample_size), \
         _parse_ranges(range_)
     transforms = parse_assignments(transform, "--transform", "transforms")
-    formats = _parse_date_formats(date_format)
+    # with --transactions, --date-format is the log's date column's (FORMAT or COLUMN=FORMAT)
+    formats = None if transactions else _parse_date_formats(date_format)
     for text in derive or ():
         parse_derivation(text)  # a bad expression is refused before the table is read
     inputs = (data, rules, reference)
@@ -533,7 +534,7 @@ def fit(
     if transactions:
         from custseg.api import fit_transactions
 
-        log_date, log_format = _log_date_format(date, formats)
+        log_date, log_format = _log_date_format(date, date_format)
         log_options["date"] = log_date
         fitted = fit_transactions(
             _input_path(data), **log_options, as_of=as_of, date_format=log_format,

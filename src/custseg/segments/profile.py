@@ -553,11 +553,12 @@ def returns_only_profile(apart: pd.DataFrame, clustered: pd.DataFrame, base: Bas
     numeric = [f for f in numeric_columns(clustered) if f in apart.columns]
     frame = apart[numeric].astype("float64")
     defined = [f for f in numeric if frame[f].notna().any()]
-    means = {f: float(frame[f].mean()) for f in defined}
-    medians = {f: float(frame[f].median()) for f in defined}
+    nan = float("nan")  # a statistic of no value: null in JSON, "-" in tables
+    means = {f: float(frame[f].mean()) if f in defined else nan for f in numeric}
+    medians = {f: float(frame[f].median()) if f in defined else nan for f in numeric}
     ordered = {f: np.sort(clustered[f].to_numpy(dtype="float64")) for f in defined}
-    z = {f: (means[f] - base.means[f]) / base.stds[f] if base.stds.get(f) else 0.0
-         for f in defined}
+    z = {f: ((means[f] - base.means[f]) / base.stds[f] if base.stds.get(f) else 0.0)
+         if f in defined else nan for f in numeric}
     levels = {f: level_of_rank(mid_rank(medians[f], ordered[f])) for f in defined}
     mix = {}
     if GENDER in apart.columns and len(apart):
@@ -576,8 +577,8 @@ def returns_only_profile(apart: pd.DataFrame, clustered: pd.DataFrame, base: Bas
     return SegmentProfile(
         id=RETURNS_ONLY, name=str(words.get("name", "Returns only")),
         size=size, share=0.0, means=means, medians=medians,
-        mins={f: float(frame[f].min()) for f in defined},
-        maxs={f: float(frame[f].max()) for f in defined},
+        mins={f: float(frame[f].min()) if f in defined else nan for f in numeric},
+        maxs={f: float(frame[f].max()) if f in defined else nan for f in numeric},
         z=z, levels=levels, gender_mix=mix,
         description=str(words.get("description", "Customers with returns only.")),
         strategy=str(words.get("strategy", "Check the returns before any campaign.")),
