@@ -184,3 +184,20 @@ def test_transaction_options_are_checked(capsys, tmp_path, log_csv):
     line = one_error_line(*run(capsys, "score", model, log_csv, "-o", tmp_path / "s",
                                "--engine", "dask")[::2])
     assert "--engine dask scores customer tables" in line
+
+
+def test_predict_a_customer_with_returns_only(capsys, fitted):
+    model, _ = fitted
+    code, stdout, err = run(capsys, "predict", model, "--value", "frequency=0", "--value",
+                            "monetary=-12", "--json")
+    assert code == 0, err
+    assert json.loads(stdout) == {"segment_id": -2, "segment_name": "Returns only",
+                                  "confidence": 1.0, "atypical": False}
+    code, stdout, _ = run(capsys, "predict", model, "--value", "frequency=0", "--value",
+                          "monetary=-12")
+    assert stdout.splitlines()[:2] == ["Segment -2: Returns only", "Placed by rule: no "
+                                       "purchase, returns only (no recency to compare with "
+                                       "other customers)"]
+    line = one_error_line(*run(capsys, "predict", model, "--value", "frequency=2",
+                               "--value", "monetary=12")[::2])
+    assert "missing recency_days" in line

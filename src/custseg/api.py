@@ -518,12 +518,30 @@ def _customer_frame(model: SegmentationModel, *, age: float | None,
             unit = (named.income_unit if named.income_unit_source == "header"
                     else spec.income_unit or unit)
     missing = [f for f in model.encoding.needs if f not in spec.names and row.get(f) is None]
-    missing += [c for c in spec.source_columns() if row.get(source_key(c)) is None]
+    blank = _blank_for_returns_only(spec, row)
+    row.update({source_key(c): None for c in blank if row.get(source_key(c)) is None})
+    missing += [c for c in spec.source_columns() if row.get(source_key(c)) is None
+                and c not in blank]
     if missing:
         raise CustsegError(
             f"missing {', '.join(missing)}, which this model needs; give a value for each."
         )
     return pd.DataFrame([row], dtype=object), unit
+
+
+def _blank_for_returns_only(spec, row: Mapping[str, Any]) -> set[str]:
+    """The input columns a customer with returns only leaves blank (recency, tenure…),
+    when ``row`` gives a frequency of 0 to a model with the rule; else none."""
+    rule = spec.returns_only
+    frequency = spec.get(rule.frequency) if rule is not None else None
+    if frequency is None:
+        return set()
+    try:
+        zero = float(str(row.get(source_key(frequency.column or frequency.name))).strip()) == 0
+    except ValueError:
+        return set()
+    return {spec.get(n).column or n for n in rule.absent if spec.get(n) is not None} \
+        if zero else set()
 
 
 def customer_features(

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from custseg.cluster.algorithms import ALGORITHMS, MAX_NEIGHBORS, MAX_SEED
+from custseg.cluster.labels import RETURNS_ONLY
 from custseg.errors import CustsegError, ParameterError, shown
 from custseg.table.sample import DEMO_MAX_ROWS
 
@@ -627,8 +628,15 @@ def predict(
     if as_json:
         _print_json(result)
         return
-    segment = model.segment(result["segment_id"])
     _out(f"Segment {result['segment_id']}: {result['segment_name']}")
+    if result["segment_id"] == RETURNS_ONLY:
+        _out("Placed by rule: no purchase, returns only (no recency to compare with other "
+             "customers)")
+        strategy = next((s.strategy for s in model.segments if s.id == RETURNS_ONLY),
+                        model.rulebook.returns_only.get("strategy", ""))
+        _out(f"Strategy: {strategy}")
+        return
+    segment = model.segment(result["segment_id"])
     _out(f"Confidence: {result['confidence']:.0%} of the {model.config.n_neighbors} "
                "nearest known customers agree")
     if result["atypical"]:
