@@ -632,9 +632,7 @@ def predict(
     if result["segment_id"] == RETURNS_ONLY:
         _out("Placed by rule: no purchase, returns only (no recency to compare with other "
              "customers)")
-        strategy = next((s.strategy for s in model.segments if s.id == RETURNS_ONLY),
-                        model.rulebook.returns_only.get("strategy", ""))
-        _out(f"Strategy: {strategy}")
+        _out(f"Strategy: {model.segment(RETURNS_ONLY).strategy}")
         return
     segment = model.segment(result["segment_id"])
     _out(f"Confidence: {result['confidence']:.0%} of the {model.config.n_neighbors} "

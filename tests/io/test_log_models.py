@@ -120,6 +120,8 @@ def test_a_model_without_returns_only_customers_names_new_ones(tmp_path):
     model = api.fit_transactions(path, params={"n_clusters": 3}).model
     assert [s.id for s in model.segments if s.id < 0] == []
     assert model.names[-2] == "Returns only"
+    assert model.segment(-2).strategy == model.rulebook.returns_only["strategy"]
+    assert model.segment(-2).size == 0
     back = model_from_bytes(model_bytes(model))
     row = pd.DataFrame({"customer_id": ["z"], "recency_days": [None], "frequency": [0],
                         "monetary": [-3.5], "tenure_days": [None], "first_purchase": [None],

@@ -223,9 +223,18 @@ class SegmentationModel:
         return out
 
     def segment(self, segment_id: int) -> SegmentProfile:
+        """The profile of ``segment_id``; for the returns only of a fit that had none (a
+        new customer placed there at score), an empty profile with the rulebook's words."""
         for s in self.segments:
             if s.id == segment_id:
                 return s
+        if segment_id == RETURNS_ONLY and self.config.spec.returns_only is not None:
+            words = self.rulebook.returns_only or {}
+            return SegmentProfile(
+                id=RETURNS_ONLY, name=self.names[RETURNS_ONLY], size=0, share=0.0, means={},
+                mins={}, maxs={}, z={}, levels={}, gender_mix={},
+                description=str(words.get("description", "")),
+                strategy=str(words.get("strategy", "")), facts=())
         raise KeyError(segment_id)
 
     def assign(self, values: pd.DataFrame, memo: AssignmentMemo | None = None) -> Assignment:
