@@ -201,3 +201,17 @@ def test_predict_a_customer_with_returns_only(capsys, fitted):
     line = one_error_line(*run(capsys, "predict", model, "--value", "frequency=2",
                                "--value", "monetary=12")[::2])
     assert "missing recency_days" in line
+
+
+def test_score_a_log_to_parquet_keeps_the_table_types(capsys, tmp_path, fitted, log_csv):
+    import pyarrow.parquet as pq
+
+    model, _ = fitted
+    out = tmp_path / "scored.parquet"
+    assert run(capsys, "score", model, log_csv, "-o", out, "-q")[0] == 0
+    table = pq.read_table(out)
+    assert str(table.schema.field("frequency").type) == "int64"
+    assert str(table.schema.field("last_purchase").type) == "date32[day]"
+    frame = table.to_pandas()
+    assert len(frame) == 63 and (frame["segment_id"] == -2).sum() == 3
+    assert frame.loc[frame["segment_id"] == -2, "recency_days"].isna().all()

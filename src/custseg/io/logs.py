@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from custseg.errors import SchemaError, shown
 from custseg.io import formats
 from custseg.io.outputs import atomic_path, check_output_path
@@ -126,10 +128,17 @@ def score_log_file(
                           "(every line was excluded)")
     table = customer_table(log, Path(input_path).name)
     report = LogScoreReport(output=str(target), input_kind="log", log=log.summary)
+    start = 0
     with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
         for done, total, part in score_table_batches(model, table):
-            writer.write(part)
             _tally(report, part)
+            if fmt == "parquet":  # the customer table's own types (numbers, dates)
+                typed = log.table.slice(start, part.num_rows)
+                part = pa.Table.from_arrays(
+                    [*typed.columns, *part.columns[typed.num_columns:]],
+                    names=part.column_names)
+            writer.write(part)
+            start = done
             if progress:
                 progress(done, total)
     report.seconds = time.perf_counter() - started
