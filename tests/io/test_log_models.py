@@ -130,3 +130,26 @@ def test_a_model_without_returns_only_customers_names_new_ones(tmp_path):
     scored = api.score(back, row)
     assert scored[["segment_id", "segment_name", "confidence", "row_status"]
                   ].iloc[0].tolist() == [-2, "Returns only", 1.0, "ok"]
+
+
+def test_the_rulebook_words_the_returns_only(tmp_path):
+    from custseg.segments.profile import Rulebook, RulebookError
+
+    text = default_text().replace('strategy = "Check the returns first',
+                                  'strategy = "Call them first. Check the returns first')
+    book = Rulebook.from_toml(text)
+    assert book.returns_only["strategy"].startswith("Call them first.")
+    path = tmp_path / "log.csv"
+    write_log(path)
+    model = api.fit_transactions(path, params={"n_clusters": 3}, rulebook=book).model
+    assert model.segment(-2).strategy.startswith("Call them first.")
+    clash = text + '\n[[rules]]\nname = "Returns only"\nwhen = { frequency = "low" }\n' \
+        'description = "x"\nstrategy = "y"\n'
+    with pytest.raises(RulebookError, match="the name of the returns only"):
+        Rulebook.from_toml(clash)
+
+
+def default_text() -> str:
+    from importlib.resources import files
+
+    return files("custseg").joinpath("rules.toml").read_text(encoding="utf-8")
