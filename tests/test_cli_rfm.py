@@ -139,4 +139,5 @@ def test_demo_log_behaviours_are_recovered(capsys, tmp_path):
     assert code == 0, err
     fitted = json.loads(stdout)
     assert fitted["features"] == ["recency_days", "frequency", "monetary"]
-    assert {re.sub(r" \(\d+\)$", "", s["name"]) for s in fitted["segments"]} <= RFM_NAMES
+    names = {re.sub(r" \(\d+\)$", "", s["name"]) for s in fitted["segments"]}
+    assert names <= RFM_NAMES | {"Returns only"} and "Returns only" in names

@@ -47,6 +47,7 @@ from custseg.table.inspect import Inspection, inspect_columns
 from custseg.table.notes import dollar_income_note, other_currency_message
 from custseg.table.roles import FIELD_ROLES
 from custseg.table.spec import decide_date_formats, resolve_features, source_key
+from custseg.table.transactions import returns_only_rule
 
 TableLike = CustomerTable | pd.DataFrame | str | os.PathLike[str] | bytes
 
@@ -393,6 +394,7 @@ def fit_config(
                                names, use_gender)
     spec = replace(spec, profile_by=profile_columns(table, profile_by))
     spec = _with_roles(spec, roles or {}, units or {})
+    spec = replace(spec, returns_only=returns_only_rule(table.header, spec))
     return ModelConfig(
         algorithm=algorithm,
         params=dict(params or {}),
@@ -516,12 +518,30 @@ def _customer_frame(model: SegmentationModel, *, age: float | None,
             unit = (named.income_unit if named.income_unit_source == "header"
                     else spec.income_unit or unit)
     missing = [f for f in model.encoding.needs if f not in spec.names and row.get(f) is None]
-    missing += [c for c in spec.source_columns() if row.get(source_key(c)) is None]
+    blank = _blank_for_returns_only(spec, row)
+    row.update({source_key(c): None for c in blank if row.get(source_key(c)) is None})
+    missing += [c for c in spec.source_columns() if row.get(source_key(c)) is None
+                and c not in blank]
     if missing:
         raise CustsegError(
             f"missing {', '.join(missing)}, which this model needs; give a value for each."
         )
     return pd.DataFrame([row], dtype=object), unit
+
+
+def _blank_for_returns_only(spec, row: Mapping[str, Any]) -> set[str]:
+    """The input columns a customer with returns only leaves blank (recency, tenure…),
+    when ``row`` gives a frequency of 0 to a model with the rule; else none."""
+    rule = spec.returns_only
+    frequency = spec.get(rule.frequency) if rule is not None else None
+    if frequency is None:
+        return set()
+    try:
+        zero = float(str(row.get(source_key(frequency.column or frequency.name))).strip()) == 0
+    except ValueError:
+        return set()
+    return {spec.get(n).column or n for n in rule.absent if spec.get(n) is not None} \
+        if zero else set()
 
 
 def customer_features(
@@ -912,3 +932,87 @@ def rfm(
         with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
             writer.write(result.table)
     return result
+
+
+@dataclass(frozen=True)
+class LogFit:
+    """A model fitted on a transaction log's customers, and the log's aggregation
+    (:attr:`log`: its customer table, lines read, used and excluded, columns taken)."""
+
+    model: SegmentationModel
+    log: CustomerLog
+
+
+#: The transform ``fit_transactions`` applies by default to recency, frequency and
+#: monetary: the signed log (net monetary is negative for customers who returned more
+#: than they bought).
+LOG_TRANSFORM = "signed_log1p"
+
+
+def fit_transactions(
+    data: str | os.PathLike[str] | bytes,
+    *,
+    name: str | None = None,
+    customer: str | None = None,
+    date: str | None = None,
+    invoice: str | None = None,
+    amount: str | None = None,
+    quantity: str | None = None,
+    price: str | None = None,
+    as_of: Any = None,
+    date_format: str | None = None,
+    limits: ReadLimits | None = None,
+    memory_limit: str = "350MB",
+    features: Sequence[str] | str | None = None,
+    transforms: Mapping[str, str] | None = None,
+    **options: Any,
+) -> LogFit:
+    """Aggregate a transaction log to its customers (as :func:`rfm`, in memory) and fit
+    a segmentation of them (as :func:`fit`; ``options`` are its other arguments).
+
+    By default the features are recency_days, frequency and monetary, each under the
+    signed log (``transforms`` to choose others), so K-Means names the segments in RFM
+    vocabulary; the customers with returns only are the segment "Returns only" (-2). The
+    model keeps the log's columns and date format: scoring a new log with it aggregates
+    it the same way (:func:`score_transactions`).
+    """
+    from custseg.io.logs import customer_table, log_spec
+    from custseg.io.rfm import aggregate_log
+    from custseg.table.spec import split_features
+    from custseg.table.transactions import RFM_FEATURES
+
+    columns = {"customer": customer, "date": date, "invoice": invoice, "amount": amount,
+               "quantity": quantity, "price": price}
+    log = aggregate_log(data, name=name, columns=columns, as_of=as_of,
+                        date_format=date_format, limits=limits, memory_limit=memory_limit)
+    if log.table.num_rows == 0:
+        raise CustsegError("no line of the log has a customer to segment (every line was "
+                           "excluded; see the reasons with custseg rfm).")
+    names = (split_features(features) if isinstance(features, str) else
+             list(features) if features is not None else list(RFM_FEATURES))
+    chosen = {f: LOG_TRANSFORM for f in RFM_FEATURES if f in names}
+    chosen.update(transforms or {})
+    table = customer_table(log, name or (os.fspath(data) if not isinstance(data, bytes)
+                                         else "log"))
+    model = fit(table, features=names, transforms=chosen, **options)
+    return LogFit(replace(model, log=log_spec(log, date_format)), log)
+
+
+def score_transactions(
+    model: SegmentationModel,
+    data: str | os.PathLike[str] | bytes,
+    *,
+    name: str | None = None,
+    as_of: Any = None,
+    limits: ReadLimits | None = None,
+    memory_limit: str = "350MB",
+) -> tuple[pd.DataFrame, CustomerLog]:
+    """A new transaction log's customers scored: one row per customer, the customer
+    table's columns (as :func:`rfm` writes them) then the scored contract columns, and
+    the aggregation. The log is aggregated as ``model``'s fit aggregated its own (the
+    same columns and date format; see :func:`fit_transactions`)."""
+    from custseg.io.logs import aggregate_for, customer_table
+
+    log = aggregate_for(model, data, name=name, as_of=as_of, limits=limits,
+                        memory_limit=memory_limit)
+    return score_table(model, customer_table(log, name or "log")), log

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from custseg.cluster.algorithms import ALGORITHMS, MAX_NEIGHBORS, MAX_SEED
+from custseg.cluster.labels import RETURNS_ONLY
 from custseg.errors import CustsegError, ParameterError, shown
 from custseg.table.sample import DEMO_MAX_ROWS
 
@@ -370,6 +371,11 @@ def demo_data(
     _err(f"wrote {n:,} demo customers to {output}")
 
 
+AsOf = Annotated[str | None, typer.Option(
+    "--as-of", help="YYYY-MM-DD: the day a log's recency and tenure count to (default: the "
+                    "day after its latest purchase).")]
+
+
 def _column_option(role: str, example: str) -> Any:
     return typer.Option(f"--{role}", help=f"The log's {role} column, header as written "
                         f"(default: found by its header, such as {example}).")
@@ -388,9 +394,7 @@ def rfm_command(
     amount: Annotated[str | None, _column_option("amount", "Amount")] = None,
     quantity: Annotated[str | None, _column_option("quantity", "Quantity")] = None,
     price: Annotated[str | None, _column_option("price", "UnitPrice")] = None,
-    as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="YYYY-MM-DD: the day recency and tenure count to (default: the day "
-                        "after the latest purchase).")] = None,
+    as_of: AsOf = None,
     date_format: Annotated[str | None, typer.Option(
         "--date-format", help="The date column's format in strftime codes, such as "
                               "'%d/%m/%Y %H:%M' (or COLUMN=FORMAT).")] = None,
@@ -401,16 +405,7 @@ def rfm_command(
     """Aggregate a transaction log to one row per customer: recency, frequency, monetary."""
     from custseg.api import rfm
 
-    fmt = date_format
-    if fmt is not None and "=" in fmt:
-        column, _, fmt = fmt.rpartition("=")
-        if date is not None and column != date:
-            raise ParameterError(f"--date-format is given for {shown(column)} but the date "
-                                 f"column is {shown(date)}; give the format alone.")
-        date = date or column
-    if fmt is not None and "%" not in fmt:
-        raise ParameterError(f"--date-format {shown(fmt)} has no strftime code; give the "
-                             "format such as '%d/%m/%Y'.")
+    date, fmt = _log_date_format(date, [date_format] if date_format is not None else None)
     result = rfm(_input_path(transactions), output, customer=customer, date=date,
                  invoice=invoice, amount=amount, quantity=quantity, price=price, as_of=as_of,
                  date_format=fmt, limits=_limits(max_decompressed_mb), force=force)
@@ -418,18 +413,45 @@ def rfm_command(
     if as_json:
         _print_json(summary.to_json_dict())
     else:
-        excluded = sum(summary.excluded.values())
-        why = ", ".join(f"{reason}: {n:,}" for reason, n in summary.excluded.items())
-        _out(f"lines: {summary.read:,} read, {summary.used:,} used, {excluded:,} excluded"
-             + (f" ({why})" if why else ""))
-        if summary.duplicate_lines:
-            _out(f"identical lines: {summary.duplicate_lines:,} (kept: two identical lines "
-                 "are two items bought)")
-        taken = ", ".join(f"{role} {shown(name, 60) if role != 'value' else name}"
-                          for role, name in summary.columns.items() if name is not None)
-        _out(f"columns: {taken}")
-        _out(f"as of: {summary.as_of or '(no purchase in the log)'}")
+        _print_log_summary(summary)
     _err(f"wrote {summary.customers:,} customers to {output}")
+
+
+def _log_date_format(date: str | None, given: list[str] | None,
+                     ) -> tuple[str | None, str | None]:
+    """The log's date column and format from ``--date`` and ``--date-format`` (``FORMAT``
+    or ``COLUMN=FORMAT``, once)."""
+    if not given:
+        return date, None
+    if len(given) > 1:
+        raise ParameterError("--date-format is given more than once; a log has one date "
+                             "column: give its format once.")
+    fmt = given[0]
+    if "=" in fmt:
+        column, _, fmt = fmt.rpartition("=")
+        if date is not None and column != date:
+            raise ParameterError(f"--date-format is given for {shown(column)} but the date "
+                                 f"column is {shown(date)}; give the format alone.")
+        date = date or column
+    if "%" not in fmt:
+        raise ParameterError(f"--date-format {shown(fmt)} has no strftime code; give the "
+                             "format such as '%d/%m/%Y'.")
+    return date, fmt
+
+
+def _print_log_summary(summary: Any) -> None:
+    """A log's aggregation: lines read, used and excluded by reason; columns; as-of."""
+    excluded = sum(summary.excluded.values())
+    why = ", ".join(f"{reason}: {n:,}" for reason, n in summary.excluded.items())
+    _out(f"lines: {summary.read:,} read, {summary.used:,} used, {excluded:,} excluded"
+         + (f" ({why})" if why else ""))
+    if summary.duplicate_lines:
+        _out(f"identical lines: {summary.duplicate_lines:,} (kept: two identical lines "
+             "are two items bought)")
+    taken = ", ".join(f"{role} {shown(name, 60) if role != 'value' else name}"
+                      for role, name in summary.columns.items() if name is not None)
+    _out(f"columns: {taken}")
+    _out(f"as of: {summary.as_of or '(no purchase in the log)'}")
 
 
 @app.command()
@@ -467,6 +489,16 @@ def fit(
         Path | None,
         typer.Option(help="An earlier model: matching segments keep its ids, names, strategies."),
     ] = None,
+    transactions: Annotated[bool, typer.Option(
+        "--transactions", help="DATA is a transaction log: aggregate it to customers (as "
+                               "custseg rfm, in memory) and segment them.")] = False,
+    customer: Annotated[str | None, _column_option("customer", "CustomerID")] = None,
+    date: Annotated[str | None, _column_option("date", "InvoiceDate")] = None,
+    invoice: Annotated[str | None, _column_option("invoice", "InvoiceNo")] = None,
+    amount: Annotated[str | None, _column_option("amount", "Amount")] = None,
+    quantity: Annotated[str | None, _column_option("quantity", "Quantity")] = None,
+    price: Annotated[str | None, _column_option("price", "UnitPrice")] = None,
+    as_of: AsOf = None,
     force: Force = False,
     as_json: AsJson = False,
 ) -> None:
@@ -481,12 +513,50 @@ def fit(
     params, sample, ranges = _parse_params(param), _parse_sample_size(sample_size), \
         _parse_ranges(range_)
     transforms = parse_assignments(transform, "--transform", "transforms")
-    formats = _parse_date_formats(date_format)
+    # with --transactions, --date-format is the log's date column's (FORMAT or COLUMN=FORMAT)
+    formats = None if transactions else _parse_date_formats(date_format)
     for text in derive or ():
         parse_derivation(text)  # a bad expression is refused before the table is read
     inputs = (data, rules, reference)
+    log_options = {"customer": customer, "date": date, "invoice": invoice, "amount": amount,
+                   "quantity": quantity, "price": price}
+    if not transactions:
+        given = [f"--{k}" for k, v in {**log_options, "as-of": as_of}.items()
+                 if v is not None]
+        if given:
+            raise ParameterError(f"{given[0]} is an option of a transaction log; add "
+                                 "--transactions if DATA is one.")
+    elif map_ or income_unit:
+        raise ParameterError(f"{'--map' if map_ else '--income-unit'} reads a customer "
+                             "table, not a transaction log; leave it out with "
+                             "--transactions.")
     _check_output(output, "model", force, *inputs)
     old = load_model(reference) if reference is not None else None
+    if transactions:
+        from custseg.api import fit_transactions
+
+        log_date, log_format = _log_date_format(date, date_format)
+        log_options["date"] = log_date
+        fitted = fit_transactions(
+            _input_path(data), **log_options, as_of=as_of, date_format=log_format,
+            limits=_limits(max_decompressed_mb, max_rows), algorithm=algorithm.value,
+            params=params, features=features, use_gender=use_gender, n_neighbors=neighbors,
+            sample_size=sample, random_state=seed, ranges=ranges,
+            rulebook=load_rulebook(rules), reference=old, derive=tuple(derive or ()),
+            transforms=transforms, profile_by=profile_by, categorical=categorical)
+        model = fitted.model
+        save_model(model, output, inputs=inputs, force=force)
+        for message in model.warnings:
+            _err(f"warning: {message}")
+        summary = model.summary()
+        if as_json:
+            _print_json({**summary, **fitted.log.summary.to_json_dict()})
+        else:
+            _print_log_summary(fitted.log.summary)
+            _out(f"customers: {fitted.log.summary.customers:,}")
+            _print_summary(summary, model.base.categories)
+        _err(f"model written to {output}")
+        return
     table = _read(data, map_, income_unit, max_decompressed_mb, max_rows)
     model = fit_data(
         table,
@@ -558,8 +628,13 @@ def predict(
     if as_json:
         _print_json(result)
         return
-    segment = model.segment(result["segment_id"])
     _out(f"Segment {result['segment_id']}: {result['segment_name']}")
+    if result["segment_id"] == RETURNS_ONLY:
+        _out("Placed by rule: no purchase, returns only (no recency to compare with other "
+             "customers)")
+        _out(f"Strategy: {model.segment(RETURNS_ONLY).strategy}")
+        return
+    segment = model.segment(result["segment_id"])
     _out(f"Confidence: {result['confidence']:.0%} of the {model.config.n_neighbors} "
                "nearest known customers agree")
     if result["atypical"]:
@@ -593,9 +668,13 @@ def score(
     ] = 250_000,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_of: AsOf = None,
     force: Force = False,
 ) -> None:
-    """Score every row of a table: segment, confidence, atypical flag, row status."""
+    """Score every row of a table: segment, confidence, atypical flag, row status.
+
+    With a model fitted on a transaction log's customers, INPUT may be a new log: it is
+    aggregated as the fit's log was, and each of its customers scored."""
     from custseg.io.model_files import load_model
 
     if scheduler is not None and engine is not Engine.dask:
@@ -618,6 +697,32 @@ def score(
         _check_output(output, "table", force, model_path, input_path)
     model = load_model(model_path)
     mapping = _parse_mapping(map_)
+    kind = _score_input_kind(model, input_path, max_decompressed_mb)
+    if kind == "log":
+        if engine is Engine.dask:
+            raise ParameterError("--engine dask scores customer tables; score a transaction "
+                                 "log with --engine local (or its custseg rfm table with "
+                                 "--engine dask).")
+        if mapping or income_unit:
+            raise ParameterError(f"{'--map' if mapping else '--income-unit'} reads a "
+                                 "customer table; INPUT is a transaction log.")
+        from custseg.io.logs import score_log_file
+
+        with _progress(quiet) as progress:
+            report = score_log_file(model, input_path, output, as_of=as_of,
+                                    limits=_limits(max_decompressed_mb), force=force,
+                                    progress=progress)
+        _print_log_summary(report.log)
+        _err(f"input read as a transaction log: {report.log.customers:,} customers from "
+             f"{report.log.used:,} lines")
+        _err(f"scored {report.n_rows:,} customers ({report.n_invalid:,} invalid, "
+             f"{report.n_atypical:,} atypical) in {report.seconds:.1f} s -> {report.output}")
+        return
+    if as_of is not None:
+        raise ParameterError("--as-of applies to a transaction log; INPUT is read as a "
+                             "customer table.")
+    if kind == "table":
+        _err("input read as a customer table (one row per customer)")
     if engine is Engine.dask:
         from custseg.io.dask_engine import score_dask
 
@@ -639,6 +744,20 @@ def score(
         f"scored {report.n_rows:,} rows ({report.n_invalid:,} invalid, "
         f"{report.n_atypical:,} atypical) in {report.seconds:.1f} s -> {report.output}"
     )
+
+
+def _score_input_kind(model: Any, input_path: str, max_decompressed_mb: int) -> str | None:
+    """``"log"`` or ``"table"`` for a model fitted on a log's customers (which reads
+    both), None for any other model (which reads tables only). Only a file named by
+    its path is looked at: a pipe is read once, as a table."""
+    from custseg.io.logs import header_of, input_kind, reads_logs
+
+    if not reads_logs(model):
+        return None
+    path = Path(input_path)
+    if not path.is_file():
+        return "table"
+    return input_kind(model, header_of(path, _limits(max_decompressed_mb)))
 
 
 @app.command()
@@ -998,6 +1117,8 @@ def _print_summary(summary: dict[str, Any],
                + "".join(f" + {name} (categories)" for name in summary.get("categorical", ())))
     _out(f"rows used: {quality['n_used']:,} of {quality['n_input']:,}"
                + (f" ({quality['n_invalid']:,} invalid)" if quality["n_invalid"] else "")
+               + (f"; {quality['n_returns_only']:,} with returns only set apart (segment -2)"
+                  if quality.get("n_returns_only") else "")
                + (f"; clusterer fitted on a sample of {summary['sample_size']:,}"
                   if summary["sample_size"] < quality["n_used"] else ""))
     for reason, count in quality["reasons"].items():

@@ -41,10 +41,13 @@ from custseg.io.outputs import atomic_path, check_output_path
 from custseg.model.segmentation import SegmentationModel
 
 FORMAT = "custseg-model"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 #: Versions read: 1 (the well-known fields only) is migrated on read (see _migrate); 2
-#: (other features, no categorical ones, no mapping or income unit kept) reads as 3.
-READS_VERSIONS = (1, 2, 3)
+#: (other features, no categorical ones, no mapping or income unit kept) reads as 3; 3
+#: (no transaction log's aggregation, no returns only set apart) reads as 4.
+READS_VERSIONS = (1, 2, 3, 4)
+#: What format 4 added (refused in an older file: it was altered).
+_SINCE_4 = ("transactions", "config.spec.returns_only", "quality.n_returns_only")
 MEMBERS = ("manifest.json", "model.json", "arrays.npz")
 #: Largest model file: its members' declared sizes (see model_schema.MEMBER_LIMITS),
 #: stored uncompressed, with room for the archive's own records.
@@ -207,6 +210,8 @@ def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:
     try:
         if got == 1:
             meta = _migrate(meta)
+        if got < 4:
+            _refuse_later(meta, got)
         arrays = read_arrays(blobs["arrays.npz"])
         check_document(meta)
         model = SegmentationModel.from_state(meta, arrays)
@@ -244,6 +249,18 @@ def _migrate(meta: dict[str, Any]) -> dict[str, Any]:
         encoding = {**encoding, "transforms": ["none"] * count}
         return {**meta, "config": config, "encoding": encoding}
     return meta
+
+
+def _refuse_later(meta: dict[str, Any], got: int) -> None:
+    """A file of format ``got`` (< 4) holding what only format 4 has was altered."""
+    for path in _SINCE_4:
+        node: Any = meta
+        for key in path.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None:
+            raise ModelFileError(
+                f"its manifest says format version {got}, but model.json holds {path}, "
+                "which only format 4 has; the file was altered. Save the model again.")
 
 
 def _json(blob: bytes, name: str, member: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from pydantic import Field, StringConstraints, ValidationError
 from custseg.cluster.algorithms import MAX_NEIGHBORS, MAX_REFERENCE_SIZE, MAX_SEED, get_algorithm
 from custseg.cluster.assignment import SEGMENTER_PARAMS
 from custseg.cluster.features import MAX_CATEGORY_COLUMNS, MAX_GENDER_CATEGORIES, check_features
-from custseg.cluster.labels import MAX_MODEL_SEGMENTS, NOISE
+from custseg.cluster.labels import MAX_MODEL_SEGMENTS, RETURNS_ONLY
 from custseg.errors import CustsegError, ModelFileError
 from custseg.model.segmentation import SegmentationModel
 from custseg.segments.categories import MAX_COLUMNS as MAX_PROFILE_COLUMNS
@@ -57,6 +57,7 @@ from custseg.table.spec import (
     MAX_FEATURES,
     TRANSFORMS,
 )
+from custseg.table.transactions import COLUMN_ROLES, log_spec_problem
 
 #: Most reference customers a model file holds: twice the largest reference set a fit
 #: keeps, room for the floor of rows each segment is given.
@@ -87,7 +88,7 @@ Stat = float | None
 #: A feature's name: a well-known field, a header as written, or a derived name.
 FeatureName = Annotated[str, _text_check(MAX_FEATURE_NAME, empty=False)]
 Stats = Annotated[dict[FeatureName, Stat], Field(max_length=MAX_FEATURES + 3)]
-SegmentId = Annotated[int, Field(ge=NOISE, le=MAX_SEGMENT_ID)]
+SegmentId = Annotated[int, Field(ge=RETURNS_ONLY, le=MAX_SEGMENT_ID)]
 #: A gender answer as the data gave it: any text (shown escaped wherever it goes), bounded.
 GenderText = Annotated[str, StringConstraints(max_length=1_000)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z_]+$")]
@@ -121,6 +122,11 @@ class CategoricalDoc(Strict):
     categories: Annotated[list[CategoryText], Field(min_length=2, max_length=MAX_CATEGORIES)]
 
 
+class ReturnsOnlyRuleDoc(Strict):
+    frequency: FeatureName
+    absent: Annotated[list[FeatureName], Field(max_length=MAX_FEATURES)]
+
+
 class SpecDoc(Strict):
     extra: Annotated[list[FeatureDoc], Field(max_length=MAX_FEATURES)]
     as_of: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")] | None
@@ -129,6 +135,7 @@ class SpecDoc(Strict):
     income_unit: Literal[INCOME_UNITS] | None = None
     mapping: dict[Literal[FIELDS], Annotated[str, _text_check(MAX_FEATURE_NAME, empty=False)]] = {}
     profile_by: Annotated[list[FeatureName], Field(max_length=MAX_PROFILE_COLUMNS)] = []
+    returns_only: ReturnsOnlyRuleDoc | None = None
 
 
 #: A category value as the data wrote it: any text (shown escaped wherever it goes).
@@ -259,6 +266,20 @@ class QualityDoc(Strict):
     reasons: Annotated[dict[Annotated[Text, StringConstraints(max_length=200)], Count],
                        Field(max_length=1_000)]
     n_duplicate_rows: Count = 0
+    n_returns_only: Count = 0
+
+
+LogHeader = Annotated[str, _text_check(MAX_FEATURE_NAME, empty=False)]
+
+
+class TransactionsDoc(Strict):
+    """How the customers were aggregated from a log (``fit --transactions``)."""
+
+    columns: Annotated[dict[Literal[COLUMN_ROLES], LogHeader], Field(min_length=2,
+                                                                     max_length=6)]
+    value: Literal["amount", "quantity_price"]
+    date_format: Annotated[str, _text_check(100, empty=False)] | None
+    date_read: Annotated[str, _text_check(100, empty=False)] | None
 
 
 class ModelDoc(Strict):
@@ -273,14 +294,20 @@ class ModelDoc(Strict):
     quality: QualityDoc
     rulebook: RulebookDoc
     warnings: Annotated[list[Text], Field(max_length=100)] = []
+    transactions: TransactionsDoc | None = None
 
 
 def check_document(meta: Any) -> None:
     """Refuse ``model.json`` content that does not have :class:`ModelDoc`'s shape."""
     try:
-        ModelDoc.model_validate(meta)
+        doc = ModelDoc.model_validate(meta)
     except ValidationError as exc:
         raise ModelFileError(f"model.json's {problem_text(exc)}.") from None
+    log = doc.transactions
+    if log is not None and log.value != ("amount" if "amount" in log.columns
+                                         else "quantity_price"):
+        raise ModelFileError(f"model.json's transactions.value is {log.value!r}, but its "
+                             "columns say otherwise.")
 
 
 # ------------------------------------------------------------------------ archives
@@ -468,21 +495,64 @@ def _first_problem(model: SegmentationModel) -> str | None:
         if any(v.get(f) is None for v in (base.means, base.stds, base.mins, base.maxs)):
             return f"base statistics of the clustered feature {f} are missing"
         for s in model.segments:
+            if s.id == RETURNS_ONLY:
+                continue  # its recency is undefined: no purchase
             if any(v.get(f) is None for v in (s.means, s.mins, s.maxs, s.z)) \
                     or f not in s.levels:
                 return f"segment {s.id} has no statistics or level for the clustered feature {f}"
     problem = _categories_problem(model)
     if problem:
         return problem
-    if sum(s.size for s in model.segments) != base.n:
+    problem = _returns_only_problem(model)
+    if problem:
+        return problem
+    if model.log is not None:
+        problem = log_spec_problem(model.log)
+        if problem:
+            return f"transactions {problem}"
+    if sum(s.size for s in model.segments if s.id != RETURNS_ONLY) != base.n:
         return "the segment sizes do not add up to base.n"
-    if quality.n_used != base.n or quality.n_used + quality.n_invalid != quality.n_input:
-        return "quality.n_used, n_invalid and n_input do not add up (or differ from base.n)"
+    if quality.n_used != base.n or (quality.n_used + quality.n_invalid + quality.n_returns_only
+                                    != quality.n_input):
+        return ("quality.n_used, n_invalid, n_returns_only and n_input do not add up (or "
+                "n_used differs from base.n)")
     if seg.n_fit_rows > quality.n_used:
         return "segmenter.n_fit_rows is more than the rows used"
     measured = model.metrics.stability
     if measured is not None and not set(measured.per_segment) <= set(ids):
         return "metrics.stability.per_segment names segments the model does not have"
+    return None
+
+
+def _returns_only_problem(model: SegmentationModel) -> str | None:
+    """The rule that sets the returns only apart, their segment and their count agree:
+    a segment -2 exactly when the spec has the rule, of the size the quality counts, its
+    frequency feature clustered, and the features it leaves blank clustered too."""
+    rule = model.config.spec.returns_only
+    apart = [s for s in model.segments if s.id == RETURNS_ONLY]
+    if rule is None:
+        if apart or model.quality.n_returns_only:
+            return ("the model has customers with returns only (segment -2) but "
+                    "config.spec.returns_only has no rule that sets them apart")
+        return None
+    features = model.config.features
+    if rule.frequency not in features:
+        return (f"config.spec.returns_only.frequency {rule.frequency!r:.80} is not a "
+                "clustered feature")
+    for name in rule.absent:
+        if name not in features or name == rule.frequency:
+            return (f"config.spec.returns_only.absent names {name!r:.80}, which is not a "
+                    "clustered feature other than the frequency")
+    if len(set(rule.absent)) != len(rule.absent):
+        return "config.spec.returns_only.absent repeats a feature"
+    if len(apart) != (1 if model.quality.n_returns_only else 0):
+        return (f"quality.n_returns_only is {model.quality.n_returns_only:,} but the model "
+                f"has {len(apart)} segment -2")
+    if apart and apart[0].size != model.quality.n_returns_only:
+        return (f"segment -2 holds {apart[0].size:,} customers, but quality.n_returns_only "
+                f"is {model.quality.n_returns_only:,}")
+    if apart and set(apart[0].levels) & set(rule.absent):
+        return "segment -2 has a level for a feature its customers leave blank"
     return None
 
 

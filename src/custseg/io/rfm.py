@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -32,6 +32,7 @@ from custseg.io.source import ReadLimits, TableSource, number_columns
 from custseg.table.cells import Cells, distinct_cells
 from custseg.table.dates import decide_date_format, parse_dates
 from custseg.table.parse import OK, parse_numbers
+from custseg.table.spec import date_format_from_text, date_format_text
 from custseg.table.transactions import (
     BAD_AMOUNT,
     BAD_DATE,
@@ -84,6 +85,9 @@ class CustomerLog:
     table: pa.Table
     summary: LogSummary
     log_columns: LogColumns = field(repr=False, default=None)  # type: ignore[assignment]
+    #: The date column's format as decided (or given), as a model file keeps it
+    #: (:func:`custseg.table.spec.date_format_text`).
+    date_format: str | None = None
 
 
 def _as_of_day(as_of: date | str | None) -> int | None:
@@ -111,6 +115,7 @@ def aggregate_log(
     date_format: str | None = None,
     limits: ReadLimits | None = None,
     memory_limit: str = "350MB",
+    date_fallback: str | None = None,
 ) -> CustomerLog:
     """One row per customer of the transaction log ``source``.
 
@@ -129,18 +134,23 @@ def aggregate_log(
         DuckDB's memory limit (``"1GB"``); beyond it, the lines and the group-by spill to
         a temporary folder. The default keeps the whole process under 1 GB on a log of
         10 million lines.
+    date_fallback
+        A decided date format (as :attr:`CustomerLog.date_format` gives it: a model's)
+        for a date column whose order its own cells cannot tell: a new log scored with
+        the model of an earlier one reads its dates as the earlier one did.
     """
     as_of_day = _as_of_day(as_of)
     log = TableSource(source, name=name, limits=limits, check_income=False)
     try:
         cols = find_columns(log.header, columns)
-        return _aggregate(log, cols, as_of_day, date_format, memory_limit)
+        return _aggregate(log, cols, as_of_day, date_format, memory_limit, date_fallback)
     finally:
         log.close()
 
 
 def _aggregate(log: TableSource, cols: LogColumns, as_of_day: int | None,
-               date_format: str | None, memory_limit: str) -> CustomerLog:
+               date_format: str | None, memory_limit: str,
+               date_fallback: str | None = None) -> CustomerLog:
     import duckdb
 
     spill = tempfile.mkdtemp(prefix="custseg-rfm-")
@@ -148,8 +158,8 @@ def _aggregate(log: TableSource, cols: LogColumns, as_of_day: int | None,
                                  "memory_limit": memory_limit})
     try:
         _load(con, log, cols)
-        uci = _lookups(con, log, cols, date_format)
-        return _group(con, log, cols, as_of_day, uci)
+        uci, fmt = _lookups(con, log, cols, date_format, date_fallback)
+        return replace(_group(con, log, cols, as_of_day, uci), date_format=fmt)
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
@@ -220,9 +230,11 @@ def _string(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     return values.cast(pa.string())
 
 
-def _lookups(con: Any, log: TableSource, cols: LogColumns, date_format: str | None) -> bool:
+def _lookups(con: Any, log: TableSource, cols: LogColumns, date_format: str | None,
+             date_fallback: str | None = None) -> tuple[bool, str]:
     """Each distinct cell's reading, as a table to join: ids, days, invoices, numbers;
-    whether the log's invoices are UCI-style (see :func:`uci_parts`)."""
+    whether the log's invoices are UCI-style (see :func:`uci_parts`), and the date
+    format read (see :func:`custseg.table.spec.date_format_text`)."""
     # ids and invoices: a cell that begins and ends with a printable ASCII character other
     # than a space trims to itself, so the rules' patterns read it in SQL (RE2 in DuckDB
     # as in pyarrow); only the other distinct cells go through the rules in Python
@@ -238,7 +250,12 @@ def _lookups(con: Any, log: TableSource, cols: LogColumns, date_format: str | No
     counts = np.bincount(base.index[given], weights=weights[given],
                          minlength=len(base.values)).astype(np.int64)
     cells = Cells(base.values, counts, base.index)
-    fmt = decide_date_format(cells, name=cols.name("date"), given=date_format)
+    try:
+        fmt = decide_date_format(cells, name=cols.name("date"), given=date_format)
+    except SchemaError:
+        if date_fallback is None or date_format is not None:
+            raise
+        fmt = date_format_from_text(date_fallback)  # the cells cannot tell: as the model
     parsed = parse_dates(cells, fmt)
     days = np.where(parsed.status == OK, parsed.days, np.nan)
     con.register("dates_t", pa.table({"raw": raw, "day": pa.array(days, from_pandas=True)}))
@@ -275,7 +292,7 @@ def _lookups(con: Any, log: TableSource, cols: LogColumns, date_format: str | No
         con.register(f"{column}_t", pa.table({"raw": raw, "num": pa.array(values,
                                                                           from_pandas=True)}))
         con.execute(f"CREATE TABLE n_{column} AS SELECT * FROM {column}_t WHERE raw IS NOT NULL")
-    return uci
+    return uci, date_format_text(fmt)
 
 
 def _group(con: Any, log: TableSource, cols: LogColumns, as_of_day: int | None,

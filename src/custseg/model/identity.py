@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from custseg.cluster.labels import NOISE, outliers_last
+from custseg.cluster.labels import NOISE, RETURNS_ONLY, SET_APART, outliers_last
 from custseg.errors import CustsegError
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.fields import GENDER
@@ -77,7 +77,7 @@ def _centres(model: SegmentationModel, space: SegmentationModel) -> dict[int, np
     enc = space.encoding
     out = {}
     for s in model.segments:
-        if s.is_outliers:
+        if s.id in SET_APART:  # noise, and the returns only (placed by their rule)
             continue
         row = {f: [s.means[f]] for f in enc.features}
         # no category mix in a segment's profile (yet): its categorical columns are 0 in
@@ -141,10 +141,10 @@ def keep_identities(
         next_id += 1
     old_by_id = {s.id: s for s in old.segments}
     taken = {old_by_id[o].name for o in matching.pairs.values()}
-    taken |= {s.name for s in new.segments if s.is_outliers}  # names are unique, noise too
+    taken |= {s.name for s in new.segments if s.id in SET_APART}  # names unique, noise too
     profiles = []
     for s in new.segments:
-        if s.is_outliers:
+        if s.id in SET_APART:
             profiles.append(s)
             continue
         target = mapping[s.id]
@@ -192,6 +192,7 @@ def _stayed(a: np.ndarray, b: np.ndarray, matching: Matching | None) -> float:
         return float(np.mean(a == b))
     partner = {o: n for n, o in matching.pairs.items()}
     partner[NOISE] = NOISE
+    partner[RETURNS_ONLY] = RETURNS_ONLY
     expected = np.array([partner.get(int(v), np.iinfo(np.int64).min) for v in a])
     return float(np.mean(expected == b))
 

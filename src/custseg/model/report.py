@@ -144,7 +144,7 @@ def build_report(
             f"<td class='n'>{_num(s.medians.get(f), 1)}</td>"
             f"<td class='n'>{model.base.means[f]:.1f}</td><td class='n'>{s.z[f]:+.2f}</td>"
             f"<td>{_e(s.levels[f])}</td></tr>"
-            for f in s.means if s.means[f] is not None
+            for f in s.means if s.means[f] is not None and f in s.levels
         )
         own = s.categories if categories is None else categories.segments.get(s.id, {})
         everyone = model.base.categories if categories is None else categories.base

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from custseg.cluster.assignment import AssignmentMemo
+from custseg.cluster.labels import RETURNS_ONLY
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.parse import NumberFormat
 from custseg.table.validate import Validated, validate
@@ -109,7 +110,13 @@ def score_validated(
             )
             current = issues[rows]
             issues[rows] = np.where(current == "", notes, current + "; " + notes)
-    missing = ~ok
+    if validated.apart is not None and validated.apart.any():
+        # returns only: placed by the rule, not by the assigner, so certain and typical
+        # of their segment (see custseg.table.spec.ReturnsOnly)
+        labels[validated.apart] = RETURNS_ONLY
+        confidence[validated.apart] = 1.0
+    missing = validated.invalid
+    ok = ~missing
     ids = sorted(model.names)
     names = pa.array([str(model.names[i]) for i in ids], type=pa.string())
     position = pd.Index(ids, dtype="int64").get_indexer(labels)  # -1: a label with no name

@@ -22,13 +22,20 @@ from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.assignment import Assignment, AssignmentMemo, FittedSegmenter, map_ids
 from custseg.cluster.evaluate import QualityMetrics, quality_metrics
 from custseg.cluster.features import FeatureEncoding, check_features, fit_encoding
-from custseg.cluster.labels import outliers_last
+from custseg.cluster.labels import RETURNS_ONLY, outliers_last
 from custseg.cluster.stability import Stability, stability
 from custseg.errors import CustsegError, NotEnoughDataError, ParameterError, shown
-from custseg.segments.profile import BaseStats, Rulebook, SegmentProfile, profile_segments
+from custseg.segments.profile import (
+    BaseStats,
+    Rulebook,
+    SegmentProfile,
+    profile_segments,
+    returns_only_profile,
+)
 from custseg.table.fields import GENDER, Ranges
 from custseg.table.spec import TRANSFORMS, InputSpec, auto_transform, role_of, unit_of
 from custseg.table.text import RULE_NAME_MAX, TEXT_MAX, text_problem
+from custseg.table.transactions import LogSpec
 from custseg.table.validate import Validated, validate
 
 if TYPE_CHECKING:
@@ -125,6 +132,9 @@ class DataQuality:
     n_invalid: int
     reasons: Mapping[str, int]
     n_duplicate_rows: int = 0
+    #: Rows set apart in the segment "Returns only" (not clustered, not invalid): ``n_input
+    #: = n_used + n_invalid + n_returns_only``.
+    n_returns_only: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,16 +143,18 @@ class DataQuality:
             "n_invalid": self.n_invalid,
             "reasons": dict(self.reasons),
             "n_duplicate_rows": self.n_duplicate_rows,
+            **({"n_returns_only": self.n_returns_only} if self.n_returns_only else {}),
         }
 
     @classmethod
     def from_validated(cls, validated: Validated) -> DataQuality:
         return cls(
             n_input=validated.n_rows,
-            n_used=validated.n_rows - validated.n_invalid,
+            n_used=validated.n_rows - validated.n_invalid - validated.n_apart,
             n_invalid=validated.n_invalid,
             reasons=dict(validated.reasons),
             n_duplicate_rows=int(validated.notes.get("duplicate customer_id", 0)),
+            n_returns_only=validated.n_apart,
         )
 
 
@@ -187,6 +199,9 @@ class SegmentationModel:
     #: The scikit-learn Segmenter of a fresh fit; a model read back builds it on first use
     #: of :attr:`segmenter`.
     estimator: Segmenter | None = field(default=None, repr=False, compare=False)
+    #: How the customers were aggregated from a transaction log (``fit --transactions``),
+    #: so that scoring a new log aggregates it the same way; None for a customer table.
+    log: LogSpec | None = None
 
     @property
     def segmenter(self) -> Segmenter:
@@ -199,12 +214,27 @@ class SegmentationModel:
 
     @property
     def names(self) -> dict[int, str]:
-        return {s.id: s.name for s in self.segments}
+        """Segment id -> name; with the rule that sets the returns only apart, -2 too,
+        named by the rulebook when no customer of the fit had returns only."""
+        out = {s.id: s.name for s in self.segments}
+        if self.config.spec.returns_only is not None and RETURNS_ONLY not in out:
+            out[RETURNS_ONLY] = str((self.rulebook.returns_only or {}).get(
+                "name", "Returns only"))
+        return out
 
     def segment(self, segment_id: int) -> SegmentProfile:
+        """The profile of ``segment_id``; for the returns only of a fit that had none (a
+        new customer placed there at score), an empty profile with the rulebook's words."""
         for s in self.segments:
             if s.id == segment_id:
                 return s
+        if segment_id == RETURNS_ONLY and self.config.spec.returns_only is not None:
+            words = self.rulebook.returns_only or {}
+            return SegmentProfile(
+                id=RETURNS_ONLY, name=self.names[RETURNS_ONLY], size=0, share=0.0, means={},
+                mins={}, maxs={}, z={}, levels={}, gender_mix={},
+                description=str(words.get("description", "")),
+                strategy=str(words.get("strategy", "")), facts=())
         raise KeyError(segment_id)
 
     def assign(self, values: pd.DataFrame, memo: AssignmentMemo | None = None) -> Assignment:
@@ -269,7 +299,7 @@ class SegmentationModel:
             "categorical": list(self.config.categorical),
             "use_gender": self.config.use_gender,
             "features_spec": self.features_spec(),
-            "n_rows": self.quality.n_used,
+            "n_rows": self.quality.n_used + self.quality.n_returns_only,
             "sample_size": int(self.fitted.n_fit_rows),
             "reference_size": int(len(self.fitted.reference_X)),
             "metrics": self._metrics_document(),
@@ -350,6 +380,7 @@ class SegmentationModel:
             "quality": self.quality.to_dict(),
             "rulebook": self.rulebook.to_dict(),
             "warnings": list(self.warnings),
+            **({"transactions": self.log.to_dict()} if self.log is not None else {}),
         })
         return meta, arrays
 
@@ -365,6 +396,7 @@ class SegmentationModel:
             quality=DataQuality(**meta["quality"]),
             rulebook=Rulebook.from_dict(meta["rulebook"]),
             warnings=tuple(meta.get("warnings", ())),
+            log=LogSpec.from_dict(meta.get("transactions")),
         )
 
 
@@ -464,6 +496,10 @@ def fit_model(
                     "on, or choose kmeans", *messages)
     base, segments = profile_segments(values, segmenter.labels_, config.features, rulebook,
                                       config.spec, cells=profiled)
+    if validated.apart is not None and validated.apart.any():  # a segment of their own
+        apart = validated.values.loc[validated.apart].reset_index(drop=True)
+        segments = with_shares_of_all(
+            (*segments, returns_only_profile(apart, values, base, rulebook, config.spec)))
     left_out = [c for c in (profiled.columns if profiled is not None else ())
                 if c not in base.categories]
     if left_out:
@@ -496,6 +532,13 @@ def fit_model(
         labels=segmenter.labels_,
         estimator=segmenter,
     )
+
+
+def with_shares_of_all(segments: tuple[SegmentProfile, ...]) -> tuple[SegmentProfile, ...]:
+    """The segments with each share of every customer placed, the returns only
+    included (the clustered segments' shares were of the clustered customers)."""
+    total = sum(s.size for s in segments)
+    return tuple(replace(s, share=s.size / total if total else 0.0) for s in segments)
 
 
 def _in_order(mapping: Mapping[str, Any], order: tuple[str, ...]) -> list[tuple[str, Any]]:

@@ -200,7 +200,7 @@ def gender_mix_text(mix: Mapping[str, float]) -> str:
 
 def invalid_rows(validated: Validated, limit: int = 1_000) -> pd.DataFrame:
     """Rows that cannot be used, numbered from 1 (first row after the header), with why."""
-    positions = np.flatnonzero(~validated.valid)[:limit]
+    positions = np.flatnonzero(validated.invalid)[:limit]
     return pd.DataFrame(
         {"row": positions + 1, "issues": validated.issues[positions].astype(str)}
     )

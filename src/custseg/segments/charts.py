@@ -19,12 +19,14 @@ import plotly.graph_objects as go
 from scipy.cluster.hierarchy import dendrogram, linkage
 
 from custseg.cluster.evaluate import KCurve, sample_rows
-from custseg.cluster.labels import NOISE, outliers_last
+from custseg.cluster.labels import NOISE, RETURNS_ONLY, outliers_last
 from custseg.cluster.labels import segment_label as plain_label
 from custseg.segments.profile import BaseStats, SegmentProfile
 from custseg.table.spec import InputSpec, label_of, unit_of, with_unit
 
 OUTLIER_COLOR = "#8c8c8c"
+#: The customers with returns only (segment -2): a dark slate, apart from every palette tone.
+RETURNS_ONLY_COLOR = "#4a5a6a"
 # Tableau 10 without its grey (kept for outliers), then Tableau 20's lighter tones:
 # distinct on white and on dark backgrounds.
 PALETTE = (
@@ -38,6 +40,8 @@ MAX_POINTS = 20_000
 def segment_color(segment_id: int) -> str:
     if segment_id == NOISE:
         return OUTLIER_COLOR
+    if segment_id == RETURNS_ONLY:
+        return RETURNS_ONLY_COLOR
     return PALETTE[segment_id % len(PALETTE)]
 
 
@@ -261,7 +265,7 @@ def profile_bars(segment: SegmentProfile, threshold: float = 0.5,
                  spec: InputSpec | None = None) -> go.Figure:
     """A segment's averages against the base, in standard deviations (its levels), one
     bar per feature of the model, in its order."""
-    fields = [f for f in segment.z if segment.z[f] is not None]
+    fields = [f for f in segment.z if segment.z[f] is not None and np.isfinite(segment.z[f])]
     z = [segment.z[f] for f in fields]
     fig = go.Figure(
         go.Bar(

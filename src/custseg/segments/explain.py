@@ -136,8 +136,8 @@ def drivers(segment: SegmentProfile, base: BaseStats) -> list[dict[str, Any]]:
     for f in segment.means:
         mean = segment.means.get(f)
         everyone = base.means.get(f)
-        if mean is None or everyone is None:
-            continue
+        if mean is None or everyone is None or not np.isfinite(mean):
+            continue  # no value (the recency of the returns only)
         lift = mean / everyone if everyone else None
         out.append({"feature": f, "segment_mean": mean, "base_mean": everyone,
                     "lift": lift, "z": segment.z.get(f, 0.0)})

@@ -74,6 +74,9 @@ class Rulebook:
     words: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     modifiers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     outliers: Mapping[str, str] = field(default_factory=dict)
+    #: The segment of the customers with returns only (a table from a log): its name,
+    #: description and strategy.
+    returns_only: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_toml(cls, text: str) -> Rulebook:
@@ -103,10 +106,15 @@ class Rulebook:
         except ValidationError as exc:
             raise RulebookError(f"the rulebook's {problem_text(exc)}.") from None
         for i, rule in enumerate(doc.rules):  # noise and a segment must not look alike
-            if rule.name.strip().casefold() == doc.outliers.name.strip().casefold():
-                raise RulebookError(
-                    f"the rulebook's rules[{i}] is named {shown(rule.name, 60)}, the name of "
-                    "the outliers; give the rule, or the outliers, another name.")
+            for what, other in (("the outliers", doc.outliers.name),
+                                ("the returns only", doc.returns_only.name)):
+                if rule.name.strip().casefold() == other.strip().casefold():
+                    raise RulebookError(
+                        f"the rulebook's rules[{i}] is named {shown(rule.name, 60)}, the name "
+                        f"of {what}; give the rule, or {what}, another name.")
+        if doc.outliers.name.strip().casefold() == doc.returns_only.name.strip().casefold():
+            raise RulebookError("the rulebook names the outliers and the returns only alike; "
+                                "give one of them another name.")
         for i, r in enumerate(doc.rules):
             roles = [rule_role(k) for k in r.when]
             twice = next((k for k in r.when if roles.count(rule_role(k)) > 1), None)
@@ -124,6 +132,7 @@ class Rulebook:
             words={k: dict(v) for k, v in doc.words.items()},
             modifiers={k: dict(v) for k, v in doc.modifiers.items()},
             outliers=doc.outliers.model_dump(),
+            returns_only=doc.returns_only.model_dump(),
         )
 
     def to_toml(self) -> str:
@@ -138,6 +147,7 @@ class Rulebook:
             "words": {k: dict(v) for k, v in self.words.items()},
             "modifiers": {k: dict(v) for k, v in self.modifiers.items()},
             "outliers": dict(self.outliers),
+            **({"returns_only": dict(self.returns_only)} if self.returns_only else {}),
             "rules": [
                 {"name": r.name,
                  "when": {k: v if isinstance(v, str) else list(v) for k, v in r.when.items()},
@@ -528,3 +538,49 @@ def _facts(d: Mapping[str, Any], base: BaseStats, features: Sequence[str],
 
 #: Most facts a segment holds (the model file's bound).
 MAX_FACTS = 20
+
+
+def returns_only_profile(apart: pd.DataFrame, clustered: pd.DataFrame, base: BaseStats,
+                         rulebook: Rulebook, spec: InputSpec | None = None) -> SegmentProfile:
+    """The segment of the customers with returns only (id -2), set apart before
+    clustering (see :class:`~custseg.table.spec.ReturnsOnly`): its statistics where they
+    are defined (recency, tenure and the average order value are not, and are left out
+    of its means and levels), levels against the ``clustered`` customers, and the
+    rulebook's ``returns_only`` name and strategy, never a cluster name. Its share is of
+    the clustered customers and these together."""
+    from custseg.cluster.labels import RETURNS_ONLY
+
+    numeric = [f for f in numeric_columns(clustered) if f in apart.columns]
+    frame = apart[numeric].astype("float64")
+    defined = [f for f in numeric if frame[f].notna().any()]
+    nan = float("nan")  # a statistic of no value: null in JSON, "-" in tables
+    means = {f: float(frame[f].mean()) if f in defined else nan for f in numeric}
+    medians = {f: float(frame[f].median()) if f in defined else nan for f in numeric}
+    ordered = {f: np.sort(clustered[f].to_numpy(dtype="float64")) for f in defined}
+    z = {f: ((means[f] - base.means[f]) / base.stds[f] if base.stds.get(f) else 0.0)
+         if f in defined else nan for f in numeric}
+    levels = {f: level_of_rank(mid_rank(medians[f], ordered[f])) for f in defined}
+    mix = {}
+    if GENDER in apart.columns and len(apart):
+        mix = {str(k): float(v) for k, v in
+               apart[GENDER].value_counts(normalize=True, dropna=True).items() if v > 0}
+    size = len(apart)
+    words = rulebook.returns_only or {}
+    facts = [f"{size:,} customers with returns only: no purchase in the period, so no "
+             "recency; set apart, never clustered"]
+    for f in defined:
+        unit = unit_of(f, spec)
+        unit = f" {unit}" if unit else ""
+        facts.append(f"{label_of(f)}: {fmt_number(round(means[f], 1))}{unit} on average vs "
+                     f"{fmt_number(round(base.means[f], 1))}{unit} for the clustered "
+                     "customers")
+    return SegmentProfile(
+        id=RETURNS_ONLY, name=str(words.get("name", "Returns only")),
+        size=size, share=0.0, means=means, medians=medians,
+        mins={f: float(frame[f].min()) if f in defined else nan for f in numeric},
+        maxs={f: float(frame[f].max()) if f in defined else nan for f in numeric},
+        z=z, levels=levels, gender_mix=mix,
+        description=str(words.get("description", "Customers with returns only.")),
+        strategy=str(words.get("strategy", "Check the returns before any campaign.")),
+        facts=tuple(facts[:MAX_FACTS]),
+    )

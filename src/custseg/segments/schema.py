@@ -93,6 +93,13 @@ class OutliersDoc(Strict):
     strategy: Text = "Review individually; do not target as a segment."
 
 
+class ReturnsOnlyDoc(Strict):
+    name: RuleName = "Returns only"
+    description: Text = ("Customers of the log with returns only: no purchase in the "
+                         "period, so no recency.")
+    strategy: Text = "Check the returns before any campaign."
+
+
 class RulebookDoc(Strict):
     """A rulebook (``rules.toml``): levels, words, age modifiers, outliers, rules."""
 
@@ -102,6 +109,7 @@ class RulebookDoc(Strict):
     #: Prefixes that separate segments which would share a name; only age has them.
     modifiers: dict[Literal["age"], dict[Level, Word]] = {}
     outliers: OutliersDoc = OutliersDoc()
+    returns_only: ReturnsOnlyDoc = ReturnsOnlyDoc()
     rules: Annotated[list[RuleDoc], Field(max_length=MAX_RULES)] = []
 
 

@@ -116,6 +116,29 @@ class Feature:
 
 
 @dataclass(frozen=True)
+class ReturnsOnly:
+    """The rule that sets customers with returns only apart, for a customer table made
+    from a transaction log (``custseg rfm``'s columns): a row whose ``frequency`` feature
+    reads 0 bought nothing, so the ``absent`` features (recency, tenure, average order
+    value: defined by purchases) are blank, and it is not clustered but placed in the
+    segment "Returns only" (id -2). A row with frequency 0 but one of ``absent`` given is
+    not set apart (it is clustered, or invalid, as any row)."""
+
+    frequency: str
+    absent: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"frequency": self.frequency, "absent": list(self.absent)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ReturnsOnly | None:
+        if data is None:
+            return None
+        return cls(frequency=str(data["frequency"]),
+                   absent=tuple(str(a) for a in data.get("absent", ())))
+
+
+@dataclass(frozen=True)
 class InputSpec:
     """How a model's features are found in a table: the features other than the
     well-known fields, the date derivations count from, and the date formats given.
@@ -138,6 +161,8 @@ class InputSpec:
     #: The input columns (headers) each segment is profiled by: categorical and flag
     #: columns, clustered on or not (see custseg.segments.categories).
     profile_by: tuple[str, ...] = ()
+    #: Customers with returns only kept apart (a table from a log), or None.
+    returns_only: ReturnsOnly | None = None
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.extra]
@@ -188,7 +213,9 @@ class InputSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"extra": [f.to_dict() for f in self.extra], "as_of": self.as_of,
                 "date_formats": dict(self.date_formats), "income_unit": self.income_unit,
-                "mapping": dict(self.mapping), "profile_by": list(self.profile_by)}
+                "mapping": dict(self.mapping), "profile_by": list(self.profile_by),
+                **({"returns_only": self.returns_only.to_dict()}
+                   if self.returns_only is not None else {})}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> InputSpec:
@@ -198,10 +225,16 @@ class InputSpec:
                    as_of=data.get("as_of"), date_formats=dict(data.get("date_formats", {})),
                    income_unit=data.get("income_unit"),
                    mapping=dict(data.get("mapping") or {}),
-                   profile_by=tuple(data.get("profile_by", ())))
+                   profile_by=tuple(data.get("profile_by", ())),
+                   returns_only=ReturnsOnly.from_dict(data.get("returns_only")))
 
     def without(self, names: Sequence[str]) -> InputSpec:
-        return replace(self, extra=tuple(f for f in self.extra if f.name not in names))
+        rule = self.returns_only
+        if rule is not None:
+            rule = None if rule.frequency in names else replace(
+                rule, absent=tuple(a for a in rule.absent if a not in names))
+        return replace(self, extra=tuple(f for f in self.extra if f.name not in names),
+                       returns_only=rule)
 
 
 def label_of(name: str) -> str:

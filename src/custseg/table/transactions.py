@@ -24,13 +24,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custseg.errors import SchemaError, shown
+from custseg.errors import CustsegError, SchemaError, shown
 from custseg.table.headers import normalise_header
+from custseg.table.spec import InputSpec, ReturnsOnly
 
 #: The columns of a log, in the order they are reported.
 COLUMN_ROLES: tuple[str, ...] = ("customer", "date", "invoice", "amount", "quantity", "price")
@@ -72,6 +74,26 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 #: What a table of :data:`OUTPUT_COLUMNS` is segmented on by default (``custseg fit``).
 RFM_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary")
 
+#: The columns of that table a purchase defines: blank for a customer with returns only.
+PURCHASE_DEFINED: tuple[str, ...] = ("recency_days", "tenure_days", "avg_order_value")
+
+
+def returns_only_rule(header: Sequence[str], spec: InputSpec) -> ReturnsOnly | None:
+    """For a customer table written from a log (every column of :data:`OUTPUT_COLUMNS`)
+    clustered on its ``frequency``: the rule that sets its customers with returns only
+    apart (frequency 0; those of :data:`PURCHASE_DEFINED` clustered on, blank). None for
+    any other table: a frequency of 0 in a table custseg did not make is a value like
+    any other."""
+    if not set(OUTPUT_COLUMNS) <= set(header):
+        return None
+    by_column = {f.column: f.name for f in spec.extra
+                 if f.source == "column" and not f.categorical and f.column is not None}
+    if "frequency" not in by_column:
+        return None
+    return ReturnsOnly(frequency=by_column["frequency"],
+                       absent=tuple(by_column[c] for c in PURCHASE_DEFINED if c in by_column))
+
+
 #: The rules' patterns (RE2, as pyarrow and DuckDB both use them): an id written as a
 #: float with a zero fraction, its zero fraction, a UCI cancellation, an ordinary UCI
 #: invoice.
@@ -109,6 +131,71 @@ class LogColumns:
         """The columns taken, for the summary: customer, date, invoice and value."""
         return {"customer": self.name("customer"), "date": self.name("date"),
                 "invoice": self.name("invoice"), "value": self.value}
+
+
+@dataclass(frozen=True)
+class LogSpec:
+    """How a model's customers were aggregated from a transaction log, so that a new log
+    is aggregated the same way (``custseg score MODEL NEW_LOG``): the log's columns by
+    role (headers as the log wrote them, given or found; the value is the amount column,
+    or quantity × price), the date format given by the user (strftime), and the date
+    format the fit read (``kind|separator|pattern|time``, see
+    :func:`custseg.table.spec.date_format_text`), used for a new log whose own dates
+    cannot tell their order."""
+
+    columns: Mapping[str, str]
+    date_format: str | None = None
+    date_read: str | None = None
+
+    @classmethod
+    def of(cls, cols: LogColumns, date_format: str | None, date_read: str | None) -> LogSpec:
+        return cls({r: cols.name(r) for r in COLUMN_ROLES if cols.name(r) is not None},
+                   date_format, date_read)
+
+    @property
+    def value(self) -> str:
+        """How a line's value is made: ``amount``, or ``quantity_price``."""
+        return "amount" if "amount" in self.columns else "quantity_price"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": dict(self.columns), "value": self.value,
+                "date_format": self.date_format, "date_read": self.date_read}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> LogSpec | None:
+        if data is None:
+            return None
+        return cls({str(k): str(v) for k, v in data["columns"].items()},
+                   data.get("date_format"), data.get("date_read"))
+
+
+def log_spec_problem(spec: LogSpec) -> str | None:
+    """Why ``spec`` (read from a model file) cannot be how a log was aggregated, or None:
+    the roles custseg knows, a customer and a date column, a value from an amount or
+    from a quantity and a price (never both), one column per role, formats custseg reads."""
+    from custseg.table.spec import date_format_from_text
+
+    columns = spec.columns
+    unknown = sorted(set(columns) - set(COLUMN_ROLES))
+    if unknown:
+        return f"names the log column role {unknown[0]!r:.40}, which custseg does not know"
+    for role in ("customer", "date"):
+        if role not in columns:
+            return f"has no {role} column"
+    if "amount" in columns and ({"quantity", "price"} & set(columns)):
+        return "takes a line's value from an amount and from a quantity or price"
+    if "amount" not in columns and not {"quantity", "price"} <= set(columns):
+        return "has no amount column, nor a quantity and a price"
+    if len(set(columns.values())) != len(columns):
+        return "takes one column for two roles"
+    if spec.date_format is not None and "%" not in spec.date_format:
+        return f"date_format {spec.date_format!r:.40} has no strftime code"
+    if spec.date_read is not None:
+        try:
+            date_format_from_text(spec.date_read)
+        except CustsegError as exc:
+            return f"date_read: {exc.message}"
+    return None
 
 
 def _given(header: Sequence[str], role: str, name: str) -> int:

@@ -45,14 +45,27 @@ class Validated:
     reasons: Counter = field(default_factory=Counter)
     #: Remarks on rows that stay valid (duplicate ids, fields not clustered on…).
     notes: Counter = field(default_factory=Counter)
+    #: Rows set apart, neither clustered nor invalid: the customers with returns only of
+    #: a table from a transaction log (see :class:`~custseg.table.spec.ReturnsOnly`);
+    #: None when the spec has no such rule.
+    apart: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
         return len(self.valid)
 
     @property
+    def n_apart(self) -> int:
+        return 0 if self.apart is None else int(self.apart.sum())
+
+    @property
     def n_invalid(self) -> int:
-        return int((~self.valid).sum())
+        return int((~self.valid).sum()) - self.n_apart
+
+    @property
+    def invalid(self) -> np.ndarray:
+        """Rows that cannot be used (neither valid nor set apart)."""
+        return ~self.valid if self.apart is None else ~self.valid & ~self.apart
 
     def valid_values(self) -> pd.DataFrame:
         return self.values.loc[self.valid].reset_index(drop=True)
@@ -257,29 +270,67 @@ def validate(
                 required=name in required, decimal=decimal, income_unit=income_unit,
                 skip=broken, number_format=number_format,
             )
+    apart = _returns_only(frame, spec, required, decimal=decimal, broken=broken,
+                          number_format=number_format)
     if spec is not None and spec.extra:
         out.update(_check_features(log, frame, spec, required, decimal=decimal, skip=broken,
-                                   number_format=number_format, as_of=as_of))
+                                   number_format=number_format, as_of=as_of, apart=apart))
 
     values = pd.DataFrame(out, index=frame.index).reset_index(drop=True)
     _note_duplicates(log, frame, values.get(ID), duplicates, skip=broken)
     _note_structural(log, structural)
-    return Validated(values, ~log.invalid, log.issues, log.reasons, log.notes)
+    if apart is None:
+        return Validated(values, ~log.invalid, log.issues, log.reasons, log.notes)
+    apart = apart & ~log.invalid  # a row set apart with another problem is invalid
+    return Validated(values, ~log.invalid & ~apart, log.issues, log.reasons, log.notes,
+                     apart=apart)
+
+
+def _returns_only(frame: pd.DataFrame, spec: InputSpec | None, required: Sequence[str], *,
+                  decimal: str, broken: np.ndarray,
+                  number_format: NumberFormat | None) -> np.ndarray | None:
+    """The rows the spec's :class:`~custseg.table.spec.ReturnsOnly` rule sets apart: the
+    frequency reads 0 and every feature a purchase defines is blank; None without a
+    rule (or when the frequency is not required, as when only describing a table)."""
+    rule = spec.returns_only if spec is not None else None
+    if rule is None or rule.frequency not in required:
+        return None
+
+    def parsed(name: str):
+        feature = spec.get(name)
+        key = source_key(feature.column or name) if feature is not None else name
+        if key not in frame.columns:
+            raise SchemaError(f"no column for {name}.")
+        return parse_numbers(frame[key], decimal=decimal,
+                             mixed=FROM_VALUES if number_format is None
+                             else number_format.mixed.get(key))
+
+    frequency = parsed(rule.frequency)
+    with np.errstate(invalid="ignore"):
+        apart = (frequency.status == OK) & (frequency.values == 0) & ~broken
+    for name in rule.absent:
+        apart &= parsed(name).status == MISSING
+    return apart
 
 
 def _check_features(
     log: _IssueLog, frame: pd.DataFrame, spec: InputSpec, required: Sequence[str], *,
     decimal: str, skip: np.ndarray, number_format: NumberFormat | None,
-    as_of: datetime.date | None,
+    as_of: datetime.date | None, apart: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The values of a model's features other than the fields, their problems logged
-    (a bad source cell names its column; a formula undefined on a row says so)."""
+    (a bad source cell names its column; a formula undefined on a row says so). The
+    features a purchase defines are not checked on the rows ``apart`` (returns only),
+    where they are blank."""
     from custseg.table.dates import DATE_REASONS, decide_date_format, parse_dates
     from custseg.table.derive import DateValues, evaluate, parse_expression
     from custseg.table.spec import date_format_from_text
 
     out: dict[str, np.ndarray] = {}
     parsed: dict[str, np.ndarray] = {}
+
+    absent = {spec.get(n).column or n for n in spec.returns_only.absent
+              if spec.get(n) is not None} if apart is not None else set()
 
     def column(header: str, used_by: str, needed: bool) -> np.ndarray:
         if header not in parsed:
@@ -289,8 +340,9 @@ def _check_features(
                                   f"{shown(used_by)}.")
             parsed[header] = _check_number(
                 log, frame[key], header, bounds=None, unit="", required=needed,
-                decimal=decimal, income_unit="k$", skip=skip, number_format=number_format,
-                format_key=key)
+                decimal=decimal, income_unit="k$",
+                skip=skip | apart if header in absent else skip,
+                number_format=number_format, format_key=key)
         return parsed[header]
 
     read_dates: dict[str, DateValues] = {}
