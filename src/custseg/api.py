@@ -912,3 +912,28 @@ def rfm(
         with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
             writer.write(result.table)
     return result
+
+
+def log_columns(data: str | os.PathLike[str] | bytes, *, name: str | None = None,
+                limits: ReadLimits | None = None):
+    """The columns of ``data`` when it is a transaction log, else None; only the header
+    is read (see :func:`custseg.table.transactions.log_columns_in`)."""
+    from custseg.io.source import TableSource
+    from custseg.table.transactions import log_columns_in
+
+    source = TableSource(data, name=name, limits=limits, check_income=False)
+    try:
+        return log_columns_in(source.header, tuple(source.match.fields))
+    finally:
+        source.close()
+
+
+def log_customers(result: CustomerLog, name: str = "customers") -> CustomerTable:
+    """The customer table of an aggregated log (:func:`rfm`) as a
+    :class:`~custseg.io.source.CustomerTable`, to fit, inspect or score like any other:
+    its columns carry the roles recency, frequency, monetary and tenure by their
+    headers. Dates are written ISO (YYYY-MM-DD), as ``custseg rfm`` writes them."""
+    table = result.table
+    columns = [c.cast(pa.string()) if pa.types.is_date(c.type) else c for c in table.columns]
+    frame = pa.table(columns, names=table.column_names).to_pandas(types_mapper=pd.ArrowDtype)
+    return table_from_frame(frame, name=name)
