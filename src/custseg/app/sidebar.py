@@ -151,7 +151,7 @@ def _aggregated(main, name: str, columns: LogColumns, identity: tuple, run
                 ) -> state.KeyedTable:
     """The log aggregated by ``run(date_format)``, with its progress in the main area
     when it runs (not on the reruns that find it cached)."""
-    fmt = _date_formats().get(columns.name("date"))
+    fmt = log_date_format(columns)
     marker = (*identity, fmt)
     if st.session_state.get(AGGREGATED) == marker:
         data = run(fmt)
@@ -164,13 +164,19 @@ def _aggregated(main, name: str, columns: LogColumns, identity: tuple, run
                 status.update(label=plain(f"{name} could not be aggregated: see the sidebar."),
                               state="error")
                 raise
-            status.update(label=plain(_log_line(data.log)), state="complete")
+            status.update(label=plain(log_line(data.log)), state="complete")
         st.session_state[AGGREGATED] = marker
-    st.caption(plain(_log_line(data.log)))
+    st.caption(plain(log_line(data.log)))
     return data
 
 
-def _log_line(summary) -> str:
+def log_date_format(columns: LogColumns) -> str | None:
+    """The date format set for a log's date column under Reading the file, if any."""
+    return _date_formats().get(columns.name("date"))
+
+
+def log_line(summary) -> str:
+    """A log's aggregation in one line."""
     excluded = sum(summary.excluded.values())
     return (f"Transaction log: {summary.read:,} lines read, {summary.used:,} used, "
             f"{excluded:,} excluded; {summary.customers:,} customers.")
@@ -257,6 +263,8 @@ def _quality(view: state.View) -> None:
 def _fitted_view(data: state.KeyedTable) -> state.View | None:
     mapping, _ = reading()
     formats = _date_formats()
+    if data.log is not None:  # the log's own date format was used to aggregate it
+        formats = {c: f for c, f in formats.items() if c in data.table.header}
     inspection = cached.inspection(data, mapping, formats)
     config = _controls(data, inspection, formats)
     if config is None:
