@@ -138,8 +138,8 @@ def _as_log(columns: LogColumns | None) -> LogColumns | None:
         return None
     taken = columns.taken()
     said = ", ".join(f"{role} {name}" for role, name in taken.items() if name)
-    st.info(plain(f"A transaction log: one line per purchase ({said}). Its lines are "
-                  "aggregated to one row per customer: recency, frequency, monetary value."),
+    st.info(plain(f"A transaction log ({said}): aggregated to one row per customer, "
+                  "with recency, frequency and monetary value."),
             icon=":material/receipt_long:")
     if st.toggle("Treat as a customer table", key="log_as_table",
                  help="Read the file as it is, one customer per row, if it is not a log."):

@@ -443,6 +443,9 @@ def _fade(color: str, alpha: float = 0.35) -> str:
 
 # ------------------------------------------------------------ recency x frequency grid
 
+#: The grid's colours: greys, light to dark, so that the segments' colours framing the
+#: cells stay distinct on every cell.
+GRID_COLORS = [[0.0, "#f4f5f7"], [1.0, "#3b4552"]]
 #: Lower edges of the recency bins, in days: weeks, then months, then years; a last bin
 #: is open-ended (``1095+``, three years and more, where every customer is lapsed).
 RECENCY_DAYS = (0, 7, 14, 30, 60, 90, 180, 365, 730, 1095)
@@ -604,7 +607,7 @@ def rfm_grid(grid: RfmGrid, names: Mapping[int, str], spec: InputSpec | None = N
     fig = go.Figure(go.Heatmap(
         z=shown, x=x, y=y, text=text, texttemplate="%{text}", textfont=dict(size=11),
         customdata=np.dstack([count, segment_text]),
-        colorscale="Blues", xgap=3, ygap=3,
+        colorscale=GRID_COLORS, xgap=3, ygap=3,
         colorbar=dict(title=dict(text=f"Average<br>{money_label}" if has_money
                                  else "Customers"), thickness=14),
         hovertemplate=("Recency %{x} days<br>Frequency %{y}<br>%{customdata[0]:,} customers"
@@ -629,12 +632,13 @@ def rfm_grid(grid: RfmGrid, names: Mapping[int, str], spec: InputSpec | None = N
                      showgrid=False)
     fig.update_yaxes(title_text="Orders (frequency)", type="category", showgrid=False)
     fig.update_layout(plot_bgcolor="rgba(0,0,0,0)",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+                      legend=dict(orientation="h", yanchor="top", y=-0.12, x=0))
     note = (f"; {grid.left_out:,} customers without a recency (returns only) are not on it"
             if grid.left_out else "")
     title = ("Recency × frequency: colour = average " + money_label if has_money
              else "Recency × frequency: customers per cell")
-    return _finish(fig, f"{title}, frame = main segment{note}", 140 + 44 * nf + 60)
+    return _finish(fig, f"{title}, frame = main segment{note}", 200 + 44 * nf,
+                   legend="Main segment")
 
 
 def rfm_columns(features: Sequence[str], spec: InputSpec | None = None

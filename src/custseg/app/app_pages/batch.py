@@ -52,10 +52,10 @@ if log is not None and not st.toggle(
                   "purchase), as custseg rfm does, and those customers are scored."),
             icon=":material/receipt_long:")
     try:
-        with st.status(plain(f"Aggregating {batch.name}…"), expanded=False) as status:
+        with st.spinner(plain(f"Aggregating {batch.name}: reading its lines and grouping "
+                              "them by customer…")):
             uploaded = cached.upload_log(batch.name, batch.data, limits,
                                          sidebar.log_date_format(log))
-            status.update(label=plain(sidebar.log_line(uploaded.log)), state="complete")
     except CustsegError as exc:
         show_error(exc)
         st.stop()
