@@ -97,6 +97,12 @@ def test_the_analyst_can_treat_a_log_as_a_customer_table(app, log_bytes):
     assert view.data.log is None
     assert view.table.n_rows == LINES + 4  # the lines, as rows
     assert "recency_days" not in view.model.config.features
+    # another file starts as a log again
+    other = log_bytes.replace(b"12346", b"22346")
+    app.file_uploader(key="data_upload").upload("orders-2.csv", other, "text/csv").run()
+    assert not app.exception
+    assert app.toggle(key="log_as_table").value is False
+    assert app.session_state["_view"].data.log.read == LINES + 4
 
 
 def test_predict_and_batch_on_a_model_fitted_from_a_log(app, go, log_bytes, aggregated):

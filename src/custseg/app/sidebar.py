@@ -89,7 +89,7 @@ def _data_source(main) -> state.KeyedTable | None:
             path = state.startup_file()
             st.caption(plain(f"File: {Path(path).name}"))
             mtime, limits = os.stat(path).st_mtime_ns, state.read_limits()
-            log = _as_log(cached.path_log_columns(path, mtime, limits))
+            log = _as_log(cached.path_log_columns(path, mtime, limits), (path, mtime))
             if log is not None:
                 result = _aggregated(main, Path(path).name, log, (path, mtime),
                                      lambda fmt: cached.path_log(path, mtime, limits, fmt))
@@ -106,7 +106,8 @@ def _data_source(main) -> state.KeyedTable | None:
                 return _previous()
             limits = state.read_limits()
             if upload.size <= int(st.get_option("server.maxUploadSize")) << 20:
-                log = _as_log(cached.upload_log_columns(upload.name, upload.getvalue(), limits))
+                log = _as_log(cached.upload_log_columns(upload.name, upload.getvalue(), limits),
+                              (upload.name, upload.size))
             if log is not None:
                 name, data = upload.name, upload.getvalue()
                 result = _aggregated(main, name, log, (name, len(data), cached.digest(data)),
@@ -131,11 +132,18 @@ def _data_source(main) -> state.KeyedTable | None:
 AGGREGATED = "_aggregated_log"
 
 
-def _as_log(columns: LogColumns | None) -> LogColumns | None:
+#: Session key: the file the "Treat as a customer table" switch was last set for.
+AS_TABLE_FOR = "_as_table_for"
+
+
+def _as_log(columns: LogColumns | None, identity: tuple) -> LogColumns | None:
     """A transaction log's columns, said in the sidebar, unless the analyst treats the
-    file as a customer table (then None)."""
+    file as a customer table (then None). The switch starts off for every new file."""
     if columns is None:
         return None
+    if st.session_state.get(AS_TABLE_FOR) != identity:
+        st.session_state[AS_TABLE_FOR] = identity
+        st.session_state["log_as_table"] = False
     taken = columns.taken()
     said = ", ".join(f"{role} {name}" for role, name in taken.items() if name)
     st.info(plain(f"A transaction log ({said}): aggregated to one row per customer, "
