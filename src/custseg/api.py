@@ -1016,3 +1016,27 @@ def score_transactions(
     log = aggregate_for(model, data, name=name, as_of=as_of, limits=limits,
                         memory_limit=memory_limit)
     return score_table(model, customer_table(log, name or "log")), log
+
+def log_columns(data: str | os.PathLike[str] | bytes, *, name: str | None = None,
+                limits: ReadLimits | None = None):
+    """The columns of ``data`` when it is a transaction log, else None; only the header
+    is read (see :func:`custseg.table.transactions.log_columns_in`)."""
+    from custseg.io.source import TableSource
+    from custseg.table.transactions import log_columns_in
+
+    source = TableSource(data, name=name, limits=limits, check_income=False)
+    try:
+        return log_columns_in(source.header, tuple(source.match.fields))
+    finally:
+        source.close()
+
+
+def log_customers(result: CustomerLog, name: str = "customers") -> CustomerTable:
+    """The customer table of an aggregated log (:func:`rfm`) as a
+    :class:`~custseg.io.source.CustomerTable`, to fit, inspect or score like any other:
+    its columns carry the roles recency, frequency, monetary and tenure by their
+    headers. Dates are written ISO (YYYY-MM-DD), as ``custseg rfm`` writes them."""
+    table = result.table
+    columns = [c.cast(pa.string()) if pa.types.is_date(c.type) else c for c in table.columns]
+    frame = pa.table(columns, names=table.column_names).to_pandas(types_mapper=pd.ArrowDtype)
+    return table_from_frame(frame, name=name)

@@ -28,6 +28,7 @@ from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.evaluate import KCurve, k_curve, k_distance
 from custseg.cluster.stability import Stability, stability
 from custseg.cluster.suggestions import Suggestion, suggest
+from custseg.errors import CustsegError, InputFileError
 from custseg.io import uploads
 from custseg.io.rulebooks import default_rulebook
 from custseg.io.source import ReadLimits, read_table, table_from_frame
@@ -95,6 +96,65 @@ def path_table(path: str, mtime_ns: int, limits: ReadLimits,
     table = read_table(path, limits=limits, mapping=dict(mapping or {}) or None,
                        income_unit=income_unit)
     return KeyedTable(f"file:{path}:{mtime_ns}{_options_key(mapping, income_unit)}", table)
+
+
+#: What a file that is no table at all raises while its header is read: the table reader
+#: then says why it is refused, in its own words.
+_NOT_READ = (CustsegError, OSError, *uploads.BAD_INPUT)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def upload_log_columns(name: str, data: bytes, limits: ReadLimits):
+    """The columns of an uploaded transaction log, or None when the file is no log
+    (a customer table, or a file the table reader will refuse)."""
+    try:
+        return api.log_columns(data, name=name, limits=limits)
+    except _NOT_READ:
+        return None
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def path_log_columns(path: str, mtime_ns: int, limits: ReadLimits):
+    try:
+        return api.log_columns(path, limits=limits)
+    except _NOT_READ:
+        return None
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def upload_log(name: str, data: bytes, limits: ReadLimits,
+               date_format: str | None = None) -> KeyedTable:
+    """An uploaded transaction log aggregated to one row per customer."""
+    return _log_table(data, name, limits, date_format,
+                      f"log:{digest(data)}:{name}:{date_format or ''}")
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def path_log(path: str, mtime_ns: int, limits: ReadLimits,
+             date_format: str | None = None) -> KeyedTable:
+    from pathlib import Path
+
+    return _log_table(path, Path(path).name, limits, date_format,
+                      f"logfile:{path}:{mtime_ns}:{date_format or ''}")
+
+
+def _log_table(source: str | bytes, name: str, limits: ReadLimits, date_format: str | None,
+               key: str) -> KeyedTable:
+    """The one place the dashboard aggregates a log (:func:`custseg.api.rfm`); its
+    customers are then segmented like any customer table's. ``limits``' row cap bounds
+    the customers, who are held in memory; the lines are not."""
+    from custseg.app.state import log_limits
+
+    result = api.rfm(source, name=name, limits=log_limits(limits), date_format=date_format)
+    summary = result.summary
+    if summary.customers > limits.table_rows():
+        raise InputFileError(
+            f"{name} has {summary.customers:,} customers; the dashboard holds at most "
+            f"{limits.table_rows():,} (CUSTSEG_MAX_ROWS). Aggregate it with custseg rfm and "
+            "segment it with custseg fit.")
+    table = api.log_customers(
+        result, name=f"{name} ({summary.customers:,} customers from {summary.used:,} lines)")
+    return KeyedTable(key, table, log=summary)
 
 
 @st.cache_data(max_entries=8, show_spinner="Inspecting the columns…", hash_funcs=KEYS)

@@ -37,6 +37,7 @@ from custseg.table.fields import UNITS as FIELD_UNITS
 from custseg.table.roles import FIELD_ROLES, ROLES, UNITS, detect_role
 from custseg.table.sample import DEMO_MAX_ROWS
 from custseg.table.spec import TRANSFORMS, label_of
+from custseg.table.transactions import LogColumns
 
 
 def render() -> None:
@@ -44,10 +45,11 @@ def render() -> None:
     pending = st.session_state.pop(RESTORE, None)
     if pending is not None:  # before any control is drawn, as Streamlit requires
         restore_controls(*pending)
+    main = st.container()  # the main area's top, above the page: progress shows there
     with st.sidebar:
         st.title("custseg")
         st.caption("Customer segments: cluster, name, explain, assign.")
-        source = _data_source()
+        source = _data_source(main)
         if source is None:
             return
         loaded = st.session_state.get(state.LOADED)
@@ -70,12 +72,12 @@ def render() -> None:
 # ------------------------------------------------------------------------- data
 
 
-def _data_source() -> state.KeyedTable | None:
+def _data_source(main) -> state.KeyedTable | None:
     st.subheader("Data", divider="gray")
     options = [state.DEMO, state.UPLOAD] + ([state.STARTUP] if state.startup_file() else [])
     choice = st.radio("Source", options, key="data_source", horizontal=False,
                       label_visibility="collapsed")
-    result = failure = None
+    result = failure = log = None
     try:
         if choice == state.DEMO:
             c1, c2 = st.columns(2)
@@ -86,27 +88,106 @@ def _data_source() -> state.KeyedTable | None:
         elif choice == state.STARTUP:
             path = state.startup_file()
             st.caption(plain(f"File: {Path(path).name}"))
-            result = cached.path_table(path, os.stat(path).st_mtime_ns, state.read_limits(),
-                                       *reading())
+            mtime, limits = os.stat(path).st_mtime_ns, state.read_limits()
+            log = _as_log(cached.path_log_columns(path, mtime, limits), (path, mtime))
+            if log is not None:
+                result = _aggregated(main, Path(path).name, log, (path, mtime),
+                                     lambda fmt: cached.path_log(path, mtime, limits, fmt))
+            else:
+                result = cached.path_table(path, mtime, limits, *reading())
         else:
-            upload = st.file_uploader("Customer table", type=state.UPLOAD_TYPES, key="data_upload",
+            upload = st.file_uploader("Customer table or transaction log",
+                                      type=state.UPLOAD_TYPES, key="data_upload",
                                       help="CSV, TSV, Excel .xlsx or Parquet; any customer "
-                                      "table: choose its features below.")
+                                      "table (choose its features below), or a log of orders "
+                                      "or invoice lines (aggregated to one row per customer).")
             if upload is None:
                 st.caption("Upload a file to segment it.")
                 return _previous()
-            result = read_upload(upload, cached.uploaded_table, state.read_limits(), *reading())
-            if result is None:
-                failure = True
+            limits = state.read_limits()
+            if upload.size <= int(st.get_option("server.maxUploadSize")) << 20:
+                log = _as_log(cached.upload_log_columns(upload.name, upload.getvalue(), limits),
+                              (upload.name, upload.size))
+            if log is not None:
+                name, data = upload.name, upload.getvalue()
+                result = _aggregated(main, name, log, (name, len(data), cached.digest(data)),
+                                     lambda fmt: cached.upload_log(name, data, limits, fmt))
+            else:
+                result = read_upload(upload, cached.uploaded_table, limits, *reading())
+                if result is None:
+                    failure = True
     except (CustsegError, OSError) as exc:
         show_error(exc)
         failure = exc
     if choice != state.DEMO:
-        _reading_options(result, expanded=failure is not None)
+        _reading_options(result, expanded=failure is not None, log=log)
     if result is None:
         return _kept()
     st.session_state[state.LAST_TABLE] = result
     return result
+
+
+#: Session key: the log last aggregated in this session (its name, size or time, digest
+#: and date format), so that the progress shows when an aggregation runs, not on reruns.
+AGGREGATED = "_aggregated_log"
+
+
+#: Session key: the file the "Treat as a customer table" switch was last set for.
+AS_TABLE_FOR = "_as_table_for"
+
+
+def _as_log(columns: LogColumns | None, identity: tuple) -> LogColumns | None:
+    """A transaction log's columns, said in the sidebar, unless the analyst treats the
+    file as a customer table (then None). The switch starts off for every new file."""
+    if columns is None:
+        return None
+    if st.session_state.get(AS_TABLE_FOR) != identity:
+        st.session_state[AS_TABLE_FOR] = identity
+        st.session_state["log_as_table"] = False
+    taken = columns.taken()
+    said = ", ".join(f"{role} {name}" for role, name in taken.items() if name)
+    st.info(plain(f"A transaction log ({said}): aggregated to one row per customer, "
+                  "with recency, frequency and monetary value."),
+            icon=":material/receipt_long:")
+    if st.toggle("Treat as a customer table", key="log_as_table",
+                 help="Read the file as it is, one customer per row, if it is not a log."):
+        return None
+    return columns
+
+
+def _aggregated(main, name: str, columns: LogColumns, identity: tuple, run
+                ) -> state.KeyedTable:
+    """The log aggregated by ``run(date_format)``, with its progress in the main area
+    when it runs (not on the reruns that find it cached)."""
+    fmt = log_date_format(columns)
+    marker = (*identity, fmt)
+    if st.session_state.get(AGGREGATED) == marker:
+        data = run(fmt)
+    else:
+        with main, st.status(plain(f"Aggregating {name}: reading its lines and grouping them "
+                                   "by customer…"), expanded=False) as status:
+            try:
+                data = run(fmt)
+            except CustsegError:
+                status.update(label=plain(f"{name} could not be aggregated: see the sidebar."),
+                              state="error")
+                raise
+            status.update(label=plain(log_line(data.log)), state="complete")
+        st.session_state[AGGREGATED] = marker
+    st.caption(plain(log_line(data.log)))
+    return data
+
+
+def log_date_format(columns: LogColumns) -> str | None:
+    """The date format set for a log's date column under Reading the file, if any."""
+    return _date_formats().get(columns.name("date"))
+
+
+def log_line(summary) -> str:
+    """A log's aggregation in one line."""
+    excluded = sum(summary.excluded.values())
+    return (f"Transaction log: {summary.read:,} lines read, {summary.used:,} used, "
+            f"{excluded:,} excluded; {summary.customers:,} customers.")
 
 
 #: The id column select's first option: what the reader found, or nothing to map.
@@ -123,10 +204,19 @@ def reading() -> tuple[dict[str, str] | None, str | None]:
     return mapping, unit
 
 
-def _reading_options(data: state.KeyedTable | None, expanded: bool) -> None:
+def _reading_options(data: state.KeyedTable | None, expanded: bool,
+                     log: LogColumns | None = None) -> None:
     """The file's reading options: the customer id column (when the headers do not name
-    one), the income unit, and date formats; shown open when the file needs one."""
+    one), the income unit, and date formats; shown open when the file needs one. A
+    transaction log has only its date format to set."""
     with st.expander("Reading the file", icon=":material/table_view:", expanded=expanded):
+        if log is not None:
+            date = log.name("date")
+            st.text_area("Date formats", key="date_formats", persist_state="session",
+                         placeholder=f"{date}=%d/%m/%Y", height=68,
+                         help="COLUMN=FORMAT (strftime codes), for the log's date column "
+                         "when its day/month order cannot be told from its cells.")
+            return
         st.selectbox("Income unit", list(INCOME_UNITS), key="income_unit",
                      persist_state="session",
                      help="How the income column is written. From the file: the header's unit "
@@ -181,6 +271,8 @@ def _quality(view: state.View) -> None:
 def _fitted_view(data: state.KeyedTable) -> state.View | None:
     mapping, _ = reading()
     formats = _date_formats()
+    if data.log is not None:  # the log's own date format was used to aggregate it
+        formats = {c: f for c, f in formats.items() if c in data.table.header}
     inspection = cached.inspection(data, mapping, formats)
     config = _controls(data, inspection, formats)
     if config is None:

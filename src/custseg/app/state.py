@@ -15,6 +15,7 @@ import streamlit as st
 
 from custseg.cluster.suggestions import Suggestion
 from custseg.errors import InputFileError
+from custseg.io.rfm import LogSummary
 from custseg.io.source import CustomerTable, ReadLimits
 from custseg.model.segmentation import ModelConfig, SegmentationModel
 from custseg.table.validate import Validated
@@ -44,10 +45,13 @@ class KeyedTable:
 
     The key is made where the table is read (from the upload's bytes, the demo's size and
     seed, a file's path and modification time), and the cached functions hash a table by it.
+    A table aggregated from a transaction log keeps the aggregation's summary (``log``:
+    lines read, used and excluded by reason, the columns taken).
     """
 
     key: str
     table: CustomerTable
+    log: LogSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,12 @@ def _env_int(name: str, default: int) -> int:
         return max(1, int(os.environ.get(name, default)))
     except ValueError:
         return default
+
+
+def log_limits(limits: ReadLimits) -> ReadLimits:
+    """Caps for a transaction log: its lines are aggregated out of core (DuckDB) and never
+    held as a table, so the row cap bounds its customers (see ``cached``), not its lines."""
+    return replace(limits, max_rows=None)
 
 
 def check_upload_size(size: int) -> None:

@@ -98,3 +98,31 @@ def edit_form(view, segment) -> None:
 
 def chart(fig, key: str) -> None:
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+
+
+def log_panel(summary) -> None:
+    """What the aggregation of a transaction log did: lines read, used and excluded by
+    reason, the customers, the columns taken and the as-of date."""
+    import pandas as pd
+
+    excluded = sum(summary.excluded.values())
+    with st.container(border=True):
+        st.markdown("**From a transaction log**")
+        c = st.columns(4)
+        c[0].metric("Lines read", f"{summary.read:,}")
+        c[1].metric("Lines used", f"{summary.used:,}")
+        c[2].metric("Lines excluded", f"{excluded:,}")
+        c[3].metric("Customers", f"{summary.customers:,}")
+        taken = summary.columns
+        st.caption(plain(
+            f"Columns taken: customer {taken.get('customer')}, date {taken.get('date')}, "
+            f"invoice {taken.get('invoice') or 'none (a purchase day counts as one order)'}, "
+            f"value {taken.get('value')}. Recency and tenure counted to {summary.as_of}"
+            + (f". {summary.duplicate_lines:,} identical lines kept (two identical lines are "
+               "two items bought)." if summary.duplicate_lines else ".")))
+        if excluded:
+            with st.expander(f"Lines excluded ({excluded:,}), by reason",
+                             icon=":material/rule:"):
+                st.dataframe(pd.DataFrame(
+                    {"reason": list(summary.excluded), "lines": list(summary.excluded.values())}),
+                    hide_index=True)

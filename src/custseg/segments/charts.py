@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -22,7 +23,7 @@ from custseg.cluster.evaluate import KCurve, sample_rows
 from custseg.cluster.labels import NOISE, RETURNS_ONLY, outliers_last
 from custseg.cluster.labels import segment_label as plain_label
 from custseg.segments.profile import BaseStats, SegmentProfile
-from custseg.table.spec import InputSpec, label_of, unit_of, with_unit
+from custseg.table.spec import InputSpec, label_of, role_of, unit_of, with_unit
 
 OUTLIER_COLOR = "#8c8c8c"
 #: The customers with returns only (segment -2): a dark slate, apart from every palette tone.
@@ -442,3 +443,216 @@ def migration_sankey(migration: Flows) -> go.Figure:
 def _fade(color: str, alpha: float = 0.35) -> str:
     r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+# ------------------------------------------------------------ recency x frequency grid
+
+#: The grid's colours: greys, light to dark, so that the segments' colours framing the
+#: cells stay distinct on every cell.
+GRID_COLORS = [[0.0, "#f4f5f7"], [1.0, "#3b4552"]]
+#: Lower edges of the recency bins, in days: weeks, then months, then years; a last bin
+#: is open-ended (``1095+``, three years and more, where every customer is lapsed).
+RECENCY_DAYS = (0, 7, 14, 30, 60, 90, 180, 365, 730, 1095)
+#: Lower edges of the frequency bins: each of one to five orders, then wider bins as the
+#: tail thins (a few customers order hundreds of times), the last open-ended.
+FREQUENCY_COUNTS = (1, 2, 3, 4, 5, 6, 8, 11, 16, 21, 31, 51, 101, 201, 501, 1001)
+
+
+@dataclass(frozen=True)
+class RfmGrid:
+    """Customers counted in recency x frequency cells, with each cell's average monetary
+    value and the segment most of its customers are in.
+
+    ``recency_edges`` and ``frequency_edges`` are the bins' lower edges (a bin runs to
+    the next edge, the last one has no upper end); ``cells`` has one row per non-empty
+    cell: ``r_bin``, ``f_bin`` (bin positions), ``customers``, ``monetary`` (the average,
+    NaN without a monetary column), ``segment`` (the id most of the cell's customers are
+    in, the lowest id on a tie) and ``segment_share``. ``left_out`` counts customers with
+    no recency or frequency (returns only), who are on no cell.
+    """
+
+    recency_edges: tuple[float, ...]
+    frequency_edges: tuple[float, ...]
+    cells: pd.DataFrame
+    left_out: int
+    whole_recency: bool = True
+    whole_frequency: bool = True
+
+    @property
+    def recency_labels(self) -> list[str]:
+        return _bin_labels(self.recency_edges, self.whole_recency)
+
+    @property
+    def frequency_labels(self) -> list[str]:
+        return _bin_labels(self.frequency_edges, self.whole_frequency)
+
+
+def _whole(values: np.ndarray) -> bool:
+    return bool(len(values)) and bool(np.all(values == np.round(values)))
+
+
+def _quantile_edges(values: np.ndarray, bins: int) -> tuple[float, ...]:
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[:-1]))
+    return tuple(float(e) for e in edges)
+
+
+def recency_edges(recency: np.ndarray, max_bins: int = 10) -> tuple[float, ...]:
+    """Lower bin edges for days since the last purchase: :data:`RECENCY_DAYS` up to the
+    largest recency, or, for a short log (fewer than four of those bins), about
+    ``max_bins`` equal whole-day bins; quantiles for values that are not whole days."""
+    if not len(recency):
+        return (0.0,)
+    if not _whole(recency):
+        return _quantile_edges(recency, max_bins)
+    low, high = int(recency.min()), int(recency.max())
+    below = [e for e in RECENCY_DAYS if e <= low]
+    edges = [below[-1] if below else low] + [e for e in RECENCY_DAYS if low < e <= high]
+    if len(edges) < 4:
+        width = max(1, -(-(high - low + 1) // max_bins))  # ceil
+        edges = list(range(low, high + 1, width))
+    return tuple(float(e) for e in edges)
+
+
+def frequency_edges(frequency: np.ndarray, max_bins: int = 12) -> tuple[float, ...]:
+    """Lower bin edges for order counts: one bin per count up to five, then
+    :data:`FREQUENCY_COUNTS`' widening bins up to the largest count, at most ``max_bins``
+    (the top ones merged into the last, open-ended one); quantiles for values that are
+    not whole numbers."""
+    if not len(frequency):
+        return (1.0,)
+    if not _whole(frequency):
+        return _quantile_edges(frequency, max_bins)
+    low, high = int(frequency.min()), int(frequency.max())
+    edges = [e for e in FREQUENCY_COUNTS if low <= e <= high]
+    if not edges or edges[0] > low:
+        edges.insert(0, low)
+    return tuple(float(e) for e in edges[:max_bins])
+
+
+def _bin_labels(edges: Sequence[float], whole: bool) -> list[str]:
+    out = []
+    for i, lo in enumerate(edges):
+        if i + 1 == len(edges):
+            out.append(f"{lo:,.0f}+" if whole else f"≥ {lo:,.3g}")
+        elif whole:
+            hi = edges[i + 1] - 1
+            out.append(f"{lo:,.0f}" if hi == lo else f"{lo:,.0f}–{hi:,.0f}")
+        else:
+            out.append(f"{lo:,.3g}–{edges[i + 1]:,.3g}")
+    return out
+
+
+def rfm_grid_data(
+    recency: np.ndarray, frequency: np.ndarray, monetary: np.ndarray | None,
+    labels: np.ndarray,
+) -> RfmGrid:
+    """Customers binned by recency (days) and frequency (orders), each cell with its
+    average monetary value and main segment. Vectorised (one pass of ``bincount``), so
+    a million customers take milliseconds; customers without a recency or frequency
+    (returns only) are counted in ``left_out``, not binned."""
+    r = np.asarray(recency, dtype="float64")
+    f = np.asarray(frequency, dtype="float64")
+    labels = np.asarray(labels)
+    on = np.isfinite(r) & np.isfinite(f)
+    left_out = int((~on).sum())
+    r, f, seg = r[on], f[on], labels[on]
+    m = None if monetary is None else np.asarray(monetary, dtype="float64")[on]
+    r_edges, f_edges = recency_edges(r), frequency_edges(f)
+    nr, nf = len(r_edges), len(f_edges)
+    ri = np.clip(np.searchsorted(r_edges, r, side="right") - 1, 0, nr - 1)
+    fi = np.clip(np.searchsorted(f_edges, f, side="right") - 1, 0, nf - 1)
+    cell = fi * nr + ri
+    size = nr * nf
+    customers = np.bincount(cell, minlength=size)
+    if m is not None:
+        known = np.isfinite(m)
+        sums = np.bincount(cell[known], weights=m[known], minlength=size)
+        counted = np.bincount(cell[known], minlength=size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(counted > 0, sums / np.maximum(counted, 1), np.nan)
+    else:
+        mean = np.full(size, np.nan)
+    ids, codes = np.unique(seg, return_inverse=True)
+    per = np.bincount(cell * max(len(ids), 1) + codes,
+                      minlength=size * max(len(ids), 1)).reshape(size, max(len(ids), 1))
+    full = np.flatnonzero(customers)
+    main = per[full].argmax(axis=1) if len(ids) else np.zeros(len(full), dtype=int)
+    cells = pd.DataFrame({
+        "r_bin": full % nr, "f_bin": full // nr, "customers": customers[full],
+        "monetary": mean[full],
+        "segment": ids[main] if len(ids) else np.zeros(len(full), dtype=int),
+        "segment_share": per[full, main] / customers[full] if len(full) else [],
+    })
+    return RfmGrid(r_edges, f_edges, cells, left_out, _whole(r) or not len(r),
+                   _whole(f) or not len(f))
+
+
+def rfm_grid(grid: RfmGrid, names: Mapping[int, str], spec: InputSpec | None = None,
+             monetary: str | None = "monetary") -> go.Figure:
+    """The recency x frequency grid: a heat map of each cell's average monetary value
+    (customers per cell written in it), each cell framed in the colour of the segment
+    most of its customers are in, one legend entry per segment."""
+    nr, nf = len(grid.recency_edges), len(grid.frequency_edges)
+    cells = grid.cells
+    z = np.full((nf, nr), np.nan)
+    count = np.zeros((nf, nr), dtype=int)
+    z[cells["f_bin"], cells["r_bin"]] = cells["monetary"]
+    count[cells["f_bin"], cells["r_bin"]] = cells["customers"]
+    has_money = monetary is not None and bool(np.isfinite(z).any())
+    segment_text = np.full((nf, nr), "", dtype=object)
+    for row in cells.itertuples(index=False):
+        segment_text[row.f_bin, row.r_bin] = (
+            f"{segment_label(int(row.segment), names.get(int(row.segment), str(row.segment)))}"
+            f" ({row.segment_share:.0%})")
+    x, y = grid.recency_labels, grid.frequency_labels
+    money_label = plot_text(label_of(monetary)) if monetary else "customers"
+    shown = z if has_money else np.where(count > 0, count, np.nan)
+    text = np.where(count > 0, np.vectorize(lambda c: f"{c:,}")(count), "")
+    fig = go.Figure(go.Heatmap(
+        z=shown, x=x, y=y, text=text, texttemplate="%{text}", textfont=dict(size=11),
+        customdata=np.dstack([count, segment_text]),
+        colorscale=GRID_COLORS, xgap=3, ygap=3,
+        colorbar=dict(title=dict(text=f"Average<br>{money_label}" if has_money
+                                 else "Customers"), thickness=14),
+        hovertemplate=("Recency %{x} days<br>Frequency %{y}<br>%{customdata[0]:,} customers"
+                       + (f"<br>average {money_label} %{{z:,.1f}}" if has_money else "")
+                       + "<br>mostly %{customdata[1]}<extra></extra>"),
+        hoverongaps=False,
+    ))
+    shapes = []
+    for row in cells.itertuples(index=False):
+        shapes.append(dict(
+            type="rect", xref="x", yref="y", x0=row.r_bin - 0.46, x1=row.r_bin + 0.46,
+            y0=row.f_bin - 0.46, y1=row.f_bin + 0.46,
+            line=dict(color=segment_color(int(row.segment)), width=3), layer="above"))
+    fig.update_layout(shapes=shapes)
+    for sid in sorted(set(cells["segment"].tolist()), key=outliers_last):
+        label = segment_label(int(sid), names.get(int(sid), str(sid)))
+        fig.add_trace(go.Scatter(
+            x=[None], y=[None], mode="markers", name=label, showlegend=True,
+            marker=dict(symbol="square-open", size=14, color=segment_color(int(sid)),
+                        line=dict(width=3))))
+    fig.update_xaxes(title_text="Days since the last purchase (recency)", type="category",
+                     showgrid=False)
+    fig.update_yaxes(title_text="Orders (frequency)", type="category", showgrid=False)
+    fig.update_layout(plot_bgcolor="rgba(0,0,0,0)",
+                      legend=dict(orientation="h", yanchor="top", y=-0.12, x=0))
+    note = (f"; {grid.left_out:,} customers without a recency (returns only) are not on it"
+            if grid.left_out else "")
+    title = ("Recency × frequency: colour = average " + money_label if has_money
+             else "Recency × frequency: customers per cell")
+    return _finish(fig, f"{title}, frame = main segment{note}", 200 + 44 * nf,
+                   legend="Main segment")
+
+
+def rfm_columns(features: Sequence[str], spec: InputSpec | None = None
+                ) -> tuple[str, str, str | None] | None:
+    """The features a model reads recency, frequency and monetary value from (the first of
+    each role; monetary None when it has none), or None without recency and frequency:
+    then it has no recency x frequency grid."""
+    by_role: dict[str, str] = {}
+    for name in features:
+        by_role.setdefault(role_of(name, spec), name)
+    if "recency" not in by_role or "frequency" not in by_role:
+        return None
+    return by_role["recency"], by_role["frequency"], by_role.get("monetary")

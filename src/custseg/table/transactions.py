@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 from custseg.errors import CustsegError, SchemaError, shown
 from custseg.table.headers import normalise_header
 from custseg.table.spec import InputSpec, ReturnsOnly
+from custseg.table.roles import detect_role
 
 #: The columns of a log, in the order they are reported.
 COLUMN_ROLES: tuple[str, ...] = ("customer", "date", "invoice", "amount", "quantity", "price")
@@ -304,3 +305,31 @@ def cancelled(invoices: pa.Array, uci: bool) -> np.ndarray:
         return np.zeros(len(invoices), dtype=bool)
     hits = pc.fill_null(pc.match_substring_regex(invoices, CANCELLATION), False)
     return np.asarray(hits.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+#: Roles of a customer table's columns that say it is aggregated already (one row per
+#: customer, as ``custseg rfm`` writes), and the well-known fields of a customer table.
+_CUSTOMER_ROLES = frozenset({"recency", "frequency", "monetary", "tenure"})
+_CUSTOMER_FIELDS = frozenset({"age", "annual_income", "spending_score"})
+
+
+def log_columns_in(header: Sequence[str], fields: Sequence[str] = ()) -> LogColumns | None:
+    """The columns of a transaction log, when ``header`` is one, else None.
+
+    A log has a customer column, a date column and a line's value (an amount, or a
+    quantity and a price), found by :func:`find_columns`' alias table, and is not a
+    customer table already: no column whose header names an aggregated role (recency,
+    frequency, monetary, tenure: ``recency_days``, ``Frequency``…) and none of the
+    well-known customer fields (age, annual income, spending score) among ``fields`` (the
+    table's :class:`~custseg.table.headers.HeaderMatch` fields). A header whose columns
+    are ambiguous (two order dates) is no log here: :func:`find_columns` says why when
+    the columns are given.
+    """
+    if _CUSTOMER_FIELDS & set(fields):
+        return None
+    if any(detect_role(h).role in _CUSTOMER_ROLES for h in header):
+        return None
+    try:
+        return find_columns(header)
+    except SchemaError:
+        return None

@@ -6,7 +6,7 @@ import pyarrow as pa
 import streamlit as st
 
 from custseg.app import cached, sidebar, state
-from custseg.app.ui import chart, plain, read_upload, show_error
+from custseg.app.ui import chart, log_panel, plain, read_upload, show_error
 from custseg.errors import CustsegError
 from custseg.io.score_files import score_table_batches
 from custseg.io.writers import as_frame, csv_bytes
@@ -39,9 +39,32 @@ else:
 batch = st.session_state[state.BATCH_FILE]
 # read as the data is: the income unit stated in the sidebar holds for its batches too
 income_unit = sidebar.reading()[1]
-uploaded = read_upload(batch, cached.uploaded_table, state.read_limits(), None, income_unit)
-if income_unit is not None:
-    st.caption(plain(f"Incomes read in {income_unit}, as set in the sidebar (Reading the file)."))
+limits = state.read_limits()
+log = None
+if batch.size <= int(st.get_option("server.maxUploadSize")) << 20:
+    log = cached.upload_log_columns(batch.name, batch.data, limits)
+if log is not None and not st.toggle(
+        "Treat as a customer table", key="batch_log_as_table",
+        help="This file reads as a transaction log (a customer, a date and a value per line); "
+        "turn on to score its rows as customers instead."):
+    st.info(plain("A transaction log: its lines are aggregated to one row per customer "
+                  "(recency, frequency, monetary value, counted to the day after its last "
+                  "purchase), as custseg rfm does, and those customers are scored."),
+            icon=":material/receipt_long:")
+    try:
+        with st.spinner(plain(f"Aggregating {batch.name}: reading its lines and grouping "
+                              "them by customer…")):
+            uploaded = cached.upload_log(batch.name, batch.data, limits,
+                                         sidebar.log_date_format(log))
+    except CustsegError as exc:
+        show_error(exc)
+        st.stop()
+    log_panel(uploaded.log)
+else:
+    uploaded = read_upload(batch, cached.uploaded_table, limits, None, income_unit)
+    if income_unit is not None:
+        st.caption(plain(f"Incomes read in {income_unit}, as set in the sidebar "
+                         "(Reading the file)."))
 if uploaded is None:
     st.stop()
 table = uploaded.table

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from custseg.app import state
-from custseg.app.ui import chart, edit_form, plain
+from custseg.app.ui import chart, edit_form, log_panel, plain
 from custseg.cluster.labels import segment_label
 from custseg.model import summaries
 from custseg.segments import charts
@@ -26,6 +26,18 @@ for col, (label, value, help_text) in zip(cols[1:], figures, strict=False):
     col.metric(label, value, border=True, help=plain(help_text))
 cols[-2].metric("Segments", head["segments"], border=True)
 cols[-1].metric("Outliers", f"{head['outlier_share']:.1%}", border=True)
+
+if view.data.log is not None:
+    log_panel(view.data.log)
+rfm = charts.rfm_columns(model.config.features, spec)
+if rfm is not None:  # the grid RFM analysts read first
+    recency, frequency, monetary = rfm
+    cells = charts.rfm_grid_data(
+        view.values[recency].to_numpy(dtype="float64"),
+        view.values[frequency].to_numpy(dtype="float64"),
+        None if monetary is None else view.values[monetary].to_numpy(dtype="float64"),
+        view.labels)
+    chart(charts.rfm_grid(cells, view.names, spec, monetary), key="rfm_grid")
 
 segments = [s for s in model.segments if not s.is_outliers]
 grid = st.columns(2)
