@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from cli_helpers import one_error_line, run
@@ -13,6 +14,7 @@ from log_tables import RETURNS_ONLY_IDS, write_log
 
 from custseg.cluster.algorithms import ALGORITHMS
 from custseg.io.rulebooks import default_rulebook
+from custseg.table.transactions import OUTPUT_COLUMNS
 
 RETURNS_ONLY = default_rulebook().returns_only
 
@@ -215,3 +217,30 @@ def test_score_a_log_to_parquet_keeps_the_table_types(capsys, tmp_path, fitted, 
     frame = table.to_pandas()
     assert len(frame) == 63 and (frame["segment_id"] == -2).sum() == 3
     assert frame.loc[frame["segment_id"] == -2, "recency_days"].isna().all()
+
+
+def test_a_net_negative_buyer_is_placed_when_the_fit_had_none(capsys, tmp_path):
+    """The fitted customers all spent more than 0 and monetary is skewed, so ``auto``
+    finds a log for it; being net value, it is the signed log, and a buyer who returned
+    more than they bought (monetary -5) is placed, not refused as below 0."""
+    rng = np.random.default_rng(0)
+    n = 300
+    monetary = np.round(np.exp(rng.normal(5, 1.2, n)), 2)
+    frequency = rng.integers(1, 9, n)
+    table = pd.DataFrame({
+        "customer_id": [f"C{i}" for i in range(n)], "recency_days": rng.integers(1, 400, n),
+        "frequency": frequency, "monetary": monetary, "tenure_days": 400,
+        "first_purchase": "2024-01-01", "last_purchase": "2024-06-01",
+        "avg_order_value": np.round(monetary / frequency, 2), "returns_value": 0})
+    assert list(table.columns) == list(OUTPUT_COLUMNS)
+    customers, model = tmp_path / "c.csv", tmp_path / "m.custseg"
+    table.to_csv(customers, index=False)
+    code, stdout, err = run(capsys, "fit", customers, "-o", model, "-p", "n_clusters=3",
+                            "--json")
+    assert code == 0, err
+    spec = {f["name"]: f for f in json.loads(stdout)["features_spec"]}
+    assert spec["monetary"]["transform"] == "signed_log1p"
+    code, stdout, err = run(capsys, "predict", model, "--value", "recency_days=10",
+                            "--value", "frequency=2", "--value", "monetary=-5", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["segment_id"] >= 0

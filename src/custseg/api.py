@@ -1034,9 +1034,9 @@ def log_columns(data: str | os.PathLike[str] | bytes, *, name: str | None = None
 def log_customers(result: CustomerLog, name: str = "customers") -> CustomerTable:
     """The customer table of an aggregated log (:func:`rfm`) as a
     :class:`~custseg.io.source.CustomerTable`, to fit, inspect or score like any other:
-    its columns carry the roles recency, frequency, monetary and tenure by their
-    headers. Dates are written ISO (YYYY-MM-DD), as ``custseg rfm`` writes them."""
-    table = result.table
-    columns = [c.cast(pa.string()) if pa.types.is_date(c.type) else c for c in table.columns]
-    frame = pa.table(columns, names=table.column_names).to_pandas(types_mapper=pd.ArrowDtype)
-    return table_from_frame(frame, name=name)
+    read as the file ``custseg rfm`` writes would be, its columns carry the roles recency,
+    frequency, monetary and tenure by their headers, and its customers with returns only
+    are set apart ("Returns only") when fitted."""
+    from custseg.io.logs import customer_table
+
+    return customer_table(result, name)

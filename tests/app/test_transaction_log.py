@@ -69,10 +69,12 @@ def test_a_log_upload_is_aggregated_and_segmented(app, go, metrics, log_bytes, a
     expected = api.fit_table(table, model.config)
     assert np.array_equal(view.labels, expected.labels)
     assert [s.name for s in model.segments] == [s.name for s in expected.segments]
-    # every customer is in a segment or flagged (the returns-only one has no recency)
-    assert len(view.labels) + view.validated.n_invalid == summary.customers
+    # every customer is in a segment: the returns-only one (no recency) in "Returns only"
+    assert len(view.labels) + view.validated.n_apart == summary.customers
+    assert view.validated.n_invalid == 0 and view.validated.n_apart == 1
+    assert model.segments[-1].name == "Returns only" and model.segments[-1].size == 1
     returns_only = table.data.column(0).to_pylist().index("99999")
-    assert returns_only >= 0
+    assert view.validated.apart[returns_only]
 
     go(app, "dashboard")
     m = metrics(app)
@@ -132,14 +134,15 @@ def test_predict_and_batch_on_a_model_fitted_from_a_log(app, go, log_bytes, aggr
     scored = app.session_state["_batch_result"].scored
     assert len(scored) == aggregated.summary.customers
     view = app.session_state["_view"]
-    ok = scored[scored["row_status"] == "ok"]
-    assert len(ok) == len(view.labels)
+    assert scored["row_status"].tolist() == ["ok"] * len(scored)
+    # a returns-only customer has no recency: placed in "Returns only" by the rule
+    apart = scored[scored["customer_id"] == "99999"]
+    assert apart["segment_id"].astype(int).tolist() == [-2]
+    assert apart["segment_name"].tolist() == ["Returns only"]
     # the fitted customers scored again land in their own segments
+    ok = scored[scored["customer_id"] != "99999"]
+    assert len(ok) == len(view.labels)
     assert (ok["segment_id"].astype(int).to_numpy() == view.labels).mean() > 0.95
-    # a returns-only customer has no recency: flagged, never a crash
-    bad = scored[scored["customer_id"] == "99999"]
-    assert bad["row_status"].tolist() == ["invalid"]
-    assert "recency_days" in bad["row_issues"].iloc[0]
 
     # Batch: the raw log, aggregated the same way, then its customers scored
     app.file_uploader(key="batch_upload").upload("orders.csv", log_bytes, "text/csv").run()

@@ -403,13 +403,20 @@ class SegmentationModel:
 def fitted_transforms(values: pd.DataFrame, config: ModelConfig) -> list[str]:
     """Each feature's transform: as the config says, or for ``auto`` (the default) a log
     of a skewed feature (see :func:`custseg.table.spec.auto_transform`). ``log1p`` asked
-    for a feature with negative values is refused: it would be cut at 0, silently."""
+    for a feature with negative values is refused: it would be cut at 0, silently.
+
+    A monetary feature (net value: a customer who returned more than they bought has a
+    negative one) takes the signed log where ``auto`` finds a log: on the values fitted
+    it is the same as ``log1p``, and a new customer's negative value is then placed, not
+    refused."""
     out = []
     for f in config.features:
         x = values[f].to_numpy(dtype="float64")
         how = config.transforms.get(f, "auto")
         if how == "auto":
             how = auto_transform(x)
+            if how == "log1p" and role_of(f, config.spec) == "monetary":
+                how = "signed_log1p"
         elif how == "log1p" and len(x) and np.nanmin(x) < 0:
             raise ParameterError(
                 f"{f} has negative values (the lowest is {np.nanmin(x):g}), and log1p needs "
