@@ -61,6 +61,10 @@ def test_a_log_upload_is_aggregated_and_segmented(app, go, metrics, log_bytes, a
     assert view.table.n_rows == summary.customers == aggregated.summary.customers
     model = view.model
     assert model.config.features == ("recency_days", "frequency", "monetary")
+    # the model keeps how the log was aggregated, as fit --transactions does
+    assert dict(model.log.columns) == {"customer": "CustomerID", "date": "InvoiceDate",
+                                       "invoice": "InvoiceNo", "quantity": "Quantity",
+                                       "price": "UnitPrice"}
     roles = {f.name: f.role for f in model.config.spec.extra}
     assert roles == {"recency_days": "recency", "frequency": "frequency",
                      "monetary": "monetary"}

@@ -30,9 +30,12 @@ from custseg.cluster.stability import Stability, stability
 from custseg.cluster.suggestions import Suggestion, suggest
 from custseg.errors import CustsegError, InputFileError
 from custseg.io import uploads
+from custseg.io.logs import log_spec
+from custseg.io.rfm import aggregate_log
 from custseg.io.rulebooks import default_rulebook
 from custseg.io.source import ReadLimits, read_table, table_from_frame
 from custseg.model.segmentation import ModelConfig, SegmentationModel, fit_model
+from custseg.table.transactions import LogSpec
 from custseg.segments.profile import Rulebook
 from custseg.table.fields import Ranges
 from custseg.table.inspect import Inspection
@@ -123,10 +126,12 @@ def path_log_columns(path: str, mtime_ns: int, limits: ReadLimits):
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def upload_log(name: str, data: bytes, limits: ReadLimits,
-               date_format: str | None = None) -> KeyedTable:
-    """An uploaded transaction log aggregated to one row per customer."""
+               date_format: str | None = None, spec: LogSpec | None = None) -> KeyedTable:
+    """An uploaded transaction log aggregated to one row per customer (``spec``: as a
+    model fitted on a log aggregated its own, for a batch scored with it)."""
+    spec_key = "" if spec is None else repr(sorted(spec.to_dict().items()))
     return _log_table(data, name, limits, date_format,
-                      f"log:{digest(data)}:{name}:{date_format or ''}")
+                      f"log:{digest(data)}:{name}:{date_format or ''}:{spec_key}", spec)
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
@@ -139,13 +144,18 @@ def path_log(path: str, mtime_ns: int, limits: ReadLimits,
 
 
 def _log_table(source: str | bytes, name: str, limits: ReadLimits, date_format: str | None,
-               key: str) -> KeyedTable:
+               key: str, spec: LogSpec | None = None) -> KeyedTable:
     """The one place the dashboard aggregates a log (:func:`custseg.api.rfm`); its
     customers are then segmented like any customer table's. ``limits``' row cap bounds
     the customers, who are held in memory; the lines are not."""
     from custseg.app.state import log_limits
 
-    result = api.rfm(source, name=name, limits=log_limits(limits), date_format=date_format)
+    if spec is None:
+        result = api.rfm(source, name=name, limits=log_limits(limits), date_format=date_format)
+    else:
+        result = aggregate_log(source, name=name, columns=dict(spec.columns),
+                               date_format=spec.date_format or date_format,
+                               limits=log_limits(limits), date_fallback=spec.date_read)
     summary = result.summary
     if summary.customers > limits.table_rows():
         raise InputFileError(
@@ -154,7 +164,7 @@ def _log_table(source: str | bytes, name: str, limits: ReadLimits, date_format: 
             "segment it with custseg fit.")
     table = api.log_customers(
         result, name=f"{name} ({summary.customers:,} customers from {summary.used:,} lines)")
-    return KeyedTable(key, table, log=summary)
+    return KeyedTable(key, table, log=summary, log_spec=log_spec(result, date_format))
 
 
 @st.cache_data(max_entries=8, show_spinner="Inspecting the columns…", hash_funcs=KEYS)
@@ -201,6 +211,8 @@ def fitted(data: KeyedTable, config: ModelConfig, rules_toml: str | None) -> Seg
                                               profile_by=profile_columns(data.table)))
     model = fit_model(data.table.fields_frame(), config, book, validated=validated,
                       cells=profile_cells(data.table, config.spec.profile_by))
+    if data.log_spec is not None:  # it scores new logs as its own was aggregated
+        model = replace(model, log=data.log_spec)
     notes = api.reading_notes(data.table, config)
     return replace(model, warnings=(*notes, *model.warnings)) if notes else model
 

@@ -18,6 +18,7 @@ from custseg.errors import InputFileError
 from custseg.io.rfm import LogSummary
 from custseg.io.source import CustomerTable, ReadLimits
 from custseg.model.segmentation import ModelConfig, SegmentationModel
+from custseg.table.transactions import LogSpec
 from custseg.table.validate import Validated
 
 DATA_ENV = "CUSTSEG_DATA"
@@ -46,12 +47,14 @@ class KeyedTable:
     The key is made where the table is read (from the upload's bytes, the demo's size and
     seed, a file's path and modification time), and the cached functions hash a table by it.
     A table aggregated from a transaction log keeps the aggregation's summary (``log``:
-    lines read, used and excluded by reason, the columns taken).
+    lines read, used and excluded by reason, the columns taken) and how it was aggregated
+    (``log_spec``: kept in the models fitted on it, so they score new logs the same way).
     """
 
     key: str
     table: CustomerTable
     log: LogSummary | None = None
+    log_spec: LogSpec | None = None
 
 
 @dataclass(frozen=True)

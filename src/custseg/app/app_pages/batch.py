@@ -49,13 +49,15 @@ if log is not None and not st.toggle(
         "turn on to score its rows as customers instead."):
     st.info(plain("A transaction log: its lines are aggregated to one row per customer "
                   "(recency, frequency, monetary value, counted to the day after its last "
-                  "purchase), as custseg rfm does, and those customers are scored."),
+                  "purchase), as custseg rfm does"
+                  + (" with the model's columns and date format" if model.log else "")
+                  + ", and those customers are scored."),
             icon=":material/receipt_long:")
     try:
         with st.spinner(plain(f"Aggregating {batch.name}: reading its lines and grouping "
                               "them by customer…")):
             uploaded = cached.upload_log(batch.name, batch.data, limits,
-                                         sidebar.log_date_format(log))
+                                         sidebar.log_date_format(log), model.log)
     except CustsegError as exc:
         show_error(exc)
         st.stop()
