@@ -26,7 +26,7 @@ from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.features import fit_encoding
 from custseg.cluster.suggestions import Suggestion
 from custseg.cluster.suggestions import suggest as suggest_params
-from custseg.errors import CustsegError, shown
+from custseg.errors import CustsegError, ParameterError, shown
 from custseg.io.rfm import CustomerLog
 from custseg.io.rulebooks import default_rulebook
 from custseg.io.score_files import score_table
@@ -886,10 +886,16 @@ def rfm(
     limits: ReadLimits | None = None,
     force: bool = False,
     memory_limit: str = "350MB",
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> CustomerLog:
     """A transaction log to one row per customer (recency, frequency, monetary, tenure…),
     written to ``output`` (CSV or Parquet, atomically) when given; ``memory_limit`` is the
     aggregation's (DuckDB's), beyond which it spills to a temporary folder.
+
+    ``engine="dask"`` aggregates the files of ``data`` (a file, a folder or a glob) on
+    Dask, at ``scheduler`` (default: a local cluster), with the result the local engine
+    gives for the files concatenated (see :mod:`custseg.io.rfm_dask`).
 
     The log's columns are found by their headers; ``customer``, ``date``, ``invoice``,
     ``amount``, ``quantity`` and ``price`` name them (headers as written) where they are
@@ -899,15 +905,43 @@ def rfm(
     from custseg.io.rfm import aggregate_log
     from custseg.io.writers import ScoredWriter, output_format
 
+    if engine not in ("local", "dask"):
+        raise ParameterError(f"the engine {shown(engine)} is not one of local, dask",
+                             parameter="engine")
+    if scheduler is not None and engine != "dask":
+        raise ParameterError("a scheduler only applies with the Dask engine (engine='dask')",
+                             parameter="scheduler")
+    dask = engine == "dask"
+    if dask and isinstance(data, bytes | bytearray | memoryview):
+        raise ParameterError("the Dask engine reads its files by name, on its workers; "
+                             "save the upload to a file first", parameter="engine")
     target = None
     if output is not None:
         fmt = output_format(output)
-        inputs = () if isinstance(data, bytes | bytearray | memoryview) else (data,)
+        if isinstance(data, bytes | bytearray | memoryview):
+            inputs = ()
+        elif dask:
+            from custseg.io.dask_engine import expand_inputs
+
+            inputs = tuple(expand_inputs(data))  # never over one of the log's files
+        else:
+            inputs = (data,)
         target = check_output_path(output, *inputs, kind="table", force=force)
     columns = {"customer": customer, "date": date, "invoice": invoice, "amount": amount,
                "quantity": quantity, "price": price}
-    result = aggregate_log(data, name=name, columns=columns, as_of=as_of,
-                           date_format=date_format, limits=limits, memory_limit=memory_limit)
+    if dask:
+        from custseg.io.rfm_dask import aggregate_log_dask
+
+        # the lines go through a folder beside the output: a remote cluster's workers
+        # see it where they see the output
+        result = aggregate_log_dask(
+            data, columns=columns, as_of=as_of, date_format=date_format, limits=limits,
+            memory_limit=memory_limit, scheduler=scheduler,
+            workdir=None if target is None or scheduler is None else target.parent)
+    else:
+        result = aggregate_log(data, name=name, columns=columns, as_of=as_of,
+                               date_format=date_format, limits=limits,
+                               memory_limit=memory_limit)
     if target is not None:
         with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
             writer.write(result.table)

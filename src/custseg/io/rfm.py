@@ -454,8 +454,17 @@ def finish(parts: Sums | list[Sums], cols: LogColumns, as_of_day: int | None) ->
     else:
         import duckdb
 
-        together = pa.concat_tables([p.customers for p in parts])  # noqa: F841 - in SQL
-        result = duckdb.sql("SELECT * FROM together ORDER BY customer_id").to_arrow_table()
+        if parts:
+            together = pa.concat_tables([p.customers for p in parts])  # noqa: F841 - SQL's
+            result = duckdb.sql("SELECT * FROM together ORDER BY customer_id"
+                                ).to_arrow_table()
+        else:  # no line at all (a header-only log with its date format given)
+            result = pa.table({"customer_id": pa.array([], pa.string()),
+                               "frequency": pa.array([], pa.int64()),
+                               "gross": pa.array([], pa.float64()),
+                               "returns_value": pa.array([], pa.float64()),
+                               "first_day": pa.array([], pa.int64()),
+                               "last_day": pa.array([], pa.int64())})
         read = sum(p.read for p in parts)
         distinct_lines = sum(p.distinct_lines for p in parts)
         reasons = {}
