@@ -26,7 +26,7 @@ from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.features import fit_encoding
 from custseg.cluster.suggestions import Suggestion
 from custseg.cluster.suggestions import suggest as suggest_params
-from custseg.errors import CustsegError, ParameterError, shown
+from custseg.errors import CustsegError, shown
 from custseg.io.rfm import CustomerLog
 from custseg.io.rulebooks import default_rulebook
 from custseg.io.score_files import score_table
@@ -901,48 +901,10 @@ def rfm(
     ``amount``, ``quantity`` and ``price`` name them (headers as written) where they are
     not. See :func:`custseg.io.rfm.aggregate_log` and the README's "From transactions".
     """
-    from custseg.io.outputs import atomic_path, check_output_path
-    from custseg.io.rfm import aggregate_log
-    from custseg.io.writers import ScoredWriter, output_format
+    from custseg.io.rfm import rfm_file
 
-    if engine not in ("local", "dask"):
-        raise ParameterError(f"the engine {shown(engine)} is not one of local, dask",
-                             parameter="engine")
-    if scheduler is not None and engine != "dask":
-        raise ParameterError("a scheduler only applies with the Dask engine (engine='dask')",
-                             parameter="scheduler")
-    dask = engine == "dask"
-    if dask and isinstance(data, bytes | bytearray | memoryview):
-        raise ParameterError("the Dask engine reads its files by name, on its workers; "
-                             "save the upload to a file first", parameter="engine")
-    target = None
-    if output is not None:
-        fmt = output_format(output)
-        if isinstance(data, bytes | bytearray | memoryview):
-            inputs = ()
-        elif dask:
-            from custseg.io.dask_engine import expand_inputs
-
-            inputs = tuple(expand_inputs(data))  # never over one of the log's files
-        else:
-            inputs = (data,)
-        target = check_output_path(output, *inputs, kind="table", force=force)
-    columns = {"customer": customer, "date": date, "invoice": invoice, "amount": amount,
-               "quantity": quantity, "price": price}
-    if dask:
-        from custseg.io.rfm_dask import aggregate_log_dask
-
-        # the lines go through a folder beside the output: a remote cluster's workers
-        # see it where they see the output
-        result = aggregate_log_dask(
-            data, columns=columns, as_of=as_of, date_format=date_format, limits=limits,
-            memory_limit=memory_limit, scheduler=scheduler,
-            workdir=None if target is None or scheduler is None else target.parent)
-    else:
-        result = aggregate_log(data, name=name, columns=columns, as_of=as_of,
-                               date_format=date_format, limits=limits,
-                               memory_limit=memory_limit)
-    if target is not None:
-        with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
-            writer.write(result.table)
-    return result
+    return rfm_file(data, output, name=name,
+                    columns={"customer": customer, "date": date, "invoice": invoice,
+                             "amount": amount, "quantity": quantity, "price": price},
+                    as_of=as_of, date_format=date_format, limits=limits, force=force,
+                    memory_limit=memory_limit, engine=engine, scheduler=scheduler)

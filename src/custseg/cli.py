@@ -406,7 +406,7 @@ def rfm_command(
     as_json: AsJson = False,
 ) -> None:
     """Aggregate a transaction log to one row per customer: recency, frequency, monetary."""
-    from custseg.api import rfm
+    from custseg.io.rfm import rfm_file  # not custseg.api, which loads scikit-learn
 
     if scheduler is not None and engine is not Engine.dask:
         raise ParameterError("--scheduler only applies with --engine dask.")
@@ -430,10 +430,11 @@ def rfm_command(
     if fmt is not None and "%" not in fmt:
         raise ParameterError(f"--date-format {shown(fmt)} has no strftime code; give the "
                              "format such as '%d/%m/%Y'.")
-    result = rfm(_input_path(transactions), output, customer=customer, date=date,
-                 invoice=invoice, amount=amount, quantity=quantity, price=price, as_of=as_of,
-                 date_format=fmt, limits=_limits(max_decompressed_mb), force=force,
-                 engine=engine.value, scheduler=scheduler)
+    result = rfm_file(_input_path(transactions), output,
+                      columns={"customer": customer, "date": date, "invoice": invoice,
+                               "amount": amount, "quantity": quantity, "price": price},
+                      as_of=as_of, date_format=fmt, limits=_limits(max_decompressed_mb),
+                      force=force, engine=engine.value, scheduler=scheduler)
     summary = result.summary
     if as_json:
         _print_json(summary.to_json_dict())

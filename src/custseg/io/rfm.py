@@ -140,6 +140,71 @@ def aggregate_log(
         log.close()
 
 
+def rfm_file(
+    data: str | os.PathLike[str] | bytes,
+    output: str | os.PathLike[str] | None = None,
+    *,
+    name: str | None = None,
+    columns: Mapping[str, str | None] | None = None,
+    as_of: date | str | None = None,
+    date_format: str | None = None,
+    limits: ReadLimits | None = None,
+    force: bool = False,
+    memory_limit: str = "350MB",
+    engine: str = "local",
+    scheduler: str | None = None,
+) -> CustomerLog:
+    """:func:`custseg.api.rfm`: the log's customer table, written to ``output`` (CSV or
+    Parquet, atomically, never over an input) when given, on the ``engine`` said.
+
+    Here rather than in the api so that ``custseg rfm`` loads no more than it needs (the
+    api module imports scikit-learn, seconds of start-up the aggregation has no use for).
+    """
+    from custseg.io.outputs import atomic_path, check_output_path
+    from custseg.io.writers import ScoredWriter, output_format
+
+    if engine not in ("local", "dask"):
+        raise ParameterError(f"the engine {shown(engine)} is not one of local, dask",
+                             parameter="engine")
+    if scheduler is not None and engine != "dask":
+        raise ParameterError("a scheduler only applies with the Dask engine (engine='dask')",
+                             parameter="scheduler")
+    upload = isinstance(data, bytes | bytearray | memoryview)
+    dask = engine == "dask"
+    if dask and upload:
+        raise ParameterError("the Dask engine reads its files by name, on its workers; "
+                             "save the upload to a file first", parameter="engine")
+    target = None
+    if output is not None:
+        fmt = output_format(output)
+        if upload:
+            inputs: tuple[Any, ...] = ()
+        elif dask:
+            from custseg.io.dask_engine import expand_inputs
+
+            inputs = tuple(expand_inputs(data))  # never over one of the log's files
+        else:
+            inputs = (data,)
+        target = check_output_path(output, *inputs, kind="table", force=force)
+    if dask:
+        from custseg.io.rfm_dask import aggregate_log_dask
+
+        # with a scheduler, the lines go through a folder beside the output: the
+        # workers see it where they see the output
+        result = aggregate_log_dask(
+            data, columns=columns, as_of=as_of, date_format=date_format, limits=limits,
+            memory_limit=memory_limit, scheduler=scheduler,
+            workdir=None if target is None or scheduler is None else target.parent)
+    else:
+        result = aggregate_log(data, name=name, columns=columns, as_of=as_of,
+                               date_format=date_format, limits=limits,
+                               memory_limit=memory_limit)
+    if target is not None:
+        with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
+            writer.write(result.table)
+    return result
+
+
 def _aggregate(log: TableSource, cols: LogColumns, as_of_day: int | None,
                date_format: str | None, memory_limit: str) -> CustomerLog:
     con, spill = _connect(memory_limit)
@@ -149,7 +214,7 @@ def _aggregate(log: TableSource, cols: LogColumns, as_of_day: int | None,
         found = facts(con, log, cols)
         decided = decide([found], cols, date_format)
         _readings(con, cols, decided, found.dates)
-        _lines(con, cols, decided, cid=_CID)
+        _lines(con, cols, decided)
         return finish(_sums(con), cols, as_of_day)
     finally:
         con.close()
@@ -223,12 +288,6 @@ def _plain(column: str) -> str:
             f"AND right({column}, 1) BETWEEN '!' AND '~')")
 
 
-#: SQL: a line's customer id, from its raw cell (``r.cust``) and the ``ids`` lookup
-#: (``i``) of the cells that are not :func:`_plain`.
-_CID = (f"CASE WHEN {_plain('r.cust')} "
-        f"THEN CASE WHEN regexp_matches(r.cust, '{FLOAT_INTEGER}') "
-        f"THEN regexp_replace(r.cust, '{ZERO_FRACTION}', '') ELSE r.cust END "
-        "ELSE i.cid END")
 
 
 def _distinct(con: Any, column: str, *, odd: bool = False) -> pa.Table:
@@ -245,14 +304,35 @@ def _string(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     return values.cast(pa.string())
 
 
-def _ids(con: Any) -> None:
-    """The ``ids`` lookup: each distinct customer cell that is not :func:`_plain`, read
-    by the rules in Python (a plain cell trims to itself, so :data:`_CID` reads it in
-    SQL with the rules' own RE2 patterns, as pyarrow's)."""
-    raw = _string(_distinct(con, "cust", odd=True).column("raw"))
-    con.register("ids_t", pa.table({"raw": raw, "cid": customer_ids(raw)}))
-    con.execute("CREATE TABLE ids AS SELECT * FROM ids_t WHERE raw IS NOT NULL")
-    con.unregister("ids_t")
+def _ids(con: Any, column: str = "cust") -> None:
+    """The ``ids`` lookup: each distinct customer cell (``raw``), its customer id
+    (``cid``) and an integer code (``code``) in the order of the ids, so that lines
+    are grouped and sorted on integers, not text.
+
+    A cell of the raw ``cust`` column that begins and ends with a printable ASCII
+    character other than a space trims to itself, so the rules' own patterns (RE2, as
+    pyarrow's) read it in SQL; every other cell is read by the rules in Python. A
+    ``column`` other than ``cust`` holds ids read already (a Dask bucket's)."""
+    if column == "cust":
+        odd = _string(_distinct(con, "cust", odd=True).column("raw"))
+        con.register("ids_t", pa.table({"raw": odd, "cid": customer_ids(odd)}))
+        read = (f"SELECT raw, CASE WHEN regexp_matches(raw, '{FLOAT_INTEGER}') "
+                f"THEN regexp_replace(raw, '{ZERO_FRACTION}', '') ELSE raw END AS cid "
+                f"FROM (SELECT DISTINCT cust AS raw FROM raw) WHERE {_plain('raw')} "
+                "UNION ALL SELECT raw, cid FROM ids_t WHERE raw IS NOT NULL")
+    else:
+        read = (f"SELECT DISTINCT {column} AS raw, {column} AS cid FROM raw "
+                f"WHERE {column} IS NOT NULL")
+    try:
+        con.execute(f"""
+            CREATE TABLE ids AS
+            SELECT raw, cid, CASE WHEN cid IS NOT NULL
+                                  THEN dense_rank() OVER (ORDER BY cid) END AS code
+            FROM ({read})
+        """)
+    finally:
+        if column == "cust":
+            con.unregister("ids_t")
 
 
 @dataclass(frozen=True)
@@ -368,24 +448,24 @@ def _readings(con: Any, cols: LogColumns, decided: Decisions,
         con.unregister(f"{column}_t")
 
 
-def _lines(con: Any, cols: LogColumns, decided: Decisions, *, cid: str) -> None:
-    """The ``lines`` table: each line's customer (SQL ``cid``: :data:`_CID`, or a column
-    read already), day, invoice, value, whether it is a return, and why it is not used."""
+def _lines(con: Any, cols: LogColumns, decided: Decisions, *, column: str = "cust") -> None:
+    """The ``lines`` table: each line's customer (its code in ``ids``, joined on the raw
+    table's ``column``), day, invoice, value, whether it is a return, and why it is not
+    used."""
     if cols.amount is not None:
         value, number_reasons = "a_num", f"WHEN a_num IS NULL THEN '{BAD_AMOUNT}'"
     else:
         value = "q_num * p_num"
         number_reasons = (f"WHEN q_num IS NULL THEN '{BAD_QUANTITY}' "
                           f"WHEN p_num IS NULL THEN '{BAD_PRICE}'")
-    ids = "LEFT JOIN ids i ON r.cust = i.raw" if cid == _CID else ""
     con.execute(f"""
         CREATE TABLE lines AS
         WITH keyed AS (
             SELECT r.bad, r.h, d.day, na.num AS a_num, nq.num AS q_num, np_.num AS p_num,
-                   {cid} AS cid,
+                   i.code AS cid,
                    CASE WHEN {_plain("r.inv")} THEN r.inv ELSE iv.key END AS key
             FROM raw r
-            {ids}
+            LEFT JOIN ids i ON r.{column} = i.raw
             LEFT JOIN dates d ON r.dt = d.raw
             LEFT JOIN invoices iv ON r.inv = iv.raw
             LEFT JOIN n_a na ON r.a = na.raw
@@ -437,9 +517,11 @@ def _sums(con: Any) -> Sums:
                    min(CASE WHEN NOT ret THEN day END) AS first_day,
                    max(CASE WHEN NOT ret THEN day END) AS last_day
             FROM lines WHERE reason IS NULL GROUP BY cid)
-        SELECT s.cid AS customer_id, coalesce(o.frequency, 0) AS frequency, s.gross,
+        SELECT n.cid AS customer_id, coalesce(o.frequency, 0) AS frequency, s.gross,
                s.returns_value, s.first_day, s.last_day
-        FROM sums s LEFT JOIN orders o ON s.cid = o.cid ORDER BY s.cid
+        FROM sums s LEFT JOIN orders o ON s.cid = o.cid
+        JOIN (SELECT code, any_value(cid) AS cid FROM ids GROUP BY code) n ON s.cid = n.code
+        ORDER BY s.cid
     """).to_arrow_table()
     return Sums(result, int(read), int(distinct_lines),
                 {str(k): int(v) for k, v in reasons.items()})
