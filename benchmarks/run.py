@@ -278,8 +278,8 @@ def rfm_markdown(result: dict) -> list[str]:
              "beside the pandas script every notebook on the UCI log runs (`read_csv`, "
              "`to_datetime`, drop lines without a customer, `groupby` for recency, frequency "
              "and monetary; `benchmarks/tasks.py`), in turn in fresh processes. Times exclude "
-             "imports; the whole-process figures include them (custseg's ~2.5 s are mostly "
-             "scikit-learn, which `custseg.api` imports).", "",
+             "imports; the whole-process figures include them (custseg's: pandas, pyarrow and "
+             "DuckDB, as `custseg rfm` loads them; no scikit-learn).", "",
              *_header("lines", "CSV (MB)", "customers", "custseg (s)", "custseg peak (MB)",
                       "pandas (s)", "pandas peak (MB)", "custseg / pandas",
                       "whole processes")]

@@ -311,11 +311,13 @@ def rfm_log_parquet(args) -> None:
 
 
 def rfm(args) -> None:
-    """custseg's aggregation of a log to its customer table, written to ``--out``."""
-    import custseg.api
+    """custseg's aggregation of a log to its customer table, written to ``--out``: what
+    ``custseg rfm`` runs (``api.rfm`` runs the same; importing the api loads
+    scikit-learn, which the command does not)."""
+    from custseg.io.rfm import rfm_file
 
     started = time.perf_counter()
-    result = custseg.api.rfm(args.csv, args.out, force=True)
+    result = rfm_file(args.csv, args.out, force=True)
     _emit(seconds=time.perf_counter() - started, lines=result.summary.read,
           customers=result.summary.customers)
 

@@ -214,7 +214,7 @@ def _aggregate(log: TableSource, cols: LogColumns, as_of_day: int | None,
         found = facts(con, log, cols)
         decided = decide([found], cols, date_format)
         _readings(con, cols, decided, found.dates)
-        _lines(con, cols, decided)
+        _lines(con, cols, decided, cid=_CID)
         return finish(_sums(con), cols, as_of_day)
     finally:
         con.close()
@@ -288,6 +288,12 @@ def _plain(column: str) -> str:
             f"AND right({column}, 1) BETWEEN '!' AND '~')")
 
 
+#: SQL: a line's customer id, from its raw cell (``r.cust``) and the ``ids`` lookup
+#: (``i``) of the cells that are not :func:`_plain`.
+_CID = (f"CASE WHEN {_plain('r.cust')} "
+        f"THEN CASE WHEN regexp_matches(r.cust, '{FLOAT_INTEGER}') "
+        f"THEN regexp_replace(r.cust, '{ZERO_FRACTION}', '') ELSE r.cust END "
+        "ELSE i.cid END")
 
 
 def _distinct(con: Any, column: str, *, odd: bool = False) -> pa.Table:
@@ -304,35 +310,14 @@ def _string(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     return values.cast(pa.string())
 
 
-def _ids(con: Any, column: str = "cust") -> None:
-    """The ``ids`` lookup: each distinct customer cell (``raw``), its customer id
-    (``cid``) and an integer code (``code``) in the order of the ids, so that lines
-    are grouped and sorted on integers, not text.
-
-    A cell of the raw ``cust`` column that begins and ends with a printable ASCII
-    character other than a space trims to itself, so the rules' own patterns (RE2, as
-    pyarrow's) read it in SQL; every other cell is read by the rules in Python. A
-    ``column`` other than ``cust`` holds ids read already (a Dask bucket's)."""
-    if column == "cust":
-        odd = _string(_distinct(con, "cust", odd=True).column("raw"))
-        con.register("ids_t", pa.table({"raw": odd, "cid": customer_ids(odd)}))
-        read = (f"SELECT raw, CASE WHEN regexp_matches(raw, '{FLOAT_INTEGER}') "
-                f"THEN regexp_replace(raw, '{ZERO_FRACTION}', '') ELSE raw END AS cid "
-                f"FROM (SELECT DISTINCT cust AS raw FROM raw) WHERE {_plain('raw')} "
-                "UNION ALL SELECT raw, cid FROM ids_t WHERE raw IS NOT NULL")
-    else:
-        read = (f"SELECT DISTINCT {column} AS raw, {column} AS cid FROM raw "
-                f"WHERE {column} IS NOT NULL")
-    try:
-        con.execute(f"""
-            CREATE TABLE ids AS
-            SELECT raw, cid, CASE WHEN cid IS NOT NULL
-                                  THEN dense_rank() OVER (ORDER BY cid) END AS code
-            FROM ({read})
-        """)
-    finally:
-        if column == "cust":
-            con.unregister("ids_t")
+def _ids(con: Any) -> None:
+    """The ``ids`` lookup: each distinct customer cell that is not :func:`_plain`, read
+    by the rules in Python (a plain cell trims to itself, so :data:`_CID` reads it in
+    SQL with the rules' own RE2 patterns, as pyarrow's)."""
+    raw = _string(_distinct(con, "cust", odd=True).column("raw"))
+    con.register("ids_t", pa.table({"raw": raw, "cid": customer_ids(raw)}))
+    con.execute("CREATE TABLE ids AS SELECT * FROM ids_t WHERE raw IS NOT NULL")
+    con.unregister("ids_t")
 
 
 @dataclass(frozen=True)
@@ -393,12 +378,16 @@ def decide(parts: list[LogFacts], cols: LogColumns, date_format: str | None) -> 
             "the log's files write decimals differently (some with a point, some with a "
             "comma); they are not parts of one log: aggregate them apart, or write them "
             "alike")
-    found = (pa.concat_tables([p.dates for p in parts]).group_by("raw")
-             .aggregate([("n", "sum")]).sort_by("raw"))
+    if len(parts) == 1:  # distinct already
+        found = parts[0].dates.sort_by("raw")
+    else:
+        found = (pa.concat_tables([p.dates for p in parts]).group_by("raw")
+                 .aggregate([("n", "sum")]).select(["raw", "n_sum"])
+                 .rename_columns(["raw", "n"]).sort_by("raw"))
     raw = _string(found.column("raw"))
     base = distinct_cells(raw)
     given = base.index >= 0
-    weights = found.column("n_sum").to_numpy().astype(np.int64)
+    weights = found.column("n").to_numpy().astype(np.int64)
     counts = np.bincount(base.index[given], weights=weights[given],
                          minlength=len(base.values)).astype(np.int64)
     fmt = decide_date_format(Cells(base.values, counts, base.index), name=cols.name("date"),
@@ -448,24 +437,24 @@ def _readings(con: Any, cols: LogColumns, decided: Decisions,
         con.unregister(f"{column}_t")
 
 
-def _lines(con: Any, cols: LogColumns, decided: Decisions, *, column: str = "cust") -> None:
-    """The ``lines`` table: each line's customer (its code in ``ids``, joined on the raw
-    table's ``column``), day, invoice, value, whether it is a return, and why it is not
-    used."""
+def _lines(con: Any, cols: LogColumns, decided: Decisions, *, cid: str) -> None:
+    """The ``lines`` table: each line's customer (SQL ``cid``: :data:`_CID`, or a column
+    read already), day, invoice, value, whether it is a return, and why it is not used."""
     if cols.amount is not None:
         value, number_reasons = "a_num", f"WHEN a_num IS NULL THEN '{BAD_AMOUNT}'"
     else:
         value = "q_num * p_num"
         number_reasons = (f"WHEN q_num IS NULL THEN '{BAD_QUANTITY}' "
                           f"WHEN p_num IS NULL THEN '{BAD_PRICE}'")
+    ids = "LEFT JOIN ids i ON r.cust = i.raw" if cid == _CID else ""
     con.execute(f"""
         CREATE TABLE lines AS
         WITH keyed AS (
             SELECT r.bad, r.h, d.day, na.num AS a_num, nq.num AS q_num, np_.num AS p_num,
-                   i.code AS cid,
+                   {cid} AS cid,
                    CASE WHEN {_plain("r.inv")} THEN r.inv ELSE iv.key END AS key
             FROM raw r
-            LEFT JOIN ids i ON r.{column} = i.raw
+            {ids}
             LEFT JOIN dates d ON r.dt = d.raw
             LEFT JOIN invoices iv ON r.inv = iv.raw
             LEFT JOIN n_a na ON r.a = na.raw
@@ -517,11 +506,9 @@ def _sums(con: Any) -> Sums:
                    min(CASE WHEN NOT ret THEN day END) AS first_day,
                    max(CASE WHEN NOT ret THEN day END) AS last_day
             FROM lines WHERE reason IS NULL GROUP BY cid)
-        SELECT n.cid AS customer_id, coalesce(o.frequency, 0) AS frequency, s.gross,
+        SELECT s.cid AS customer_id, coalesce(o.frequency, 0) AS frequency, s.gross,
                s.returns_value, s.first_day, s.last_day
-        FROM sums s LEFT JOIN orders o ON s.cid = o.cid
-        JOIN (SELECT code, any_value(cid) AS cid FROM ids GROUP BY code) n ON s.cid = n.code
-        ORDER BY s.cid
+        FROM sums s LEFT JOIN orders o ON s.cid = o.cid ORDER BY s.cid
     """).to_arrow_table()
     return Sums(result, int(read), int(distinct_lines),
                 {str(k): int(v) for k, v in reasons.items()})

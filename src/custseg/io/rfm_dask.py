@@ -52,6 +52,7 @@ from custseg.io.dask_engine import (
     expand_inputs,
 )
 from custseg.io.rfm import (
+    _CID,
     CustomerLog,
     Decisions,
     LogFacts,
@@ -100,7 +101,7 @@ def _scan_part(path: str, name: str, index: int, folder: str,
             con.execute(f"""
                 COPY (
                     WITH read AS (
-                        SELECT i.cid, r.dt, r.inv, r.a, r.q, r.p, r.bad, r.h
+                        SELECT {_CID} AS cid, r.dt, r.inv, r.a, r.q, r.p, r.bad, r.h
                         FROM raw r LEFT JOIN ids i ON r.cust = i.raw)
                     SELECT *, coalesce(hash(cid), 0) % {int(options["buckets"])} AS bucket
                     FROM read
@@ -128,9 +129,8 @@ def _sum_bucket(folder: str, bucket: int, cols: LogColumns, decided: Decisions,
         listed = ", ".join(_quoted(f) for f in files)
         con.execute("CREATE TABLE raw AS SELECT cid, dt, inv, a, q, p, bad, h "
                     f"FROM read_parquet([{listed}], hive_partitioning = false)")
-        _ids(con, "cid")
         _readings(con, cols, decided)
-        _lines(con, cols, decided, column="cid")
+        _lines(con, cols, decided, cid="r.cid")
         return _sums(con)
     finally:
         con.close()
