@@ -154,3 +154,17 @@ def test_cli(cluster, tmp_path, capsys):
                        cluster.scheduler_address)
     assert "--scheduler only applies with --engine dask" in one_error_line(code, err)
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_engine_arguments_are_checked_before_any_work(tmp_path):
+    from custseg.errors import ParameterError
+    from custseg.io.rfm import rfm_file
+
+    text = (HEADER + PREFIXED_PARTS["x.csv"]).encode()
+    with pytest.raises(ParameterError, match="reads its files by name"):
+        rfm_file(text, engine="dask")
+    with pytest.raises(ParameterError, match="'spark' is not one of local, dask"):
+        rfm_file(text, engine="spark")
+    with pytest.raises(ParameterError, match="only applies with the Dask engine"):
+        rfm_file(text, scheduler="tcp://127.0.0.1:8786")
+    assert rfm_file(text, name="x.csv").summary.read == 2  # the local engine reads bytes
