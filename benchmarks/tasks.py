@@ -264,12 +264,60 @@ def rfm_log(args) -> None:
           mb=round(os.path.getsize(args.out) / 1e6, 1))
 
 
-def rfm(args) -> None:
-    """custseg's aggregation of a log to its customer table, written to ``--out``."""
-    import custseg.api
+#: Lines of the demo log made at once when writing a large Parquet log (bounded memory).
+PARQUET_CHUNK_LINES = 5_000_000
+
+
+def rfm_log_parquet(args) -> None:
+    """A demo log of ``--lines`` lines written to ``--out`` as Parquet, in chunks of
+    :data:`PARQUET_CHUNK_LINES` lines (each the demo generator's with its own seed, its
+    customers and invoices numbered after the previous chunk's), so that a log of 50
+    million lines is made in bounded memory. Columns as a Parquet export has them:
+    text ids and invoices, a timestamp, an integer quantity, a float price."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from custseg.table.sample_log import make_transactions
 
     started = time.perf_counter()
-    result = custseg.api.rfm(args.csv, args.out, force=True)
+    schema = pa.schema([("InvoiceNo", pa.string()), ("InvoiceDate", pa.timestamp("s")),
+                        ("CustomerID", pa.string()), ("Quantity", pa.int64()),
+                        ("UnitPrice", pa.float64())])
+    done = customers = 0
+    invoices = 0
+    with pq.ParquetWriter(args.out, schema) as writer:
+        chunk = 0
+        while done < args.lines:
+            n = min(PARQUET_CHUNK_LINES, args.lines - done)
+            log, truth = make_transactions(n, chunk)
+            ids = log["CustomerID"].astype(np.int64) + customers
+            plain = ~log["InvoiceNo"].str.startswith("C")
+            number = log["InvoiceNo"].str.lstrip("C").astype(np.int64) + invoices
+            invoice = np.where(plain, number.astype(str), "C" + number.astype(str))
+            writer.write_table(pa.table({
+                "InvoiceNo": pa.array(invoice, pa.string()),
+                "InvoiceDate": pa.array(log["InvoiceDate"].to_numpy(dtype="datetime64[s]")),
+                "CustomerID": pa.array(ids.astype(str).to_numpy(), pa.string()),
+                "Quantity": pa.array(log["Quantity"].to_numpy(), pa.int64()),
+                "UnitPrice": pa.array(log["UnitPrice"].to_numpy(), pa.float64())},
+                schema=schema))
+            customers += len(truth)
+            invoices += int(number.max()) + 1
+            done += n
+            chunk += 1
+    _emit(seconds=time.perf_counter() - started, lines=done, customers=customers,
+          mb=round(os.path.getsize(args.out) / 1e6, 1))
+
+
+def rfm(args) -> None:
+    """custseg's aggregation of a log to its customer table, written to ``--out``: what
+    ``custseg rfm`` runs (``api.rfm`` runs the same; importing the api loads
+    scikit-learn, which the command does not)."""
+    from custseg.io.rfm import rfm_file
+
+    started = time.perf_counter()
+    result = rfm_file(args.csv, args.out, force=True)
     _emit(seconds=time.perf_counter() - started, lines=result.summary.read,
           customers=result.summary.customers)
 
@@ -328,6 +376,9 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("rfm_log")
     p.add_argument("--lines", type=int, required=True)
     p.add_argument("--out", required=True)
+    p = sub.add_parser("rfm_log_parquet")
+    p.add_argument("--lines", type=int, required=True)
+    p.add_argument("--out", required=True)
     for name in ("rfm", "pandas_rfm"):
         p = sub.add_parser(name)
         p.add_argument("--csv", required=True)
@@ -336,7 +387,8 @@ def main(argv: list[str] | None = None) -> None:
     {"fit": fit, "score": score, "profiles": profiles, "io_floor": io_floor,
      "seed_batch": seed_batch, "seed_rerun": seed_rerun, "dashboard": dashboard,
      "knn17_data": knn17_data, "knn17": knn17,
-     "rfm_log": rfm_log, "rfm": rfm, "pandas_rfm": pandas_rfm}[args.task](args)
+     "rfm_log": rfm_log, "rfm_log_parquet": rfm_log_parquet, "rfm": rfm,
+     "pandas_rfm": pandas_rfm}[args.task](args)
 
 
 if __name__ == "__main__":

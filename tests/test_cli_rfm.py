@@ -114,6 +114,19 @@ def test_help_loads_no_duckdb():
     assert result.stdout.splitlines()[-1] == "[]"
 
 
+def test_rfm_loads_no_scikit_learn(tmp_path, log_csv):
+    """The aggregation needs DuckDB and the reader, not the estimators (seconds of
+    start-up), nor Dask unless asked."""
+    args = ["rfm", str(log_csv), "-o", str(tmp_path / "c.csv")]
+    code = (f"import sys; from custseg.cli import main; code = main({args!r}); "
+            "print(code, [m for m in ('sklearn', 'scipy', 'plotly', 'distributed') "
+            "if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.splitlines()[-1] == "0 []"
+    assert "wrote 60 customers" in result.stderr
+
+
 def test_demo_log_behaviours_are_recovered(capsys, tmp_path):
     """The demo log's one-off buyers of long ago and recent new customers come back as
     such, through rfm and fit (returns in the log do not stop the RFM names)."""

@@ -906,32 +906,28 @@ def rfm(
     limits: ReadLimits | None = None,
     force: bool = False,
     memory_limit: str = "350MB",
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> CustomerLog:
     """A transaction log to one row per customer (recency, frequency, monetary, tenure…),
     written to ``output`` (CSV or Parquet, atomically) when given; ``memory_limit`` is the
     aggregation's (DuckDB's), beyond which it spills to a temporary folder.
 
+    ``engine="dask"`` aggregates the files of ``data`` (a file, a folder or a glob) on
+    Dask, at ``scheduler`` (default: a local cluster), with the result the local engine
+    gives for the files concatenated (see :mod:`custseg.io.rfm_dask`).
+
     The log's columns are found by their headers; ``customer``, ``date``, ``invoice``,
     ``amount``, ``quantity`` and ``price`` name them (headers as written) where they are
     not. See :func:`custseg.io.rfm.aggregate_log` and the README's "From transactions".
     """
-    from custseg.io.outputs import atomic_path, check_output_path
-    from custseg.io.rfm import aggregate_log
-    from custseg.io.writers import ScoredWriter, output_format
+    from custseg.io.rfm import rfm_file
 
-    target = None
-    if output is not None:
-        fmt = output_format(output)
-        inputs = () if isinstance(data, bytes | bytearray | memoryview) else (data,)
-        target = check_output_path(output, *inputs, kind="table", force=force)
-    columns = {"customer": customer, "date": date, "invoice": invoice, "amount": amount,
-               "quantity": quantity, "price": price}
-    result = aggregate_log(data, name=name, columns=columns, as_of=as_of,
-                           date_format=date_format, limits=limits, memory_limit=memory_limit)
-    if target is not None:
-        with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
-            writer.write(result.table)
-    return result
+    return rfm_file(data, output, name=name,
+                    columns={"customer": customer, "date": date, "invoice": invoice,
+                             "amount": amount, "quantity": quantity, "price": price},
+                    as_of=as_of, date_format=date_format, limits=limits, force=force,
+                    memory_limit=memory_limit, engine=engine, scheduler=scheduler)
 
 
 @dataclass(frozen=True)
@@ -1016,6 +1012,7 @@ def score_transactions(
     log = aggregate_for(model, data, name=name, as_of=as_of, limits=limits,
                         memory_limit=memory_limit)
     return score_table(model, customer_table(log, name or "log")), log
+
 
 def log_columns(data: str | os.PathLike[str] | bytes, *, name: str | None = None,
                 limits: ReadLimits | None = None):

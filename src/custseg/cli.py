@@ -49,7 +49,7 @@ Algorithm = StrEnum("Algorithm", {name: name for name in ALGORITHMS})
 
 
 class Engine(StrEnum):
-    """Where ``score`` runs: in this process, or on a Dask cluster."""
+    """Where ``score`` and ``rfm`` run: in this process, or on a Dask cluster."""
 
     local = "local"
     dask = "dask"
@@ -385,7 +385,8 @@ def _column_option(role: str, example: str) -> Any:
 def rfm_command(
     transactions: Annotated[Path, typer.Argument(
         metavar="TRANSACTIONS",
-        help="Transaction log (invoice or order lines): CSV, TSV, Excel or Parquet.")],
+        help="Transaction log (invoice or order lines): CSV, TSV, Excel or Parquet; with "
+             "--engine dask, also a folder or a glob of its files.")],
     output: Annotated[Path, typer.Option("-o", "--output", parser=_file_output,
                                          help="Customer table to write (.csv or .parquet).")],
     customer: Annotated[str | None, _column_option("customer", "CustomerID")] = None,
@@ -398,17 +399,37 @@ def rfm_command(
     date_format: Annotated[str | None, typer.Option(
         "--date-format", help="The date column's format in strftime codes, such as "
                               "'%d/%m/%Y %H:%M' (or COLUMN=FORMAT).")] = None,
+    engine: Annotated[Engine, typer.Option(
+        help="local, or dask: the files of a folder or a glob aggregated on Dask, with "
+             "the local engine's result for the files concatenated.")] = Engine.local,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (default: a local cluster).")
+    ] = None,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
     force: Force = False,
     as_json: AsJson = False,
 ) -> None:
     """Aggregate a transaction log to one row per customer: recency, frequency, monetary."""
-    from custseg.api import rfm
+    from custseg.io.rfm import rfm_file  # not custseg.api, which loads scikit-learn
+
+    if scheduler is not None and engine is not Engine.dask:
+        raise ParameterError("--scheduler only applies with --engine dask.")
+    if engine is Engine.dask:
+        if str(transactions) == "-":
+            raise ParameterError(
+                "'-' (standard input) cannot be aggregated with --engine dask: its workers "
+                "read the log by name, in other processes. Save it to a file, or use "
+                "--engine local.")
+        _regular_file_only(transactions, "the Dask engine reads the log by name, in other "
+                           "processes. Save it to a file, or use --engine local, which "
+                           "reads pipes.")
 
     date, fmt = _log_date_format(date, [date_format] if date_format is not None else None)
-    result = rfm(_input_path(transactions), output, customer=customer, date=date,
-                 invoice=invoice, amount=amount, quantity=quantity, price=price, as_of=as_of,
-                 date_format=fmt, limits=_limits(max_decompressed_mb), force=force)
+    result = rfm_file(_input_path(transactions), output,
+                      columns={"customer": customer, "date": date, "invoice": invoice,
+                               "amount": amount, "quantity": quantity, "price": price},
+                      as_of=as_of, date_format=fmt, limits=_limits(max_decompressed_mb),
+                      force=force, engine=engine.value, scheduler=scheduler)
     summary = result.summary
     if as_json:
         _print_json(summary.to_json_dict())

@@ -30,8 +30,9 @@ from custseg.errors import ParameterError, SchemaError, shown
 from custseg.io import formats
 from custseg.io.source import ReadLimits, TableSource, number_columns
 from custseg.table.cells import Cells, distinct_cells
-from custseg.table.dates import decide_date_format, parse_dates
-from custseg.table.parse import OK, parse_numbers
+from custseg.table.dates import DateFormat, decide_date_format, parse_dates
+from custseg.table.headers import HeaderMatch
+from custseg.table.parse import OK, NumberFormat, parse_numbers
 from custseg.table.spec import date_format_from_text, date_format_text
 from custseg.table.transactions import (
     BAD_AMOUNT,
@@ -148,21 +149,103 @@ def aggregate_log(
         log.close()
 
 
+def rfm_file(
+    data: str | os.PathLike[str] | bytes,
+    output: str | os.PathLike[str] | None = None,
+    *,
+    name: str | None = None,
+    columns: Mapping[str, str | None] | None = None,
+    as_of: date | str | None = None,
+    date_format: str | None = None,
+    limits: ReadLimits | None = None,
+    force: bool = False,
+    memory_limit: str = "350MB",
+    engine: str = "local",
+    scheduler: str | None = None,
+) -> CustomerLog:
+    """:func:`custseg.api.rfm`: the log's customer table, written to ``output`` (CSV or
+    Parquet, atomically, never over an input) when given, on the ``engine`` said.
+
+    Here rather than in the api so that ``custseg rfm`` loads no more than it needs (the
+    api module imports scikit-learn, seconds of start-up the aggregation has no use for).
+    """
+    from custseg.io.outputs import atomic_path, check_output_path
+    from custseg.io.writers import ScoredWriter, output_format
+
+    if engine not in ("local", "dask"):
+        raise ParameterError(f"the engine {shown(engine)} is not one of local, dask",
+                             parameter="engine")
+    if scheduler is not None and engine != "dask":
+        raise ParameterError("a scheduler only applies with the Dask engine (engine='dask')",
+                             parameter="scheduler")
+    upload = isinstance(data, bytes | bytearray | memoryview)
+    dask = engine == "dask"
+    if dask and upload:
+        raise ParameterError("the Dask engine reads its files by name, on its workers; "
+                             "save the upload to a file first", parameter="engine")
+    target = None
+    if output is not None:
+        fmt = output_format(output)
+        if upload:
+            inputs: tuple[Any, ...] = ()
+        elif dask:
+            from custseg.io.dask_engine import expand_inputs
+
+            inputs = tuple(expand_inputs(data))  # never over one of the log's files
+        else:
+            inputs = (data,)
+        target = check_output_path(output, *inputs, kind="table", force=force)
+    if dask:
+        from custseg.io.rfm_dask import aggregate_log_dask
+
+        # with a scheduler, the lines go through a folder beside the output: the
+        # workers see it where they see the output
+        result = aggregate_log_dask(
+            data, columns=columns, as_of=as_of, date_format=date_format, limits=limits,
+            memory_limit=memory_limit, scheduler=scheduler,
+            workdir=None if target is None or scheduler is None else target.parent)
+    else:
+        result = aggregate_log(data, name=name, columns=columns, as_of=as_of,
+                               date_format=date_format, limits=limits,
+                               memory_limit=memory_limit)
+    if target is not None:
+        with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
+            writer.write(result.table)
+    return result
+
+
 def _aggregate(log: TableSource, cols: LogColumns, as_of_day: int | None,
                date_format: str | None, memory_limit: str,
                date_fallback: str | None = None) -> CustomerLog:
-    import duckdb
-
-    spill = tempfile.mkdtemp(prefix="custseg-rfm-")
-    con = duckdb.connect(config={"temp_directory": spill, "preserve_insertion_order": False,
-                                 "memory_limit": memory_limit})
+    con, spill = _connect(memory_limit)
     try:
         _load(con, log, cols)
-        uci, fmt = _lookups(con, log, cols, date_format, date_fallback)
-        return replace(_group(con, log, cols, as_of_day, uci), date_format=fmt)
+        _ids(con)
+        found = facts(con, log, cols)
+        decided = decide([found], cols, date_format, date_fallback)
+        _readings(con, cols, decided, found.dates)
+        _lines(con, cols, decided, cid=_CID)
+        return replace(finish(_sums(con), cols, as_of_day),
+                       date_format=date_format_text(decided.date_format))
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def _connect(memory_limit: str) -> tuple[Any, str]:
+    """An embedded DuckDB database limited to ``memory_limit``, spilling to a temporary
+    folder of its own (removed by the caller)."""
+    import duckdb
+
+    spill = tempfile.mkdtemp(prefix="custseg-rfm-")
+    try:
+        con = duckdb.connect(config={"temp_directory": spill,
+                                     "preserve_insertion_order": False,
+                                     "memory_limit": memory_limit})
+    except BaseException:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise
+    return con, spill
 
 
 def _load(con: Any, log: TableSource, cols: LogColumns) -> None:
@@ -216,6 +299,14 @@ def _plain(column: str) -> str:
             f"AND right({column}, 1) BETWEEN '!' AND '~')")
 
 
+#: SQL: a line's customer id, from its raw cell (``r.cust``) and the ``ids`` lookup
+#: (``i``) of the cells that are not :func:`_plain`.
+_CID = (f"CASE WHEN {_plain('r.cust')} "
+        f"THEN CASE WHEN regexp_matches(r.cust, '{FLOAT_INTEGER}') "
+        f"THEN regexp_replace(r.cust, '{ZERO_FRACTION}', '') ELSE r.cust END "
+        "ELSE i.cid END")
+
+
 def _distinct(con: Any, column: str, *, odd: bool = False) -> pa.Table:
     """The column's distinct cells and their counts (``odd``: only cells not
     :func:`_plain`)."""
@@ -230,38 +321,48 @@ def _string(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     return values.cast(pa.string())
 
 
-def _lookups(con: Any, log: TableSource, cols: LogColumns, date_format: str | None,
-             date_fallback: str | None = None) -> tuple[bool, str]:
-    """Each distinct cell's reading, as a table to join: ids, days, invoices, numbers;
-    whether the log's invoices are UCI-style (see :func:`uci_parts`), and the date
-    format read (see :func:`custseg.table.spec.date_format_text`)."""
-    # ids and invoices: a cell that begins and ends with a printable ASCII character other
-    # than a space trims to itself, so the rules' patterns read it in SQL (RE2 in DuckDB
-    # as in pyarrow); only the other distinct cells go through the rules in Python
+def _ids(con: Any) -> None:
+    """The ``ids`` lookup: each distinct customer cell that is not :func:`_plain`, read
+    by the rules in Python (a plain cell trims to itself, so :data:`_CID` reads it in
+    SQL with the rules' own RE2 patterns, as pyarrow's)."""
     raw = _string(_distinct(con, "cust", odd=True).column("raw"))
     con.register("ids_t", pa.table({"raw": raw, "cid": customer_ids(raw)}))
     con.execute("CREATE TABLE ids AS SELECT * FROM ids_t WHERE raw IS NOT NULL")
+    con.unregister("ids_t")
 
-    found = _distinct(con, "dt")
-    raw = _string(found.column("raw"))
-    base = distinct_cells(raw)
-    given = base.index >= 0
-    weights = found.column("n").to_numpy().astype(np.int64)
-    counts = np.bincount(base.index[given], weights=weights[given],
-                         minlength=len(base.values)).astype(np.int64)
-    cells = Cells(base.values, counts, base.index)
-    try:
-        fmt = decide_date_format(cells, name=cols.name("date"), given=date_format)
-    except SchemaError:
-        if date_fallback is None or date_format is not None:
-            raise
-        fmt = date_format_from_text(date_fallback)  # the cells cannot tell: as the model
-    parsed = parse_dates(cells, fmt)
-    days = np.where(parsed.status == OK, parsed.days, np.nan)
-    con.register("dates_t", pa.table({"raw": raw, "day": pa.array(days, from_pandas=True)}))
-    con.execute("CREATE TABLE dates AS SELECT * FROM dates_t WHERE raw IS NOT NULL")
 
-    uci = False
+@dataclass(frozen=True)
+class LogFacts:
+    """What the log-wide decisions need from a log, or from one file of it: the date
+    column's distinct cells and their counts, whether some invoice is a UCI
+    cancellation and whether every invoice could be UCI-style, how the numbers are
+    written, and the header read."""
+
+    dates: pa.Table
+    uci_some: bool
+    uci_every: bool
+    number_format: NumberFormat
+    decimal: str
+    header: tuple[str, ...]
+    match: HeaderMatch = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The log-wide decisions, taken once over the whole log (every file of it)."""
+
+    date_format: DateFormat
+    uci: bool
+    decimal: str
+    #: Role (amount, quantity, price) -> the column's cell that writes the grouping mark
+    #: as a decimal mark, anywhere in the log (see :class:`NumberFormat`), or None.
+    mixed: Mapping[str, str | None]
+
+
+def facts(con: Any, log: TableSource, cols: LogColumns) -> LogFacts:
+    """The facts of the lines loaded in ``raw`` (see :class:`LogFacts`)."""
+    dates = _distinct(con, "dt")
+    some, every = False, True
     if cols.invoice is not None:
         invoices = _string(_distinct(con, "inv", odd=True).column("raw"))
         key = pc.utf8_trim_whitespace(invoices)
@@ -272,57 +373,114 @@ def _lookups(con: Any, log: TableSource, cols: LogColumns, date_format: str | No
             f"coalesce(bool_and(regexp_matches(inv, '{CANCELLATION}') "
             f"OR regexp_matches(inv, '{DIGITS}')), true) "
             f"FROM raw WHERE NOT bad AND {_plain('inv')}").fetchall()[0]
-        uci = bool((some or plain_some) and (every and plain_every))
+        some, every = bool(some or plain_some), bool(every and plain_every)
+    return LogFacts(dates, some, every, log.number_format or NumberFormat(), log.decimal,
+                    tuple(log.header), log.match)
+
+
+def decide(parts: list[LogFacts], cols: LogColumns, date_format: str | None,
+           date_fallback: str | None = None) -> Decisions:
+    """The log-wide decisions over the facts of every part of a log, in file order: the
+    date format over the distinct cells of the whole date column (sorted, so the
+    decision never depends on the order lines were grouped in), UCI cancellations when
+    some invoice anywhere is one and every invoice everywhere is UCI-style, the number
+    format of all the files together. ``date_fallback`` (a model's decided format, see
+    :func:`aggregate_log`) reads a date column whose own cells cannot tell their order."""
+    if len({p.decimal for p in parts}) > 1:
+        raise SchemaError(
+            "the log's files write decimals differently (some with a point, some with a "
+            "comma); they are not parts of one log: aggregate them apart, or write them "
+            "alike")
+    if len(parts) == 1:  # distinct already
+        found = parts[0].dates.sort_by("raw")
+    else:
+        found = (pa.concat_tables([p.dates for p in parts]).group_by("raw")
+                 .aggregate([("n", "sum")]).select(["raw", "n_sum"])
+                 .rename_columns(["raw", "n"]).sort_by("raw"))
+    raw = _string(found.column("raw"))
+    base = distinct_cells(raw)
+    given = base.index >= 0
+    weights = found.column("n").to_numpy().astype(np.int64)
+    counts = np.bincount(base.index[given], weights=weights[given],
+                         minlength=len(base.values)).astype(np.int64)
+    try:
+        fmt = decide_date_format(Cells(base.values, counts, base.index),
+                                 name=cols.name("date"), given=date_format)
+    except SchemaError:
+        if date_fallback is None or date_format is not None:
+            raise
+        fmt = date_format_from_text(date_fallback)  # the cells cannot tell: as the model
+    numbers = parts[0].number_format
+    for part in parts[1:]:
+        numbers = numbers.merged(part.number_format)
+    by_position = {pos: name for name, pos in number_columns(parts[0].match).items()}
+    mixed = {role: numbers.mixed.get(by_position.get(getattr(cols, role), ""), None)
+             for role in ("amount", "quantity", "price")}
+    return Decisions(fmt, any(p.uci_some for p in parts) and all(p.uci_every for p in parts),
+                     parts[0].decimal, mixed)
+
+
+def _readings(con: Any, cols: LogColumns, decided: Decisions,
+              dates: pa.Table | None = None) -> None:
+    """Each distinct cell's reading, as a table to join: days, invoices, numbers (every
+    cell read on its own, with the log-wide decisions); ``dates``: the distinct date
+    cells, when known already."""
+    raw = _string((dates if dates is not None else _distinct(con, "dt")).column("raw"))
+    parsed = parse_dates(raw, decided.date_format)
+    days = np.where(parsed.status == OK, parsed.days, np.nan)
+    con.register("dates_t", pa.table({"raw": raw, "day": pa.array(days, from_pandas=True)}))
+    con.execute("CREATE TABLE dates AS SELECT * FROM dates_t WHERE raw IS NOT NULL")
+    con.unregister("dates_t")
+
+    if cols.invoice is not None:
+        invoices = _string(_distinct(con, "inv", odd=True).column("raw"))
+        key = pc.utf8_trim_whitespace(invoices)
+        key = pc.if_else(pc.equal(key, ""), pa.scalar(None, pa.string()), key)
     else:
         invoices = key = pa.array([], pa.string())
     con.register("inv_t", pa.table({"raw": invoices, "key": key}))
     con.execute("CREATE TABLE invoices AS SELECT * FROM inv_t WHERE raw IS NOT NULL")
+    con.unregister("inv_t")
 
-    by_position = {pos: name for name, pos in number_columns(log.match).items()}
-    mixed_found = log.number_format.mixed if log.number_format is not None else {}
     for role in ("amount", "quantity", "price"):
         column = _RAW[role]
-        pos = getattr(cols, role)
-        raw = _string(_distinct(con, column).column("raw")) if pos is not None \
+        raw = _string(_distinct(con, column).column("raw")) if getattr(cols, role) is not None \
             else pa.array([], pa.string())
         numbers = parse_numbers(pd.Series(pd.arrays.ArrowExtensionArray(raw)),
-                                decimal=log.decimal,
-                                mixed=mixed_found.get(by_position.get(pos, ""), None))
+                                decimal=decided.decimal, mixed=decided.mixed[role])
         values = np.where(numbers.status == OK, numbers.values, np.nan)
         con.register(f"{column}_t", pa.table({"raw": raw, "num": pa.array(values,
                                                                           from_pandas=True)}))
         con.execute(f"CREATE TABLE n_{column} AS SELECT * FROM {column}_t WHERE raw IS NOT NULL")
-    return uci, date_format_text(fmt)
+        con.unregister(f"{column}_t")
 
 
-def _group(con: Any, log: TableSource, cols: LogColumns, as_of_day: int | None,
-           uci: bool) -> CustomerLog:
+def _lines(con: Any, cols: LogColumns, decided: Decisions, *, cid: str) -> None:
+    """The ``lines`` table: each line's customer (SQL ``cid``: :data:`_CID`, or a column
+    read already), day, invoice, value, whether it is a return, and why it is not used."""
     if cols.amount is not None:
         value, number_reasons = "a_num", f"WHEN a_num IS NULL THEN '{BAD_AMOUNT}'"
     else:
         value = "q_num * p_num"
         number_reasons = (f"WHEN q_num IS NULL THEN '{BAD_QUANTITY}' "
                           f"WHEN p_num IS NULL THEN '{BAD_PRICE}'")
+    ids = "LEFT JOIN ids i ON r.cust = i.raw" if cid == _CID else ""
     con.execute(f"""
         CREATE TABLE lines AS
         WITH keyed AS (
-            SELECT r.*, d.day, na.num AS a_num, nq.num AS q_num, np_.num AS p_num,
-                   CASE WHEN {_plain("r.cust")}
-                        THEN CASE WHEN regexp_matches(r.cust, '{FLOAT_INTEGER}')
-                                  THEN regexp_replace(r.cust, '{ZERO_FRACTION}', '')
-                                  ELSE r.cust END
-                        ELSE i.cid END AS cid,
+            SELECT r.bad, r.h, d.day, na.num AS a_num, nq.num AS q_num, np_.num AS p_num,
+                   {cid} AS cid,
                    CASE WHEN {_plain("r.inv")} THEN r.inv ELSE iv.key END AS key
             FROM raw r
-            LEFT JOIN ids i ON r.cust = i.raw
+            {ids}
             LEFT JOIN dates d ON r.dt = d.raw
             LEFT JOIN invoices iv ON r.inv = iv.raw
             LEFT JOIN n_a na ON r.a = na.raw
             LEFT JOIN n_q nq ON r.q = nq.raw
             LEFT JOIN n_p np_ ON r.p = np_.raw
         )
-        SELECT cid, CAST(floor(day) AS BIGINT) AS day, key AS inv, {value} AS value,
-               coalesce({uci} AND regexp_matches(key, '{CANCELLATION}'), false)
+        SELECT cid, h, CAST(floor(day) AS BIGINT) AS day, key AS inv, {value} AS value,
+               coalesce({decided.uci} AND regexp_matches(key, '{CANCELLATION}'), false)
                    OR ({value}) < 0 AS ret,
                CASE WHEN bad THEN '{MALFORMED}'
                     WHEN cid IS NULL THEN '{NO_CUSTOMER}'
@@ -332,10 +490,25 @@ def _group(con: Any, log: TableSource, cols: LogColumns, as_of_day: int | None,
                END AS reason
         FROM keyed
     """)
-    read, distinct_lines = con.execute("SELECT count(*), count(DISTINCT h) FROM raw").fetchone()
+
+
+@dataclass(frozen=True)
+class Sums:
+    """One part of the customers' sums (every line of each customer in it): the
+    group-by's columns, the lines read, the distinct lines, the lines excluded by
+    reason."""
+
+    customers: pa.Table
+    read: int
+    distinct_lines: int
+    reasons: Mapping[str, int]
+
+
+def _sums(con: Any) -> Sums:
+    read, distinct_lines = con.execute("SELECT count(*), count(DISTINCT h) FROM lines"
+                                       ).fetchone()
     reasons = dict(con.execute("SELECT reason, count(*) FROM lines WHERE reason IS NOT NULL "
                                "GROUP BY reason").fetchall())
-    excluded = {r: int(reasons[r]) for r in REASONS if r in reasons}
     # frequency from the distinct orders (customer, invoice, else purchase day) apart:
     # a count(DISTINCT …) in the customers' group-by took as long as all else together
     result = con.sql("""
@@ -355,10 +528,41 @@ def _group(con: Any, log: TableSource, cols: LogColumns, as_of_day: int | None,
                s.returns_value, s.first_day, s.last_day
         FROM sums s LEFT JOIN orders o ON s.cid = o.cid ORDER BY s.cid
     """).to_arrow_table()
+    return Sums(result, int(read), int(distinct_lines),
+                {str(k): int(v) for k, v in reasons.items()})
+
+
+def finish(parts: Sums | list[Sums], cols: LogColumns, as_of_day: int | None) -> CustomerLog:
+    """The customer table and summary from the sums of every part of a log (parts hold
+    distinct customers; rows sorted by customer id as DuckDB sorts text)."""
+    if isinstance(parts, Sums):
+        result, read, distinct_lines = parts.customers, parts.read, parts.distinct_lines
+        reasons = dict(parts.reasons)
+    else:
+        import duckdb
+
+        if parts:
+            together = pa.concat_tables([p.customers for p in parts])  # noqa: F841 - SQL's
+            result = duckdb.sql("SELECT * FROM together ORDER BY customer_id"
+                                ).to_arrow_table()
+        else:  # no line at all (a header-only log with its date format given)
+            result = pa.table({"customer_id": pa.array([], pa.string()),
+                               "frequency": pa.array([], pa.int64()),
+                               "gross": pa.array([], pa.float64()),
+                               "returns_value": pa.array([], pa.float64()),
+                               "first_day": pa.array([], pa.int64()),
+                               "last_day": pa.array([], pa.int64())})
+        read = sum(p.read for p in parts)
+        distinct_lines = sum(p.distinct_lines for p in parts)
+        reasons = {}
+        for part in parts:
+            for reason, n in part.reasons.items():
+                reasons[reason] = reasons.get(reason, 0) + n
+    excluded = {r: int(reasons[r]) for r in REASONS if r in reasons}
     table, as_of_text = _customers(result, as_of_day)
-    summary = LogSummary(read=int(read), used=int(read) - sum(excluded.values()),
-                         excluded=excluded, duplicate_lines=int(read) - int(distinct_lines),
-                         customers=table.num_rows, columns=cols.taken(), as_of=as_of_text)
+    summary = LogSummary(read=read, used=read - sum(excluded.values()), excluded=excluded,
+                         duplicate_lines=read - distinct_lines, customers=table.num_rows,
+                         columns=cols.taken(), as_of=as_of_text)
     return CustomerLog(table, summary, cols)
 
 
