@@ -35,12 +35,12 @@ from custseg.io.rfm import aggregate_log
 from custseg.io.rulebooks import default_rulebook
 from custseg.io.source import ReadLimits, read_table, table_from_frame
 from custseg.model.segmentation import ModelConfig, SegmentationModel, fit_model
-from custseg.table.transactions import LogSpec
 from custseg.segments.profile import Rulebook
 from custseg.table.fields import Ranges
 from custseg.table.inspect import Inspection
 from custseg.table.sample import make_customers
 from custseg.table.spec import InputSpec
+from custseg.table.transactions import LogSpec
 from custseg.table.validate import Validated
 
 

@@ -32,8 +32,8 @@ import pyarrow.compute as pc
 
 from custseg.errors import CustsegError, SchemaError, shown
 from custseg.table.headers import normalise_header
-from custseg.table.spec import InputSpec, ReturnsOnly
 from custseg.table.roles import detect_role
+from custseg.table.spec import InputSpec, ReturnsOnly
 
 #: The columns of a log, in the order they are reported.
 COLUMN_ROLES: tuple[str, ...] = ("customer", "date", "invoice", "amount", "quantity", "price")
