@@ -251,6 +251,42 @@ def bench_rfm_parquet(folder: Path, lines: int) -> list[dict]:
     return [row]
 
 
+def bench_fit_transactions(folder: Path, lines: int, repeats: int) -> list[dict]:
+    """``fit LOG --transactions`` end to end on the demo log (CSV), in fresh processes."""
+    log = folder / f"log_{lines}.csv"
+    made = task("rfm_log", "--lines", str(lines), "--out", str(log))
+    try:
+        runs = [task("fit_transactions", "--csv", str(log), "--out",
+                     str(folder / "fit_tx.custseg")) for _ in range(repeats)]
+    finally:
+        log.unlink()
+    row = {"lines": lines, "mb": made["mb"], "customers": runs[0]["customers"],
+           "segments": runs[0]["segments"], "custseg_s": median(runs, "seconds"),
+           "custseg_process_s": median(runs, "process_s"),
+           "custseg_peak_mb": max(r["peak_mb"] for r in runs)}
+    print(f"  fit --transactions {lines:>11,} lines: {row['custseg_s']:.1f} s / "
+          f"{row['custseg_peak_mb']:.0f} MB", flush=True)
+    return [row]
+
+
+def fit_transactions_markdown(result: dict) -> list[str]:
+    rows = result.get("fit_transactions", [])
+    if not rows:
+        return []
+    lines = ["", "### From a log to a model in one step", "",
+             "`custseg fit LOG --transactions` (`api.fit_transactions` and saving the model) "
+             "on the demo log as CSV, end to end: aggregation, K-Means on the signed log of "
+             "recency, frequency and monetary, profiles, stability, the model file. Peak "
+             "memory is the whole process's.", "",
+             *_header("lines", "CSV (MB)", "customers", "segments", "custseg (s)",
+                      "whole process (s)", "custseg peak (MB)")]
+    for r in rows:
+        lines.append(f"| {r['lines']:,} | {r['mb']:,.0f} | {r['customers']:,} | "
+                     f"{r['segments']} | {r['custseg_s']:.1f} | {r['custseg_process_s']:.1f} | "
+                     f"{r['custseg_peak_mb']:,.0f} |")
+    return lines
+
+
 def rfm_parquet_markdown(result: dict) -> list[str]:
     rows = result.get("rfm_parquet", [])
     if not rows:
@@ -445,6 +481,7 @@ def markdown(result: dict, command: str) -> str:
     lines += knn17_markdown(result)
     lines += rfm_markdown(result)
     lines += rfm_parquet_markdown(result)
+    lines += fit_transactions_markdown(result)
     startup = result["startup"]
     lines += ["", "## Start-up", "",
               "Paid by every command before its work: a fresh `custseg --help` and "
@@ -460,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="small sizes, one repeat (a smoke run; does not rewrite BENCHMARKS.md)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", choices=["knn17", "rfm", "rfm-parquet"],
+    parser.add_argument("--only", choices=["knn17", "rfm", "rfm-parquet", "fit-transactions"],
                         help="run one section and print its table (does not rewrite "
                         "BENCHMARKS.md)")
     args = parser.parse_args(argv)
@@ -481,6 +518,15 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         print("\n".join(rfm_markdown(result)))
+        return 0
+    if args.only == "fit-transactions":
+        folder = Path(tempfile.mkdtemp(prefix="custseg-bench-"))
+        try:
+            result = {"fit_transactions": bench_fit_transactions(
+                folder, 100_000 if args.quick else 10_000_000, 1 if args.quick else 2)}
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        print("\n".join(fit_transactions_markdown(result)))
         return 0
     if args.only == "rfm-parquet":
         folder = Path(tempfile.mkdtemp(prefix="custseg-bench-"))
@@ -512,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
                                   repeats)
         result["rfm_parquet"] = bench_rfm_parquet(folder,
                                                   1_000_000 if quick else 50_000_000)
+        result["fit_transactions"] = bench_fit_transactions(
+            folder, 100_000 if quick else 10_000_000, 1 if quick else 2)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     out = ROOT / "benchmarks" / "results"

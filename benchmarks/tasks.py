@@ -342,6 +342,20 @@ def pandas_rfm(args) -> None:
     _emit(seconds=time.perf_counter() - started, lines=len(df), customers=len(out))
 
 
+def fit_transactions(args) -> None:
+    """``custseg fit LOG --transactions`` end to end: the log aggregated in memory, its
+    customers segmented (K-Means on the signed log of recency, frequency and monetary),
+    the model saved."""
+    from custseg import api
+    from custseg.io.model_files import save_model
+
+    started = time.perf_counter()
+    result = api.fit_transactions(args.csv)
+    save_model(result.model, args.out, force=True)
+    _emit(seconds=time.perf_counter() - started, lines=result.log.summary.read,
+          customers=result.log.summary.customers, segments=len(result.model.segments))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="benchmarks.tasks")
     sub = parser.add_subparsers(dest="task", required=True)
@@ -379,7 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("rfm_log_parquet")
     p.add_argument("--lines", type=int, required=True)
     p.add_argument("--out", required=True)
-    for name in ("rfm", "pandas_rfm"):
+    for name in ("rfm", "pandas_rfm", "fit_transactions"):
         p = sub.add_parser(name)
         p.add_argument("--csv", required=True)
         p.add_argument("--out", required=True)
@@ -388,7 +402,7 @@ def main(argv: list[str] | None = None) -> None:
      "seed_batch": seed_batch, "seed_rerun": seed_rerun, "dashboard": dashboard,
      "knn17_data": knn17_data, "knn17": knn17,
      "rfm_log": rfm_log, "rfm_log_parquet": rfm_log_parquet, "rfm": rfm,
-     "pandas_rfm": pandas_rfm}[args.task](args)
+     "pandas_rfm": pandas_rfm, "fit_transactions": fit_transactions}[args.task](args)
 
 
 if __name__ == "__main__":
