@@ -558,14 +558,17 @@ def predict(
     if as_json:
         _print_json(result)
         return
-    segment = model.segment(result["segment_id"])
+    unfitted = model.unfitted_segment(result["segment_id"])
+    strategy = unfitted["strategy"] if unfitted else model.segment(result["segment_id"]).strategy
     _out(f"Segment {result['segment_id']}: {result['segment_name']}")
+    if unfitted:
+        _out("(No fitted customer was in this segment of the RFM score map.)")
     _out(f"Confidence: {result['confidence']:.0%} of the {model.config.n_neighbors} "
                "nearest known customers agree")
     if result["atypical"]:
         _out("Atypical: this customer is unlike any known customer; treat the "
                    "assignment with care.")
-    _out(f"Strategy: {segment.strategy}")
+    _out(f"Strategy: {strategy}")
 
 
 @app.command()

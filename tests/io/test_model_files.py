@@ -40,7 +40,7 @@ def test_file_is_plain_data(demo_model):
         assert sorted(zf.namelist()) == ["arrays.npz", "manifest.json", "model.json"]
         manifest = json.loads(zf.read("manifest.json"))
         assert manifest["format"] == "custseg-model"
-        assert manifest["format_version"] == 3
+        assert manifest["format_version"] == 4
         assert set(manifest["sha256"]) == {"model.json", "arrays.npz"}
         meta = json.loads(zf.read("model.json"))
         assert meta["config"]["algorithm"] == "kmeans"

@@ -41,10 +41,11 @@ from custseg.io.outputs import atomic_path, check_output_path
 from custseg.model.segmentation import SegmentationModel
 
 FORMAT = "custseg-model"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 #: Versions read: 1 (the well-known fields only) is migrated on read (see _migrate); 2
-#: (other features, no categorical ones, no mapping or income unit kept) reads as 3.
-READS_VERSIONS = (1, 2, 3)
+#: (other features, no categorical ones, no mapping or income unit kept) and 3 read as 4,
+#: which adds the ``rfm`` block of RFM models (``--algorithm rfm``).
+READS_VERSIONS = (1, 2, 3, 4)
 MEMBERS = ("manifest.json", "model.json", "arrays.npz")
 #: Largest model file: its members' declared sizes (see model_schema.MEMBER_LIMITS),
 #: stored uncompressed, with room for the archive's own records.
@@ -207,6 +208,10 @@ def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:
     try:
         if got == 1:
             meta = _migrate(meta)
+        if got < 4 and "rfm_scoring" in meta:
+            raise ModelFileError(
+                f"its manifest says format version {got}, but model.json holds rfm_scoring, which "
+                "only format 4 has; the file was altered. Save the model again.")
         arrays = read_arrays(blobs["arrays.npz"])
         check_document(meta)
         model = SegmentationModel.from_state(meta, arrays)

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from custseg.cluster.assignment import AssignmentMemo
+from custseg.cluster.rfm import CELL_COLUMN, CELLS, SCORE_NAMES, cell_index
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.parse import NumberFormat
 from custseg.table.validate import Validated, validate
@@ -32,6 +33,12 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "row_status",
     "row_issues",
 )
+
+
+def score_columns(model: SegmentationModel) -> tuple[str, ...]:
+    """The columns scoring adds for ``model``: the contract's, then, for an RFM model,
+    ``r_score``, ``f_score``, ``m_score`` and ``rfm_cell``."""
+    return SCORE_COLUMNS + ((*SCORE_NAMES, CELL_COLUMN) if model.rfm is not None else ())
 
 
 @dataclass(frozen=True)
@@ -93,9 +100,12 @@ def score_validated(
     confidence = np.zeros(n)
     atypical = np.zeros(n, dtype=bool)
     issues = validated.issues.copy()
+    rfm = np.ones((n, 3), dtype=np.int8) if model.rfm is not None else None
     if ok.any():
         values = validated.values.loc[ok] if not ok.all() else validated.values
         result = model.assign(values, memo)
+        if rfm is not None:
+            rfm[ok] = model.rfm_scores(values)
         labels[ok] = result.labels
         confidence[ok] = np.round(result.confidence, 4)
         atypical[ok] = result.atypical
@@ -110,11 +120,19 @@ def score_validated(
             current = issues[rows]
             issues[rows] = np.where(current == "", notes, current + "; " + notes)
     missing = ~ok
-    ids = sorted(model.names)
-    names = pa.array([str(model.names[i]) for i in ids], type=pa.string())
+    known = model.assignable_names
+    ids = sorted(known)
+    names = pa.array([str(known[i]) for i in ids], type=pa.string())
     position = pd.Index(ids, dtype="int64").get_indexer(labels)  # -1: a label with no name
     seg_name = pc.take(names, pa.array(position, mask=missing | (position < 0)))
     status = pc.take(pa.array(["invalid", "ok"]), pa.array(ok.astype(np.int8)))
+    extra = {}
+    if rfm is not None:  # after the contract columns; empty on invalid rows
+        extra = {name: pd.arrays.IntegerArray(rfm[:, j].copy(), missing.copy())
+                 for j, name in enumerate(SCORE_NAMES)}
+        cell = cell_index(rfm[:, 0], rfm[:, 1], rfm[:, 2])
+        extra[CELL_COLUMN] = pd.arrays.ArrowExtensionArray(
+            pc.take(pa.array(CELLS, type=pa.string()), pa.array(cell, mask=missing)))
     return pd.DataFrame(
         {
             "segment_id": pd.arrays.IntegerArray(labels, missing),
@@ -123,6 +141,7 @@ def score_validated(
             "atypical": pd.arrays.BooleanArray(atypical, missing.copy()),
             "row_status": pd.arrays.ArrowExtensionArray(status),
             "row_issues": pd.arrays.ArrowExtensionArray(_sparse_text(issues)),
+            **extra,
         }
     )
 
