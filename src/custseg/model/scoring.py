@@ -128,7 +128,7 @@ def score_validated(
     status = pc.take(pa.array(["invalid", "ok"]), pa.array(ok.astype(np.int8)))
     extra = {}
     if rfm is not None:  # after the contract columns; empty on invalid rows
-        extra = {name: pd.arrays.IntegerArray(rfm[:, j].copy(), missing.copy())
+        extra = {name: pd.arrays.IntegerArray(rfm[:, j].astype(np.int64), missing.copy())
                  for j, name in enumerate(SCORE_NAMES)}
         cell = cell_index(rfm[:, 0], rfm[:, 1], rfm[:, 2])
         extra[CELL_COLUMN] = pd.arrays.ArrowExtensionArray(

@@ -266,13 +266,21 @@ class SegmentationModel:
                    else replace(self.metrics, stability=measured.relabelled(mapping)))
         labels = None if self.labels is None else map_ids(self.labels, mapping)
         ordered = tuple(sorted(segments, key=lambda s: outliers_last(s.id)))
+        rfm = self.rfm
+        if rfm is not None:  # the cells follow their segments; empty ones take free ids
+            ids = {s.id: int(mapping.get(s.id, s.id)) for s in self.segments}
+            free = max(ids.values(), default=-1) + 1
+            for u in rfm.unfitted:
+                ids[int(u["id"])], free = free, free + 1
+            rfm = replace(rfm, cells=tuple(ids[c] for c in rfm.cells),
+                          unfitted=tuple({**u, "id": ids[int(u["id"])]} for u in rfm.unfitted))
         if self.estimator is None:
             fitted, estimator = self.fitted.relabel(mapping), None
         else:
             estimator = self.estimator.relabel(dict(mapping))
             fitted = estimator.to_fitted()
         return replace(self, fitted=fitted, estimator=estimator, segments=ordered,
-                       metrics=metrics, labels=labels)
+                       metrics=metrics, labels=labels, rfm=rfm)
 
     def with_edits(self, edits: Mapping[int, Mapping[str, str]]) -> SegmentationModel:
         """This model with an analyst's names and strategies: ``{id: {"name", "strategy"}}``.
