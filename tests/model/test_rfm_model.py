@@ -39,9 +39,13 @@ def model(table):
     return api.fit(table, algorithm="rfm", features=FEATURES)
 
 
+RULEBOOK = default_rulebook()
+OWNERS = RULEBOOK.score_cells()
+
+
 def map_name(r: int, f: int, m: int) -> str:
-    rb = default_rulebook()
-    return rb.score_map[rb.score_cells()[CELLS.index(f"{r}{f}{m}")]].name
+    """The default map's segment of a cell (scores as numbers)."""
+    return RULEBOOK.score_map[OWNERS[CELLS.index(f"{r}{f}{m}")]].name
 
 
 def test_fitted_customers_are_scored_by_quintiles_and_named_by_the_map(model, table):

@@ -46,7 +46,11 @@ def _with_map(segments: str) -> str:
 ALL_BUT_555 = '''
 [[rfm_segments]]
 name = "Everyone"
-when = [{ r_score = [1, 2, 3, 4] }, { r_score = 5, f_score = [1, 2, 3, 4] }, { r_score = 5, f_score = 5, m_score = [1, 2, 3, 4] }]
+when = [
+    { r_score = [1, 2, 3, 4] },
+    { r_score = 5, f_score = [1, 2, 3, 4] },
+    { r_score = 5, f_score = 5, m_score = [1, 2, 3, 4] },
+]
 strategy = "Everything but the best."
 '''
 
