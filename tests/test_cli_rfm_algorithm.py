@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 
 import pytest
 from cli_helpers import one_error_line, run
@@ -142,3 +144,14 @@ def test_a_table_without_the_roles_is_refused(capsys, tmp_path):
     line = one_error_line(code, err)
     assert "no feature has the role recency or frequency or monetary" in line
     assert "age, annual_income, spending_score" in line
+
+
+def test_scoring_an_rfm_model_loads_no_scikit_learn(customers, fitted, tmp_path):
+    """Scores, cells and the map are numpy; the assigner's vote numpy and scipy."""
+    args = ["score", str(fitted), str(customers), "-o", str(tmp_path / "out.csv"), "-q"]
+    code = (f"import sys; from custseg.cli import main; code = main({args!r}); "
+            "print(code, [m for m in ('sklearn', 'plotly') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.splitlines()[-1] == "0 []"
+    assert read_csv(tmp_path / "out.csv")[0]["rfm_cell"] != ""

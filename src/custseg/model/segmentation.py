@@ -591,21 +591,21 @@ def rfm_features(config: ModelConfig) -> dict[str, str]:
     missing = [r for r in roles if r not in by_role]
     if missing:
         raise ParameterError(
-            f"--algorithm {spec.name} scores the features with the roles "
+            f"{spec.label} ({spec.name}) scores the features with the roles "
             f"{', '.join(roles)}, and no feature has the role {' or '.join(missing)} (the "
             f"features are {', '.join(config.features)}); fit the output of custseg rfm, or "
             "a table whose headers say recency, frequency and monetary", parameter="features")
     twice = next((r for r in roles if len(by_role[r]) > 1), None)
     if twice is not None:
         raise ParameterError(
-            f"--algorithm {spec.name} scores one feature per role, and "
+            f"{spec.label} ({spec.name}) scores one feature per role, and "
             f"{' and '.join(by_role[twice])} both have the role {twice}; keep one of them "
             "in --features", parameter="features")
     extra = [f for f in config.features if role_of(f, config.spec) not in roles]
     if extra or config.use_gender or config.categorical:
         extra = extra + (["gender"] if config.use_gender else []) + list(config.categorical)
         raise ParameterError(
-            f"--algorithm {spec.name} scores recency, frequency and monetary only; leave "
+            f"{spec.label} ({spec.name}) scores recency, frequency and monetary only; leave "
             f"{', '.join(extra)} out of the features", parameter="features")
     return {r: by_role[r][0] for r in roles}
 
