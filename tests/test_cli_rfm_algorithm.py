@@ -155,3 +155,13 @@ def test_scoring_an_rfm_model_loads_no_scikit_learn(customers, fitted, tmp_path)
                             timeout=120, check=True)
     assert result.stdout.splitlines()[-1] == "0 []"
     assert read_csv(tmp_path / "out.csv")[0]["rfm_cell"] != ""
+
+
+def test_suggest_says_there_is_nothing_to_search(capsys, customers):
+    code, out, err = run(capsys, "suggest", customers, "--algorithm", "rfm", "--features",
+                         "recency_days,frequency,monetary")
+    assert code == 0, err
+    assert out.splitlines() == [
+        "rfm: (no settings)",
+        "why: RFM scores (quintiles) has no settings to search: its segments are the "
+        "rulebook's score map applied to the scores."]

@@ -684,11 +684,12 @@ def suggest(
                      "n_rows": result.n_rows, "sample_rows": result.sample_rows})
         return
     settings = ", ".join(f"{k}={v}" for k, v in result.recommended.items())
-    _out(f"{result.algorithm}: {settings}")
+    _out(f"{result.algorithm}: {settings or '(no settings)'}")
     _out(f"why: {result.reason}")
-    _out(f"rows: {result.n_rows:,} valid customers"
-               + (f", settings tried on a random sample of {result.sample_rows:,}"
-                  if result.sample_rows < result.n_rows else ", all used"))
+    if result.sample_rows:  # none when there is nothing to search
+        _out(f"rows: {result.n_rows:,} valid customers"
+             + (f", settings tried on a random sample of {result.sample_rows:,}"
+                if result.sample_rows < result.n_rows else ", all used"))
     for warning in result.warnings:
         _err(f"warning: {warning}")
 
