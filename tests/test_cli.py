@@ -111,7 +111,7 @@ def test_score(model_path, demo_csv, tmp_path, capsys):
     [
         (["fit", "{csv}", "-o", "{tmp}/m", "--algorithm", "foo"],
          "error: Invalid value for '--algorithm' / '-a': 'foo' is not one of 'kmeans', 'dbscan', "
-         "'agglomerative', 'gmm', 'hdbscan', 'birch', 'kprototypes'. "
+         "'agglomerative', 'gmm', 'hdbscan', 'birch', 'kprototypes', 'rfm'. "
          "(see custseg --help)"),
         # refused before the command runs: the missing file is never looked at
         (["suggest", "{tmp}/nope.csv", "-a", "kmedoids"], "'kmedoids' is not one of 'kmeans'"),

@@ -655,13 +655,16 @@ def predict(
              "customers)")
         _out(f"Strategy: {model.segment(RETURNS_ONLY).strategy}")
         return
-    segment = model.segment(result["segment_id"])
+    unfitted = model.unfitted_segment(result["segment_id"])
+    strategy = unfitted["strategy"] if unfitted else model.segment(result["segment_id"]).strategy
+    if unfitted:
+        _out("(No fitted customer was in this segment of the RFM score map.)")
     _out(f"Confidence: {result['confidence']:.0%} of the {model.config.n_neighbors} "
                "nearest known customers agree")
     if result["atypical"]:
         _out("Atypical: this customer is unlike any known customer; treat the "
                    "assignment with care.")
-    _out(f"Strategy: {segment.strategy}")
+    _out(f"Strategy: {strategy}")
 
 
 @app.command()
@@ -821,11 +824,12 @@ def suggest(
                      "n_rows": result.n_rows, "sample_rows": result.sample_rows})
         return
     settings = ", ".join(f"{k}={v}" for k, v in result.recommended.items())
-    _out(f"{result.algorithm}: {settings}")
+    _out(f"{result.algorithm}: {settings or '(no settings)'}")
     _out(f"why: {result.reason}")
-    _out(f"rows: {result.n_rows:,} valid customers"
-               + (f", settings tried on a random sample of {result.sample_rows:,}"
-                  if result.sample_rows < result.n_rows else ", all used"))
+    if result.sample_rows:  # none when there is nothing to search
+        _out(f"rows: {result.n_rows:,} valid customers"
+             + (f", settings tried on a random sample of {result.sample_rows:,}"
+                if result.sample_rows < result.n_rows else ", all used"))
     for warning in result.warnings:
         _err(f"warning: {warning}")
 

@@ -6,9 +6,11 @@ from custseg.cluster.algorithms import ALGORITHMS, get_algorithm
 from custseg.errors import ParameterError
 
 
-def test_registry_has_the_six_algorithms():
+def test_registry_has_the_seven_algorithms_and_rfm_scoring():
     assert list(ALGORITHMS) == ["kmeans", "dbscan", "agglomerative", "gmm", "hdbscan", "birch",
-                               "kprototypes"]
+                               "kprototypes", "rfm"]
+    assert [n for n, s in ALGORITHMS.items() if s.scored] == ["rfm"]
+    assert ALGORITHMS["rfm"].scores_roles == ("recency", "frequency", "monetary")
 
 
 @pytest.mark.parametrize("name", list(ALGORITHMS))

@@ -49,7 +49,12 @@ def test_traits_are_complete_and_consistent(name):
     assert ("k_curve" in spec.diagnostics) == (spec.k_param is not None)
     # the other searches tune parameters the entry must have
     needs = {"n_segments": set(), "eps": {"eps", "min_samples"},
-             "min_cluster_size": {"min_cluster_size", "min_samples"}}[spec.suggest_by]
+             "min_cluster_size": {"min_cluster_size", "min_samples"},
+             "none": set()}[spec.suggest_by]
+    # nothing to search only where the segments are scores and a map, with no settings
+    assert (spec.suggest_by == "none") == spec.scored
+    if spec.scored:
+        assert not spec.params and not spec.diagnostics and not spec.has_noise
     assert needs <= set(params)
     # parameters that count customers are whole numbers; the bounded ones among them
     assert set(spec.count_params) <= set(params)

@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 
 Kind = Literal["int", "float", "choice"]
 #: How settings are suggested: a search over the number of segments, eps at the knee of
-#: the k-distance curve, or a search over the smallest segment as a share of customers.
-SuggestBy = Literal["n_segments", "eps", "min_cluster_size"]
+#: the k-distance curve, a search over the smallest segment as a share of customers, or
+#: nothing to search (RFM scoring: no settings).
+SuggestBy = Literal["n_segments", "eps", "min_cluster_size", "none"]
 #: Charts that help choose settings: silhouette/inertia/BIC over the number of segments,
 #: the sorted k-th-neighbour distances, and the merge tree.
 Diagnostic = Literal["k_curve", "k_distance", "dendrogram"]
@@ -267,6 +268,15 @@ class AlgorithmSpec:
     #: Whether the clusterer reads the one-hot blocks that end the clustering space as
     #: categories (``blocks``, their widths, set by :meth:`build_on`): K-Prototypes.
     mixed: bool = False
+    #: The roles whose scores make the segments, when the segments are the rulebook's
+    #: score map applied to them rather than a clustering (RFM: recency, frequency,
+    #: monetary). The Segmenter then fits only the assigner, on those segments.
+    scores_roles: tuple[str, ...] = ()
+
+    @property
+    def scored(self) -> bool:
+        """Whether segments come from scores and the rulebook's map (see scores_roles)."""
+        return bool(self.scores_roles)
 
     def build_on(self, params: Mapping[str, Any], seed: int,
                  blocks: tuple[int, ...] = ()) -> BaseEstimator:
@@ -600,6 +610,8 @@ _BIRCH_S = 2.5e-5
 #: and per row, iteration, restart and segment (2 s for 3,000 rows, 5 segments and 10
 #: iterations; 3 s with 10 segments).
 _KPROTO_S, _KPROTO_SEGMENT_S = 4e-5, 1e-5
+#: RFM quintiles: per row, column and step of a sort (quantiles and searchsorted).
+_RFM_S = 5e-9
 
 
 def _most_rows(seconds_for: Callable[[int], float], budget: float) -> int:
@@ -660,6 +672,18 @@ def _kprototypes_time(X: np.ndarray, p: Mapping[str, Any]) -> Callable[[int], fl
     per_row = ((_KPROTO_S + _KPROTO_SEGMENT_S * p["n_clusters"]) * p["max_iter"]
                * p["n_init"])
     return lambda n: per_row * n
+
+
+def _rfm_time(X: np.ndarray, p: Mapping[str, Any]) -> Callable[[int], float]:
+    # a quantile and a search per column: sorting, n log n, well under a second a million
+    per_row = _RFM_S * X.shape[1]
+    return lambda n: per_row * n * max(1.0, math.log2(max(n, 2)))
+
+
+def _rfm(params: Mapping[str, Any], seed: int):
+    from custseg.cluster.rfm import RFMQuintiles
+
+    return RFMQuintiles()
 
 
 def _birch_time(X: np.ndarray, p: Mapping[str, Any]) -> Callable[[int], float]:
@@ -878,6 +902,20 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             coarse_fix="raise n_clusters, or lower gamma",
             fine_fix="lower n_clusters",
             mixed=True,
+        ),
+        AlgorithmSpec(
+            name="rfm",
+            label="RFM scores (quintiles)",
+            summary="Classic RFM: recency, frequency and monetary scored 1-5 by quintiles, "
+                    "named by the rulebook's score map.",
+            params=(),
+            build=_rfm,
+            predicts_natively=False,
+            suggest_by="none",
+            fit_time=_rfm_time,
+            coarse_fix="edit the RFM score map of the rulebook (--rules), or choose kmeans",
+            fine_fix="edit the RFM score map of the rulebook (--rules)",
+            scores_roles=("recency", "frequency", "monetary"),
         ),
     )
 }

@@ -265,6 +265,32 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self._warn_degenerate(spec)
         return self
 
+    def fit_given(self, X: Any, labels: Any) -> Segmenter:
+        """Fit the assigner alone, on the segment of every row given (an algorithm whose
+        segments are scores and a map: RFM). The ids are kept as given; no clusterer
+        runs, and the assigner only ever adds confidence and the atypical flag to them."""
+        self._check_settings()
+        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        labels = np.asarray(labels)
+        if labels.shape != (len(X),) or labels.dtype.kind not in "iu":
+            raise ValueError("fit_given needs one whole-number segment id per row")
+        labels = labels.astype(np.int64)
+        rng = np.random.default_rng(self.random_state)
+        n = len(X)
+        ref_local = _stratified(labels, int(self.reference_size), rng)
+        self.sample_indices_ = np.arange(n)
+        self.reference_indices_ = ref_local
+        self.reference_X_ = np.ascontiguousarray(X[ref_local])
+        self.reference_labels_ = labels[ref_local]
+        self.classes_ = np.unique(labels)
+        self._fit_assigner()
+        self.labels_ = labels
+        self.n_fit_rows_ = n
+        with fit_threads():
+            self.fidelity_ = self._fidelity(None, None, rng)
+        self._warn_degenerate(get_algorithm(self.algorithm))
+        return self
+
     @staticmethod
     def _bound_sizes(spec: AlgorithmSpec, params: dict[str, Any], rows: int) -> None:
         """Lower the parameters that cannot exceed the rows fitted (with a warning)."""

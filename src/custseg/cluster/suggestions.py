@@ -104,6 +104,10 @@ def suggest(
     the widths of the one-hot blocks ending it, for an algorithm that reads categories)."""
     spec = get_algorithm(algorithm)
     base = spec.resolve(params)
+    if spec.suggest_by == "none":
+        return Suggestion(spec.name, {}, [], f"{spec.label} has no settings to search: its "
+                          "segments are the rulebook's score map applied to the scores.",
+                          n_rows=int(len(X)), sample_rows=0)
     # eps depends on density, so its search looks at a larger sample (it is quick);
     # segment sizes are shares, which a sample keeps
     Xs = _sample(X, 5 * sample if spec.suggest_by == "eps" else sample, seed)

@@ -44,10 +44,12 @@ FORMAT = "custseg-model"
 FORMAT_VERSION = 4
 #: Versions read: 1 (the well-known fields only) is migrated on read (see _migrate); 2
 #: (other features, no categorical ones, no mapping or income unit kept) reads as 3; 3
-#: (no transaction log's aggregation, no returns only set apart) reads as 4.
+#: (no transaction log's aggregation, no returns only set apart, no ``rfm_scoring`` block
+#: of RFM models) reads as 4.
 READS_VERSIONS = (1, 2, 3, 4)
 #: What format 4 added (refused in an older file: it was altered).
-_SINCE_4 = ("transactions", "config.spec.returns_only", "quality.n_returns_only")
+_SINCE_4 = ("transactions", "config.spec.returns_only", "quality.n_returns_only",
+            "rfm_scoring")
 MEMBERS = ("manifest.json", "model.json", "arrays.npz")
 #: Largest model file: its members' declared sizes (see model_schema.MEMBER_LIMITS),
 #: stored uncompressed, with room for the archive's own records.

@@ -56,6 +56,7 @@ from custseg.table.spec import (
     MAX_FEATURE_NAME,
     MAX_FEATURES,
     TRANSFORMS,
+    role_of,
 )
 from custseg.table.transactions import COLUMN_ROLES, log_spec_problem
 
@@ -282,6 +283,29 @@ class TransactionsDoc(Strict):
     date_read: Annotated[str, _text_check(100, empty=False)] | None
 
 
+ScoreRole = Literal["recency", "frequency", "monetary"]
+CutPoints = Annotated[list[float], Field(min_length=4, max_length=4)]
+
+
+class UnfittedSegmentDoc(Strict):
+    id: Annotated[int, Field(ge=0, le=MAX_SEGMENT_ID)]
+    name: Name
+    description: Text
+    strategy: Text
+
+
+class RFMDoc(Strict):
+    """An RFM model's scoring (``--algorithm rfm``, format 4): the feature of each role,
+    its four cut points, the segment id of each of the 125 cells, and the segments of
+    the map no fitted customer fell in."""
+
+    features: Annotated[dict[ScoreRole, FeatureName], Field(min_length=3, max_length=3)]
+    cuts: Annotated[dict[ScoreRole, CutPoints], Field(min_length=3, max_length=3)]
+    cells: Annotated[list[Annotated[int, Field(ge=0, le=MAX_SEGMENT_ID)]],
+                     Field(min_length=125, max_length=125)]
+    unfitted: Annotated[list[UnfittedSegmentDoc], Field(max_length=125)] = []
+
+
 class ModelDoc(Strict):
     """``model.json``: what :meth:`SegmentationModel.state` writes, field by field."""
 
@@ -295,6 +319,7 @@ class ModelDoc(Strict):
     rulebook: RulebookDoc
     warnings: Annotated[list[Text], Field(max_length=100)] = []
     transactions: TransactionsDoc | None = None
+    rfm_scoring: RFMDoc | None = None
 
 
 def check_document(meta: Any) -> None:
@@ -521,6 +546,59 @@ def _first_problem(model: SegmentationModel) -> str | None:
     measured = model.metrics.stability
     if measured is not None and not set(measured.per_segment) <= set(ids):
         return "metrics.stability.per_segment names segments the model does not have"
+    return _rfm_problem(model, spec)
+
+
+def _rfm_problem(model: SegmentationModel, spec) -> str | None:
+    """An RFM model's scoring against its features, base and segments: each cut point
+    within the fitted customers' values and in order, every segment's cells, the
+    reference customers in the segments their scores give."""
+    rfm = model.rfm
+    if rfm is None:
+        return "the model's algorithm scores RFM, but the file holds no rfm_scoring block" \
+            if spec.scored else None
+    if not spec.scored:
+        return f"rfm_scoring: the block belongs to RFM models, and this one's algorithm is {spec.name}"
+    config = model.config
+    for role in spec.scores_roles:
+        f = rfm.features[role]
+        if f not in config.features or role_of(f, config.spec) != role:
+            return f"rfm_scoring.features.{role} is {f!r:.40}, not a feature of role {role}"
+        cuts = np.asarray(rfm.cuts[role])
+        if not np.isfinite(cuts).all() or np.any(np.diff(cuts) < 0):
+            return f"rfm_scoring.cuts.{role} must be four finite cut points that never decrease"
+        low, high = model.base.mins.get(f), model.base.maxs.get(f)
+        if low is None or high is None or cuts.min() < low or cuts.max() > high:
+            return (f"rfm_scoring.cuts.{role} lie outside the fitted customers' values of {f} "
+                    f"({low} to {high}); cut points are values some customer had")
+    if len(set(config.features)) != len(spec.scores_roles):
+        return "an RFM model's features are its recency, frequency and monetary features"
+    fitted = [s.id for s in model.segments if s.id != RETURNS_ONLY]  # -2: no scores
+    unfitted = [int(u["id"]) for u in rfm.unfitted]
+    if set(fitted) & set(unfitted) or len(set(unfitted)) != len(unfitted):
+        return "rfm_scoring.unfitted repeats an id, or names a fitted segment"
+    names = [s.name.casefold() for s in model.segments] + [
+        str(u["name"]).casefold() for u in rfm.unfitted]
+    if len(set(names)) != len(names):
+        return "rfm_scoring.unfitted repeats the name of another segment"
+    if set(rfm.cells) != set(fitted) | set(unfitted):
+        return "rfm_scoring.cells must give every segment, fitted or not, at least one cell"
+    # the reference customers back in their units (to the rounding of the transform)
+    columns = model.encoding.to_original(model.fitted.reference_X)
+    values = {f: columns[:, model.config.features.index(f)] for f in rfm.features.values()}
+    placed = rfm.segments_of(rfm.score(values))
+    off = placed != model.fitted.reference_labels
+    if off.any():  # only a customer at a cut point, rounded across it, may differ
+        near = np.zeros(int(off.sum()), dtype=bool)
+        for role, f in rfm.features.items():
+            x = values[f][off][:, None]
+            cuts = np.asarray(rfm.cuts[role])[None, :]
+            near |= np.isclose(x, cuts, rtol=1e-9, atol=1e-12).any(axis=1)
+        off[np.flatnonzero(off)[near]] = False
+    if off.any():
+        wrong = int(off.sum())
+        return (f"rfm_scoring: {wrong:,} reference customers are not in the segment their scores "
+                "give by rfm_scoring.cuts and .cells; the cut points or the cells were changed")
     return None
 
 

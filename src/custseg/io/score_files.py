@@ -31,7 +31,7 @@ from custseg.io.source import (
     fields_frame,
 )
 from custseg.io.writers import ScoredWriter, as_frame, output_format, scored_table
-from custseg.model.scoring import SCORE_COLUMNS, Scored, score_rows
+from custseg.model.scoring import Scored, score_columns, score_rows
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.fields import ID, INCOME
 from custseg.table.headers import HeaderMatch
@@ -288,7 +288,7 @@ def write_scored(
     (``empty_ok``: see :func:`score_batches`). With ``typed``, a Parquet output keeps a
     Parquet input's column types (one file: the parts of a Dask output share one
     schema, text)."""
-    header = _output_header(source.header)
+    header = _output_header(source.header, model)
     if facts is None:
         source.expect(model.encoding.needs, model.config.spec)
         facts = scan(source, batch_rows)
@@ -323,7 +323,7 @@ def score_table_batches(
         {name: frame[name] for name in frame.columns}, table.decimal)
     repeats = table_repeats(table, batch_rows)
     id_position = table.match.fields.get(ID)
-    header = _output_header(table.header)
+    header = _output_header(table.header, model)
     total = table.n_rows
     for start in range(0, max(total, 1), batch_rows):
         stop = min(start + batch_rows, total)
@@ -351,10 +351,12 @@ def score_table(model: SegmentationModel, table: CustomerTable) -> pd.DataFrame:
     return as_frame(pa.concat_tables(parts))
 
 
-def _output_header(header: tuple[str, ...]) -> list[str]:
-    """Input headers, with any that clash with a contract column renamed ``<name>_input``.
+def _output_header(header: tuple[str, ...], model: SegmentationModel) -> list[str]:
+    """Input headers, with any that clash with a column scoring adds (the contract's, an
+    RFM model's scores) renamed ``<name>_input``.
 
     Re-scoring a scored file is common; its old segment columns are kept, renamed.
     """
-    return [f"{h}_input" if h in SCORE_COLUMNS else h for h in header]
+    added = score_columns(model)
+    return [f"{h}_input" if h in added else h for h in header]
 

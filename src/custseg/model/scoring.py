@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from custseg.cluster.assignment import AssignmentMemo
 from custseg.cluster.labels import RETURNS_ONLY
+from custseg.cluster.rfm import CELL_COLUMN, CELLS, SCORE_NAMES, cell_index
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.parse import NumberFormat
 from custseg.table.validate import Validated, validate
@@ -33,6 +34,12 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "row_status",
     "row_issues",
 )
+
+
+def score_columns(model: SegmentationModel) -> tuple[str, ...]:
+    """The columns scoring adds for ``model``: the contract's, then, for an RFM model,
+    ``r_score``, ``f_score``, ``m_score`` and ``rfm_cell``."""
+    return SCORE_COLUMNS + ((*SCORE_NAMES, CELL_COLUMN) if model.rfm is not None else ())
 
 
 @dataclass(frozen=True)
@@ -94,9 +101,12 @@ def score_validated(
     confidence = np.zeros(n)
     atypical = np.zeros(n, dtype=bool)
     issues = validated.issues.copy()
+    rfm = np.ones((n, 3), dtype=np.int8) if model.rfm is not None else None
     if ok.any():
         values = validated.values.loc[ok] if not ok.all() else validated.values
         result = model.assign(values, memo)
+        if rfm is not None:
+            rfm[ok] = model.rfm_scores(values)
         labels[ok] = result.labels
         confidence[ok] = np.round(result.confidence, 4)
         atypical[ok] = result.atypical
@@ -115,13 +125,22 @@ def score_validated(
         # of their segment (see custseg.table.spec.ReturnsOnly)
         labels[validated.apart] = RETURNS_ONLY
         confidence[validated.apart] = 1.0
+    unscored = ~ok  # rows the model did not place: invalid, or set apart (no RFM scores)
     missing = validated.invalid
     ok = ~missing
-    ids = sorted(model.names)
-    names = pa.array([str(model.names[i]) for i in ids], type=pa.string())
+    known = model.assignable_names
+    ids = sorted(known)
+    names = pa.array([str(known[i]) for i in ids], type=pa.string())
     position = pd.Index(ids, dtype="int64").get_indexer(labels)  # -1: a label with no name
     seg_name = pc.take(names, pa.array(position, mask=missing | (position < 0)))
     status = pc.take(pa.array(["invalid", "ok"]), pa.array(ok.astype(np.int8)))
+    extra = {}
+    if rfm is not None:  # after the contract columns; empty on invalid and set-apart rows
+        extra = {name: pd.arrays.IntegerArray(rfm[:, j].astype(np.int64), unscored.copy())
+                 for j, name in enumerate(SCORE_NAMES)}
+        cell = cell_index(rfm[:, 0], rfm[:, 1], rfm[:, 2])
+        extra[CELL_COLUMN] = pd.arrays.ArrowExtensionArray(
+            pc.take(pa.array(CELLS, type=pa.string()), pa.array(cell, mask=unscored)))
     return pd.DataFrame(
         {
             "segment_id": pd.arrays.IntegerArray(labels, missing),
@@ -130,6 +149,7 @@ def score_validated(
             "atypical": pd.arrays.BooleanArray(atypical, missing.copy()),
             "row_status": pd.arrays.ArrowExtensionArray(status),
             "row_issues": pd.arrays.ArrowExtensionArray(_sparse_text(issues)),
+            **extra,
         }
     )
 

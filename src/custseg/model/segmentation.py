@@ -23,11 +23,13 @@ from custseg.cluster.assignment import Assignment, AssignmentMemo, FittedSegment
 from custseg.cluster.evaluate import QualityMetrics, quality_metrics
 from custseg.cluster.features import FeatureEncoding, check_features, fit_encoding
 from custseg.cluster.labels import RETURNS_ONLY, outliers_last
+from custseg.cluster.rfm import RFMScoring, quintile_cuts
 from custseg.cluster.stability import Stability, stability
 from custseg.errors import CustsegError, NotEnoughDataError, ParameterError, shown
 from custseg.segments.profile import (
     BaseStats,
     Rulebook,
+    ScoreSegment,
     SegmentProfile,
     profile_segments,
     returns_only_profile,
@@ -194,6 +196,8 @@ class SegmentationModel:
     quality: DataQuality
     rulebook: Rulebook
     warnings: tuple[str, ...] = ()
+    #: An RFM model's cut points and cell map (``--algorithm rfm``); None otherwise.
+    rfm: RFMScoring | None = None
     #: Labels of the fitted (valid) rows, in order; only on a freshly fitted model.
     labels: np.ndarray | None = None
     #: The scikit-learn Segmenter of a fresh fit; a model read back builds it on first use
@@ -222,6 +226,28 @@ class SegmentationModel:
                 "name", "Returns only"))
         return out
 
+    @property
+    def assignable_names(self) -> dict[int, str]:
+        """Every segment a customer can be assigned to: the fitted ones and, for an RFM
+        model, the segments of its score map no fitted customer fell in."""
+        extra = {} if self.rfm is None else {int(u["id"]): str(u["name"])
+                                               for u in self.rfm.unfitted}
+        return {**self.names, **extra}
+
+    def unfitted_segment(self, segment_id: int) -> Mapping[str, Any] | None:
+        """An RFM model's map segment ``{"id", "name", "description", "strategy"}`` that
+        no fitted customer fell in, or None (a fitted segment, or not an RFM model)."""
+        if self.rfm is None:
+            return None
+        return next((u for u in self.rfm.unfitted if int(u["id"]) == int(segment_id)), None)
+
+    def rfm_scores(self, values: pd.DataFrame) -> np.ndarray:
+        """An RFM model's (rows, 3) scores of valid rows (canonical, typed values)."""
+        if self.rfm is None:
+            raise ValueError("only an RFM model (--algorithm rfm) scores customers 1-5")
+        return self.rfm.score({f: values[f].to_numpy(dtype="float64")
+                               for f in self.rfm.features.values()})
+
     def segment(self, segment_id: int) -> SegmentProfile:
         """The profile of ``segment_id``; for the returns only of a fit that had none (a
         new customer placed there at score), an empty profile with the rulebook's words."""
@@ -238,8 +264,23 @@ class SegmentationModel:
         raise KeyError(segment_id)
 
     def assign(self, values: pd.DataFrame, memo: AssignmentMemo | None = None) -> Assignment:
-        """Assign valid rows (canonical, typed values) to segments."""
-        return self.fitted.assign(self.encoding.transform(values), memo)
+        """Assign valid rows (canonical, typed values) to segments.
+
+        An RFM model's segment is its score map applied to the row's scores, always; the
+        neighbours only say how many of the nearest known customers share it (the
+        confidence) and whether the customer is far from all of them (atypical).
+        """
+        X = self.encoding.transform(values)
+        if self.rfm is None:
+            return self.fitted.assign(X, memo)
+        labels = self.rfm.segments_of(self.rfm_scores(values))
+        vote = self.fitted.vote
+        if not len(X):
+            return Assignment(labels, np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0))
+        distance, ind = vote.query(np.ascontiguousarray(X, dtype=np.float64))
+        confidence = np.mean(np.asarray(vote.labels)[ind] == labels[:, None], axis=1)
+        nearest = distance[:, 0]
+        return Assignment(labels, confidence, nearest > vote.atypical_threshold, nearest)
 
     def relabelled(
         self, mapping: Mapping[int, int], segments: tuple[SegmentProfile, ...] | list
@@ -250,13 +291,21 @@ class SegmentationModel:
                    else replace(self.metrics, stability=measured.relabelled(mapping)))
         labels = None if self.labels is None else map_ids(self.labels, mapping)
         ordered = tuple(sorted(segments, key=lambda s: outliers_last(s.id)))
+        rfm = self.rfm
+        if rfm is not None:  # the cells follow their segments; empty ones take free ids
+            ids = {s.id: int(mapping.get(s.id, s.id)) for s in self.segments}
+            free = max(ids.values(), default=-1) + 1
+            for u in rfm.unfitted:
+                ids[int(u["id"])], free = free, free + 1
+            rfm = replace(rfm, cells=tuple(ids[c] for c in rfm.cells),
+                          unfitted=tuple({**u, "id": ids[int(u["id"])]} for u in rfm.unfitted))
         if self.estimator is None:
             fitted, estimator = self.fitted.relabel(mapping), None
         else:
             estimator = self.estimator.relabel(dict(mapping))
             fitted = estimator.to_fitted()
         return replace(self, fitted=fitted, estimator=estimator, segments=ordered,
-                       metrics=metrics, labels=labels)
+                       metrics=metrics, labels=labels, rfm=rfm)
 
     def with_edits(self, edits: Mapping[int, Mapping[str, str]]) -> SegmentationModel:
         """This model with an analyst's names and strategies: ``{id: {"name", "strategy"}}``.
@@ -325,10 +374,24 @@ class SegmentationModel:
                     "rules": [dict(r) for r in s.rules],
                     "drivers": drivers(s, self.base),
                     "edited": s.edited,
+                    **({"cells": self.rfm.cells_of(s.id)} if self.rfm is not None else {}),
                 }
                 for s in self.segments
             ],
+            **({"rfm_scoring": self._rfm_document()} if self.rfm is not None else {}),
         })
+
+    def _rfm_document(self) -> dict[str, Any]:
+        """An RFM model's cut points per feature, and the segments of its map no fitted
+        customer fell in (new customers may)."""
+        rfm = self.rfm
+        return {
+            "features": dict(rfm.features),
+            "cuts": {role: list(rfm.cuts[role]) for role in rfm.features},
+            "unfitted_segments": [{"id": u["id"], "name": u["name"],
+                                   "strategy": u["strategy"], "cells": rfm.cells_of(u["id"])}
+                                  for u in rfm.unfitted],
+        }
 
     def features_spec(self) -> list[dict[str, Any]]:
         """Each clustered feature: where it comes from, what it means, its unit and the
@@ -381,6 +444,7 @@ class SegmentationModel:
             "rulebook": self.rulebook.to_dict(),
             "warnings": list(self.warnings),
             **({"transactions": self.log.to_dict()} if self.log is not None else {}),
+            **({"rfm_scoring": self.rfm.to_dict()} if self.rfm is not None else {}),
         })
         return meta, arrays
 
@@ -397,6 +461,8 @@ class SegmentationModel:
             rulebook=Rulebook.from_dict(meta["rulebook"]),
             warnings=tuple(meta.get("warnings", ())),
             log=LogSpec.from_dict(meta.get("transactions")),
+            rfm=(None if meta.get("rfm_scoring") is None
+                 else RFMScoring.from_dict(meta["rfm_scoring"])),
         )
 
 
@@ -453,6 +519,9 @@ def fit_model(
     from custseg.segments.explain import segment_rules
 
     config = config.resolved()
+    scored_by = rfm_features(config) if get_algorithm(config.algorithm).scored else None
+    if scored_by is not None:
+        rulebook.score_cells()  # a rulebook with no score map is refused before any work
     if validated is None:
         validated = validate(
             frame, required=config.needs, ranges=config.ranges, decimal=decimal,
@@ -468,7 +537,7 @@ def fit_model(
             f"only {len(values)} of {validated.n_rows} rows are valid, and fitting needs at "
             f"least {needed}." + (f" Invalid rows: {reasons}." if reasons else "")
         )
-    for name in config.spec.numeric_names:
+    for name in config.spec.numeric_names if scored_by is None else ():
         column = values[name].to_numpy(dtype="float64")
         if len(column) and np.nanmin(column) == np.nanmax(column):
             raise ParameterError(
@@ -490,9 +559,14 @@ def fit_model(
         reference_size=config.reference_size,
         random_state=config.random_state,
     )
+    scoring = score_map = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        segmenter.fit(X)
+        if scored_by is None:
+            segmenter.fit(X)
+        else:
+            scoring, score_map, given = score_segments(values, scored_by, rulebook)
+            segmenter.fit_given(X, given)
     messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
     profiled = None
     if cells is not None and len(cells.columns):
@@ -503,6 +577,9 @@ def fit_model(
                     "on, or choose kmeans", *messages)
     base, segments = profile_segments(values, segmenter.labels_, config.features, rulebook,
                                       config.spec, cells=profiled)
+    if score_map is not None:  # named by the score map, not by levels
+        segments = tuple(replace(s, name=score_map[s.id].name, strategy=score_map[s.id].strategy,
+                                 description=score_map[s.id].description) for s in segments)
     if validated.apart is not None and validated.apart.any():  # a segment of their own
         apart = validated.values.loc[validated.apart].reset_index(drop=True)
         segments = with_shares_of_all(
@@ -520,7 +597,7 @@ def fit_model(
     )
     scores = quality_metrics(X, segmenter.labels_, seed=config.random_state)
     measured = None
-    if config.stability_resamples > 0:
+    if config.stability_resamples > 0 and scored_by is None:
         measured = stability(
             X, segmenter.labels_, config.algorithm, config.params,
             fitted_rows=segmenter.n_fit_rows_, resamples=config.stability_resamples,
@@ -536,6 +613,7 @@ def fit_model(
         quality=quality,
         rulebook=rulebook,
         warnings=messages,
+        rfm=scoring,
         labels=segmenter.labels_,
         estimator=segmenter,
     )
@@ -546,6 +624,65 @@ def with_shares_of_all(segments: tuple[SegmentProfile, ...]) -> tuple[SegmentPro
     included (the clustered segments' shares were of the clustered customers)."""
     total = sum(s.size for s in segments)
     return tuple(replace(s, share=s.size / total if total else 0.0) for s in segments)
+
+
+def rfm_features(config: ModelConfig) -> dict[str, str]:
+    """The feature of each role an RFM fit scores (recency, frequency, monetary), or a
+    refusal saying which role is missing, repeated or which feature is extra."""
+    spec = get_algorithm(config.algorithm)
+    roles = spec.scores_roles
+    by_role: dict[str, list[str]] = {}
+    for f in config.features:
+        by_role.setdefault(role_of(f, config.spec), []).append(f)
+    missing = [r for r in roles if r not in by_role]
+    if missing:
+        raise ParameterError(
+            f"{spec.label} ({spec.name}) scores the features with the roles "
+            f"{', '.join(roles)}, and no feature has the role {' or '.join(missing)} (the "
+            f"features are {', '.join(config.features)}); fit the output of custseg rfm, or "
+            "a table whose headers say recency, frequency and monetary", parameter="features")
+    twice = next((r for r in roles if len(by_role[r]) > 1), None)
+    if twice is not None:
+        raise ParameterError(
+            f"{spec.label} ({spec.name}) scores one feature per role, and "
+            f"{' and '.join(by_role[twice])} both have the role {twice}; keep one of them "
+            "in --features", parameter="features")
+    extra = [f for f in config.features if role_of(f, config.spec) not in roles]
+    if extra or config.use_gender or config.categorical:
+        extra = extra + (["gender"] if config.use_gender else []) + list(config.categorical)
+        raise ParameterError(
+            f"{spec.label} ({spec.name}) scores recency, frequency and monetary only; leave "
+            f"{', '.join(extra)} out of the features", parameter="features")
+    return {r: by_role[r][0] for r in roles}
+
+
+def score_segments(
+    values: pd.DataFrame, features: Mapping[str, str], rulebook: Rulebook,
+) -> tuple[RFMScoring, dict[int, ScoreSegment], np.ndarray]:
+    """RFM scoring of the fitted customers: each feature's cut points, each customer's
+    segment by the rulebook's score map, and the scoring a model keeps.
+
+    Segment ids go to the map's segments that hold customers, by decreasing size (ties:
+    map order), then to the empty ones in map order (new customers may land there).
+    Returns the scoring, the map segment of each id, and each customer's id.
+    """
+    owner = np.asarray(rulebook.score_cells(), dtype=np.int64)
+    segments = rulebook.score_map
+    cuts = {role: tuple(float(c) for c in quintile_cuts(values[f].to_numpy(dtype="float64")))
+            for role, f in features.items()}
+    draft = RFMScoring(features=dict(features), cuts=cuts, cells=tuple(owner.tolist()))
+    position = draft.segments_of(draft.score({f: values[f].to_numpy(dtype="float64")
+                                              for f in features.values()}))
+    counts = np.bincount(position, minlength=len(segments))
+    order = sorted(range(len(segments)), key=lambda i: (counts[i] == 0, -counts[i], i))
+    id_of = np.empty(len(segments), dtype=np.int64)
+    id_of[order] = np.arange(len(segments))
+    unfitted = tuple({"id": int(id_of[i]), "name": segments[i].name,
+                      "description": segments[i].description, "strategy": segments[i].strategy}
+                     for i in order if counts[i] == 0)
+    scoring = RFMScoring(features=dict(features), cuts=cuts,
+                         cells=tuple(int(v) for v in id_of[owner]), unfitted=unfitted)
+    return scoring, {int(id_of[i]): segments[i] for i in order}, id_of[position]
 
 
 def _in_order(mapping: Mapping[str, Any], order: tuple[str, ...]) -> list[tuple[str, Any]]:

@@ -140,7 +140,8 @@ def describe_model(model: SegmentationModel) -> str:
                 for f in model.config.features]
     if model.config.use_gender:
         features.append("gender")
-    return f"{spec.label} ({params}) on {_listed(features)}"
+    settings = f" ({params})" if params else ""  # RFM scoring has none
+    return f"{spec.label}{settings} on {_listed(features)}"
 
 
 def algorithms_with(diagnostic: Diagnostic) -> str:

@@ -65,6 +65,57 @@ class Rule:
         return True
 
 
+#: The conditions of a score map segment, in the rulebook's words.
+SCORE_KEYS = ("r_score", "f_score", "m_score")
+
+
+@dataclass(frozen=True)
+class ScoreSegment:
+    """A segment of the RFM score map: the cells whose scores meet any of ``when``
+    (each: score key -> the scores any of which holds; a key not named holds always)."""
+
+    name: str
+    when: tuple[Mapping[str, tuple[int, ...]], ...]
+    description: str
+    strategy: str
+
+    def holds(self, r: int, f: int, m: int) -> bool:
+        given = dict(zip(SCORE_KEYS, (r, f, m), strict=True))
+        return any(all(given[k] in wanted for k, wanted in table.items())
+                   for table in self.when)
+
+
+def score_map_cells(segments: Sequence[ScoreSegment]) -> tuple[int, ...]:
+    """The position in ``segments`` of the one segment of each of the 125 cells (cell
+    order: "111", "112", … "555"); refused, naming the cells, unless each cell is in
+    exactly one."""
+    from custseg.cluster.rfm import CELLS
+
+    owner: list[int] = []
+    missing: list[str] = []
+    for cell in CELLS:
+        r, f, m = (int(c) for c in cell)
+        holders = [i for i, seg in enumerate(segments) if seg.holds(r, f, m)]
+        if len(holders) > 1:
+            a, b = holders[:2]
+            raise RulebookError(
+                f"the rulebook's RFM score map puts cell {cell} (r_score {r}, f_score {f}, "
+                f"m_score {m}) in two segments, rfm_segments[{a}] "
+                f"({shown(segments[a].name, 40)}) and rfm_segments[{b}] "
+                f"({shown(segments[b].name, 40)}); each cell needs exactly one: narrow "
+                "one of their conditions.")
+        if not holders:
+            missing.append(cell)
+        owner.append(holders[0] if holders else -1)
+    if missing:
+        listed = ", ".join(missing[:12]) + (" …" if len(missing) > 12 else "")
+        raise RulebookError(
+            f"the rulebook's RFM score map leaves {len(missing)} of the 125 cells without a "
+            f"segment ({listed}; a cell is its r_score, f_score and m_score); every cell "
+            "needs exactly one segment: widen a segment's conditions or add one.")
+    return tuple(owner)
+
+
 @dataclass(frozen=True)
 class Rulebook:
     """Naming and strategy rules (see ``rules.toml`` for the format)."""
@@ -77,6 +128,19 @@ class Rulebook:
     #: The segment of the customers with returns only (a table from a log): its name,
     #: description and strategy.
     returns_only: Mapping[str, str] = field(default_factory=dict)
+
+    #: The RFM score map (empty in rulebooks without one): see :func:`score_map_cells`.
+    score_map: tuple[ScoreSegment, ...] = ()
+
+    def score_cells(self) -> tuple[int, ...]:
+        """Each cell's segment, as a position in :attr:`score_map` (refused, with what to
+        add, when the rulebook has no map)."""
+        if not self.score_map:
+            raise RulebookError(
+                "the rulebook has no RFM score map (rfm_segments), which --algorithm rfm "
+                "names its segments by; add one (see the default rulebook: custseg rules).",
+                parameter="rules")
+        return score_map_cells(self.score_map)
 
     @classmethod
     def from_toml(cls, text: str) -> Rulebook:
@@ -123,7 +187,30 @@ class Rulebook:
                 raise RulebookError(
                     f"the rulebook's rules[{i}].when names the role {rule_role(twice)} "
                     f"twice ({' and '.join(same)}); keep one of them.")
+        score_map = tuple(
+            ScoreSegment(
+                name=seg.name,
+                when=tuple({k: tuple(v) if isinstance(v, list) else (v,)
+                            for k, v in table.model_dump(exclude_none=True).items()}
+                           for table in (seg.when if isinstance(seg.when, list) else [seg.when])),
+                description=seg.description, strategy=seg.strategy)
+            for seg in doc.rfm_segments)
+        names = [seg.name.strip().casefold() for seg in score_map]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise RulebookError(
+                    f"the rulebook's rfm_segments[{i}] is named "
+                    f"{shown(score_map[i].name, 60)}, like rfm_segments[{names.index(name)}]; "
+                    "a segment's cells belong in one entry (its when may be a list of "
+                    "tables), and names are unique.")
+            if name == doc.outliers.name.strip().casefold():
+                raise RulebookError(
+                    f"the rulebook's rfm_segments[{i}] is named {shown(score_map[i].name, 60)}"
+                    ", the name of the outliers; give it another name.")
+        if score_map:
+            score_map_cells(score_map)  # every cell in exactly one segment, or refused
         return cls(
+            score_map=score_map,
             rules=tuple(Rule(name=r.name, when={k: v if isinstance(v, str) else tuple(v)
                                                 for k, v in r.when.items()},
                              description=r.description, strategy=r.strategy)
@@ -154,6 +241,10 @@ class Rulebook:
                  "description": r.description, "strategy": r.strategy}
                 for r in self.rules
             ],
+            **({"rfm_segments": [
+                {"name": seg.name, "when": [{k: list(v) for k, v in t.items()} for t in seg.when],
+                 "description": seg.description, "strategy": seg.strategy}
+                for seg in self.score_map]} if self.score_map else {}),
         }
 
     def match(self, levels: Mapping[str, str], usable: Sequence[str] | None = None,

@@ -99,6 +99,39 @@ class ReturnsOnlyDoc(Strict):
                          "period, so no recency.")
     strategy: Text = "Check the returns before any campaign."
 
+def _scores(value: Any) -> int | list[int]:
+    """A score 1-5, or a list of distinct ones any of which holds."""
+    items = value if isinstance(value, list) else [value]
+    if not items or any(type(v) is not int or not 1 <= v <= 5 for v in items) \
+            or len(set(items)) != len(items):
+        got = shown(value, 30) if isinstance(value, str) else shown(value, 30)[1:-1] \
+            if isinstance(value, int | float | list) else type(value).__name__
+        raise ValueError(f"must be a score from 1 to 5, or a list of distinct ones such as "
+                         f"[4, 5] (got {got})")
+    return value
+
+
+#: A condition's scores: one, or a list of those any of which holds (``[4, 5]``).
+Scores = Annotated[Any, AfterValidator(_scores)]
+
+
+class ScoreWhenDoc(Strict):
+    """Conditions on a customer's RFM scores; a score not named may be anything."""
+
+    r_score: Scores = None
+    f_score: Scores = None
+    m_score: Scores = None
+
+
+class ScoreSegmentDoc(Strict):
+    """A segment of the RFM score map: the cells (r, f, m scores) it holds, given by a
+    table of conditions or a list of them (a cell in any of them is in the segment)."""
+
+    name: RuleName
+    when: ScoreWhenDoc | Annotated[list[ScoreWhenDoc], Field(min_length=1, max_length=125)]
+    description: Text = ""
+    strategy: Text
+
 
 class RulebookDoc(Strict):
     """A rulebook (``rules.toml``): levels, words, age modifiers, outliers, rules."""
@@ -111,6 +144,8 @@ class RulebookDoc(Strict):
     outliers: OutliersDoc = OutliersDoc()
     returns_only: ReturnsOnlyDoc = ReturnsOnlyDoc()
     rules: Annotated[list[RuleDoc], Field(max_length=MAX_RULES)] = []
+    #: The RFM score map (``--algorithm rfm``): every one of the 125 cells in exactly one.
+    rfm_segments: Annotated[list[ScoreSegmentDoc], Field(max_length=125)] = []
 
 
 def field_path(loc: tuple[Any, ...]) -> str:

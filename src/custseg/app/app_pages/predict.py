@@ -97,6 +97,12 @@ except CustsegError as exc:
     show_error(exc)
     st.stop()
 
+unfitted = model.unfitted_segment(result["segment_id"])
+if unfitted:  # an RFM map segment no fitted customer fell in: no averages to compare
+    st.metric("Segment", plain(segment_label(unfitted["id"], unfitted["name"])))
+    st.caption("No fitted customer was in this segment of the RFM score map.")
+    st.markdown("**Strategy** " + plain(unfitted["strategy"]))
+    st.stop()
 segment = model.segment(result["segment_id"])
 color = charts.segment_color(segment.id)
 with st.container(border=True):
