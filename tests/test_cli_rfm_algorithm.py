@@ -64,12 +64,16 @@ def test_fit_json_names_segments_by_the_map(capsys, customers, tmp_path):
     doc = json.loads(out)
     assert doc["algorithm"] == "rfm" and doc["features"] == ["recency_days", "frequency",
                                                              "monetary"]
-    # customers with returns only have no recency to score: invalid rows
+    # customers with returns only have no recency to score: set apart in "Returns only"
     returns_only = sum(r["frequency"] == "0" for r in read_csv(customers))
-    assert returns_only >= 2 and doc["data_quality"]["n_invalid"] == returns_only
-    names = [s["name"] for s in doc["segments"]]
+    assert returns_only >= 2 and doc["data_quality"]["n_returns_only"] == returns_only
+    assert doc["data_quality"]["n_invalid"] == 0
+    apart = doc["segments"][-1]
+    assert (apart["id"], apart["name"], apart["size"]) == (-2, "Returns only", returns_only)
+    assert apart["cells"] == []
+    names = [s["name"] for s in doc["segments"][:-1]]
     assert set(names) <= set(MAP_NAMES) and len(names) >= 5
-    for s in doc["segments"]:
+    for s in doc["segments"][:-1]:
         assert {"id", "name", "size", "share", "means", "levels", "strategy"} <= set(s)
         assert s["cells"] and all(map_name(c) == s["name"] for c in s["cells"])
     assert sum(s["size"] for s in doc["segments"]) == doc["n_rows"]
@@ -90,16 +94,16 @@ def test_score_adds_the_scores_and_the_cell(capsys, customers, fitted, tmp_path)
     assert header[-10:] == ["segment_id", "segment_name", "confidence", "atypical",
                             "row_status", "row_issues", "r_score", "f_score", "m_score",
                             "rfm_cell"]
-    ok = [r for r in rows if r["row_status"] == "ok"]
-    assert [r["row_status"] for r in rows if r["frequency"] == "0"] == ["invalid"] * (
-        len(rows) - len(ok))
-    for r in ok:
-        assert r["rfm_cell"] == r["r_score"] + r["f_score"] + r["m_score"]
-        assert r["segment_name"] == map_name(r["rfm_cell"])
-    bad = rows[-1]
-    assert bad["customer_id"] == "R-1" and bad["row_status"] == "invalid"
-    assert bad["r_score"] == bad["rfm_cell"] == bad["segment_name"] == ""
-    assert "recency_days" in bad["row_issues"]
+    assert all(r["row_status"] == "ok" for r in rows)
+    apart = [r for r in rows if r["frequency"] == "0"]
+    assert len(apart) >= 2 and all(r["segment_id"] == "-2" for r in apart)
+    for r in rows:
+        if r["frequency"] != "0":
+            assert r["rfm_cell"] == r["r_score"] + r["f_score"] + r["m_score"]
+            assert r["segment_name"] == map_name(r["rfm_cell"])
+    last = rows[-1]  # returns only: placed by the rule, with no scores
+    assert last["customer_id"] == "R-1" and last["segment_name"] == "Returns only"
+    assert last["r_score"] == last["f_score"] == last["m_score"] == last["rfm_cell"] == ""
 
 
 def test_predict_places_one_customer_by_its_scores(capsys, fitted):
