@@ -20,6 +20,7 @@ from cli_helpers import one_error_line, run
 
 import custseg
 from custseg.io.model_files import load_model
+from custseg.table.spec import role_of
 
 CARD_COLUMNS = ["BALANCE", "PURCHASES", "CASH_ADVANCE", "CREDIT_LIMIT", "PAYMENTS"]
 
@@ -107,7 +108,11 @@ def test_means_are_in_the_columns_units_not_the_log_scale(card_csv, card_model):
     assert model.base.means["BALANCE"] == pytest.approx(weighted)
     assert model.base.means["BALANCE"] == pytest.approx(valid.drop(7, errors="ignore").mean(),
                                                         rel=0.01)
-    assert model.encoding.transforms[:4] == ("log1p",) * 4
+    # skewed money takes the log; the monetary one (net value) the signed log
+    monetary = [role_of(f, model.config.spec) == "monetary" for f in model.config.features[:4]]
+    assert monetary.count(True) == 1
+    assert model.encoding.transforms[:4] == tuple(
+        "signed_log1p" if m else "log1p" for m in monetary)
 
 
 def test_score_replays_the_columns_and_the_derivation(card_csv, card_model, tmp_path, capsys):
