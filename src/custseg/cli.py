@@ -385,8 +385,8 @@ def _column_option(role: str, example: str) -> Any:
 def rfm_command(
     transactions: Annotated[Path, typer.Argument(
         metavar="TRANSACTIONS",
-        help="Transaction log (invoice or order lines): CSV, TSV, Excel or Parquet; with "
-             "--engine dask, also a folder or a glob of its files.")],
+        help="Transaction log (invoice or order lines): CSV, TSV, Excel or Parquet, a "
+             "file or a folder or a glob of its files.")],
     output: Annotated[Path, typer.Option("-o", "--output", parser=_file_output,
                                          help="Customer table to write (.csv or .parquet).")],
     customer: Annotated[str | None, _column_option("customer", "CustomerID")] = None,
@@ -511,8 +511,9 @@ def fit(
         typer.Option(help="An earlier model: matching segments keep its ids, names, strategies."),
     ] = None,
     transactions: Annotated[bool, typer.Option(
-        "--transactions", help="DATA is a transaction log: aggregate it to customers (as "
-                               "custseg rfm, in memory) and segment them.")] = False,
+        "--transactions", help="DATA is a transaction log (a file, or a folder or a glob "
+                               "of its files): aggregate it to customers (as custseg rfm, "
+                               "in memory) and segment them.")] = False,
     customer: Annotated[str | None, _column_option("customer", "CustomerID")] = None,
     date: Annotated[str | None, _column_option("date", "InvoiceDate")] = None,
     invoice: Annotated[str | None, _column_option("invoice", "InvoiceNo")] = None,
@@ -551,7 +552,13 @@ def fit(
         raise ParameterError(f"{'--map' if map_ else '--income-unit'} reads a customer "
                              "table, not a transaction log; leave it out with "
                              "--transactions.")
-    _check_output(output, "model", force, *inputs)
+    if transactions:
+        from custseg.io.rfm import log_files
+
+        # a folder or a glob of the log's files: the model is written over none of them
+        _check_output(output, "model", force, *inputs, *(log_files(data) or ()))
+    else:
+        _check_output(output, "model", force, *inputs)
     old = load_model(reference) if reference is not None else None
     if transactions:
         from custseg.api import fit_transactions
@@ -712,10 +719,13 @@ def score(
                            "processes, and a pipe can be read only once. Save it to a "
                            "file, or score it with --engine local, which reads pipes.")
     if engine is Engine.local:
+        from custseg.io.rfm import log_files
         from custseg.io.writers import output_format
 
         output_format(output)
-        _check_output(output, "table", force, model_path, input_path)
+        # a folder or a glob (of a log's files): the output is written over none of them
+        _check_output(output, "table", force, model_path, input_path,
+                      *(log_files(input_path) or ()))
     model = load_model(model_path)
     mapping = _parse_mapping(map_)
     kind = _score_input_kind(model, input_path, max_decompressed_mb)
@@ -772,10 +782,14 @@ def _score_input_kind(model: Any, input_path: str, max_decompressed_mb: int) -> 
     both), None for any other model (which reads tables only). Only a file named by
     its path is looked at: a pipe is read once, as a table."""
     from custseg.io.logs import header_of, input_kind, reads_logs
+    from custseg.io.rfm import log_files
 
     if not reads_logs(model):
         return None
     path = Path(input_path)
+    files = log_files(input_path) if not path.is_file() else None
+    if files:  # a folder or a glob: its files are one log's, or one table's parts
+        path = files[0]
     if not path.is_file():
         return "table"
     return input_kind(model, header_of(path, _limits(max_decompressed_mb)))

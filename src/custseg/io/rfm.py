@@ -13,12 +13,14 @@ DuckDB groups them by customer, multi-threaded.
 
 from __future__ import annotations
 
+import glob as globlib
 import os
 import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custseg.errors import ParameterError, SchemaError, shown
+from custseg.errors import InputFileError, ParameterError, SchemaError, shown
 from custseg.io import formats
 from custseg.io.source import ReadLimits, TableSource, number_columns
 from custseg.table.cells import Cells, distinct_cells
@@ -118,7 +120,11 @@ def aggregate_log(
     memory_limit: str = "350MB",
     date_fallback: str | None = None,
 ) -> CustomerLog:
-    """One row per customer of the transaction log ``source``.
+    """One row per customer of the transaction log ``source``: a file (or its bytes), or
+    a folder or a glob of the log's files (see :func:`log_files`), aggregated as the files
+    concatenated: the same header in every file (refused, naming the file that differs),
+    the log-wide decisions (date order, "C" cancellations, number format) taken over all
+    of them, a customer's lines summed whichever files they are in.
 
     Parameters
     ----------
@@ -141,12 +147,44 @@ def aggregate_log(
         the model of an earlier one reads its dates as the earlier one did.
     """
     as_of_day = _as_of_day(as_of)
-    log = TableSource(source, name=name, limits=limits, check_income=False)
-    try:
-        cols = find_columns(log.header, columns)
-        return _aggregate(log, cols, as_of_day, date_format, memory_limit, date_fallback)
-    finally:
-        log.close()
+    files = log_files(source)
+    if files is None:
+        parts: list[tuple[Any, str | None]] = [(source, name)]
+    else:
+        from custseg.io.dask_engine import _display_names
+
+        parts = list(zip(files, _display_names(files), strict=True))
+    return _aggregate(parts, columns, limits, as_of_day, date_format, memory_limit,
+                      date_fallback)
+
+
+def log_files(source: str | os.PathLike[str] | bytes) -> list[Path] | None:
+    """The files of a log named by a folder or a glob (sorted, as
+    :func:`custseg.io.dask_engine.expand_inputs` finds them; an error when none), or None
+    for one file (or bytes, or a path that names nothing, which its reader refuses by
+    name)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return None
+    text = os.fspath(source)
+    path = Path(text)
+    if path.is_dir() or (not path.exists() and globlib.has_magic(text)):
+        from custseg.io.dask_engine import expand_inputs  # not loaded for one file
+
+        return expand_inputs(text)
+    return None
+
+
+def check_same_header(name: str, header: tuple[str, ...], first_name: str,
+                      first: tuple[str, ...]) -> None:
+    """Refuse a file of a log whose header is not the first file's (names, order)."""
+    if header == first:
+        return
+    from custseg.io.dask_engine import _header_difference
+
+    raise InputFileError(
+        f"{_header_difference(name, header, first_name, first)}; the files of one log "
+        "need the same header (the same column names, in the same order). Aggregate the "
+        "files that differ on their own.")
 
 
 def rfm_file(
@@ -193,7 +231,7 @@ def rfm_file(
 
             inputs = tuple(expand_inputs(data))  # never over one of the log's files
         else:
-            inputs = (data,)
+            inputs = tuple(log_files(data) or (data,))
         target = check_output_path(output, *inputs, kind="table", force=force)
     if dask:
         from custseg.io.rfm_dask import aggregate_log_dask
@@ -214,16 +252,37 @@ def rfm_file(
     return result
 
 
-def _aggregate(log: TableSource, cols: LogColumns, as_of_day: int | None,
-               date_format: str | None, memory_limit: str,
-               date_fallback: str | None = None) -> CustomerLog:
+def _aggregate(parts: list[tuple[Any, str | None]], columns: Mapping[str, str | None] | None,
+               limits: ReadLimits | None, as_of_day: int | None, date_format: str | None,
+               memory_limit: str, date_fallback: str | None = None) -> CustomerLog:
+    """The log of one or more files (``parts``: source and display name, in order): each
+    file's lines loaded and its facts found, the decisions taken over every file's facts,
+    then one group-by over all the lines, as for the files concatenated."""
     con, spill = _connect(memory_limit)
     try:
-        _load(con, log, cols)
+        found: list[LogFacts] = []
+        cols: LogColumns | None = None
+        for i, (source, name) in enumerate(parts):
+            log = TableSource(source, name=name, limits=limits, check_income=False)
+            try:
+                if cols is None:
+                    cols = find_columns(log.header, columns)
+                else:
+                    check_same_header(str(name), tuple(log.header), str(parts[0][1]),
+                                      found[0].header)
+                _load(con, log, cols)
+                found.append(facts(con, log, cols))
+            finally:
+                log.close()
+            if len(parts) > 1:  # the file's lines join the log's
+                con.execute("ALTER TABLE raw RENAME TO every_line" if i == 0 else
+                            "INSERT INTO every_line SELECT * FROM raw; DROP TABLE raw")
+        if len(parts) > 1:
+            con.execute("ALTER TABLE every_line RENAME TO raw")
+        assert cols is not None
         _ids(con)
-        found = facts(con, log, cols)
-        decided = decide([found], cols, date_format, date_fallback)
-        _readings(con, cols, decided, found.dates)
+        decided = decide(found, cols, date_format, date_fallback)
+        _readings(con, cols, decided, found[0].dates if len(found) == 1 else None)
         _lines(con, cols, decided, cid=_CID)
         return replace(finish(_sums(con), cols, as_of_day),
                        date_format=date_format_text(decided.date_format))

@@ -41,13 +41,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from custseg.errors import InputFileError
 from custseg.io.dask_engine import (
     CONNECT_TIMEOUT,
     _client,
     _display_names,
     _guarded,
-    _header_difference,
     _results,
     expand_inputs,
 )
@@ -64,6 +62,7 @@ from custseg.io.rfm import (
     _load,
     _readings,
     _sums,
+    check_same_header,
     decide,
     facts,
     finish,
@@ -173,14 +172,8 @@ def aggregate_log_dask(
             scanned = _results(client, [
                 client.submit(_scan_part, str(f), names[i], i, str(tmp), options, pure=False)
                 for i, f in enumerate(files)], names)
-            first = scanned[0].facts.header
             for name, part in zip(names[1:], scanned[1:], strict=True):
-                if part.facts.header != first:
-                    raise InputFileError(
-                        f"{_header_difference(name, part.facts.header, names[0], first)}; "
-                        "the files of one log need the same header (the same column "
-                        "names, in the same order). Aggregate the files that differ on "
-                        "their own.")
+                check_same_header(name, part.facts.header, names[0], scanned[0].facts.header)
             cols = scanned[0].columns
             decided = decide([s.facts for s in scanned], cols, date_format)
             labels = [f"bucket {b} of the log's lines" for b in range(buckets)]
