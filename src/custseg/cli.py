@@ -374,6 +374,11 @@ def demo_data(
 AsOf = Annotated[str | None, typer.Option(
     "--as-of", help="YYYY-MM-DD: the day a log's recency and tenure count to (default: the "
                     "day after its latest purchase).")]
+#: The aggregation's memory limit by default (io.rfm's), without importing io at start-up.
+DEFAULT_MEMORY_LIMIT = "350MB"
+MemoryLimit = Annotated[str, typer.Option(
+    "--memory-limit", help="Memory for a log's aggregation (DuckDB's limit, such as 350MB or "
+                           "2GB); beyond it, it spills to a temporary folder.")]
 
 
 def _column_option(role: str, example: str) -> Any:
@@ -406,6 +411,7 @@ def rfm_command(
         str | None, typer.Option(help="Dask scheduler address (default: a local cluster).")
     ] = None,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
     force: Force = False,
     as_json: AsJson = False,
 ) -> None:
@@ -429,7 +435,8 @@ def rfm_command(
                       columns={"customer": customer, "date": date, "invoice": invoice,
                                "amount": amount, "quantity": quantity, "price": price},
                       as_of=as_of, date_format=fmt, limits=_limits(max_decompressed_mb),
-                      force=force, engine=engine.value, scheduler=scheduler)
+                      force=force, memory_limit=memory_limit, engine=engine.value,
+                      scheduler=scheduler)
     summary = result.summary
     if as_json:
         _print_json(summary.to_json_dict())
@@ -521,6 +528,9 @@ def fit(
     quantity: Annotated[str | None, _column_option("quantity", "Quantity")] = None,
     price: Annotated[str | None, _column_option("price", "UnitPrice")] = None,
     as_of: AsOf = None,
+    memory_limit: Annotated[str | None, typer.Option(
+        "--memory-limit", help="With --transactions: memory for the log's aggregation "
+                               "(default 350MB; such as 2GB).")] = None,
     force: Force = False,
     as_json: AsJson = False,
 ) -> None:
@@ -543,7 +553,8 @@ def fit(
     log_options = {"customer": customer, "date": date, "invoice": invoice, "amount": amount,
                    "quantity": quantity, "price": price}
     if not transactions:
-        given = [f"--{k}" for k, v in {**log_options, "as-of": as_of}.items()
+        given = [f"--{k}" for k, v in {**log_options, "as-of": as_of,
+                                        "memory-limit": memory_limit}.items()
                  if v is not None]
         if given:
             raise ParameterError(f"{given[0]} is an option of a transaction log; add "
@@ -567,7 +578,8 @@ def fit(
         log_options["date"] = log_date
         fitted = fit_transactions(
             _input_path(data), **log_options, as_of=as_of, date_format=log_format,
-            limits=_limits(max_decompressed_mb, max_rows), algorithm=algorithm.value,
+            limits=_limits(max_decompressed_mb, max_rows),
+            memory_limit=memory_limit or DEFAULT_MEMORY_LIMIT, algorithm=algorithm.value,
             params=params, features=features, use_gender=use_gender, n_neighbors=neighbors,
             sample_size=sample, random_state=seed, ranges=ranges,
             rulebook=load_rulebook(rules), reference=old, derive=tuple(derive or ()),
@@ -697,6 +709,9 @@ def score(
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_of: AsOf = None,
+    memory_limit: Annotated[str | None, typer.Option(
+        "--memory-limit", help="With a transaction log: memory for its aggregation "
+                               "(default 350MB; such as 2GB).")] = None,
     force: Force = False,
 ) -> None:
     """Score every row of a table: segment, confidence, atypical flag, row status.
@@ -742,6 +757,7 @@ def score(
         with _progress(quiet) as progress:
             report = score_log_file(model, input_path, output, as_of=as_of,
                                     limits=_limits(max_decompressed_mb), force=force,
+                                    memory_limit=memory_limit or DEFAULT_MEMORY_LIMIT,
                                     progress=progress)
         _print_log_summary(report.log)
         _err(f"input read as a transaction log: {report.log.customers:,} customers from "
@@ -749,9 +765,10 @@ def score(
         _err(f"scored {report.n_rows:,} customers ({report.n_invalid:,} invalid, "
              f"{report.n_atypical:,} atypical) in {report.seconds:.1f} s -> {report.output}")
         return
-    if as_of is not None:
-        raise ParameterError("--as-of applies to a transaction log; INPUT is read as a "
-                             "customer table.")
+    for flag, value in (("--as-of", as_of), ("--memory-limit", memory_limit)):
+        if value is not None:
+            raise ParameterError(f"{flag} applies to a transaction log; INPUT is read as a "
+                                 "customer table.")
     if kind == "table":
         _err("input read as a customer table (one row per customer)")
     if engine is Engine.dask:
@@ -1410,6 +1427,7 @@ FLAGS = {
     "quantity": "--quantity",
     "price": "--price",
     "as_of": "--as-of",
+    "memory_limit": "--memory-limit",
 }
 
 

@@ -142,10 +142,14 @@ def test_fit_and_score_a_folder_as_the_concatenated_log(tmp_path, capsys):
     assert summaries[1]["segments"] == summaries[0]["segments"]
     for given, out in ((whole, "whole.csv"), (folder / "*.csv", "glob.csv")):
         code, _, err = run(capsys, "score", tmp_path / "whole.custseg", given,
-                           "-o", tmp_path / out, "-q")
+                           "-o", tmp_path / out, "-q", "--memory-limit", "500MB")
         assert code == 0, err
         assert "input read as a transaction log: 63 customers from 583 lines" in err
     assert (tmp_path / "glob.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    # a customer table (the scored log has its columns) takes no memory limit
+    code, _, err = run(capsys, "score", tmp_path / "whole.custseg", tmp_path / "glob.csv",
+                       "-o", tmp_path / "again.csv", "--memory-limit", "500MB")
+    assert "--memory-limit applies to a transaction log" in one_error_line(code, err)
     # neither writes over one of the log's files
     code, _, err = run(capsys, "score", tmp_path / "whole.custseg", folder,
                        "-o", folder / "b.csv", "-q", "--force")

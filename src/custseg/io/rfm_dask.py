@@ -64,8 +64,10 @@ from custseg.io.rfm import (
     _sums,
     check_same_header,
     decide,
+    duckdb_errors,
     facts,
     finish,
+    memory_bytes,
 )
 from custseg.io.source import ReadLimits, TableSource
 from custseg.table.spec import date_format_text
@@ -89,6 +91,11 @@ def _scan_part(path: str, name: str, index: int, folder: str,
                options: dict[str, Any]) -> _Scanned:
     """First pass over one file (on a worker): its lines to the buckets' Parquet, its
     facts back."""
+    with duckdb_errors(options["memory_limit"]):
+        return _scan(path, name, index, folder, options)
+
+
+def _scan(path: str, name: str, index: int, folder: str, options: dict[str, Any]) -> _Scanned:
     log = TableSource(path, name=name, limits=options["limits"], check_income=False)
     try:
         cols = find_columns(log.header, options["columns"])
@@ -124,6 +131,12 @@ def _sum_bucket(folder: str, bucket: int, cols: LogColumns, decided: Decisions,
                                              f"bucket={bucket}", "*.parquet")))
     if not files:
         return None
+    with duckdb_errors(memory_limit):
+        return _sum_files(files, cols, decided, memory_limit)
+
+
+def _sum_files(files: list[str], cols: LogColumns, decided: Decisions,
+               memory_limit: str) -> Sums:
     con, spill = _connect(memory_limit)
     try:
         listed = ", ".join(_quoted(f) for f in files)
@@ -158,6 +171,7 @@ def aggregate_log_dask(
     temporary folder, which a local cluster's workers share).
     """
     as_of_day = _as_of_day(as_of)
+    memory_bytes(memory_limit)  # refused before any work
     files = expand_inputs(inputs)
     names = _display_names(files)
     tmp = Path(tempfile.mkdtemp(prefix=".custseg-rfm-", dir=workdir))
