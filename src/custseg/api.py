@@ -916,9 +916,10 @@ def rfm(
     written to ``output`` (CSV or Parquet, atomically) when given; ``memory_limit`` is the
     aggregation's (DuckDB's), beyond which it spills to a temporary folder.
 
-    ``engine="dask"`` aggregates the files of ``data`` (a file, a folder or a glob) on
-    Dask, at ``scheduler`` (default: a local cluster), with the result the local engine
-    gives for the files concatenated (see :mod:`custseg.io.rfm_dask`).
+    ``data`` may be a folder or a glob of the log's files (the same header in each): the
+    result is the files concatenated's. ``engine="dask"`` aggregates them on Dask, at
+    ``scheduler`` (default: a local cluster), with the local engine's result (see
+    :mod:`custseg.io.rfm_dask`).
 
     The log's columns are found by their headers; ``customer``, ``date``, ``invoice``,
     ``amount``, ``quantity`` and ``price`` name them (headers as written) where they are

@@ -374,6 +374,11 @@ def demo_data(
 AsOf = Annotated[str | None, typer.Option(
     "--as-of", help="YYYY-MM-DD: the day a log's recency and tenure count to (default: the "
                     "day after its latest purchase).")]
+#: The aggregation's memory limit by default (io.rfm's), without importing io at start-up.
+DEFAULT_MEMORY_LIMIT = "350MB"
+MemoryLimit = Annotated[str, typer.Option(
+    "--memory-limit", help="Memory for a log's aggregation (DuckDB's limit, such as 350MB or "
+                           "2GB); beyond it, it spills to a temporary folder.")]
 
 
 def _column_option(role: str, example: str) -> Any:
@@ -385,8 +390,8 @@ def _column_option(role: str, example: str) -> Any:
 def rfm_command(
     transactions: Annotated[Path, typer.Argument(
         metavar="TRANSACTIONS",
-        help="Transaction log (invoice or order lines): CSV, TSV, Excel or Parquet; with "
-             "--engine dask, also a folder or a glob of its files.")],
+        help="Transaction log (invoice or order lines): CSV, TSV, Excel or Parquet, a "
+             "file or a folder or a glob of its files.")],
     output: Annotated[Path, typer.Option("-o", "--output", parser=_file_output,
                                          help="Customer table to write (.csv or .parquet).")],
     customer: Annotated[str | None, _column_option("customer", "CustomerID")] = None,
@@ -406,6 +411,7 @@ def rfm_command(
         str | None, typer.Option(help="Dask scheduler address (default: a local cluster).")
     ] = None,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT,
     force: Force = False,
     as_json: AsJson = False,
 ) -> None:
@@ -429,7 +435,8 @@ def rfm_command(
                       columns={"customer": customer, "date": date, "invoice": invoice,
                                "amount": amount, "quantity": quantity, "price": price},
                       as_of=as_of, date_format=fmt, limits=_limits(max_decompressed_mb),
-                      force=force, engine=engine.value, scheduler=scheduler)
+                      force=force, memory_limit=memory_limit, engine=engine.value,
+                      scheduler=scheduler)
     summary = result.summary
     if as_json:
         _print_json(summary.to_json_dict())
@@ -511,8 +518,9 @@ def fit(
         typer.Option(help="An earlier model: matching segments keep its ids, names, strategies."),
     ] = None,
     transactions: Annotated[bool, typer.Option(
-        "--transactions", help="DATA is a transaction log: aggregate it to customers (as "
-                               "custseg rfm, in memory) and segment them.")] = False,
+        "--transactions", help="DATA is a transaction log (a file, or a folder or a glob "
+                               "of its files): aggregate it to customers (as custseg rfm, "
+                               "in memory) and segment them.")] = False,
     customer: Annotated[str | None, _column_option("customer", "CustomerID")] = None,
     date: Annotated[str | None, _column_option("date", "InvoiceDate")] = None,
     invoice: Annotated[str | None, _column_option("invoice", "InvoiceNo")] = None,
@@ -520,6 +528,9 @@ def fit(
     quantity: Annotated[str | None, _column_option("quantity", "Quantity")] = None,
     price: Annotated[str | None, _column_option("price", "UnitPrice")] = None,
     as_of: AsOf = None,
+    memory_limit: Annotated[str | None, typer.Option(
+        "--memory-limit", help="With --transactions: memory for the log's aggregation "
+                               "(default 350MB; such as 2GB).")] = None,
     force: Force = False,
     as_json: AsJson = False,
 ) -> None:
@@ -542,7 +553,8 @@ def fit(
     log_options = {"customer": customer, "date": date, "invoice": invoice, "amount": amount,
                    "quantity": quantity, "price": price}
     if not transactions:
-        given = [f"--{k}" for k, v in {**log_options, "as-of": as_of}.items()
+        given = [f"--{k}" for k, v in {**log_options, "as-of": as_of,
+                                        "memory-limit": memory_limit}.items()
                  if v is not None]
         if given:
             raise ParameterError(f"{given[0]} is an option of a transaction log; add "
@@ -551,7 +563,13 @@ def fit(
         raise ParameterError(f"{'--map' if map_ else '--income-unit'} reads a customer "
                              "table, not a transaction log; leave it out with "
                              "--transactions.")
-    _check_output(output, "model", force, *inputs)
+    if transactions:
+        from custseg.io.rfm import log_files
+
+        # a folder or a glob of the log's files: the model is written over none of them
+        _check_output(output, "model", force, *inputs, *(log_files(data) or ()))
+    else:
+        _check_output(output, "model", force, *inputs)
     old = load_model(reference) if reference is not None else None
     if transactions:
         from custseg.api import fit_transactions
@@ -560,7 +578,8 @@ def fit(
         log_options["date"] = log_date
         fitted = fit_transactions(
             _input_path(data), **log_options, as_of=as_of, date_format=log_format,
-            limits=_limits(max_decompressed_mb, max_rows), algorithm=algorithm.value,
+            limits=_limits(max_decompressed_mb, max_rows),
+            memory_limit=memory_limit or DEFAULT_MEMORY_LIMIT, algorithm=algorithm.value,
             params=params, features=features, use_gender=use_gender, n_neighbors=neighbors,
             sample_size=sample, random_state=seed, ranges=ranges,
             rulebook=load_rulebook(rules), reference=old, derive=tuple(derive or ()),
@@ -693,6 +712,9 @@ def score(
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_of: AsOf = None,
+    memory_limit: Annotated[str | None, typer.Option(
+        "--memory-limit", help="With a transaction log: memory for its aggregation "
+                               "(default 350MB; such as 2GB).")] = None,
     force: Force = False,
 ) -> None:
     """Score every row of a table: segment, confidence, atypical flag, row status.
@@ -715,10 +737,13 @@ def score(
                            "processes, and a pipe can be read only once. Save it to a "
                            "file, or score it with --engine local, which reads pipes.")
     if engine is Engine.local:
+        from custseg.io.rfm import log_files
         from custseg.io.writers import output_format
 
         output_format(output)
-        _check_output(output, "table", force, model_path, input_path)
+        # a folder or a glob (of a log's files): the output is written over none of them
+        _check_output(output, "table", force, model_path, input_path,
+                      *(log_files(input_path) or ()))
     model = load_model(model_path)
     mapping = _parse_mapping(map_)
     kind = _score_input_kind(model, input_path, max_decompressed_mb)
@@ -735,6 +760,7 @@ def score(
         with _progress(quiet) as progress:
             report = score_log_file(model, input_path, output, as_of=as_of,
                                     limits=_limits(max_decompressed_mb), force=force,
+                                    memory_limit=memory_limit or DEFAULT_MEMORY_LIMIT,
                                     progress=progress)
         _print_log_summary(report.log)
         _err(f"input read as a transaction log: {report.log.customers:,} customers from "
@@ -742,9 +768,10 @@ def score(
         _err(f"scored {report.n_rows:,} customers ({report.n_invalid:,} invalid, "
              f"{report.n_atypical:,} atypical) in {report.seconds:.1f} s -> {report.output}")
         return
-    if as_of is not None:
-        raise ParameterError("--as-of applies to a transaction log; INPUT is read as a "
-                             "customer table.")
+    for flag, value in (("--as-of", as_of), ("--memory-limit", memory_limit)):
+        if value is not None:
+            raise ParameterError(f"{flag} applies to a transaction log; INPUT is read as a "
+                                 "customer table.")
     if kind == "table":
         _err("input read as a customer table (one row per customer)")
     if engine is Engine.dask:
@@ -775,10 +802,14 @@ def _score_input_kind(model: Any, input_path: str, max_decompressed_mb: int) -> 
     both), None for any other model (which reads tables only). Only a file named by
     its path is looked at: a pipe is read once, as a table."""
     from custseg.io.logs import header_of, input_kind, reads_logs
+    from custseg.io.rfm import log_files
 
     if not reads_logs(model):
         return None
     path = Path(input_path)
+    files = log_files(input_path) if not path.is_file() else None
+    if files:  # a folder or a glob: its files are one log's, or one table's parts
+        path = files[0]
     if not path.is_file():
         return "table"
     return input_kind(model, header_of(path, _limits(max_decompressed_mb)))
@@ -1400,6 +1431,7 @@ FLAGS = {
     "quantity": "--quantity",
     "price": "--price",
     "as_of": "--as-of",
+    "memory_limit": "--memory-limit",
 }
 
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 from custseg.errors import SchemaError, shown
 from custseg.io import formats
 from custseg.io.outputs import atomic_path, check_output_path
-from custseg.io.rfm import CustomerLog, LogSummary, aggregate_log
+from custseg.io.rfm import CustomerLog, LogSummary, aggregate_log, log_files
 from custseg.io.score_files import ScoreReport, score_table_batches
 from custseg.io.source import CustomerTable, ReadLimits, TableSource, number_columns
 from custseg.io.writers import ScoredWriter, output_format
@@ -120,7 +120,8 @@ def score_log_file(
     customer table's columns then the scored contract columns."""
     started = time.perf_counter()
     fmt = output_format(output_path)
-    target = check_output_path(output_path, input_path, kind="table", force=force)
+    target = check_output_path(output_path, input_path, *(log_files(input_path) or ()),
+                               kind="table", force=force)
     log = aggregate_for(model, input_path, as_of=as_of, limits=limits,
                         memory_limit=memory_limit)
     if log.table.num_rows == 0:

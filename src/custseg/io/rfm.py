@@ -13,12 +13,16 @@ DuckDB groups them by customer, multi-threaded.
 
 from __future__ import annotations
 
+import glob as globlib
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custseg.errors import ParameterError, SchemaError, shown
+from custseg.errors import InputFileError, ParameterError, SchemaError, shown
 from custseg.io import formats
 from custseg.io.source import ReadLimits, TableSource, number_columns
 from custseg.table.cells import Cells, distinct_cells
@@ -118,7 +122,11 @@ def aggregate_log(
     memory_limit: str = "350MB",
     date_fallback: str | None = None,
 ) -> CustomerLog:
-    """One row per customer of the transaction log ``source``.
+    """One row per customer of the transaction log ``source``: a file (or its bytes), or
+    a folder or a glob of the log's files (see :func:`log_files`), aggregated as the files
+    concatenated: the same header in every file (refused, naming the file that differs),
+    the log-wide decisions (date order, "C" cancellations, number format) taken over all
+    of them, a customer's lines summed whichever files they are in.
 
     Parameters
     ----------
@@ -141,12 +149,46 @@ def aggregate_log(
         the model of an earlier one reads its dates as the earlier one did.
     """
     as_of_day = _as_of_day(as_of)
-    log = TableSource(source, name=name, limits=limits, check_income=False)
-    try:
-        cols = find_columns(log.header, columns)
-        return _aggregate(log, cols, as_of_day, date_format, memory_limit, date_fallback)
-    finally:
-        log.close()
+    files = log_files(source)
+    if files is None:
+        parts: list[tuple[Any, str | None]] = [(source, name)]
+    else:
+        from custseg.io.dask_engine import _display_names
+
+        parts = list(zip(files, _display_names(files), strict=True))
+    memory_bytes(memory_limit)  # refused before any work
+    with duckdb_errors(memory_limit):
+        return _aggregate(parts, columns, limits, as_of_day, date_format, memory_limit,
+                          date_fallback)
+
+
+def log_files(source: str | os.PathLike[str] | bytes) -> list[Path] | None:
+    """The files of a log named by a folder or a glob (sorted, as
+    :func:`custseg.io.dask_engine.expand_inputs` finds them; an error when none), or None
+    for one file (or bytes, or a path that names nothing, which its reader refuses by
+    name)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return None
+    text = os.fspath(source)
+    path = Path(text)
+    if path.is_dir() or (not path.exists() and globlib.has_magic(text)):
+        from custseg.io.dask_engine import expand_inputs  # not loaded for one file
+
+        return expand_inputs(text)
+    return None
+
+
+def check_same_header(name: str, header: tuple[str, ...], first_name: str,
+                      first: tuple[str, ...]) -> None:
+    """Refuse a file of a log whose header is not the first file's (names, order)."""
+    if header == first:
+        return
+    from custseg.io.dask_engine import _header_difference
+
+    raise InputFileError(
+        f"{_header_difference(name, header, first_name, first)}; the files of one log "
+        "need the same header (the same column names, in the same order). Aggregate the "
+        "files that differ on their own.")
 
 
 def rfm_file(
@@ -193,7 +235,7 @@ def rfm_file(
 
             inputs = tuple(expand_inputs(data))  # never over one of the log's files
         else:
-            inputs = (data,)
+            inputs = tuple(log_files(data) or (data,))
         target = check_output_path(output, *inputs, kind="table", force=force)
     if dask:
         from custseg.io.rfm_dask import aggregate_log_dask
@@ -214,34 +256,118 @@ def rfm_file(
     return result
 
 
-def _aggregate(log: TableSource, cols: LogColumns, as_of_day: int | None,
-               date_format: str | None, memory_limit: str,
-               date_fallback: str | None = None) -> CustomerLog:
+def _aggregate(parts: list[tuple[Any, str | None]], columns: Mapping[str, str | None] | None,
+               limits: ReadLimits | None, as_of_day: int | None, date_format: str | None,
+               memory_limit: str, date_fallback: str | None = None) -> CustomerLog:
+    """The log of one or more files (``parts``: source and display name, in order): each
+    file's lines loaded and its facts found, the decisions taken over every file's facts,
+    then one group-by over all the lines, as for the files concatenated."""
     con, spill = _connect(memory_limit)
     try:
-        _load(con, log, cols)
+        found: list[LogFacts] = []
+        cols: LogColumns | None = None
+        for i, (source, name) in enumerate(parts):
+            log = TableSource(source, name=name, limits=limits, check_income=False)
+            try:
+                if cols is None:
+                    cols = find_columns(log.header, columns)
+                else:
+                    check_same_header(str(name), tuple(log.header), str(parts[0][1]),
+                                      found[0].header)
+                _load(con, log, cols)
+                found.append(facts(con, log, cols))
+            finally:
+                log.close()
+            if len(parts) > 1:  # the file's lines join the log's
+                con.execute("ALTER TABLE raw RENAME TO every_line" if i == 0 else
+                            "INSERT INTO every_line SELECT * FROM raw; DROP TABLE raw")
+        if len(parts) > 1:
+            con.execute("ALTER TABLE every_line RENAME TO raw")
+        assert cols is not None
         _ids(con)
-        found = facts(con, log, cols)
-        decided = decide([found], cols, date_format, date_fallback)
-        _readings(con, cols, decided, found.dates)
+        decided = decide(found, cols, date_format, date_fallback)
+        _readings(con, cols, decided, found[0].dates if len(found) == 1 else None)
         _lines(con, cols, decided, cid=_CID)
-        return replace(finish(_sums(con), cols, as_of_day),
-                       date_format=date_format_text(decided.date_format))
+        sums = _sums(con)
     finally:
-        con.close()
+        con.close()  # DuckDB's memory given back before the customer table is made
         shutil.rmtree(spill, ignore_errors=True)
+    return replace(finish(sums, cols, as_of_day),
+                   date_format=date_format_text(decided.date_format))
+
+
+#: Memory units DuckDB reads, in bytes (1000^i and 1024^i).
+_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*")
+#: The least memory the aggregation is given: below it DuckDB cannot run its group-by.
+MIN_MEMORY = 32 * 10**6
+
+
+def memory_bytes(memory_limit: str) -> int:
+    """The bytes of a memory limit written as DuckDB reads it (``350MB``, ``1.5GB``,
+    ``512MiB``); refused when it is not one, or under 32 MB."""
+    found = _SIZE.fullmatch(str(memory_limit))
+    unit = _UNITS.get(found.group(2).upper()) if found else None
+    if found is None or unit is None:
+        raise ParameterError(
+            f"the memory limit {shown(memory_limit)} is not a size; give a number and a "
+            "unit, such as 350MB, 2GB or 512MiB", parameter="memory_limit", key="2GB")
+    size = int(float(found.group(1)) * unit)
+    if size < MIN_MEMORY:
+        raise ParameterError(f"the memory limit {shown(memory_limit)} is under 32MB, too "
+                             "little for the aggregation; give at least 32MB",
+                             parameter="memory_limit", key="350MB")
+    return size
+
+
+def _more_memory(memory_limit: str) -> str:
+    """Twice ``memory_limit``, written for the user (``700MB``, ``1.4GB``)."""
+    twice = 2 * memory_bytes(memory_limit)
+    return f"{twice / 1e9:.3g}GB" if twice >= 10**9 else f"{twice // 10**6}MB"
+
+
+@contextmanager
+def duckdb_errors(memory_limit: str) -> Iterator[None]:
+    """DuckDB's errors as the user's: out of memory (say to raise the limit), a temporary
+    folder that cannot be written (say where, and to free space); any other error of
+    DuckDB is an internal one and goes through as it is."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        raise InputFileError(
+            f"the log's aggregation ran out of memory within its limit of {memory_limit} "
+            f"(DuckDB: {_first_line(exc)}); give it more memory",
+            parameter="memory_limit", key=_more_memory(memory_limit)) from None
+    except (duckdb.IOException, duckdb.PermissionException) as exc:
+        raise InputFileError(
+            "the log's aggregation could not write to its temporary folder in "
+            f"{shown(tempfile.gettempdir(), 60)} (DuckDB: {_first_line(exc)}); free disk "
+            "space there, or set TMPDIR to a folder with room (a log of 50 million lines "
+            "needs a few GB)") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error's first line (DuckDB's go on with advice on its own SQL settings)."""
+    text = str(exc).strip().splitlines()
+    return shown(text[0] if text else type(exc).__name__, 160)
 
 
 def _connect(memory_limit: str) -> tuple[Any, str]:
     """An embedded DuckDB database limited to ``memory_limit``, spilling to a temporary
-    folder of its own (removed by the caller)."""
+    folder of its own (removed by the caller); no progress bar (DuckDB prints one to
+    standard output on long queries: into the output of a pipe, or a server's log)."""
     import duckdb
 
+    memory_bytes(memory_limit)
     spill = tempfile.mkdtemp(prefix="custseg-rfm-")
     try:
         con = duckdb.connect(config={"temp_directory": spill,
                                      "preserve_insertion_order": False,
                                      "memory_limit": memory_limit})
+        con.execute("SET enable_progress_bar = false")  # a session's setting, not config
     except BaseException:
         shutil.rmtree(spill, ignore_errors=True)
         raise
@@ -490,6 +616,10 @@ def _lines(con: Any, cols: LogColumns, decided: Decisions, *, cid: str) -> None:
                END AS reason
         FROM keyed
     """)
+    # the lines replace the cells and their readings: their memory (and the spill
+    # folder's space) goes to the customers' group-by
+    con.execute("DROP TABLE raw; DROP TABLE dates; DROP TABLE invoices; DROP TABLE n_a; "
+                "DROP TABLE n_q; DROP TABLE n_p" + ("; DROP TABLE ids" if ids else ""))
 
 
 @dataclass(frozen=True)
@@ -510,24 +640,35 @@ def _sums(con: Any) -> Sums:
     reasons = dict(con.execute("SELECT reason, count(*) FROM lines WHERE reason IS NOT NULL "
                                "GROUP BY reason").fetchall())
     # frequency from the distinct orders (customer, invoice, else purchase day) apart:
-    # a count(DISTINCT …) in the customers' group-by took as long as all else together
-    result = con.sql("""
-        WITH orders AS (
-            SELECT cid, count(*) AS frequency FROM (
-                SELECT DISTINCT cid, inv, CASE WHEN inv IS NULL THEN day END AS day
-                FROM lines WHERE reason IS NULL AND NOT ret)
-            GROUP BY cid),
-        sums AS (
-            SELECT cid,
-                   fsum(CASE WHEN ret THEN 0 ELSE value END) AS gross,
-                   fsum(CASE WHEN ret THEN abs(value) ELSE 0 END) AS returns_value,
-                   min(CASE WHEN NOT ret THEN day END) AS first_day,
-                   max(CASE WHEN NOT ret THEN day END) AS last_day
-            FROM lines WHERE reason IS NULL GROUP BY cid)
+    # a count(DISTINCT …) in the customers' group-by took as long as all else together.
+    # Each step is a table of its own, so each spills on its own: as one query, the
+    # orders' hash table, the sums' and the join's were held at once, and 4.2 million
+    # customers ran out of memory at 350 MB (DuckDB could not spill them)
+    con.execute("""
+        CREATE TABLE orders AS
+        SELECT cid, count(*) AS frequency FROM (
+            SELECT DISTINCT cid, inv, CASE WHEN inv IS NULL THEN day END AS day
+            FROM lines WHERE reason IS NULL AND NOT ret)
+        GROUP BY cid
+    """)
+    con.execute("""
+        CREATE TABLE sums AS
+        SELECT cid,
+               fsum(CASE WHEN ret THEN 0 ELSE value END) AS gross,
+               fsum(CASE WHEN ret THEN abs(value) ELSE 0 END) AS returns_value,
+               min(CASE WHEN NOT ret THEN day END) AS first_day,
+               max(CASE WHEN NOT ret THEN day END) AS last_day
+        FROM lines WHERE reason IS NULL GROUP BY cid
+    """)
+    con.execute("DROP TABLE lines")
+    con.execute("""
+        CREATE TABLE customers AS
         SELECT s.cid AS customer_id, coalesce(o.frequency, 0) AS frequency, s.gross,
                s.returns_value, s.first_day, s.last_day
-        FROM sums s LEFT JOIN orders o ON s.cid = o.cid ORDER BY s.cid
-    """).to_arrow_table()
+        FROM sums s LEFT JOIN orders o ON s.cid = o.cid
+    """)
+    con.execute("DROP TABLE sums; DROP TABLE orders")
+    result = con.sql("SELECT * FROM customers ORDER BY customer_id").to_arrow_table()
     return Sums(result, int(read), int(distinct_lines),
                 {str(k): int(v) for k, v in reasons.items()})
 

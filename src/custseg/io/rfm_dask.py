@@ -41,13 +41,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from custseg.errors import InputFileError
 from custseg.io.dask_engine import (
     CONNECT_TIMEOUT,
     _client,
     _display_names,
     _guarded,
-    _header_difference,
     _results,
     expand_inputs,
 )
@@ -64,9 +62,12 @@ from custseg.io.rfm import (
     _load,
     _readings,
     _sums,
+    check_same_header,
     decide,
+    duckdb_errors,
     facts,
     finish,
+    memory_bytes,
 )
 from custseg.io.source import ReadLimits, TableSource
 from custseg.table.spec import date_format_text
@@ -90,6 +91,11 @@ def _scan_part(path: str, name: str, index: int, folder: str,
                options: dict[str, Any]) -> _Scanned:
     """First pass over one file (on a worker): its lines to the buckets' Parquet, its
     facts back."""
+    with duckdb_errors(options["memory_limit"]):
+        return _scan(path, name, index, folder, options)
+
+
+def _scan(path: str, name: str, index: int, folder: str, options: dict[str, Any]) -> _Scanned:
     log = TableSource(path, name=name, limits=options["limits"], check_income=False)
     try:
         cols = find_columns(log.header, options["columns"])
@@ -125,6 +131,12 @@ def _sum_bucket(folder: str, bucket: int, cols: LogColumns, decided: Decisions,
                                              f"bucket={bucket}", "*.parquet")))
     if not files:
         return None
+    with duckdb_errors(memory_limit):
+        return _sum_files(files, cols, decided, memory_limit)
+
+
+def _sum_files(files: list[str], cols: LogColumns, decided: Decisions,
+               memory_limit: str) -> Sums:
     con, spill = _connect(memory_limit)
     try:
         listed = ", ".join(_quoted(f) for f in files)
@@ -159,6 +171,7 @@ def aggregate_log_dask(
     temporary folder, which a local cluster's workers share).
     """
     as_of_day = _as_of_day(as_of)
+    memory_bytes(memory_limit)  # refused before any work
     files = expand_inputs(inputs)
     names = _display_names(files)
     tmp = Path(tempfile.mkdtemp(prefix=".custseg-rfm-", dir=workdir))
@@ -173,14 +186,8 @@ def aggregate_log_dask(
             scanned = _results(client, [
                 client.submit(_scan_part, str(f), names[i], i, str(tmp), options, pure=False)
                 for i, f in enumerate(files)], names)
-            first = scanned[0].facts.header
             for name, part in zip(names[1:], scanned[1:], strict=True):
-                if part.facts.header != first:
-                    raise InputFileError(
-                        f"{_header_difference(name, part.facts.header, names[0], first)}; "
-                        "the files of one log need the same header (the same column "
-                        "names, in the same order). Aggregate the files that differ on "
-                        "their own.")
+                check_same_header(name, part.facts.header, names[0], scanned[0].facts.header)
             cols = scanned[0].columns
             decided = decide([s.facts for s in scanned], cols, date_format)
             labels = [f"bucket {b} of the log's lines" for b in range(buckets)]
