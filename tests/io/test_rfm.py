@@ -241,3 +241,30 @@ def test_ids_and_invoices_read_in_sql_agree_with_the_rules_on_every_cell(tmp_pat
     for cid, c in want.items():
         assert (got[cid]["frequency"], got[cid]["monetary"], got[cid]["returns_value"]) == (
             len(c["orders"]), c["gross"] - c["returns"], c["returns"]), cid
+
+
+def test_a_large_but_representable_total_is_written_as_it_is(tmp_path):
+    # rounding to 6 decimals scales by 1e6: above ~1.8e302 that overflowed, and a
+    # representable total was refused as "beyond 1e308"
+    text = ("Order ID,Order Date,Customer ID,Amount\n"
+            "O1,2020-01-01,A,1e305\nO2,2020-01-02,B,5\n"
+            "O3,2020-01-01,C,1e308\nO4,2020-01-02,C,-1e308\n"
+            "O5,2020-01-01,D,0.1\nO6,2020-01-01,D,0.2\n")
+    got = rows(aggregate_log(log(tmp_path, text)))
+    assert (got["A"]["monetary"], got["A"]["avg_order_value"]) == (1e305, 1e305)
+    assert got["B"]["monetary"] == 5.0
+    assert (got["C"]["monetary"], got["C"]["returns_value"]) == (0.0, 1e308)
+    assert got["D"]["monetary"] == 0.3  # small sums still lose their float noise
+    too_big = "Order ID,Order Date,Customer ID,Amount\nO1,2020-01-01,A,1e308\nO2,2020-01-02,A,1e308\n"
+    with pytest.raises(SchemaError, match="too large to represent"):
+        aggregate_log(log(tmp_path, too_big, "big.csv"))
+
+
+def test_a_purchase_on_the_last_writable_day_needs_its_as_of_date(tmp_path):
+    path = log(tmp_path, "InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+                         "1,9999-12-31,A,1,1\n2,2020-01-01,A,1,1\n")
+    with pytest.raises(ParameterError, match="9999-12-31, the last day") as caught:
+        aggregate_log(path)
+    assert (caught.value.parameter, caught.value.key) == ("as_of", "9999-12-31")
+    c = rows(aggregate_log(path, as_of="9999-12-31"))["A"]
+    assert (c["recency_days"], str(c["first_purchase"]), c["frequency"]) == (0, "2020-01-01", 2)

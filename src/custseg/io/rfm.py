@@ -55,6 +55,8 @@ from custseg.table.transactions import (
 )
 
 _EPOCH = date(1970, 1, 1)
+#: The last day a date can be written (9999-12-31), in days since :data:`_EPOCH`.
+_LAST_DAY = (date.max - _EPOCH).days
 #: The raw table's text columns, by log role.
 _RAW = {"customer": "cust", "date": "dt", "invoice": "inv", "amount": "a", "quantity": "q",
         "price": "p"}
@@ -570,9 +572,19 @@ def _nullable_ints(values: np.ndarray, valid: np.ndarray) -> pa.Array:
     return pa.array(np.where(valid, values, 0).astype(np.int64), mask=~valid)
 
 
+#: Sums are rounded to 6 decimals below this size; above it a float64 has no digit
+#: left at the sixth decimal (its spacing at 1e10 is 2e-6) and rounding, which scales by
+#: 1e6, would only overflow (``np.round(1e305, 6)`` is inf).
+_ROUNDED_BELOW = 1e10
+
+
 def _money(values: np.ndarray) -> np.ndarray:
-    """Sums without float noise (0.1 + 0.2 is written 0.3), and no -0."""
-    return np.round(values, 6) + 0.0
+    """Sums without float noise (0.1 + 0.2 is written 0.3), and no -0; sums of
+    :data:`_ROUNDED_BELOW` or more (and NaN) are kept as they are."""
+    out = np.array(values, dtype=np.float64)  # a copy
+    small = np.abs(out) < _ROUNDED_BELOW
+    out[small] = np.round(out[small], 6)
+    return out + 0.0
 
 
 def _customers(result: pa.Table, as_of_day: int | None) -> tuple[pa.Table, str | None]:
@@ -585,6 +597,11 @@ def _customers(result: pa.Table, as_of_day: int | None) -> tuple[pa.Table, str |
     last = pc.fill_null(result.column("last_day"), 0).to_numpy().astype(np.int64)
     latest = int(last[bought].max()) if bought.any() else None
     if as_of_day is None:
+        if latest is not None and latest >= _LAST_DAY:
+            raise ParameterError(
+                f"the log's latest purchase is on {_iso(latest)}, the last day a date can "
+                "be written, so the as-of date cannot be the day after it (the default); "
+                "give the as-of date, such as that day", parameter="as_of", key=_iso(latest))
         as_of_day = None if latest is None else latest + 1
     elif latest is not None and as_of_day < latest:
         raise ParameterError(
