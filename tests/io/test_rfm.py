@@ -223,7 +223,9 @@ def test_ids_and_invoices_read_in_sql_agree_with_the_rules_on_every_cell(tmp_pat
     ids = customer_ids(pa.array([c for c, *_ in lines])).to_pylist()
     keys = pc.utf8_trim_whitespace(pa.array([i for _, i, _, _ in lines]))
     keys = pc.if_else(pc.equal(keys, ""), pa.scalar(None, pa.string()), keys)
-    uci = uci_cancellations(pc.unique(keys).drop_null())
+    # decided over the invoices of the lines with a customer id
+    with_id = pc.filter(keys, pc.is_valid(pa.array(ids)))
+    uci = uci_cancellations(pc.unique(with_id).drop_null())
     assert uci == (style == "uci")
     gone = cancelled(keys, uci)
     want: dict[str, dict] = {}
@@ -268,3 +270,25 @@ def test_a_purchase_on_the_last_writable_day_needs_its_as_of_date(tmp_path):
     assert (caught.value.parameter, caught.value.key) == ("as_of", "9999-12-31")
     c = rows(aggregate_log(path, as_of="9999-12-31"))["A"]
     assert (c["recency_days"], str(c["first_purchase"]), c["frequency"]) == (0, "2020-01-01", 2)
+
+
+def test_uci_rule_needs_ordinary_digit_invoices_among_lines_with_a_customer(tmp_path):
+    # every invoice "C" + digits: orders, not cancellations
+    text = ("Invoice,Date,Customer,Amount\n"
+            "C0001,2020-01-01,A,10\nC0002,2020-01-02,A,20\nC0003,2020-01-03,B,5\n")
+    got = rows(aggregate_log(log(tmp_path, text)))
+    assert (got["A"]["frequency"], got["A"]["monetary"], got["A"]["returns_value"]) == (2, 30, 0)
+    assert (got["B"]["frequency"], got["B"]["monetary"]) == (1, 5)
+    # the UCI log's adjustment invoices (A563185) are on lines without a customer id:
+    # they do not turn the rule off for the customers' invoices
+    uci = ("InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+           "536365,2010-12-01,100,2,5\nC536366,2010-12-02,100,1,5\n"
+           "A563185,2011-08-12,,1,100\n")
+    result = aggregate_log(log(tmp_path, uci, "uci.csv"))
+    c = rows(result)["100"]
+    assert (c["frequency"], c["monetary"], c["returns_value"]) == (1, 5, 5)
+    assert result.summary.excluded == {"no customer id": 1}
+    # the same adjustment on a line with a customer: not UCI-style, no cancellation
+    with_id = uci.replace("A563185,2011-08-12,,", "A563185,2011-08-12,100,")
+    c = rows(aggregate_log(log(tmp_path, with_id, "uci2.csv")))["100"]
+    assert (c["frequency"], c["monetary"], c["returns_value"]) == (3, 115, 0)

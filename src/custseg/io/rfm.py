@@ -342,6 +342,7 @@ class LogFacts:
 
     dates: pa.Table
     uci_some: bool
+    uci_digits: bool
     uci_every: bool
     number_format: NumberFormat
     decimal: str
@@ -362,22 +363,31 @@ class Decisions:
 
 
 def facts(con: Any, log: TableSource, cols: LogColumns) -> LogFacts:
-    """The facts of the lines loaded in ``raw`` (see :class:`LogFacts`)."""
+    """The facts of the lines loaded in ``raw`` (see :class:`LogFacts`); the UCI
+    invoices' over the lines with a customer id (``ids`` made already), whose invoices
+    are orders: a line without one is never used, and in the UCI log it holds
+    adjustments (``A563185``) that are no invoices of its customers."""
     dates = _distinct(con, "dt")
-    some, every = False, True
+    some, digits, every = False, False, True
     if cols.invoice is not None:
-        invoices = _string(_distinct(con, "inv", odd=True).column("raw"))
+        customer = (f"FROM raw r LEFT JOIN ids i ON r.cust = i.raw WHERE NOT r.bad "
+                    f"AND ({_plain('r.cust')} OR i.cid IS NOT NULL)")
+        invoices = _string(con.sql(
+            f"SELECT DISTINCT r.inv AS raw {customer} AND NOT coalesce({_plain('r.inv')}, "
+            "false)").to_arrow_table().column("raw"))
         key = pc.utf8_trim_whitespace(invoices)
         key = pc.if_else(pc.equal(key, ""), pa.scalar(None, pa.string()), key)
-        some, every = uci_parts(key.drop_null())
-        plain_some, plain_every = con.execute(
-            f"SELECT coalesce(bool_or(regexp_matches(inv, '{CANCELLATION}')), false), "
-            f"coalesce(bool_and(regexp_matches(inv, '{CANCELLATION}') "
-            f"OR regexp_matches(inv, '{DIGITS}')), true) "
-            f"FROM raw WHERE NOT bad AND {_plain('inv')}").fetchall()[0]
-        some, every = bool(some or plain_some), bool(every and plain_every)
-    return LogFacts(dates, some, every, log.number_format or NumberFormat(), log.decimal,
-                    tuple(log.header), log.match)
+        some, digits, every = uci_parts(key.drop_null())
+        plain = con.execute(
+            f"SELECT coalesce(bool_or(regexp_matches(r.inv, '{CANCELLATION}')), false), "
+            f"coalesce(bool_or(regexp_matches(r.inv, '{DIGITS}')), false), "
+            f"coalesce(bool_and(regexp_matches(r.inv, '{CANCELLATION}') "
+            f"OR regexp_matches(r.inv, '{DIGITS}')), true) "
+            f"{customer} AND {_plain('r.inv')}").fetchall()[0]
+        some, digits = bool(some or plain[0]), bool(digits or plain[1])
+        every = bool(every and plain[2])
+    return LogFacts(dates, some, digits, every, log.number_format or NumberFormat(),
+                    log.decimal, tuple(log.header), log.match)
 
 
 def decide(parts: list[LogFacts], cols: LogColumns, date_format: str | None,
@@ -385,7 +395,8 @@ def decide(parts: list[LogFacts], cols: LogColumns, date_format: str | None,
     """The log-wide decisions over the facts of every part of a log, in file order: the
     date format over the distinct cells of the whole date column (sorted, so the
     decision never depends on the order lines were grouped in), UCI cancellations when
-    some invoice anywhere is one and every invoice everywhere is UCI-style, the number
+    some invoice anywhere is one, some is digits alone and every invoice everywhere is
+    UCI-style (see :func:`~custseg.table.transactions.uci_cancellations`), the number
     format of all the files together. ``date_fallback`` (a model's decided format, see
     :func:`aggregate_log`) reads a date column whose own cells cannot tell their order."""
     if len({p.decimal for p in parts}) > 1:
@@ -418,8 +429,9 @@ def decide(parts: list[LogFacts], cols: LogColumns, date_format: str | None,
     by_position = {pos: name for name, pos in number_columns(parts[0].match).items()}
     mixed = {role: numbers.mixed.get(by_position.get(getattr(cols, role), ""), None)
              for role in ("amount", "quantity", "price")}
-    return Decisions(fmt, any(p.uci_some for p in parts) and all(p.uci_every for p in parts),
-                     parts[0].decimal, mixed)
+    uci = (any(p.uci_some for p in parts) and any(p.uci_digits for p in parts)
+           and all(p.uci_every for p in parts))
+    return Decisions(fmt, uci, parts[0].decimal, mixed)
 
 
 def _readings(con: Any, cols: LogColumns, decided: Decisions,
