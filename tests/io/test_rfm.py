@@ -292,3 +292,30 @@ def test_uci_rule_needs_ordinary_digit_invoices_among_lines_with_a_customer(tmp_
     with_id = uci.replace("A563185,2011-08-12,,", "A563185,2011-08-12,100,")
     c = rows(aggregate_log(log(tmp_path, with_id, "uci2.csv")))["100"]
     assert (c["frequency"], c["monetary"], c["returns_value"]) == (3, 115, 0)
+
+
+def test_a_log_is_never_refused_over_customer_table_fields_it_does_not_use(tmp_path):
+    # ID beside Customer ID, Gender beside Sex, Age beside Customer Age, Income beside
+    # Annual Income: each pair would be ambiguous in a customer table, not in a log
+    header = ("Row,ID,Order ID,Order Date,Customer ID,Gender,Sex,Age,Customer Age,Income,"
+              "Annual Income,Amount\n")
+    text = header + ("1,9,O1,2020-01-01,K,F,F,30,30,5,5,5\n"
+                     "2,9,O2,2020-01-03,K,F,F,30,30,5,5,7\n"
+                     "Total,,,2020-01-03,L,,,,,,,12\n"   # a summary row (first column)
+                     "4,9,O4,2020-01-03,Total,,,,,,,12\n")  # one in the customer column
+    path = log(tmp_path, text)
+    for columns in (None, {"customer": "Customer ID"}):
+        result = aggregate_log(path, columns=columns)
+        assert result.summary.columns["customer"] == "Customer ID"
+        assert list(rows(result)) == ["K"] and rows(result)["K"]["monetary"] == 12
+        assert result.summary.excluded == {"malformed row": 2}
+
+
+def test_log_detection_and_score_read_such_a_log(tmp_path):
+    from custseg.api import log_columns
+    from custseg.io.logs import header_of
+
+    path = log(tmp_path, "ID,Order ID,Order Date,Customer ID,Gender,Sex,Amount\n"
+                         "1,O1,2020-01-01,K,F,F,5\n")
+    assert log_columns(path).taken()["customer"] == "Customer ID"
+    assert header_of(path)[3] == "Customer ID"

@@ -143,9 +143,11 @@ def aggregate_log(
         the model of an earlier one reads its dates as the earlier one did.
     """
     as_of_day = _as_of_day(as_of)
-    log = TableSource(source, name=name, limits=limits, check_income=False)
+    log = TableSource(source, name=name, limits=limits, check_income=False,
+                      customer_fields=False)
     try:
         cols = find_columns(log.header, columns)
+        log.log_customer(cols.customer)
         return _aggregate(log, cols, as_of_day, date_format, memory_limit, date_fallback)
     finally:
         log.close()

@@ -90,9 +90,11 @@ def _scan_part(path: str, name: str, index: int, folder: str,
                options: dict[str, Any]) -> _Scanned:
     """First pass over one file (on a worker): its lines to the buckets' Parquet, its
     facts back."""
-    log = TableSource(path, name=name, limits=options["limits"], check_income=False)
+    log = TableSource(path, name=name, limits=options["limits"], check_income=False,
+                      customer_fields=False)
     try:
         cols = find_columns(log.header, options["columns"])
+        log.log_customer(cols.customer)
         con, spill = _connect(options["memory_limit"])
         try:
             _load(con, log, cols)
