@@ -319,3 +319,16 @@ def test_log_detection_and_score_read_such_a_log(tmp_path):
                          "1,O1,2020-01-01,K,F,F,5\n")
     assert log_columns(path).taken()["customer"] == "Customer ID"
     assert header_of(path)[3] == "Customer ID"
+
+
+def test_lines_not_split_into_cells_are_never_duplicates(tmp_path):
+    # ragged lines have no cells to compare: four different ones were 3 "duplicates";
+    # none is counted, not even two written alike; identical whole lines still are
+    text = ("InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+            "1,2010-12-01,100,2,5\n1,2010-12-01,100,2,5\n"
+            "2,2010-12-02,101,1\n3,2010-12-03,102\n"
+            "4,2010-12-04,103,1,1,x\n5,2010-12-05,104,1,1,y,z\n5,2010-12-05,104,1,1,y,z\n")
+    result = aggregate_log(log(tmp_path, text))
+    assert result.summary.excluded == {"malformed row": 5}
+    assert result.summary.duplicate_lines == 1
+    assert rows(result)["100"]["monetary"] == 20

@@ -268,23 +268,34 @@ def _load(con: Any, log: TableSource, cols: LogColumns) -> None:
     failed: list[BaseException] = []
 
     def lines() -> Any:
+        seen = 0
         try:
             for batch in log.batches():
                 data = batch.data
                 bad = np.zeros(data.num_rows, dtype=bool)
+                unsplit = None
                 if batch.structural:
-                    bad[list(batch.structural)] = True
+                    rows = np.fromiter(batch.structural, dtype=np.int64)
+                    bad[rows] = True
+                    unsplit = _unsplit(data, rows, seen)
                 data = data.append_column("bad", pa.array(bad))
+                data = data.append_column("u", pa.nulls(data.num_rows, pa.int64())
+                                          if unsplit is None else unsplit)
+                seen += data.num_rows
                 yield from data.cast(schema).to_batches()
         except BaseException as exc:  # noqa: BLE001 - raised again below, as it was
             failed.append(exc)
 
     schema = pa.schema([pa.field(formats.column_name(i), pa.string())
-                        for i in range(len(log.header))] + [pa.field("bad", pa.bool_())])
+                        for i in range(len(log.header))]
+                       + [pa.field("bad", pa.bool_()), pa.field("u", pa.int64())])
     reader = pa.RecordBatchReader.from_batches(schema, lines())
     con.register("batch", reader)
+    # a line's hash is of its cells; a line not split into cells has none (every cell
+    # null), so its hash is of its place: it is identical to no other line
+    h = f"CASE WHEN u IS NULL THEN hash({every}) ELSE hash(u, 'unsplit') END"
     try:
-        con.execute(f"CREATE TABLE raw AS SELECT {', '.join(picks)}, bad, hash({every}) AS h "
+        con.execute(f"CREATE TABLE raw AS SELECT {', '.join(picks)}, bad, {h} AS h "
                     "FROM batch")
     except Exception:
         if failed:
@@ -294,6 +305,23 @@ def _load(con: Any, log: TableSource, cols: LogColumns) -> None:
         con.unregister("batch")
     if failed:
         raise failed[0]
+
+
+def _unsplit(data: pa.Table, rows: np.ndarray, offset: int) -> pa.Array | None:
+    """Per line of the batch ``data``, its place in the log (``offset`` + row) when it
+    is one of the structural ``rows`` that could not be split into cells (every cell
+    null, see :class:`custseg.io.formats.Unsplit`), else null; None when there is none."""
+    taken = data.take(pa.array(rows))
+    empty = np.ones(len(rows), dtype=bool)
+    for column in taken.columns:
+        empty &= np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if not empty.any():
+        return None
+    place = np.zeros(data.num_rows, dtype=np.int64)
+    mask = np.ones(data.num_rows, dtype=bool)
+    place[rows[empty]] = offset + rows[empty]
+    mask[rows[empty]] = False
+    return pa.array(place, mask=mask)
 
 
 def _plain(column: str) -> str:
