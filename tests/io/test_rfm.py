@@ -332,3 +332,21 @@ def test_lines_not_split_into_cells_are_never_duplicates(tmp_path):
     assert result.summary.excluded == {"malformed row": 5}
     assert result.summary.duplicate_lines == 1
     assert rows(result)["100"]["monetary"] == 20
+
+
+def test_amounts_and_prices_are_read_as_money_quantities_are_not(tmp_path):
+    text = ('Order ID,Order Date,Customer ID,Amount\n'
+            'O1,2020-01-01,A,$12.50\nO2,2020-01-02,A,"$1,000.00"\n'
+            'O3,2020-01-02,B,"2,000"\nO4,2020-01-02,B,USD 5\n'
+            'O5,2020-01-02,C,€3.50\n')  # another currency than the dollar: not read
+    result = aggregate_log(log(tmp_path, text))
+    got = rows(result)
+    assert (got["A"]["monetary"], got["B"]["monetary"]) == (1012.5, 2005)
+    assert "C" not in got and result.summary.excluded == {"unreadable amount": 1}
+    qp = ('Order ID,Order Date,Customer ID,Quantity,Price\n'
+          'O1,2020-01-01,A,2,$3.50\nO2,2020-01-01,A,$2,$1\n')
+    result = aggregate_log(log(tmp_path, qp, "qp.csv"))
+    assert rows(result)["A"]["monetary"] == 7
+    assert result.summary.excluded == {"unreadable quantity": 1}
+    semicolon = "Order ID;Order Date;Customer ID;Amount\nO1;2020-01-01;A;1.234,50 $\nO2;2020-01-02;A;$ 2,5\n"
+    assert rows(aggregate_log(log(tmp_path, semicolon, "s.csv")))["A"]["monetary"] == 1237

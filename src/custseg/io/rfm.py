@@ -490,8 +490,11 @@ def _readings(con: Any, cols: LogColumns, decided: Decisions,
         column = _RAW[role]
         raw = _string(_distinct(con, column).column("raw")) if getattr(cols, role) is not None \
             else pa.array([], pa.string())
+        # amounts and prices are money, read as a customer table reads money ("$12.50",
+        # "$1,000.00"), in the log's own unit; a quantity is a count
         numbers = parse_numbers(pd.Series(pd.arrays.ArrowExtensionArray(raw)),
-                                decimal=decided.decimal, mixed=decided.mixed[role])
+                                decimal=decided.decimal, mixed=decided.mixed[role],
+                                dollars=role != "quantity")
         values = np.where(numbers.status == OK, numbers.values, np.nan)
         con.register(f"{column}_t", pa.table({"raw": raw, "num": pa.array(values,
                                                                           from_pandas=True)}))
