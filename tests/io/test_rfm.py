@@ -350,3 +350,15 @@ def test_amounts_and_prices_are_read_as_money_quantities_are_not(tmp_path):
     assert result.summary.excluded == {"unreadable quantity": 1}
     semicolon = "Order ID;Order Date;Customer ID;Amount\nO1;2020-01-01;A;1.234,50 $\nO2;2020-01-02;A;$ 2,5\n"
     assert rows(aggregate_log(log(tmp_path, semicolon, "s.csv")))["A"]["monetary"] == 1237
+
+
+@pytest.mark.parametrize("date_format", [None, "%Y-%m-%d"])
+def test_a_log_without_lines_says_so(tmp_path, date_format):
+    from custseg.errors import InputFileError
+
+    header = "InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+    with pytest.raises(InputFileError, match="a header but no lines"):
+        aggregate_log(log(tmp_path, header), date_format=date_format)
+    with pytest.raises(InputFileError, match="every one of the log's 2 lines is a malformed"):
+        aggregate_log(log(tmp_path, header + "1,2,3\n4,5,6,7,8,9\n", "bad.csv"),
+                      date_format=date_format)

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custseg.errors import ParameterError, SchemaError, shown
+from custseg.errors import InputFileError, ParameterError, SchemaError, shown
 from custseg.io import formats
 from custseg.io.source import ReadLimits, TableSource, number_columns
 from custseg.table.cells import Cells, distinct_cells
@@ -378,6 +378,10 @@ class LogFacts:
     decimal: str
     header: tuple[str, ...]
     match: HeaderMatch = field(repr=False)
+    #: The lines read, and those of them split into the header's columns (not
+    #: malformed).
+    lines: int = 0
+    split: int = 0
 
 
 @dataclass(frozen=True)
@@ -398,6 +402,8 @@ def facts(con: Any, log: TableSource, cols: LogColumns) -> LogFacts:
     are orders: a line without one is never used, and in the UCI log it holds
     adjustments (``A563185``) that are no invoices of its customers."""
     dates = _distinct(con, "dt")
+    lines, split = con.execute("SELECT count(*), count(*) FILTER (WHERE NOT bad) FROM raw"
+                               ).fetchall()[0]
     some, digits, every = False, False, True
     if cols.invoice is not None:
         customer = (f"FROM raw r LEFT JOIN ids i ON r.cust = i.raw WHERE NOT r.bad "
@@ -417,7 +423,7 @@ def facts(con: Any, log: TableSource, cols: LogColumns) -> LogFacts:
         some, digits = bool(some or plain[0]), bool(digits or plain[1])
         every = bool(every and plain[2])
     return LogFacts(dates, some, digits, every, log.number_format or NumberFormat(),
-                    log.decimal, tuple(log.header), log.match)
+                    log.decimal, tuple(log.header), log.match, int(lines), int(split))
 
 
 def decide(parts: list[LogFacts], cols: LogColumns, date_format: str | None,
@@ -429,6 +435,16 @@ def decide(parts: list[LogFacts], cols: LogColumns, date_format: str | None,
     UCI-style (see :func:`~custseg.table.transactions.uci_cancellations`), the number
     format of all the files together. ``date_fallback`` (a model's decided format, see
     :func:`aggregate_log`) reads a date column whose own cells cannot tell their order."""
+    lines = sum(p.lines for p in parts)
+    if lines == 0:
+        raise InputFileError("the log has a header but no lines; there is nothing to "
+                             "aggregate")
+    if sum(p.split for p in parts) == 0:
+        raise InputFileError(
+            f"every one of the log's {lines:,} lines is a malformed row (more or fewer "
+            f"fields than its header's {len(parts[0].header)} columns, a broken quote, or "
+            "a summary row such as 'Total'); there is nothing to aggregate: check that "
+            "the file is the log, and its delimiter and quoting")
     if len({p.decimal for p in parts}) > 1:
         raise SchemaError(
             "the log's files write decimals differently (some with a point, some with a "
@@ -592,7 +608,7 @@ def finish(parts: Sums | list[Sums], cols: LogColumns, as_of_day: int | None) ->
             together = pa.concat_tables([p.customers for p in parts])  # noqa: F841 - SQL's
             result = duckdb.sql("SELECT * FROM together ORDER BY customer_id"
                                 ).to_arrow_table()
-        else:  # no line at all (a header-only log with its date format given)
+        else:  # no part with a line (decide refuses a log without one)
             result = pa.table({"customer_id": pa.array([], pa.string()),
                                "frequency": pa.array([], pa.int64()),
                                "gross": pa.array([], pa.float64()),
