@@ -362,3 +362,19 @@ def test_a_log_without_lines_says_so(tmp_path, date_format):
     with pytest.raises(InputFileError, match="every one of the log's 2 lines is a malformed"):
         aggregate_log(log(tmp_path, header + "1,2,3\n4,5,6,7,8,9\n", "bad.csv"),
                       date_format=date_format)
+
+
+def test_a_given_date_format_that_reads_no_date_is_refused(tmp_path):
+    text = ("InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+            "1,25/03/2014,A,1,1\n2,26/03/2014,A,1,1\n")
+    path = log(tmp_path, text)
+    with pytest.raises(SchemaError, match=r"'%Y-%m-%d' reads none of the column's dates "
+                                          r"\(such as '25/03/2014'\)") as caught:
+        aggregate_log(path, date_format="%Y-%m-%d")
+    assert (caught.value.parameter, caught.value.key) == ("date_formats", "InvoiceDate")
+    assert rows(aggregate_log(path, date_format="%d/%m/%Y"))["A"]["frequency"] == 2
+    # one cell it reads, after more than a thousand it does not: not refused
+    odd = "".join(f"{i},1x{i:04d},A,1,1\n" for i in range(1200))
+    result = aggregate_log(log(tmp_path, text + odd, "odd.csv"), date_format="%d/%m/%Y")
+    assert result.summary.excluded == {"unreadable date": 1200}
+    assert rows(result)["A"]["monetary"] == 2

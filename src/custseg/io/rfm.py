@@ -469,6 +469,12 @@ def decide(parts: list[LogFacts], cols: LogColumns, date_format: str | None,
         if date_fallback is None or date_format is not None:
             raise
         fmt = date_format_from_text(date_fallback)  # the cells cannot tell: as the model
+    if date_format is not None and len(base.values) and not _reads_some(base.values, fmt):
+        raise SchemaError(
+            f"{shown(cols.name('date'))}: the date format {shown(date_format)} reads none of "
+            f"the column's dates (such as {shown(base.values[0].as_py())}); give the format "
+            "they are written in, or none to have it decided from the cells",
+            parameter="date_formats", key=cols.name("date"))
     numbers = parts[0].number_format
     for part in parts[1:]:
         numbers = numbers.merged(part.number_format)
@@ -478,6 +484,15 @@ def decide(parts: list[LogFacts], cols: LogColumns, date_format: str | None,
     uci = (any(p.uci_some for p in parts) and any(p.uci_digits for p in parts)
            and all(p.uci_every for p in parts))
     return Decisions(fmt, uci, parts[0].decimal, mixed)
+
+
+def _reads_some(cells: pa.Array, fmt: DateFormat) -> bool:
+    """Whether ``fmt`` reads at least one of the distinct date ``cells`` (the first
+    thousand tell as a rule; all of them are tried before saying no)."""
+    head = cells.slice(0, 1000)
+    if (parse_dates(head, fmt).status == OK).any():
+        return True
+    return len(cells) > len(head) and bool((parse_dates(cells, fmt).status == OK).any())
 
 
 def _readings(con: Any, cols: LogColumns, decided: Decisions,
