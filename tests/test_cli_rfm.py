@@ -177,3 +177,17 @@ def test_a_purchase_on_9999_12_31_says_to_give_the_as_of_date(capsys, tmp_path, 
     code, _, err = run(capsys, "score", model, late, "-o", tmp_path / "s.csv",
                        "--as-of", "9999-12-31")
     assert code == 0, err
+
+
+def test_a_log_without_lines_and_a_date_format_that_reads_nothing(capsys, tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n")
+    line = one_error_line(*run(capsys, "rfm", path, "-o", tmp_path / "c.csv")[::2])
+    assert line == "error: the log has a header but no lines; there is nothing to aggregate"
+    path.write_text("InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+                    "1,25/03/2014,A,1,1\n2,26/03/2014,A,1,1\n")
+    line = one_error_line(*run(capsys, "rfm", path, "-o", tmp_path / "c.csv",
+                               "--date-format", "%Y-%m-%d")[::2])
+    assert "'%Y-%m-%d' reads none of the column's dates (such as '25/03/2014')" in line
+    assert line.endswith("(--date-format InvoiceDate=FORMAT)")
+    assert not (tmp_path / "c.csv").exists()

@@ -135,8 +135,9 @@ def aggregate_log(
         The date column's strftime format, when its order cannot be told from its cells.
     memory_limit
         DuckDB's memory limit (``"1GB"``); beyond it, the lines and the group-by spill to
-        a temporary folder. The default keeps the whole process under 1 GB on a log of
-        10 million lines.
+        a temporary folder. With the default, the demo log of 10 million lines (833,333
+        customers) peaked at 0.80 GB for the whole process; the peak grows with the
+        customers (3 million lines of 3 million customers: 1.07 GB).
     date_fallback
         A decided date format (as :attr:`CustomerLog.date_format` gives it: a model's)
         for a date column whose order its own cells cannot tell: a new log scored with
