@@ -154,3 +154,40 @@ def test_demo_log_behaviours_are_recovered(capsys, tmp_path):
     assert fitted["features"] == ["recency_days", "frequency", "monetary"]
     names = {re.sub(r" \(\d+\)$", "", s["name"]) for s in fitted["segments"]}
     assert names <= RFM_NAMES | {"Returns only"} and "Returns only" in names
+
+
+def test_a_purchase_on_9999_12_31_says_to_give_the_as_of_date(capsys, tmp_path, log_csv):
+    """rfm, fit --transactions and score MODEL LOG: one clear error, not an internal one;
+    with --as-of the log is read."""
+    late = tmp_path / "late.csv"
+    late.write_text("InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+                    "1,9999-12-31,A,1,1\n2,2020-01-01,A,1,1\n3,2020-01-02,B,1,1\n")
+    model = tmp_path / "m.model"
+    assert run(capsys, "fit", log_csv, "--transactions", "-o", model)[0] == 0
+    for args in (("rfm", late, "-o", tmp_path / "c.csv"),
+                 ("fit", late, "--transactions", "-o", tmp_path / "late.model"),
+                 ("score", model, late, "-o", tmp_path / "s.csv")):
+        line = one_error_line(*run(capsys, *args)[::2])
+        assert "latest purchase is on 9999-12-31" in line and "(--as-of 9999-12-31)" in line
+    code, _, err = run(capsys, "rfm", late, "-o", tmp_path / "c.csv", "--as-of", "9999-12-31")
+    assert code == 0, err
+    with open(tmp_path / "c.csv", newline="") as fh:
+        table = {r["customer_id"]: r for r in csv.DictReader(fh)}
+    assert (table["A"]["recency_days"], table["B"]["last_purchase"]) == ("0", "2020-01-02")
+    code, _, err = run(capsys, "score", model, late, "-o", tmp_path / "s.csv",
+                       "--as-of", "9999-12-31")
+    assert code == 0, err
+
+
+def test_a_log_without_lines_and_a_date_format_that_reads_nothing(capsys, tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n")
+    line = one_error_line(*run(capsys, "rfm", path, "-o", tmp_path / "c.csv")[::2])
+    assert line == "error: the log has a header but no lines; there is nothing to aggregate"
+    path.write_text("InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+                    "1,25/03/2014,A,1,1\n2,26/03/2014,A,1,1\n")
+    line = one_error_line(*run(capsys, "rfm", path, "-o", tmp_path / "c.csv",
+                               "--date-format", "%Y-%m-%d")[::2])
+    assert "'%Y-%m-%d' reads none of the column's dates (such as '25/03/2014')" in line
+    assert line.endswith("(--date-format InvoiceDate=FORMAT)")
+    assert not (tmp_path / "c.csv").exists()

@@ -1023,11 +1023,14 @@ def log_columns(data: str | os.PathLike[str] | bytes, *, name: str | None = None
     """The columns of ``data`` when it is a transaction log, else None; only the header
     is read (see :func:`custseg.table.transactions.log_columns_in`)."""
     from custseg.io.source import TableSource
+    from custseg.table.headers import fields_named
     from custseg.table.transactions import log_columns_in
 
-    source = TableSource(data, name=name, limits=limits, check_income=False)
+    # the header alone: a log is never refused over the customer fields it does not use
+    source = TableSource(data, name=name, limits=limits, check_income=False,
+                         customer_fields=False)
     try:
-        return log_columns_in(source.header, tuple(source.match.fields))
+        return log_columns_in(source.header, tuple(fields_named(source.header)))
     finally:
         source.close()
 

@@ -997,7 +997,9 @@ def run_app(
         _regular_file_only(data, "the dashboard reads its --data file again on every "
                            "session, and a pipe can be read only once. Save it to a file "
                            "and give that.")
-        TableSource(data).close()  # refuse an unreadable file here, with a clear message
+        # refuse an unreadable file here, with a clear message (its header's fields are
+        # the dashboard's to match: the file may be a transaction log)
+        TableSource(data, customer_fields=False).close()
         env["CUSTSEG_DATA"] = str(Path(data).resolve())
     _check_port(address, port)
     entry = Path(str(files("custseg").joinpath("app", "streamlit_app.py")))

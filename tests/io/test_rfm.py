@@ -223,7 +223,9 @@ def test_ids_and_invoices_read_in_sql_agree_with_the_rules_on_every_cell(tmp_pat
     ids = customer_ids(pa.array([c for c, *_ in lines])).to_pylist()
     keys = pc.utf8_trim_whitespace(pa.array([i for _, i, _, _ in lines]))
     keys = pc.if_else(pc.equal(keys, ""), pa.scalar(None, pa.string()), keys)
-    uci = uci_cancellations(pc.unique(keys).drop_null())
+    # decided over the invoices of the lines with a customer id
+    with_id = pc.filter(keys, pc.is_valid(pa.array(ids)))
+    uci = uci_cancellations(pc.unique(with_id).drop_null())
     assert uci == (style == "uci")
     gone = cancelled(keys, uci)
     want: dict[str, dict] = {}
@@ -241,3 +243,138 @@ def test_ids_and_invoices_read_in_sql_agree_with_the_rules_on_every_cell(tmp_pat
     for cid, c in want.items():
         assert (got[cid]["frequency"], got[cid]["monetary"], got[cid]["returns_value"]) == (
             len(c["orders"]), c["gross"] - c["returns"], c["returns"]), cid
+
+
+def test_a_large_but_representable_total_is_written_as_it_is(tmp_path):
+    # rounding to 6 decimals scales by 1e6: above ~1.8e302 that overflowed, and a
+    # representable total was refused as "beyond 1e308"
+    text = ("Order ID,Order Date,Customer ID,Amount\n"
+            "O1,2020-01-01,A,1e305\nO2,2020-01-02,B,5\n"
+            "O3,2020-01-01,C,1e308\nO4,2020-01-02,C,-1e308\n"
+            "O5,2020-01-01,D,0.1\nO6,2020-01-01,D,0.2\n")
+    got = rows(aggregate_log(log(tmp_path, text)))
+    assert (got["A"]["monetary"], got["A"]["avg_order_value"]) == (1e305, 1e305)
+    assert got["B"]["monetary"] == 5.0
+    assert (got["C"]["monetary"], got["C"]["returns_value"]) == (0.0, 1e308)
+    assert got["D"]["monetary"] == 0.3  # small sums still lose their float noise
+    too_big = "Order ID,Order Date,Customer ID,Amount\nO1,2020-01-01,A,1e308\nO2,2020-01-02,A,1e308\n"
+    with pytest.raises(SchemaError, match="too large to represent"):
+        aggregate_log(log(tmp_path, too_big, "big.csv"))
+
+
+def test_a_purchase_on_the_last_writable_day_needs_its_as_of_date(tmp_path):
+    path = log(tmp_path, "InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+                         "1,9999-12-31,A,1,1\n2,2020-01-01,A,1,1\n")
+    with pytest.raises(ParameterError, match="9999-12-31, the last day") as caught:
+        aggregate_log(path)
+    assert (caught.value.parameter, caught.value.key) == ("as_of", "9999-12-31")
+    c = rows(aggregate_log(path, as_of="9999-12-31"))["A"]
+    assert (c["recency_days"], str(c["first_purchase"]), c["frequency"]) == (0, "2020-01-01", 2)
+
+
+def test_uci_rule_needs_ordinary_digit_invoices_among_lines_with_a_customer(tmp_path):
+    # every invoice "C" + digits: orders, not cancellations
+    text = ("Invoice,Date,Customer,Amount\n"
+            "C0001,2020-01-01,A,10\nC0002,2020-01-02,A,20\nC0003,2020-01-03,B,5\n")
+    got = rows(aggregate_log(log(tmp_path, text)))
+    assert (got["A"]["frequency"], got["A"]["monetary"], got["A"]["returns_value"]) == (2, 30, 0)
+    assert (got["B"]["frequency"], got["B"]["monetary"]) == (1, 5)
+    # the UCI log's adjustment invoices (A563185) are on lines without a customer id:
+    # they do not turn the rule off for the customers' invoices
+    uci = ("InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+           "536365,2010-12-01,100,2,5\nC536366,2010-12-02,100,1,5\n"
+           "A563185,2011-08-12,,1,100\n")
+    result = aggregate_log(log(tmp_path, uci, "uci.csv"))
+    c = rows(result)["100"]
+    assert (c["frequency"], c["monetary"], c["returns_value"]) == (1, 5, 5)
+    assert result.summary.excluded == {"no customer id": 1}
+    # the same adjustment on a line with a customer: not UCI-style, no cancellation
+    with_id = uci.replace("A563185,2011-08-12,,", "A563185,2011-08-12,100,")
+    c = rows(aggregate_log(log(tmp_path, with_id, "uci2.csv")))["100"]
+    assert (c["frequency"], c["monetary"], c["returns_value"]) == (3, 115, 0)
+
+
+def test_a_log_is_never_refused_over_customer_table_fields_it_does_not_use(tmp_path):
+    # ID beside Customer ID, Gender beside Sex, Age beside Customer Age, Income beside
+    # Annual Income: each pair would be ambiguous in a customer table, not in a log
+    header = ("Row,ID,Order ID,Order Date,Customer ID,Gender,Sex,Age,Customer Age,Income,"
+              "Annual Income,Amount\n")
+    text = header + ("1,9,O1,2020-01-01,K,F,F,30,30,5,5,5\n"
+                     "2,9,O2,2020-01-03,K,F,F,30,30,5,5,7\n"
+                     "Total,,,2020-01-03,L,,,,,,,12\n"   # a summary row (first column)
+                     "4,9,O4,2020-01-03,Total,,,,,,,12\n")  # one in the customer column
+    path = log(tmp_path, text)
+    for columns in (None, {"customer": "Customer ID"}):
+        result = aggregate_log(path, columns=columns)
+        assert result.summary.columns["customer"] == "Customer ID"
+        assert list(rows(result)) == ["K"] and rows(result)["K"]["monetary"] == 12
+        assert result.summary.excluded == {"malformed row": 2}
+
+
+def test_log_detection_and_score_read_such_a_log(tmp_path):
+    from custseg.api import log_columns
+    from custseg.io.logs import header_of
+
+    path = log(tmp_path, "ID,Order ID,Order Date,Customer ID,Gender,Sex,Amount\n"
+                         "1,O1,2020-01-01,K,F,F,5\n")
+    assert log_columns(path).taken()["customer"] == "Customer ID"
+    assert header_of(path)[3] == "Customer ID"
+
+
+def test_lines_not_split_into_cells_are_never_duplicates(tmp_path):
+    # ragged lines have no cells to compare: four different ones were 3 "duplicates";
+    # none is counted, not even two written alike; identical whole lines still are
+    text = ("InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+            "1,2010-12-01,100,2,5\n1,2010-12-01,100,2,5\n"
+            "2,2010-12-02,101,1\n3,2010-12-03,102\n"
+            "4,2010-12-04,103,1,1,x\n5,2010-12-05,104,1,1,y,z\n5,2010-12-05,104,1,1,y,z\n")
+    result = aggregate_log(log(tmp_path, text))
+    assert result.summary.excluded == {"malformed row": 5}
+    assert result.summary.duplicate_lines == 1
+    assert rows(result)["100"]["monetary"] == 20
+
+
+def test_amounts_and_prices_are_read_as_money_quantities_are_not(tmp_path):
+    text = ('Order ID,Order Date,Customer ID,Amount\n'
+            'O1,2020-01-01,A,$12.50\nO2,2020-01-02,A,"$1,000.00"\n'
+            'O3,2020-01-02,B,"2,000"\nO4,2020-01-02,B,USD 5\n'
+            'O5,2020-01-02,C,€3.50\n')  # another currency than the dollar: not read
+    result = aggregate_log(log(tmp_path, text))
+    got = rows(result)
+    assert (got["A"]["monetary"], got["B"]["monetary"]) == (1012.5, 2005)
+    assert "C" not in got and result.summary.excluded == {"unreadable amount": 1}
+    qp = ('Order ID,Order Date,Customer ID,Quantity,Price\n'
+          'O1,2020-01-01,A,2,$3.50\nO2,2020-01-01,A,$2,$1\n')
+    result = aggregate_log(log(tmp_path, qp, "qp.csv"))
+    assert rows(result)["A"]["monetary"] == 7
+    assert result.summary.excluded == {"unreadable quantity": 1}
+    semicolon = "Order ID;Order Date;Customer ID;Amount\nO1;2020-01-01;A;1.234,50 $\nO2;2020-01-02;A;$ 2,5\n"
+    assert rows(aggregate_log(log(tmp_path, semicolon, "s.csv")))["A"]["monetary"] == 1237
+
+
+@pytest.mark.parametrize("date_format", [None, "%Y-%m-%d"])
+def test_a_log_without_lines_says_so(tmp_path, date_format):
+    from custseg.errors import InputFileError
+
+    header = "InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+    with pytest.raises(InputFileError, match="a header but no lines"):
+        aggregate_log(log(tmp_path, header), date_format=date_format)
+    with pytest.raises(InputFileError, match="every one of the log's 2 lines is a malformed"):
+        aggregate_log(log(tmp_path, header + "1,2,3\n4,5,6,7,8,9\n", "bad.csv"),
+                      date_format=date_format)
+
+
+def test_a_given_date_format_that_reads_no_date_is_refused(tmp_path):
+    text = ("InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+            "1,25/03/2014,A,1,1\n2,26/03/2014,A,1,1\n")
+    path = log(tmp_path, text)
+    with pytest.raises(SchemaError, match=r"'%Y-%m-%d' reads none of the column's dates "
+                                          r"\(such as '25/03/2014'\)") as caught:
+        aggregate_log(path, date_format="%Y-%m-%d")
+    assert (caught.value.parameter, caught.value.key) == ("date_formats", "InvoiceDate")
+    assert rows(aggregate_log(path, date_format="%d/%m/%Y"))["A"]["frequency"] == 2
+    # one cell it reads, after more than a thousand it does not: not refused
+    odd = "".join(f"{i},1x{i:04d},A,1,1\n" for i in range(1200))
+    result = aggregate_log(log(tmp_path, text + odd, "odd.csv"), date_format="%d/%m/%Y")
+    assert result.summary.excluded == {"unreadable date": 1200}
+    assert rows(result)["A"]["monetary"] == 2

@@ -62,3 +62,5 @@ def test_cancellations_only_in_a_digits_log():
     assert not uci_cancellations(prefixed)
     assert cancelled(prefixed, False).tolist() == [False, False, False]
     assert not uci_cancellations(pa.array(["1", "2"]))
+    # every invoice "C" + digits: no ordinary invoice of digits for a "C" to differ from
+    assert not uci_cancellations(pa.array(["C0001", "C0002"]))

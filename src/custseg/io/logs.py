@@ -161,7 +161,7 @@ def _tally(report: ScoreReport, part) -> None:
 
 def header_of(path: str | os.PathLike[str], limits: ReadLimits | None = None) -> tuple[str, ...]:
     """A file's header, read without reading its rows."""
-    source = TableSource(path, limits=limits, check_income=False)
+    source = TableSource(path, limits=limits, check_income=False, customer_fields=False)
     try:
         return tuple(source.header)
     finally:

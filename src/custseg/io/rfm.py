@@ -59,6 +59,8 @@ from custseg.table.transactions import (
 )
 
 _EPOCH = date(1970, 1, 1)
+#: The last day a date can be written (9999-12-31), in days since :data:`_EPOCH`.
+_LAST_DAY = (date.max - _EPOCH).days
 #: The raw table's text columns, by log role.
 _RAW = {"customer": "cust", "date": "dt", "invoice": "inv", "amount": "a", "quantity": "q",
         "price": "p"}
@@ -141,8 +143,9 @@ def aggregate_log(
         The date column's strftime format, when its order cannot be told from its cells.
     memory_limit
         DuckDB's memory limit (``"1GB"``); beyond it, the lines and the group-by spill to
-        a temporary folder. The default keeps the whole process under 1 GB on a log of
-        10 million lines.
+        a temporary folder. With the default, the demo log of 10 million lines (833,333
+        customers) peaked at 0.80 GB for the whole process; the peak grows with the
+        customers (3 million lines of 3 million customers: 1.07 GB).
     date_fallback
         A decided date format (as :attr:`CustomerLog.date_format` gives it: a model's)
         for a date column whose order its own cells cannot tell: a new log scored with
@@ -267,11 +270,14 @@ def _aggregate(parts: list[tuple[Any, str | None]], columns: Mapping[str, str | 
         found: list[LogFacts] = []
         cols: LogColumns | None = None
         for i, (source, name) in enumerate(parts):
-            log = TableSource(source, name=name, limits=limits, check_income=False)
+            log = TableSource(source, name=name, limits=limits, check_income=False,
+                              customer_fields=False)
             try:
                 if cols is None:
                     cols = find_columns(log.header, columns)
+                    log.log_customer(cols.customer)
                 else:
+                    log.log_customer(cols.customer)
                     check_same_header(str(name), tuple(log.header), str(parts[0][1]),
                                       found[0].header)
                 _load(con, log, cols)
@@ -390,23 +396,34 @@ def _load(con: Any, log: TableSource, cols: LogColumns) -> None:
     failed: list[BaseException] = []
 
     def lines() -> Any:
+        seen = 0
         try:
             for batch in log.batches():
                 data = batch.data
                 bad = np.zeros(data.num_rows, dtype=bool)
+                unsplit = None
                 if batch.structural:
-                    bad[list(batch.structural)] = True
+                    rows = np.fromiter(batch.structural, dtype=np.int64)
+                    bad[rows] = True
+                    unsplit = _unsplit(data, rows, seen)
                 data = data.append_column("bad", pa.array(bad))
+                data = data.append_column("u", pa.nulls(data.num_rows, pa.int64())
+                                          if unsplit is None else unsplit)
+                seen += data.num_rows
                 yield from data.cast(schema).to_batches()
         except BaseException as exc:  # noqa: BLE001 - raised again below, as it was
             failed.append(exc)
 
     schema = pa.schema([pa.field(formats.column_name(i), pa.string())
-                        for i in range(len(log.header))] + [pa.field("bad", pa.bool_())])
+                        for i in range(len(log.header))]
+                       + [pa.field("bad", pa.bool_()), pa.field("u", pa.int64())])
     reader = pa.RecordBatchReader.from_batches(schema, lines())
     con.register("batch", reader)
+    # a line's hash is of its cells; a line not split into cells has none (every cell
+    # null), so its hash is of its place: it is identical to no other line
+    h = f"CASE WHEN u IS NULL THEN hash({every}) ELSE hash(u, 'unsplit') END"
     try:
-        con.execute(f"CREATE TABLE raw AS SELECT {', '.join(picks)}, bad, hash({every}) AS h "
+        con.execute(f"CREATE TABLE raw AS SELECT {', '.join(picks)}, bad, {h} AS h "
                     "FROM batch")
     except Exception:
         if failed:
@@ -416,6 +433,23 @@ def _load(con: Any, log: TableSource, cols: LogColumns) -> None:
         con.unregister("batch")
     if failed:
         raise failed[0]
+
+
+def _unsplit(data: pa.Table, rows: np.ndarray, offset: int) -> pa.Array | None:
+    """Per line of the batch ``data``, its place in the log (``offset`` + row) when it
+    is one of the structural ``rows`` that could not be split into cells (every cell
+    null, see :class:`custseg.io.formats.Unsplit`), else null; None when there is none."""
+    taken = data.take(pa.array(rows))
+    empty = np.ones(len(rows), dtype=bool)
+    for column in taken.columns:
+        empty &= np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if not empty.any():
+        return None
+    place = np.zeros(data.num_rows, dtype=np.int64)
+    mask = np.ones(data.num_rows, dtype=bool)
+    place[rows[empty]] = offset + rows[empty]
+    mask[rows[empty]] = False
+    return pa.array(place, mask=mask)
 
 
 def _plain(column: str) -> str:
@@ -466,11 +500,16 @@ class LogFacts:
 
     dates: pa.Table
     uci_some: bool
+    uci_digits: bool
     uci_every: bool
     number_format: NumberFormat
     decimal: str
     header: tuple[str, ...]
     match: HeaderMatch = field(repr=False)
+    #: The lines read, and those of them split into the header's columns (not
+    #: malformed).
+    lines: int = 0
+    split: int = 0
 
 
 @dataclass(frozen=True)
@@ -486,22 +525,33 @@ class Decisions:
 
 
 def facts(con: Any, log: TableSource, cols: LogColumns) -> LogFacts:
-    """The facts of the lines loaded in ``raw`` (see :class:`LogFacts`)."""
+    """The facts of the lines loaded in ``raw`` (see :class:`LogFacts`); the UCI
+    invoices' over the lines with a customer id (``ids`` made already), whose invoices
+    are orders: a line without one is never used, and in the UCI log it holds
+    adjustments (``A563185``) that are no invoices of its customers."""
     dates = _distinct(con, "dt")
-    some, every = False, True
+    lines, split = con.execute("SELECT count(*), count(*) FILTER (WHERE NOT bad) FROM raw"
+                               ).fetchall()[0]
+    some, digits, every = False, False, True
     if cols.invoice is not None:
-        invoices = _string(_distinct(con, "inv", odd=True).column("raw"))
+        customer = (f"FROM raw r LEFT JOIN ids i ON r.cust = i.raw WHERE NOT r.bad "
+                    f"AND ({_plain('r.cust')} OR i.cid IS NOT NULL)")
+        invoices = _string(con.sql(
+            f"SELECT DISTINCT r.inv AS raw {customer} AND NOT coalesce({_plain('r.inv')}, "
+            "false)").to_arrow_table().column("raw"))
         key = pc.utf8_trim_whitespace(invoices)
         key = pc.if_else(pc.equal(key, ""), pa.scalar(None, pa.string()), key)
-        some, every = uci_parts(key.drop_null())
-        plain_some, plain_every = con.execute(
-            f"SELECT coalesce(bool_or(regexp_matches(inv, '{CANCELLATION}')), false), "
-            f"coalesce(bool_and(regexp_matches(inv, '{CANCELLATION}') "
-            f"OR regexp_matches(inv, '{DIGITS}')), true) "
-            f"FROM raw WHERE NOT bad AND {_plain('inv')}").fetchall()[0]
-        some, every = bool(some or plain_some), bool(every and plain_every)
-    return LogFacts(dates, some, every, log.number_format or NumberFormat(), log.decimal,
-                    tuple(log.header), log.match)
+        some, digits, every = uci_parts(key.drop_null())
+        plain = con.execute(
+            f"SELECT coalesce(bool_or(regexp_matches(r.inv, '{CANCELLATION}')), false), "
+            f"coalesce(bool_or(regexp_matches(r.inv, '{DIGITS}')), false), "
+            f"coalesce(bool_and(regexp_matches(r.inv, '{CANCELLATION}') "
+            f"OR regexp_matches(r.inv, '{DIGITS}')), true) "
+            f"{customer} AND {_plain('r.inv')}").fetchall()[0]
+        some, digits = bool(some or plain[0]), bool(digits or plain[1])
+        every = bool(every and plain[2])
+    return LogFacts(dates, some, digits, every, log.number_format or NumberFormat(),
+                    log.decimal, tuple(log.header), log.match, int(lines), int(split))
 
 
 def decide(parts: list[LogFacts], cols: LogColumns, date_format: str | None,
@@ -509,9 +559,20 @@ def decide(parts: list[LogFacts], cols: LogColumns, date_format: str | None,
     """The log-wide decisions over the facts of every part of a log, in file order: the
     date format over the distinct cells of the whole date column (sorted, so the
     decision never depends on the order lines were grouped in), UCI cancellations when
-    some invoice anywhere is one and every invoice everywhere is UCI-style, the number
+    some invoice anywhere is one, some is digits alone and every invoice everywhere is
+    UCI-style (see :func:`~custseg.table.transactions.uci_cancellations`), the number
     format of all the files together. ``date_fallback`` (a model's decided format, see
     :func:`aggregate_log`) reads a date column whose own cells cannot tell their order."""
+    lines = sum(p.lines for p in parts)
+    if lines == 0:
+        raise InputFileError("the log has a header but no lines; there is nothing to "
+                             "aggregate")
+    if sum(p.split for p in parts) == 0:
+        raise InputFileError(
+            f"every one of the log's {lines:,} lines is a malformed row (more or fewer "
+            f"fields than its header's {len(parts[0].header)} columns, a broken quote, or "
+            "a summary row such as 'Total'); there is nothing to aggregate: check that "
+            "the file is the log, and its delimiter and quoting")
     if len({p.decimal for p in parts}) > 1:
         raise SchemaError(
             "the log's files write decimals differently (some with a point, some with a "
@@ -536,14 +597,30 @@ def decide(parts: list[LogFacts], cols: LogColumns, date_format: str | None,
         if date_fallback is None or date_format is not None:
             raise
         fmt = date_format_from_text(date_fallback)  # the cells cannot tell: as the model
+    if date_format is not None and len(base.values) and not _reads_some(base.values, fmt):
+        raise SchemaError(
+            f"{shown(cols.name('date'))}: the date format {shown(date_format)} reads none of "
+            f"the column's dates (such as {shown(base.values[0].as_py())}); give the format "
+            "they are written in, or none to have it decided from the cells",
+            parameter="date_formats", key=cols.name("date"))
     numbers = parts[0].number_format
     for part in parts[1:]:
         numbers = numbers.merged(part.number_format)
     by_position = {pos: name for name, pos in number_columns(parts[0].match).items()}
     mixed = {role: numbers.mixed.get(by_position.get(getattr(cols, role), ""), None)
              for role in ("amount", "quantity", "price")}
-    return Decisions(fmt, any(p.uci_some for p in parts) and all(p.uci_every for p in parts),
-                     parts[0].decimal, mixed)
+    uci = (any(p.uci_some for p in parts) and any(p.uci_digits for p in parts)
+           and all(p.uci_every for p in parts))
+    return Decisions(fmt, uci, parts[0].decimal, mixed)
+
+
+def _reads_some(cells: pa.Array, fmt: DateFormat) -> bool:
+    """Whether ``fmt`` reads at least one of the distinct date ``cells`` (the first
+    thousand tell as a rule; all of them are tried before saying no)."""
+    head = cells.slice(0, 1000)
+    if (parse_dates(head, fmt).status == OK).any():
+        return True
+    return len(cells) > len(head) and bool((parse_dates(cells, fmt).status == OK).any())
 
 
 def _readings(con: Any, cols: LogColumns, decided: Decisions,
@@ -572,8 +649,11 @@ def _readings(con: Any, cols: LogColumns, decided: Decisions,
         column = _RAW[role]
         raw = _string(_distinct(con, column).column("raw")) if getattr(cols, role) is not None \
             else pa.array([], pa.string())
+        # amounts and prices are money, read as a customer table reads money ("$12.50",
+        # "$1,000.00"), in the log's own unit; a quantity is a count
         numbers = parse_numbers(pd.Series(pd.arrays.ArrowExtensionArray(raw)),
-                                decimal=decided.decimal, mixed=decided.mixed[role])
+                                decimal=decided.decimal, mixed=decided.mixed[role],
+                                dollars=role != "quantity")
         values = np.where(numbers.status == OK, numbers.values, np.nan)
         con.register(f"{column}_t", pa.table({"raw": raw, "num": pa.array(values,
                                                                           from_pandas=True)}))
@@ -686,7 +766,7 @@ def finish(parts: Sums | list[Sums], cols: LogColumns, as_of_day: int | None) ->
             together = pa.concat_tables([p.customers for p in parts])  # noqa: F841 - SQL's
             result = duckdb.sql("SELECT * FROM together ORDER BY customer_id"
                                 ).to_arrow_table()
-        else:  # no line at all (a header-only log with its date format given)
+        else:  # no part with a line (decide refuses a log without one)
             result = pa.table({"customer_id": pa.array([], pa.string()),
                                "frequency": pa.array([], pa.int64()),
                                "gross": pa.array([], pa.float64()),
@@ -711,9 +791,19 @@ def _nullable_ints(values: np.ndarray, valid: np.ndarray) -> pa.Array:
     return pa.array(np.where(valid, values, 0).astype(np.int64), mask=~valid)
 
 
+#: Sums are rounded to 6 decimals below this size; above it a float64 has no digit
+#: left at the sixth decimal (its spacing at 1e10 is 2e-6) and rounding, which scales by
+#: 1e6, would only overflow (``np.round(1e305, 6)`` is inf).
+_ROUNDED_BELOW = 1e10
+
+
 def _money(values: np.ndarray) -> np.ndarray:
-    """Sums without float noise (0.1 + 0.2 is written 0.3), and no -0."""
-    return np.round(values, 6) + 0.0
+    """Sums without float noise (0.1 + 0.2 is written 0.3), and no -0; sums of
+    :data:`_ROUNDED_BELOW` or more (and NaN) are kept as they are."""
+    out = np.array(values, dtype=np.float64)  # a copy
+    small = np.abs(out) < _ROUNDED_BELOW
+    out[small] = np.round(out[small], 6)
+    return out + 0.0
 
 
 def _customers(result: pa.Table, as_of_day: int | None) -> tuple[pa.Table, str | None]:
@@ -726,6 +816,11 @@ def _customers(result: pa.Table, as_of_day: int | None) -> tuple[pa.Table, str |
     last = pc.fill_null(result.column("last_day"), 0).to_numpy().astype(np.int64)
     latest = int(last[bought].max()) if bought.any() else None
     if as_of_day is None:
+        if latest is not None and latest >= _LAST_DAY:
+            raise ParameterError(
+                f"the log's latest purchase is on {_iso(latest)}, the last day a date can "
+                "be written, so the as-of date cannot be the day after it (the default); "
+                "give the as-of date, such as that day", parameter="as_of", key=_iso(latest))
         as_of_day = None if latest is None else latest + 1
     elif latest is not None and as_of_day < latest:
         raise ParameterError(

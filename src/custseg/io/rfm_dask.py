@@ -96,9 +96,11 @@ def _scan_part(path: str, name: str, index: int, folder: str,
 
 
 def _scan(path: str, name: str, index: int, folder: str, options: dict[str, Any]) -> _Scanned:
-    log = TableSource(path, name=name, limits=options["limits"], check_income=False)
+    log = TableSource(path, name=name, limits=options["limits"], check_income=False,
+                      customer_fields=False)
     try:
         cols = find_columns(log.header, options["columns"])
+        log.log_customer(cols.customer)
         con, spill = _connect(options["memory_limit"])
         try:
             _load(con, log, cols)

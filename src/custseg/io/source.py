@@ -169,6 +169,13 @@ class TableSource:
         Refuse an income column in another currency, or in dollars under a header that
         names no unit (as fitting and scoring must); False to read it as it is
         (inspecting a table only describes its columns).
+    customer_fields
+        Match the header to the customer-table fields (id, age, gender, income, score);
+        False for a transaction log, whose roles are its own
+        (:func:`custseg.table.transactions.find_columns`): no field is looked for, so a
+        log is never refused over columns it does not use (an ``ID`` beside its
+        ``Customer ID``, ``Gender`` beside ``Sex``), and :meth:`log_customer` says its
+        customer column.
     """
 
     def __init__(
@@ -182,9 +189,11 @@ class TableSource:
         well_formed: bool | None = None,
         number_format: NumberFormat | None = None,
         check_income: bool = True,
+        customer_fields: bool = True,
     ) -> None:
         self._cleanup: list[weakref.finalize] = []
         self._check_income = check_income
+        self._customer_fields = customer_fields
         #: How the file writes its numbers, decided once for the whole file: known after
         #: one whole pass of :meth:`batches` (None before), or as given.
         self.number_format = number_format
@@ -244,6 +253,11 @@ class TableSource:
                 f"{shown(self.name)} has {len(self.header):,} columns; custseg reads at most "
                 f"{self.limits.max_columns:,}. Keep the columns you need."
             )
+        if not self._customer_fields:
+            if mapping or income_unit is not None:
+                raise ValueError("a mapping or an income unit needs the customer fields")
+            self.match = HeaderMatch(columns=tuple(str(c) for c in self.header), fields={})
+            return
         self.match = match_headers(self.header, mapping, income_unit)
         if self.number_format is not None:  # decided over the whole input already
             self.match = self.match.with_incomes_read(self.number_format.dollar_incomes)
@@ -330,6 +344,12 @@ class TableSource:
     @property
     def decimal(self) -> str:
         return self.dialect.decimal if self.dialect else "."
+
+    def log_customer(self, position: int) -> None:
+        """For a transaction log (``customer_fields=False``): its customer column, in
+        which, as in a customer table's id column, rows labelled "Total" or "Average"
+        are marked as no lines."""
+        self.match = HeaderMatch(columns=self.match.columns, fields={ID: position})
 
     def expect(self, needs: Sequence[str], spec: InputSpec) -> None:
         """Locate the columns a model reads: the fields of ``needs`` and the columns of

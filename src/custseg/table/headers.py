@@ -77,6 +77,14 @@ def normalise_header(name: object) -> str:
     return re.sub(r"[^0-9a-z]+", "_", text).strip("_")
 
 
+def fields_named(columns: Sequence[object]) -> frozenset[str]:
+    """The fields that some header of ``columns`` names by the alias table, never
+    refused: two columns that could each be the age both name it (where
+    :func:`match_headers` refuses to choose)."""
+    return frozenset(_ALIASES[key][0] for key in map(normalise_header, columns)
+                     if key in _ALIASES)
+
+
 @dataclass(frozen=True)
 class HeaderMatch:
     """Which input column feeds which canonical field.

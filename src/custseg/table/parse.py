@@ -311,7 +311,7 @@ class ParsedNumbers:
 
 def parse_numbers(
     values: pd.Series, *, decimal: str = ".", money_unit: str | None = None,
-    mixed: str | None | object = FROM_VALUES,
+    mixed: str | None | object = FROM_VALUES, dollars: bool = False,
 ) -> ParsedNumbers:
     """Parse a column of numbers written as text (or already numeric).
 
@@ -323,6 +323,11 @@ def parse_numbers(
     found over the whole file (:class:`NumberFormat`), or None when no cell does; by
     default it is looked for among ``values``, which are then the whole column. Where it
     is set, a cell the mark could group ("1.500") is ambiguous (status AMBIGUOUS).
+
+    ``dollars``: without a ``money_unit``, cells may still be written as money ("$12.50",
+    "$1,000.00", "12k"), as money cells are read, and are kept in dollars, bare numbers
+    as they are (a transaction log's amounts and prices); another currency is refused
+    (status OTHER_CURRENCY).
     """
     n = len(values)
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
@@ -383,7 +388,8 @@ def parse_numbers(
     if len(rest):
         rest_text = trimmed.take(pa.array(rest)).to_pylist()
         for i, cell in zip(rest, rest_text, strict=True):
-            out[i], status[i], absolute[i] = _parse_loose(cell, decimal, money_unit is not None)
+            out[i], status[i], absolute[i] = _parse_loose(
+                cell, decimal, money_unit is not None or dollars)
     bad = status == OK
     bad &= ~np.isfinite(out)
     status[bad] = NOT_NUMBER

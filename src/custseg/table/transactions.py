@@ -16,8 +16,10 @@ Pure rules on headers and arrow columns; reading the log and the group-by are
   column with blanks) is the integer ``12923``.
 - A line is a return when its value is negative, or when its invoice is a UCI-style
   cancellation, "C" followed by digits, in a log whose other invoices are all digits
-  alone. A prefix that ordinary orders share (``CA-7731-0041``, ``COM-88123``) never
-  makes a return.
+  alone (and some are: a log of ``C0001``, ``C0002``… has no ordinary invoice for a "C"
+  to differ from). The rule is decided over the invoices of lines with a customer id
+  (the UCI log's adjustment invoices ``A563185`` are on lines without one). A prefix
+  that ordinary orders share (``CA-7731-0041``, ``COM-88123``) never makes a return.
 """
 
 from __future__ import annotations
@@ -280,22 +282,27 @@ def customer_ids(values: pa.Array) -> pa.Array:
     return pc.if_else(floaty, whole, text)
 
 
-def uci_parts(invoices: pa.Array) -> tuple[bool, bool]:
+def uci_parts(invoices: pa.Array) -> tuple[bool, bool, bool]:
     """Of some of a log's distinct invoices (trimmed, no nulls): whether any is "C" +
-    digits, and whether every one is "C" + digits or digits alone. Parts of the log
-    combine: any of the first, all of the second (see :func:`uci_cancellations`)."""
+    digits, whether any is digits alone, and whether every one is "C" + digits or
+    digits alone. Parts of the log combine: any of the first two, all of the third (see
+    :func:`uci_cancellations`)."""
     if len(invoices) == 0:
-        return False, True
+        return False, False, True
     cancelled = pc.fill_null(pc.match_substring_regex(invoices, CANCELLATION), False)
     digits = pc.fill_null(pc.match_substring_regex(invoices, DIGITS), False)
-    return bool(pc.any(cancelled).as_py()), bool(pc.all(pc.or_(cancelled, digits)).as_py())
+    return (bool(pc.any(cancelled).as_py()), bool(pc.any(digits).as_py()),
+            bool(pc.all(pc.or_(cancelled, digits)).as_py()))
 
 
 def uci_cancellations(invoices: pa.Array) -> bool:
-    """Whether a log's distinct invoices (trimmed, no nulls) are UCI-style: some are
-    "C" + digits and every other is digits alone. Only then does "C" mark a cancellation."""
-    some, every = uci_parts(invoices)
-    return some and every
+    """Whether a log's distinct invoices (trimmed, no nulls; those of its lines with a
+    customer id) are UCI-style: some are "C" + digits, some are ordinary invoices of
+    digits alone, and there is no other kind. Only then does "C" mark a cancellation: a
+    log whose every invoice is "C" + digits (``C0001``) has no ordinary invoice of
+    digits for a "C" to differ from, and its invoices are orders."""
+    some, digits, every = uci_parts(invoices)
+    return some and digits and every
 
 
 def cancelled(invoices: pa.Array, uci: bool) -> np.ndarray:
