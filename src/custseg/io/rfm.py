@@ -281,16 +281,18 @@ def _aggregate(parts: list[tuple[Any, str | None]], columns: Mapping[str, str | 
                     check_same_header(str(name), tuple(log.header), str(parts[0][1]),
                                       found[0].header)
                 _load(con, log, cols)
+                _ids(con)  # the facts look at the lines with a customer id
                 found.append(facts(con, log, cols))
             finally:
                 log.close()
             if len(parts) > 1:  # the file's lines join the log's
-                con.execute("ALTER TABLE raw RENAME TO every_line" if i == 0 else
-                            "INSERT INTO every_line SELECT * FROM raw; DROP TABLE raw")
+                con.execute("DROP TABLE ids; " + (
+                    "ALTER TABLE raw RENAME TO every_line" if i == 0 else
+                    "INSERT INTO every_line SELECT * FROM raw; DROP TABLE raw"))
         if len(parts) > 1:
             con.execute("ALTER TABLE every_line RENAME TO raw")
+            _ids(con)
         assert cols is not None
-        _ids(con)
         decided = decide(found, cols, date_format, date_fallback)
         _readings(con, cols, decided, found[0].dates if len(found) == 1 else None)
         _lines(con, cols, decided, cid=_CID)
