@@ -108,12 +108,13 @@ def _drawn(
 
 
 def _finish(
-    fig: go.Figure, title: str, height: int | None = None, legend: str | None = "Segment"
+    fig: go.Figure, title: str, height: int | None = None, legend: str | None = "Segment",
+    top: int = 50,
 ) -> go.Figure:
     fig.update_layout(
         title=title,
         legend_title_text=legend,
-        margin=dict(l=10, r=10, t=50, b=10),
+        margin=dict(l=10, r=10, t=top, b=10),
         **({"height": height} if height else {}),
     )
     return fig
@@ -639,12 +640,13 @@ def rfm_grid(grid: RfmGrid, names: Mapping[int, str], spec: InputSpec | None = N
     fig.update_layout(plot_bgcolor="rgba(0,0,0,0)",
                       legend=dict(orientation="h", yanchor="top", y=-0.12, x=0))
     n = grid.left_out
-    note = (f"; {n:,} customer{'s' if n != 1 else ''} without a recency (returns only) "
-            f"{'are' if n != 1 else 'is'} not on it" if n else "")
+    # on a line of its own (Plotly's <br>): one line would run past a dashboard's width
+    note = (f"<br><sup>{n:,} customer{'s' if n != 1 else ''} without a recency (returns "
+            f"only) {'are' if n != 1 else 'is'} not on it</sup>" if n else "")
     title = ("Recency × frequency: colour = average " + money_label if has_money
              else "Recency × frequency: customers per cell")
     return _finish(fig, f"{title}, frame = main segment{note}", 200 + 44 * nf,
-                   legend="Main segment")
+                   legend="Main segment", top=70 if n else 50)
 
 
 def rfm_columns(features: Sequence[str], spec: InputSpec | None = None
