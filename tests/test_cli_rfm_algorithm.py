@@ -169,3 +169,13 @@ def test_suggest_says_there_is_nothing_to_search(capsys, customers):
         "rfm: (no settings)",
         "why: RFM scores (quintiles) has no settings to search: its segments are the "
         "rulebook's score map applied to the scores."]
+
+
+def test_predict_a_customer_with_returns_only_has_no_scores(capsys, fitted):
+    """Set apart before any score: the scores and cell are null, not an internal error."""
+    code, stdout, err = run(capsys, "predict", fitted, "--value", "frequency=0", "--value",
+                            "monetary=-12", "--json")
+    assert code == 0, err
+    assert json.loads(stdout) == {"segment_id": -2, "segment_name": "Returns only",
+                                  "confidence": 1.0, "atypical": False, "r_score": None,
+                                  "f_score": None, "m_score": None, "rfm_cell": None}

@@ -484,8 +484,10 @@ def predict_one(
         "confidence": float(result["confidence"]),
         "atypical": bool(result["atypical"]),
     }
-    if model.rfm is not None:  # an RFM model's scores and cell ("545")
-        out.update({k: (int(result[k]) if k != "rfm_cell" else str(result[k]))
+    if model.rfm is not None:  # an RFM model's scores and cell ("545"); none (null) for
+        # a customer with returns only, set apart before any score
+        out.update({k: None if pd.isna(result[k]) else
+                    (int(result[k]) if k != "rfm_cell" else str(result[k]))
                     for k in ("r_score", "f_score", "m_score", "rfm_cell")})
     if result["row_issues"]:
         out["notes"] = str(result["row_issues"])

@@ -9,6 +9,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit_text import unescape
 
 from custseg import api
 from custseg.table.sample_log import make_transactions
@@ -182,3 +183,53 @@ def test_a_log_whose_date_order_cannot_be_told_asks_for_its_format(app, errors):
     assert not app.exception and not app.error, errors(app)
     view = app.session_state["_view"]
     assert view.data.log.customers == 7 and view.data.log.used == 60
+
+
+def test_the_dashboard_counts_every_customer_and_shows_no_empty_cells(app, go, metrics,
+                                                                      log_bytes, aggregated):
+    """Customers = the log's customers (the one with returns only too, as the log panel
+    says); the headline's averages on a row of their own, whole; the Returns only card
+    leaves out recency (it has none) rather than showing None."""
+    upload(app, "orders.csv", log_bytes)
+    go(app, "dashboard")
+    m = metrics(app)
+    customers = aggregated.summary.customers
+    assert "Customers" in m and m["Customers"] == f"{customers:,}"
+    model = app.session_state["_view"].model
+    assert model.base.n == customers - 1
+    assert m["recency_days (average)"] == f"{model.base.means['recency_days']:,.1f} days"
+    captions = " ".join(unescape(c.value) for c in app.caption)
+    assert "1 customer with returns only set apart in their own segment" in captions
+    tables = [d.value for d in app.main.dataframe if "gap (SD)" in d.value.columns]
+    assert len(tables) == len(model.segments)
+    apart = tables[-1]  # the Returns only card, listed last
+    assert apart["feature"].tolist() == ["frequency", "monetary"]
+    assert apart["segment"].tolist() == [0.0, -8.0]
+    assert all(t["segment"].notna().all() for t in tables)
+    # the grid's title says the customer with returns only is not on it
+    grid = next(c for c in app.get("plotly_chart") if "frame = main segment" in str(c.proto.spec))
+    assert "1 customer without a recency (returns only) is not on it" in str(grid.proto.spec)
+
+
+def test_predict_on_rfm_scoring_shows_the_scores_and_cell(app, go, metrics, log_bytes):
+    upload(app, "orders.csv", log_bytes)
+    app.selectbox(key="algorithm").set_value("rfm").run()
+    model = app.session_state["_view"].model
+    assert model.rfm is not None
+    go(app, "dashboard")  # each map segment's card says its cells
+    captions = [unescape(c.value) for c in app.caption]
+    assert any(c.startswith("RFM cells (") for c in captions), captions
+    assert not any("assigner agrees" in c for c in captions)
+    go(app, "predict")
+    assert "the segment is the score map" in " ".join(unescape(c.value) for c in app.caption)
+    app.number_input(key="predict_recency_days").set_value(2.0)
+    app.number_input(key="predict_frequency").set_value(40.0)
+    app.number_input(key="predict_monetary").set_value(9_000.0)
+    app.main.button[0].click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    expected = api.predict_one(model, values={"recency_days": 2.0, "frequency": 40.0,
+                                              "monetary": 9_000.0})
+    assert expected["rfm_cell"] == "555"
+    m = metrics(app)
+    assert (m["Recency score"], m["Frequency score"], m["Monetary score"], m["RFM cell"]) == (
+        "5 of 5", "5 of 5", "5 of 5", "555")

@@ -62,3 +62,21 @@ def test_scored_counts():
     assert counts.per_segment == {2: 2, 0: 1, -1: 1}
     assert counts.scored == 4  # the invalid row has no segment
     assert counts.atypical == 2
+
+
+def test_cells_text_lists_a_segments_cells_and_how_many_more():
+    assert summaries.cells_text(["555", "554"]) == "RFM cells (2): 555 and 554."
+    many = [f"{r}{f}{m}" for r in "54" for f in "54321" for m in "54"]
+    assert summaries.cells_text(many, shown=3) == "RFM cells (20): 555, 554, 545 and 17 more."
+    assert summaries.cells_text([]) == "RFM cells: none."
+
+
+def test_rfm_score_figures_for_a_placement_and_none_without_scores():
+    placed = {"segment_id": 3, "r_score": 5, "f_score": 4, "m_score": 1, "rfm_cell": "541"}
+    assert [(label, value) for label, value, _ in summaries.rfm_score_figures(placed)] == [
+        ("Recency score", "5 of 5"), ("Frequency score", "4 of 5"),
+        ("Monetary score", "1 of 5"), ("RFM cell", "541")]
+    returns_only = {"segment_id": -2, "r_score": None, "f_score": None, "m_score": None,
+                    "rfm_cell": None}
+    assert summaries.rfm_score_figures(returns_only) == []
+    assert summaries.rfm_score_figures({"segment_id": 0}) == []  # not RFM scoring

@@ -26,7 +26,8 @@ def headline(model: SegmentationModel) -> dict[str, Any]:
     base = model.base
     outliers = sum(s.size for s in model.segments if s.id == NOISE)
     return {
-        "customers": base.n,
+        "customers": base.n + model.quality.n_returns_only,  # every customer, in one segment
+        "returns_only": model.quality.n_returns_only,
         "age": base.means.get("age"),
         "annual_income": base.means.get("annual_income"),
         "spending_score": base.means.get("spending_score"),
@@ -97,10 +98,13 @@ def features_table(model: SegmentationModel) -> pd.DataFrame:
 def level_table(segment: SegmentProfile, base: BaseStats,
                 spec: InputSpec | None = None) -> pd.DataFrame:
     """Per feature: the segment's average, everyone's average, and the gap in SD (the
-    level chart beside it says low / mid / high)."""
+    level chart beside it says low / mid / high). A feature the segment has no value of
+    (the recency of customers with returns only) is left out, as in its level chart."""
     # Column names are short so the table fits a dashboard card.
     rows = []
     for f in segment.means:
+        if not np.isfinite(segment.means[f]):  # no value (recency for the returns only)
+            continue
         rows.append(
             {
                 "feature": with_unit(f, spec),
@@ -150,16 +154,63 @@ def algorithms_with(diagnostic: Diagnostic) -> str:
 
 
 def fit_note(model: SegmentationModel) -> str:
-    """How the fit was made: sample size and the assigner's agreement, in one sentence."""
+    """How the fit was made: sample size and the assigner's agreement, in one sentence;
+    for RFM scoring, that the segments are the score map's (the assigner's agreement,
+    about a vote that never sets an RFM segment, is left to the Model Lab); and the
+    customers with returns only, set apart, when there are some."""
     seg = model.segmenter
     used = model.quality.n_used
+    apart = model.quality.n_returns_only
+    apart_said = (f" {apart:,} customer{'s' if apart != 1 else ''} with returns only "
+                  "set apart in their own segment, never clustered." if apart else "")
+    if model.rfm is not None:
+        return (f"Every one of the {used:,} customers scored 1–5 on recency, frequency and "
+                "monetary value (quintiles of these customers); the segment is the "
+                f"rulebook's score map applied to the scores.{apart_said}")
     agreement = seg.fidelity_.cv_agreement
     said = ("" if agreement is None
             else f" The assigner agrees with the clusterer on {agreement:.1%} of held-out customers.")
     if seg.n_fit_rows_ < used:
         return (f"The clusterer was fitted on a random sample of {seg.n_fit_rows_:,} of "
-                f"{used:,} customers; the assigner placed the others.{said}")
-    return f"The clusterer was fitted on all {used:,} customers.{said}"
+                f"{used:,} customers; the assigner placed the others.{said}{apart_said}")
+    return f"The clusterer was fitted on all {used:,} customers.{said}{apart_said}"
+
+
+def cells_text(cells: Sequence[str], shown: int = 12) -> str:
+    """A segment's RFM cells (R, F, M scores, 5 best) in one line: "RFM cells (3): 555,
+    554 and 545"; past ``shown``, the first ones and how many more."""
+    if not cells:
+        return "RFM cells: none."
+    listed = list(cells[:shown]) + ([f"{len(cells) - shown} more"] if len(cells) > shown else [])
+    return f"RFM cells ({len(cells)}): {_listed(listed)}."
+
+
+#: An RFM placement's scores as the Predict page shows them: key, label.
+_SCORE_FIGURES = (("r_score", "Recency score"), ("f_score", "Frequency score"),
+                  ("m_score", "Monetary score"))
+
+
+def rfm_score_figures(result: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """``(label, value, help)`` for an RFM model's placement of one customer (the
+    result of ``api.predict_one``): its three scores and its cell; none when it has no
+    scores (a customer with returns only, or a model that is not RFM scoring)."""
+    if result.get("rfm_cell") is None:
+        return []
+    help_text = "Quintile score with the fit's cut points, 5 the best (for recency, the most recent)."
+    return [*((label, f"{result[key]} of 5", help_text) for key, label in _SCORE_FIGURES),
+            ("RFM cell", str(result["rfm_cell"]), "The recency, frequency and monetary scores.")]
+
+
+def assignment_note(model: SegmentationModel) -> str:
+    """How a new customer is placed, in one sentence (the Predict page's caption)."""
+    k = model.config.n_neighbors
+    if model.rfm is not None:
+        return ("The customer is scored 1–5 on recency, frequency and monetary value with "
+                "the fit's cut points, and the segment is the score map's for that cell; the "
+                f"vote of the {k} nearest known customers gives only the confidence and the "
+                "atypical flag.")
+    return (f"Every algorithm assigns through the same nearest-neighbour vote ({k} "
+            "neighbours).")
 
 
 def rules_table(model: SegmentationModel) -> pd.DataFrame:

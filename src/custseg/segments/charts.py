@@ -108,12 +108,13 @@ def _drawn(
 
 
 def _finish(
-    fig: go.Figure, title: str, height: int | None = None, legend: str | None = "Segment"
+    fig: go.Figure, title: str, height: int | None = None, legend: str | None = "Segment",
+    top: int = 50,
 ) -> go.Figure:
     fig.update_layout(
         title=title,
         legend_title_text=legend,
-        margin=dict(l=10, r=10, t=50, b=10),
+        margin=dict(l=10, r=10, t=top, b=10),
         **({"height": height} if height else {}),
     )
     return fig
@@ -544,17 +545,18 @@ def _bin_labels(edges: Sequence[float], whole: bool) -> list[str]:
 
 def rfm_grid_data(
     recency: np.ndarray, frequency: np.ndarray, monetary: np.ndarray | None,
-    labels: np.ndarray,
+    labels: np.ndarray, set_apart: int = 0,
 ) -> RfmGrid:
     """Customers binned by recency (days) and frequency (orders), each cell with its
     average monetary value and main segment. Vectorised (one pass of ``bincount``), so
     a million customers take milliseconds; customers without a recency or frequency
-    (returns only) are counted in ``left_out``, not binned."""
+    (returns only) are counted in ``left_out``, not binned, with ``set_apart`` more:
+    those already set apart and not among the values given."""
     r = np.asarray(recency, dtype="float64")
     f = np.asarray(frequency, dtype="float64")
     labels = np.asarray(labels)
     on = np.isfinite(r) & np.isfinite(f)
-    left_out = int((~on).sum())
+    left_out = int((~on).sum()) + int(set_apart)
     r, f, seg = r[on], f[on], labels[on]
     m = None if monetary is None else np.asarray(monetary, dtype="float64")[on]
     r_edges, f_edges = recency_edges(r), frequency_edges(f)
@@ -637,12 +639,14 @@ def rfm_grid(grid: RfmGrid, names: Mapping[int, str], spec: InputSpec | None = N
     fig.update_yaxes(title_text="Orders (frequency)", type="category", showgrid=False)
     fig.update_layout(plot_bgcolor="rgba(0,0,0,0)",
                       legend=dict(orientation="h", yanchor="top", y=-0.12, x=0))
-    note = (f"; {grid.left_out:,} customers without a recency (returns only) are not on it"
-            if grid.left_out else "")
+    n = grid.left_out
+    # on a line of its own (Plotly's <br>): one line would run past a dashboard's width
+    note = (f"<br><sup>{n:,} customer{'s' if n != 1 else ''} without a recency (returns "
+            f"only) {'are' if n != 1 else 'is'} not on it</sup>" if n else "")
     title = ("Recency × frequency: colour = average " + money_label if has_money
              else "Recency × frequency: customers per cell")
     return _finish(fig, f"{title}, frame = main segment{note}", 200 + 44 * nf,
-                   legend="Main segment")
+                   legend="Main segment", top=70 if n else 50)
 
 
 def rfm_columns(features: Sequence[str], spec: InputSpec | None = None

@@ -20,12 +20,17 @@ st.caption(plain(summaries.describe_model(model)
 st.caption(plain(summaries.fit_note(model)))
 
 figures = summaries.headline_figures(model)  # averages of the model's own features
-cols = st.columns(3 + len(figures))
-cols[0].metric("Customers", f"{head['customers']:,}", border=True)
-for col, (label, value, help_text) in zip(cols[1:], figures, strict=False):
-    col.metric(label, value, border=True, help=plain(help_text))
-cols[-2].metric("Segments", head["segments"], border=True)
-cols[-1].metric("Outliers", f"{head['outlier_share']:.1%}", border=True)
+# counts on one row, the averages on the next: six metrics on one row cut their numbers
+cols = st.columns(3)
+apart = head["returns_only"]
+cols[0].metric("Customers", f"{head['customers']:,}", border=True,
+               help=plain(f"{head['customers'] - apart:,} clustered and {apart:,} with returns "
+                          "only, set apart.") if apart else None)
+cols[1].metric("Segments", head["segments"], border=True)
+cols[2].metric("Outliers", f"{head['outlier_share']:.1%}", border=True)
+if figures:
+    for col, (label, value, help_text) in zip(st.columns(len(figures)), figures, strict=True):
+        col.metric(label, value, border=True, help=plain(help_text))
 
 if view.data.log is not None:
     log_panel(view.data.log)
@@ -36,7 +41,7 @@ if rfm is not None:  # the grid RFM analysts read first
         view.values[recency].to_numpy(dtype="float64"),
         view.values[frequency].to_numpy(dtype="float64"),
         None if monetary is None else view.values[monetary].to_numpy(dtype="float64"),
-        view.labels)
+        view.labels, set_apart=view.validated.n_apart)  # the returns only: no recency
     chart(charts.rfm_grid(cells, view.names, spec, monetary), key="rfm_grid")
 
 segments = [s for s in model.segments if not s.is_outliers]
@@ -46,12 +51,14 @@ for i, segment in enumerate(segments):
         st.subheader(plain(segment_label(segment.id, segment.name)))
         st.caption(plain(f"{segment.size:,} customers · {segment.share:.1%} of the base"))
         st.markdown(plain(segment.description))
+        if model.rfm is not None and segment.id >= 0:  # the score map's cells it holds
+            st.caption(plain(summaries.cells_text(model.rfm.cells_of(segment.id))))
         chart(charts.profile_bars(segment, model.rulebook.threshold, spec),
               key=f"profile_{segment.id}")
         st.dataframe(
             summaries.level_table(segment, model.base, spec), hide_index=True,
             column_config={
-                "feature": st.column_config.TextColumn(width="medium"),
+                "feature": st.column_config.TextColumn(),  # its width as needed: "gap (SD)" fits a card
                 "segment": st.column_config.NumberColumn(format="%.1f", width="small"),
                 "everyone": st.column_config.NumberColumn(format="%.1f", width="small"),
                 "gap (SD)": st.column_config.NumberColumn(format="%+.2f", width="small"),

@@ -14,6 +14,7 @@ from custseg.app import cached, state
 from custseg.app.ui import chart, plain, show_error
 from custseg.cluster.labels import segment_label
 from custseg.errors import CustsegError
+from custseg.model import summaries
 from custseg.segments import charts
 from custseg.table.fields import GENDER
 
@@ -25,9 +26,8 @@ inputs_needed = predict_inputs(model)
 start = cached.typical_inputs(view)
 
 st.title("Predict a customer's segment")
-st.caption("Every algorithm assigns through the same nearest-neighbour vote "
-           f"({model.config.n_neighbors} neighbours). The form starts from a typical "
-           "customer of the data.")
+st.caption(plain(summaries.assignment_note(model)
+                 + " The form starts from a typical customer of the data."))
 
 PER_ROW = 4
 
@@ -97,9 +97,20 @@ except CustsegError as exc:
     show_error(exc)
     st.stop()
 
+
+
+def rfm_scores() -> None:
+    """An RFM model's scores and cell for this customer (none for returns only)."""
+    shown = summaries.rfm_score_figures(result)
+    for col, (label, value, help_text) in zip(st.columns(4) if shown else [], shown,
+                                              strict=False):
+        col.metric(label, value, help=help_text)
+
+
 unfitted = model.unfitted_segment(result["segment_id"])
 if unfitted:  # an RFM map segment no fitted customer fell in: no averages to compare
     st.metric("Segment", plain(segment_label(unfitted["id"], unfitted["name"])))
+    rfm_scores()
     st.caption("No fitted customer was in this segment of the RFM score map.")
     st.markdown("**Strategy** " + plain(unfitted["strategy"]))
     st.stop()
@@ -111,6 +122,7 @@ with st.container(border=True):
     c2.metric("Confidence", f"{result['confidence']:.0%}",
               help="Share of the nearest known customers that belong to this segment.")
     c3.metric("Segment size", f"{segment.share:.1%}")
+    rfm_scores()
     if result["atypical"]:
         st.warning("This customer is unlike any known customer: further from all of them than "
                    "99% of known customers are from their nearest neighbour. Treat the "
