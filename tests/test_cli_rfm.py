@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 
-import numpy as np
+import log_tables
 import pytest
 from cli_helpers import one_error_line, run
 
@@ -21,26 +21,9 @@ RFM_NAMES = {"Champions", "Loyal Customers", "Potential Loyalists", "Recent Occa
 def write_log(path, seed: int = 0) -> None:
     """60 customers of three known behaviours, UCI-style (month-first dates, float ids):
     loyal buyers through the year who bought in the last ten days, one-off buyers of
-    the last ten days, and lapsed buyers of a year ago."""
-    rng = np.random.default_rng(seed)
-    lines = ["InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice"]
-    invoice, customer = 100_000, 10_000
-    end = np.datetime64("2011-12-31")
-    for kind, price in (("loyal", 60.0), ("lapsed", 20.0), ("new", 15.0)):
-        for _ in range(20):
-            customer += 1
-            if kind == "loyal":
-                days = [*rng.integers(10, 360, size=24), int(rng.integers(0, 10))]
-            elif kind == "lapsed":
-                days = list(rng.integers(250, 340, size=3))
-            else:
-                days = [int(rng.integers(0, 10))]
-            for d in days:
-                invoice += 1
-                y, m, dd = str(end - int(d)).split("-")
-                lines.append(f"{invoice},{m}/{dd}/{y} 10:00,{customer}.0,"
-                             f"{rng.integers(1, 5)},{price * rng.uniform(0.8, 1.2):.2f}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    the last ten days, and lapsed buyers of a year ago (tests/log_tables.py's log, with
+    no customer who only returned)."""
+    log_tables.write_log(path, seed, returns_only=0)
 
 
 @pytest.fixture()
