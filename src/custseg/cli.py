@@ -386,6 +386,15 @@ def _column_option(role: str, example: str) -> Any:
                         f"(default: found by its header, such as {example}).")
 
 
+#: The log's column options, shared by ``rfm`` and ``fit --transactions``.
+LogCustomer = Annotated[str | None, _column_option("customer", "CustomerID")]
+LogDate = Annotated[str | None, _column_option("date", "InvoiceDate")]
+LogInvoice = Annotated[str | None, _column_option("invoice", "InvoiceNo")]
+LogAmount = Annotated[str | None, _column_option("amount", "Amount")]
+LogQuantity = Annotated[str | None, _column_option("quantity", "Quantity")]
+LogPrice = Annotated[str | None, _column_option("price", "UnitPrice")]
+
+
 @app.command("rfm")
 def rfm_command(
     transactions: Annotated[Path, typer.Argument(
@@ -394,12 +403,12 @@ def rfm_command(
              "file or a folder or a glob of its files.")],
     output: Annotated[Path, typer.Option("-o", "--output", parser=_file_output,
                                          help="Customer table to write (.csv or .parquet).")],
-    customer: Annotated[str | None, _column_option("customer", "CustomerID")] = None,
-    date: Annotated[str | None, _column_option("date", "InvoiceDate")] = None,
-    invoice: Annotated[str | None, _column_option("invoice", "InvoiceNo")] = None,
-    amount: Annotated[str | None, _column_option("amount", "Amount")] = None,
-    quantity: Annotated[str | None, _column_option("quantity", "Quantity")] = None,
-    price: Annotated[str | None, _column_option("price", "UnitPrice")] = None,
+    customer: LogCustomer = None,
+    date: LogDate = None,
+    invoice: LogInvoice = None,
+    amount: LogAmount = None,
+    quantity: LogQuantity = None,
+    price: LogPrice = None,
     as_of: AsOf = None,
     date_format: Annotated[str | None, typer.Option(
         "--date-format", help="The date column's format in strftime codes, such as "
@@ -521,12 +530,12 @@ def fit(
         "--transactions", help="DATA is a transaction log (a file, or a folder or a glob "
                                "of its files): aggregate it to customers (as custseg rfm, "
                                "in memory) and segment them.")] = False,
-    customer: Annotated[str | None, _column_option("customer", "CustomerID")] = None,
-    date: Annotated[str | None, _column_option("date", "InvoiceDate")] = None,
-    invoice: Annotated[str | None, _column_option("invoice", "InvoiceNo")] = None,
-    amount: Annotated[str | None, _column_option("amount", "Amount")] = None,
-    quantity: Annotated[str | None, _column_option("quantity", "Quantity")] = None,
-    price: Annotated[str | None, _column_option("price", "UnitPrice")] = None,
+    customer: LogCustomer = None,
+    date: LogDate = None,
+    invoice: LogInvoice = None,
+    amount: LogAmount = None,
+    quantity: LogQuantity = None,
+    price: LogPrice = None,
     as_of: AsOf = None,
     memory_limit: Annotated[str | None, typer.Option(
         "--memory-limit", help="With --transactions: memory for the log's aggregation "
