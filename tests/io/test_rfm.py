@@ -7,9 +7,11 @@ import math
 
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from custseg.errors import ParameterError, SchemaError
-from custseg.io.rfm import aggregate_log
+from custseg.io.rfm import _plain_cells, aggregate_log
 from custseg.table.transactions import OUTPUT_COLUMNS
 
 UCI = """InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
@@ -378,3 +380,20 @@ def test_a_given_date_format_that_reads_no_date_is_refused(tmp_path):
     result = aggregate_log(log(tmp_path, text + odd, "odd.csv"), date_format="%d/%m/%Y")
     assert result.summary.excluded == {"unreadable date": 1200}
     assert rows(result)["A"]["monetary"] == 2
+
+
+_PLAIN_CELLS = st.lists(st.one_of(st.none(), st.text(
+    st.sampled_from(["1", "a", "C", ".", " ", "\t", "\n", "\u00a0", "é", "€", "~", "!",
+                     "\x7f", "\x00", "\u2003"]), max_size=6)), max_size=40)
+
+
+@given(cells=_PLAIN_CELLS, offset=st.integers(0, 3))
+def test_plain_cells_are_those_no_trimming_changes(cells, offset):
+    """A cell is read in SQL as it is when it begins and ends with a printable ASCII
+    character (not a space); every other one goes through the rules in Python. The
+    bytes are looked at in numpy, on slices of arrays too (an arrow offset)."""
+    column = pa.array(["x"] * offset + cells, pa.string()).slice(offset)
+    found = _plain_cells(column).to_pylist()
+    expected = [None if c is None else bool(c) and "!" <= c[0] <= "~" and "!" <= c[-1] <= "~"
+                for c in cells]
+    assert found == expected

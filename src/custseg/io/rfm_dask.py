@@ -100,7 +100,7 @@ def _scan(path: str, name: str, index: int, folder: str, options: dict[str, Any]
                       customer_fields=False)
     try:
         cols = find_columns(log.header, options["columns"])
-        log.log_customer(cols.customer)
+        log.log_customer(cols.customer, cols.numbers())
         con, spill = _connect(options["memory_limit"])
         try:
             _load(con, log, cols)
@@ -110,8 +110,9 @@ def _scan(path: str, name: str, index: int, folder: str, options: dict[str, Any]
             con.execute(f"""
                 COPY (
                     WITH read AS (
-                        SELECT {_CID} AS cid, r.dt, r.inv, r.a, r.q, r.p, r.bad, r.h
-                        FROM raw r LEFT JOIN ids i ON r.cust = i.raw)
+                        SELECT {_CID} AS cid, r.dt, r.key0, r.inv_odd, r.a, r.q, r.p,
+                               r.bad, r.h
+                        FROM raw r LEFT JOIN ids i ON r.cust_odd = i.raw)
                     SELECT *, coalesce(hash(cid), 0) % {int(options["buckets"])} AS bucket
                     FROM read
                 ) TO {_quoted(target)} (FORMAT parquet, PARTITION_BY (bucket))
@@ -142,7 +143,7 @@ def _sum_files(files: list[str], cols: LogColumns, decided: Decisions,
     con, spill = _connect(memory_limit)
     try:
         listed = ", ".join(_quoted(f) for f in files)
-        con.execute("CREATE TABLE raw AS SELECT cid, dt, inv, a, q, p, bad, h "
+        con.execute("CREATE TABLE raw AS SELECT cid, dt, key0, inv_odd, a, q, p, bad, h "
                     f"FROM read_parquet([{listed}], hive_partitioning = false)")
         _readings(con, cols, decided)
         _lines(con, cols, decided, cid="r.cid")
@@ -191,7 +192,9 @@ def aggregate_log_dask(
             for name, part in zip(names[1:], scanned[1:], strict=True):
                 check_same_header(name, part.facts.header, names[0], scanned[0].facts.header)
             cols = scanned[0].columns
-            decided = decide([s.facts for s in scanned], cols, date_format)
+            # each bucket finds its own dates: the log's would be sent to every worker
+            decided = replace(decide([s.facts for s in scanned], cols, date_format),
+                              date_cells=None)
             labels = [f"bucket {b} of the log's lines" for b in range(buckets)]
             sums = _results(client, [
                 client.submit(_sum_bucket, str(tmp), b, cols, decided, memory_limit,

@@ -548,16 +548,22 @@ def summary_row_notes(cells: pd.Series) -> dict[int, str]:
     Positions are those of ``cells``; numbering in the note is from 1.
     """
     text = to_arrow_text(cells.reset_index(drop=True))
-    # Short cells only (a cheap pass), then an exact, case-insensitive set lookup.
-    short = pc.fill_null(pc.less_equal(pc.utf8_length(text), 16), False)
-    if not pc.any(short).as_py():
+    # Short cells that are not digits alone (no label is; two cheap passes over every
+    # cell, which leave none of an id or invoice column of numbers), then an exact,
+    # case-insensitive set lookup over those only.
+    maybe = pc.and_(pc.fill_null(pc.less_equal(pc.utf8_length(text), 16), False),
+                    pc.invert(pc.fill_null(pc.ascii_is_decimal(text), False)))
+    candidates = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
+    if not len(candidates):
         return {}
-    label = pc.utf8_lower(pc.utf8_trim_whitespace(text))
-    hits = pc.and_(short, pc.fill_null(pc.is_in(label, value_set=_SUMMARY), False))
-    rows = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
-    if not len(rows):
+    shortlist = text.take(pa.array(candidates))
+    label = pc.utf8_lower(pc.utf8_trim_whitespace(shortlist))
+    hits = pc.fill_null(pc.is_in(label, value_set=_SUMMARY), False)
+    found = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
+    if not len(found):
         return {}
-    values = text.take(pa.array(rows)).to_pylist()
+    rows = candidates[found]
+    values = shortlist.take(pa.array(found)).to_pylist()
     return {
         int(r): f"{SUMMARY_NOTE} ({shown(v.strip())}), not a customer"
         for r, v in zip(rows, values, strict=True)

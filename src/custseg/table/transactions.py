@@ -104,6 +104,8 @@ FLOAT_INTEGER = r"^[+-]?\d+\.0+$"
 ZERO_FRACTION = r"\.0+$"
 CANCELLATION = r"^C\d+$"
 DIGITS = r"^\d+$"
+#: Either: an invoice of the UCI kinds, C + digits or digits alone (a whole match).
+UCI_SHAPE = r"C?\d+"
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,10 @@ class LogColumns:
         if self.amount is not None:
             return self.header[self.amount]
         return f"{self.header[self.quantity]} × {self.header[self.price]}"
+
+    def numbers(self) -> tuple[int | None, int | None, int | None]:
+        """The positions of the columns numbers are read from: amount, quantity, price."""
+        return (self.amount, self.quantity, self.price)
 
     def taken(self) -> dict[str, str | None]:
         """The columns taken, for the summary: customer, date, invoice and value."""
