@@ -562,7 +562,7 @@ def parquet_batches(open_: Opener, rows: int, name: str,
                 or pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type))]
             fh.seek(0)
             reader = pq.ParquetFile(fh, read_dictionary=text or None)
-            for record_batch in reader.iter_batches(batch_size=rows, columns=columns):
+            for record_batch in _row_group_batches(reader, rows, columns):
                 table = pa.Table.from_batches([record_batch])
                 if columns is not None:
                     table = table.select(columns)
@@ -574,6 +574,16 @@ def parquet_batches(open_: Opener, rows: int, name: str,
                         yield Batch(out.rename_columns([column_name(i) for i in only]))
         except (pa.ArrowException, OSError) as exc:
             raise InputFileError(f"{shown(name)}: Parquet read failed ({exc}).") from None
+
+
+def _row_group_batches(reader: pq.ParquetFile, rows: int,
+                       columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
+    """The file's rows, ``rows`` at a time, read by a new batch reader for each row group:
+    one reader over the whole file holds on to memory for every row group it has read
+    (pyarrow 26: 30 MB more a row group of a million lines, 1.9 GB at the end of a log of
+    50 million), a reader per row group gives it back when the next one starts."""
+    for group in range(reader.metadata.num_row_groups):
+        yield from reader.iter_batches(batch_size=rows, columns=columns, row_groups=[group])
 
 
 def _as_written(part: pa.Table, schema: pa.Schema) -> pa.Table:
