@@ -710,13 +710,15 @@ def _readings(con: Any, cols: LogColumns, decided: Decisions) -> None:
 
 def _lines(con: Any, cols: LogColumns, decided: Decisions, *, cid: str) -> None:
     """The ``lines`` table: each line's customer (SQL ``cid``: :data:`_CID`, or a column
-    read already), day, invoice, value, whether it is a return, and why it is not used."""
+    read already), day, invoice, value, whether it is a return, and why it is not used
+    (``reason``: the position of its reason in :data:`REASONS`; null for a line used)."""
+    code = {reason: i for i, reason in enumerate(REASONS)}  # a byte a line, not text
     if cols.amount is not None:
-        value, number_reasons = "a_num", f"WHEN a_num IS NULL THEN '{BAD_AMOUNT}'"
+        value, number_reasons = "a_num", f"WHEN a_num IS NULL THEN {code[BAD_AMOUNT]}"
     else:
         value = "q_num * p_num"
-        number_reasons = (f"WHEN q_num IS NULL THEN '{BAD_QUANTITY}' "
-                          f"WHEN p_num IS NULL THEN '{BAD_PRICE}'")
+        number_reasons = (f"WHEN q_num IS NULL THEN {code[BAD_QUANTITY]} "
+                          f"WHEN p_num IS NULL THEN {code[BAD_PRICE]}")
     ids = "LEFT JOIN ids i ON r.cust_odd = i.raw" if cid == _CID else ""
     con.execute(f"""
         CREATE TABLE lines AS
@@ -732,16 +734,16 @@ def _lines(con: Any, cols: LogColumns, decided: Decisions, *, cid: str) -> None:
             LEFT JOIN n_q nq ON r.q = nq.raw
             LEFT JOIN n_p np_ ON r.p = np_.raw
         )
-        SELECT cid, h, CAST(floor(day) AS BIGINT) AS day, key AS inv, {value} AS value,
+        SELECT cid, h, CAST(floor(day) AS INTEGER) AS day, key AS inv, {value} AS value,
                coalesce({decided.uci} AND starts_with(key, 'C')
                             AND regexp_matches(key, '{CANCELLATION}'), false)
                    OR ({value}) < 0 AS ret,
-               CASE WHEN bad THEN '{MALFORMED}'
-                    WHEN cid IS NULL THEN '{NO_CUSTOMER}'
-                    WHEN day IS NULL THEN '{BAD_DATE}'
-                    {number_reasons}
-                    WHEN NOT isfinite({value}) THEN '{TOO_LARGE}'
-               END AS reason
+               CAST(CASE WHEN bad THEN {code[MALFORMED]}
+                         WHEN cid IS NULL THEN {code[NO_CUSTOMER]}
+                         WHEN day IS NULL THEN {code[BAD_DATE]}
+                         {number_reasons}
+                         WHEN NOT isfinite({value}) THEN {code[TOO_LARGE]}
+                    END AS UTINYINT) AS reason
         FROM keyed
     """)
     # the lines replace the cells and their readings: their memory (and the spill
@@ -771,7 +773,9 @@ def _sums(con: Any) -> Sums:
     # a count(DISTINCT …) in the customers' group-by took as long as all else together.
     # Each step is a table of its own, so each spills on its own: as one query, the
     # orders' hash table, the sums' and the join's were held at once, and 4.2 million
-    # customers ran out of memory at 350 MB (DuckDB could not spill them)
+    # customers ran out of memory at 350 MB (DuckDB could not spill them). (Sums by
+    # order first, then by customer, scanned the lines once but held a table of every
+    # order, and took longer.)
     con.execute("""
         CREATE TABLE orders AS
         SELECT cid, count(*) AS frequency FROM (
@@ -798,7 +802,7 @@ def _sums(con: Any) -> Sums:
     con.execute("DROP TABLE sums; DROP TABLE orders")
     result = con.sql("SELECT * FROM customers ORDER BY customer_id").to_arrow_table()
     return Sums(result, int(read), int(distinct_lines),
-                {str(k): int(v) for k, v in reasons.items()})
+                {REASONS[int(k)]: int(v) for k, v in reasons.items()})
 
 
 def finish(parts: Sums | list[Sums], cols: LogColumns, as_of_day: int | None) -> CustomerLog:
@@ -854,15 +858,17 @@ def _money(values: np.ndarray) -> np.ndarray:
     return out + 0.0
 
 
+#: Customers turned into rows of the customer table at a time (:func:`_customers`).
+_SLICE_ROWS = 500_000
+
+
 def _customers(result: pa.Table, as_of_day: int | None) -> tuple[pa.Table, str | None]:
-    """The customer table from the group-by's columns (numpy; one row per customer)."""
-    frequency = result.column("frequency").to_numpy().astype(np.int64)
-    gross = result.column("gross").to_numpy(zero_copy_only=False).astype(np.float64)
-    returns = result.column("returns_value").to_numpy(zero_copy_only=False).astype(np.float64)
-    bought = frequency > 0
-    first = pc.fill_null(result.column("first_day"), 0).to_numpy().astype(np.int64)
-    last = pc.fill_null(result.column("last_day"), 0).to_numpy().astype(np.int64)
-    latest = int(last[bought].max()) if bought.any() else None
+    """The customer table from the group-by's columns (one row per customer), made
+    :data:`_SLICE_ROWS` customers at a time: the numpy work of the whole of 4.2 million
+    customers at once held half a gigabyte of intermediate arrays."""
+    bought_all = pc.greater(result.column("frequency"), 0)
+    latest_scalar = pc.max(pc.filter(result.column("last_day"), bought_all)).as_py()
+    latest = None if latest_scalar is None else int(latest_scalar)
     if as_of_day is None:
         if latest is not None and latest >= _LAST_DAY:
             raise ParameterError(
@@ -874,6 +880,22 @@ def _customers(result: pa.Table, as_of_day: int | None) -> tuple[pa.Table, str |
         raise ParameterError(
             f"the as-of date {_iso(as_of_day)} is before the log's latest purchase "
             f"({_iso(latest)}); give a day on or after it", parameter="as_of")
+    slices = [_customer_rows(result.slice(start, _SLICE_ROWS), as_of_day)
+              for start in range(0, result.num_rows, _SLICE_ROWS)] or [
+        _customer_rows(result, as_of_day)]
+    table = pa.concat_tables(slices)
+    assert tuple(table.column_names) == OUTPUT_COLUMNS
+    return table, None if as_of_day is None else _iso(as_of_day)
+
+
+def _customer_rows(result: pa.Table, as_of_day: int | None) -> pa.Table:
+    """The rows of the customer table for some of the group-by's customers."""
+    frequency = result.column("frequency").to_numpy().astype(np.int64)
+    gross = result.column("gross").to_numpy(zero_copy_only=False).astype(np.float64)
+    returns = result.column("returns_value").to_numpy(zero_copy_only=False).astype(np.float64)
+    bought = frequency > 0
+    first = pc.fill_null(result.column("first_day"), 0).to_numpy().astype(np.int64)
+    last = pc.fill_null(result.column("last_day"), 0).to_numpy().astype(np.int64)
     monetary = _money(gross - returns)
     with np.errstate(divide="ignore", invalid="ignore"):
         # gross rounded first: a sum's last bits depend on the order DuckDB's threads
@@ -885,7 +907,7 @@ def _customers(result: pa.Table, as_of_day: int | None) -> tuple[pa.Table, str |
                           "check the log's amounts, quantities and prices")
     recency = as_of_day - last if as_of_day is not None else last
     tenure = as_of_day - first if as_of_day is not None else first
-    table = pa.table({
+    return pa.table({
         "customer_id": _string(result.column("customer_id")),
         "recency_days": _nullable_ints(recency, bought),
         "frequency": pa.array(frequency),
@@ -896,5 +918,3 @@ def _customers(result: pa.Table, as_of_day: int | None) -> tuple[pa.Table, str |
         "avg_order_value": pa.array(aov, mask=~bought),
         "returns_value": pa.array(_money(returns)),
     })
-    assert tuple(table.column_names) == OUTPUT_COLUMNS
-    return table, None if as_of_day is None else _iso(as_of_day)
