@@ -103,7 +103,7 @@ def _scan(path: str, name: str, index: int, folder: str, options: dict[str, Any]
         log.log_customer(cols.customer, cols.numbers())
         con, spill = _connect(options["memory_limit"])
         try:
-            _load(con, log, cols)
+            _load(con, log, cols, options["memory_limit"])
             _ids(con)
             found = facts(con, log, cols)
             target = os.path.join(folder, f"part-{index:05d}")
