@@ -1,0 +1,326 @@
+"""The scoring service's ASGI app: :func:`create_app` for one loaded model.
+
+Endpoints (see docs/service.md): ``GET /health``, ``GET /v1/model`` (what ``custseg
+profile --json`` prints), ``POST /v1/predict`` (customers as JSON), ``POST /v1/score`` (a
+file in, the scored file out), ``GET /openapi.json`` and ``GET /docs`` (Swagger UI from
+the bundled assets of fastapi-offline: no CDN). With an API key, every ``/v1/`` request
+must carry it (``X-API-Key: KEY`` or ``Authorization: Bearer KEY``); ``/health``, the
+OpenAPI document and the docs do not need it.
+
+The app is built once per process, with the model already loaded and checked; nothing
+in it reads the environment or a file other than a request's own upload, so a test
+builds it directly and drives it with FastAPI's TestClient.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response, StreamingResponse
+
+from custseg import __version__
+from custseg.model.segmentation import SegmentationModel
+from custseg.service import examples
+from custseg.service.access import AccessLog, set_rows
+from custseg.service.problems import JSONOut, Refusal, error_response
+from custseg.service.records import needed_headers, parse_body, score_customers
+from custseg.service.settings import Settings
+from custseg.service.uploads import (
+    CSV,
+    PARQUET,
+    check_json_type,
+    check_table_type,
+    output_format,
+    read_json_body,
+    save_body,
+    score_upload,
+)
+from custseg.service.uploads import Workspace as _Workspace
+
+ENDPOINTS = "GET /health, GET /v1/model, POST /v1/predict, POST /v1/score (see /docs)"
+
+
+class Error(BaseModel):
+    """Every refusal: what is wrong and what to do."""
+
+    error: str
+
+
+class ModelInfo(BaseModel):
+    algorithm: str
+    segments: int = Field(description="Segments in the profile (noise and 'Returns only' "
+                                      "included when the model has them).")
+    features: list[str]
+    format_version: int = Field(description="The model file's format version.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    model: ModelInfo
+
+
+class Result(BaseModel):
+    """One customer, scored as a row of a scored file."""
+
+    customer_id: str | int | float | None = Field(
+        description="As sent (null when the customer has no id).")
+    segment_id: int | None = Field(description="Empty (null) for an invalid customer.")
+    segment_name: str | None
+    confidence: float | None = Field(ge=0, le=1, description="The share of the nearest "
+                                     "known customers in the segment.")
+    atypical: bool | None = Field(description="Unlike any known customer: treat the "
+                                  "assignment with care.")
+    row_status: Literal["ok", "invalid"]
+    row_issues: str = Field(description="Which field, which value, what is allowed; "
+                            "'row N' counts the request's customers from 1.")
+
+
+class Results(BaseModel):
+    results: list[Result]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    words = {400: "The body cannot be read.", 401: "The API key is missing or wrong.",
+             406: "The Accept header names no format the service writes.",
+             413: "The body is larger than the service's limit.",
+             415: "The Content-Type is not one the endpoint takes.",
+             422: "The body has the wrong shape, or the table cannot be scored.",
+             500: "An internal error (a bug, logged by the server)."}
+    return {code: {"model": Error, "description": words[code]} for code in codes}
+
+
+def model_info(model: SegmentationModel, format_version: int) -> dict[str, Any]:
+    return {"algorithm": model.config.algorithm, "segments": len(model.segments),
+            "features": list(model.config.features), "format_version": int(format_version)}
+
+
+#: How a request carries the API key (declared here, so that the OpenAPI document and
+#: the docs' "Authorize" button know both).
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="The API key (or send Authorization: Bearer KEY).")
+BEARER = HTTPBearer(auto_error=False, description="The API key as a bearer token.")
+
+
+def _key_check(expected: str):
+    """The dependency that admits a request carrying ``expected``."""
+    digest = hashlib.sha256(expected.encode("utf-8")).digest()
+
+    async def require_key(
+        key: Annotated[str | None, Security(API_KEY_HEADER)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+    ) -> None:
+        given = [k for k in (key, credentials.credentials if credentials else None)
+                 if k is not None]
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if not given:
+            raise Refusal(401, "this service needs an API key: send it in the header "
+                               "'X-API-Key: KEY' or 'Authorization: Bearer KEY'", challenge)
+        # compared as digests in constant time: neither the key nor its length leaks
+        if not all(hmac.compare_digest(hashlib.sha256(k.encode("latin-1", "replace"))
+                                       .digest(), digest) for k in given):
+            raise Refusal(401, "the API key is wrong; send the key the service was started "
+                               "with (the value of its --api-key-env variable)", challenge)
+
+    return require_key
+
+
+def _predict_body_schema(model: SegmentationModel, settings: Settings) -> dict[str, Any]:
+    spec = model.config.spec
+    categorical = {f.column for f in spec.extra if f.categorical}
+    properties: dict[str, Any] = {"customer_id": {
+        "type": ["string", "integer", "null"], "maxLength": settings.max_text_chars,
+        "description": "Echoed in the result, as sent."}}
+    for header in needed_headers(model):
+        text_only = header in categorical or header in spec.date_formats or header == "gender"
+        properties[header] = {
+            "type": ["string", "null"] if text_only else ["number", "string", "null"],
+            "maxLength": settings.max_text_chars,
+            "description": "A cell as the fitted file holds it; null for a missing value."}
+    customer = {
+        "type": "object", "properties": properties, "additionalProperties": True,
+        "maxProperties": settings.max_keys,
+        "propertyNames": {"maxLength": settings.max_text_chars},
+        "description": "One customer: column header -> value, as in the file the model was "
+                       "fitted on (other keys pass through unused). A value that is not a "
+                       "number, a string or null makes the customer invalid.",
+    }
+    return {"required": True, "content": {"application/json": {
+        "schema": {"type": "object", "required": ["customers"], "additionalProperties": False,
+                   "properties": {"customers": {"type": "array", "minItems": 1,
+                                                "maxItems": settings.max_rows,
+                                                "items": customer}}},
+        }}}
+
+
+def create_app(model: SegmentationModel, settings: Settings | None = None, *,
+               format_version: int = 4, name: str = "model") -> FastAPI:
+    """The service for ``model`` (loaded and checked by the caller), with ``settings``'
+    limits and key; ``format_version`` is the model file's, ``name`` its file name."""
+    settings = settings or Settings()
+    info = model_info(model, format_version)
+    profile = model.summary()
+    predict_request, predict_response = examples.predict_examples(model)
+    score_request, score_response = examples.score_examples(model)
+    scoring = threading.BoundedSemaphore(settings.max_concurrent_scores)
+    keyed = settings.api_key is not None
+    guard = [Security(_key_check(settings.api_key))] if keyed else []
+
+    app = FastAPIOffline(
+        title="custseg scoring service",
+        version=__version__,
+        description=(
+            f"Scores customers with the model {name!r} ({info['algorithm']}, "
+            f"{info['segments']} segments on {', '.join(info['features'])}): the same "
+            "validation and row flags as `custseg score`. "
+            + ("Every /v1/ request needs the API key (X-API-Key or Authorization: Bearer). "
+               if keyed else "No API key is set.")
+            + f" At most {settings.max_rows:,} customers per /v1/predict request; bodies of "
+            f"at most {settings.max_json_bytes >> 20} MB (JSON) and "
+            f"{settings.max_body_bytes >> 20} MB (files)."),
+        redoc_url=None,
+        default_response_class=JSONOut,
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+    app.add_middleware(AccessLog)
+
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, exc: Refusal) -> Response:
+        return error_response(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            message = f"there is no such endpoint; the endpoints are {ENDPOINTS}"
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{request.method[:10]} is not allowed here; use {allowed or 'another method'}"
+        else:
+            message = str(exc.detail)
+        return error_response(exc.status_code, message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return error_response(422, f"{where or 'the request'}: {first.get('msg', 'invalid')}; "
+                                   "see /docs")
+
+    @app.get("/health", response_model=Health, responses=_errors(500),
+             summary="Whether the service is up, and its model")
+    async def health() -> Response:
+        return JSONOut({"status": "ok", "model": info})
+
+    @app.get("/v1/model", dependencies=guard, responses={
+        200: {"description": "The profile, as `custseg profile --json` prints it.",
+              "content": {"application/json": {"schema": {"type": "object"}}}},
+        **_errors(*((401,) if keyed else ()), 500)},
+        summary="The model's profile (custseg profile --json)")
+    async def model_profile() -> Response:
+        return JSONOut(profile)
+
+    @app.post("/v1/predict", dependencies=guard, response_model=Results,
+              responses=_errors(400, *((401,) if keyed else ()), 413, 415, 422, 500),
+              openapi_extra={"requestBody": _predict_body_schema(model, settings)},
+              summary="Score customers given as JSON")
+    async def predict(request: Request) -> Response:
+        check_json_type(request.headers.get("content-type"))
+        body = await read_json_body(request, settings.max_json_bytes)
+
+        def work() -> tuple[int, Response]:
+            results = score_customers(model, parse_body(body, settings), settings)
+            return len(results), JSONOut({"results": results})
+
+        rows, response = await run_in_threadpool(work)
+        set_rows(request.scope, rows)
+        return response
+
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    score_body = {"required": True, "content": {
+        CSV: {"schema": {"type": "string"}},
+        "text/tab-separated-values": {"schema": {"type": "string"}},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": binary,
+        PARQUET: binary, "application/gzip": binary, "application/octet-stream": binary}}
+
+    @app.post("/v1/score", dependencies=guard, response_class=Response, responses={
+        200: {"description": "The scored file: every input row, in order, with the segment "
+                             "columns; the bytes `custseg score` writes.",
+              "content": {CSV: {"schema": {"type": "string"}}, PARQUET: binary}},
+        **_errors(400, *((401,) if keyed else ()), 406, 413, 415, 422, 500)},
+        openapi_extra={"requestBody": score_body}, summary="Score a file")
+    async def score(request: Request) -> Response:
+        check_table_type(request.headers.get("content-type"))
+        fmt = output_format(request.headers.get("accept"))
+        with _Workspace() as folder:
+            upload = folder / "upload"
+            await save_body(request, settings.max_body_bytes, upload)
+
+            def work():
+                with scoring:
+                    return score_upload(model, upload, fmt)
+
+            scored = await run_in_threadpool(work)
+        set_rows(request.scope, scored.report.n_rows)
+        return StreamingResponse(
+            scored.chunks(), media_type=CSV if fmt == "csv" else PARQUET,
+            headers={"Content-Length": str(scored.size),
+                     "Content-Disposition": f'attachment; filename="scored.{fmt}"',
+                     "X-Custseg-Rows": str(scored.report.n_rows),
+                     "X-Custseg-Invalid": str(scored.report.n_invalid),
+                     "X-Custseg-Atypical": str(scored.report.n_atypical)})
+
+    examples_at = {
+        ("/health", "get", "responses"): {"status": "ok", "model": info},
+        ("/v1/model", "get", "responses"): profile,
+        ("/v1/predict", "post", "requestBody"): predict_request,
+        ("/v1/predict", "post", "responses"): predict_response,
+        ("/v1/score", "post", "requestBody"): score_request,
+        ("/v1/score", "post", "responses"): score_response,
+    }
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, with the examples put in afterwards: FastAPI drops every
+        null from what it generates, and a result's nulls (an invalid customer's empty
+        segment) are what the example must show."""
+        if app.openapi_schema is None:
+            document = FastAPI.openapi(app)
+            for (path, method, where), example in examples_at.items():
+                if example is None:
+                    continue
+                part = document["paths"][path][method][where]
+                content = part["content"] if where == "requestBody" else \
+                    part["200"]["content"]
+                kind = "application/json" if "application/json" in content else CSV
+                content[kind]["example"] = example
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (``--workers N``), from the settings the parent
+    left in the environment: the model file loaded again, and refused unless it is the
+    file the parent checked (same SHA-256)."""
+    from custseg.io.model_files import read_model_file
+    from custseg.service.settings import worker_setup
+
+    setup = worker_setup()
+    loaded = read_model_file(setup.model)
+    if loaded.sha256 != setup.sha256:
+        raise RuntimeError(f"the model file {setup.model!r} changed after the service "
+                           "started; restart custseg serve")
+    from pathlib import Path
+
+    return create_app(loaded.model, setup.settings, format_version=loaded.format_version,
+                      name=Path(setup.model).name)

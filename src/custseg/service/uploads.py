@@ -1,0 +1,204 @@
+"""Request bodies read under a byte cap, and ``/v1/score``: a file in, the scored file out.
+
+A body is never held whole unless it is JSON: a file is streamed to a temporary file as
+it arrives, and refused (413) as soon as it passes the cap, or at once when its
+Content-Length says it will. The file is then read exactly as ``custseg score`` reads its
+INPUT: its format from its content (CSV, TSV, Excel, Parquet, any of them compressed),
+a transaction log told from a customer table by its header for a model fitted on a log's
+customers, and scored by the same functions (:func:`custseg.io.score_files.score_file`,
+:func:`custseg.io.logs.score_log_file`) into a temporary file, which is streamed back and
+removed. The bytes are the ones ``custseg score MODEL INPUT -o OUT.csv`` (or ``.parquet``)
+writes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+
+from custseg.errors import CustsegError
+from custseg.io.score_files import ScoreReport
+from custseg.model.segmentation import SegmentationModel
+from custseg.service.problems import Refusal, bad_request, from_library, too_big, unsupported
+
+CSV = "text/csv"
+PARQUET = "application/vnd.apache.parquet"
+#: Media types that ask for a Parquet output (the registered one and the older one).
+PARQUET_TYPES = (PARQUET, "application/x-parquet")
+
+#: The Content-Types /v1/score takes; the file's content decides its format, these only
+#: keep out bodies that are clearly something else (a form, JSON, a web page).
+TABLE_TYPES = frozenset({
+    "text/csv", "text/tab-separated-values", "text/plain", "application/csv",
+    "application/vnd.ms-excel",  # what some browsers call any .csv
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    *PARQUET_TYPES, "application/octet-stream", "application/gzip", "application/x-gzip",
+    "application/x-bzip2", "application/x-xz", "application/zip",
+})
+
+CHUNK = 1 << 20
+
+
+def media_type(value: str | None) -> str | None:
+    """A Content-Type's type/subtype, lower case, without parameters (None: absent)."""
+    if value is None or not value.strip():
+        return None
+    return value.split(";", 1)[0].strip().lower()
+
+
+def check_json_type(value: str | None) -> None:
+    """``/v1/predict`` takes JSON (or a body with no Content-Type)."""
+    kind = media_type(value)
+    if kind is None or kind == "application/json" or kind.endswith("+json"):
+        return
+    raise unsupported(f"Content-Type {kind!r:.80} is not JSON; send the customers as "
+                      "application/json (to score a file, POST it to /v1/score)")
+
+
+def check_table_type(value: str | None) -> None:
+    """``/v1/score`` takes a file's bytes as the body, of any table type (or none)."""
+    kind = media_type(value)
+    if kind is None or kind in TABLE_TYPES:
+        return
+    if kind.startswith("multipart/") or kind == "application/x-www-form-urlencoded":
+        why = ("a form; send the file itself as the body, e.g. curl --data-binary "
+               "@customers.csv -H 'Content-Type: text/csv'")
+    elif kind == "application/json" or kind.endswith("+json"):
+        why = "JSON; to score customers given as JSON, POST them to /v1/predict"
+    else:
+        why = "not a table type"
+    raise unsupported(f"Content-Type {kind!r:.80} is {why}. /v1/score takes CSV, TSV, "
+                      "Excel or Parquet (or any of them gzip-compressed), e.g. text/csv or "
+                      f"{PARQUET}")
+
+
+def output_format(accept: str | None) -> str:
+    """``"csv"`` or ``"parquet"`` for an Accept header (CSV when absent or a wildcard);
+    406 when it accepts neither."""
+    if accept is None or not accept.strip():
+        return "csv"
+    best: tuple[float, int, str] | None = None
+    for position, item in enumerate(accept.split(",")):
+        kind, *params = (p.strip() for p in item.split(";"))
+        kind = kind.lower()
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if not 0 < quality <= 1:
+            continue
+        fmt = ("parquet" if kind in PARQUET_TYPES
+               else "csv" if kind in (CSV, "text/*", "*/*") else None)
+        if fmt is not None and (best is None or (quality, -position) > best[:2]):
+            best = (quality, -position, fmt)
+    if best is None:
+        raise Refusal(406, f"Accept {accept!r:.100} names no format /v1/score writes; ask "
+                           f"for {CSV} (the default) or {PARQUET}")
+    return best[2]
+
+
+async def read_json_body(request: Request, cap: int) -> bytes:
+    """The whole body, at most ``cap`` bytes (413 past it)."""
+    _check_declared(request, cap, "JSON")
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise _too_big(cap, "JSON")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def save_body(request: Request, cap: int, path: Path) -> int:
+    """Stream the body into ``path``, at most ``cap`` bytes (413 past it); its size."""
+    _check_declared(request, cap, "file")
+    size = 0
+    with open(path, "wb") as sink:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > cap:
+                raise _too_big(cap, "file")
+            sink.write(chunk)
+    if size == 0:
+        raise bad_request("the body is empty; send the file to score as the body, e.g. "
+                          "curl --data-binary @customers.csv -H 'Content-Type: text/csv'")
+    return size
+
+
+def _check_declared(request: Request, cap: int, what: str) -> None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        raise _too_big(cap, what)
+
+
+def _too_big(cap: int, what: str) -> Refusal:
+    if what == "file":
+        advice = ("compress it (gzip), split it, or score it with custseg score; the "
+                  "service's limit is --max-body-mb")
+    else:
+        advice = "send fewer customers per request (the limit is --max-json-mb)"
+    return too_big(f"the body is larger than this service takes for a {what} "
+                   f"({_size(cap)}); {advice}")
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):,.0f} MB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+class Workspace:
+    """A private temporary folder for one request's upload and output, removed on exit."""
+
+    def __enter__(self) -> Path:
+        self.path = Path(tempfile.mkdtemp(prefix="custseg-serve-"))
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+@dataclass
+class Scored:
+    """A scored file, open for reading and already unlinked (its bytes go when it is
+    closed), and what the run counted."""
+
+    handle: object
+    size: int
+    report: ScoreReport
+
+    def chunks(self) -> Iterator[bytes]:
+        try:
+            while chunk := self.handle.read(CHUNK):
+                yield chunk
+        finally:
+            self.handle.close()
+
+
+def score_upload(model: SegmentationModel, upload: Path, fmt: str) -> Scored:
+    """Score the saved body ``upload`` as ``custseg score`` scores a file named by its
+    path, into a file beside it, opened and unlinked before returning."""
+    from custseg.io.logs import header_of, input_kind, reads_logs, score_log_file
+    from custseg.io.score_files import score_file
+
+    output = upload.with_name(f"scored.{fmt}")
+    try:
+        kind = input_kind(model, header_of(upload)) if reads_logs(model) else "table"
+        if kind == "log":
+            report = score_log_file(model, upload, output)
+        else:
+            report = score_file(model, upload, output)
+    except CustsegError as exc:
+        raise from_library(exc) from None
+    handle = open(output, "rb")  # noqa: SIM115 - closed when streamed (Scored.chunks)
+    os.unlink(output)
+    return Scored(handle, os.fstat(handle.fileno()).st_size, report)
