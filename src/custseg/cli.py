@@ -1053,6 +1053,7 @@ def serve(
     max_json_mb: Annotated[int, typer.Option(help="Largest /v1/predict body, in MB (JSON is "
                                                   "parsed in memory).", min=1,
                                              max=1_000_000)] = 16,
+    max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
 ) -> None:
     """Serve a model over HTTP: /health, /v1/model, /v1/predict, /v1/score, /docs.
 
@@ -1076,7 +1077,8 @@ def serve(
                            "can be read only once. Save it to a file and give that.")
     command = [sys.executable, "-m", "custseg.service", str(model_path), "--host", host,
                "--port", str(port), "--workers", str(workers), "--max-rows", str(max_rows),
-               "--max-body-mb", str(max_body_mb), "--max-json-mb", str(max_json_mb)]
+               "--max-body-mb", str(max_body_mb), "--max-json-mb", str(max_json_mb),
+               "--max-decompressed-mb", str(max_decompressed_mb)]
     if api_key_env is not None:
         command += ["--api-key-env", api_key_env]
     sys.stdout.flush()

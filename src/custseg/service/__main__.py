@@ -85,6 +85,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-rows", type=_positive, default=10_000)
     parser.add_argument("--max-body-mb", type=_positive, default=200)
     parser.add_argument("--max-json-mb", type=_positive, default=16)
+    parser.add_argument("--max-decompressed-mb", type=_positive, default=8_192)
     return parser.parse_args(argv)
 
 
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         key = key_from_env(args.api_key_env)
         settings = Settings(max_rows=args.max_rows, max_body_bytes=args.max_body_mb * MB,
                             max_json_bytes=min(args.max_json_mb, args.max_body_mb) * MB,
+                            max_decompressed_bytes=args.max_decompressed_mb * MB,
                             api_key=key)
     except SettingsError as exc:
         _fail(str(exc))

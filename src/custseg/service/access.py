@@ -7,8 +7,8 @@ string, no header (the API key is a header) and no path a client made up: a path
 no route is logged as ``(no route)``.
 
 An exception no handler took becomes ``500 {"error": "internal error"}`` for the client
-(never a traceback) and a log line with its type and where it was raised, without its
-message, which may quote a customer's value.
+(never a traceback) and a log line with its type and where it was raised (files, lines
+and functions), without its message or source lines, which may quote a customer's value.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -53,8 +54,10 @@ class AccessLog:
         try:
             await self.app(scope, receive, sending)
         except Exception as exc:  # the catch-all: no traceback reaches a client
-            where = "".join(traceback.format_tb(exc.__traceback__, limit=-3)).strip()
-            LOGGER.error("internal error (%s) on %s %s:\n%s", type(exc).__name__,
+            # where it was raised (file, line, function), not the source lines
+            where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in
+                               reversed(traceback.extract_tb(exc.__traceback__)[-4:]))
+            LOGGER.error("internal error (%s) on %s %s at %s", type(exc).__name__,
                          _method(scope), _route(scope), where)
             if state["status"] is None:
                 await error_response(500, "internal error")(scope, receive, sending)

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response, StreamingResponse
 
 from custseg import __version__
+from custseg.io.source import ReadLimits
 from custseg.model.segmentation import SegmentationModel
 from custseg.service import examples
 from custseg.service.access import AccessLog, set_rows
@@ -36,6 +37,7 @@ from custseg.service.problems import JSONOut, Refusal, error_response
 from custseg.service.records import needed_headers, parse_body, score_customers
 from custseg.service.settings import Settings
 from custseg.service.uploads import (
+    BODY,
     CSV,
     PARQUET,
     check_json_type,
@@ -172,6 +174,7 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
     predict_request, predict_response = examples.predict_examples(model)
     score_request, score_response = examples.score_examples(model)
     scoring = threading.BoundedSemaphore(settings.max_concurrent_scores)
+    limits = ReadLimits(max_decompressed_bytes=settings.max_decompressed_bytes)
     keyed = settings.api_key is not None
     guard = [Security(_key_check(settings.api_key))] if keyed else []
 
@@ -261,12 +264,12 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
         check_table_type(request.headers.get("content-type"))
         fmt = output_format(request.headers.get("accept"))
         with _Workspace() as folder:
-            upload = folder / "upload"
+            upload = folder / BODY
             await save_body(request, settings.max_body_bytes, upload)
 
             def work():
                 with scoring:
-                    return score_upload(model, upload, fmt)
+                    return score_upload(model, upload, fmt, limits)
 
             scored = await run_in_threadpool(work)
         set_rows(request.scope, scored.report.n_rows)

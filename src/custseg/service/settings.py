@@ -45,6 +45,9 @@ class Settings:
         How deeply a JSON body may nest (the body itself, the list, a customer: 3).
     max_concurrent_scores
         ``/v1/score`` requests scored at once; more wait their turn.
+    max_decompressed_bytes
+        What a compressed ``/v1/score`` body may expand to (``custseg score``'s
+        ``--max-decompressed-mb``, with its default).
     """
 
     max_rows: int = 10_000
@@ -55,6 +58,7 @@ class Settings:
     max_keys: int = 1_000
     max_depth: int = 32
     max_concurrent_scores: int = 2
+    max_decompressed_bytes: int = 8 << 30
 
     def __post_init__(self) -> None:
         for item in fields(self):

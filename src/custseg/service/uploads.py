@@ -24,6 +24,7 @@ from starlette.requests import Request
 
 from custseg.errors import CustsegError
 from custseg.io.score_files import ScoreReport
+from custseg.io.source import ReadLimits
 from custseg.model.segmentation import SegmentationModel
 from custseg.service.problems import Refusal, bad_request, from_library, too_big, unsupported
 
@@ -43,6 +44,9 @@ TABLE_TYPES = frozenset({
 })
 
 CHUNK = 1 << 20
+
+#: The saved body's file name, which messages about the file use ("'body' is empty").
+BODY = "body"
 
 
 def media_type(value: str | None) -> str | None:
@@ -184,19 +188,22 @@ class Scored:
             self.handle.close()
 
 
-def score_upload(model: SegmentationModel, upload: Path, fmt: str) -> Scored:
+def score_upload(model: SegmentationModel, upload: Path, fmt: str,
+                 limits: ReadLimits | None = None) -> Scored:
     """Score the saved body ``upload`` as ``custseg score`` scores a file named by its
-    path, into a file beside it, opened and unlinked before returning."""
+    path (with ``limits``: its defaults), into a file beside it, opened and unlinked
+    before returning."""
     from custseg.io.logs import header_of, input_kind, reads_logs, score_log_file
     from custseg.io.score_files import score_file
 
     output = upload.with_name(f"scored.{fmt}")
     try:
-        kind = input_kind(model, header_of(upload)) if reads_logs(model) else "table"
+        kind = (input_kind(model, header_of(upload, limits)) if reads_logs(model)
+                else "table")
         if kind == "log":
-            report = score_log_file(model, upload, output)
+            report = score_log_file(model, upload, output, limits=limits)
         else:
-            report = score_file(model, upload, output)
+            report = score_file(model, upload, output, limits=limits)
     except CustsegError as exc:
         raise from_library(exc) from None
     handle = open(output, "rb")  # noqa: SIM115 - closed when streamed (Scored.chunks)
