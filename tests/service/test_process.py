@@ -140,6 +140,22 @@ def test_it_serves_health_predict_and_score(server, capsys, model_file, inputs, 
     assert not any("uvicorn" in line.lower() or "Traceback" in line for line in process.lines)
 
 
+def test_a_client_that_leaves_mid_body_is_logged_not_an_error(server):
+    process, base = server
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(b"POST /v1/score HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
+                     b"X-API-Key: " + KEY.encode() + b"\r\nContent-Length: 100000\r\n\r\n"
+                     b"age,annual_income,spending_score\n30,70,80\n")
+        time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while not any("(client gone)" in line for line in process.lines):
+        assert time.monotonic() < deadline, process.lines
+        time.sleep(0.1)
+    assert not any("internal error" in line for line in process.lines)
+    assert request(base + "/health")[0] == 200
+
+
 def _refused(*args: str, env: dict[str, str] | None = None) -> str:
     process = Server(*args, env=env)
     try:

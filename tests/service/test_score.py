@@ -193,3 +193,16 @@ def test_a_compressed_body_expanding_past_the_cap_is_413(service_model):
                                headers={"Content-Type": "application/gzip"})
     message = error_of(response, 413)
     assert "1 MB" in message
+
+
+def test_a_full_temporary_folder_is_507(client, inputs, monkeypatch):
+    import errno
+
+    from custseg.io import score_files
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(score_files, "score_file", full)
+    message = error_of(score(client, inputs["csv"], "text/csv"), 507)
+    assert message.startswith("the server has no room for this file now")

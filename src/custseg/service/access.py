@@ -19,6 +19,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from custseg.service.problems import error_response
@@ -53,6 +54,8 @@ class AccessLog:
 
         try:
             await self.app(scope, receive, sending)
+        except ClientDisconnect:  # the client left before its body was read: no one to answer
+            state["status"] = "(client gone)"
         except Exception as exc:  # the catch-all: no traceback reaches a client
             # where it was raised (file, line, function), not the source lines
             where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in

@@ -97,6 +97,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
              413: "The body is larger than the service's limit.",
              415: "The Content-Type is not one the endpoint takes.",
              422: "The body has the wrong shape, or the table cannot be scored.",
+             507: "The server's temporary folder is full.",
              500: "An internal error (a bug, logged by the server)."}
     return {code: {"model": Error, "description": words[code]} for code in codes}
 
@@ -258,7 +259,7 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
         200: {"description": "The scored file: every input row, in order, with the segment "
                              "columns; the bytes `custseg score` writes.",
               "content": {CSV: {"schema": {"type": "string"}}, PARQUET: binary}},
-        **_errors(400, *((401,) if keyed else ()), 406, 413, 415, 422, 500)},
+        **_errors(400, *((401,) if keyed else ()), 406, 413, 415, 422, 500, 507)},
         openapi_extra={"requestBody": score_body}, summary="Score a file")
     async def score(request: Request) -> Response:
         check_table_type(request.headers.get("content-type"))

@@ -13,6 +13,7 @@ writes.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -128,12 +129,15 @@ async def save_body(request: Request, cap: int, path: Path) -> int:
     """Stream the body into ``path``, at most ``cap`` bytes (413 past it); its size."""
     _check_declared(request, cap, "file")
     size = 0
-    with open(path, "wb") as sink:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > cap:
-                raise _too_big(cap, "file")
-            sink.write(chunk)
+    try:
+        with open(path, "wb") as sink:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > cap:
+                    raise _too_big(cap, "file")
+                sink.write(chunk)
+    except OSError as exc:
+        raise _no_room(exc) from None
     if size == 0:
         raise bad_request("the body is empty; send the file to score as the body, e.g. "
                           "curl --data-binary @customers.csv -H 'Content-Type: text/csv'")
@@ -154,6 +158,14 @@ def _too_big(cap: int, what: str) -> Refusal:
         advice = "send fewer customers per request (the limit is --max-json-mb)"
     return too_big(f"the body is larger than this service takes for a {what} "
                    f"({_size(cap)}); {advice}")
+
+
+def _no_room(exc: OSError) -> Exception:
+    """507 when the temporary folder is full; any other OS error is the server's (500)."""
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return Refusal(507, "the server has no room for this file now (its temporary "
+                            "folder is full); try again later, or send it compressed")
+    return exc
 
 
 def _size(n: int) -> str:
@@ -206,6 +218,8 @@ def score_upload(model: SegmentationModel, upload: Path, fmt: str,
             report = score_file(model, upload, output, limits=limits)
     except CustsegError as exc:
         raise from_library(exc) from None
+    except OSError as exc:
+        raise _no_room(exc) from None
     handle = open(output, "rb")  # noqa: SIM115 - closed when streamed (Scored.chunks)
     os.unlink(output)
     return Scored(handle, os.fstat(handle.fileno()).st_size, report)
