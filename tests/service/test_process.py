@@ -266,3 +266,16 @@ def test_a_worker_refuses_a_model_file_replaced_after_the_check(model_file, tmp_
             worker_app()
     finally:
         del os.environ[ENV]
+
+
+def test_the_bound_socket_says_it_is_tcp():
+    """asyncio sets TCP_NODELAY only on a socket whose protocol is IPPROTO_TCP; without it
+    a keep-alive response waits for the client's delayed ACK (about 40 ms a request)."""
+    from custseg.service.__main__ import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+    finally:
+        sock.close()

@@ -90,10 +90,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port``, bound as uvicorn binds (IPv6 when the host
-    has a colon, SO_REUSEADDR), or exit 2 saying why not."""
+    """A socket bound to ``host:port`` as uvicorn binds one (IPv6 when the host has a
+    colon, SO_REUSEADDR), or exit 2 saying why not."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY only on sockets that say they are
+    # TCP, and without it every keep-alive response waits ~40 ms for a delayed ACK (Nagle)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
