@@ -140,15 +140,18 @@ def _key_check(expected: str):
 def _predict_body_schema(model: SegmentationModel, settings: Settings) -> dict[str, Any]:
     spec = model.config.spec
     categorical = {f.column for f in spec.extra if f.categorical}
+    # no "type": any JSON value is taken, and one that no file cell can be (true/false,
+    # an object, a list) makes its customer invalid rather than failing the request
     properties: dict[str, Any] = {"customer_id": {
-        "type": ["string", "integer", "null"], "maxLength": settings.max_text_chars,
-        "description": "Echoed in the result, as sent."}}
+        "maxLength": settings.max_text_chars,
+        "description": "A string or a number; echoed in the result, as sent.",
+        "examples": ["C0001"]}}
     for header in needed_headers(model):
         text_only = header in categorical or header in spec.date_formats or header == "gender"
         properties[header] = {
-            "type": ["string", "null"] if text_only else ["number", "string", "null"],
             "maxLength": settings.max_text_chars,
-            "description": "A cell as the fitted file holds it; null for a missing value."}
+            "description": ("A string" if text_only else "A number or a string") + ", as "
+                           "the fitted file holds the cell; null for a missing value."}
     customer = {
         "type": "object", "properties": properties, "additionalProperties": True,
         "maxProperties": settings.max_keys,
