@@ -76,6 +76,15 @@ def test_accept_chooses_the_format(client, inputs, accept, fmt):
     assert response.content.startswith(b"PAR1") == (fmt == "parquet")
 
 
+@pytest.mark.parametrize("content_type", ["text/x-csv", "text/comma-separated-values",
+                                          "application/excel", "binary/octet-stream",
+                                          "application/octet-stream"])
+def test_any_other_type_is_read_by_its_content(client, inputs, content_type):
+    response = score(client, inputs["csv"], content_type)
+    assert response.status_code == 200
+    assert response.headers["x-custseg-rows"] == "204"
+
+
 def test_a_body_with_no_content_type_is_read_by_its_content(client, inputs):
     response = score(client, inputs["parquet"])
     assert response.status_code == 200
@@ -127,7 +136,9 @@ def error_of(response, status: int) -> str:
                          "/v1/predict"),
     ("multipart/form-data; boundary=x", "is a form; send the file itself as the body"),
     ("application/x-www-form-urlencoded", "curl --data-binary @customers.csv"),
-    ("image/png", "is not a table type"),
+    ("image/png", "is not a table"),
+    ("text/html; charset=utf-8", "is not a table"),
+    ("application/problem+json", "is JSON"),
 ])
 def test_a_type_that_is_no_table_is_415(client, inputs, content_type, said):
     assert said in error_of(score(client, inputs["csv"], content_type), 415)

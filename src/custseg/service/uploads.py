@@ -34,15 +34,16 @@ PARQUET = "application/vnd.apache.parquet"
 #: Media types that ask for a Parquet output (the registered one and the older one).
 PARQUET_TYPES = (PARQUET, "application/x-parquet")
 
-#: The Content-Types /v1/score takes; the file's content decides its format, these only
-#: keep out bodies that are clearly something else (a form, JSON, a web page).
-TABLE_TYPES = frozenset({
-    "text/csv", "text/tab-separated-values", "text/plain", "application/csv",
-    "application/vnd.ms-excel",  # what some browsers call any .csv
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    *PARQUET_TYPES, "application/octet-stream", "application/gzip", "application/x-gzip",
-    "application/x-bzip2", "application/x-xz", "application/zip",
+#: Content-Types /v1/score refuses: the file's content decides its format (CSV sent as
+#: text/x-csv, application/excel or binary/octet-stream is still read), the type only
+#: keeps out bodies that are clearly something else (a form, JSON, a web page, a picture).
+REFUSED_TYPES = frozenset({
+    "application/x-www-form-urlencoded", "application/json", "application/xml", "text/xml",
+    "text/html", "application/xhtml+xml", "application/pdf", "application/javascript",
+    "text/javascript", "text/css", "application/graphql", "application/x-ndjson",
 })
+REFUSED_FAMILIES = ("multipart/", "image/", "audio/", "video/", "font/", "model/")
+REFUSED_SUFFIXES = ("+json", "+xml")
 
 CHUNK = 1 << 20
 
@@ -69,7 +70,8 @@ def check_json_type(value: str | None) -> None:
 def check_table_type(value: str | None) -> None:
     """``/v1/score`` takes a file's bytes as the body, of any table type (or none)."""
     kind = media_type(value)
-    if kind is None or kind in TABLE_TYPES:
+    if kind is None or not (kind in REFUSED_TYPES or kind.startswith(REFUSED_FAMILIES)
+                            or kind.endswith(REFUSED_SUFFIXES)):
         return
     if kind.startswith("multipart/") or kind == "application/x-www-form-urlencoded":
         why = ("a form; send the file itself as the body, e.g. curl --data-binary "
@@ -77,7 +79,7 @@ def check_table_type(value: str | None) -> None:
     elif kind == "application/json" or kind.endswith("+json"):
         why = "JSON; to score customers given as JSON, POST them to /v1/predict"
     else:
-        why = "not a table type"
+        why = "not a table"
     raise unsupported(f"Content-Type {kind!r:.80} is {why}. /v1/score takes CSV, TSV, "
                       "Excel or Parquet (or any of them gzip-compressed), e.g. text/csv or "
                       f"{PARQUET}")
