@@ -6,6 +6,12 @@ last byte was sent: ``POST /v1/predict 200 rows=3 4.1ms``. No customer data, no 
 string, no header (the API key is a header) and no path a client made up: a path that is
 no route is logged as ``(no route)``.
 
+A response sent before the request's body was read to its end (a refusal: 401, 413,
+415…) says ``Connection: close``: the connection is closed after it, instead of the
+server reading and discarding the rest of a body it refused (gigabytes, for a client
+that declares them). A client that leaves before the last byte of a response is logged
+with ``(client gone)`` after the status.
+
 An exception no handler took becomes ``500 {"error": "internal error"}`` for the client
 (never a traceback) and a log line with its type and where it was raised (files, lines
 and functions), without its message or source lines, which may quote a customer's value.
@@ -26,6 +32,9 @@ from custseg.service.problems import error_response
 
 LOGGER = logging.getLogger("custseg.service")
 
+#: Where fastapi-offline serves the docs' assets.
+STATIC = "/static-offline-docs"
+
 #: Where an endpoint leaves the number of rows it scored, in the request's scope.
 ROWS = "custseg.rows"
 
@@ -45,15 +54,28 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        state = {"status": None}
+        state: dict[str, Any] = {"status": None, "complete": False,
+                                 "body_read": not _has_body(scope)}
+
+        async def receiving() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                state["body_read"] = True
+            return message
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
+                if not state["body_read"]:  # a refusal before the body: do not drain it
+                    message = {**message, "headers": [
+                        *(h for h in message.get("headers", ()) if h[0].lower() != b"connection"),
+                        (b"connection", b"close")]}
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                state["complete"] = True
             await send(message)
 
         try:
-            await self.app(scope, receive, sending)
+            await self.app(scope, receive if state["body_read"] else receiving, sending)
         except ClientDisconnect:  # the client left before its body was read: no one to answer
             state["status"] = "(client gone)"
         except Exception as exc:  # the catch-all: no traceback reaches a client
@@ -67,10 +89,22 @@ class AccessLog:
             else:
                 state["status"] = f"{state['status']}+aborted"
         finally:
+            if isinstance(state["status"], int) and not state["complete"]:
+                state["status"] = f"{state['status']} (client gone)"
             rows = scope.get(ROWS)
             LOGGER.info("%s %s %s rows=%s %.1fms", _method(scope), _route(scope),
                         state["status"], "-" if rows is None else rows,
                         (time.perf_counter() - started) * 1000)
+
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request declares a body (a Content-Length above 0, or chunks)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"transfer-encoding":
+            return True
+        if name == b"content-length":
+            return value.strip() not in (b"", b"0")
+    return False
 
 
 def _method(scope: Scope) -> str:
@@ -82,6 +116,9 @@ def _route(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     if not isinstance(path, str):
+        # the docs' assets (a mount, which leaves no route in the scope): the prefix only
+        if str(scope.get("path", "")).startswith(STATIC + "/"):
+            return STATIC + "/*"
         return "(no route)"
     if path.startswith("/static") or "{" in path:
         return path.split("{", 1)[0] + "*"

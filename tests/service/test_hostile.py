@@ -1,0 +1,63 @@
+"""Hostile requests found by attacking the service (issue 13's adversarial pass), through
+FastAPI's TestClient: each test is the regression test of one defect, named by what a
+careful client expects. The ones that need a real socket are in test_process.py."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from service_cases import KEY
+
+ROW = {"customer_id": "C-1", "age": 30, "annual_income": 70, "spending_score": 80}
+
+
+def lines_of(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "custseg.service"]
+
+
+# --------------------------------------------------- connections and protocol
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({}, 401),  # the key is checked before the body is read
+    ({"X-API-Key": KEY, "Content-Type": "image/png"}, 415),
+    ({"X-API-Key": KEY, "Accept": "application/json"}, 406),
+])
+def test_a_refusal_before_the_body_closes_the_connection(keyed, headers, status):
+    """Without Connection: close the server read and discarded the rest of a body it
+    had refused (4 GB in 3 s on loopback, for a client declaring 1 TB)."""
+    response = keyed.post("/v1/score", content=b"age,annual_income\n" * 1000,
+                          headers=headers)
+    assert response.status_code == status
+    assert response.headers["connection"] == "close"
+
+
+def test_a_body_over_the_cap_closes_the_connection(client):
+    big = b"age,annual_income,spending_score\n" + b"30,70,80\n" * 40_000
+    response = client.post("/v1/score", content=big, headers={"Content-Type": "text/csv"})
+    assert response.status_code == 413
+    assert response.headers["connection"] == "close"
+
+
+def test_an_answer_after_the_whole_body_keeps_the_connection(client, inputs):
+    for response in (client.post("/v1/predict", json={"customers": [ROW]}),
+                     client.post("/v1/predict", content=b"{bad",
+                                 headers={"Content-Type": "application/json"}),
+                     client.post("/v1/score", content=inputs["csv"].read_bytes(),
+                                 headers={"Content-Type": "text/csv"})):
+        assert response.status_code in (200, 400)
+        assert "connection" not in response.headers
+
+
+# ---------------------------------------------------------------------- logs
+
+
+def test_the_docs_assets_are_logged_by_their_route(client, caplog):
+    page = client.get("/docs").text
+    (script,) = re.findall(r'src="([^"]+\.js)"', page)
+    assert client.get(script).status_code == 200
+    assert client.get("/static-offline-docs/nope.js").status_code == 404
+    assert [re.sub(r" [\d.]+ms$", "", line) for line in lines_of(caplog)] == [
+        "GET /docs 200 rows=-", "GET /static-offline-docs/* 200 rows=-",
+        "GET /static-offline-docs/* 404 rows=-"]
