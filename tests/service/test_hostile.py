@@ -50,6 +50,60 @@ def test_an_answer_after_the_whole_body_keeps_the_connection(client, inputs):
         assert "connection" not in response.headers
 
 
+@pytest.mark.parametrize("path", ["/health/", "/v1/predict/", "/v1/model/", "/docs/"])
+def test_a_trailing_slash_is_404_json_not_a_redirect(client, path):
+    """Starlette's redirect built its Location from the client's Host header (an open
+    redirect to any host) and had no {"error"} body."""
+    method = client.post if "predict" in path else client.get
+    response = method(path, headers={"Host": "evil.example"}, follow_redirects=False)
+    assert response.status_code == 404
+    assert "location" not in response.headers
+    assert response.json()["error"].endswith("(see /docs), without a trailing slash")
+
+
+def test_head_is_answered_where_get_is(client, keyed):
+    """HTTP servers must take HEAD wherever they take GET (load balancers probe with it)."""
+    for path in ("/health", "/v1/model", "/docs", "/openapi.json"):
+        response = client.head(path)
+        assert response.status_code == 200, path
+        assert response.content == b""
+        assert int(response.headers["content-length"]) > 0
+    assert keyed.head("/v1/model").status_code == 401
+    assert keyed.head("/v1/model", headers={"X-API-Key": KEY}).status_code == 200
+    assert keyed.head("/health").status_code == 200
+    document = client.get("/openapi.json").json()
+    assert all("head" not in operations for operations in document["paths"].values())
+
+
+def test_405_allows_head_beside_get(client):
+    response = client.post("/health")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+    assert response.json() == {"error": "POST is not allowed here; use GET, HEAD"}
+
+
+# ------------------------------------------------------------------- the key
+
+
+@pytest.mark.parametrize("headers", [
+    [("X-API-Key", KEY), ("X-API-Key", "wrong")],
+    [("X-API-Key", "wrong"), ("X-API-Key", KEY)],
+    [("Authorization", f"Bearer {KEY}"), ("Authorization", "Bearer wrong")],
+    [("X-API-Key", KEY), ("Authorization", f"Bearer {KEY}"), ("Authorization", "Bearer x")],
+])
+def test_a_header_sent_twice_with_one_wrong_key_is_401(keyed, headers):
+    """Only the first copy of each header was checked: the right key then a wrong one
+    was let in, the other way round refused."""
+    response = keyed.post("/v1/predict", json={"customers": [ROW]}, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"].startswith("the API key is wrong")
+
+
+def test_the_right_key_sent_twice_is_let_in(keyed):
+    headers = [("X-API-Key", KEY), ("X-API-Key", KEY), ("Authorization", "Basic abc")]
+    assert keyed.get("/v1/model", headers=headers).status_code == 200
+
+
 # ---------------------------------------------------------------------- logs
 
 

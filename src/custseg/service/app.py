@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
@@ -119,11 +120,13 @@ def _key_check(expected: str):
     digest = hashlib.sha256(expected.encode("utf-8")).digest()
 
     async def require_key(
+        request: Request,
         key: Annotated[str | None, Security(API_KEY_HEADER)],
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
     ) -> None:
-        given = [k for k in (key, credentials.credentials if credentials else None)
-                 if k is not None]
+        # every key the request carries, not the first of each header: a header sent
+        # twice with a wrong key in either copy is a wrong key, as two headers are
+        given = presented_keys(request.headers)
         challenge = {"WWW-Authenticate": "Bearer"}
         if not given:
             raise Refusal(401, "this service needs an API key: send it in the header "
@@ -135,6 +138,17 @@ def _key_check(expected: str):
                                "with (the value of its --api-key-env variable)", challenge)
 
     return require_key
+
+
+def presented_keys(headers: Any) -> list[str]:
+    """The keys of every ``X-API-Key`` header and every ``Authorization: Bearer`` one
+    (blank ones left out, as no key), in order."""
+    keys = [v.strip() for v in headers.getlist("x-api-key") if v.strip()]
+    for value in headers.getlist("authorization"):
+        scheme, _, token = value.strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            keys.append(token.strip())
+    return keys
 
 
 def _predict_body_schema(model: SegmentationModel, settings: Settings) -> dict[str, Any]:
@@ -195,6 +209,9 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
             f"at most {settings.max_json_bytes >> 20} MB (JSON) and "
             f"{settings.max_body_bytes >> 20} MB (files)."),
         redoc_url=None,
+        # no redirect from '/health/' to '/health': Starlette builds its Location from the
+        # client's Host header (an open redirect), and the redirect is no {"error"} body
+        redirect_slashes=False,
         default_response_class=JSONOut,
         swagger_ui_parameters={"validatorUrl": None},
     )
@@ -208,8 +225,13 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             message = f"there is no such endpoint; the endpoints are {ENDPOINTS}"
+            if request.url.path.endswith("/") and request.url.path != "/":
+                message += ", without a trailing slash"
         elif exc.status_code == 405:
             allowed = (exc.headers or {}).get("Allow", "")
+            if allowed == "GET":  # each GET route has a HEAD twin (see below)
+                allowed = "GET, HEAD"
+                exc.headers = {**(exc.headers or {}), "Allow": allowed}
             message = f"{request.method[:10]} is not allowed here; use {allowed or 'another method'}"
         else:
             message = str(exc.detail)
@@ -284,6 +306,14 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
                      "X-Custseg-Rows": str(scored.report.n_rows),
                      "X-Custseg-Invalid": str(scored.report.n_invalid),
                      "X-Custseg-Atypical": str(scored.report.n_atypical)})
+
+    # HEAD for every GET (HTTP requires it; a load balancer probes /health with it): the
+    # same endpoint, its body left out by the server; not in the OpenAPI document
+    for route in list(app.routes):
+        if isinstance(route, APIRoute) and route.methods == {"GET"}:
+            app.add_api_route(route.path, route.endpoint, methods=["HEAD"],
+                              include_in_schema=False, dependencies=route.dependencies,
+                              response_class=route.response_class)
 
     examples_at = {
         ("/health", "get", "responses"): {"status": "ok", "model": info},
