@@ -39,6 +39,28 @@ def model_file(service_model, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def log_files(tmp_path_factory) -> dict[str, Path]:
+    """A small transaction log and a model fitted on its customers (fit --transactions,
+    3 clusters), made once."""
+    from cli_helpers import main
+    from log_tables import write_log
+
+    folder = tmp_path_factory.mktemp("log")
+    log, model = folder / "log.csv", folder / "log.custseg"
+    write_log(log)
+    assert main(["fit", str(log), "--transactions", "-o", str(model), "-p",
+                 "n_clusters=3"]) == 0
+    return {"log": log, "model": model}
+
+
+@pytest.fixture(scope="session")
+def log_app(log_files):
+    from custseg.io.model_files import load_model
+
+    return create_app(load_model(log_files["model"]))
+
+
+@pytest.fixture(scope="session")
 def table_frame() -> pd.DataFrame:
     """200 demo customers as text with the flagged rows among them, and a duplicate id."""
     demo = make_customers(200, seed=7).astype(str)

@@ -115,3 +115,20 @@ def test_the_docs_assets_are_logged_by_their_route(client, caplog):
     assert [re.sub(r" [\d.]+ms$", "", line) for line in lines_of(caplog)] == [
         "GET /docs 200 rows=-", "GET /static-offline-docs/* 200 rows=-",
         "GET /static-offline-docs/* 404 rows=-"]
+
+
+# --------------------------------------------------------------------- files
+
+
+def test_a_refused_log_never_shows_the_servers_temporary_path(log_app):
+    """A log whose every line is excluded: the message named the upload by its full path
+    in the server's temporary folder."""
+    from fastapi.testclient import TestClient
+
+    body = ("InvoiceNo,InvoiceDate,CustomerID,Quantity,UnitPrice\n"
+            + "".join(f"{i},99/99/20xx 10:00,{i}.0,1,2.50\n" for i in range(1, 20))).encode()
+    with TestClient(log_app) as client:
+        response = client.post("/v1/score", content=body, headers={"Content-Type": "text/csv"})
+    assert response.status_code == 422
+    assert response.json() == {"error": "'body' has no line with a customer to score (every "
+                                        "line was excluded)"}

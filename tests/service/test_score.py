@@ -9,7 +9,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from cli_helpers import run
-from log_tables import write_log
 
 CONTENT_TYPES = {"csv": "text/csv", "gz": "application/gzip",
                  "parquet": "application/vnd.apache.parquet",
@@ -91,21 +90,14 @@ def test_a_body_with_no_content_type_is_read_by_its_content(client, inputs):
     assert response.headers["x-custseg-rows"] == "204"
 
 
-def test_a_log_is_aggregated_as_score_aggregates_it(capsys, tmp_path):
+def test_a_log_is_aggregated_as_score_aggregates_it(capsys, tmp_path, log_files, log_app):
     """A model fitted on a log's customers: a posted log is aggregated with the fit's
     columns and scored, byte for byte as custseg score does; its customer table too."""
     from fastapi.testclient import TestClient
 
-    from custseg.io.model_files import load_model
-    from custseg.service import create_app
-
-    log, model = tmp_path / "log.csv", tmp_path / "log.custseg"
-    write_log(log)
-    code, _, err = run(capsys, "fit", log, "--transactions", "-o", model, "-p",
-                       "n_clusters=3")
-    assert code == 0, err
+    log, model = log_files["log"], log_files["model"]
     want = cli_bytes(capsys, model, log, tmp_path / "out.csv")
-    with TestClient(create_app(load_model(model))) as client:
+    with TestClient(log_app) as client:
         response = score(client, log, "text/csv")
         assert response.status_code == 200, response.text
         assert response.content == want

@@ -174,6 +174,16 @@ def _size(n: int) -> str:
     return f"{n / (1 << 20):,.0f} MB" if n >= 1 << 20 else f"{n:,} bytes"
 
 
+def _scrubbed(message: str, upload: Path) -> str:
+    """A library message as the client may see it: the saved body named 'body', never
+    by the server's temporary path (some messages quote the path they were given)."""
+    for path in (upload, upload.resolve()):
+        message = message.replace(str(path), BODY)
+    for folder in (upload.parent, upload.resolve().parent):
+        message = message.replace(str(folder), "(the service's temporary folder)")
+    return message
+
+
 class Workspace:
     """A private temporary folder for one request's upload and output, removed on exit."""
 
@@ -219,7 +229,9 @@ def score_upload(model: SegmentationModel, upload: Path, fmt: str,
         else:
             report = score_file(model, upload, output, limits=limits)
     except CustsegError as exc:
-        raise from_library(exc) from None
+        refusal = from_library(exc)
+        refusal.message = _scrubbed(refusal.message, upload)
+        raise refusal from None
     except OSError as exc:
         raise _no_room(exc) from None
     handle = open(output, "rb")  # noqa: SIM115 - closed when streamed (Scored.chunks)
