@@ -132,3 +132,117 @@ def test_a_refused_log_never_shows_the_servers_temporary_path(log_app):
     assert response.status_code == 422
     assert response.json() == {"error": "'body' has no line with a customer to score (every "
                                         "line was excluded)"}
+
+
+# ------------------------------------------------------------ /v1/score load
+
+
+def test_waiting_scores_leave_the_thread_pool_to_predict(service_model, inputs, monkeypatch):
+    """/v1/score requests beyond max_concurrent_scores waited for their turn inside
+    worker threads, so enough of them used up the pool and /v1/predict hung behind them.
+    Here the pool has 2 threads: one file is scored (held), two wait, and a predict
+    still answers."""
+    import threading
+
+    import anyio
+    from fastapi.testclient import TestClient
+
+    from custseg.service import Settings, create_app
+    from custseg.service import app as service_app
+
+    scoring, release = threading.Event(), threading.Event()
+    real = service_app.score_upload
+
+    def held(*args, **kwargs):
+        scoring.set()
+        assert release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service_app, "score_upload", held)
+    app = create_app(service_model, Settings(max_concurrent_scores=1))
+    body = inputs["csv"].read_bytes()
+    with TestClient(app) as client:
+
+        def two_threads() -> None:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = 2
+
+        client.portal.call(two_threads)
+        answers: list[int] = []
+
+        def post(path: str, **kwargs) -> None:
+            answers.append(client.post(path, **kwargs).status_code)
+
+        files = [threading.Thread(target=post, args=("/v1/score",), kwargs={
+            "content": body, "headers": {"Content-Type": "text/csv"}}) for _ in range(3)]
+        try:
+            files[0].start()
+            assert scoring.wait(30)
+            for thread in files[1:]:
+                thread.start()
+            predict = threading.Thread(target=post, args=("/v1/predict",),
+                                       kwargs={"json": {"customers": [ROW]}})
+            # the two waiting files reach their wait (in a thread, before the fix)
+            threading.Event().wait(0.5)
+            predict.start()
+            predict.join(20)
+            assert not predict.is_alive(), "/v1/predict waited behind queued files"
+            assert answers == [200]
+        finally:
+            release.set()
+            for thread in files:
+                thread.join(60)
+    assert answers == [200] * 4
+
+
+def test_a_client_leaving_mid_response_closes_the_scored_file(app, inputs, monkeypatch,
+                                                              caplog):
+    """Starlette stops the chunks of a response whose client left without closing
+    them: the scored file (unlinked, so its disk space) stayed open in the process."""
+    import anyio
+
+    from custseg.service import app as service_app
+
+    opened = []
+    real = service_app.score_upload
+
+    def kept(*args, **kwargs):
+        opened.append(real(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(service_app, "score_upload", kept)
+    monkeypatch.setattr("custseg.service.uploads.CHUNK", 1024)  # several chunks
+    body = inputs["csv"].read_bytes()
+
+    async def leave_after_the_first_chunk() -> tuple[list[dict], bool]:
+        sent: list[dict] = []
+        first = anyio.Event()
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict:
+            if messages:
+                return messages.pop()
+            await first.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body":
+                first.set()
+                await anyio.sleep(0.01)
+
+        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+                 "http_version": "1.1", "method": "POST", "scheme": "http",
+                 "path": "/v1/score", "raw_path": b"/v1/score", "query_string": b"",
+                 "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
+                 "headers": [(b"content-type", b"text/csv"),
+                             (b"content-length", str(len(body)).encode())]}
+        await app(scope, receive, send)
+        (scored,) = opened
+        return sent, scored.handle.closed  # when the app is done, not when collected
+
+    sent, closed = anyio.run(leave_after_the_first_chunk)
+    assert sent[0]["status"] == 200
+    assert sent[-1].get("more_body") is True  # the response was cut short
+    assert closed
+    (line,) = lines_of(caplog)
+    assert re.fullmatch(r"POST /v1/score 200 \(client gone\) rows=204 [\d.]+ms", line)

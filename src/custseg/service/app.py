@@ -14,9 +14,10 @@ builds it directly and drives it with FastAPI's TestClient.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
-import threading
+import weakref
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request, Security
@@ -25,6 +26,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response, StreamingResponse
@@ -191,7 +193,7 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
     profile = model.summary()
     predict_request, predict_response = examples.predict_examples(model)
     score_request, score_response = examples.score_examples(model)
-    scoring = threading.BoundedSemaphore(settings.max_concurrent_scores)
+    scoring = ScoreSlots(settings.max_concurrent_scores)
     limits = ReadLimits(max_decompressed_bytes=settings.max_decompressed_bytes)
     keyed = settings.api_key is not None
     guard = [Security(_key_check(settings.api_key))] if keyed else []
@@ -292,15 +294,16 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
         with _Workspace() as folder:
             upload = folder / BODY
             await save_body(request, settings.max_body_bytes, upload)
-
-            def work():
-                with scoring:
-                    return score_upload(model, upload, fmt, limits)
-
-            scored = await run_in_threadpool(work)
+            # a request waits for its turn here, in the event loop, not in a worker
+            # thread: waiting in threads used up the pool /v1/predict needs as well
+            async with scoring.slot():
+                scored = await run_in_threadpool(score_upload, model, upload, fmt, limits)
         set_rows(request.scope, scored.report.n_rows)
         return StreamingResponse(
             scored.chunks(), media_type=CSV if fmt == "csv" else PARQUET,
+            # closed even when the client leaves mid-response, which stops the chunks
+            # without closing them: the unlinked file's disk space was held until then
+            background=BackgroundTask(scored.close),
             headers={"Content-Length": str(scored.size),
                      "Content-Disposition": f'attachment; filename="scored.{fmt}"',
                      "X-Custseg-Rows": str(scored.report.n_rows),
@@ -343,6 +346,24 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+class ScoreSlots:
+    """At most ``n`` /v1/score requests scored at once, the others waiting in the event
+    loop, in order. One semaphore per event loop (an app serves one loop in a process;
+    a test drives the same app from several)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._by_loop: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary())
+
+    def slot(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._by_loop.get(loop)
+        if semaphore is None:
+            semaphore = self._by_loop[loop] = asyncio.Semaphore(self.n)
+        return semaphore
 
 
 def worker_app() -> FastAPI:

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from starlette.requests import Request
 
@@ -200,7 +201,7 @@ class Scored:
     """A scored file, open for reading and already unlinked (its bytes go when it is
     closed), and what the run counted."""
 
-    handle: object
+    handle: BinaryIO
     size: int
     report: ScoreReport
 
@@ -209,7 +210,10 @@ class Scored:
             while chunk := self.handle.read(CHUNK):
                 yield chunk
         finally:
-            self.handle.close()
+            self.close()
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def score_upload(model: SegmentationModel, upload: Path, fmt: str,
