@@ -246,3 +246,66 @@ def test_a_client_leaving_mid_response_closes_the_scored_file(app, inputs, monke
     assert closed
     (line,) = lines_of(caplog)
     assert re.fullmatch(r"POST /v1/score 200 \(client gone\) rows=204 [\d.]+ms", line)
+
+
+# ----------------------------------------------------------- Content-Encoding
+
+
+def test_a_gzip_encoded_predict_body_is_decoded(client):
+    import gzip
+    import json
+
+    body = gzip.compress(json.dumps({"customers": [ROW]}).encode())
+    for coding in ("gzip", "x-gzip", "identity, gzip"):
+        response = client.post("/v1/predict", content=body, headers={
+            "Content-Type": "application/json", "Content-Encoding": coding})
+        assert response.status_code == 200, response.text
+        assert response.json()["results"][0]["row_status"] == "ok"
+
+
+@pytest.mark.parametrize(("body", "status", "said"), [
+    (b'{"customers": []}', 400, "says Content-Encoding: gzip but is not gzip data"),
+    ("gzip-truncated", 400, "ends before its gzip data does"),
+    ("gzip-bomb", 413, "expands to more than this service takes for a JSON (65,536 bytes)"),
+])
+def test_a_gzip_predict_body_that_lies_or_explodes_is_refused(client, body, status, said):
+    import gzip
+    import json
+
+    whole = gzip.compress(json.dumps({"customers": [ROW] * 40}).encode())
+    if body == "gzip-truncated":
+        body = whole[: len(whole) // 2]
+    elif body == "gzip-bomb":  # 10 kB that expand to 10 MB, past the 64 kB JSON cap
+        body = gzip.compress(b'{"customers": [' + b" " * 10_000_000 + b"]}")
+    response = client.post("/v1/predict", content=body, headers={
+        "Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert response.status_code == status
+    assert said in response.json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/v1/predict", "/v1/score"])
+@pytest.mark.parametrize("coding", ["br", "deflate", "zstd", "gzip, gzip", "compress"])
+def test_a_content_encoding_not_decoded_is_415(client, path, coding):
+    """A brotli or deflate body was read as it was: refused as 'not UTF-8' or 'binary
+    data', or taken when it was plain text under a false label."""
+    import json
+
+    response = client.post(path, content=json.dumps({"customers": [ROW]}).encode(), headers={
+        "Content-Type": "application/json" if path == "/v1/predict" else "text/csv",
+        "Content-Encoding": coding})
+    assert response.status_code == 415
+    assert response.headers["accept-encoding"] == "gzip"
+    assert response.json()["error"] == (
+        f"Content-Encoding {coding!r} is not one this service decodes; send the body as it "
+        "is, or gzip-compressed with Content-Encoding: gzip")
+
+
+def test_a_gzip_encoded_file_is_scored_as_its_gzip_and_a_false_label_refused(client, inputs):
+    response = client.post("/v1/score", content=inputs["gz"].read_bytes(), headers={
+        "Content-Type": "text/csv", "Content-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["x-custseg-rows"] == "204"
+    response = client.post("/v1/score", content=inputs["csv"].read_bytes(), headers={
+        "Content-Type": "text/csv", "Content-Encoding": "gzip"})
+    assert response.status_code == 400
+    assert "says Content-Encoding: gzip but is not gzip data" in response.json()["error"]

@@ -43,8 +43,11 @@ from custseg.service.uploads import (
     BODY,
     CSV,
     PARQUET,
+    check_gzip_file,
     check_json_type,
     check_table_type,
+    content_coding,
+    gunzip_json,
     output_format,
     read_json_body,
     save_body,
@@ -265,7 +268,10 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
               summary="Score customers given as JSON")
     async def predict(request: Request) -> Response:
         check_json_type(request.headers.get("content-type"))
+        coding = content_coding(request.headers.get("content-encoding"))
         body = await read_json_body(request, settings.max_json_bytes)
+        if coding == "gzip":
+            body = await run_in_threadpool(gunzip_json, body, settings.max_json_bytes)
 
         def work() -> tuple[int, Response]:
             results = score_customers(model, parse_body(body, settings), settings)
@@ -290,10 +296,13 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
         openapi_extra={"requestBody": score_body}, summary="Score a file")
     async def score(request: Request) -> Response:
         check_table_type(request.headers.get("content-type"))
+        coding = content_coding(request.headers.get("content-encoding"))
         fmt = output_format(request.headers.get("accept"))
         with _Workspace() as folder:
             upload = folder / BODY
             await save_body(request, settings.max_body_bytes, upload)
+            if coding == "gzip":  # read as the gzip file it is, as custseg score reads one
+                check_gzip_file(upload)
             # a request waits for its turn here, in the event loop, not in a worker
             # thread: waiting in threads used up the pool /v1/predict needs as well
             async with scoring.slot():

@@ -17,6 +17,7 @@ import errno
 import os
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,58 @@ def media_type(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     return value.split(";", 1)[0].strip().lower()
+
+
+#: Content-Encodings taken (RFC 9110): gzip, by both its names; anything else is 415.
+GZIP_CODINGS = frozenset({"gzip", "x-gzip"})
+
+
+def content_coding(value: str | None) -> str | None:
+    """``"gzip"`` for a gzip-encoded body, None for one sent as it is; 415 (with
+    ``Accept-Encoding: gzip``, RFC 7694) for any other coding, such as br, deflate,
+    zstd or two codings in turn: a body the service cannot decode was read as a table or
+    as JSON, and refused as binary data or not UTF-8, which says nothing of the cause."""
+    codings = [c.strip().lower() for c in (value or "").split(",") if c.strip()]
+    codings = [c for c in codings if c != "identity"]
+    if not codings:
+        return None
+    if len(codings) == 1 and codings[0] in GZIP_CODINGS:
+        return "gzip"
+    raise Refusal(415, f"Content-Encoding {value.strip()!r:.80} is not one this service "
+                       "decodes; send the body as it is, or gzip-compressed with "
+                       "Content-Encoding: gzip", {"Accept-Encoding": "gzip"})
+
+
+def gunzip_json(body: bytes, cap: int) -> bytes:
+    """A gzip-encoded JSON body decoded, at most ``cap`` bytes once decoded (413 past
+    it: a small gzip body can expand a thousandfold)."""
+    out = bytearray()
+    data = body
+    try:
+        while data:
+            member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += member.decompress(data, cap + 1 - len(out))
+            if len(out) > cap:
+                raise too_big(f"the body expands to more than this service takes for a "
+                              f"JSON ({_size(cap)}) once decompressed; send fewer "
+                              "customers per request (the limit is --max-json-mb)")
+            if not member.eof:
+                raise bad_request("the body ends before its gzip data does; send the whole "
+                                  "gzip-compressed JSON")
+            data = member.unused_data
+    except zlib.error:
+        raise bad_request("the body says Content-Encoding: gzip but is not gzip data; send "
+                          "it gzip-compressed, or without that header") from None
+    return bytes(out)
+
+
+def check_gzip_file(path: Path) -> None:
+    """A ``/v1/score`` body sent with Content-Encoding: gzip must be gzip data (it is then
+    read as a gzip-compressed file, under ``--max-decompressed-mb``)."""
+    with open(path, "rb") as source:
+        if source.read(2) != b"\x1f\x8b":
+            raise bad_request("the body says Content-Encoding: gzip but is not gzip data; "
+                              "send it gzip-compressed, or without that header")
 
 
 def check_json_type(value: str | None) -> None:
