@@ -309,3 +309,66 @@ def test_a_gzip_encoded_file_is_scored_as_its_gzip_and_a_false_label_refused(cli
         "Content-Type": "text/csv", "Content-Encoding": "gzip"})
     assert response.status_code == 400
     assert "says Content-Encoding: gzip but is not gzip data" in response.json()["error"]
+
+
+# ------------------------------------------------------ keys of /v1/predict
+
+
+def results_of(client, customers):
+    response = client.post("/v1/predict", json={"customers": customers})
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+def test_keys_differing_in_case_or_spacing_across_customers_are_one_column(client):
+    """'age' for one customer and 'Age' for the next were two columns of one field: the
+    whole request was refused (422) though each customer was right."""
+    spelled = [{"customer_id": "a", "age": 30, "annual_income": 70, "spending_score": 80},
+               {"CustomerID": "b", "Age": 30, "Annual_Income": 70, "Spending Score": 80},
+               {"customer id": "c", " AGE ": 30, "annual income": 70, "spending_score": 80}]
+    results = results_of(client, spelled)
+    (alone,) = results_of(client, spelled[:1])
+    assert [r["customer_id"] for r in results] == ["a", "b", "c"]
+    for result in results:
+        assert result["row_status"] == "ok"
+        assert result["segment_id"] == alone["segment_id"] is not None
+
+
+def test_a_customer_giving_one_column_twice_is_flagged_not_the_request(client):
+    good = {"customer_id": "g", "age": 30, "annual_income": 70, "spending_score": 80}
+    twice = {**good, "customer_id": "t", "Age": 31}
+    results = results_of(client, [good, twice, {**good, "customer_id": "g2"}])
+    assert [r["row_status"] for r in results] == ["ok", "invalid", "ok"]
+    assert results[1]["customer_id"] == "t"
+    assert results[1]["row_issues"] == ("not scored: 'age' and 'Age' are one column "
+                                        "('age'); give it once")
+    assert results[1]["segment_id"] is None
+
+
+def test_keys_the_model_cannot_read_are_passed_by_not_made_columns(service_model):
+    """990 unused keys on one customer made a 54 kB request build a 10-million-cell
+    table (2.4 s, 270 MB); a result holds no input column, so they are passed by."""
+    from custseg.service import Settings
+    from custseg.service.records import customers_of
+
+    wide = {f"note {i}": "x" for i in range(990)}
+    document = {"customers": [{**wide, "AGE": "30", "Annual Income (k$)": "70",
+                               "tags": ["vip"]}] + [{}] * 9_999}
+    customers = customers_of(document, Settings(), service_model)
+    assert customers.header == ["age", "Annual Income (k$)"]
+    assert customers.cells["age"][:2] == ["30", None]
+    assert customers.bad == {0: "not scored: 'tags' is a list — a value is a number, a "
+                                "string or null (for a missing value)"}
+
+
+def test_a_total_under_an_unused_key_is_no_summary_row_whatever_the_key_order(client):
+    """The first key of the first customer was the 'first column' a file's "Total" row
+    is looked for in: a customer was flagged or not by another customer's key order."""
+    row = {"age": 30, "annual_income": 70, "spending_score": 80}
+    for first in ({"note": "Total", **row}, {**row, "note": "Total"}):
+        results = results_of(client, [first, {**row, "note": "Total"}])
+        assert [r["row_status"] for r in results] == ["ok", "ok"]
+    # a customer whose id is Total still is one, wherever its id key comes
+    (result,) = results_of(client, [{**row, "note": "x", "customer_id": "Total"}])
+    assert result["row_issues"] == ("looks like a spreadsheet summary row ('Total'), not a "
+                                    "customer")
