@@ -372,3 +372,36 @@ def test_a_total_under_an_unused_key_is_no_summary_row_whatever_the_key_order(cl
     (result,) = results_of(client, [{**row, "note": "x", "customer_id": "Total"}])
     assert result["row_issues"] == ("looks like a spreadsheet summary row ('Total'), not a "
                                     "customer")
+
+
+# ------------------------------------------------------------------ warnings
+
+
+def test_what_custseg_score_warns_of_the_service_says_too(client, capsys, model_file,
+                                                          tmp_path):
+    """Incomes under a header with no unit, most above 1,000, are read as dollars: the
+    command line warns; the service said nothing, and one customer's $70 (0.07 k$) got a
+    segment with no word."""
+    import json
+
+    from cli_helpers import run
+
+    rows = [("x", "70000"), ("y", "70"), ("z", "80000")]
+    csv = tmp_path / "dollars.csv"
+    csv.write_text("customer_id,age,annual_income,spending_score\n"
+                   + "".join(f"{i},30,{income},80\n" for i, income in rows))
+    code, _, err = run(capsys, "score", model_file, csv, "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    warned = [line.removeprefix("warning: ") for line in err.splitlines()
+              if line.startswith("warning: ")]
+    assert len(warned) == 1 and "read as dollars" in warned[0]
+    response = client.post("/v1/score", content=csv.read_bytes(),
+                           headers={"Content-Type": "text/csv"})
+    assert json.loads(response.headers["x-custseg-warnings"]) == warned
+    response = client.post("/v1/predict", json={"customers": [
+        {"customer_id": i, "age": 30, "annual_income": int(income), "spending_score": 80}
+        for i, income in rows]})
+    assert json.loads(response.headers["x-custseg-warnings"]) == warned
+    # nothing to warn of: no header
+    response = client.post("/v1/predict", json={"customers": [ROW]})
+    assert "x-custseg-warnings" not in response.headers

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import weakref
 from typing import Annotated, Any, Literal
 
@@ -106,6 +107,20 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
              507: "The server's temporary folder is full.",
              500: "An internal error (a bug, logged by the server)."}
     return {code: {"model": Error, "description": words[code]} for code in codes}
+
+
+#: What a response says it warns of: at most this many warnings, each cut to this length.
+MAX_WARNINGS, MAX_WARNING_CHARS = 10, 1_000
+
+
+def warning_headers(warnings: list[str]) -> dict[str, str]:
+    """``X-Custseg-Warnings``: what ``custseg score`` prints as ``warning:`` lines for
+    the same input (an income column read as dollars…), as a JSON list in ASCII (a
+    header holds no other text); no header when there is none."""
+    if not warnings:
+        return {}
+    shown = [w[:MAX_WARNING_CHARS] for w in warnings[:MAX_WARNINGS]]
+    return {"X-Custseg-Warnings": json.dumps(shown, ensure_ascii=True)}
 
 
 def model_info(model: SegmentationModel, format_version: int) -> dict[str, Any]:
@@ -274,8 +289,9 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
             body = await run_in_threadpool(gunzip_json, body, settings.max_json_bytes)
 
         def work() -> tuple[int, Response]:
-            results = score_customers(model, parse_body(body, settings), settings)
-            return len(results), JSONOut({"results": results})
+            said: list[str] = []
+            results = score_customers(model, parse_body(body, settings), settings, said)
+            return len(results), JSONOut({"results": results}, headers=warning_headers(said))
 
         rows, response = await run_in_threadpool(work)
         set_rows(request.scope, rows)
@@ -317,7 +333,8 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
                      "Content-Disposition": f'attachment; filename="scored.{fmt}"',
                      "X-Custseg-Rows": str(scored.report.n_rows),
                      "X-Custseg-Invalid": str(scored.report.n_invalid),
-                     "X-Custseg-Atypical": str(scored.report.n_atypical)})
+                     "X-Custseg-Atypical": str(scored.report.n_atypical),
+                     **warning_headers(scored.report.warnings)})
 
     # HEAD for every GET (HTTP requires it; a load balancer probes /health with it): the
     # same endpoint, its body left out by the server; not in the OpenAPI document

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from custseg.errors import CustsegError, shown
-from custseg.io.score_files import score_table_batches
+from custseg.io.score_files import income_warnings, score_table_batches
 from custseg.io.source import table_from_frame
 from custseg.model.scoring import SCORE_COLUMNS
 from custseg.model.segmentation import SegmentationModel
@@ -276,9 +276,11 @@ def _absent(model: SegmentationModel, header: Sequence[str]) -> list[str]:
     return out
 
 
-def score_customers(model: SegmentationModel, document: Any,
-                    settings: Settings) -> list[dict[str, Any]]:
-    """One result per customer, in input order (see the module's docstring)."""
+def score_customers(model: SegmentationModel, document: Any, settings: Settings,
+                    warnings: list[str] | None = None) -> list[dict[str, Any]]:
+    """One result per customer, in input order (see the module's docstring); what
+    ``custseg score`` would warn of for these customers as a file (an income column read
+    in dollars) is added to ``warnings``."""
     customers = customers_of(document, settings, model)
     mapping = model.config.spec.mapping or None
     header = _ordered(model, customers.header, mapping)
@@ -293,6 +295,9 @@ def score_customers(model: SegmentationModel, document: Any,
         table = table_from_frame(frame, REQUEST, mapping, None)
         table.structural.update(customers.bad)
         (_, _, scored), = score_table_batches(model, table, batch_rows=n)
+        if warnings is not None:
+            read = table.expect(model.encoding.needs, model.config.spec)
+            warnings.extend(income_warnings(read.match, read.number_format))
     except CustsegError as exc:
         raise from_library(exc) from None
     id_position = table.match.fields.get(ID)
