@@ -1054,6 +1054,9 @@ def serve(
                                                   "parsed in memory).", min=1,
                                              max=1_000_000)] = 16,
     max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    timeout: Annotated[int, typer.Option(help="Seconds a client may pause while sending a "
+                                              "request or reading a response; then it is "
+                                              "cut off (408).", min=1, max=3_600)] = 30,
 ) -> None:
     """Serve a model over HTTP: /health, /v1/model, /v1/predict, /v1/score, /docs.
 
@@ -1078,7 +1081,7 @@ def serve(
     command = [sys.executable, "-m", "custseg.service", str(model_path), "--host", host,
                "--port", str(port), "--workers", str(workers), "--max-rows", str(max_rows),
                "--max-body-mb", str(max_body_mb), "--max-json-mb", str(max_json_mb),
-               "--max-decompressed-mb", str(max_decompressed_mb)]
+               "--max-decompressed-mb", str(max_decompressed_mb), "--timeout", str(timeout)]
     if api_key_env is not None:
         command += ["--api-key-env", api_key_env]
     sys.stdout.flush()

@@ -218,12 +218,12 @@ def test_openapi_examples_come_from_the_model_and_are_its_answers(client, servic
 def test_openapi_documents_each_refusal_with_the_error_shape(client):
     document = client.get("/openapi.json").json()
     responses = document["paths"]["/v1/score"]["post"]["responses"]
-    assert set(responses) == {"200", "400", "406", "413", "415", "422", "500", "507"}
+    assert set(responses) == {"200", "400", "406", "408", "413", "415", "422", "500", "507"}
     error = {"$ref": "#/components/schemas/Error"}
     assert all(responses[c]["content"]["application/json"]["schema"] == error
                for c in responses if c != "200")
     assert set(document["paths"]["/v1/predict"]["post"]["responses"]) == {
-        "200", "400", "413", "415", "422", "500"}
+        "200", "400", "408", "413", "415", "422", "500"}
 
 
 def test_examples_of_a_wide_table_model(tmp_path):

@@ -405,3 +405,102 @@ def test_what_custseg_score_warns_of_the_service_says_too(client, capsys, model_
     # nothing to warn of: no header
     response = client.post("/v1/predict", json={"customers": [ROW]})
     assert "x-custseg-warnings" not in response.headers
+
+
+# ---------------------------------------------------------------- slow bodies
+
+
+@pytest.mark.parametrize("path", ["/v1/predict", "/v1/score"])
+def test_a_body_that_stops_arriving_is_408_after_the_timeout(service_model, path, caplog):
+    """A client that stopped mid-body held its request (and a SIGTERM's drain) for
+    ever. The app sees the body stop: 408 after Settings.timeout seconds, and the
+    connection closed (the rest of the body is not waited for)."""
+    import anyio
+
+    from custseg.service import Settings, create_app
+
+    app = create_app(service_model, Settings(timeout=1))
+
+    async def half_a_body() -> list[dict]:
+        sent: list[dict] = []
+        parts = [{"type": "http.request", "body": b'{"customers": [', "more_body": True}]
+
+        async def receive() -> dict:
+            if parts:
+                return parts.pop()
+            await anyio.sleep(60)  # the client sends nothing more
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+                 "http_version": "1.1", "method": "POST", "scheme": "http", "path": path,
+                 "raw_path": path.encode(), "query_string": b"", "root_path": "",
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
+                 "headers": [(b"content-type", b"application/json" if "predict" in path
+                              else b"text/csv"), (b"content-length", b"1000")]}
+        with anyio.fail_after(10):
+            await app(scope, receive, send)
+        return sent
+
+    start, body = anyio.run(half_a_body)
+    assert start["status"] == 408
+    assert (b"connection", b"close") in start["headers"]
+    assert body["body"] == (b'{"error":"the body stopped arriving (nothing for 1 s); send it '
+                            b'without pausing"}')
+    (line,) = lines_of(caplog)
+    assert re.fullmatch(rf"POST {path} 408 rows=- [\d.]+ms", line)
+
+
+def test_a_response_the_client_stops_reading_is_cut_off(service_model):
+    """A client that stopped reading a scored file held its request (and the scored
+    file, and a SIGTERM's drain) for ever. The protocol's watch aborts the connection
+    once nothing has left its send buffer for the timeout (driven here by hand: a fake
+    clock and transport; test_process.py has the real socket's deadlines)."""
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from custseg.service import create_app
+    from custseg.service.protocol import Protocol
+
+    class Loop:
+        now = 0.0
+
+        def time(self) -> float:
+            return self.now
+
+        def call_later(self, delay, callback):
+            class Handle:
+                def cancel(self) -> None:
+                    pass
+            return Handle()
+
+    class Transport:
+        buffered, aborted = 0, False
+
+        def get_extra_info(self, name, default=None):
+            return default
+
+        def is_closing(self) -> bool:
+            return self.aborted
+
+        def get_write_buffer_size(self) -> int:
+            return self.buffered
+
+        def abort(self) -> None:
+            self.aborted = True
+
+    loop, transport = Loop(), Transport()
+    protocol = Protocol(config=Config(create_app(service_model)), server_state=ServerState(),
+                        app_state={}, _loop=loop)
+    protocol.timeout = 2
+    protocol.connection_made(transport)
+    protocol.cycle = type("Cycle", (), {"response_complete": False})()  # answering
+    for now, buffered in [(1, 0), (2, 5_000_000), (3, 4_000_000), (4.5, 4_000_000)]:
+        loop.now, transport.buffered = now, buffered
+        protocol._check()
+        assert not transport.aborted, now  # the client reads, or has not paused long
+    loop.now = 5.5  # 2.5 s without a byte read
+    protocol._check()
+    assert transport.aborted

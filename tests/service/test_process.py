@@ -100,7 +100,7 @@ def request(url: str, data: bytes | None = None, headers: dict[str, str] | None 
 @pytest.fixture(scope="module")
 def server(model_file):
     """One keyed server for the module's requests."""
-    process = Server(model_file, "--port", "0", "--api-key-env", KEY_VAR,
+    process = Server(model_file, "--port", "0", "--api-key-env", KEY_VAR, "--timeout", "2",
                      env=_env(**{KEY_VAR: KEY}))
     try:
         yield process, process.url()
@@ -154,6 +154,80 @@ def test_a_client_that_leaves_mid_body_is_logged_not_an_error(server):
         time.sleep(0.1)
     assert not any("internal error" in line for line in process.lines)
     assert request(base + "/health")[0] == 200
+
+
+def _address(base: str) -> tuple[str, int]:
+    host, port = base.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+def _answer(conn: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (bounded)."""
+    conn.settimeout(15)
+    answer = b""
+    while chunk := conn.recv(65536):
+        answer += chunk
+    return answer
+
+
+def test_clients_that_stop_are_cut_off_after_the_timeout(server):
+    """Before, an idle connection, a request head sent in part and a body that stopped
+    were each kept for ever (slowloris; a SIGTERM's drain waited for them too). The
+    server here has --timeout 2."""
+    process, base = server
+    started = time.monotonic()
+    conns = [socket.create_connection(_address(base), timeout=15) for _ in range(3)]
+    idle, head, body = conns
+    head.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n")
+    body.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                 b"X-API-Key: " + KEY.encode() + b"\r\nContent-Length: 100\r\n\r\n{")
+    try:
+        assert _answer(idle) == b""  # closed without a word: no request had begun
+        status, _, payload = _answer(head).partition(b"\r\n")
+        assert status == b"HTTP/1.1 408 Request Timeout"
+        assert payload.endswith(b'{"error":"the request did not arrive whole within 2 s; '
+                                b'send its head and body without pausing"}')
+        status, _, payload = _answer(body).partition(b"\r\n")
+        assert status == b"HTTP/1.1 408 Request Timeout"
+        assert payload.endswith(b'{"error":"the body stopped arriving (nothing for 2 s); '
+                                b'send it without pausing"}')
+    finally:
+        for conn in conns:
+            conn.close()
+    assert time.monotonic() - started < 12
+    time.sleep(0.2)
+    assert any(re.search(r"\(none\) \(no route\) 408 rows=- \d+\.\dms$", line)
+               for line in process.lines)
+    assert any(re.search(r"POST /v1/predict 408 rows=- \d+\.\dms$", line)
+               for line in process.lines)
+
+
+def test_a_request_that_is_not_http_is_400_json_and_one_log_line(server):
+    """uvicorn answered it in plain text and logged its own warning instead of a line."""
+    process, base = server
+    with socket.create_connection(_address(base), timeout=15) as conn:
+        conn.sendall(b"GET /health HTTP/1.1\r\nBad Header: x\r\n\r\n")
+        head, _, payload = _answer(conn).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"content-type: application/json" in head
+    assert json.loads(payload) == {"error": "the request is not valid HTTP/1.1 (a malformed "
+                                            "request line, header or chunked body); send a "
+                                            "well-formed request (see /docs)"}
+    time.sleep(0.2)
+    assert any(re.search(r"\(none\) \(no route\) 400 rows=- ", line) for line in process.lines)
+    assert not any("Invalid HTTP request received" in line for line in process.lines)
+
+
+def test_a_refused_body_is_not_read_to_its_end(server):
+    """A client declaring a terabyte is answered 401 and the connection closed: the
+    server read and discarded gigabytes after a refusal before."""
+    _, base = server
+    with socket.create_connection(_address(base), timeout=15) as conn:
+        conn.sendall(b"POST /v1/score HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
+                     b"Content-Length: 1000000000000\r\n\r\n")
+        head = _answer(conn)  # returns: the server closed after its answer
+    assert head.startswith(b"HTTP/1.1 401 Unauthorized\r\n")
+    assert b"connection: close" in head.lower()
 
 
 def _refused(*args: str, env: dict[str, str] | None = None) -> str:

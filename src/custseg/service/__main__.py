@@ -10,7 +10,10 @@ the app from an import string (:func:`custseg.service.app.worker_app`) with the 
 passed in the environment.
 
 SIGTERM (or Ctrl+C) stops accepting connections, lets the requests in flight finish,
-and exits 0.
+and exits 0. Connections are uvicorn's h11 protocol with deadlines
+(:mod:`custseg.service.protocol`): a client that pauses for ``--timeout`` seconds while
+sending a request or reading a response is cut off, so neither a slow client nor a
+drain waits for ever.
 """
 
 from __future__ import annotations
@@ -31,13 +34,15 @@ LOG_CONFIG = {
     "disable_existing_loggers": False,
     "formatters": {"service": {"format": "%(asctime)s %(message)s",
                                "datefmt": "%Y-%m-%dT%H:%M:%S"}},
+    "filters": {"bad_requests": {"()": "custseg.service.protocol.QuietBadRequests"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
                             "formatter": "service"}},
     "loggers": {
         # uvicorn's own lines only when something is wrong; its access log is off (ours
         # is one line per request without query strings)
         "uvicorn": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
-        "uvicorn.error": {"level": "WARNING"},
+        # its line for a request that is not HTTP: the service logs its own
+        "uvicorn.error": {"level": "WARNING", "filters": ["bad_requests"]},
         "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
         "custseg.service": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
     },
@@ -86,6 +91,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-body-mb", type=_positive, default=200)
     parser.add_argument("--max-json-mb", type=_positive, default=16)
     parser.add_argument("--max-decompressed-mb", type=_positive, default=8_192)
+    parser.add_argument("--timeout", type=_positive, default=30)
     return parser.parse_args(argv)
 
 
@@ -149,12 +155,15 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(max_rows=args.max_rows, max_body_bytes=args.max_body_mb * MB,
                             max_json_bytes=min(args.max_json_mb, args.max_body_mb) * MB,
                             max_decompressed_bytes=args.max_decompressed_mb * MB,
-                            api_key=key)
+                            timeout=args.timeout, api_key=key)
     except SettingsError as exc:
         _fail(str(exc))
     sock = bind(args.host, args.port)
     import uvicorn
 
+    from custseg.service.protocol import Protocol
+
+    Protocol.timeout = settings.timeout
     model_path = str(Path(args.model).resolve())
     port = sock.getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
@@ -169,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
         app = create_app(loaded.model, settings, format_version=loaded.format_version,
                          name=name)
-        config = uvicorn.Config(app, log_config=LOG_CONFIG, access_log=False,
+        config = uvicorn.Config(app, log_config=LOG_CONFIG, access_log=False, http=Protocol,
                                 server_header=False, proxy_headers=False)
         server = uvicorn.Server(config)
         _announce(info, key, args.host)
@@ -182,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[ENV] = settings.to_env(model=model_path, sha256=loaded.sha256,
                                           api_key_env=args.api_key_env)
         config = uvicorn.Config("custseg.service.app:worker_app", factory=True,
-                                workers=args.workers, log_config=LOG_CONFIG,
+                                workers=args.workers, log_config=LOG_CONFIG, http=Protocol,
                                 access_log=False, server_header=False, proxy_headers=False)
         _announce(info, key, args.host)
         supervisor = Multiprocess(config, sockets=[sock])

@@ -101,12 +101,14 @@ class Results(BaseModel):
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     words = {400: "The body cannot be read.", 401: "The API key is missing or wrong.",
              406: "The Accept header names no format the service writes.",
+             408: "The body stopped arriving (nothing for --timeout seconds).",
              413: "The body is larger than the service's limit.",
              415: "The Content-Type is not one the endpoint takes.",
              422: "The body has the wrong shape, or the table cannot be scored.",
              507: "The server's temporary folder is full.",
              500: "An internal error (a bug, logged by the server)."}
     return {code: {"model": Error, "description": words[code]} for code in codes}
+
 
 
 #: What a response says it warns of: at most this many warnings, each cut to this length.
@@ -278,13 +280,13 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
         return JSONOut(profile)
 
     @app.post("/v1/predict", dependencies=guard, response_model=Results,
-              responses=_errors(400, *((401,) if keyed else ()), 413, 415, 422, 500),
+              responses=_errors(400, *((401,) if keyed else ()), 408, 413, 415, 422, 500),
               openapi_extra={"requestBody": _predict_body_schema(model, settings)},
               summary="Score customers given as JSON")
     async def predict(request: Request) -> Response:
         check_json_type(request.headers.get("content-type"))
         coding = content_coding(request.headers.get("content-encoding"))
-        body = await read_json_body(request, settings.max_json_bytes)
+        body = await read_json_body(request, settings.max_json_bytes, settings.timeout)
         if coding == "gzip":
             body = await run_in_threadpool(gunzip_json, body, settings.max_json_bytes)
 
@@ -308,7 +310,7 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
         200: {"description": "The scored file: every input row, in order, with the segment "
                              "columns; the bytes `custseg score` writes.",
               "content": {CSV: {"schema": {"type": "string"}}, PARQUET: binary}},
-        **_errors(400, *((401,) if keyed else ()), 406, 413, 415, 422, 500, 507)},
+        **_errors(400, *((401,) if keyed else ()), 406, 408, 413, 415, 422, 500, 507)},
         openapi_extra={"requestBody": score_body}, summary="Score a file")
     async def score(request: Request) -> Response:
         check_table_type(request.headers.get("content-type"))
@@ -316,7 +318,7 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
         fmt = output_format(request.headers.get("accept"))
         with _Workspace() as folder:
             upload = folder / BODY
-            await save_body(request, settings.max_body_bytes, upload)
+            await save_body(request, settings.max_body_bytes, upload, settings.timeout)
             if coding == "gzip":  # read as the gzip file it is, as custseg score reads one
                 check_gzip_file(upload)
             # a request waits for its turn here, in the event loop, not in a worker
@@ -397,9 +399,11 @@ def worker_app() -> FastAPI:
     left in the environment: the model file loaded again, and refused unless it is the
     file the parent checked (same SHA-256)."""
     from custseg.io.model_files import read_model_file
+    from custseg.service.protocol import Protocol
     from custseg.service.settings import worker_setup
 
     setup = worker_setup()
+    Protocol.timeout = setup.settings.timeout  # this worker's connections
     loaded = read_model_file(setup.model)
     if loaded.sha256 != setup.sha256:
         raise RuntimeError(f"the model file {setup.model!r} changed after the service "

@@ -48,6 +48,10 @@ class Settings:
     max_decompressed_bytes
         What a compressed ``/v1/score`` body may expand to (``custseg score``'s
         ``--max-decompressed-mb``, with its default).
+    timeout
+        Seconds a client may go without sending while its request is due (its head, or
+        the next part of its body: 408) or without reading a response sent to it (the
+        connection is closed). Scoring time does not count.
     """
 
     max_rows: int = 10_000
@@ -59,6 +63,7 @@ class Settings:
     max_depth: int = 32
     max_concurrent_scores: int = 2
     max_decompressed_bytes: int = 8 << 30
+    timeout: int = 30
 
     def __post_init__(self) -> None:
         for item in fields(self):

@@ -13,12 +13,13 @@ writes.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import shutil
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -168,12 +169,28 @@ def output_format(accept: str | None) -> str:
     return best[2]
 
 
-async def read_json_body(request: Request, cap: int) -> bytes:
+async def body_chunks(request: Request, timeout: float) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive; 408 when none comes for ``timeout`` seconds (a
+    client that stops mid-body held its request, and a SIGTERM's drain, for ever)."""
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                chunk = await stream.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise Refusal(408, f"the body stopped arriving (nothing for {timeout:g} s); send "
+                               "it without pausing") from None
+        yield chunk
+
+
+async def read_json_body(request: Request, cap: int, timeout: float = 30) -> bytes:
     """The whole body, at most ``cap`` bytes (413 past it)."""
     _check_declared(request, cap, "JSON")
     parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in body_chunks(request, timeout):
         size += len(chunk)
         if size > cap:
             raise _too_big(cap, "JSON")
@@ -181,13 +198,13 @@ async def read_json_body(request: Request, cap: int) -> bytes:
     return b"".join(parts)
 
 
-async def save_body(request: Request, cap: int, path: Path) -> int:
+async def save_body(request: Request, cap: int, path: Path, timeout: float = 30) -> int:
     """Stream the body into ``path``, at most ``cap`` bytes (413 past it); its size."""
     _check_declared(request, cap, "file")
     size = 0
     try:
         with open(path, "wb") as sink:
-            async for chunk in request.stream():
+            async for chunk in body_chunks(request, timeout):
                 size += len(chunk)
                 if size > cap:
                     raise _too_big(cap, "file")
