@@ -325,10 +325,11 @@ def test_keys_differing_in_case_or_spacing_across_customers_are_one_column(clien
     whole request was refused (422) though each customer was right."""
     spelled = [{"customer_id": "a", "age": 30, "annual_income": 70, "spending_score": 80},
                {"CustomerID": "b", "Age": 30, "Annual_Income": 70, "Spending Score": 80},
-               {"customer id": "c", " AGE ": 30, "annual income": 70, "spending_score": 80}]
+               {"customer id": "c", " AGE ": 30, "annual income": 70, "spending_score": 80},
+               {"ID": "d", "Age": 30, "Income": 70, "Spending Score (1-100)": 80}]
     results = results_of(client, spelled)
     (alone,) = results_of(client, spelled[:1])
-    assert [r["customer_id"] for r in results] == ["a", "b", "c"]
+    assert [r["customer_id"] for r in results] == ["a", "b", "c", "d"]
     for result in results:
         assert result["row_status"] == "ok"
         assert result["segment_id"] == alone["segment_id"] is not None
@@ -337,11 +338,13 @@ def test_keys_differing_in_case_or_spacing_across_customers_are_one_column(clien
 def test_a_customer_giving_one_column_twice_is_flagged_not_the_request(client):
     good = {"customer_id": "g", "age": 30, "annual_income": 70, "spending_score": 80}
     twice = {**good, "customer_id": "t", "Age": 31}
-    results = results_of(client, [good, twice, {**good, "customer_id": "g2"}])
-    assert [r["row_status"] for r in results] == ["ok", "invalid", "ok"]
+    results = results_of(client, [good, twice, {**good, "customer_id": "g2", "Income": 5}])
+    assert [r["row_status"] for r in results] == ["ok", "invalid", "invalid"]
     assert results[1]["customer_id"] == "t"
     assert results[1]["row_issues"] == ("not scored: 'age' and 'Age' are one column "
                                         "('age'); give it once")
+    assert results[2]["row_issues"] == ("not scored: 'annual_income' and 'Income' are one "
+                                        "column ('annual_income'); give it once")
     assert results[1]["segment_id"] is None
 
 

@@ -129,7 +129,8 @@ def columns_of(model: SegmentationModel, keys: Sequence[str]) -> dict[str, str |
     normalisation (case, spaces, punctuation, as the alias table compares headers) to a
     column the model reads feeds that column under the model's spelling ('AGE',
     ' age ' and 'Age' are all 'age'), and keys that are one entry of the alias table
-    feed one column under the first spelling seen ('CustomerID', 'customer id'). A
+    feed one column: the model's when it reads that entry ('Income' is 'annual_income'),
+    else the first spelling seen ('CustomerID', 'customer id'). A
     header naming another currency stays as it is, to be refused as a file's would be.
     Keys of the same field under different entries ('Annual Income (k$)' and
     'annual_income', of different units) stay apart, and meet as a file's two columns
@@ -138,21 +139,24 @@ def columns_of(model: SegmentationModel, keys: Sequence[str]) -> dict[str, str |
     54 kB request take 2.4 s and 270 MB)."""
     targets = needed_headers(model)
     by_norm: dict[str, str | None] = {}
+    by_alias: dict[Any, str | None] = {}
     for target in targets:
         norm = normalise_header(target)
         by_norm[norm] = target if by_norm.get(norm, target) == target else None
+        if norm in ALIASES:
+            entry = ALIASES[norm]
+            by_alias[entry] = target if by_alias.get(entry, target) == target else None
     out: dict[str, str | None] = {}
     first_of: dict[Any, str] = {}
     for key in keys:
         norm = normalise_header(key)
-        if key in targets:
-            out[key] = key
-        elif currency_in(key) is not None:
+        if key in targets or currency_in(key) is not None:
             out[key] = key
         elif by_norm.get(norm) is not None:
             out[key] = by_norm[norm]
         elif norm in ALIASES:
-            out[key] = first_of.setdefault(ALIASES[norm], key)
+            entry = ALIASES[norm]
+            out[key] = by_alias.get(entry) or first_of.setdefault(entry, key)
         else:
             out[key] = None
     return out
