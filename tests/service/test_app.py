@@ -106,6 +106,19 @@ def test_without_a_key_nothing_asks_for_one(client):
     assert "401" not in document["paths"]["/v1/predict"]["post"]["responses"]
 
 
+@pytest.mark.parametrize("value", ["k3y-from-an-env-file\n", "k3y ", "\tk3y", "k\x7fy"])
+def test_a_key_no_header_can_carry_is_refused_at_start(value):
+    """HTTP strips spaces at a header's ends and carries no control character: a key
+    read with a trailing newline or space could never be presented, and every /v1/
+    request was 401 without a word at start."""
+    from custseg.service.settings import key_from_env
+
+    with pytest.raises(SettingsError, match="holds a key with spaces at an end or a "
+                                            "control character"):
+        key_from_env("VAR", {"VAR": value})
+    assert key_from_env("VAR", {"VAR": "clé-ünïcode"}) == "clé-ünïcode"  # UTF-8 is sent
+
+
 def test_the_key_never_shows(service_model):
     settings = Settings(api_key=KEY)
     assert KEY not in repr(settings)
@@ -115,6 +128,9 @@ def test_the_key_never_shows(service_model):
 @pytest.mark.parametrize(("options", "said"), [
     ({"api_key": ""}, "api_key must be a non-blank string"),
     ({"api_key": "  "}, "api_key must be a non-blank string"),
+    ({"api_key": "k3y\n"}, "api_key has spaces at an end or a control character"),
+    ({"api_key": " k3y"}, "api_key has spaces at an end or a control character"),
+    ({"api_key": "k\x00y"}, "api_key has spaces at an end or a control character"),
     ({"max_rows": 0}, "max_rows must be a whole number of at least 1"),
     ({"max_body_bytes": True}, "max_body_bytes must be a whole number"),
     ({"max_depth": 2}, "max_depth must be at least 3"),

@@ -78,6 +78,9 @@ class Settings:
         if self.api_key is not None and (not isinstance(self.api_key, str)
                                          or not self.api_key.strip()):
             raise SettingsError("api_key must be a non-blank string, or None for no key")
+        if self.api_key is not None and not sendable(self.api_key):
+            raise SettingsError("api_key has spaces at an end or a control character, which "
+                                "no HTTP header can carry: no request could present it")
 
     def to_env(self, *, model: str, sha256: str, api_key_env: str | None) -> str:
         """The settings for a worker: the model file to load (and its hash, so that a
@@ -97,6 +100,13 @@ class WorkerSetup:
     settings: Settings
 
 
+def sendable(key: str) -> bool:
+    """Whether a client can send ``key`` in a header: HTTP strips the spaces and tabs at
+    a header value's ends and allows no control character, so a key with either (a
+    trailing newline or space from an env file) could never match."""
+    return key == key.strip(" \t") and not any(ord(c) < 32 or ord(c) == 127 for c in key)
+
+
 def key_from_env(name: str | None, environ: os._Environ | dict | None = None) -> str | None:
     """The API key held by the environment variable ``name`` (None: no key). An unset
     or blank variable is refused: a key that was asked for is never silently off."""
@@ -111,6 +121,11 @@ def key_from_env(name: str | None, environ: os._Environ | dict | None = None) ->
     if not value.strip():
         raise SettingsError(f"the environment variable {name!r} (--api-key-env) is empty; "
                             "set it to the API key")
+    if not sendable(value):
+        raise SettingsError(f"the environment variable {name!r} (--api-key-env) holds a key "
+                            "with spaces at an end or a control character (a newline?), "
+                            "which no HTTP header can carry, so no request could present "
+                            "it; set it to the key alone")
     return value
 
 
