@@ -507,3 +507,46 @@ def test_a_response_the_client_stops_reading_is_cut_off(service_model):
     loop.now = 5.5  # 2.5 s without a byte read
     protocol._check()
     assert transport.aborted
+
+
+def test_at_most_four_full_json_bodies_are_parsed_at_once(service_model, monkeypatch):
+    """A parsed body takes some twenty times its size (8 MB of customers: 160 MB), and
+    up to 40 were parsed at once, one per thread: a few clients could exhaust memory.
+    Beyond four bodies of the largest size, they wait their turn."""
+    import json
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from custseg.service import Settings, create_app
+    from custseg.service import app as service_app
+
+    lock, now, most = threading.Lock(), [0], [0]
+    real = service_app.parse_body
+
+    def counted(*args, **kwargs):
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        threading.Event().wait(0.3)
+        with lock:
+            now[0] -= 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service_app, "parse_body", counted)
+    body = json.dumps({"customers": [{**ROW, "note": "x" * 6_000}] * 10}).encode()
+    assert 60_000 < len(body) <= 64 << 10
+    app = create_app(service_model, Settings(max_json_bytes=64 << 10))
+    statuses: list[int] = []
+    with TestClient(app) as client:
+        def post() -> None:
+            statuses.append(client.post("/v1/predict", content=body, headers={
+                "Content-Type": "application/json"}).status_code)
+
+        threads = [threading.Thread(target=post) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert statuses == [200] * 8
+    assert 2 <= most[0] <= 4  # some at once (8 before), never more than four
