@@ -272,6 +272,7 @@ def test_an_api_key_variable_unset_or_empty_exits_2(model_file, value):
     (["--port", "70000"], "--port"),
     (["--workers", "0"], "--workers"),
     (["--max-rows", "0"], "--max-rows"),
+    (["--timeout", "0"], "--timeout"),
 ])
 def test_bad_options_are_refused_before_any_server(capsys, model_file, args, said):
     code, _, err = run(capsys, "serve", model_file, *args)
