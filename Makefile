@@ -12,7 +12,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,dask]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,dask,serve]'
 	@touch $(STAMP)
 
 test: setup

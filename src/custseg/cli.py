@@ -1029,6 +1029,68 @@ def run_app(
     os.execve(sys.executable, command, env)
 
 
+#: The environment variable names ``--api-key-env`` takes (a shell's).
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@app.command("serve")
+def serve(
+    model_path: ModelArg,
+    host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0: every network "
+                                           "interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on (0: any free port, printed at "
+                                           "start).", min=0, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes, each with the model "
+                                              "loaded.", min=1, max=64)] = 1,
+    api_key_env: Annotated[str | None, typer.Option(
+        "--api-key-env", metavar="VAR",
+        help="Require an API key on /v1/ requests: the value of this environment variable "
+             "(never given on the command line).")] = None,
+    max_rows: Annotated[int, typer.Option(help="Most customers in one /v1/predict request.",
+                                          min=1, max=1_000_000)] = 10_000,
+    max_body_mb: Annotated[int, typer.Option(help="Largest /v1/score body (the file as sent), "
+                                                  "in MB.", min=1, max=1_000_000)] = 200,
+    max_json_mb: Annotated[int, typer.Option(help="Largest /v1/predict body, in MB (JSON is "
+                                                  "parsed in memory).", min=1,
+                                             max=1_000_000)] = 16,
+    max_decompressed_mb: MaxDecompressedMb = DEFAULT_MAX_DECOMPRESSED_MB,
+    timeout: Annotated[int, typer.Option(help="Seconds a client may pause while sending a "
+                                              "request or reading a response; then it is "
+                                              "cut off (408).", min=1, max=3_600)] = 30,
+) -> None:
+    """Serve a model over HTTP: /health, /v1/model, /v1/predict, /v1/score, /docs.
+
+    The model is loaded once; this process becomes the server (exec), so SIGTERM from a
+    supervisor reaches it: requests in flight are answered, then it exits 0.
+    """
+    import importlib.util
+
+    missing = [m for m in ("fastapi", "uvicorn", "fastapi_offline")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ParameterError(
+            f"custseg serve needs {', '.join(missing)}, which are not installed; install "
+            "the serve extra: pip install 'custseg[serve]' (make setup does)")
+    if api_key_env is not None and not _ENV_NAME.fullmatch(api_key_env):
+        raise ParameterError(f"--api-key-env {shown(api_key_env)} is not an environment "
+                             "variable name; give the name (such as CUSTSEG_API_KEY), not "
+                             "the key itself")
+    if workers > 1:
+        _regular_file_only(model_path, "each worker loads the model file again, and a pipe "
+                           "can be read only once. Save it to a file and give that.")
+    command = [sys.executable, "-m", "custseg.service", str(model_path), "--host", host,
+               "--port", str(port), "--workers", str(workers), "--max-rows", str(max_rows),
+               "--max-body-mb", str(max_body_mb), "--max-json-mb", str(max_json_mb),
+               "--max-decompressed-mb", str(max_decompressed_mb), "--timeout", str(timeout)]
+    if api_key_env is not None:
+        command += ["--api-key-env", api_key_env]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name != "posix":  # no exec there: run it as a child, which Ctrl+C reaches too
+        raise typer.Exit(subprocess.call(command))
+    os.execve(sys.executable, command, dict(os.environ))
+
+
 def _check_port(address: str, port: int) -> None:
     """Refuse a port already in use before Streamlit starts (it would exit 1 with its
     own message).

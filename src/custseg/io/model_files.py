@@ -22,6 +22,7 @@ import json
 import os
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -116,15 +117,34 @@ def save_model(
 
 def load_model(path: str | os.PathLike[str]) -> SegmentationModel:
     """Read a model file written by :func:`save_model`, refusing anything else."""
+    return read_model_file(path).model
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file read and checked: the model, the format version its manifest
+    declares (a file of an older version is read as the current one), and the SHA-256
+    of the file's bytes, by which other processes can tell they loaded the same file."""
+
+    model: SegmentationModel
+    format_version: int
+    sha256: str
+
+
+def read_model_file(path: str | os.PathLike[str]) -> ModelFile:
+    """:func:`load_model`, with what the file itself says (see :class:`ModelFile`)."""
     source = Path(path)
     if not source.is_file():
-        return model_from_bytes(_read_special(source), name=str(source))
-    if source.stat().st_size > MAX_FILE_BYTES:
-        raise ModelFileError(
-            f"{shown(str(source))} is larger than any custseg model file "
-            f"({MAX_FILE_BYTES >> 20} MB at most); it is not a model."
-        )
-    return model_from_bytes(source.read_bytes(), name=source.name)
+        data, name = _read_special(source), str(source)
+    else:
+        if source.stat().st_size > MAX_FILE_BYTES:
+            raise ModelFileError(
+                f"{shown(str(source))} is larger than any custseg model file "
+                f"({MAX_FILE_BYTES >> 20} MB at most); it is not a model."
+            )
+        data, name = source.read_bytes(), source.name
+    model, got = _model_and_version(data, name)
+    return ModelFile(model, got, hashlib.sha256(data).hexdigest())
 
 
 def _read_special(source: Path) -> bytes:
@@ -165,6 +185,11 @@ def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:
     against its typed shape, then the parts against each other. A refusal is a
     :class:`ModelFileError` naming the file and the field.
     """
+    return _model_and_version(data, name)[0]
+
+
+def _model_and_version(data: bytes, name: str) -> tuple[SegmentationModel, int]:
+    """:func:`model_from_bytes`, and the format version the file declares."""
     if len(data) > MAX_FILE_BYTES:
         raise ModelFileError(f"{shown(name)} is too large to be a custseg model file.")
     if not data.startswith(b"PK\x03\x04"):
@@ -218,7 +243,7 @@ def model_from_bytes(data: bytes, name: str = "model") -> SegmentationModel:
         check_document(meta)
         model = SegmentationModel.from_state(meta, arrays)
         check_model(model)
-        return model
+        return model, got
     except ModelFileError as exc:
         raise ModelFileError(f"{shown(name)}: {exc.message}") from None
     except CustsegError as exc:
