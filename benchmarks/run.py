@@ -86,8 +86,14 @@ def machine() -> dict:
 
 
 def demo_csv(folder: Path, n: int) -> Path:
+    """The demo table of ``n`` customers (seed 0), by ``custseg demo-data`` up to the
+    million rows it makes, and beyond by the task ``demo_big`` (its chunks joined)."""
+    from custseg.table.sample import DEMO_MAX_ROWS
+
     path = folder / f"demo_{n}.csv"
-    if not path.exists():
+    if not path.exists() and n > DEMO_MAX_ROWS:
+        task("demo_big", "--rows", str(n), "--out", str(path))
+    elif not path.exists():
         subprocess.run([sys.executable, "-m", "custseg.cli", "demo-data", "-n", str(n), "--seed",
                         "0", "-o", str(path)], check=True, capture_output=True)
     return path
@@ -595,11 +601,15 @@ def checks_serve(result: dict) -> list[tuple[str, str, bool]]:
             ("`/v1/predict`: every response 200 with its customers' results", f"{failures} "
              "failures", failures == 0)]
     bigger = serve.get("bigger")
-    if bigger:
-        peak = bigger["service"]["server_peak_mb"]
-        out.insert(2, (f"… in bounded memory: the server's peak on {bigger['rows']:,} rows "
-                       "within 1.2× its peak on 1M", f"{peak:,.0f} MB vs "
-                       f"{score['server_peak_mb']:,.0f} MB", peak <= 1.2 * score["server_peak_mb"]))
+    if bigger:  # the body is on disk, never in memory: the server grows as the CLI does
+        grew = bigger["service"]["server_peak_mb"] - score["server_peak_mb"]
+        cli_grew = bigger["cli"]["peak_mb"] - score["cli_peak_mb"]
+        out.insert(2, (f"… in bounded memory: from 1M to {bigger['rows']:,} rows the server's "
+                       "peak grows no more than `custseg score`'s (+25 MB)",
+                       f"+{grew:,.0f} MB vs +{cli_grew:,.0f} MB "
+                       f"({bigger['service']['server_peak_mb']:,.0f} vs "
+                       f"{bigger['cli']['peak_mb']:,.0f} MB at {bigger['rows']:,} rows)",
+                       grew <= cli_grew + 25))
     return out
 
 

@@ -356,6 +356,37 @@ def fit_transactions(args) -> None:
           customers=result.log.summary.customers, segments=len(result.model.segments))
 
 
+def demo_big(args) -> None:
+    """A demo customer table of ``--rows`` rows, more than ``custseg demo-data`` makes
+    (it stops at DEMO_MAX_ROWS): chunks of the generator's tables (seed 0, 1, …) written
+    as the command writes one and joined under one header, their customer ids numbered
+    on across chunks. Memory: one chunk."""
+    import shutil
+
+    from custseg.io.writers import write_frame_csv
+    from custseg.table.sample import DEMO_MAX_ROWS, make_customers
+
+    started = time.perf_counter()
+    out = Path(args.out)
+    part = out.with_name(out.stem + ".part.csv")
+    width = len(str(args.rows))
+    done = 0
+    with open(out, "wb") as sink:
+        for seed in range(-(-args.rows // DEMO_MAX_ROWS)):
+            n = min(DEMO_MAX_ROWS, args.rows - done)
+            frame = make_customers(n, seed)
+            frame["customer_id"] = [f"C{i:0{width}d}" for i in range(done + 1, done + n + 1)]
+            write_frame_csv(frame, part, force=True)
+            with open(part, "rb") as fh:
+                if seed:
+                    fh.readline()  # the header, once
+                shutil.copyfileobj(fh, sink, 1 << 20)
+            done += n
+    part.unlink()
+    _emit(seconds=time.perf_counter() - started, rows=done,
+          mb=round(os.path.getsize(out) / 1e6, 1))
+
+
 # --- the scoring service (custseg serve): clients of a server started by benchmarks.run ---
 
 def _customers(csv_path: str, n: int) -> list[dict]:
@@ -600,6 +631,9 @@ def main(argv: list[str] | None = None) -> None:
         p = sub.add_parser(name)
         p.add_argument("--csv", required=True)
         p.add_argument("--out", required=True)
+    p = sub.add_parser("demo_big")
+    p.add_argument("--rows", type=int, required=True)
+    p.add_argument("--out", required=True)
     p = sub.add_parser("serve_predict")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--csv", required=True)
@@ -625,7 +659,7 @@ def main(argv: list[str] | None = None) -> None:
      "knn17_data": knn17_data, "knn17": knn17,
      "rfm_log": rfm_log, "rfm_log_parquet": rfm_log_parquet, "rfm": rfm,
      "pandas_rfm": pandas_rfm, "fit_transactions": fit_transactions,
-     "serve_predict": serve_predict, "serve_batch": serve_batch,
+     "demo_big": demo_big, "serve_predict": serve_predict, "serve_batch": serve_batch,
      "serve_score": serve_score}[args.task](args)
 
 
