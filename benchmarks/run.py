@@ -6,8 +6,10 @@ AppTest beside the seed's per-rerun refit; batch scoring at 1M and 5M rows besid
 seed's batch path and the I/O floor (pyarrow reading the same CSV and writing one of the
 output's shape, nothing else), in-process and as whole processes; scoring 1M rows × 17
 features beside scikit-learn's KNeighborsClassifier on the same reference set; a transaction
-log of 1M and 10M lines to its customer table beside the pandas groupby script; and the command line's
-start-up (``custseg --help``, ``--version``). Every figure is a median of repeats in fresh
+log of 1M and 10M lines to its customer table beside the pandas groupby script; the scoring
+service (a real ``custseg serve`` on loopback: /v1/predict latency and batches, /v1/score
+of 1M rows beside ``custseg score``); and the command line's start-up (``custseg --help``,
+``--version``). Every figure is a median of repeats in fresh
 processes, custseg and its baselines interleaved in one run, so ratios compare like with
 like on a shared, noisy machine. Prints a table, writes ``benchmarks/results/latest.json`` and
 rewrites ``BENCHMARKS.md``.
@@ -84,8 +86,14 @@ def machine() -> dict:
 
 
 def demo_csv(folder: Path, n: int) -> Path:
+    """The demo table of ``n`` customers (seed 0), by ``custseg demo-data`` up to the
+    million rows it makes, and beyond by the task ``demo_big`` (its chunks joined)."""
+    from custseg.table.sample import DEMO_MAX_ROWS
+
     path = folder / f"demo_{n}.csv"
-    if not path.exists():
+    if not path.exists() and n > DEMO_MAX_ROWS:
+        task("demo_big", "--rows", str(n), "--out", str(path))
+    elif not path.exists():
         subprocess.run([sys.executable, "-m", "custseg.cli", "demo-data", "-n", str(n), "--seed",
                         "0", "-o", str(path)], check=True, capture_output=True)
     return path
@@ -334,6 +342,326 @@ def checks_rfm_parquet(result: dict) -> list[tuple[str, str, bool]]:
             for row in result.get("rfm_parquet", []) if row["lines"] >= 50_000_000]
 
 
+# --- the scoring service: a real `custseg serve` process on loopback ---
+
+#: Requests per client (single customers at 1 and at 8 clients) and 1,000-row batches,
+#: each phase stopped at SERVE_CAP_S seconds whatever its count.
+SERVE_PLAN = {"single": [(1, 2_000), (8, 500)], "batch_rows": 1_000, "batches": 50}
+SERVE_PLAN_QUICK = {"single": [(1, 200), (8, 50)], "batch_rows": 1_000, "batches": 10}
+SERVE_CAP_S = 60.0
+
+
+def proc_memory(pid: int) -> dict[str, float]:
+    """A process's resident set now and at its peak (VmRSS, VmHWM), in MB: Linux's
+    /proc/PID/status (psutil is no dependency)."""
+    out = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                out[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return {"rss_mb": out["VmRSS"], "peak_mb": out["VmHWM"]}
+
+
+def proc_cpu_s(pid: int) -> float:
+    """A process's CPU time so far (user + system), from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def reset_peak(pid: int) -> bool:
+    """Set a process's VmHWM back to its resident set now (Linux: ``5`` written to
+    /proc/PID/clear_refs), so that the next peak read is the peak since; False when the
+    kernel refuses it (then a peak read is the peak since the process started)."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
+
+
+class Served:
+    """``custseg serve MODEL --port 0`` started as a user starts it, on 127.0.0.1, its
+    stderr (the announce line with the port it took, then one line per request) to
+    ``log``; up once /health answers 200, within ``timeout`` seconds. Always stopped on
+    exit (SIGTERM, which drains; SIGKILL after 30 s), its exit code kept."""
+
+    def __init__(self, model: Path, log: Path, timeout: float = 90.0) -> None:
+        self.model, self.log, self.timeout = model, log, timeout
+        self.exit_code: int | None = None
+
+    def __enter__(self) -> Served:
+        with open(self.log, "wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "custseg.cli", "serve", str(self.model), "--host",
+                 "127.0.0.1", "--port", "0"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                stderr=err)
+        try:
+            self.port = self._wait_up(time.monotonic() + self.timeout)
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def _wait_up(self, deadline: float) -> int:
+        import http.client
+        import re
+
+        port = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"custseg serve exited {self.proc.returncode}:\n"
+                                   f"{self.log.read_text()[-3000:]}")
+            if port is None:
+                found = re.search(r"on http://127\.0\.0\.1:(\d+) ", self.log.read_text())
+                port = int(found.group(1)) if found else None
+            if port is not None:
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    conn.request("GET", "/health")
+                    if conn.getresponse().status == 200:
+                        conn.close()
+                        return port
+                except OSError:
+                    pass
+            time.sleep(0.2)
+        raise RuntimeError(f"custseg serve did not answer /health within {self.timeout:.0f} s:"
+                           f"\n{self.log.read_text()[-3000:]}")
+
+    def _stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.exit_code = self.proc.returncode
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def logged_ms(self, path: str) -> list[float]:
+        """The milliseconds the service logged for each 200 answer on ``path``."""
+        import re
+
+        return [float(ms) for ms in re.findall(
+            rf"POST {re.escape(path)} 200 rows=\d+ ([\d.]+)ms", self.log.read_text())]
+
+
+def cli_score(model: Path, csv: Path, out: Path) -> dict:
+    """``custseg score MODEL INPUT -o OUT.csv`` as a whole process, launch to exit: its
+    wall time, its peak resident set (its own rusage, from wait4) and the scoring time it
+    reports."""
+    import re
+
+    out.unlink(missing_ok=True)
+    err = out.with_suffix(".err")
+    started = time.perf_counter()
+    with open(err, "wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "custseg.cli", "score", str(model),
+                                 str(csv), "-o", str(out)], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=fh)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    text = err.read_text()
+    if proc.returncode != 0:
+        raise RuntimeError(f"custseg score exited {proc.returncode}:\n{text[-3000:]}")
+    said = re.search(r"in ([\d.]+) s ->", text)
+    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "scoring_s": float(said.group(1)) if said else None}
+
+
+def service_score(server: Served, csv: Path, out: Path) -> dict:
+    """One /v1/score of ``csv`` by a client process (the task ``serve_score``), with the
+    server's peak resident set over that request alone."""
+    pid = server.proc.pid
+    before = proc_memory(pid)
+    exact = reset_peak(pid)
+    cpu = proc_cpu_s(pid)
+    run = task("serve_score", "--port", str(server.port), "--csv", str(csv), "--out", str(out))
+    server_cpu = proc_cpu_s(pid) - cpu
+    if run["status"] != 200:
+        raise RuntimeError(f"/v1/score answered {run['status']} ({run.get('error')}):\n"
+                           f"{server.log.read_text()[-3000:]}")
+    after = proc_memory(pid)
+    return {**run, "server_cpu_s": server_cpu, "server_rss_before_mb": before["rss_mb"],
+            "server_peak_mb": after["peak_mb"],
+            "server_rss_after_mb": after["rss_mb"], "peak_since_request": exact}
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    import filecmp
+
+    return filecmp.cmp(a, b, shallow=False)
+
+
+def bench_serve(folder: Path, repeats: int, quick: bool) -> dict:
+    """``custseg serve`` on loopback: single-customer /v1/predict latency at 1 and 8
+    clients over kept-alive connections, 1,000-row batches, and /v1/score of a 1M-row CSV
+    beside ``custseg score`` on the same file, in turn (service, CLI, service, …)."""
+    load_before = os.getloadavg()
+    plan = SERVE_PLAN_QUICK if quick else SERVE_PLAN
+    model = folder / "serve_model.custseg"
+    subprocess.run([sys.executable, "-m", "custseg.cli", "fit", str(demo_csv(folder, 10_000)),
+                    "-o", str(model)], check=True, capture_output=True)
+    rows = 100_000 if quick else 1_000_000
+    big = demo_csv(folder, rows)
+    result: dict = {"model_rows": 10_000, "score_rows": rows,
+                    "score_mb": big.stat().st_size / 1e6, "cap_s": SERVE_CAP_S}
+    with Served(model, folder / "serve.log") as server:
+        pid = server.proc.pid
+        result["server_started_mb"] = proc_memory(pid)["rss_mb"]
+        single = []
+        for clients, requests, health in [(1, plan["single"][0][1], True),
+                                          *((c, r, False) for c, r in plan["single"])]:
+            run = task("serve_predict", "--port", str(server.port), "--csv", str(big),
+                       "--clients", str(clients), "--requests", str(requests),
+                       "--cap", str(SERVE_CAP_S), *(["--health"] if health else []))
+            single.append(run)
+            what = "GET /health" if health else "/v1/predict 1 customer"
+            print(f"  serve {what}, {clients} client(s): "
+                  f"{run['requests']:,} requests, p50 {run['p50_ms']:.2f} ms, "
+                  f"p99 {run['p99_ms']:.2f} ms, max {run['max_ms']:.1f} ms, "
+                  f"{run['requests_per_s']:,.0f} requests/s, {run['failures']} failures, "
+                  f"{run['reconnects']} reconnects", flush=True)
+        result["single"] = single
+        batch = task("serve_batch", "--port", str(server.port), "--csv", str(big),
+                     "--rows", str(plan["batch_rows"]), "--requests", str(plan["batches"]),
+                     "--cap", str(SERVE_CAP_S))
+        result["batch"] = batch
+        print(f"  serve /v1/predict {batch['rows']:,} customers: {batch['requests']} requests, "
+              f"median {batch['rows_per_s_median']:,.0f} rows/s (p50 {batch['p50_ms']:.0f} ms), "
+              f"{batch['failures']} failures", flush=True)
+        result["server_after_predict_mb"] = proc_memory(pid)
+        service, cli = [], []
+        for i in range(repeats):  # interleaved: service, CLI, service, CLI, …
+            service.append(service_score(server, big, folder / "service.csv"))
+            cli.append(cli_score(model, big, folder / "cli.csv"))
+            service[-1]["same_bytes"] = _same_bytes(folder / "service.csv", folder / "cli.csv")
+            print(f"  serve /v1/score {rows:,} rows, run {i + 1}: service "
+                  f"{service[-1]['seconds']:.2f} s (upload {service[-1]['upload_s']:.2f}, "
+                  f"wait {service[-1]['wait_s']:.2f}, download {service[-1]['download_s']:.2f}),"
+                  f" server peak {service[-1]['server_peak_mb']:.0f} MB; custseg score "
+                  f"{cli[-1]['seconds']:.2f} s ({cli[-1]['scoring_s']} s scoring), peak "
+                  f"{cli[-1]['peak_mb']:.0f} MB; same bytes {service[-1]['same_bytes']}",
+                  flush=True)
+        result["score_service"], result["score_cli"] = service, cli
+        if not quick:  # memory at three times the rows: one of each, not in the ratio
+            bigger = demo_csv(folder, 3 * rows)
+            result["bigger"] = {"rows": 3 * rows, "mb": bigger.stat().st_size / 1e6,
+                                "service": service_score(server, bigger, folder / "service.csv"),
+                                "cli": cli_score(model, bigger, folder / "cli.csv")}
+            result["bigger"]["same_bytes"] = _same_bytes(folder / "service.csv",
+                                                         folder / "cli.csv")
+            bigger.unlink()
+            b = result["bigger"]
+            print(f"  serve /v1/score {3 * rows:,} rows: service {b['service']['seconds']:.2f} s,"
+                  f" server peak {b['service']['server_peak_mb']:.0f} MB; custseg score "
+                  f"{b['cli']['seconds']:.2f} s, peak {b['cli']['peak_mb']:.0f} MB; same bytes "
+                  f"{b['same_bytes']}", flush=True)
+        result["score_logged_ms"] = server.logged_ms("/v1/score")
+        result["server_end_mb"] = proc_memory(pid)
+    result["server_exit_code"] = server.exit_code
+    svc = statistics.median(r["seconds"] for r in service)
+    whole = statistics.median(r["seconds"] for r in cli)
+    result["score"] = {
+        "service_s": svc, "cli_s": whole, "ratio": svc / whole,
+        "pair_ratios": [s["seconds"] / c["seconds"] for s, c in zip(service, cli, strict=True)],
+        "same_bytes": all(r["same_bytes"] for r in service),
+        "bytes_out": service[0]["bytes_received"],
+        "server_peak_mb": max(r["server_peak_mb"] for r in service),
+        "cli_peak_mb": max(r["peak_mb"] for r in cli),
+        # CPU, less moved by other work on the machine than wall time: the server's and
+        # the client's beside the whole CLI process's
+        "service_cpu_s": statistics.median(r["server_cpu_s"] + r["cpu_s"] for r in service),
+        "cli_cpu_s": statistics.median(r["cpu_s"] for r in cli)}
+    result["load_before"], result["load_after"] = load_before, os.getloadavg()
+    print(f"  serve /v1/score vs custseg score: {svc:.2f} s vs {whole:.2f} s = "
+          f"{svc / whole:.2f}×; same bytes: {result['score']['same_bytes']}; load average "
+          f"{load_before[0]:.1f} before, {result['load_after'][0]:.1f} after; server exit "
+          f"{server.exit_code}", flush=True)
+    return result
+
+
+def checks_serve(result: dict) -> list[tuple[str, str, bool]]:
+    serve = result.get("serve")
+    if not serve or serve["score_rows"] < 1_000_000:
+        return []
+    score = serve["score"]
+    failures = sum(r["failures"] for r in serve["single"]) + serve["batch"]["failures"]
+    out = [("`/v1/score` of 1M rows in at most 1.3× `custseg score`'s time (whole process)",
+             f"{score['service_s']:.2f} s vs {score['cli_s']:.2f} s = {score['ratio']:.2f}×",
+             score["ratio"] <= 1.3),
+            ("… the same bytes", "identical" if score["same_bytes"] else "**different**",
+             score["same_bytes"]),
+            ("`/v1/predict`: every response 200 with its customers' results", f"{failures} "
+             "failures", failures == 0)]
+    bigger = serve.get("bigger")
+    if bigger:  # the body is on disk, never in memory: the server grows as the CLI does
+        grew = bigger["service"]["server_peak_mb"] - score["server_peak_mb"]
+        cli_grew = bigger["cli"]["peak_mb"] - score["cli_peak_mb"]
+        out.insert(2, (f"… in bounded memory: from 1M to {bigger['rows']:,} rows the server's "
+                       "peak grows no more than `custseg score`'s (+25 MB)",
+                       f"+{grew:,.0f} MB vs +{cli_grew:,.0f} MB "
+                       f"({bigger['service']['server_peak_mb']:,.0f} vs "
+                       f"{bigger['cli']['peak_mb']:,.0f} MB at {bigger['rows']:,} rows)",
+                       grew <= cli_grew + 25))
+    return out
+
+
+def serve_markdown(result: dict) -> list[str]:
+    serve = result.get("serve")
+    if not serve:
+        return []
+    score = serve["score"]
+    lines = ["", "## Scoring service", "",
+             "A real `custseg serve MODEL --port 0` process on 127.0.0.1 (one worker; model "
+             f"fitted on {serve['model_rows']:,} demo customers), driven by client processes "
+             "using the standard library's http.client over kept-alive connections. Each "
+             f"loop is bounded in count and in time ({serve['cap_s']:.0f} s). Server memory "
+             "is its /proc VmHWM (Linux).", "",
+             *_header("/v1/predict", "clients", "requests", "p50 (ms)", "p99 (ms)",
+                      "max (ms)", "requests/s", "failures")]
+    for r in serve["single"]:
+        what = "(GET /health)" if r["path"] == "/health" else "1 customer"
+        lines.append(f"| {what} | {r['clients']} | {r['requests']:,} | {r['p50_ms']:.2f} | "
+                     f"{r['p99_ms']:.2f} | {r['max_ms']:.1f} | {r['requests_per_s']:,.0f} | "
+                     f"{r['failures']} |")
+    b = serve["batch"]
+    lines.append(f"| {b['rows']:,} customers | 1 | {b['requests']:,} | {b['p50_ms']:.0f} | "
+                 f"{b['p99_ms']:.0f} | {b['max_ms']:.0f} | {b['rows_per_s_median']:,.0f} rows/s "
+                 f"(median) | {b['failures']} |")
+    lines += ["", f"`/v1/score` of {serve['score_rows']:,} rows ({serve['score_mb']:.0f} MB of "
+              "CSV) beside `custseg score` on the same file as a whole process, in turn:", "",
+              *_header("service (s)", "custseg score (s)", "service / CLI", "same bytes",
+                       "server peak (MB)", "CLI peak (MB)"),
+              f"| {score['service_s']:.2f} | {score['cli_s']:.2f} | {score['ratio']:.2f}× | "
+              f"{'yes' if score['same_bytes'] else '**no**'} | {score['server_peak_mb']:,.0f} | "
+              f"{score['cli_peak_mb']:,.0f} |"]
+    svc = serve["score_service"]
+    lines += ["", f"CPU (server and client beside the CLI process): {score['service_cpu_s']:.2f} s "
+              f"vs {score['cli_cpu_s']:.2f} s. The service's time, by the client: sending the "
+              f"body {statistics.median(r['upload_s'] for r in svc):.2f} s, waiting for the "
+              f"answer (the rest saved, scored) {statistics.median(r['wait_s'] for r in svc):.2f}"
+              f" s, receiving it {statistics.median(r['download_s'] for r in svc):.2f} s "
+              f"(medians). The server was {serve['server_started_mb']:,.0f} MB idle."]
+    bigger = serve.get("bigger")
+    if bigger:
+        lines += ["", f"At {bigger['rows']:,} rows ({bigger['mb']:.0f} MB), once each: service "
+                  f"{bigger['service']['seconds']:.2f} s, server peak "
+                  f"{bigger['service']['server_peak_mb']:,.0f} MB; `custseg score` "
+                  f"{bigger['cli']['seconds']:.2f} s, peak {bigger['cli']['peak_mb']:,.0f} MB; "
+                  f"same bytes: {'yes' if bigger['same_bytes'] else '**no**'}."]
+    lines += ["", f"Load average (1 min) {serve['load_before'][0]:.1f} before the section, "
+              f"{serve['load_after'][0]:.1f} after; the server exited {serve['server_exit_code']} "
+              "on SIGTERM."]
+    return lines
+
+
 def checks(result: dict) -> list[tuple[str, str, bool]]:
     out = []
     big = [r for r in result["fits"] if r["rows"] == max(x["rows"] for x in result["fits"])]
@@ -376,6 +704,7 @@ def checks(result: dict) -> list[tuple[str, str, bool]]:
             out.append(("… and under 1 GB", f"{row['custseg_peak_mb']:,.0f} MB",
                         row["custseg_peak_mb"] < 1024))
     out += checks_rfm_parquet(result)
+    out += checks_serve(result)
     startup = result["startup"]
     out.append(("`custseg --help` and `--version` load no scikit-learn: under 0.5 s",
                 f"{startup['--help']:.2f} s / {startup['--version']:.2f} s",
@@ -482,6 +811,7 @@ def markdown(result: dict, command: str) -> str:
     lines += rfm_markdown(result)
     lines += rfm_parquet_markdown(result)
     lines += fit_transactions_markdown(result)
+    lines += serve_markdown(result)
     startup = result["startup"]
     lines += ["", "## Start-up", "",
               "Paid by every command before its work: a fresh `custseg --help` and "
@@ -497,7 +827,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="small sizes, one repeat (a smoke run; does not rewrite BENCHMARKS.md)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", choices=["knn17", "rfm", "rfm-parquet", "fit-transactions"],
+    parser.add_argument("--only", choices=["knn17", "rfm", "rfm-parquet", "fit-transactions",
+                                           "serve"],
                         help="run one section and print its table (does not rewrite "
                         "BENCHMARKS.md)")
     args = parser.parse_args(argv)
@@ -527,6 +858,20 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         print("\n".join(fit_transactions_markdown(result)))
+        return 0
+    if args.only == "serve":
+        folder = Path(tempfile.mkdtemp(prefix="custseg-bench-"))
+        try:
+            result = {"serve": bench_serve(folder, 1 if args.quick else args.repeats,
+                                           args.quick)}
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        out = ROOT / "benchmarks" / "results"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "serve.json").write_text(json.dumps(result, indent=1))
+        print("\n".join(serve_markdown(result)))
+        for what, figure, met in checks_serve(result):
+            print(f"{'met' if met else 'NOT met'}: {what}: {figure}")
         return 0
     if args.only == "rfm-parquet":
         folder = Path(tempfile.mkdtemp(prefix="custseg-bench-"))
@@ -560,6 +905,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   1_000_000 if quick else 50_000_000)
         result["fit_transactions"] = bench_fit_transactions(
             folder, 100_000 if quick else 10_000_000, 1 if quick else 2)
+        result["serve"] = bench_serve(folder, repeats, quick)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     out = ROOT / "benchmarks" / "results"

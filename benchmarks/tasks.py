@@ -356,6 +356,240 @@ def fit_transactions(args) -> None:
           customers=result.log.summary.customers, segments=len(result.model.segments))
 
 
+def demo_big(args) -> None:
+    """A demo customer table of ``--rows`` rows, more than ``custseg demo-data`` makes
+    (it stops at DEMO_MAX_ROWS): chunks of the generator's tables (seed 0, 1, …) written
+    as the command writes one and joined under one header, their customer ids numbered
+    on across chunks. Memory: one chunk."""
+    import shutil
+
+    from custseg.io.writers import write_frame_csv
+    from custseg.table.sample import DEMO_MAX_ROWS, make_customers
+
+    started = time.perf_counter()
+    out = Path(args.out)
+    part = out.with_name(out.stem + ".part.csv")
+    width = len(str(args.rows))
+    done = 0
+    with open(out, "wb") as sink:
+        for seed in range(-(-args.rows // DEMO_MAX_ROWS)):
+            n = min(DEMO_MAX_ROWS, args.rows - done)
+            frame = make_customers(n, seed)
+            frame["customer_id"] = [f"C{i:0{width}d}" for i in range(done + 1, done + n + 1)]
+            write_frame_csv(frame, part, force=True)
+            with open(part, "rb") as fh:
+                if seed:
+                    fh.readline()  # the header, once
+                shutil.copyfileobj(fh, sink, 1 << 20)
+            done += n
+    part.unlink()
+    _emit(seconds=time.perf_counter() - started, rows=done,
+          mb=round(os.path.getsize(out) / 1e6, 1))
+
+
+# --- the scoring service (custseg serve): clients of a server started by benchmarks.run ---
+
+def _customers(csv_path: str, n: int) -> list[dict]:
+    """The first ``n`` rows of a demo CSV as /v1/predict customers: whole numbers as JSON
+    numbers, the rest (ids, gender) as strings."""
+    import csv
+
+    out: list[dict] = []
+    with open(csv_path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            out.append({k: int(v) if v.isdigit() else v for k, v in row.items()})
+            if len(out) >= n:
+                break
+    if len(out) < n:
+        raise SystemExit(f"{csv_path} has {len(out)} rows; {n} are needed")
+    return out
+
+
+def _connection(port: int):
+    """One HTTP/1.1 connection to the service on loopback, kept alive between requests."""
+    import http.client
+
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=120, blocksize=1 << 20)
+
+
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+def _predict_check(status: int, data: bytes, ids: list | None) -> str | None:
+    """Why a /v1/predict answer is wrong (None: 200, one result per customer sent, in
+    order, each scored ``ok``); with ``ids`` None, a /health answer (200, status ok)."""
+    if status != 200:
+        return f"status {status}"
+    if ids is None:
+        return None if json.loads(data)["status"] == "ok" else "health not ok"
+    results = json.loads(data)["results"]
+    if [r["customer_id"] for r in results] != ids:
+        return f"{len(results)} results for {len(ids)} customers, or out of order"
+    if any(r["row_status"] != "ok" for r in results):
+        return "a customer came back invalid"
+    return None
+
+
+def _predict_loop(port: int, bodies: list[tuple[bytes, list]], warmup: int,
+                  deadline_s: float, ready=None) -> dict:
+    """POST ``bodies`` to /v1/predict (a None body: GET /health) over one kept-alive
+    connection: the first
+    ``warmup`` untimed, then each timed until ``deadline_s`` seconds after the timed part
+    starts (``ready``: a barrier to pass first). Latencies in ns, failures with reasons,
+    and the connections opened during the timed part (0 when keep-alive held)."""
+    import http.client
+
+    conn = _connection(port)
+    times: list[int] = []
+    failures: dict[str, int] = {}
+    opened = 0
+
+    def post(body: bytes, ids: list) -> tuple[int, str | None]:
+        nonlocal conn, opened
+        opened += conn.sock is None  # http.client connects again after a close
+        started = time.perf_counter_ns()
+        try:
+            if body is None:
+                conn.request("GET", "/health")
+            else:
+                conn.request("POST", "/v1/predict", body, JSON_HEADERS)
+            response = conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            conn = _connection(port)
+            return time.perf_counter_ns() - started, type(exc).__name__
+        elapsed = time.perf_counter_ns() - started
+        return elapsed, _predict_check(response.status, data, ids)
+
+    for body, ids in bodies[:warmup]:
+        post(body, ids)
+    opened = 0
+    if ready is not None:
+        ready.wait()
+    deadline = time.perf_counter() + deadline_s
+    for body, ids in bodies[warmup:]:
+        if time.perf_counter() > deadline:
+            break
+        elapsed, wrong = post(body, ids)
+        times.append(elapsed)
+        if wrong is not None:
+            failures[wrong] = failures.get(wrong, 0) + 1
+    conn.close()
+    return {"times": times, "failures": failures, "reconnects": opened}
+
+
+def _latency_figures(times_ns: list[int]) -> dict:
+    ms = np.asarray(times_ns, dtype=float) / 1e6
+    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+            "max_ms": float(ms.max()), "mean_ms": float(ms.mean())}
+
+
+def serve_predict(args) -> None:
+    """Single-customer /v1/predict latency: ``--clients`` threads, each with its own
+    kept-alive connection, each sending ``--warmup`` untimed requests, then (all together,
+    after a barrier) at most ``--requests`` timed ones, for at most ``--cap`` seconds. Every
+    request is another customer of ``--csv``. With ``--health``, GET /health instead: the
+    HTTP floor (uvicorn, FastAPI, the access log; no scoring)."""
+    import threading
+
+    per = args.warmup + args.requests
+    if args.health:
+        bodies = [(None, None)] * (args.clients * per)
+    else:
+        customers = _customers(args.csv, args.clients * per)
+        bodies = [(json.dumps({"customers": [c]}).encode(), [c["customer_id"]])
+                  for c in customers]
+    ready = threading.Barrier(args.clients + 1)
+    runs: list[dict] = [{} for _ in range(args.clients)]
+
+    def client(i: int) -> None:
+        runs[i] = _predict_loop(args.port, bodies[i * per:(i + 1) * per], args.warmup,
+                                args.cap, ready)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    times = [t for run in runs for t in run["times"]]
+    failures: dict[str, int] = {}
+    for run in runs:
+        for why, n in run["failures"].items():
+            failures[why] = failures.get(why, 0) + n
+    _emit(path="/health" if args.health else "/v1/predict", clients=args.clients,
+          requests=len(times), planned=args.clients * args.requests,
+          wall_s=wall, requests_per_s=len(times) / wall, capped=len(times) <
+          args.clients * args.requests, failures=sum(failures.values()),
+          failure_reasons=failures, reconnects=sum(r["reconnects"] for r in runs),
+          **_latency_figures(times))
+
+
+def serve_batch(args) -> None:
+    """``--rows``-customer /v1/predict requests over one kept-alive connection: ``--warmup``
+    untimed, then at most ``--requests`` timed ones for at most ``--cap`` seconds; each
+    request is the next ``--rows`` customers of ``--csv``."""
+    customers = _customers(args.csv, args.rows * (args.warmup + args.requests))
+    bodies = []
+    for i in range(args.warmup + args.requests):
+        part = customers[i * args.rows:(i + 1) * args.rows]
+        bodies.append((json.dumps({"customers": part}).encode(),
+                       [c["customer_id"] for c in part]))
+    run = _predict_loop(args.port, bodies, args.warmup, args.cap)
+    seconds = np.asarray(run["times"], dtype=float) / 1e9
+    rows_per_s = args.rows / seconds
+    _emit(rows=args.rows, requests=len(seconds), planned=args.requests,
+          body_kb=round(len(bodies[-1][0]) / 1024, 1),
+          rows_per_s_median=float(np.median(rows_per_s)),
+          rows_per_s_min=float(rows_per_s.min()), rows_per_s_max=float(rows_per_s.max()),
+          failures=sum(run["failures"].values()), failure_reasons=run["failures"],
+          reconnects=run["reconnects"], **_latency_figures(run["times"]))
+
+
+def serve_score(args) -> None:
+    """POST ``--csv`` to /v1/score, streamed from the file (never read whole), and stream
+    the answer to ``--out``. Times: the body sent (``upload_s``: until the last byte is in
+    the socket), the wait for the answer's head (``wait_s``: the server saving the rest of
+    the body and scoring it, as it answers only once the scored file is written), the
+    scored file received (``download_s``)."""
+    import http.client
+
+    size = os.path.getsize(args.csv)
+    conn = _connection(args.port)
+    cpu = time.process_time()
+    started = time.perf_counter()
+    with open(args.csv, "rb") as body:
+        try:
+            conn.request("POST", "/v1/score", body, {
+                "Content-Type": "text/csv", "Accept": "text/csv",
+                "Content-Length": str(size)})
+        except OSError as exc:  # the server refused before the body was all sent
+            sent_error = type(exc).__name__
+        else:
+            sent_error = None
+    sent = time.perf_counter()
+    try:
+        response = conn.getresponse()
+    except (OSError, http.client.HTTPException) as exc:
+        _emit(status=None, error=sent_error or type(exc).__name__)
+        return
+    head = time.perf_counter()
+    received = 0
+    with open(args.out, "wb") as out:
+        while chunk := response.read(1 << 20):
+            out.write(chunk)
+            received += len(chunk)
+    done = time.perf_counter()
+    conn.close()
+    _emit(status=response.status, seconds=done - started, cpu_s=time.process_time() - cpu,
+          upload_s=sent - started,
+          wait_s=head - sent, download_s=done - head, bytes_sent=size, bytes_received=received,
+          rows=response.getheader("X-Custseg-Rows"), error=sent_error)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="benchmarks.tasks")
     sub = parser.add_subparsers(dest="task", required=True)
@@ -397,12 +631,36 @@ def main(argv: list[str] | None = None) -> None:
         p = sub.add_parser(name)
         p.add_argument("--csv", required=True)
         p.add_argument("--out", required=True)
+    p = sub.add_parser("demo_big")
+    p.add_argument("--rows", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("serve_predict")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--clients", type=int, default=1)
+    p.add_argument("--requests", type=int, default=2_000)
+    p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--cap", type=float, default=60.0)
+    p.add_argument("--health", action="store_true")
+    p = sub.add_parser("serve_batch")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--rows", type=int, default=1_000)
+    p.add_argument("--requests", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--cap", type=float, default=60.0)
+    p = sub.add_parser("serve_score")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     {"fit": fit, "score": score, "profiles": profiles, "io_floor": io_floor,
      "seed_batch": seed_batch, "seed_rerun": seed_rerun, "dashboard": dashboard,
      "knn17_data": knn17_data, "knn17": knn17,
      "rfm_log": rfm_log, "rfm_log_parquet": rfm_log_parquet, "rfm": rfm,
-     "pandas_rfm": pandas_rfm, "fit_transactions": fit_transactions}[args.task](args)
+     "pandas_rfm": pandas_rfm, "fit_transactions": fit_transactions,
+     "demo_big": demo_big, "serve_predict": serve_predict, "serve_batch": serve_batch,
+     "serve_score": serve_score}[args.task](args)
 
 
 if __name__ == "__main__":
