@@ -299,3 +299,21 @@ def test_a_scored_file_logs_its_rows(client, caplog, inputs):
                 headers={"Content-Type": "text/csv"})
     (line,) = [r.getMessage() for r in caplog.records if r.name == "custseg.service"]
     assert re.fullmatch(r"POST /v1/score 200 rows=204 \d+\.\dms", line)
+
+
+def test_with_a_key_the_open_document_shows_no_profile(keyed_app, client, service_model):
+    """/openapi.json needs no key (a developer reads the interface), and it showed the
+    profile (segment names, sizes, means) as /v1/model's example: the very thing the key
+    guards. With a key set, that example is left out; without one, it is the profile."""
+    from fastapi.testclient import TestClient
+
+    def model_example(document):
+        return document["paths"]["/v1/model"]["get"]["responses"]["200"]["content"][
+            "application/json"].get("example")
+
+    with TestClient(keyed_app) as keyed:
+        assert keyed.get("/v1/model").status_code == 401
+        document = keyed.get("/openapi.json")
+    assert document.status_code == 200
+    assert model_example(document.json()) is None
+    assert model_example(client.get("/openapi.json").json()) == client.get("/v1/model").json()

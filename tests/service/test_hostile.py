@@ -509,6 +509,59 @@ def test_a_response_the_client_stops_reading_is_cut_off(service_model):
     assert transport.aborted
 
 
+def test_a_client_reading_slowly_but_steadily_is_not_cut_off(service_model):
+    """A client reading steadily, slower than a chunk per timeout: the buffer drains a
+    little, the next chunk is written into it (the buffer grows again above its last
+    low), it drains a little... The watch took only a new lowest buffer for progress,
+    and cut such a client off mid-download; any change of the buffer is progress."""
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from custseg.service import create_app
+    from custseg.service.protocol import Protocol
+
+    class Loop:
+        now = 0.0
+
+        def time(self) -> float:
+            return self.now
+
+        def call_later(self, delay, callback):
+            class Handle:
+                def cancel(self) -> None:
+                    pass
+            return Handle()
+
+    class Transport:
+        buffered, aborted = 0, False
+
+        def get_extra_info(self, name, default=None):
+            return default
+
+        def is_closing(self) -> bool:
+            return self.aborted
+
+        def get_write_buffer_size(self) -> int:
+            return self.buffered
+
+        def abort(self) -> None:
+            self.aborted = True
+
+    loop, transport = Loop(), Transport()
+    protocol = Protocol(config=Config(create_app(service_model)), server_state=ServerState(),
+                        app_state={}, _loop=loop)
+    protocol.timeout = 2
+    protocol.connection_made(transport)
+    protocol.cycle = type("Cycle", (), {"response_complete": False})()  # answering
+    buffered = 1_000_000
+    for step in range(20):  # 1.5 s a step, never below the first low for long
+        loop.now = 1.5 * step
+        buffered = buffered - 50_000 if step % 2 else buffered + 1_000_000
+        transport.buffered = buffered
+        protocol._check()
+        assert not transport.aborted, step
+
+
 def test_at_most_four_full_json_bodies_are_parsed_at_once(service_model, monkeypatch):
     """A parsed body takes some twenty times its size (8 MB of customers: 160 MB), and
     up to 40 were parsed at once, one per thread: a few clients could exhaust memory.

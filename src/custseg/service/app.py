@@ -354,7 +354,8 @@ def create_app(model: SegmentationModel, settings: Settings | None = None, *,
 
     examples_at = {
         ("/health", "get", "responses"): {"status": "ok", "model": info},
-        ("/v1/model", "get", "responses"): profile,
+        # the open document never shows the profile that the key guards
+        ("/v1/model", "get", "responses"): None if keyed else profile,
         ("/v1/predict", "post", "requestBody"): predict_request,
         ("/v1/predict", "post", "responses"): predict_response,
         ("/v1/score", "post", "requestBody"): score_request,

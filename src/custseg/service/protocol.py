@@ -114,7 +114,9 @@ class Protocol(H11Protocol):
             pending = self.transport.get_write_buffer_size()
             if pending == 0:
                 self._stalled = None
-            elif self._stalled is None or pending < self._stalled[0]:
+            elif self._stalled is None or pending != self._stalled[0]:
+                # any change is the client reading: bytes left the buffer (or it
+                # drained enough for the next chunk to be written into it)
                 self._stalled = (pending, now)
             elif now - self._stalled[1] > self.timeout:  # the client reads nothing
                 self.transport.abort()  # close() would wait for the buffer to be read
