@@ -235,3 +235,25 @@ def test_a_format_2_file_relabelled_format_1_is_refused(demo_model):
     with pytest.raises(ModelFileError, match="its manifest says format version 1, but "
                        "model.json holds spec, which only format 2 has"):
         model_from_bytes(relabelled)
+
+
+def test_read_model_file_says_the_files_own_version_and_checksum(demo_model, tmp_path):
+    """What the scoring service reports (/health's format_version) and hands its workers
+    (the SHA-256 they check they loaded the same file by) comes from the file itself."""
+    import hashlib
+
+    from custseg.io.model_files import FORMAT_VERSION, read_model_file
+
+    def as_version_1(meta: dict) -> None:
+        del meta["config"]["spec"], meta["config"]["transforms"]
+        del meta["encoding"]["transforms"]
+
+    current, old = tmp_path / "now.custseg", tmp_path / "old.custseg"
+    save_model(demo_model, current)
+    old.write_bytes(forged(model_bytes(demo_model), as_version_1,
+                           manifest_change=lambda m: m.__setitem__("format_version", 1)))
+    for path, version in ((current, FORMAT_VERSION), (old, 1)):
+        read = read_model_file(path)
+        assert read.format_version == version
+        assert read.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert read.model.segments == load_model(path).segments

@@ -35,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response, StreamingResponse
 
 from custseg import __version__
+from custseg.io.model_files import FORMAT_VERSION
 from custseg.io.source import ReadLimits
 from custseg.model.segmentation import SegmentationModel
 from custseg.service import examples
@@ -207,7 +208,7 @@ def _predict_body_schema(model: SegmentationModel, settings: Settings) -> dict[s
 
 
 def create_app(model: SegmentationModel, settings: Settings | None = None, *,
-               format_version: int = 4, name: str = "model") -> FastAPI:
+               format_version: int = FORMAT_VERSION, name: str = "model") -> FastAPI:
     """The service for ``model`` (loaded and checked by the caller), with ``settings``'
     limits and key; ``format_version`` is the model file's, ``name`` its file name."""
     settings = settings or Settings()
