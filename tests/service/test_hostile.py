@@ -456,11 +456,10 @@ def test_a_body_that_stops_arriving_is_408_after_the_timeout(service_model, capl
     assert re.fullmatch(rf"POST {path} 408 rows=- [\d.]+ms", line)
 
 
-def test_a_response_the_client_stops_reading_is_cut_off(service_model):
-    """A client that stopped reading a scored file held its request (and the scored
-    file, and a SIGTERM's drain) for ever. The protocol's watch aborts the connection
-    once nothing has left its send buffer for the timeout (driven here by hand: a fake
-    clock and transport; test_process.py has the real socket's deadlines)."""
+def _answering(service_model):
+    """The service's connection protocol answering a request, on a fake clock and
+    transport (the send buffer's size set by hand, abort recorded), its timeout 2 s:
+    its slow-client watch driven by hand (test_process.py has the real socket's)."""
     from uvicorn.config import Config
     from uvicorn.server import ServerState
 
@@ -500,6 +499,14 @@ def test_a_response_the_client_stops_reading_is_cut_off(service_model):
     protocol.timeout = 2
     protocol.connection_made(transport)
     protocol.cycle = type("Cycle", (), {"response_complete": False})()  # answering
+    return loop, transport, protocol
+
+
+def test_a_response_the_client_stops_reading_is_cut_off(service_model):
+    """A client that stopped reading a scored file held its request (and the scored
+    file, and a SIGTERM's drain) for ever. The protocol's watch aborts the connection
+    once nothing has left its send buffer for the timeout."""
+    loop, transport, protocol = _answering(service_model)
     for now, buffered in [(1, 0), (2, 5_000_000), (3, 4_000_000), (4.5, 4_000_000)]:
         loop.now, transport.buffered = now, buffered
         protocol._check()
@@ -514,45 +521,7 @@ def test_a_client_reading_slowly_but_steadily_is_not_cut_off(service_model):
     little, the next chunk is written into it (the buffer grows again above its last
     low), it drains a little... The watch took only a new lowest buffer for progress,
     and cut such a client off mid-download; any change of the buffer is progress."""
-    from uvicorn.config import Config
-    from uvicorn.server import ServerState
-
-    from custseg.service import create_app
-    from custseg.service.protocol import Protocol
-
-    class Loop:
-        now = 0.0
-
-        def time(self) -> float:
-            return self.now
-
-        def call_later(self, delay, callback):
-            class Handle:
-                def cancel(self) -> None:
-                    pass
-            return Handle()
-
-    class Transport:
-        buffered, aborted = 0, False
-
-        def get_extra_info(self, name, default=None):
-            return default
-
-        def is_closing(self) -> bool:
-            return self.aborted
-
-        def get_write_buffer_size(self) -> int:
-            return self.buffered
-
-        def abort(self) -> None:
-            self.aborted = True
-
-    loop, transport = Loop(), Transport()
-    protocol = Protocol(config=Config(create_app(service_model)), server_state=ServerState(),
-                        app_state={}, _loop=loop)
-    protocol.timeout = 2
-    protocol.connection_made(transport)
-    protocol.cycle = type("Cycle", (), {"response_complete": False})()  # answering
+    loop, transport, protocol = _answering(service_model)
     buffered = 1_000_000
     for step in range(20):  # 1.5 s a step, never below the first low for long
         loop.now = 1.5 * step
