@@ -140,6 +140,26 @@ def test_it_serves_health_predict_and_score(server, capsys, model_file, inputs, 
     assert not any("uvicorn" in line.lower() or "Traceback" in line for line in process.lines)
 
 
+def test_it_serves_the_profile_the_document_and_the_docs(server, capsys, model_file):
+    """The other endpoints, on the real process: /v1/model is `custseg profile --json`
+    (behind the key), /openapi.json and /docs are open and load nothing from elsewhere."""
+    _, base = server
+    assert request(base + "/v1/model")[0] == 401
+    status, _, body = request(base + "/v1/model", headers={"X-API-Key": KEY})
+    assert status == 200
+    code, out, err = run(capsys, "profile", model_file, "--json")
+    assert code == 0, err
+    assert json.loads(body) == json.loads(out)
+    status, headers, body = request(base + "/openapi.json")
+    assert status == 200 and headers["content-type"] == "application/json"
+    document = json.loads(body)
+    assert set(document["paths"]) >= {"/health", "/v1/model", "/v1/predict", "/v1/score"}
+    status, headers, body = request(base + "/docs")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert b"swagger" in body.lower()
+    assert not re.search(rb"(?:src|href)=[\"']https?://", body)
+
+
 def test_a_client_that_leaves_mid_body_is_logged_not_an_error(server):
     process, base = server
     host, port = base.removeprefix("http://").split(":")
