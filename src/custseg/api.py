@@ -47,7 +47,7 @@ from custseg.table.inspect import Inspection, inspect_columns
 from custseg.table.notes import dollar_income_note, other_currency_message
 from custseg.table.roles import FIELD_ROLES
 from custseg.table.spec import decide_date_formats, resolve_features, source_key
-from custseg.table.transactions import returns_only_rule
+from custseg.table.transactions import given_columns, returns_only_rule
 
 TableLike = CustomerTable | pd.DataFrame | str | os.PathLike[str] | bytes
 
@@ -930,8 +930,7 @@ def rfm(
     from custseg.io.rfm import rfm_file
 
     return rfm_file(data, output, name=name,
-                    columns={"customer": customer, "date": date, "invoice": invoice,
-                             "amount": amount, "quantity": quantity, "price": price},
+                    columns=given_columns(customer, date, invoice, amount, quantity, price),
                     as_of=as_of, date_format=date_format, limits=limits, force=force,
                     memory_limit=memory_limit, engine=engine, scheduler=scheduler)
 
@@ -983,8 +982,7 @@ def fit_transactions(
     from custseg.table.spec import split_features
     from custseg.table.transactions import RFM_FEATURES
 
-    columns = {"customer": customer, "date": date, "invoice": invoice, "amount": amount,
-               "quantity": quantity, "price": price}
+    columns = given_columns(customer, date, invoice, amount, quantity, price)
     log = aggregate_log(data, name=name, columns=columns, as_of=as_of,
                         date_format=date_format, limits=limits, memory_limit=memory_limit)
     if log.table.num_rows == 0:

@@ -426,6 +426,7 @@ def rfm_command(
 ) -> None:
     """Aggregate a transaction log to one row per customer: recency, frequency, monetary."""
     from custseg.io.rfm import rfm_file  # not custseg.api, which loads scikit-learn
+    from custseg.table.transactions import given_columns
 
     if scheduler is not None and engine is not Engine.dask:
         raise ParameterError("--scheduler only applies with --engine dask.")
@@ -441,8 +442,7 @@ def rfm_command(
 
     date, fmt = _log_date_format(date, [date_format] if date_format is not None else None)
     result = rfm_file(_input_path(transactions), output,
-                      columns={"customer": customer, "date": date, "invoice": invoice,
-                               "amount": amount, "quantity": quantity, "price": price},
+                      columns=given_columns(customer, date, invoice, amount, quantity, price),
                       as_of=as_of, date_format=fmt, limits=_limits(max_decompressed_mb),
                       force=force, memory_limit=memory_limit, engine=engine.value,
                       scheduler=scheduler)
@@ -549,6 +549,7 @@ def fit(
     from custseg.io.rulebooks import load_rulebook
     from custseg.table.derive import parse_derivation
     from custseg.table.spec import parse_assignments
+    from custseg.table.transactions import given_columns
 
     # every option is checked before the table is read
     params, sample, ranges = _parse_params(param), _parse_sample_size(sample_size), \
@@ -559,8 +560,7 @@ def fit(
     for text in derive or ():
         parse_derivation(text)  # a bad expression is refused before the table is read
     inputs = (data, rules, reference)
-    log_options = {"customer": customer, "date": date, "invoice": invoice, "amount": amount,
-                   "quantity": quantity, "price": price}
+    log_options = given_columns(customer, date, invoice, amount, quantity, price)
     if not transactions:
         given = [f"--{k}" for k, v in {**log_options, "as-of": as_of,
                                         "memory-limit": memory_limit}.items()

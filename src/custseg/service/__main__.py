@@ -60,14 +60,19 @@ def _fail(message: str) -> None:
     raise SystemExit(USAGE)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def _positive(maximum: int | None = None):
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} must be at most {maximum:,}")
+        return value
+
+    return check
 
 
 def _port(text: str) -> int:
@@ -81,17 +86,17 @@ def _port(text: str) -> int:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
+    from custseg.service.settings import DEFAULTS, MAXIMA
+
     parser = _Parser(prog="custseg serve", description="The custseg scoring service.")
     parser.add_argument("model")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=_port, default=8000)
-    parser.add_argument("--workers", type=_positive, default=1)
+    parser.add_argument("--host", default=DEFAULTS["host"])
+    parser.add_argument("--port", type=_port, default=DEFAULTS["port"])
     parser.add_argument("--api-key-env", default=None)
-    parser.add_argument("--max-rows", type=_positive, default=10_000)
-    parser.add_argument("--max-body-mb", type=_positive, default=200)
-    parser.add_argument("--max-json-mb", type=_positive, default=16)
-    parser.add_argument("--max-decompressed-mb", type=_positive, default=8_192)
-    parser.add_argument("--timeout", type=_positive, default=30)
+    for name in ("workers", "max_rows", "max_body_mb", "max_json_mb", "max_decompressed_mb",
+                 "timeout"):
+        parser.add_argument("--" + name.replace("_", "-"), type=_positive(MAXIMA.get(name)),
+                            default=DEFAULTS[name])
     return parser.parse_args(argv)
 
 

@@ -12,10 +12,21 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 
+from custseg.io.source import ReadLimits
+
 #: The environment variable that carries the settings to worker processes.
 ENV = "CUSTSEG_SERVE"
 
 MB = 1 << 20
+
+#: The process options' defaults and upper bounds (``python -m custseg.service`` and
+#: ``custseg serve``, whose Typer options are checked against these by a test, since the
+#: command line may not import the service), in the options' units.
+DEFAULTS = {"host": "127.0.0.1", "port": 8000, "workers": 1, "max_rows": 10_000,
+            "max_body_mb": 200, "max_json_mb": 16, "timeout": 30,
+            "max_decompressed_mb": ReadLimits.max_decompressed_bytes // MB}
+MAXIMA = {"workers": 64, "max_rows": 1_000_000, "max_body_mb": 1_000_000,
+          "max_json_mb": 1_000_000, "timeout": 3_600}
 
 
 class SettingsError(ValueError):
@@ -54,16 +65,16 @@ class Settings:
         connection is closed). Scoring time does not count.
     """
 
-    max_rows: int = 10_000
-    max_body_bytes: int = 200 * MB
+    max_rows: int = DEFAULTS["max_rows"]
+    max_body_bytes: int = DEFAULTS["max_body_mb"] * MB
     api_key: str | None = field(default=None, repr=False)
-    max_json_bytes: int = 16 * MB
+    max_json_bytes: int = DEFAULTS["max_json_mb"] * MB
     max_text_chars: int = 10_000
     max_keys: int = 1_000
     max_depth: int = 32
     max_concurrent_scores: int = 2
-    max_decompressed_bytes: int = 8 << 30
-    timeout: int = 30
+    max_decompressed_bytes: int = ReadLimits.max_decompressed_bytes
+    timeout: int = DEFAULTS["timeout"]
 
     def __post_init__(self) -> None:
         for item in fields(self):

@@ -235,6 +235,17 @@ def _found(header: Sequence[str], role: str) -> int | None:
     return None
 
 
+def given_columns(customer: str | None = None, date: str | None = None,
+                  invoice: str | None = None, amount: str | None = None,
+                  quantity: str | None = None, price: str | None = None
+                  ) -> dict[str, str | None]:
+    """The log's columns a user named, by role (None: find it by its header), as
+    :func:`find_columns` takes them: the one place the command line's and the library's
+    ``customer`` … ``price`` arguments become that mapping."""
+    return {"customer": customer, "date": date, "invoice": invoice, "amount": amount,
+            "quantity": quantity, "price": price}
+
+
 def find_columns(header: Sequence[str], given: Mapping[str, str | None] | None = None
                  ) -> LogColumns:
     """The log's columns: those ``given`` (role -> header as written), else found by the
