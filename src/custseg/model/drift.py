@@ -223,3 +223,26 @@ def drift_message(counts: DriftCounts) -> str | None:
     return (f"these customers differ from the ones the model was fitted on: {listed}, "
             f"above {PSI_FLAG}; their segments may not mean what they meant at fit, so "
             "check the batch or refit on customers like these")
+
+
+def reading(value: float | None) -> str:
+    """A PSI in words: stable below 0.1, a moderate shift to 0.25, different above."""
+    if value is None:
+        return f"too few rows (under {MIN_ROWS})"
+    if value > PSI_FLAG:
+        return "differs from the customers fitted"
+    return "moderate shift" if value >= 0.1 else "stable"
+
+
+def drift_frame(counts: DriftCounts, spec: Any = None) -> pd.DataFrame:
+    """One row per feature: its label, PSI, reading and whether it is flagged (the Batch
+    page's table)."""
+    from custseg.table.spec import with_unit
+
+    rows = counts.features()
+    return pd.DataFrame({
+        "feature": [with_unit(f.feature, spec) for f in rows],
+        "PSI": pd.array([f.psi for f in rows], dtype="Float64"),
+        "reading": [reading(f.psi) for f in rows],
+        "flagged": [f.flagged for f in rows],
+    })

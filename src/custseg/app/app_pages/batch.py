@@ -10,7 +10,7 @@ from custseg.app.ui import chart, log_panel, plain, read_upload, show_error
 from custseg.errors import CustsegError
 from custseg.io.score_files import score_table_batches
 from custseg.io.writers import as_frame, csv_bytes
-from custseg.model import summaries
+from custseg.model import drift, summaries
 from custseg.segments import charts
 
 view = state.require_view()
@@ -100,6 +100,35 @@ if len(notes):
                      icon=":material/info:"):
         st.dataframe(notes, hide_index=True)
 
+# ---- like the customers fitted? the population stability index of each feature
+measured = drift.measure(model, validated.valid_values())
+st.subheader("Compared with the customers fitted", divider="gray")
+message = drift.drift_message(measured)
+if message:
+    st.warning(plain(message[:1].upper() + message[1:] + "."), icon=":material/compare_arrows:")
+elif measured.n_rows < drift.MIN_ROWS:
+    st.caption(f"Too few valid rows (under {drift.MIN_ROWS}) to compare with the customers "
+               "fitted.")
+else:
+    st.caption("Every feature is distributed as among the customers the model was fitted on "
+               f"(population stability index at most {drift.PSI_FLAG}).")
+with st.expander("Population stability index per feature", icon=":material/table_chart:",
+                 expanded=bool(message)):
+    table_drift = drift.drift_frame(measured, model.config.spec)
+    st.dataframe(
+        table_drift.style.apply(lambda row: ["background-color: rgba(255, 75, 75, 0.25)"
+                                             if row["flagged"] else ""] * len(row), axis=1),
+        hide_index=True, key="batch_drift",
+        column_config={"PSI": st.column_config.NumberColumn(format="%.3f"),
+                       "flagged": st.column_config.CheckboxColumn(
+                           f"above {drift.PSI_FLAG}")})
+    st.caption(f"Each feature cut at the deciles of the known customers the model holds "
+               f"(a bin per category); PSI = Σ (batch share − fitted share) × ln(batch share "
+               f"/ fitted share), an empty bin counted as {drift.EPSILON}. Below 0.1: "
+               f"stable; 0.1 to {drift.PSI_FLAG}: a moderate shift; above: these customers "
+               "differ from the ones fitted, and their segments may not mean what they "
+               "meant.")
+
 # ---- scoring, with progress, kept for this upload and model
 stored = st.session_state.get(state.BATCH)
 if stored is None or not stored.is_for(uploaded.key, view.model_key):
@@ -132,6 +161,7 @@ with c[1]:
                        mime="text/csv", type="primary", icon=":material/download:",
                        key="batch_download")
 limit = 5_000
-st.dataframe(scored.head(limit), hide_index=True)
+st.dataframe(scored.head(limit), hide_index=True,
+             column_config={"confidence": st.column_config.NumberColumn(format="percent")})
 if len(scored) > limit:
     st.caption(f"Showing the first {limit:,} of {len(scored):,} rows; the download has them all.")
