@@ -131,3 +131,20 @@ def test_a_log_transformed_feature_is_binned_as_in_its_own_units():
     richer = {f["feature"]: f for f in drift(model, data.assign(Balance=data["Balance"] * 20))}
     assert richer["Balance"]["psi"] > 1.0 and richer["Balance"]["flagged"]
     assert richer["age"]["psi"] == 0.0
+
+
+def test_the_library_summary_equals_the_scored_rows(fitted):
+    from custseg.api import score, score_summary
+
+    model, _ = fitted
+    batch = make_customers(400, seed=9)
+    summary = score_summary(model, batch)
+    scored = score(model, batch)
+    assert summary["rows"] == 400 and summary["invalid"] == 0
+    assert summary["atypical"] == int(scored["atypical"].sum())
+    counts = scored["segment_id"].value_counts()
+    assert {s["id"]: s["count"] for s in summary["segments"]} == {
+        i: int(counts.get(i, 0)) for i in model.assignable_names}
+    assert [d["feature"] for d in summary["drift"]] == ["age", "annual_income",
+                                                         "spending_score", "gender"]
+    assert "output" not in summary
