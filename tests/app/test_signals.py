@@ -30,16 +30,18 @@ def test_an_atypical_customer_gets_no_high_confidence_badge_and_its_distance(app
     assert "Segment" not in m and "Cautious Affluent" in m["Nearest segment"]
     assert m["Confidence"] == "Low"  # not the unanimous vote's 100%
     assert m["Typicality"] == "Atypical"
-    ratio = float(m["Nearest known customer"].split("×")[0].replace(",", ""))
+    ratio = float(m["Nearest customer"].split("×")[0].replace(",", ""))
     assert ratio > 20
     assert _badges(app) == [":red-badge[:material/report: Low confidence: atypical customer]"]
     assert not any("High confidence" in b for b in _badges(app))
     text = " ".join(unescape(x.value) for x in app.markdown)
-    assert (f"Distance to the nearest known customers: Its nearest known customer is "
-            f"{m['Nearest known customer'].removesuffix(' typical')} as far as is typical") in text
-    assert "beyond the 99% the model calls atypical" in text
     assert "Age (years) 95 is above every customer of this segment" in text
-    assert any("unlike any known customer" in w.value for w in app.warning)
+    warning = [unescape(w.value) for w in app.warning]
+    assert warning == [
+        "This customer is unlike any known customer. Its nearest known customer is "
+        f"{m['Nearest customer'].removesuffix(' typical')} as far as is typical between "
+        "neighbouring known customers: further than any known customer is from its nearest "
+        "neighbour, beyond the 99% the model calls atypical. Treat the assignment with care."]
     vote = [unescape(c.value) for c in app.caption if "nearest known customers are in" in
             c.value]
     assert vote == ["100% of the 3 nearest known customers are in this segment. They are "
@@ -52,7 +54,9 @@ def test_a_typical_customer_shows_its_vote_as_a_percent_and_a_high_badge(app, go
     m = metrics(app)
     assert "Affluent Spenders" in m["Segment"] and m["Confidence"] == "100%"
     assert m["Typicality"] == "Typical"
-    assert m["Nearest known customer"].endswith("× typical")
+    assert m["Nearest customer"].endswith("× typical")
+    assert any(unescape(c.value).startswith("Distance to the nearest known customers: Its "
+                                            "nearest known customer is") for c in app.caption)
     assert _badges(app) == [":green-badge[:material/verified: High confidence]"]
     assert not app.warning
 
@@ -85,8 +89,8 @@ def test_a_shifted_batch_says_it_differs_from_the_customers_fitted(app, go):
     app.file_uploader(key="batch_upload").upload("older.csv", _csv(batch), "text/csv").run()
     assert not app.exception, [e.message for e in app.exception]
     expected = measure(model, validate(batch, required=model.encoding.needs).valid_values())
-    message = drift_message(expected)
-    assert message is not None and "age (PSI" in message
+    message = drift_message(expected, {"age": "Age (years)"}.get)
+    assert message is not None and "Age (years) (PSI" in message
     warnings = [unescape(w.value) for w in app.warning]
     assert message[:1].upper() + message[1:] + "." in warnings
     table = next(d.value for d in app.dataframe if "PSI" in d.value.columns)

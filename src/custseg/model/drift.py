@@ -35,7 +35,7 @@ as one pass. numpy only: scoring never loads scikit-learn.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -213,13 +213,14 @@ def measure(model: SegmentationModel, values: pd.DataFrame) -> DriftCounts:
     return drift_reference(model).count(values)
 
 
-def drift_message(counts: DriftCounts) -> str | None:
+def drift_message(counts: DriftCounts, label: Callable[[str], str] = str) -> str | None:
     """The warning for a batch with a feature above :data:`PSI_FLAG`, naming each such
-    feature and its PSI; None when there is none."""
+    feature (by ``label``: the command line says its name, the dashboard its label) and
+    its PSI; None when there is none."""
     flagged = counts.flagged()
     if not flagged:
         return None
-    listed = ", ".join(f"{f.feature} (PSI {f.psi:.2f})" for f in flagged)
+    listed = ", ".join(f"{label(f.feature)} (PSI {f.psi:.2f})" for f in flagged)
     return (f"these customers differ from the ones the model was fitted on: {listed}, "
             f"above {PSI_FLAG}; their segments may not mean what they meant at fit, so "
             "check the batch or refit on customers like these")

@@ -12,6 +12,7 @@ from custseg.io.score_files import score_table_batches
 from custseg.io.writers import as_frame, csv_bytes
 from custseg.model import drift, summaries
 from custseg.segments import charts
+from custseg.table.spec import with_unit
 
 view = state.require_view()
 model = view.model
@@ -84,7 +85,8 @@ c[0].metric("Rows", f"{validated.n_rows:,}")
 c[1].metric("Ready to score", f"{validated.n_rows - validated.n_invalid:,}")
 c[2].metric("Invalid", f"{validated.n_invalid:,}")
 dupes = validated.notes.get("duplicate customer_id", 0)
-c[3].metric("Rows with a duplicate id", f"{dupes:,}")
+c[3].metric("Duplicate ids", f"{dupes:,}",
+            help="Rows whose customer id is also on another row (they are scored, with a note).")
 with st.expander("Columns recognised and ignored", icon=":material/view_column:"):
     st.dataframe(table.match.describe(), hide_index=True)
     if table.dialect is not None:
@@ -103,7 +105,7 @@ if len(notes):
 # ---- like the customers fitted? the population stability index of each feature
 measured = drift.measure(model, validated.valid_values())
 st.subheader("Compared with the customers fitted", divider="gray")
-message = drift.drift_message(measured)
+message = drift.drift_message(measured, lambda f: with_unit(f, model.config.spec))
 if message:
     st.warning(plain(message[:1].upper() + message[1:] + "."), icon=":material/compare_arrows:")
 elif measured.n_rows < drift.MIN_ROWS:

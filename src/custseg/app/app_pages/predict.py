@@ -139,11 +139,11 @@ k = model.config.n_neighbors
 vote = (f"{result['confidence']:.0%} of the {k} nearest known customers are in this "
         "segment.")
 with st.container(border=True):
-    c1, c2 = st.columns([3, 1])
+    c1, c2 = st.columns([4, 1])  # the name has the room; a metric cuts what overflows
     c1.metric("Nearest segment" if atypical else "Segment",
               plain(segment_label(segment.id, segment.name)))
     c2.metric("Segment size", f"{segment.share:.1%}")
-    c = st.columns(3)
+    c = st.columns([1, 1.1, 1.6])
     c[0].metric("Confidence", "Low" if atypical else f"{result['confidence']:.0%}",
                 help=plain(vote + (" An atypical customer's neighbours are not like it, so "
                                    "their vote does not make the assignment reliable."
@@ -153,7 +153,7 @@ with st.container(border=True):
                     help="Typical, unusual (further from the known customers than 90% of "
                     "them are from a neighbour) or atypical (beyond 99%).")
         ratio = typical.ratio
-        c[2].metric("Nearest known customer",
+        c[2].metric("Nearest customer",
                     "identical" if typical.distance == 0 else
                     f"{ratio:.1f}× typical" if ratio is not None and ratio < 10 else
                     f"{ratio:,.0f}× typical" if ratio is not None else f"{typical.distance:.2g}",
@@ -167,16 +167,16 @@ with st.container(border=True):
              icon=badge[2])
     st.caption(plain(vote + (" They are far from this customer: see below." if atypical
                              else "")))
-    if typical is not None:
-        st.markdown(plain(f"Distance to the nearest known customers: {typical.words()}"))
     if atypical:
-        st.warning("This customer is unlike any known customer: further from all of them than "
-                   "99% of known customers are from their nearest neighbour. Treat the "
-                   "assignment with care.", icon=":material/person_alert:")
-        outside = outside_segment(features, segment, spec)
-        if outside:
-            st.markdown(plain("The segment's name and description are about its own "
-                              "customers, not this one: " + "; ".join(outside) + "."))
+        st.warning(plain("This customer is unlike any known customer. "
+                         + (typical.words() + " " if typical is not None else "")
+                         + "Treat the assignment with care."), icon=":material/person_alert:")
+    elif typical is not None:
+        st.caption(plain(f"Distance to the nearest known customers: {typical.words()}"))
+    outside = outside_segment(features, segment, spec)
+    if outside:  # the name describes the segment's customers, which this one is not like
+        st.markdown(plain("The segment's name and description are about its own customers, "
+                          "not this one: " + "; ".join(outside) + "."))
     if segment.is_outliers:
         st.warning("The nearest known customers are outliers: no segment fits.",
                    icon=":material/scatter_plot:")
