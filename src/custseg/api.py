@@ -29,8 +29,9 @@ from custseg.cluster.suggestions import suggest as suggest_params
 from custseg.errors import CustsegError, shown
 from custseg.io.rfm import CustomerLog
 from custseg.io.rulebooks import default_rulebook
-from custseg.io.score_files import score_table
+from custseg.io.score_files import ScoreReport, score_table, score_table_batches
 from custseg.io.source import CustomerTable, ReadLimits, read_table, table_from_frame
+from custseg.model.drift import measure as measure_drift
 from custseg.model.identity import keep_identities, match_segments, migration
 from custseg.model.scoring import score_frame
 from custseg.model.segmentation import (
@@ -39,6 +40,7 @@ from custseg.model.segmentation import (
     fit_model,
     fitted_transforms,
 )
+from custseg.model.typicality import Typicality, typicality
 from custseg.segments.categories import profilable
 from custseg.segments.profile import Rulebook
 from custseg.table.fields import GENDER, ID, INCOME, NUMERIC_FIELDS, Ranges
@@ -457,6 +459,42 @@ def score(
     return score_table(model, table)
 
 
+def score_summary(
+    model: SegmentationModel,
+    data: TableLike,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    income_unit: str | None = None,
+) -> dict[str, Any]:
+    """What ``custseg score --json`` says of a run, for a table scored in memory: rows,
+    invalid and atypical rows, the rows of every segment, and each feature's drift (its
+    population stability index against the customers fitted, flagged above 0.25; see
+    :mod:`custseg.model.drift`)."""
+    table = _table(data, model_mapping(model, mapping), income_unit)
+    report = ScoreReport()
+    for _, _, part in score_table_batches(model, table, counted=report.add_drift):
+        report.add_table(part)
+    summary = report.summary(model)
+    summary.pop("output")
+    return summary
+
+
+def drift(
+    model: SegmentationModel,
+    data: TableLike,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    income_unit: str | None = None,
+) -> list[dict[str, Any]]:
+    """Each feature's population stability index (PSI) of ``data``'s valid rows against
+    the customers ``model`` was fitted on: ``[{"feature", "psi", "flagged"}]``, psi None
+    on fewer than 100 valid rows (see :mod:`custseg.model.drift`)."""
+    table = _table(data, model_mapping(model, mapping), income_unit)
+    table = table.expect(model.encoding.needs, model.config.spec)
+    validated = table.validated(model.encoding.needs, model.config.ranges, model.config.spec)
+    return measure_drift(model, validated.valid_values()).to_list()
+
+
 def predict_one(
     model: SegmentationModel,
     *,
@@ -570,6 +608,30 @@ def customer_features(
         value = checked.values[name].iloc[0] if name in checked.values.columns else None
         out[name] = float(value) if value is not None and pd.notna(value) else None
     return out
+
+
+def predict_typicality(
+    model: SegmentationModel,
+    *,
+    gender: str | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> Typicality | None:
+    """How typical one customer is (its distance to the nearest known customers against
+    theirs to each other; see :mod:`custseg.model.typicality`), read as
+    :func:`predict_one` reads ``values``; None for a customer placed by a rule (returns
+    only), not by its neighbours. Raises :class:`CustsegError` for an invalid value."""
+    from custseg.table.validate import validate
+
+    frame, unit = _customer_frame(model, age=None, annual_income=None, spending_score=None,
+                                  gender=gender, values=values)
+    spec = model.config.spec
+    checked = validate(frame, required=model.encoding.needs, ranges=model.config.ranges,
+                       spec=spec, as_of=spec.fit_date, income_unit=unit)
+    if checked.apart is not None and checked.apart[0]:
+        return None
+    if not checked.valid[0]:
+        raise CustsegError(f"cannot place this customer: {checked.issues[0]}.")
+    return typicality(model, checked.valid_values())
 
 
 @dataclass(frozen=True)

@@ -725,11 +725,16 @@ def score(
         "--memory-limit", help="With a transaction log: memory for its aggregation "
                                "(default 350MB; such as 2GB).")] = None,
     force: Force = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print a summary as JSON: rows, invalid, atypical, rows per segment "
+                       "and each feature's drift (PSI) from the customers fitted.")] = False,
 ) -> None:
     """Score every row of a table: segment, confidence, atypical flag, row status.
 
     With a model fitted on a transaction log's customers, INPUT may be a new log: it is
-    aggregated as the fit's log was, and each of its customers scored."""
+    aggregated as the fit's log was, and each of its customers scored. A feature whose
+    population stability index (PSI) against the customers fitted is above 0.25 is
+    said in a warning."""
     from custseg.io.model_files import load_model
 
     if scheduler is not None and engine is not Engine.dask:
@@ -776,6 +781,7 @@ def score(
              f"{report.log.used:,} lines")
         _err(f"scored {report.n_rows:,} customers ({report.n_invalid:,} invalid, "
              f"{report.n_atypical:,} atypical) in {report.seconds:.1f} s -> {report.output}")
+        _score_signals(model, report, as_json)
         return
     for flag, value in (("--as-of", as_of), ("--memory-limit", memory_limit)):
         if value is not None:
@@ -804,6 +810,20 @@ def score(
         f"scored {report.n_rows:,} rows ({report.n_invalid:,} invalid, "
         f"{report.n_atypical:,} atypical) in {report.seconds:.1f} s -> {report.output}"
     )
+    _score_signals(model, report, as_json)
+
+
+def _score_signals(model: Any, report: Any, as_json: bool) -> None:
+    """After a scoring run: the drift warning on stderr when a feature's PSI is above
+    0.25, and with ``--json`` the run's summary on stdout."""
+    warning = report.drift_warning()
+    if warning:
+        _err(f"warning: {warning}")
+    if as_json:
+        summary = report.summary(model)
+        if hasattr(report, "input_kind"):  # a transaction log's run: how it was read
+            summary["input"] = report.input_kind
+        _print_json(summary)
 
 
 def _score_input_kind(model: Any, input_path: str, max_decompressed_mb: int) -> str | None:

@@ -167,7 +167,7 @@ def _score_part(
                      empty_ok=True)
     finally:
         source.close()
-    return report.to_dict()
+    return {**report.to_dict(), "drift_counts": report.drift}
 
 
 @dataclass(frozen=True)
@@ -560,3 +560,4 @@ def _merge(report: ScoreReport, part: dict[str, Any]) -> None:
     # each part says what it read alike (an income read in dollars): once is enough
     report.warnings.extend(w for w in part["warnings"] if w not in report.warnings)
     report.segments.update({int(k): v for k, v in part["segments"].items()})
+    report.add_drift(part.get("drift_counts"))

@@ -131,7 +131,8 @@ def score_log_file(
     report = LogScoreReport(output=str(target), input_kind="log", log=log.summary)
     start = 0
     with atomic_path(target) as tmp, ScoredWriter(str(tmp), fmt) as writer:
-        for done, total, part in score_table_batches(model, table):
+        for done, total, part in score_table_batches(model, table,
+                                                         counted=report.add_drift):
             _tally(report, part)
             if fmt == "parquet":  # the customer table's own types (numbers, dates)
                 typed = log.table.slice(start, part.num_rows)
@@ -148,15 +149,7 @@ def score_log_file(
 
 def _tally(report: ScoreReport, part) -> None:
     """Add one scored part's rows, invalid and atypical rows and segments to ``report``."""
-    import pyarrow.compute as pc
-
-    report.n_rows += part.num_rows
-    report.n_invalid += int(pc.sum(pc.equal(part.column("row_status"), "invalid")).as_py()
-                            or 0)
-    report.n_atypical += int(pc.sum(pc.fill_null(part.column("atypical"), False)
-                                    .cast("int64")).as_py() or 0)
-    counts = pc.value_counts(part.column("segment_id").drop_null())
-    report.segments.update({int(c["values"]): int(c["counts"]) for c in counts.to_pylist()})
+    report.add_table(part)
 
 
 def header_of(path: str | os.PathLike[str], limits: ReadLimits | None = None) -> tuple[str, ...]:

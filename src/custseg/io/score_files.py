@@ -31,6 +31,7 @@ from custseg.io.source import (
     fields_frame,
 )
 from custseg.io.writers import ScoredWriter, as_frame, output_format, scored_table
+from custseg.model.drift import PSI_FLAG, DriftCounts, drift_message, drift_reference
 from custseg.model.scoring import Scored, score_columns, score_rows
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.fields import ID, INCOME
@@ -55,9 +56,12 @@ class ScoreReport:
     output: str = ""
     #: Notes about the whole input, said once (a cap on the duplicate search reached).
     warnings: list[str] = field(default_factory=list)
+    #: The valid rows counted per bin of each feature (see :mod:`custseg.model.drift`).
+    drift: DriftCounts | None = None
 
     def add(self, scored: Scored) -> None:
         scores = scored.columns
+        self.add_drift(scored.drift)
         self.reasons.update(scored.reasons)
         self.notes.update(scored.notes)
         self.n_rows += len(scores)
@@ -66,6 +70,50 @@ class ScoreReport:
         self.n_atypical += int(scores["atypical"].fillna(False).to_numpy(dtype=bool).sum())
         counts = scores["segment_id"].value_counts(dropna=True)
         self.segments.update({int(k): int(v) for k, v in counts.items()})
+
+    def add_table(self, part: pa.Table) -> None:
+        """Add one scored table's rows, invalid and atypical rows and segments (the
+        contract columns read in Arrow), as :meth:`add` adds a :class:`Scored`'s."""
+        import pyarrow.compute as pc
+
+        self.n_rows += part.num_rows
+        self.n_invalid += int(pc.sum(pc.equal(part.column("row_status"), "invalid")).as_py()
+                              or 0)
+        self.n_atypical += int(pc.sum(pc.fill_null(part.column("atypical"), False)
+                                      .cast("int64")).as_py() or 0)
+        counts = pc.value_counts(part.column("segment_id").drop_null())
+        self.segments.update({int(c["values"]): int(c["counts"]) for c in counts.to_pylist()})
+
+    def add_drift(self, counts: DriftCounts | None) -> None:
+        if counts is not None:
+            self.drift = counts if self.drift is None else self.drift + counts
+
+    def drift_warning(self) -> str | None:
+        """The warning when a feature's PSI is above the flag (see
+        :func:`custseg.model.drift.drift_message`), else None."""
+        return None if self.drift is None else drift_message(self.drift)
+
+    def summary(self, model: SegmentationModel) -> dict[str, object]:
+        """The document of ``custseg score --json``: rows, invalid and atypical rows, the
+        rows of every segment (those with none too), each feature's PSI against the
+        customers fitted, the notes said on stderr, and the output written."""
+        counts = dict(self.segments)
+        names = model.assignable_names
+        ids = list(names) + sorted(set(counts) - set(names))
+        return {
+            "rows": self.n_rows,
+            "invalid": self.n_invalid,
+            "atypical": self.n_atypical,
+            "segments": [{"id": int(i), "name": names.get(i), "count": int(counts.get(i, 0))}
+                         for i in ids],
+            "drift": [] if self.drift is None else self.drift.to_list(),
+            "drift_rows": 0 if self.drift is None else self.drift.n_rows,
+            "drift_threshold": PSI_FLAG,
+            "reasons": dict(self.reasons),
+            "warnings": list(self.warnings)
+            + ([w] if (w := self.drift_warning()) is not None else []),
+            "output": self.output,
+        }
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -197,6 +245,7 @@ def score_batches(
         source.number_format = number_format  # the first batch's income check uses it
     offset = 0
     memo = AssignmentMemo()
+    reference = drift_reference(model)
     if progress:
         progress(0, facts.n_rows)
     for batch in batches:
@@ -212,6 +261,7 @@ def score_batches(
             structural=batch.structural,
             memo=memo,
             number_format=number_format,
+            drift=reference,
         )
         yield batch, scored
         offset += n
@@ -308,14 +358,16 @@ def write_scored(
 
 
 def score_table_batches(
-    model: SegmentationModel, table: CustomerTable, batch_rows: int = 50_000
+    model: SegmentationModel, table: CustomerTable, batch_rows: int = 50_000,
+    counted: Callable[[DriftCounts], None] | None = None,
 ) -> Iterator[tuple[int, int, pa.Table]]:
     """Score an in-memory table batch by batch: yields (rows done, total, scored batch)
     — the batch's input columns under their own headers (repeated or blank ones
     included), then the contract columns.
 
     Duplicate ids are found over the whole table first, so the result is the same as
-    one pass; the batches let a caller show progress.
+    one pass; the batches let a caller show progress. ``counted`` is given each batch's
+    drift counts (see :mod:`custseg.model.drift`), when a caller wants them.
     """
     table = table.expect(model.encoding.needs, model.config.spec)
     frame = table.fields_frame()
@@ -325,11 +377,12 @@ def score_table_batches(
     id_position = table.match.fields.get(ID)
     header = _output_header(table.header, model)
     total = table.n_rows
+    reference = drift_reference(model) if counted is not None else None
     for start in range(0, max(total, 1), batch_rows):
         stop = min(start + batch_rows, total)
         notes = ({} if repeats is None else
                  repeats.notes(table.data.column(id_position).slice(start, stop - start), start))
-        scores = score_rows(
+        scored = score_rows(
             model,
             frame.iloc[start:stop].reset_index(drop=True),
             decimal=table.decimal,
@@ -337,7 +390,11 @@ def score_table_batches(
             duplicates=notes,
             structural={k - start: v for k, v in table.structural.items() if start <= k < stop},
             number_format=number_format,
-        ).columns
+            drift=reference,
+        )
+        scores = scored.columns
+        if counted is not None and scored.drift is not None:
+            counted(scored.drift)
         yield stop, total, scored_table(table.data.slice(start, stop - start), header, scores)
 
 

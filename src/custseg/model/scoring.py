@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from custseg.cluster.assignment import AssignmentMemo
 from custseg.cluster.labels import RETURNS_ONLY
 from custseg.cluster.rfm import CELL_COLUMN, CELLS, SCORE_NAMES, cell_index
+from custseg.model.drift import DriftCounts, DriftReference
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.parse import NumberFormat
 from custseg.table.validate import Validated, validate
@@ -44,11 +45,13 @@ def score_columns(model: SegmentationModel) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Scored:
-    """Contract columns for some rows; invalid rows counted by reason, remarks by kind."""
+    """Contract columns for some rows; invalid rows counted by reason, remarks by kind;
+    the valid rows counted per bin of each feature when drift was asked for."""
 
     columns: pd.DataFrame
     reasons: Counter
     notes: Counter
+    drift: DriftCounts | None = None
 
 
 def score_rows(
@@ -61,6 +64,7 @@ def score_rows(
     structural: Mapping[int, str] | None = None,
     memo: AssignmentMemo | None = None,
     number_format: NumberFormat | None = None,
+    drift: DriftReference | None = None,
 ) -> Scored:
     """Validate and assign the rows of ``frame`` (canonical field columns).
 
@@ -70,6 +74,8 @@ def score_rows(
     file) remembers the distinct rows already placed by earlier batches.
     ``number_format`` is how the whole file writes its numbers, when ``frame`` is one
     batch of it, so that a cell reads the same in every batch.
+    ``drift`` (from :func:`custseg.model.drift.drift_reference`) counts the valid rows
+    per bin of each feature, for the population stability index.
     """
     validated = validate(
         frame,
@@ -83,7 +89,9 @@ def score_rows(
         spec=model.config.spec,
         as_of=model.config.spec.fit_date,
     )
-    return Scored(score_validated(model, validated, memo), validated.reasons, validated.notes)
+    counts = drift.count(validated.valid_values()) if drift is not None else None
+    return Scored(score_validated(model, validated, memo), validated.reasons, validated.notes,
+                  counts)
 
 
 def score_frame(model: SegmentationModel, frame: pd.DataFrame, **options: Any) -> pd.DataFrame:

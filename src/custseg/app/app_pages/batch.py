@@ -10,8 +10,9 @@ from custseg.app.ui import chart, log_panel, plain, read_upload, show_error
 from custseg.errors import CustsegError
 from custseg.io.score_files import score_table_batches
 from custseg.io.writers import as_frame, csv_bytes
-from custseg.model import summaries
+from custseg.model import drift, summaries
 from custseg.segments import charts
+from custseg.table.spec import with_unit
 
 view = state.require_view()
 model = view.model
@@ -84,7 +85,8 @@ c[0].metric("Rows", f"{validated.n_rows:,}")
 c[1].metric("Ready to score", f"{validated.n_rows - validated.n_invalid:,}")
 c[2].metric("Invalid", f"{validated.n_invalid:,}")
 dupes = validated.notes.get("duplicate customer_id", 0)
-c[3].metric("Rows with a duplicate id", f"{dupes:,}")
+c[3].metric("Duplicate ids", f"{dupes:,}",
+            help="Rows whose customer id is also on another row (they are scored, with a note).")
 with st.expander("Columns recognised and ignored", icon=":material/view_column:"):
     st.dataframe(table.match.describe(), hide_index=True)
     if table.dialect is not None:
@@ -99,6 +101,35 @@ if len(notes):
     with st.expander(f"Rows with notes ({len(notes):,}): duplicate ids and other remarks",
                      icon=":material/info:"):
         st.dataframe(notes, hide_index=True)
+
+# ---- like the customers fitted? the population stability index of each feature
+measured = drift.measure(model, validated.valid_values())
+st.subheader("Compared with the customers fitted", divider="gray")
+message = drift.drift_message(measured, lambda f: with_unit(f, model.config.spec))
+if message:
+    st.warning(plain(message[:1].upper() + message[1:] + "."), icon=":material/compare_arrows:")
+elif measured.n_rows < drift.MIN_ROWS:
+    st.caption(f"Too few valid rows (under {drift.MIN_ROWS}) to compare with the customers "
+               "fitted.")
+else:
+    st.caption("Every feature is distributed as among the customers the model was fitted on "
+               f"(population stability index at most {drift.PSI_FLAG}).")
+with st.expander("Population stability index per feature", icon=":material/table_chart:",
+                 expanded=bool(message)):
+    table_drift = drift.drift_frame(measured, model.config.spec)
+    st.dataframe(
+        table_drift.style.apply(lambda row: ["background-color: rgba(255, 75, 75, 0.25)"
+                                             if row["flagged"] else ""] * len(row), axis=1),
+        hide_index=True, key="batch_drift",
+        column_config={"PSI": st.column_config.NumberColumn(format="%.3f"),
+                       "flagged": st.column_config.CheckboxColumn(
+                           f"above {drift.PSI_FLAG}")})
+    st.caption(f"Each feature cut at the deciles of the known customers the model holds "
+               f"(a bin per category); PSI = Σ (batch share − fitted share) × ln(batch share "
+               f"/ fitted share), an empty bin counted as {drift.EPSILON}. Below 0.1: "
+               f"stable; 0.1 to {drift.PSI_FLAG}: a moderate shift; above: these customers "
+               "differ from the ones fitted, and their segments may not mean what they "
+               "meant.")
 
 # ---- scoring, with progress, kept for this upload and model
 stored = st.session_state.get(state.BATCH)
@@ -132,6 +163,7 @@ with c[1]:
                        mime="text/csv", type="primary", icon=":material/download:",
                        key="batch_download")
 limit = 5_000
-st.dataframe(scored.head(limit), hide_index=True)
+st.dataframe(scored.head(limit), hide_index=True,
+             column_config={"confidence": st.column_config.NumberColumn(format="percent")})
 if len(scored) > limit:
     st.caption(f"Showing the first {limit:,} of {len(scored):,} rows; the download has them all.")

@@ -9,12 +9,13 @@ import math
 
 import streamlit as st
 
-from custseg.api import customer_features, predict_inputs, predict_one
+from custseg.api import customer_features, predict_inputs, predict_one, predict_typicality
 from custseg.app import cached, state
 from custseg.app.ui import chart, plain, show_error
 from custseg.cluster.labels import segment_label
 from custseg.errors import CustsegError
 from custseg.model import summaries
+from custseg.model.typicality import confidence_level, outside_segment
 from custseg.segments import charts
 from custseg.table.fields import GENDER
 
@@ -33,8 +34,10 @@ PER_ROW = 4
 
 
 def number_field(column, spec_input):
-    """A number input on the feature's valid range where one is known; its range among
-    known customers in the help."""
+    """A number input starting within the feature's valid range; that range and the
+    range among known customers in the help. The input itself is not bounded: a value
+    out of range reaches the model, which says what is wrong in the main area (a bounded
+    input would silently keep its last valid value, and the last result with it)."""
     value = start.get(spec_input.name)
     if value is None or not math.isfinite(value):
         value = spec_input.low if spec_input.low is not None else 0.0
@@ -45,14 +48,26 @@ def number_field(column, spec_input):
         value = min(value, high)
     whole = float(value).is_integer() and (spec_input.seen is None or all(
         float(v).is_integer() for v in spec_input.seen))
-    help_text = (f"Known customers: {spec_input.hint}." if spec_input.hint else None)
+    valid = summaries_range(low, high)
+    help_text = " ".join(part for part in (
+        f"Valid: {valid}." if valid else "",
+        f"Known customers: {spec_input.hint}." if spec_input.hint else "") if part) or None
     return column.number_input(
-        spec_input.label, min_value=None if low is None else float(low),
-        max_value=None if high is None else float(high), value=float(value),
+        spec_input.label, value=float(value),
         step=1.0 if whole else None, format="%.0f" if whole else "%g",
         key=f"predict_{spec_input.name}", persist_state="session",
         help=plain(help_text) if help_text else None,
     )
+
+
+def summaries_range(low, high) -> str:
+    from custseg.table.fields import fmt_number
+
+    if low is not None and high is not None:
+        return f"{fmt_number(low)} to {fmt_number(high)}"
+    if low is not None:
+        return f"{fmt_number(low)} or more"
+    return f"up to {fmt_number(high)}" if high is not None else ""
 
 
 with st.form("predict_form"):
@@ -93,8 +108,10 @@ values = {k: v for k, v in inputs.items() if k != GENDER and k in {i.name for i 
 try:
     result = predict_one(model, gender=gender, values=values)
     features = customer_features(model, gender=gender, values=values)
-except CustsegError as exc:
+    typical = predict_typicality(model, gender=gender, values=values)
+except CustsegError as exc:  # no earlier result stays beside inputs it does not answer
     show_error(exc)
+    st.caption("Correct the inputs above and press Predict again.")
     st.stop()
 
 
@@ -116,17 +133,50 @@ if unfitted:  # an RFM map segment no fitted customer fell in: no averages to co
     st.stop()
 segment = model.segment(result["segment_id"])
 color = charts.segment_color(segment.id)
+atypical = bool(result["atypical"])
+level = confidence_level(result["confidence"], atypical)
+k = model.config.n_neighbors
+vote = (f"{result['confidence']:.0%} of the {k} nearest known customers are in this "
+        "segment.")
 with st.container(border=True):
-    c1, c2, c3 = st.columns([3, 1, 1])
-    c1.metric("Segment", plain(segment_label(segment.id, segment.name)))
-    c2.metric("Confidence", f"{result['confidence']:.0%}",
-              help="Share of the nearest known customers that belong to this segment.")
-    c3.metric("Segment size", f"{segment.share:.1%}")
+    c1, c2 = st.columns([4, 1])  # the name has the room; a metric cuts what overflows
+    c1.metric("Nearest segment" if atypical else "Segment",
+              plain(segment_label(segment.id, segment.name)))
+    c2.metric("Segment size", f"{segment.share:.1%}")
+    c = st.columns([1, 1.1, 1.6])
+    c[0].metric("Confidence", "Low" if atypical else f"{result['confidence']:.0%}",
+                help=plain(vote + (" An atypical customer's neighbours are not like it, so "
+                                   "their vote does not make the assignment reliable."
+                                   if atypical else "")))
+    if typical is not None:
+        c[1].metric("Typicality", typical.level().capitalize(),
+                    help="Typical, unusual (further from the known customers than 90% of "
+                    "them are from a neighbour) or atypical (beyond 99%).")
+        ratio = typical.ratio
+        c[2].metric("Nearest customer",
+                    "identical" if typical.distance == 0 else
+                    f"{ratio:.1f}× typical" if ratio is not None and ratio < 10 else
+                    f"{ratio:,.0f}× typical" if ratio is not None else f"{typical.distance:.2g}",
+                    help="Its distance to the nearest known customer (features standardised) "
+                    "over the typical distance between neighbouring known customers.")
     rfm_scores()
-    if result["atypical"]:
-        st.warning("This customer is unlike any known customer: further from all of them than "
-                   "99% of known customers are from their nearest neighbour. Treat the "
-                   "assignment with care.", icon=":material/person_alert:")
+    badge = {"high": ("High confidence", "green", ":material/verified:"),
+             "medium": ("Medium confidence", "orange", ":material/help:"),
+             "low": ("Low confidence", "red", ":material/report:")}[level]
+    st.badge(badge[0] + (": atypical customer" if atypical else ""), color=badge[1],
+             icon=badge[2])
+    st.caption(plain(vote + (" They are far from this customer: see below." if atypical
+                             else "")))
+    if atypical:
+        st.warning(plain("This customer is unlike any known customer. "
+                         + (typical.words() + " " if typical is not None else "")
+                         + "Treat the assignment with care."), icon=":material/person_alert:")
+    elif typical is not None:
+        st.caption(plain(f"Distance to the nearest known customers: {typical.words()}"))
+    outside = outside_segment(features, segment, spec)
+    if outside:  # the name describes the segment's customers, which this one is not like
+        st.markdown(plain("The segment's name and description are about its own customers, "
+                          "not this one: " + "; ".join(outside) + "."))
     if segment.is_outliers:
         st.warning("The nearest known customers are outliers: no segment fits.",
                    icon=":material/scatter_plot:")
