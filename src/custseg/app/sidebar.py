@@ -42,9 +42,6 @@ from custseg.table.transactions import LogColumns
 
 def render() -> None:
     """Draw the sidebar and refresh the session's view."""
-    pending = st.session_state.pop(RESTORE, None)
-    if pending is not None:  # before any control is drawn, as Streamlit requires
-        restore_controls(*pending)
     main = st.container()  # the main area's top, above the page: progress shows there
     with st.sidebar:
         st.title("custseg")
@@ -343,10 +340,9 @@ def _loaded_view(data: state.KeyedTable, loaded: state.LoadedModel) -> state.Vie
                      + ", ".join(model.config.features)))
     with st.expander("Its features", icon=":material/view_column:"):
         st.dataframe(summaries.features_table(model), hide_index=True)
-    if st.button("Fit from the controls instead", key="unload_model",
-                 help="The controls start from this model's features and settings."):
-        st.session_state[state.LOADED] = None
-        st.rerun()
+    st.button("Fit from the controls instead", key="unload_model", on_click=_unload,
+              args=(loaded, data.key),
+              help="The controls start from this model's features and settings.")
     data.table.expect(model.encoding.needs, model.config.spec)
     validated, values = cached.prepared(data, model.encoding.needs, model.config.ranges,
                                         model.config.spec)
@@ -355,10 +351,17 @@ def _loaded_view(data: state.KeyedTable, loaded: state.LoadedModel) -> state.Vie
                       labels, loaded_name=loaded.name)
 
 
+def _unload(loaded: state.LoadedModel, table_key: str) -> None:
+    """Back to a fit from the controls, which start from the model's settings. Set in the
+    button's callback, before any widget of the run is drawn: set while the model was
+    shown (its controls not drawn), the browser sent the controls' old values back over
+    them, so on the Model Lab the fit started from the earlier settings."""
+    st.session_state[state.LOADED] = None
+    restore_controls(loaded.model, table_key)
+
+
 #: Session key: the table whose defaults the feature controls were last set from.
 FEATURES_FOR = "_features_for"
-#: Session key: a loaded model whose settings the controls take on the next run.
-RESTORE = "_restore_controls"
 TRANSFORM_CHOICES = ("auto", *TRANSFORMS)
 
 

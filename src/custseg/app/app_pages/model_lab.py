@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from custseg.app import cached, sidebar, state
+from custseg.app import cached, state
 from custseg.app.ui import chart, number, plain, read_upload, show_error
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.evaluate import sample_rows
@@ -172,8 +172,6 @@ with tabs[6]:
             if loaded is not None:
                 st.session_state[state.MODEL_UPLOADED] = model_digest
                 st.session_state[state.LOADED] = state.LoadedModel(upload.name, loaded, model_digest)
-                # its features and settings in the sidebar's controls, set on the next run
-                st.session_state[sidebar.RESTORE] = (loaded, view.data.key)
                 st.session_state.pop(state.BATCH, None)
                 st.rerun()
         else:
