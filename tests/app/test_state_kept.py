@@ -33,3 +33,19 @@ def test_fit_from_the_controls_on_the_model_lab_starts_from_the_model(app, go, d
     assert view.model.config.features == ("annual_income", "spending_score")
     assert app.title[0].value == "Model Lab"
     assert any("set aside for a fit from the controls" in unescape(c.value) for c in app.caption)
+
+
+def test_loading_the_model_of_the_current_fit_draws_no_curve_again(app, go, downloads,
+                                                                    monkeypatch):
+    from custseg.app import cached
+
+    drawn = []
+    real = cached.k_curve
+    monkeypatch.setattr(cached, "k_curve", lambda *a, **k: drawn.append(1) or real(*a, **k))
+    go(app, "model_lab")
+    assert drawn == [1]
+    app.file_uploader(key="model_upload").upload(
+        "same.custseg", downloads["segments.custseg"]).run()
+    assert app.session_state["_view"].loaded_name == "same.custseg"
+    assert any(c.proto.id.endswith("k_curve") for c in app.get("plotly_chart"))
+    assert drawn == [1]  # the same customers, encoded the same way: the curve is kept

@@ -54,7 +54,7 @@ X = model.encoding.transform(view.values)
 with tabs[0]:
     if "k_curve" in spec.diagnostics:
         others = {k: v for k, v in model.config.params.items() if k != spec.k_param}
-        curve = cached.curve(view, spec.name, others)
+        curve = cached.curve(cached.matrix(view), spec.name, others)
         chart(charts.k_curve_figure(curve, model.config.params[spec.k_param]), key="k_curve")
         st.caption("Look for the elbow of the inertia (or the lowest BIC) and a high silhouette.")
     else:
@@ -65,7 +65,7 @@ with tabs[0]:
 with tabs[1]:
     if "k_distance" in spec.diagnostics:
         k = spec.neighbours(model.config.params)
-        dist = cached.distances(view, k)
+        dist = cached.distances(cached.matrix(view), k)
         eps = model.config.params.get("eps")
         chart(charts.k_distance_figure(dist, k, eps), key="k_distance")
         st.caption("Customers left of the knee sit in dense areas; eps at the knee separates "
