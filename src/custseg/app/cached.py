@@ -216,6 +216,19 @@ def prepared(
     return validated, validated.valid_values()
 
 
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=KEYS)
+def fit_seconds(data: KeyedTable, config: ModelConfig) -> float | None:
+    """Seconds a fit of ``config`` on the table is estimated to take (see
+    :func:`custseg.app.work.estimate`), or None when it cannot be told."""
+    from custseg.app.work import estimate
+
+    try:
+        _, values = prepared(data, config.needs, config.ranges, config.spec)
+    except CustsegError:
+        return None
+    return estimate(values, config)
+
+
 @st.cache_data(max_entries=16, show_spinner="Fitting the segments…", hash_funcs=KEYS)
 def fitted(data: KeyedTable, config: ModelConfig, rules_toml: str | None) -> SegmentationModel:
     """A fit of the whole configuration, named by the rulebook (None: the default one),

@@ -14,9 +14,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from custseg.app import cached, state
+from custseg.app import cached, state, work
 from custseg.app.ui import plain, read_upload, show_error
-from custseg.cluster.algorithms import ALGORITHMS, AlgorithmSpec, ParamSpec, get_algorithm
+from custseg.cluster.algorithms import (
+    ALGORITHMS,
+    AlgorithmSpec,
+    ParamSpec,
+    get_algorithm,
+    time_text,
+)
 from custseg.errors import CustsegError
 from custseg.model import summaries
 from custseg.model.segmentation import ModelConfig, SegmentationModel
@@ -43,6 +49,9 @@ from custseg.table.transactions import LogColumns
 def render() -> None:
     """Draw the sidebar and refresh the session's view."""
     main = st.container()  # the main area's top, above the page: progress shows there
+    notice = st.session_state.pop(state.FIT_NOTICE, None)
+    if notice:
+        main.info(plain(notice), icon=":material/info:")
     with st.sidebar:
         st.title("custseg")
         st.caption("Customer segments: cluster, name, explain, assign.")
@@ -52,9 +61,10 @@ def render() -> None:
         loaded = st.session_state.get(state.LOADED)
         try:
             if loaded is not None:
+                _abandon(st.session_state.get(state.FIT_JOB))
                 view = _loaded_view(source, loaded)
             else:
-                view = _fitted_view(source)
+                view = _fitted_view(source, main)
         except CustsegError as exc:
             show_error(exc)
             if state.view() is not None:
@@ -265,7 +275,7 @@ def _quality(view: state.View) -> None:
 # ---------------------------------------------------------------------- controls
 
 
-def _fitted_view(data: state.KeyedTable) -> state.View | None:
+def _fitted_view(data: state.KeyedTable, main) -> state.View | None:
     mapping, _ = reading()
     formats = _date_formats()
     if data.log is not None:  # the log's own date format was used to aggregate it
@@ -275,7 +285,9 @@ def _fitted_view(data: state.KeyedTable) -> state.View | None:
     if config is None:
         return None
     rules_toml = st.session_state.get(state.RULES)
-    model = cached.fitted(data, config, rules_toml)
+    model = _model(main, data, config, rules_toml)
+    if model is None:  # a long fit waits for Apply, or runs: the previous view stays
+        return None
     validated, values = cached.prepared(data, config.needs, config.ranges, config.spec)
     key = state.ModelKey(data.key, cached.config_key(config),
                          rules=cached.digest(rules_toml.encode()) if rules_toml else None)
@@ -284,6 +296,109 @@ def _fitted_view(data: state.KeyedTable) -> state.View | None:
     for message in model.warnings:
         st.warning(plain(message), icon=":material/warning:")
     return view
+
+
+def _model(main, data: state.KeyedTable, config: ModelConfig,
+           rules_toml: str | None) -> SegmentationModel | None:
+    """The fit of the controls' settings, or None while it waits for Apply or runs.
+
+    A fit estimated within :func:`work.live_budget` follows every move of a control, as
+    before. A longer one waits for the Apply button (which says the estimate) and runs
+    in a worker thread, with its progress and a Cancel button in the main area; the
+    pages keep showing the previous segmentation until it ends. A new session (a
+    refresh, a shared link) starts the fit of its settings at once.
+    """
+    ident = (data.key, cached.config_key(config),
+             cached.digest(rules_toml.encode()) if rules_toml else None)
+    job = st.session_state.get(state.FIT_JOB)
+    if job is not None and job.done:  # a fit ended since the last run: it is applied
+        st.session_state.pop(state.FIT_JOB, None)
+        if job.error is not None:
+            raise job.error  # said as any failing fit is; the previous view stays
+        st.session_state[state.APPLIED] = job.ident
+        job = None
+    seconds = cached.fit_seconds(data, config)
+    budget = work.live_budget()
+    applied = st.session_state.get(state.APPLIED)
+    st.session_state["_fit_waits"] = False
+    if seconds is None or seconds <= budget or applied == ident:
+        _abandon(job)  # the settings shown are these: a fit of others is not wanted
+        model = cached.fitted(data, config, rules_toml)
+        st.session_state[state.APPLIED] = ident
+        return model
+    if job is None and applied is None and not st.session_state.get(_AUTO_FIT):
+        st.session_state[_AUTO_FIT] = True  # a new session: its settings, fitted at once
+        job = _start(ident, seconds, data, config, rules_toml)
+    elif job is None or job.ident != ident:
+        label = f"Apply (about {time_text(seconds)})"
+        st.session_state["_fit_waits"] = True
+        # started in the button's callback, before this run draws anything: the run
+        # then shows the fit's progress, not the button again
+        st.button(label, key="apply_fit", type="primary", icon=":material/play_arrow:",
+                  on_click=_apply_fit, args=(ident, seconds, data, config, rules_toml),
+                  help="A fit of these settings takes longer than a couple of seconds, "
+                  "so changes wait for this button (CUSTSEG_LIVE_FIT_SECONDS sets the "
+                  f"limit, now {budget:g} s).")
+        where = ("Showing the segmentation of the settings applied before."
+                 if applied is not None else "No segmentation is shown until then.")
+        main.info(plain(f"The settings changed. A fit takes about {time_text(seconds)} "
+                        f"here, so it waits for Apply in the sidebar. {where}"),
+                  icon=":material/pending:")
+    if job is not None:
+        with main:
+            _fit_progress(job)
+    return None
+
+
+#: Session key: the session's first long fit was started without Apply (once only).
+_AUTO_FIT = "_fit_auto_started"
+
+
+def _start(ident: tuple, seconds: float, data: state.KeyedTable, config: ModelConfig,
+           rules_toml: str | None) -> work.Job:
+    _, values = cached.prepared(data, config.needs, config.ranges, config.spec)
+    job = work.start(ident, seconds, len(values), cached.fitted, data, config, rules_toml)
+    st.session_state[state.FIT_JOB] = job
+    return job
+
+
+def _apply_fit(ident: tuple, seconds: float, data: state.KeyedTable, config: ModelConfig,
+               rules_toml: str | None) -> None:
+    _abandon(st.session_state.get(state.FIT_JOB))
+    _start(ident, seconds, data, config, rules_toml)
+
+
+def _abandon(job: work.Job | None) -> None:
+    """Cancel ``job``: its thread ends on its own; its result is never shown."""
+    if job is None:
+        return
+    job.cancelled = True
+    if st.session_state.get(state.FIT_JOB) is job:
+        st.session_state.pop(state.FIT_JOB, None)
+
+
+def _cancel(job: work.Job) -> None:
+    _abandon(job)
+    st.session_state[state.FIT_NOTICE] = (
+        "Fit cancelled: the previous segmentation stays. The settings in the sidebar "
+        "are still the new ones; press Apply to fit them after all.")
+
+
+@st.fragment(run_every=0.5)
+def _fit_progress(job: work.Job) -> None:
+    """The running fit's progress against its estimate, and Cancel; when the fit ends
+    (or is cancelled), the whole app runs again to show the outcome."""
+    if st.session_state.get(state.FIT_JOB) is not job or job.done:
+        st.rerun(scope="app")
+    with st.container(border=True):
+        st.progress(job.progress(), text=plain(
+            f"Fitting the segments of {job.rows:,} customers: {job.elapsed:,.0f} s of about "
+            f"{time_text(job.seconds)}…"))
+        c1, c2 = st.columns([1, 4], vertical_alignment="center")
+        c1.button("Cancel", key="cancel_fit", on_click=_cancel, args=(job,),
+                  icon=":material/cancel:")
+        c2.caption("The pages show the previous segmentation until the fit ends. Cancel "
+                   "keeps it.")
 
 
 def _date_formats() -> dict[str, str]:
