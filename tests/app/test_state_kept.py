@@ -4,7 +4,10 @@ server across a refresh, long fits behind an Apply button that can be cancelled,
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from streamlit.testing.v1 import AppTest
 from streamlit_text import unescape
 
 from custseg.io.model_files import model_bytes, model_from_bytes
@@ -128,3 +131,129 @@ def test_small_fits_follow_the_controls_at_once(app, metrics):
     app.slider(key="param_kmeans_n_clusters").set_value(4).run()
     assert metrics(app)["Segments"] == "4"
     assert "_fit_job" not in app.session_state
+
+
+# ---------------------------------------------------------------- the URL
+
+ENTRY = Path(__file__).resolve().parents[2] / "src" / "custseg" / "app" / "streamlit_app.py"
+
+
+def _reload(at, **changed):
+    """A new session opened on ``at``'s URL (with ``changed`` keys), as a browser refresh
+    or a shared link is: the process, its caches and its server-side stores stay."""
+    fresh = AppTest.from_file(str(ENTRY), default_timeout=120)
+    fresh.query_params = {**dict(at.query_params), **changed}
+    fresh.run()
+    assert not fresh.exception, [e.message for e in fresh.exception]
+    return fresh
+
+
+def _open(query):
+    fresh = AppTest.from_file(str(ENTRY), default_timeout=120)
+    fresh.query_params = dict(query)
+    fresh.run()
+    assert not fresh.exception, [e.message for e in fresh.exception]
+    return fresh
+
+
+def _warnings(at) -> list[str]:
+    return [unescape(w.value) for w in at.warning]
+
+
+def test_the_settings_survive_a_reload(app, metrics):
+    app.number_input(key="demo_n").set_value(600).run()
+    app.multiselect(key="features").set_value(["annual_income", "spending_score"]).run()
+    app.selectbox(key="algorithm").set_value("agglomerative").run()
+    app.slider(key="param_agglomerative_n_clusters").set_value(4).run()
+    app.selectbox(key="param_agglomerative_linkage").set_value("average").run()
+    app.number_input(key="n_neighbors").set_value(5).run()
+    query = dict(app.query_params)
+    assert query["demo_n"] == "600" and query["algorithm"] == "agglomerative"
+    assert query["features"] == ["annual_income", "spending_score"]
+    assert query["param_agglomerative_linkage"] == "average"
+    before = _model(app)
+
+    again = _reload(app)
+    after = _model(again)
+    assert after.config == before.config
+    assert [s.size for s in after.segments] == [s.size for s in before.segments]
+    assert metrics(again)["Customers"] == "600"
+    assert again.slider(key="param_agglomerative_n_clusters").value == 4
+    assert dict(again.query_params) == query  # written back unchanged
+    assert not again.warning
+
+
+def test_edits_survive_a_reload_in_the_same_workspace_only(app):
+    app.text_input[0].set_value("Our regulars")
+    app.button(key="FormSubmitter:edit_0-Save").click().run()
+    assert _model(app).names[0] == "Our regulars"
+
+    again = _reload(app)
+    assert _model(again).names[0] == "Our regulars"
+    assert any(s.edited for s in _model(again).segments)
+    other = _reload(app, ws="anotherworkspace1")  # another analyst's link: not theirs
+    assert _model(other).names[0] != "Our regulars"
+    assert again.query_params["ws"] == app.query_params["ws"]
+
+
+def test_a_loaded_model_survives_a_reload_while_the_server_holds_it(app, go, downloads):
+    from custseg.app import links
+
+    app.slider(key="param_kmeans_n_clusters").set_value(4).run()
+    go(app, "model_lab")
+    saved = downloads["segments.custseg"]
+    app.slider(key="param_kmeans_n_clusters").set_value(6).run()
+    app.file_uploader(key="model_upload").upload("four.custseg", saved).run()
+    assert app.session_state["_view"].loaded_name == "four.custseg"
+    assert len(app.query_params["model"]) == 64 and "features" not in app.query_params
+
+    again = _reload(app)
+    view = again.session_state["_view"]
+    assert view.loaded_name == "four.custseg" and len(view.model.segments) == 4
+    assert any("Using the model file four.custseg" in unescape(i.value) for i in again.info)
+
+    links.forget_all()  # a restarted server holds no model: said, and fitted instead
+    gone = _reload(app)
+    assert gone.session_state["_view"].loaded_name is None
+    assert any("no longer holds" in w and "cannot travel in a link" in w
+               for w in _warnings(gone))
+
+
+HOSTILE = [
+    ({"demo_n": "abc"}, "demo_n='abc' was refused (not a whole number"),
+    ({"demo_n": "99999999999"}, "demo_n='99999999999' was refused (out of range"),
+    ({"demo_n": ["300", "400"]}, "was refused (give it once, not 2 times)"),
+    ({"param_kmeans_n_clusters": "1"}, "param_kmeans_n_clusters='1' was refused"),
+    ({"param_kmeans_n_clusters": "nan"}, "param_kmeans_n_clusters='nan' was refused"),
+    ({"algorithm": "__import__('os')"}, "algorithm="),
+    ({"source": "file"}, "this app was started with no file"),
+    ({"use_gender": "yes please"}, "give true or false"),
+    ({"derivations": "x = age\n" * 1_000}, "longer than 4,000 characters"),
+    ({"role|age": "<script>"}, "role|age='<script>' was refused"),
+    ({"ws": "../../etc"}, "not a workspace id"),
+    ({"model": "not-a-digest"}, "not a model file's SHA-256"),
+    ({"features": ["no_such_column", "spending_score"]}, "no_such_column are not columns"),
+    ({"features": "<b>x</b>"}, "using the table's default features"),
+]
+
+
+@pytest.mark.parametrize(("query", "said"), HOSTILE)
+def test_a_hostile_link_is_refused_with_a_message_and_defaults(query, said):
+    at = _open({"ignored_key": "1", "__proto__": "x", **query})
+    shown = _warnings(at)
+    assert any(said in w for w in shown), shown
+    model = _model(at)
+    assert len([s for s in model.segments if not s.is_outliers]) >= 2  # still segments
+    assert "ignored_key" not in at.query_params and "__proto__" not in at.query_params
+    if "features" in query:  # said beside the features, once
+        assert any(said in unescape(w.value) for w in at.sidebar.warning)
+        at.run()
+    else:  # said above the page until dismissed
+        at.button(key="dismiss_link").click().run()
+    assert not any(said in w for w in _warnings(at))
+
+
+def test_an_uploaded_source_asks_for_its_file_again():
+    at = _open({"source": "upload"})
+    assert at.radio(key="data_source").value == "Upload a file"
+    assert any("upload it again" in unescape(i.value) for i in at.info)

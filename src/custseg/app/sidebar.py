@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from custseg.app import cached, state, work
+from custseg.app import cached, links, state, work
 from custseg.app.ui import plain, read_upload, show_error
 from custseg.cluster.algorithms import (
     ALGORITHMS,
@@ -47,11 +47,59 @@ from custseg.table.transactions import LogColumns
 
 
 def render() -> None:
-    """Draw the sidebar and refresh the session's view."""
+    """Draw the sidebar and refresh the session's view; then put the settings in the
+    URL (a new session first takes its settings from there, see :mod:`links`)."""
+    if not st.session_state.get(links.READ):
+        _read_link()
     main = st.container()  # the main area's top, above the page: progress shows there
+    _link_messages(main)
     notice = st.session_state.pop(state.FIT_NOTICE, None)
     if notice:
         main.info(plain(notice), icon=":material/info:")
+    try:
+        _render(main)
+    finally:
+        links.write(st.session_state.get(state.LOADED))
+
+
+def _read_link() -> None:
+    """A new session's settings from its URL, before any control is drawn."""
+    params = links.query()
+    st.session_state[links.READ] = True
+    said = [("warning", line) for line in links.restore(params)]
+    ws, line = links.workspace(params)
+    st.session_state[links.WORKSPACE_KEY] = ws
+    if line:
+        said.append(("warning", line))
+    loaded, line = links.loaded_model(params)
+    if loaded is not None:
+        st.session_state[state.LOADED] = loaded
+        said.append(("info", f"Using the model file {loaded.name}, loaded before the page "
+                     "was reloaded (this server keeps the last few)."))
+    if line:
+        said.append(("warning", line))
+    if st.session_state.get("data_source") == state.UPLOAD and "source" in params:
+        said.append(("info", "This link's data is an uploaded file, which a link cannot "
+                     "carry: upload it again in the sidebar. Names and strategies edited on "
+                     "the same file with the same settings come back."))
+    st.session_state[links.MESSAGES] = said
+
+
+def _link_messages(main) -> None:
+    said = st.session_state.get(links.MESSAGES)
+    if not said:
+        return
+    with main:
+        for kind, line in said:
+            if kind == "warning":
+                st.warning(plain(line), icon=":material/link_off:")
+            else:
+                st.info(plain(line), icon=":material/link:")
+        st.button("Dismiss", key="dismiss_link", icon=":material/close:",
+                  on_click=lambda: st.session_state.pop(links.MESSAGES, None))
+
+
+def _render(main) -> None:
     with st.sidebar:
         st.title("custseg")
         st.caption("Customer segments: cluster, name, explain, assign.")
@@ -409,6 +457,13 @@ def _date_formats() -> dict[str, str]:
 def _with_edits(view: state.View) -> state.View:
     """The view with the analyst's names and strategies for this model, if any."""
     edits = st.session_state.get(state.EDITS, {}).get(view.model_key)  # keyed by the fit
+    ws = st.session_state.get(links.WORKSPACE_KEY)
+    if ws and edits:  # kept on the server too, so that a refresh finds them
+        links.keep_edits(ws, view.model_key, edits)
+    elif ws:
+        edits = links.kept_edits(ws, view.model_key)
+        if edits:
+            st.session_state.setdefault(state.EDITS, {})[view.model_key] = edits
     base = view.model
     if not edits:
         return replace(view, base_model=base)
@@ -514,8 +569,17 @@ def _controls(data: state.KeyedTable, inspection, formats: dict[str, str]) -> Mo
     options = list(choices) + [n for n in dict.fromkeys(map(derivation_name, lines))
                                if n and n not in choices]
     current = st.session_state.get("features") or []
-    if any(f not in options for f in current):
+    asked = st.session_state.pop(links.ASKED_FEATURES, None)  # by a link, once
+    dropped = [f for f in current if f not in options]
+    if dropped:
         st.session_state["features"] = [f for f in current if f in options]
+    if asked and set(dropped) & set(asked):
+        kept = st.session_state["features"]
+        if not kept:
+            st.session_state["features"] = list(default_features(table.match, inspection)[0])
+        st.warning(plain(f"The link's features {', '.join(dropped)} are not columns of this "
+                         "table: left out" + ("." if kept else "; using the table's default "
+                                              "features.")), icon=":material/link_off:")
     features = st.multiselect(
         "Features", options, format_func=_feature_label(choices, derived),
         key="features", persist_state="session",
@@ -525,6 +589,7 @@ def _controls(data: state.KeyedTable, inspection, formats: dict[str, str]) -> Mo
         "logged first (auto).",
     )
     settings = _feature_settings(features, choices, derived, inspection, lines)
+    st.session_state[links.OVERRIDES] = settings  # what the URL carries of them
     if not features:
         st.warning("Choose at least one feature to cluster on.", icon=":material/warning:")
         return None

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from custseg.app import cached, state
+from custseg.app import cached, links, state
 from custseg.app.ui import chart, number, plain, read_upload, show_error
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.evaluate import sample_rows
@@ -171,7 +171,9 @@ with tabs[6]:
             loaded = read_upload(upload, uploads.model, view.table.match)
             if loaded is not None:
                 st.session_state[state.MODEL_UPLOADED] = model_digest
-                st.session_state[state.LOADED] = state.LoadedModel(upload.name, loaded, model_digest)
+                kept = state.LoadedModel(upload.name, loaded, model_digest)
+                st.session_state[state.LOADED] = kept
+                links.keep_model(kept)  # a refresh finds it by its digest in the URL
                 st.session_state.pop(state.BATCH, None)
                 st.rerun()
         else:
