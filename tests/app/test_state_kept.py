@@ -211,6 +211,10 @@ def test_a_loaded_model_survives_a_reload_while_the_server_holds_it(app, go, dow
     view = again.session_state["_view"]
     assert view.loaded_name == "four.custseg" and len(view.model.segments) == 4
     assert any("Using the model file four.custseg" in unescape(i.value) for i in again.info)
+    again.button(key="unload_model").click().run()  # and back to the controls: not said
+    assert again.session_state["_view"].loaded_name is None
+    assert not any("Using the model file" in unescape(i.value) for i in again.info)
+    assert "model" not in again.query_params
 
     links.forget_all()  # a restarted server holds no model: said, and fitted instead
     gone = _reload(app)

@@ -528,6 +528,10 @@ def _unload(loaded: state.LoadedModel, table_key: str) -> None:
     them, so on the Model Lab the fit started from the earlier settings."""
     st.session_state[state.LOADED] = None
     restore_controls(loaded.model, table_key)
+    said = st.session_state.get(links.MESSAGES)
+    if said:  # "Using the model file …, loaded before the reload" no longer holds
+        st.session_state[links.MESSAGES] = [m for m in said if m[0] != "info"
+                                            or not m[1].startswith("Using the model file")]
 
 
 #: Session key: the table whose defaults the feature controls were last set from.
