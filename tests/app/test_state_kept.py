@@ -261,3 +261,17 @@ def test_an_uploaded_source_asks_for_its_file_again():
     at = _open({"source": "upload"})
     assert at.radio(key="data_source").value == "Upload a file"
     assert any("upload it again" in unescape(i.value) for i in at.info)
+
+
+@pytest.mark.parametrize(("query", "said"), [
+    ({"derivations": "x = __import__('os').system('id')", "features": ["age", "x"]},
+     "__import__"),
+    ({"source": "upload", "date_formats": "no equals sign"}, None),
+    ({"algorithm": "dbscan", "param_dbscan_eps": "0.001"}, "param_dbscan_eps='0.001'"),
+])
+def test_text_a_link_sets_is_parsed_as_the_controls_parse_it(query, said, errors):
+    at = _open(query)
+    shown = errors(at) + _warnings(at)
+    if said is not None:
+        assert any(said in line for line in shown), shown
+    assert not at.exception

@@ -7,8 +7,10 @@ model's key and a loaded model by its file's digest (``hash_funcs``). No argumen
 out of the key, so a cache can only answer with what was computed from exactly the same
 data and settings: switching pages or touching an unrelated widget never refits, and a
 changed table or setting never meets a stale result. Nothing user-specific is kept in
-``st.cache_resource`` or in module globals; the only cached resource is the packaged,
-read-only default rulebook. No widget is created inside a cached function.
+``st.cache_resource``; the only cached resource is the packaged, read-only default
+rulebook. The one process-wide store of user work is :mod:`custseg.app.links`' (edited
+names by workspace, loaded models by digest, both bounded), which a refresh needs. No
+widget is created inside a cached function.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Per-session state: defaults, and the current view every page reads.
 
 Everything here lives in ``st.session_state``, which belongs to one browser session:
-one analyst's upload or model is never visible to another.
+one analyst's upload or model is never visible to another. (What must outlive a refresh,
+the analyst's names and a loaded model, is also kept by :mod:`custseg.app.links`, found
+only through the session's own URL: its workspace id, the model file's digest.)
 """
 
 from __future__ import annotations
