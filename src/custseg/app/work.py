@@ -14,13 +14,16 @@ The estimate (:func:`estimate`): the registry's own estimate of the clusterer's 
 (:meth:`~custseg.cluster.algorithms.AlgorithmSpec.duration`, on the rows the clusterer
 sees) plus :data:`REST_S_PER_ROW` seconds per customer for the rest of a fit (the
 assigner, metrics, rules, profiles), scaled as the registry scales for width. On the
-machine custseg is developed on (2 shared cores), the 200,000-customer demo measured
-2.5 to 7 s a fit for every algorithm, estimated within a factor of two; 20,000
-customers stay live.
+machine custseg is developed on (2 shared cores, busy), the 200,000-customer demo
+measured 2.5 to 7 s a fit for every algorithm (estimated 3.5 to 7.4 s); at 20,000
+customers HDBSCAN and hierarchical clustering took 7 and 10 s (estimated 2.6 and 3.0:
+they wait for Apply) and the others stay live. K-Prototypes' registry estimate counts
+every iteration, so it waits even on 2,000 customers (5.4 s estimated, 1.1 s measured).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -31,6 +34,19 @@ from typing import Any
 import numpy as np
 
 from custseg.errors import CustsegError
+
+#: The worker thread's name; Streamlit's caches log that such a thread has no script
+#: context on every call, which is expected here (it draws nothing): not logged.
+THREAD_NAME = "custseg-fit"
+
+
+class _NoContextNote(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != THREAD_NAME or "ScriptRunContext" not in record.getMessage()
+
+
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+    _NoContextNote())
 
 #: Seconds a fit may be estimated to take and still follow every move of a control.
 LIVE_FIT_SECONDS = 2.0
@@ -133,6 +149,6 @@ def start(ident: tuple, seconds: float, rows: int, run, *args) -> Job:
         finally:
             job._done.set()
 
-    job.thread = threading.Thread(target=target, name="custseg-fit", daemon=True)
+    job.thread = threading.Thread(target=target, name=THREAD_NAME, daemon=True)
     job.thread.start()
     return job
