@@ -25,6 +25,13 @@ def cards(page) -> int:
     return len(card_titles(page))
 
 
+def wait_cards(page, n: int) -> None:
+    """Until the Dashboard shows ``n`` segment cards (a run may still be drawing them)."""
+    page.wait_for_function("""n => [...document.querySelectorAll('h3')]
+        .filter(h => /^-?\\d+ · /.test(h.innerText)).length === n""", arg=n)
+    assert cards(page) == n
+
+
 def card_titles(page) -> list[str]:
     return [t for t in page.get_by_role("heading").all_inner_texts()
             if re.match(r"^-?\d+ · ", t)]
@@ -46,11 +53,12 @@ def open_app(page, url: str) -> None:
 
 def test_settings_and_names_survive_a_reload(server, page, shots):
     open_app(page, server)
-    assert cards(page) == 5
+    wait_cards(page, 5)
     slider(page, "Segments (n_clusters)").press("ArrowLeft")  # 5 -> 4
     page.wait_for_function("() => location.search.includes('param_kmeans_n_clusters=4')")
+    page.get_by_text("K-Means (n_clusters=4").first.wait_for()  # the page's run, not only the URL
     wait_ready(page)
-    assert cards(page) == 4
+    wait_cards(page, 4)
     assert query(page)["algorithm"] == ["kmeans"] and query(page)["demo_n"] == ["2000"]
 
     page.get_by_text("Edit name and strategy").first.click()
@@ -64,8 +72,8 @@ def test_settings_and_names_survive_a_reload(server, page, shots):
     page.reload()
     page.get_by_role("heading", name="Customer segments").wait_for()
     wait_ready(page)
+    wait_cards(page, 4)
     page.screenshot(path=shots / "state-after-reload.png", full_page=True)
-    assert cards(page) == 4
     assert slider(page, "Segments (n_clusters)").input_value() == "4"
     assert "0 · Our regulars" in card_titles(page)
     assert page.url == url  # the same settings written back
@@ -126,7 +134,7 @@ def test_apply_then_cancel_keeps_the_previous_segments(long_fits, page, shots):
     page.goto(long_fits)  # a new session fits its settings at once, with progress
     page.get_by_role("heading", name="Customer segments").wait_for(timeout=180_000)
     wait_ready(page)
-    assert cards(page) == 5
+    wait_cards(page, 5)
     assert page.get_by_text("200,000 of 200,000 rows used").is_visible()
 
     slider(page, "Segments (n_clusters)").press("End")  # 30 segments: a long fit
@@ -134,7 +142,7 @@ def test_apply_then_cancel_keeps_the_previous_segments(long_fits, page, shots):
     apply.wait_for()
     wait_ready(page)
     assert page.get_by_text("waits for Apply in the sidebar").is_visible()
-    assert cards(page) == 5
+    wait_cards(page, 5)
 
     apply.click()
     cancel = page.get_by_role("button", name="Cancel")
@@ -146,5 +154,5 @@ def test_apply_then_cancel_keeps_the_previous_segments(long_fits, page, shots):
     page.get_by_text("Fit cancelled: the previous segmentation stays.").wait_for()
     wait_ready(page)
     page.screenshot(path=shots / "state-long-fit-cancelled.png")
-    assert cards(page) == 5
+    wait_cards(page, 5)
     assert sorted(t.split(" · ")[0] for t in card_titles(page)) == ["0", "1", "2", "3", "4"]

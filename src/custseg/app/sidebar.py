@@ -363,7 +363,8 @@ def _model(main, data: state.KeyedTable, config: ModelConfig,
         st.session_state.pop(state.FIT_JOB, None)
         if job.error is not None:
             raise job.error  # said as any failing fit is; the previous view stays
-        st.session_state[state.APPLIED] = job.ident
+        if job.ident == ident:  # else the controls moved on: the view shown stays
+            st.session_state[state.APPLIED] = job.ident
         job = None
     seconds = cached.fit_seconds(data, config)
     budget = work.live_budget()
