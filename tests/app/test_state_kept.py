@@ -275,3 +275,19 @@ def test_text_a_link_sets_is_parsed_as_the_controls_parse_it(query, said, errors
     if said is not None:
         assert any(said in line for line in shown), shown
     assert not at.exception
+
+
+def test_names_edited_on_an_upload_come_back_with_the_same_file(app):
+    import custseg
+
+    data = custseg.make_customers(300, seed=3).to_csv(index=False).encode()
+    app.radio(key="data_source").set_value("Upload a file").run()
+    app.file_uploader(key="data_upload").upload("shop.csv", data).run()
+    app.text_input[0].set_value("Weekend crowd")
+    app.button(key="FormSubmitter:edit_0-Save").click().run()
+    assert _model(app).names[0] == "Weekend crowd"
+
+    again = _reload(app)  # the file is not in the link: asked for again
+    assert any("upload it again" in unescape(i.value) for i in again.info)
+    again.file_uploader(key="data_upload").upload("shop.csv", data).run()
+    assert _model(again).names[0] == "Weekend crowd"
