@@ -14,9 +14,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from custseg.app import cached, state
+from custseg.app import cached, links, state, work
 from custseg.app.ui import plain, read_upload, show_error
-from custseg.cluster.algorithms import ALGORITHMS, AlgorithmSpec, ParamSpec, get_algorithm
+from custseg.cluster.algorithms import (
+    ALGORITHMS,
+    AlgorithmSpec,
+    ParamSpec,
+    get_algorithm,
+    time_text,
+)
 from custseg.errors import CustsegError
 from custseg.model import summaries
 from custseg.model.segmentation import ModelConfig, SegmentationModel
@@ -41,11 +47,59 @@ from custseg.table.transactions import LogColumns
 
 
 def render() -> None:
-    """Draw the sidebar and refresh the session's view."""
-    pending = st.session_state.pop(RESTORE, None)
-    if pending is not None:  # before any control is drawn, as Streamlit requires
-        restore_controls(*pending)
+    """Draw the sidebar and refresh the session's view; then put the settings in the
+    URL (a new session first takes its settings from there, see :mod:`links`)."""
+    if not st.session_state.get(links.READ):
+        _read_link()
     main = st.container()  # the main area's top, above the page: progress shows there
+    _link_messages(main)
+    notice = st.session_state.pop(state.FIT_NOTICE, None)
+    if notice:
+        main.info(plain(notice), icon=":material/info:")
+    try:
+        _render(main)
+    finally:
+        links.write(st.session_state.get(state.LOADED))
+
+
+def _read_link() -> None:
+    """A new session's settings from its URL, before any control is drawn."""
+    params = links.query()
+    st.session_state[links.READ] = True
+    said = [("warning", line) for line in links.restore(params)]
+    ws, line = links.workspace(params)
+    st.session_state[links.WORKSPACE_KEY] = ws
+    if line:
+        said.append(("warning", line))
+    loaded, line = links.loaded_model(params)
+    if loaded is not None:
+        st.session_state[state.LOADED] = loaded
+        said.append(("info", f"Using the model file {loaded.name}, loaded before the page "
+                     "was reloaded (this server keeps the last few)."))
+    if line:
+        said.append(("warning", line))
+    if st.session_state.get("data_source") == state.UPLOAD and "source" in params:
+        said.append(("info", "This link's data is an uploaded file, which a link cannot "
+                     "carry: upload it again in the sidebar. Names and strategies edited on "
+                     "the same file with the same settings come back."))
+    st.session_state[links.MESSAGES] = said
+
+
+def _link_messages(main) -> None:
+    said = st.session_state.get(links.MESSAGES)
+    if not said:
+        return
+    with main:
+        for kind, line in said:
+            if kind == "warning":
+                st.warning(plain(line), icon=":material/link_off:")
+            else:
+                st.info(plain(line), icon=":material/link:")
+        st.button("Dismiss", key="dismiss_link", icon=":material/close:",
+                  on_click=lambda: st.session_state.pop(links.MESSAGES, None))
+
+
+def _render(main) -> None:
     with st.sidebar:
         st.title("custseg")
         st.caption("Customer segments: cluster, name, explain, assign.")
@@ -55,9 +109,10 @@ def render() -> None:
         loaded = st.session_state.get(state.LOADED)
         try:
             if loaded is not None:
+                _abandon(st.session_state.get(state.FIT_JOB))
                 view = _loaded_view(source, loaded)
             else:
-                view = _fitted_view(source)
+                view = _fitted_view(source, main)
         except CustsegError as exc:
             show_error(exc)
             if state.view() is not None:
@@ -268,7 +323,7 @@ def _quality(view: state.View) -> None:
 # ---------------------------------------------------------------------- controls
 
 
-def _fitted_view(data: state.KeyedTable) -> state.View | None:
+def _fitted_view(data: state.KeyedTable, main) -> state.View | None:
     mapping, _ = reading()
     formats = _date_formats()
     if data.log is not None:  # the log's own date format was used to aggregate it
@@ -278,7 +333,9 @@ def _fitted_view(data: state.KeyedTable) -> state.View | None:
     if config is None:
         return None
     rules_toml = st.session_state.get(state.RULES)
-    model = cached.fitted(data, config, rules_toml)
+    model = _model(main, data, config, rules_toml)
+    if model is None:  # a long fit waits for Apply, or runs: the previous view stays
+        return None
     validated, values = cached.prepared(data, config.needs, config.ranges, config.spec)
     key = state.ModelKey(data.key, cached.config_key(config),
                          rules=cached.digest(rules_toml.encode()) if rules_toml else None)
@@ -289,6 +346,110 @@ def _fitted_view(data: state.KeyedTable) -> state.View | None:
     return view
 
 
+def _model(main, data: state.KeyedTable, config: ModelConfig,
+           rules_toml: str | None) -> SegmentationModel | None:
+    """The fit of the controls' settings, or None while it waits for Apply or runs.
+
+    A fit estimated within :func:`work.live_budget` follows every move of a control, as
+    before. A longer one waits for the Apply button (which says the estimate) and runs
+    in a worker thread, with its progress and a Cancel button in the main area; the
+    pages keep showing the previous segmentation until it ends. A new session (a
+    refresh, a shared link) starts the fit of its settings at once.
+    """
+    ident = (data.key, cached.config_key(config),
+             cached.digest(rules_toml.encode()) if rules_toml else None)
+    job = st.session_state.get(state.FIT_JOB)
+    if job is not None and job.done:  # a fit ended since the last run: it is applied
+        st.session_state.pop(state.FIT_JOB, None)
+        if job.error is not None:
+            raise job.error  # said as any failing fit is; the previous view stays
+        if job.ident == ident:  # else the controls moved on: the view shown stays
+            st.session_state[state.APPLIED] = job.ident
+        job = None
+    seconds = cached.fit_seconds(data, config)
+    budget = work.live_budget()
+    applied = st.session_state.get(state.APPLIED)
+    st.session_state["_fit_waits"] = False
+    if seconds is None or seconds <= budget or applied == ident:
+        _abandon(job)  # the settings shown are these: a fit of others is not wanted
+        model = cached.fitted(data, config, rules_toml)
+        st.session_state[state.APPLIED] = ident
+        return model
+    if job is None and applied is None and not st.session_state.get(_AUTO_FIT):
+        st.session_state[_AUTO_FIT] = True  # a new session: its settings, fitted at once
+        job = _start(ident, seconds, data, config, rules_toml)
+    elif job is None or job.ident != ident:
+        label = f"Apply (about {time_text(seconds)})"
+        st.session_state["_fit_waits"] = True
+        # started in the button's callback, before this run draws anything: the run
+        # then shows the fit's progress, not the button again
+        st.button(label, key="apply_fit", type="primary", icon=":material/play_arrow:",
+                  on_click=_apply_fit, args=(ident, seconds, data, config, rules_toml),
+                  help="A fit of these settings takes longer than a couple of seconds, "
+                  "so changes wait for this button (CUSTSEG_LIVE_FIT_SECONDS sets the "
+                  f"limit, now {budget:g} s).")
+        where = ("Showing the segmentation of the settings applied before."
+                 if applied is not None else "No segmentation is shown until then.")
+        main.info(plain(f"The settings changed. A fit takes about {time_text(seconds)} "
+                        f"here, so it waits for Apply in the sidebar. {where}"),
+                  icon=":material/pending:")
+    if job is not None:
+        with main:
+            _fit_progress(job)
+    return None
+
+
+#: Session key: the session's first long fit was started without Apply (once only).
+_AUTO_FIT = "_fit_auto_started"
+
+
+def _start(ident: tuple, seconds: float, data: state.KeyedTable, config: ModelConfig,
+           rules_toml: str | None) -> work.Job:
+    _, values = cached.prepared(data, config.needs, config.ranges, config.spec)
+    job = work.start(ident, seconds, len(values), cached.fitted, data, config, rules_toml)
+    st.session_state[state.FIT_JOB] = job
+    return job
+
+
+def _apply_fit(ident: tuple, seconds: float, data: state.KeyedTable, config: ModelConfig,
+               rules_toml: str | None) -> None:
+    _abandon(st.session_state.get(state.FIT_JOB))
+    _start(ident, seconds, data, config, rules_toml)
+
+
+def _abandon(job: work.Job | None) -> None:
+    """Cancel ``job``: its thread ends on its own; its result is never shown."""
+    if job is None:
+        return
+    job.cancelled = True
+    if st.session_state.get(state.FIT_JOB) is job:
+        st.session_state.pop(state.FIT_JOB, None)
+
+
+def _cancel(job: work.Job) -> None:
+    _abandon(job)
+    st.session_state[state.FIT_NOTICE] = (
+        "Fit cancelled: the previous segmentation stays. The settings in the sidebar "
+        "are still the new ones; press Apply to fit them after all.")
+
+
+@st.fragment(run_every=0.5)
+def _fit_progress(job: work.Job) -> None:
+    """The running fit's progress against its estimate, and Cancel; when the fit ends
+    (or is cancelled), the whole app runs again to show the outcome."""
+    if st.session_state.get(state.FIT_JOB) is not job or job.done:
+        st.rerun(scope="app")
+    with st.container(border=True):
+        st.progress(job.progress(), text=plain(
+            f"Fitting the segments of {job.rows:,} customers: {job.elapsed:,.0f} s of about "
+            f"{time_text(job.seconds)}…"))
+        c1, c2 = st.columns([1, 4], vertical_alignment="center")
+        c1.button("Cancel", key="cancel_fit", on_click=_cancel, args=(job,),
+                  icon=":material/cancel:")
+        c2.caption("The pages show the previous segmentation until the fit ends. Cancel "
+                   "keeps it.")
+
+
 def _date_formats() -> dict[str, str]:
     return assignment_lines(st.session_state.get("date_formats") or "", "the date format",
                             "date_formats")
@@ -297,6 +458,13 @@ def _date_formats() -> dict[str, str]:
 def _with_edits(view: state.View) -> state.View:
     """The view with the analyst's names and strategies for this model, if any."""
     edits = st.session_state.get(state.EDITS, {}).get(view.model_key)  # keyed by the fit
+    ws = st.session_state.get(links.WORKSPACE_KEY)
+    if ws and edits:  # kept on the server too, so that a refresh finds them
+        links.keep_edits(ws, view.model_key, edits)
+    elif ws:
+        edits = links.kept_edits(ws, view.model_key)
+        if edits:
+            st.session_state.setdefault(state.EDITS, {})[view.model_key] = edits
     base = view.model
     if not edits:
         return replace(view, base_model=base)
@@ -343,10 +511,9 @@ def _loaded_view(data: state.KeyedTable, loaded: state.LoadedModel) -> state.Vie
                      + ", ".join(model.config.features)))
     with st.expander("Its features", icon=":material/view_column:"):
         st.dataframe(summaries.features_table(model), hide_index=True)
-    if st.button("Fit from the controls instead", key="unload_model",
-                 help="The controls start from this model's features and settings."):
-        st.session_state[state.LOADED] = None
-        st.rerun()
+    st.button("Fit from the controls instead", key="unload_model", on_click=_unload,
+              args=(loaded, data.key),
+              help="The controls start from this model's features and settings.")
     data.table.expect(model.encoding.needs, model.config.spec)
     validated, values = cached.prepared(data, model.encoding.needs, model.config.ranges,
                                         model.config.spec)
@@ -355,10 +522,21 @@ def _loaded_view(data: state.KeyedTable, loaded: state.LoadedModel) -> state.Vie
                       labels, loaded_name=loaded.name)
 
 
+def _unload(loaded: state.LoadedModel, table_key: str) -> None:
+    """Back to a fit from the controls, which start from the model's settings. Set in the
+    button's callback, before any widget of the run is drawn: set while the model was
+    shown (its controls not drawn), the browser sent the controls' old values back over
+    them, so on the Model Lab the fit started from the earlier settings."""
+    st.session_state[state.LOADED] = None
+    restore_controls(loaded.model, table_key)
+    said = st.session_state.get(links.MESSAGES)
+    if said:  # "Using the model file …, loaded before the reload" no longer holds
+        st.session_state[links.MESSAGES] = [m for m in said if m[0] != "info"
+                                            or not m[1].startswith("Using the model file")]
+
+
 #: Session key: the table whose defaults the feature controls were last set from.
 FEATURES_FOR = "_features_for"
-#: Session key: a loaded model whose settings the controls take on the next run.
-RESTORE = "_restore_controls"
 TRANSFORM_CHOICES = ("auto", *TRANSFORMS)
 
 
@@ -396,8 +574,17 @@ def _controls(data: state.KeyedTable, inspection, formats: dict[str, str]) -> Mo
     options = list(choices) + [n for n in dict.fromkeys(map(derivation_name, lines))
                                if n and n not in choices]
     current = st.session_state.get("features") or []
-    if any(f not in options for f in current):
+    asked = st.session_state.pop(links.ASKED_FEATURES, None)  # by a link, once
+    dropped = [f for f in current if f not in options]
+    if dropped:
         st.session_state["features"] = [f for f in current if f in options]
+    if asked and set(dropped) & set(asked):
+        kept = st.session_state["features"]
+        if not kept:
+            st.session_state["features"] = list(default_features(table.match, inspection)[0])
+        st.warning(plain(f"The link's features {', '.join(dropped)} are not columns of this "
+                         "table: left out" + ("." if kept else "; using the table's default "
+                                              "features.")), icon=":material/link_off:")
     features = st.multiselect(
         "Features", options, format_func=_feature_label(choices, derived),
         key="features", persist_state="session",
@@ -407,6 +594,7 @@ def _controls(data: state.KeyedTable, inspection, formats: dict[str, str]) -> Mo
         "logged first (auto).",
     )
     settings = _feature_settings(features, choices, derived, inspection, lines)
+    st.session_state[links.OVERRIDES] = settings  # what the URL carries of them
     if not features:
         st.warning("Choose at least one feature to cluster on.", icon=":material/warning:")
         return None

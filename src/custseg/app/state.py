@@ -1,7 +1,9 @@
 """Per-session state: defaults, and the current view every page reads.
 
 Everything here lives in ``st.session_state``, which belongs to one browser session:
-one analyst's upload or model is never visible to another.
+one analyst's upload or model is never visible to another. (What must outlive a refresh,
+the analyst's names and a loaded model, is also kept by :mod:`custseg.app.links`, found
+only through the session's own URL: its workspace id, the model file's digest.)
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ BATCH = "_batch_result"  # BatchResult: that upload scored by one model
 EDITS = "_edits"  # {ModelKey (unedited): {segment id: {"name", "strategy"}}}
 RULES = "_rules_toml"  # an imported rulebook (TOML text), or absent
 SUGGESTION = "_suggestion"  # Suggested: the last suggestion asked for
+APPLIED = "_applied_fit"  # (table key, config key, rulebook digest) of the fit shown
+FIT_JOB = "_fit_job"  # work.Job: a long fit running in a worker thread, or absent
+FIT_NOTICE = "_fit_notice"  # a line for the main area about a long fit (cancelled…)
 
 DEMO, UPLOAD, STARTUP = "Demo data", "Upload a file", "Start-up file"
 #: File types the uploaders accept (compressed ones hold one of the others).
@@ -215,6 +220,14 @@ def require_view() -> View:
     """The current view, or a short message and stop (a page cannot run without data)."""
     current = view()
     if current is None:
-        st.info("Choose a data source in the sidebar to see segments.", icon=":material/info:")
+        if st.session_state.get(FIT_JOB) is not None:
+            st.info("The segments are being fitted: the progress shows above.",
+                    icon=":material/hourglass_top:")
+        elif st.session_state.get(APPLIED) is None and st.session_state.get("_fit_waits"):
+            st.info("No segmentation yet: press Apply in the sidebar to fit one.",
+                    icon=":material/info:")
+        else:
+            st.info("Choose a data source in the sidebar to see segments.",
+                    icon=":material/info:")
         st.stop()
     return current

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from custseg.app import cached, sidebar, state
+from custseg.app import cached, links, state
 from custseg.app.ui import chart, number, plain, read_upload, show_error
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.evaluate import sample_rows
@@ -54,7 +54,7 @@ X = model.encoding.transform(view.values)
 with tabs[0]:
     if "k_curve" in spec.diagnostics:
         others = {k: v for k, v in model.config.params.items() if k != spec.k_param}
-        curve = cached.curve(view, spec.name, others)
+        curve = cached.curve(cached.matrix(view), spec.name, others)
         chart(charts.k_curve_figure(curve, model.config.params[spec.k_param]), key="k_curve")
         st.caption("Look for the elbow of the inertia (or the lowest BIC) and a high silhouette.")
     else:
@@ -65,7 +65,7 @@ with tabs[0]:
 with tabs[1]:
     if "k_distance" in spec.diagnostics:
         k = spec.neighbours(model.config.params)
-        dist = cached.distances(view, k)
+        dist = cached.distances(cached.matrix(view), k)
         eps = model.config.params.get("eps")
         chart(charts.k_distance_figure(dist, k, eps), key="k_distance")
         st.caption("Customers left of the knee sit in dense areas; eps at the knee separates "
@@ -171,9 +171,9 @@ with tabs[6]:
             loaded = read_upload(upload, uploads.model, view.table.match)
             if loaded is not None:
                 st.session_state[state.MODEL_UPLOADED] = model_digest
-                st.session_state[state.LOADED] = state.LoadedModel(upload.name, loaded, model_digest)
-                # its features and settings in the sidebar's controls, set on the next run
-                st.session_state[sidebar.RESTORE] = (loaded, view.data.key)
+                kept = state.LoadedModel(upload.name, loaded, model_digest)
+                st.session_state[state.LOADED] = kept
+                links.keep_model(kept)  # a refresh finds it by its digest in the URL
                 st.session_state.pop(state.BATCH, None)
                 st.rerun()
         else:
