@@ -384,9 +384,10 @@ def _gmm(p: Mapping[str, Any], seed: int) -> BaseEstimator:
 
 
 def _hdbscan(p: Mapping[str, Any], seed: int) -> BaseEstimator:
-    from sklearn.cluster import HDBSCAN
+    # scikit-learn's own HDBSCAN, whose merge distance crashes under NumPy 2.4
+    from custseg.cluster.hdbscan_merge import merging_hdbscan
 
-    return HDBSCAN(
+    return merging_hdbscan()(
         min_cluster_size=p["min_cluster_size"],
         min_samples=p["min_samples"],
         cluster_selection_epsilon=p["cluster_selection_epsilon"],
