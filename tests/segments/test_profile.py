@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from inspect_tables import aged_enthusiasts
 
 from custseg.segments.profile import (
     Rulebook,
@@ -181,29 +182,10 @@ def test_names_differing_only_in_the_order_of_their_traits_are_numbered(rulebook
         "Loyal Customers · Low Recency"]
 
 
-def shop_like(seed: int = 0) -> pd.DataFrame:
-    """Three groups on income and spending; the enthusiastic one (mid income, high
-    spending) is also 80 years old on average, which no income-spending rule says."""
-    rng = np.random.default_rng(seed)
-    groups = [  # (income, spending, age) centres, 100 customers each
-        (60, 85, 80), (60, 20, 35), (110, 50, 35),
-    ]
-    rows = []
-    for income, spending, age in groups:
-        rows.append(pd.DataFrame({
-            "annual_income": rng.normal(income, 4, 100).round(),
-            "spending_score": rng.normal(spending, 4, 100).round().clip(1, 100),
-            "age": rng.normal(age, 3, 100).round(),
-        }))
-    frame = pd.concat(rows, ignore_index=True)
-    frame.insert(0, "customer_id", [f"C{i}" for i in range(len(frame))])
-    return frame
-
-
 def test_a_name_that_hides_an_extreme_trait_is_told_it_in_the_description():
     import custseg
 
-    model = custseg.fit(shop_like(), features=["annual_income", "spending_score"],
+    model = custseg.fit(aged_enthusiasts(), features=["annual_income", "spending_score"],
                         params={"n_clusters": 3})
     by_name = {s.name: s for s in model.segments}
     old = by_name["Enthusiastic Middle"]
@@ -223,7 +205,7 @@ def test_a_trait_the_name_says_is_not_repeated():
 
     # clustered on age too: the rule still names income and spending, and the
     # description says the age; a name with the age modifier says it already
-    model = custseg.fit(shop_like(), features=["age", "annual_income", "spending_score"],
+    model = custseg.fit(aged_enthusiasts(), features=["age", "annual_income", "spending_score"],
                         params={"n_clusters": 3})
     old = next(s for s in model.segments if s.means["age"] > 70)
     assert old.name == "Enthusiastic Middle"
