@@ -62,7 +62,8 @@ def test_fit_json_contract(demo_csv, tmp_path, capsys):
 def test_fit_human_output(demo_csv, tmp_path, capsys):
     code, out, _ = run(capsys, "fit", demo_csv, "-o", tmp_path / "m.custseg")
     assert code == 0
-    assert out.splitlines()[0] == "kmeans (n_clusters=5, n_init=10) on age, annual_income, spending_score"
+    assert out.splitlines()[0] == (
+        "K-Means (n_clusters=5, n_init=10) on age, annual income and spending score")
     assert "rows used: 300 of 300" in out
 
 
@@ -302,3 +303,28 @@ def test_help_and_version_load_no_heavy_library(flag):
     assert result.stdout.splitlines()[-1] == "0 []"
     if flag == "--version":
         assert result.stdout.splitlines()[0] == f"custseg {version('custseg')}"
+
+
+def test_fit_hdbscan_with_a_merge_distance(tmp_path, capsys):
+    # issue 14: scikit-learn's own HDBSCAN crashed here (exit 1, TypeError) under NumPy 2.4
+    data = tmp_path / "customers.csv"
+    assert run(capsys, "demo-data", "-n", 2_000, "--seed", 0, "-o", data)[0] == 0
+    model = tmp_path / "m.custseg"
+    code, out, err = run(capsys, "fit", data, "-o", model, "--algorithm", "hdbscan",
+                         "--param", "cluster_selection_epsilon=0.55", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["params"]["cluster_selection_epsilon"] == 0.55
+    assert result["params"]["min_samples"] is None  # JSON keeps the machine value
+    code, text, err = run(capsys, "profile", model)
+    assert code == 0, err
+    # people read the registry's label and 'auto', never 'hdbscan' or 'None'
+    assert text.splitlines()[0] == (
+        "HDBSCAN (min_cluster_size=15, min_samples=auto, cluster_selection_epsilon=0.55) "
+        "on age, annual income and spending score")
+    assert sum(s["size"] for s in result["segments"]) == 2_000
+    code, apart, err = run(capsys, "fit", data, "-o", model, "--algorithm", "hdbscan",
+                           "--json")
+    assert code == 0, err
+    # the merge distance merged segments: fewer of them than with none
+    assert len(result["segments"]) < len(json.loads(apart)["segments"])

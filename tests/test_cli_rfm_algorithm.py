@@ -166,7 +166,7 @@ def test_suggest_says_there_is_nothing_to_search(capsys, customers):
                          "recency_days,frequency,monetary")
     assert code == 0, err
     assert out.splitlines() == [
-        "rfm: (no settings)",
+        "RFM scores (quintiles) (no settings)",
         "why: RFM scores (quintiles) has no settings to search: its segments are the "
         "rulebook's score map applied to the scores."]
 

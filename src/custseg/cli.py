@@ -883,8 +883,10 @@ def suggest(
                      "reason": result.reason, "warnings": result.warnings,
                      "n_rows": result.n_rows, "sample_rows": result.sample_rows})
         return
-    settings = ", ".join(f"{k}={v}" for k, v in result.recommended.items())
-    _out(f"{result.algorithm}: {settings or '(no settings)'}")
+    from custseg.model.summaries import settings_text
+
+    _out(settings_text(result.algorithm, result.recommended)
+         + ("" if result.recommended else " (no settings)"))
     _out(f"why: {result.reason}")
     if result.sample_rows:  # none when there is nothing to search
         _out(f"rows: {result.n_rows:,} valid customers"
@@ -1256,14 +1258,14 @@ TABLE_FEATURES = 6
 
 def _print_summary(summary: dict[str, Any],
                    base_categories: Mapping[str, Mapping[str, float]] | None = None) -> None:
+    from custseg.model.summaries import features_text, settings_text
     from custseg.table.fields import NUMERIC_FIELDS, UNITS, fmt_number
 
-    params = ", ".join(f"{k}={v}" for k, v in summary["params"].items())
     quality = summary["data_quality"]
     m = summary["metrics"]
-    _out(f"{summary['algorithm']} ({params}) on {', '.join(summary['features'])}"
-               + (" + gender" if summary.get("use_gender") else "")
-               + "".join(f" + {name} (categories)" for name in summary.get("categorical", ())))
+    _out(f"{settings_text(summary['algorithm'], summary['params'])} on "
+         f"{features_text(summary['features'], bool(summary.get('use_gender')))}"
+         + "".join(f" + {name} (categories)" for name in summary.get("categorical", ())))
     _out(f"rows used: {quality['n_used']:,} of {quality['n_input']:,}"
                + (f" ({quality['n_invalid']:,} invalid)" if quality["n_invalid"] else "")
                + (f"; {quality['n_returns_only']:,} with returns only set apart (segment -2)"

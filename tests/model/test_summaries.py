@@ -28,6 +28,16 @@ def test_describe_model(demo_model):
         "K-Means (n_clusters=5, n_init=10) on age, annual income and spending score")
 
 
+def test_settings_read_as_the_registry_labels_them():
+    assert summaries.settings_text("hdbscan", {"min_cluster_size": 15, "min_samples": None,
+                                               "cluster_selection_epsilon": 0.55}) == (
+        "HDBSCAN (min_cluster_size=15, min_samples=auto, cluster_selection_epsilon=0.55)")
+    assert summaries.settings_text("rfm", {}) == "RFM scores (quintiles)"
+    assert summaries.settings_text("gmm", {"n_components": 3}) == "Gaussian mixture (n_components=3)"
+    assert summaries.features_text(["age", "Recency"], use_gender=True) == (
+        "age, Recency and gender")
+
+
 def test_invalid_and_noted_rows():
     df = pd.DataFrame({"customer_id": ["1", "1", "2"], "age": ["x", "30", "31"],
                        "annual_income": ["5", "5", "6"], "spending_score": ["5", "5", "6"]})

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from inspect_tables import aged_enthusiasts
 
 from custseg.segments.profile import (
     Rulebook,
@@ -179,3 +180,67 @@ def test_names_differing_only_in_the_order_of_their_traits_are_numbered(rulebook
         "Loyal Customers · Low Monetary · Low Recency",
         "Loyal Customers · Low Recency · Low Monetary (2)",
         "Loyal Customers · Low Recency"]
+
+
+def test_a_name_that_hides_an_extreme_trait_is_told_it_in_the_description():
+    import custseg
+
+    model = custseg.fit(aged_enthusiasts(), features=["annual_income", "spending_score"],
+                        params={"n_clusters": 3})
+    by_name = {s.name: s for s in model.segments}
+    old = by_name["Enthusiastic Middle"]
+    assert old.z["age"] > 1  # far from the base, and the name says nothing of age
+    assert old.description.endswith(
+        f"Also notable: Age {old.means['age']:.1f} years on average, well above the "
+        f"base's {model.base.means['age']:.1f} years.")
+    assert old.description.startswith("Middle incomes spending above their means. ")
+    # the other segments' ages are close to the base's: nothing added
+    for s in model.segments:
+        if s is not old:
+            assert "Also notable" not in s.description, s.description
+
+
+def test_a_trait_the_name_says_is_not_repeated():
+    import custseg
+
+    # clustered on age too: the rule still names income and spending, and the
+    # description says the age; a name with the age modifier says it already
+    model = custseg.fit(aged_enthusiasts(), features=["age", "annual_income", "spending_score"],
+                        params={"n_clusters": 3})
+    old = next(s for s in model.segments if s.means["age"] > 70)
+    assert old.name == "Enthusiastic Middle"
+    assert "Age " in old.description and "well above the base's" in old.description
+    # income (a condition of the rule) is never repeated, even when far from the base
+    rich = next(s for s in model.segments if s.means["annual_income"] > 100)
+    assert rich.z["annual_income"] > 1
+    assert "Annual income" not in rich.description
+
+
+def test_unsaid_traits_read_the_name_words_and_the_rule_roles():
+    from custseg.segments.profile import BaseStats, unsaid_traits
+
+    base = BaseStats(n=10, means={"age": 45.0, "Visits": 3.0}, stds={"age": 10.0, "Visits": 1.0},
+                     mins={}, maxs={}, gender_mix={})
+    d = {"means": {"age": 78.0, "Visits": 0.5}, "z": {"age": 3.3, "Visits": -2.5}}
+    book = Rulebook.from_toml(RULES)
+    assert unsaid_traits("Big Spenders", d, base, rulebook=book) == [
+        "Age 78 years on average, well above the base's 45 years",
+        "Visits 0.5 on average, well below the base's 3"]
+    assert unsaid_traits("Mature Big Spenders", d, base, rulebook=book) == [
+        "Visits 0.5 on average, well below the base's 3"]
+    assert unsaid_traits("Big Spenders · Low Visits", d, base, frozenset({"age"}), book) == []
+    # a label inside another word is not the label: "Average" says nothing of age
+    assert len(unsaid_traits("Average Spenders", d, base, rulebook=book)) == 2
+
+
+def test_the_added_traits_stay_within_a_model_files_description():
+    from custseg.segments.profile import BaseStats, with_unsaid_traits
+    from custseg.table.text import TEXT_MAX
+
+    base = BaseStats(n=10, means={"age": 45.0}, stds={"age": 10.0}, mins={}, maxs={},
+                     gender_mix={})
+    d = {"means": {"age": 78.0}, "z": {"age": 3.3}}
+    assert with_unsaid_traits("Careful.", "Careful Middle", d, base) == (
+        "Careful. Also notable: Age 78 years on average, well above the base's 45 years.")
+    long = "x" * (TEXT_MAX - 10)
+    assert with_unsaid_traits(long, "Careful Middle", d, base) == long

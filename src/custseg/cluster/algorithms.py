@@ -384,9 +384,10 @@ def _gmm(p: Mapping[str, Any], seed: int) -> BaseEstimator:
 
 
 def _hdbscan(p: Mapping[str, Any], seed: int) -> BaseEstimator:
-    from sklearn.cluster import HDBSCAN
+    # scikit-learn's own HDBSCAN, whose merge distance crashes under NumPy 2.4
+    from custseg.cluster.hdbscan_merge import merging_hdbscan
 
-    return HDBSCAN(
+    return merging_hdbscan()(
         min_cluster_size=p["min_cluster_size"],
         min_samples=p["min_samples"],
         cluster_selection_epsilon=p["cluster_selection_epsilon"],
@@ -461,9 +462,21 @@ def _kprototypes_class():
                 from kmodes.kprototypes import KPrototypes
 
                 model = KPrototypes(gamma=self.gamma, **options)
-                self.labels_ = np.asarray(model.fit_predict(
-                    np.column_stack([X[:, :numeric], cats]),
-                    categorical=list(range(numeric, numeric + len(widths)))))
+                try:
+                    self.labels_ = np.asarray(model.fit_predict(
+                        np.column_stack([X[:, :numeric], cats]),
+                        categorical=list(range(numeric, numeric + len(widths)))))
+                except ValueError as error:
+                    if "could not initialize" not in str(error):
+                        raise
+                    # kmodes' starts left a segment empty every time (many segments,
+                    # few customers or few distinct ones)
+                    raise ParameterError(
+                        f"K-Prototypes found no start for {self.n_clusters} segments on "
+                        f"{len(X):,} customers: every try left a segment empty; lower "
+                        "n_clusters", parameter="params",
+                        key=f"n_clusters={max(2, self.n_clusters // 2)}",
+                    ) from None
                 return self
 
         _KPrototypes = KPrototypesClusterer

@@ -31,6 +31,7 @@ import numpy as np
 from custseg.cluster.algorithms import get_algorithm
 from custseg.cluster.labels import NOISE
 from custseg.cluster.threads import fit_threads
+from custseg.errors import ParameterError
 
 STABLE, FRAGILE = 0.75, 0.6
 #: Seconds all the refits of one measurement may take together, as estimated by the
@@ -130,7 +131,10 @@ def stability(
         idx = np.sort(rng.choice(len(Xs), take, replace=False))
         if spec.k_param and p[spec.k_param] > take:
             continue
-        refit = np.asarray(spec.build_on(p, seed + 1 + r, blocks).fit_predict(Xs[idx]))
+        try:
+            refit = np.asarray(spec.build_on(p, seed + 1 + r, blocks).fit_predict(Xs[idx]))
+        except ParameterError:  # a subsample these settings cannot fit: no refit made
+            continue
         ref = ls[idx]
         aris.append(float(adjusted_rand_score(ref, refit)))
         for s, best in _best_jaccard(ref, refit).items():

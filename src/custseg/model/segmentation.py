@@ -591,7 +591,8 @@ def fit_model(
                     f"{', '.join(shown(c, 40) for c in left_out[:5])}"
                     + (" …" if len(left_out) > 5 else "") + ": more columns, values or "
                     "segments than a model keeps category shares for")
-    rules = segment_rules(values, segmenter.labels_, config.features, seed=config.random_state)
+    rules = segment_rules(values, segmenter.labels_, config.features, seed=config.random_state,
+                          spec=config.spec)
     segments = tuple(
         replace(s, rules=tuple(r.to_dict() for r in rules.get(s.id, ()))) for s in segments
     )

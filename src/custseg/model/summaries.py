@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custseg.cluster.algorithms import ALGORITHMS, Diagnostic, get_algorithm
+from custseg.cluster.algorithms import ALGORITHMS, Diagnostic
 from custseg.cluster.labels import NOISE, segment_label
 from custseg.cluster.stability import Stability, reading
 from custseg.model.segmentation import SegmentationModel
@@ -135,17 +135,41 @@ def _listed(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def settings_text(algorithm: str, params: Mapping[str, Any]) -> str:
+    """An algorithm by its registry label with its settings, in the names ``--param``
+    takes: "HDBSCAN (min_cluster_size=15, min_samples=auto, cluster_selection_epsilon=0.55)".
+    Settings come in the registry's order; one left to the algorithm (None) reads
+    "auto"; RFM scoring has none."""
+    spec = ALGORITHMS.get(algorithm)
+    label = spec.label if spec is not None else algorithm
+    order = [p.name for p in spec.params] if spec is not None else []
+    # in the registry's order (a model file read back holds them sorted)
+    names = sorted(params, key=lambda k: (order.index(k) if k in order else len(order), k))
+    shown = ", ".join(f"{k}={_setting(params[k])}" for k in names)
+    return f"{label} ({shown})" if shown else label
+
+
+def _setting(value: Any) -> str:
+    if value is None:
+        return "auto"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def features_text(features: Sequence[str], use_gender: bool = False) -> str:
+    """"age, annual income and spending score": the well-known fields' labels in lower
+    case, other features as their headers write them."""
+    named = [label_of(f).lower() if f in _HEADLINE_FIELDS else label_of(f) for f in features]
+    if use_gender:
+        named.append("gender")
+    return _listed(named) if named else "no feature"
+
+
 def describe_model(model: SegmentationModel) -> str:
     """"K-Means (n_clusters=5, n_init=10) on age, annual income and spending score"."""
-    spec = get_algorithm(model.config.algorithm)
-    params = ", ".join(f"{k}={v}" for k, v in model.config.params.items())
-    # the well-known fields' labels in lower case; other features as their headers write them
-    features = [label_of(f).lower() if f in _HEADLINE_FIELDS else label_of(f)
-                for f in model.config.features]
-    if model.config.use_gender:
-        features.append("gender")
-    settings = f" ({params})" if params else ""  # RFM scoring has none
-    return f"{spec.label}{settings} on {_listed(features)}"
+    return (f"{settings_text(model.config.algorithm, model.config.params)} on "
+            f"{features_text(model.config.features, model.config.use_gender)}")
 
 
 def algorithms_with(diagnostic: Diagnostic) -> str:

@@ -2,7 +2,8 @@
 
 - **Rules** come from a shallow surrogate decision tree per segment (this segment against
   the rest), fitted on the features in their own units so that thresholds read
-  naturally ("annual_income > 69.5 and spending_score > 60.5"). Each rule carries its
+  naturally, in the features' labels and units at the data's precision ("Annual income
+  ≥ 70 k$ and Spending score ≥ 61 points"). Each rule carries its
   *precision* (the share of customers it selects that are in the segment) and its
   *coverage* (the share of the segment it selects), both measured on every customer.
 - **Drivers** are the segment's averages against the whole base, as lifts (ratios).
@@ -25,7 +26,7 @@ from custseg.cluster.evaluate import sample_rows
 from custseg.cluster.labels import NOISE
 from custseg.segments.profile import BaseStats, SegmentProfile, numeric_columns
 from custseg.table.fields import GENDER, fmt_number
-from custseg.table.spec import InputSpec, label_of, unit_of
+from custseg.table.spec import InputSpec, label_of, unit_of, with_unit
 
 RULE_SAMPLE = 50_000
 
@@ -40,15 +41,63 @@ class SegmentRule:
         return asdict(self)
 
 
-def _bounds_text(feature: str, low: float | None, high: float | None) -> str:
-    def f(v: float) -> str:
-        return fmt_number(round(v, 1)).replace(",", "")
+#: Most decimals a column's values are written with for its thresholds to be shown at
+#: that precision; finer (or continuous) values are shown to three significant digits.
+MAX_DECIMALS = 3
 
-    if low is not None and high is not None:
-        return f"{f(low)} < {feature} <= {f(high)}"
-    if low is not None:
-        return f"{feature} > {f(low)}"
-    return f"{feature} <= {f(high)}"
+
+def decimals_of(column: np.ndarray, most: int = MAX_DECIMALS) -> int | None:
+    """How many decimals ``column``'s values are written with: 0 for whole numbers, 1
+    for 112.7…; None when they need more than ``most`` (measured, continuous values)."""
+    finite = np.asarray(column, dtype="float64")
+    finite = finite[np.isfinite(finite)]
+    for d in range(most + 1):
+        scaled = finite * 10**d
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled))):
+            return d
+    return None
+
+
+def _significant(value: float, digits: int = 3) -> str:
+    if value == 0 or not np.isfinite(value):
+        return fmt_number(value) if np.isfinite(value) else str(value)
+    places = min(6, max(0, digits - 1 - int(np.floor(np.log10(abs(value))))))
+    text = f"{value:,.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def bounds_text(feature: str, low: float | None, high: float | None,
+                decimals: int | None = None, spec: InputSpec | None = None) -> str:
+    """One feature's condition in its label and unit: "Annual income ≤ 112.7 k$",
+    "Age from 40 to 59 years".
+
+    A tree's threshold lies halfway between two values of the data, so on values written
+    with ``decimals`` decimals, "> 69.5" is "≥ 70" and "≤ 69.5" is "≤ 69": the same
+    customers, at the data's own precision. Values with no such precision (None) keep
+    ">" and "≤" with three significant digits.
+    """
+    unit = unit_of(feature, spec)
+    unit = f" {unit}" if unit else ""
+    label = label_of(feature)
+    if decimals is None:
+        lo = None if low is None else f"> {_significant(low)}"
+        hi = None if high is None else f"≤ {_significant(high)}"
+        return f"{label} {', '.join(t for t in (lo, hi) if t)}{unit}"  # " and " joins rules
+    scale = 10.0**decimals
+    # the grid values just inside each bound (a small margin for the float midpoints)
+    first = None if low is None else (np.floor(low * scale + 1e-9) + 1) / scale
+    last = None if high is None else np.floor(high * scale + 1e-9) / scale
+
+    def shown(v: float) -> str:
+        return fmt_number(round(float(v), decimals))
+
+    if first is not None and last is not None:
+        if first == last:
+            return f"{label} = {shown(first)}{unit}"
+        return f"{label} from {shown(first)} to {shown(last)}{unit}"
+    if first is not None:
+        return f"{label} ≥ {shown(first)}{unit}"
+    return f"{label} ≤ {shown(last)}{unit}"
 
 
 def segment_rules(
@@ -60,8 +109,10 @@ def segment_rules(
     max_rules: int = 3,
     min_precision: float = 0.5,
     seed: int = 0,
+    spec: InputSpec | None = None,
 ) -> dict[int, list[SegmentRule]]:
-    """Readable rules per segment (noise excluded), best coverage first.
+    """Readable rules per segment (noise excluded), best coverage first, in the
+    features' labels and units at the data's precision (see :func:`bounds_text`).
 
     The trees learn on at most :data:`RULE_SAMPLE` customers; precision and coverage
     are then measured on all of them.
@@ -71,6 +122,7 @@ def segment_rules(
     if not features or len(values) == 0:
         return {}
     X_all = values[features].to_numpy(dtype="float64")
+    decimals = [decimals_of(X_all[:, i]) for i in range(len(features))]
     rows = sample_rows(len(X_all), RULE_SAMPLE, seed)
     X, y_all = X_all[rows], labels[rows]
     min_leaf = max(5, int(0.01 * len(X)))
@@ -103,7 +155,8 @@ def segment_rules(
             if not selected:
                 continue
             hits = int((mask & positive_all).sum())
-            text = " and ".join(_bounds_text(features[f], *bounds[f]) for f in sorted(bounds))
+            text = " and ".join(bounds_text(features[f], *bounds[f], decimals[f], spec)
+                                for f in sorted(bounds))
             rules.append(SegmentRule(text, hits / selected, hits / int(positive_all.sum())))
         rules.sort(key=lambda r: (-r.coverage * r.precision, -r.precision))
         out[int(segment)] = rules[:max_rules]
@@ -160,10 +213,32 @@ def lift_text(driver: Mapping[str, Any], spec: InputSpec | None = None) -> str:
 
 @dataclass(frozen=True)
 class Comparison:
+    """Two segments compared: ``table`` for people (each feature's label and unit, the
+    p-value as "< 0.001"), ``measured`` with the same rows as numbers (feature names,
+    p-values as floats), and the differences in a sentence."""
+
     a: int
     b: int
     table: pd.DataFrame
     sentence: str
+    measured: pd.DataFrame | None = None
+
+
+def p_text(p: float) -> str:
+    """A p-value as people read it: "< 0.001", else three decimals ("0.032")."""
+    if not np.isfinite(p):
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _shown_table(rows: list[dict[str, Any]], spec: InputSpec | None) -> pd.DataFrame:
+    shown = pd.DataFrame(rows)
+    if shown.empty:
+        return shown
+    shown["feature"] = [with_unit(f, spec) for f in shown["feature"]]
+    shown.insert(shown.columns.get_loc("p_value"), "p-value",
+                 [p_text(p) for p in shown["p_value"]])
+    return shown.drop(columns="p_value")
 
 
 _VERBS = {"annual_income": ("earns", "income"), "spending_score": ("spends", "spending")}
@@ -214,7 +289,7 @@ def compare_segments(
     who = names.get(a, f"segment {a}")
     than = names.get(b, f"segment {b}")
     sentence = f"{who} against {than}: " + ", ".join(phrases) + "."
-    return Comparison(a, b, pd.DataFrame(rows), sentence)
+    return Comparison(a, b, _shown_table(rows, spec), sentence, pd.DataFrame(rows))
 
 
 def _phrase(feature: str, ma: float, mb: float, meaningful: bool,

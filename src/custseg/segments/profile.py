@@ -19,6 +19,7 @@ are named by their two strongest traits in the columns' own words.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -35,6 +36,7 @@ from custseg.segments.schema import MAX_RULEBOOK_CHARS, RulebookDoc, problem_tex
 from custseg.table.fields import AGE, GENDER, ID, NUMERIC_FIELDS, fmt_number
 from custseg.table.roles import FIELD_ROLES
 from custseg.table.spec import InputSpec, label_of, role_of, unit_of
+from custseg.table.text import TEXT_MAX
 
 
 class RulebookError(CustsegError):
@@ -459,11 +461,73 @@ def profile_segments(
             }
         )
     named = _name_segments(drafts, features, rulebook, ranks, spec)
+    for d in drafts:  # what sets a segment far apart is said, when its name is silent
+        told = named[d["id"]]
+        roles = told.pop("roles", frozenset())
+        if d["id"] != NOISE:
+            told["description"] = with_unsaid_traits(told["description"], told["name"], d,
+                                                     base, roles, rulebook, spec)
     segments = tuple(
         SegmentProfile(**d, **named[d["id"]], facts=_facts(d, base, features, spec))
         for d in sorted(drafts, key=lambda d: outliers_last(d["id"]))
     )
     return base, segments
+
+
+#: How far (in the base's standard deviations) a segment's average must sit from the
+#: base's for its description to say it when its name does not.
+FAR_SD = 1.0
+#: Most such traits a description adds.
+MAX_UNSAID = 3
+
+
+def unsaid_traits(name: str, d: Mapping[str, Any], base: BaseStats,
+                  roles: frozenset[str] = frozenset(), rulebook: Rulebook | None = None,
+                  spec: InputSpec | None = None) -> list[str]:
+    """The features whose average sits beyond :data:`FAR_SD` from the base's and that
+    ``name`` says nothing about, strongest first, in words: "age 78 years on average,
+    well above the base's 45". A name speaks of a feature when the rule that gave it
+    has a condition on the feature's role (``roles``), or when it holds the feature's
+    label or one of the rulebook's words or modifiers for it ("Mature", "high income")."""
+    out: list[tuple[float, str]] = []
+    for f, z in d.get("z", {}).items():
+        if not np.isfinite(z) or abs(z) <= FAR_SD or f not in base.means:
+            continue
+        role = role_of(f, spec)
+        if role != "other" and role in roles:
+            continue
+        words = [label_of(f)]
+        if rulebook is not None:
+            words += list(rulebook.words.get(f, {}).values())
+            words += list(rulebook.modifiers.get(f, {}).values())
+        if any(w and re.search(rf"(?<!\w){re.escape(w)}(?!\w)", name, re.IGNORECASE)
+               for w in words):
+            continue
+        unit = unit_of(f, spec)
+        unit = f" {unit}" if unit else ""
+        where = "above" if z > 0 else "below"
+        out.append((abs(z), f"{label_of(f)} {fmt_number(round(d['means'][f], 1))}{unit} on "
+                            f"average, well {where} the base's "
+                            f"{fmt_number(round(base.means[f], 1))}{unit}"))
+    return [text for _, text in sorted(out, key=lambda item: -item[0])[:MAX_UNSAID]]
+
+
+def with_unsaid_traits(description: str, name: str, d: Mapping[str, Any], base: BaseStats,
+                       roles: frozenset[str] = frozenset(), rulebook: Rulebook | None = None,
+                       spec: InputSpec | None = None) -> str:
+    """``description`` followed by what :func:`unsaid_traits` finds ("Also notable: age
+    78 years on average, well above the base's 45."), so that no name hides the
+    segment's strongest trait."""
+    traits = unsaid_traits(name, d, base, roles, rulebook, spec)
+    lead = description.rstrip()
+    if lead and lead[-1] not in ".!?":
+        lead += "."
+    while traits:  # within what a model file holds of a description
+        told = f"{lead} Also notable: {'; '.join(traits)}.".lstrip()
+        if len(told) <= TEXT_MAX:
+            return told
+        traits = traits[:-1]
+    return description
 
 
 def _name_segments(
@@ -494,7 +558,8 @@ def _name_segments(
             }
         else:
             out[d["id"]] = {"name": rule.name, "description": rule.description,
-                            "strategy": rule.strategy}
+                            "strategy": rule.strategy,
+                            "roles": frozenset(rule_role(k) for k in rule.when)}
     _make_unique(drafts, out, rulebook, features, ranks)
     return out
 
