@@ -343,7 +343,7 @@ def test_workers_serve_the_same_model_and_stop_on_sigterm(model_file):
             assert status == 200 and json.loads(body)["model"]["algorithm"] == "kmeans"
         process.process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
-        assert "(2 workers;" in process.lines[0]
+        assert "(K-Means, " in process.lines[0] and "(2 workers;" in process.lines[0]
     finally:
         process.stop()
 

@@ -173,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     port = sock.getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
     name = Path(args.model).name
-    info = (f"custseg serve: {name} ({loaded.model.config.algorithm}, "
+    from custseg.cluster.algorithms import ALGORITHMS
+
+    algorithm = loaded.model.config.algorithm
+    label = ALGORITHMS[algorithm].label if algorithm in ALGORITHMS else algorithm
+    info = (f"custseg serve: {name} ({label}, "
             f"{len(loaded.model.segments)} segments) on http://{shown}:{port} "
             f"({args.workers} worker{'s' if args.workers > 1 else ''}; API key "
             f"{'required' if key else 'not set'}; docs at /docs). SIGTERM or Ctrl+C stops.")
