@@ -1,8 +1,9 @@
-"""Explore: scatter plots, distributions, segment shares and gender by segment."""
+"""Explore: scatter plots, distributions, segment shares, gender by segment, comparisons
+and the customers of a segment."""
 
 import streamlit as st
 
-from custseg.app import state
+from custseg.app import members, state
 from custseg.app.ui import chart, plain
 from custseg.cluster.labels import segment_label
 from custseg.segments import charts
@@ -30,7 +31,10 @@ def pick(label: str, key: str, index: int, column=st) -> str:
 
 st.title("Explore")
 tabs = st.tabs(["2D scatter", "3D scatter", "Distributions", "Segment shares", "Gender",
-                "Compare segments"])
+                "Compare segments", "Customers"])
+if charts.colours_repeat([s.id for s in view.model.segments]):
+    st.caption(plain(f"More segments than the {len(charts.PALETTE)} distinct colours: colours "
+                     "repeat; the legend's and the hover's names tell segments apart."))
 
 with tabs[0]:
     c1, c2 = st.columns(2)
@@ -54,6 +58,11 @@ with tabs[2]:
 
 with tabs[3]:
     chart(charts.shares_donut(view.model.segments), key="shares")
+    _, folded = charts.share_slices(view.model.segments)
+    if folded:
+        st.caption(plain(f"Other: the {len(folded)} smallest segments together "
+                         f"({sum(s.size for s in folded):,} customers); each one's size is "
+                         "in the table on the Dashboard and on the Customers tab."))
 
 with tabs[4]:
     if GENDER in values.columns and values[GENDER].notna().any():
@@ -90,3 +99,6 @@ with tabs[5]:
             )
             st.caption("A difference counts when Welch's t-test is significant (p < 0.05) and "
                        "Cohen's d is at least 0.2; otherwise the segments are called the same.")
+
+with tabs[6]:
+    members.panel(view, "explore_members")
