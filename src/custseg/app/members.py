@@ -23,6 +23,11 @@ from custseg.model import summaries
 SHOWN = 5_000
 
 
+def model_tag(view: View) -> str:
+    """A short tag of the view's model, for widget keys that must change with it."""
+    return cached.digest(repr(view.model_key).encode())[:10]
+
+
 def counts(view: View) -> dict[int, int]:
     """Customers per segment as the members' table counts them (returns only included)."""
     ids, sizes = np.unique(np.asarray(view.labels), return_counts=True)
@@ -57,12 +62,15 @@ def panel(view: View, key: str) -> None:
     def label(i: int) -> str:
         return f"{segment_label(i, names.get(i, str(i)))} ({per[i]:,} customers)"
 
-    c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
-    chosen = c1.selectbox("Segment", ids, format_func=label, key=f"{key}_segment")
+    c1, c2 = st.columns(2, vertical_alignment="bottom")
+    # keyed by the model too: another model's picker starts afresh, never showing the
+    # labels (names, counts) of the model before
+    chosen = c1.selectbox("Segment", ids, format_func=label,
+                          key=f"{key}_segment_{model_tag(view)}")
     text = c2.text_input("Search its rows", key=f"{key}_search",
                          placeholder="an id, a value…",
                          help="Keeps the rows with this text in any column.")
-    atypical_only = c3.toggle("Atypical only", key=f"{key}_atypical",
+    atypical_only = st.toggle("Atypical only", key=f"{key}_atypical",
                               help="Customers far from every known customer.")
     frame, download = cached.members(view, int(chosen))
     shown = search(frame, text)

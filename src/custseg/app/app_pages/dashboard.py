@@ -12,6 +12,8 @@ from custseg.segments.explain import drivers, lift_text
 
 #: Cards per page: past this many segments the cards are paged.
 CARDS_PER_PAGE = 10
+#: A card's width (px): its level table fits whole, and two fit a row from about 1280 px.
+CARD_WIDTH = 400
 #: Up to this many segments the cards open expanded.
 OPEN_CARDS = 6
 #: Session key: the models whose stability the analyst asked to measure here.
@@ -88,13 +90,14 @@ for column in features:
     tints = [LEVEL_TINTS.get(level, "") for level in glance.levels[column]]
     styled = styled.apply(lambda _, t=tints: t, subset=[column], axis=0)
 st.dataframe(styled, hide_index=True, key="overview",
-             height=min(38 + 35 * len(glance.table), 600))
+             height=min(38 + 35 * len(glance.table), 600),
+             column_config={"segment": st.column_config.TextColumn(pinned=True)})
 st.caption("Averages in each feature's unit; orange: high against the whole base, blue: "
            "low, plain: mid. Click a column's header to sort by it."
            + (f" The {glance.value_column} is each segment's part of the sum over every "
               "customer." if glance.value_column else ""))
 if not glance.stability_measured:
-    c1, c2 = st.columns([3, 1], vertical_alignment="center")
+    c1, c2 = st.columns([3, 2], vertical_alignment="center")
     c1.caption(plain(measured.reading) if measured is not None else
                "Stability is not measured yet: it refits the segments on resamples of the "
                "customers (a few seconds at most).")
@@ -117,13 +120,15 @@ if len(segments) > CARDS_PER_PAGE:
 
     start = st.selectbox("Cards", pages, format_func=lambda p: (
         f"Segments {p + 1}–{min(p + CARDS_PER_PAGE, len(segments))} of {len(segments)}"),
-        key="card_page")
+        key=f"card_page_{members.model_tag(view)}")  # another model: from its first page
     shown = segments[start:start + CARDS_PER_PAGE]
-grid = st.columns(2)
-for i, segment in enumerate(shown):
+# cards of a fixed width that wrap: two a row on a wide screen, one on a narrow one, so a
+# card's level table is never cut
+grid = st.container(horizontal=True, wrap=True, gap="medium")
+for segment in shown:
     title = (f"{segment_label(segment.id, segment.name)} — {segment.size:,} customers "
              f"({summaries.share_text(segment.share)} of the base)")
-    with grid[i % 2].expander(plain(title), expanded=len(segments) <= OPEN_CARDS):
+    with grid.expander(plain(title), expanded=len(segments) <= OPEN_CARDS, width=CARD_WIDTH):
         st.markdown(plain(segment.description))
         if model.rfm is not None and segment.id >= 0:  # the score map's cells it holds
             st.caption(plain(summaries.cells_text(model.rfm.cells_of(segment.id))))
@@ -172,7 +177,10 @@ if outliers:
                           f"dense group. {o.description}"))
         st.warning(plain(o.strategy), icon=":material/person_alert:")
         st.dataframe(summaries.level_table(o, model.base, spec), hide_index=True,
-                     column_config={"gap (SD)": st.column_config.NumberColumn(format="%+.2f")})
+                     column_config={
+                         "segment": st.column_config.NumberColumn(format="%.1f"),
+                         "everyone": st.column_config.NumberColumn(format="%.1f"),
+                         "gap (SD)": st.column_config.NumberColumn(format="%+.2f")})
 
 # ---- the customers behind a segment
 st.subheader("Customers of a segment", divider="gray")
