@@ -13,7 +13,7 @@ from custseg.segments.explain import drivers, lift_text
 #: Cards per page: past this many segments the cards are paged.
 CARDS_PER_PAGE = 10
 #: A card's width (px): its level table fits whole, and two fit a row from about 1280 px.
-CARD_WIDTH = 400
+CARD_WIDTH = 396
 #: Up to this many segments the cards open expanded.
 OPEN_CARDS = 6
 #: Session key: the models whose stability the analyst asked to measure here.
@@ -124,7 +124,7 @@ if len(segments) > CARDS_PER_PAGE:
     shown = segments[start:start + CARDS_PER_PAGE]
 # cards of a fixed width that wrap: two a row on a wide screen, one on a narrow one, so a
 # card's level table is never cut
-grid = st.container(horizontal=True, wrap=True, gap="medium")
+grid = st.container(horizontal=True, wrap=True, gap="small")
 for segment in shown:
     title = (f"{segment_label(segment.id, segment.name)} — {segment.size:,} customers "
              f"({summaries.share_text(segment.share)} of the base)")
@@ -138,9 +138,10 @@ for segment in shown:
             summaries.level_table(segment, model.base, spec), hide_index=True,
             column_config={
                 "feature": st.column_config.TextColumn(),  # its width as needed: "gap (SD)" fits a card
-                "segment": st.column_config.NumberColumn(format="%.1f", width="small"),
-                "everyone": st.column_config.NumberColumn(format="%.1f", width="small"),
-                "gap (SD)": st.column_config.NumberColumn(format="%+.2f", width="small"),
+                # narrow enough for the whole table to fit a card of CARD_WIDTH
+                "segment": st.column_config.NumberColumn(format="%.1f", width=62),
+                "everyone": st.column_config.NumberColumn(format="%.1f", width=64),
+                "gap (SD)": st.column_config.NumberColumn(format="%+.2f", width=64),
             },
         )
         if segment.gender_mix:
