@@ -211,9 +211,16 @@ def test_a_segment_of_a_few_customers_is_under_a_tenth_of_a_percent(fresh_app, t
     table = _overview(at)
     assert table["customers"].min() == 1 and len(many) > 2_000
     assert table.loc[table["customers"] == 1, "share"].tolist() == ["< 0.1%"]
-    lone_card = next(c for c in _cards(at) if "— 1 customers" in unescape(c.label))
+    lone_card = next(c for c in _cards(at) if "— 1 customer " in unescape(c.label))
     assert unescape(lone_card.label).endswith("(< 0.1% of the base)")
 
 
 def test_palette_still_one_colour_per_segment_below_its_size():
     assert not charts.colours_repeat(range(5))
+
+
+def test_explore_comparison_has_no_negative_zero(app, go):
+    go(app, "explore")
+    table = next(d.value for d in app.main.dataframe if "cohens_d" in d.value.columns)
+    assert not any(f"{v:+.1f}" == "-0.0" for v in table["difference"])
+    assert not any(f"{v:+.2f}" == "-0.00" for v in table["cohens_d"])

@@ -126,7 +126,8 @@ if len(segments) > CARDS_PER_PAGE:
 # card's level table is never cut
 grid = st.container(horizontal=True, wrap=True, gap="small")
 for segment in shown:
-    title = (f"{segment_label(segment.id, segment.name)} — {segment.size:,} customers "
+    title = (f"{segment_label(segment.id, segment.name)} — {segment.size:,} "
+             f"customer{'s' if segment.size != 1 else ''} "
              f"({summaries.share_text(segment.share)} of the base)")
     with grid.expander(plain(title), expanded=len(segments) <= OPEN_CARDS, width=CARD_WIDTH):
         st.markdown(plain(segment.description))

@@ -6,6 +6,7 @@ import streamlit as st
 from custseg.app import members, state
 from custseg.app.ui import chart, plain
 from custseg.cluster.labels import segment_label
+from custseg.model.summaries import unsigned_zero
 from custseg.segments import charts
 from custseg.segments.explain import compare_segments
 from custseg.table.fields import AGE, GENDER
@@ -86,8 +87,11 @@ with tabs[5]:
         else:
             result = compare_segments(values, labels, a, b, names, spec=view.model.config.spec)
             st.info(plain(result.sentence), icon=":material/compare_arrows:")
+            shown = result.table.assign(  # no "−0.0" for a difference that rounds to none
+                difference=result.table["difference"].map(lambda v: unsigned_zero(v, 1)),
+                cohens_d=result.table["cohens_d"].map(lambda v: unsigned_zero(v, 2)))
             st.dataframe(
-                result.table, hide_index=True,
+                shown, hide_index=True,
                 column_config={
                     f"mean {a}": st.column_config.NumberColumn(format="%.1f"),
                     f"mean {b}": st.column_config.NumberColumn(format="%.1f"),
