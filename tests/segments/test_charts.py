@@ -155,3 +155,15 @@ def test_donut_keeps_a_single_small_segment():
 def test_colours_repeat_past_the_palette():
     assert not charts.colours_repeat(list(range(len(charts.PALETTE))) + [-1])
     assert charts.colours_repeat(list(range(len(charts.PALETTE) + 1)))
+
+
+def test_many_segments_put_the_legend_below_the_plot(frame):
+    values, labels, names = frame
+    few = charts.scatter_2d(values, labels, names, "annual_income", "spending_score")
+    assert few.layout.legend.orientation is None
+    many_names = {**names, **{i: f"Extra {i}" for i in range(20, 40)}}
+    many = charts.scatter_2d(values, labels, many_names, "annual_income", "spending_score")
+    assert many.layout.legend.orientation == "h"
+    assert many.layout.height > few.layout.height
+    hist = charts.distribution(values, labels, many_names, "age")
+    assert hist.layout.legend.orientation == "h"

@@ -146,8 +146,23 @@ def scatter_2d(
     if not use_size:
         fig.update_traces(marker=dict(size=6))
     bubble = f", bubble size: {plot_text(_lower(use_size))}" if use_size else ""
-    return _finish(fig, f"{plot_text(label_of(y))} against {plot_text(_lower(x))}"
-                        f"{bubble}{note}", 520)
+    fig = _finish(fig, f"{plot_text(label_of(y))} against {plot_text(_lower(x))}"
+                       f"{bubble}{note}", 520)
+    return _legend_below(fig, len(names))
+
+
+#: From this many segments a chart's legend goes below the plot, in rows, so a long list
+#: of names never squeezes the plot into a strip beside it.
+LEGEND_BELOW = 12
+
+
+def _legend_below(fig: go.Figure, segments: int) -> go.Figure:
+    if segments < LEGEND_BELOW:
+        return fig
+    rows = -(-segments // 3)  # about three names a row
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.15, x=0),
+                      height=(fig.layout.height or 520) + 22 * rows)
+    return fig
 
 
 def scatter_3d(
@@ -212,7 +227,8 @@ def distribution(
     fig.update_yaxes(showticklabels=False, row=1, col=1)
     fig.update_yaxes(title_text="Customers", row=2, col=1)
     fig.update_xaxes(title_text=_axis(feature, spec), row=2, col=1)
-    return _finish(fig, f"{plot_text(label_of(feature))} by segment", 480)
+    fig = _finish(fig, f"{plot_text(label_of(feature))} by segment", 480)
+    return _legend_below(fig, len(names))
 
 
 #: The "other" slice of a share chart: the small segments folded together.
