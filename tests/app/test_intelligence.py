@@ -18,7 +18,7 @@ def test_cards_show_rules_and_edits_are_saved(app, go, downloads):
     app.text_area[0].set_value("Talk to them every week.")
     app.button(key="FormSubmitter:edit_0-Save").click().run()
     assert not app.exception
-    assert app.subheader[0].value.endswith("Our core")
+    assert unescape(app.main.expander[0].label).startswith("0 · Our core — ")
     go(app, "model_lab")
     saved = model_from_bytes(downloads["segments.custseg"])
     assert saved.segment(0).name == "Our core"
@@ -67,7 +67,7 @@ def test_imported_rulebook_renames_segments(app, go):
     app.file_uploader(key="rules_upload").upload("mine.toml", text.encode()).run()
     assert not app.exception
     go(app, "dashboard")
-    assert any(h.value.endswith("Golden Circle") for h in app.subheader)
+    assert any(" · Golden Circle — " in unescape(e.label) for e in app.main.expander)
 
 
 def test_bad_rulebook_is_refused(app, go):

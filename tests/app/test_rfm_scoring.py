@@ -46,5 +46,6 @@ def test_every_page_runs_with_rfm_scoring(monkeypatch, customers):
     at.switch_page(PAGES[0]).run()
     shown = " ".join(unescape(str(e.value)) for kind in ("markdown", "metric", "subheader", "caption")
                      for e in at.get(kind))
+    shown += " ".join(unescape(e.label) for e in at.expander)  # the cards' titles
     found = {name for name in MAP_NAMES if name in shown}
     assert len(found) >= 4, shown[:500]

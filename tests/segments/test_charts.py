@@ -125,3 +125,45 @@ def test_gender_bars_with_outliers_count_every_customer():
     assert by_gender["Male"] == {"0 · A": 0, "1 · B": 1, "Outliers": 1}
     assert by_gender["Female"] == {"0 · A": 1, "1 · B": 1, "Outliers": 0}
     assert by_gender["Other"] == {"0 · A": 0, "1 · B": 0, "Outliers": 1}
+
+
+def _profiles(sizes):
+    from custseg.segments.profile import SegmentProfile
+
+    return [SegmentProfile(id=i, name=f"S{i}", size=n, share=n / sum(sizes), means={},
+                           mins={}, maxs={}, z={}, levels={}, gender_mix={}, description="",
+                           strategy="", facts=()) for i, n in enumerate(sizes)]
+
+
+def test_donut_folds_small_segments_into_other():
+    segments = _profiles([400, 300, *([10] * 38)])
+    fig = charts.shares_donut(segments)
+    labels, values = list(fig.data[0].labels), list(fig.data[0].values)
+    assert labels == ["0 · S0", "1 · S1", "Other (38 smaller segments)"]
+    assert values == [400, 300, 380]
+    assert fig.data[0].marker.colors[-1] == charts.OTHER_COLOR
+    many = charts.shares_donut(_profiles([100] * 41))  # none small, but only ten slices
+    assert len(many.data[0].labels) == 11 and sum(many.data[0].values) == 4_100
+    assert many.data[0].labels[-1] == "Other (31 smaller segments)"
+
+
+def test_donut_keeps_a_single_small_segment():
+    segments = _profiles([500, 490, 10])
+    assert list(charts.shares_donut(segments).data[0].labels) == ["0 · S0", "1 · S1", "2 · S2"]
+
+
+def test_colours_repeat_past_the_palette():
+    assert not charts.colours_repeat(list(range(len(charts.PALETTE))) + [-1])
+    assert charts.colours_repeat(list(range(len(charts.PALETTE) + 1)))
+
+
+def test_many_segments_put_the_legend_below_the_plot(frame):
+    values, labels, names = frame
+    few = charts.scatter_2d(values, labels, names, "annual_income", "spending_score")
+    assert few.layout.legend.orientation is None
+    many_names = {**names, **{i: f"Extra {i}" for i in range(20, 40)}}
+    many = charts.scatter_2d(values, labels, many_names, "annual_income", "spending_score")
+    assert many.layout.legend.orientation == "h"
+    assert many.layout.height > few.layout.height
+    hist = charts.distribution(values, labels, many_names, "age")
+    assert hist.layout.legend.orientation == "h"

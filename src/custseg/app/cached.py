@@ -295,3 +295,17 @@ def distances(data: Matrix, k: int) -> np.ndarray:
 def typical_inputs(view: View) -> dict[str, Any]:
     """Predict-form values to start from: a real customer near the middle of the base."""
     return api.typical_inputs(view.model, view.table)
+
+
+@st.cache_data(max_entries=8, show_spinner="Gathering the segment's customers…",
+               hash_funcs=KEYS)
+def members(view: View, segment_id: int | None) -> tuple[pd.DataFrame, bytes]:
+    """A segment's customers (every one with None) for the Dashboard and Explore: the
+    rows for display (distinct column names) and the CSV download (the original
+    headers), every original column kept (see :func:`custseg.model.summaries.segment_members`)."""
+    from custseg.io.writers import as_frame, csv_bytes
+    from custseg.model.summaries import segment_members
+
+    table = segment_members(view.model, view.table.data, view.table.header, view.validated,
+                            view.values, view.labels, segment_id)
+    return as_frame(table), csv_bytes(table)

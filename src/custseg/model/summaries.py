@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from custseg.cluster.algorithms import ALGORITHMS, Diagnostic
 from custseg.cluster.labels import NOISE, segment_label
@@ -108,9 +109,9 @@ def level_table(segment: SegmentProfile, base: BaseStats,
         rows.append(
             {
                 "feature": with_unit(f, spec),
-                "segment": segment.means[f],
-                "everyone": base.means[f],
-                "gap (SD)": segment.z[f],
+                "segment": unsigned_zero(segment.means[f], 1),
+                "everyone": unsigned_zero(base.means[f], 1),
+                "gap (SD)": unsigned_zero(segment.z[f], 2),  # never "−0.00"
             }
         )
     return pd.DataFrame(rows)
@@ -313,3 +314,217 @@ def scored_counts(scored: pd.DataFrame) -> ScoredCounts:
         per_segment={int(k): int(v) for k, v in counts.items()},
         atypical=int(scored["atypical"].fillna(False).astype(bool).sum()),
     )
+
+
+# ------------------------------------------------------------ the Dashboard's overview
+
+#: From this share of the customers up, the outliers are said before the overview.
+LARGE_OUTLIER_SHARE = 0.10
+
+
+def share_text(share: float) -> str:
+    """A share for people: "none" for nothing, "< 0.1%" for a few customers (never a
+    "0.0%" that reads as none), else one decimal."""
+    if not share or share <= 0:
+        return "none"
+    if share < 0.0005:
+        return "< 0.1%"
+    return f"{share:.1%}"
+
+
+def unsigned_zero(value: float, digits: int) -> float:
+    """``value``, or 0.0 when it rounds to zero at ``digits`` decimals: no "−0.00"
+    (a missing or infinite value is returned as it is)."""
+    if value is None or not np.isfinite(value):
+        return value
+    return 0.0 if round(float(value), digits) == 0 else float(value)
+
+
+def value_feature(model: SegmentationModel) -> str | None:
+    """The feature a segment's share of total value is counted in: the first with the
+    monetary role, else the first with the income role; None without either."""
+    from custseg.table.spec import role_of
+
+    features, spec = model.config.features, model.config.spec
+    for role in ("monetary", "income"):
+        found = next((f for f in features if role_of(f, spec) == role), None)
+        if found is not None:
+            return found
+    return None
+
+
+def first_sentence(text: str, limit: int = 110) -> str:
+    """A strategy in a line: its first sentence (or clause before a colon's list), cut
+    at ``limit`` characters."""
+    text = " ".join(str(text).split())
+    for stop in (". ", "; "):
+        if stop in text:
+            text = text[: text.index(stop) + (1 if stop == ". " else 0)]
+            break
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True)
+class Overview:
+    """One row per segment (the outliers apart): the table itself, and for each
+    feature column the level of each cell (for the heat map colours) and the column's
+    decimals."""
+
+    table: pd.DataFrame
+    levels: dict[str, list[str]]  # overview column -> level per row ("low"|"mid"|"high")
+    digits: dict[str, int]  # overview column -> decimals shown
+    value_column: str | None  # the share-of-value column, when there is one
+    stability_measured: bool
+
+
+def overview(model: SegmentationModel, values: pd.DataFrame, labels: np.ndarray,
+             measured: Stability | None = None) -> Overview:
+    """Every segment at a glance, the outliers apart: customers, share of the base,
+    each feature's average in its unit (with its level against the base), the share of
+    total value (monetary, else income) when the model has such a feature, stability
+    (stable / moderately stable / fragile from ``measured``; "not measured" without
+    it), and the strategy in a line.
+
+    ``values`` and ``labels`` are the customers the segments were made of (the share
+    of value is counted over them, set-apart customers with no value left out).
+    """
+    from custseg.cluster.labels import RETURNS_ONLY
+
+    spec = model.config.spec
+    segments = [s for s in model.segments if not s.is_outliers]
+    money = value_feature(model)
+    totals: dict[int, float] = {}
+    total = 0.0
+    if money is not None and money in values.columns:
+        column = values[money].to_numpy(dtype="float64")
+        finite = np.isfinite(column)
+        labels = np.asarray(labels)
+        total = float(column[finite].sum())
+        frame = pd.DataFrame({"label": labels[finite], "value": column[finite]})
+        totals = {int(k): float(v) for k, v in frame.groupby("label")["value"].sum().items()}
+    rows, levels, digits = [], {}, {}
+    feature_columns = {f: with_unit(f, spec) for f in model.config.features}
+    for s in segments:
+        row: dict[str, Any] = {"segment": segment_label(s.id, s.name), "customers": s.size,
+                               "share": share_text(s.share)}
+        for f, column in feature_columns.items():
+            mean = s.means.get(f)
+            finite = mean is not None and np.isfinite(mean)
+            row[column] = float(mean) if finite else None
+            levels.setdefault(column, []).append(s.levels.get(f, "") if finite else "")
+            if finite:
+                digits[column] = max(digits.get(column, 0), _digits(mean))
+        if money is not None:
+            row["value"] = (totals.get(s.id, 0.0) / total if total > 0 and s.id != RETURNS_ONLY
+                            else None)
+        if s.id == RETURNS_ONLY:
+            row["stability"] = "set apart, not clustered"
+        elif measured is None or measured.overall is None:
+            row["stability"] = "not measured"
+        else:
+            row["stability"] = reading(measured.per_segment.get(s.id))
+            if row["stability"] == "unknown":
+                row["stability"] = "not measured"
+        row["strategy"] = first_sentence(s.strategy)
+        rows.append(row)
+    value_column = None
+    table = pd.DataFrame(rows)
+    if money is not None:
+        named = label_of(money).lower() if label_of(money) != money else money
+        value_column = f"share of total {named}"
+        table = table.rename(columns={"value": value_column})
+    for column in feature_columns.values():
+        digits.setdefault(column, 1)
+    return Overview(table, levels, digits, value_column,
+                    measured is not None and measured.overall is not None)
+
+
+def outliers_line(model: SegmentationModel) -> str | None:
+    """The outliers in one sentence ("392 customers (19.6%) fit no dense group…"), or
+    None when the model has none."""
+    found = [s for s in model.segments if s.is_outliers]
+    if not found or not found[0].size:
+        return None
+    o = found[0]
+    return (f"{o.size:,} customers ({share_text(o.share)}) fit no dense group: the outliers, "
+            "set apart from the segments below.")
+
+
+# ------------------------------------------------------------ a segment's customers
+
+#: What the members' table adds to every original column. ``segment_id`` and
+#: ``segment_name`` are the fit's (the segment the Dashboard counts the customer in);
+#: ``scored_segment_id``, ``scored_segment_name``, ``confidence`` and ``atypical`` are
+#: what scoring the same row gives (the Batch page, ``custseg score``): the vote of the
+#: nearest known customers, which can differ from the clusterer for a few rows.
+MEMBER_COLUMNS = ("segment_id", "segment_name", "scored_segment_id", "scored_segment_name",
+                  "confidence", "atypical")
+
+
+def segment_members(
+    model: SegmentationModel, data: pa.Table, header: Sequence[str], validated: Validated,
+    values: pd.DataFrame, labels: np.ndarray, segment_id: int | None = None,
+) -> pa.Table:
+    """The customers of one segment (every segment with None), in input order: every
+    original column under its own header (text, as read), then :data:`MEMBER_COLUMNS`.
+
+    ``values`` and ``labels`` are the valid rows and their segments, as the Dashboard
+    counts them, so the rows returned for a segment are exactly its count. Customers
+    with returns only (set apart, segment -2) are placed by their rule: certain, and
+    typical of their segment.
+    """
+    from custseg.cluster.labels import RETURNS_ONLY
+
+    labels = np.asarray(labels)
+    valid_rows = np.flatnonzero(validated.valid)
+    chosen = np.arange(len(labels)) if segment_id is None else np.flatnonzero(labels == segment_id)
+    rows = valid_rows[chosen]
+    fit = labels[chosen]
+    if len(chosen):
+        placed = model.assign(values.iloc[chosen].reset_index(drop=True))
+        scored, confidence, atypical = (np.asarray(placed.labels),
+                                        np.round(np.asarray(placed.confidence, dtype="float64"), 4),
+                                        np.asarray(placed.atypical, dtype=bool))
+    else:
+        scored, confidence, atypical = (np.zeros(0, dtype=np.int64), np.zeros(0),
+                                        np.zeros(0, dtype=bool))
+    apart = validated.apart
+    if apart is not None and apart.any() and segment_id in (None, RETURNS_ONLY):
+        extra = np.flatnonzero(apart)
+        order = np.argsort(np.concatenate([rows, extra]), kind="stable")
+        rows = np.concatenate([rows, extra])[order]
+        fit = np.concatenate([fit, np.full(len(extra), RETURNS_ONLY)])[order]
+        scored = np.concatenate([scored, np.full(len(extra), RETURNS_ONLY)])[order]
+        confidence = np.concatenate([confidence, np.ones(len(extra))])[order]
+        atypical = np.concatenate([atypical, np.zeros(len(extra), dtype=bool)])[order]
+    names = model.names
+    taken = data.take(pa.array(rows, type=pa.int64()))
+    added = {
+        "segment_id": pa.array(fit.astype(np.int64)),
+        "segment_name": pa.array([str(names.get(int(i), i)) for i in fit], type=pa.string()),
+        "scored_segment_id": pa.array(np.asarray(scored).astype(np.int64)),
+        "scored_segment_name": pa.array([str(names.get(int(i), i)) for i in scored],
+                                        type=pa.string()),
+        "confidence": pa.array(confidence, type=pa.float64()),
+        "atypical": pa.array(atypical, type=pa.bool_()),
+    }
+    own = [f"{h}_input" if h in added else h for h in header]
+    return pa.Table.from_arrays([*taken.columns, *added.values()], names=[*own, *added])
+
+
+def members_note(fit: np.ndarray, scored: np.ndarray, shown: int, n_neighbors: int) -> str:
+    """Why the Batch page may count a segment's customers differently: how many of its
+    members (``fit``: their segment ids; ``scored``: scoring's) scoring places in
+    another segment. ``shown``: rows on screen."""
+    fit, scored = np.asarray(fit), np.asarray(scored)
+    moved = int((fit != scored).sum())
+    head = f"{len(fit):,} customers" + (f" (the first {shown:,} shown)" if shown < len(fit)
+                                         else "")
+    if not moved:
+        return (f"{head}. Scoring these rows again (the Batch page, custseg score) places "
+                "every one of them in the same segment.")
+    return (f"{head}. segment_id is the segment the clusterer put each customer in, as the "
+            f"Dashboard counts them. Scoring the same rows (the Batch page, custseg score) "
+            f"uses the vote of the {n_neighbors} nearest known customers instead, and places "
+            f"{moved:,} of them elsewhere (scored_segment_id): that is why a batch of the "
+            "same file can count a segment a few customers differently.")

@@ -146,8 +146,23 @@ def scatter_2d(
     if not use_size:
         fig.update_traces(marker=dict(size=6))
     bubble = f", bubble size: {plot_text(_lower(use_size))}" if use_size else ""
-    return _finish(fig, f"{plot_text(label_of(y))} against {plot_text(_lower(x))}"
-                        f"{bubble}{note}", 520)
+    fig = _finish(fig, f"{plot_text(label_of(y))} against {plot_text(_lower(x))}"
+                       f"{bubble}{note}", 520)
+    return _legend_below(fig, len(names))
+
+
+#: From this many segments a chart's legend goes below the plot, in rows, so a long list
+#: of names never squeezes the plot into a strip beside it.
+LEGEND_BELOW = 12
+
+
+def _legend_below(fig: go.Figure, segments: int) -> go.Figure:
+    if segments < LEGEND_BELOW:
+        return fig
+    rows = -(-segments // 3)  # about three names a row
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.15, x=0),
+                      height=(fig.layout.height or 520) + 22 * rows)
+    return fig
 
 
 def scatter_3d(
@@ -212,19 +227,61 @@ def distribution(
     fig.update_yaxes(showticklabels=False, row=1, col=1)
     fig.update_yaxes(title_text="Customers", row=2, col=1)
     fig.update_xaxes(title_text=_axis(feature, spec), row=2, col=1)
-    return _finish(fig, f"{plot_text(label_of(feature))} by segment", 480)
+    fig = _finish(fig, f"{plot_text(label_of(feature))} by segment", 480)
+    return _legend_below(fig, len(names))
 
 
-def shares_donut(segments: Sequence[SegmentProfile]) -> go.Figure:
-    labels = [segment_label(s.id, s.name) for s in segments]
+#: The "other" slice of a share chart: the small segments folded together.
+OTHER_COLOR = "#c7c7c7"
+#: A share chart shows at most this many slices of their own; below this share a
+#: segment goes into "other" (unless only one would: then it keeps its slice).
+MAX_SLICES, MIN_SLICE_SHARE = 10, 0.02
+
+
+def colours_repeat(segment_ids: Sequence[int]) -> bool:
+    """True when some of these segments share a colour (more than :data:`PALETTE` holds):
+    the page then says so, and the names tell them apart."""
+    return len({i for i in segment_ids if i >= 0}) > len(PALETTE)
+
+
+def share_slices(
+    segments: Sequence[SegmentProfile], max_slices: int = MAX_SLICES,
+    min_share: float = MIN_SLICE_SHARE,
+) -> tuple[list[SegmentProfile], list[SegmentProfile]]:
+    """The segments a share chart draws on their own (at most ``max_slices``, each at
+    least ``min_share`` of the customers, in the segments' order) and those folded into
+    one "other" slice; folding a single segment would hide it for nothing, so it stays."""
+    total = sum(s.size for s in segments) or 1
+    ranked = sorted(segments, key=lambda s: -s.size)
+    kept = {s.id for s in ranked[:max_slices] if s.size / total >= min_share}
+    folded = [s for s in segments if s.id not in kept]
+    if len(folded) <= 1:
+        return list(segments), []
+    return [s for s in segments if s.id in kept], folded
+
+
+def shares_donut(segments: Sequence[SegmentProfile], max_slices: int = MAX_SLICES,
+                 min_share: float = MIN_SLICE_SHARE) -> go.Figure:
+    """Customers per segment as a donut; past ``max_slices`` slices, or below
+    ``min_share``, the small segments are one "other" slice (its hover names how many),
+    so labels never pile up."""
+    shown, folded = share_slices(segments, max_slices, min_share)
+    labels = [segment_label(s.id, s.name) for s in shown]
+    sizes = [s.size for s in shown]
+    colors = [segment_color(s.id) for s in shown]
+    if folded:
+        labels.append(f"Other ({len(folded)} smaller segments)")
+        sizes.append(sum(s.size for s in folded))
+        colors.append(OTHER_COLOR)
     fig = go.Figure(
         go.Pie(
-            labels=labels, values=[s.size for s in segments], hole=0.55, sort=False,
-            marker=dict(colors=[segment_color(s.id) for s in segments]),
-            textinfo="percent",
+            labels=labels, values=sizes, hole=0.55, sort=False,
+            marker=dict(colors=colors),
+            textinfo="percent", textposition="inside", insidetextorientation="horizontal",
             hovertemplate="%{label}<br>%{value:,} customers (%{percent})<extra></extra>",
         )
     )
+    fig.update_layout(uniformtext=dict(minsize=10, mode="hide"))  # no label piled on another
     total = sum(s.size for s in segments)
     fig.add_annotation(text=f"{total:,}<br>customers", showarrow=False, font=dict(size=16))
     return _finish(fig, "Share of customers per segment", 420)

@@ -1,13 +1,27 @@
-"""Dashboard: headline figures and one card per segment."""
+"""Dashboard: headline figures, every segment at a glance, one card per segment, and
+the customers of a segment."""
 
 import streamlit as st
 
-from custseg.app import state
+from custseg.app import cached, members, state
 from custseg.app.ui import chart, edit_form, log_panel, plain
 from custseg.cluster.labels import segment_label
 from custseg.model import summaries
 from custseg.segments import charts
 from custseg.segments.explain import drivers, lift_text
+
+#: Cards per page: past this many segments the cards are paged.
+CARDS_PER_PAGE = 10
+#: A card's width (px): its level table fits whole, and two fit a row from about 1280 px.
+CARD_WIDTH = 396
+#: Up to this many segments the cards open expanded.
+OPEN_CARDS = 6
+#: Session key: the models whose stability the analyst asked to measure here.
+STABILITY_ASKED = "_stability_asked"
+#: The overview's heat map: a low level tinted blue, a high one orange (readable on a
+#: light and a dark theme alike); a mid level left plain.
+LEVEL_TINTS = {"low": "background-color: rgba(78, 121, 167, 0.28)",
+               "high": "background-color: rgba(242, 142, 43, 0.32)"}
 
 view = state.require_view()
 model = view.model
@@ -19,6 +33,13 @@ st.caption(plain(summaries.describe_model(model)
                  + (f" · model file {view.loaded_name}" if view.loaded_name else "")))
 st.caption(plain(summaries.fit_note(model)))
 
+outliers = [s for s in model.segments if s.is_outliers]
+said_outliers = summaries.outliers_line(model)
+if said_outliers and head["outlier_share"] >= summaries.LARGE_OUTLIER_SHARE:
+    # a large share of outliers is the first thing to know about these segments
+    st.warning(plain(said_outliers + " Their card is at the end of the page."),
+               icon=":material/person_alert:")
+
 figures = summaries.headline_figures(model)  # averages of the model's own features
 # counts on one row, the averages on the next: six metrics on one row cut their numbers
 cols = st.columns(3)
@@ -27,7 +48,9 @@ cols[0].metric("Customers", f"{head['customers']:,}", border=True,
                help=plain(f"{head['customers'] - apart:,} clustered and {apart:,} with returns "
                           "only, set apart.") if apart else None)
 cols[1].metric("Segments", head["segments"], border=True)
-cols[2].metric("Outliers", f"{head['outlier_share']:.1%}", border=True)
+cols[2].metric("Outliers", summaries.share_text(head["outlier_share"]), border=True,
+               help="Customers in no dense group (DBSCAN, HDBSCAN); the other algorithms "
+                    "place every customer in a segment.")
 if figures:
     for col, (label, value, help_text) in zip(st.columns(len(figures)), figures, strict=True):
         col.metric(label, value, border=True, help=plain(help_text))
@@ -44,12 +67,69 @@ if rfm is not None:  # the grid RFM analysts read first
         view.labels, set_apart=view.validated.n_apart)  # the returns only: no recency
     chart(charts.rfm_grid(cells, view.names, spec, monetary), key="rfm_grid")
 
+# ---- every segment at a glance
+st.subheader("All segments at a glance", divider="gray")
+measured = model.metrics.stability
+asked = st.session_state.setdefault(STABILITY_ASKED, set())
+if measured is None and view.model_key in asked:
+    measured = cached.model_stability(view)
+glance = summaries.overview(model, view.values, view.labels, measured)
+features = list(glance.levels)
+
+
+def _cell(column: str):
+    digits = glance.digits[column]
+    return lambda v: "–" if v is None or v != v else f"{v:,.{digits}f}"
+
+
+styled = glance.table.style.format(
+    {**{c: _cell(c) for c in features}, "customers": "{:,}",
+     **({glance.value_column: lambda v: "–" if v is None or v != v
+         else summaries.share_text(v)} if glance.value_column else {})})
+for column in features:
+    tints = [LEVEL_TINTS.get(level, "") for level in glance.levels[column]]
+    styled = styled.apply(lambda _, t=tints: t, subset=[column], axis=0)
+st.dataframe(styled, hide_index=True, key="overview",
+             height=min(38 + 35 * len(glance.table), 600),
+             column_config={"segment": st.column_config.TextColumn(pinned=True)})
+st.caption("Averages in each feature's unit; orange: high against the whole base, blue: "
+           "low, plain: mid. Click a column's header to sort by it."
+           + (f" The {glance.value_column} is each segment's part of the sum over every "
+              "customer." if glance.value_column else ""))
+if not glance.stability_measured:
+    c1, c2 = st.columns([3, 2], vertical_alignment="center")
+    c1.caption(plain(measured.reading) if measured is not None else
+               "Stability is not measured yet: it refits the segments on resamples of the "
+               "customers (a few seconds at most).")
+    if measured is None and c2.button("Measure stability", key="measure_stability",
+                                      icon=":material/balance:"):
+        asked.add(view.model_key)
+        st.rerun()
+segment_ids = [s.id for s in model.segments]
+if charts.colours_repeat(segment_ids):
+    st.caption(plain(f"{len([i for i in segment_ids if i >= 0])} segments and "
+                     f"{len(charts.PALETTE)} distinct colours: colours repeat in the charts; "
+                     "the segment's number and name tell them apart."))
+
+# ---- one card per segment
 segments = [s for s in model.segments if not s.is_outliers]
-grid = st.columns(2)
-for i, segment in enumerate(segments):
-    with grid[i % 2].container(border=True):
-        st.subheader(plain(segment_label(segment.id, segment.name)))
-        st.caption(plain(f"{segment.size:,} customers · {segment.share:.1%} of the base"))
+st.subheader("Segment cards", divider="gray")
+shown = segments
+if len(segments) > CARDS_PER_PAGE:
+    pages = list(range(0, len(segments), CARDS_PER_PAGE))
+
+    start = st.selectbox("Cards", pages, format_func=lambda p: (
+        f"Segments {p + 1}–{min(p + CARDS_PER_PAGE, len(segments))} of {len(segments)}"),
+        key=f"card_page_{members.model_tag(view)}")  # another model: from its first page
+    shown = segments[start:start + CARDS_PER_PAGE]
+# cards of a fixed width that wrap: two a row on a wide screen, one on a narrow one, so a
+# card's level table is never cut
+grid = st.container(horizontal=True, wrap=True, gap="small")
+for segment in shown:
+    title = (f"{segment_label(segment.id, segment.name)} — {segment.size:,} "
+             f"customer{'s' if segment.size != 1 else ''} "
+             f"({summaries.share_text(segment.share)} of the base)")
+    with grid.expander(plain(title), expanded=len(segments) <= OPEN_CARDS, width=CARD_WIDTH):
         st.markdown(plain(segment.description))
         if model.rfm is not None and segment.id >= 0:  # the score map's cells it holds
             st.caption(plain(summaries.cells_text(model.rfm.cells_of(segment.id))))
@@ -59,9 +139,10 @@ for i, segment in enumerate(segments):
             summaries.level_table(segment, model.base, spec), hide_index=True,
             column_config={
                 "feature": st.column_config.TextColumn(),  # its width as needed: "gap (SD)" fits a card
-                "segment": st.column_config.NumberColumn(format="%.1f", width="small"),
-                "everyone": st.column_config.NumberColumn(format="%.1f", width="small"),
-                "gap (SD)": st.column_config.NumberColumn(format="%+.2f", width="small"),
+                # narrow enough for the whole table to fit a card of CARD_WIDTH
+                "segment": st.column_config.NumberColumn(format="%.1f", width=62),
+                "everyone": st.column_config.NumberColumn(format="%.1f", width=64),
+                "gap (SD)": st.column_config.NumberColumn(format="%+.2f", width=64),
             },
         )
         if segment.gender_mix:
@@ -90,12 +171,19 @@ for i, segment in enumerate(segments):
                 st.text(fact)
         edit_form(view, segment)
 
-outliers = [s for s in model.segments if s.is_outliers]
 if outliers:
     o = outliers[0]
     st.subheader("Outliers", divider="gray")
     with st.container(border=True):
-        st.markdown(plain(f"{o.size:,} customers ({o.share:.1%}) fit no dense group. "
-                          f"{o.description}"))
+        st.markdown(plain(f"{o.size:,} customers ({summaries.share_text(o.share)}) fit no "
+                          f"dense group. {o.description}"))
         st.warning(plain(o.strategy), icon=":material/person_alert:")
-        st.dataframe(summaries.level_table(o, model.base, spec), hide_index=True)
+        st.dataframe(summaries.level_table(o, model.base, spec), hide_index=True,
+                     column_config={
+                         "segment": st.column_config.NumberColumn(format="%.1f"),
+                         "everyone": st.column_config.NumberColumn(format="%.1f"),
+                         "gap (SD)": st.column_config.NumberColumn(format="%+.2f")})
+
+# ---- the customers behind a segment
+st.subheader("Customers of a segment", divider="gray")
+members.panel(view, "dashboard_members")

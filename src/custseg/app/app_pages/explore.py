@@ -1,10 +1,12 @@
-"""Explore: scatter plots, distributions, segment shares and gender by segment."""
+"""Explore: scatter plots, distributions, segment shares, gender by segment, comparisons
+and the customers of a segment."""
 
 import streamlit as st
 
-from custseg.app import state
+from custseg.app import members, state
 from custseg.app.ui import chart, plain
 from custseg.cluster.labels import segment_label
+from custseg.model.summaries import unsigned_zero
 from custseg.segments import charts
 from custseg.segments.explain import compare_segments
 from custseg.table.fields import AGE, GENDER
@@ -30,7 +32,10 @@ def pick(label: str, key: str, index: int, column=st) -> str:
 
 st.title("Explore")
 tabs = st.tabs(["2D scatter", "3D scatter", "Distributions", "Segment shares", "Gender",
-                "Compare segments"])
+                "Compare segments", "Customers"])
+if charts.colours_repeat([s.id for s in view.model.segments]):
+    st.caption(plain(f"More segments than the {len(charts.PALETTE)} distinct colours: colours "
+                     "repeat; the legend's and the hover's names tell segments apart."))
 
 with tabs[0]:
     c1, c2 = st.columns(2)
@@ -54,6 +59,11 @@ with tabs[2]:
 
 with tabs[3]:
     chart(charts.shares_donut(view.model.segments), key="shares")
+    _, folded = charts.share_slices(view.model.segments)
+    if folded:
+        st.caption(plain(f"Other: the {len(folded)} smallest segments together "
+                         f"({sum(s.size for s in folded):,} customers); each one's size is "
+                         "in the table on the Dashboard and on the Customers tab."))
 
 with tabs[4]:
     if GENDER in values.columns and values[GENDER].notna().any():
@@ -77,8 +87,11 @@ with tabs[5]:
         else:
             result = compare_segments(values, labels, a, b, names, spec=view.model.config.spec)
             st.info(plain(result.sentence), icon=":material/compare_arrows:")
+            shown = result.table.assign(  # no "−0.0" for a difference that rounds to none
+                difference=result.table["difference"].map(lambda v: unsigned_zero(v, 1)),
+                cohens_d=result.table["cohens_d"].map(lambda v: unsigned_zero(v, 2)))
             st.dataframe(
-                result.table, hide_index=True,
+                shown, hide_index=True,
                 column_config={
                     f"mean {a}": st.column_config.NumberColumn(format="%.1f"),
                     f"mean {b}": st.column_config.NumberColumn(format="%.1f"),
@@ -90,3 +103,6 @@ with tabs[5]:
             )
             st.caption("A difference counts when Welch's t-test is significant (p < 0.05) and "
                        "Cohen's d is at least 0.2; otherwise the segments are called the same.")
+
+with tabs[6]:
+    members.panel(view, "explore_members")
