@@ -34,6 +34,11 @@ BATCH = "_batch_result"  # BatchResult: that upload scored by one model
 EDITS = "_edits"  # {ModelKey (unedited): {segment id: {"name", "strategy"}}}
 RULES = "_rules_toml"  # an imported rulebook (TOML text), or absent
 SUGGESTION = "_suggestion"  # Suggested: the last suggestion asked for
+#: (what, name) of what failed in this run and left the previous view on screen:
+#: ("upload", file name), ("file", file name) or ("fit", None); absent when nothing did.
+FAILED = "_failed"
+#: {ModelKey: Stability}: stability measured in this session (the Model Lab's tab).
+MEASURED = "_measured_stability"
 
 DEMO, UPLOAD, STARTUP = "Demo data", "Upload a file", "Start-up file"
 #: File types the uploaders accept (compressed ones hold one of the others).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import streamlit as st
@@ -126,3 +127,110 @@ def log_panel(summary) -> None:
                 st.dataframe(pd.DataFrame(
                     {"reason": list(summary.excluded), "lines": list(summary.excluded.values())}),
                     hide_index=True)
+
+
+#: From this share of invalid rows the main area warns (below it, the context line says it).
+EXCLUDED_WARN = 0.01
+#: From this share of outliers (customers in no segment) the main area warns.
+NOISE_WARN = 0.10
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the main area says above every page: the data and model shown (``line``),
+    what went wrong this run (``failure``), and warnings the analyst must not miss."""
+
+    line: str
+    failure: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def _data_said(view) -> str:
+    table, data = view.table, view.data
+    rows = view.validated.n_rows
+    if data.log is not None:
+        return (f"{table.name} (a transaction log: {data.log.customers:,} customers from "
+                f"{data.log.read:,} lines)")
+    if data.key.startswith("demo:"):
+        return table.name  # "demo data (2,000 customers)"
+    return f"{table.name} ({rows:,} row{'s' if rows != 1 else ''})"
+
+
+def _model_said(view) -> str:
+    from custseg.cluster.algorithms import ALGORITHMS
+
+    model = view.model
+    name = model.config.algorithm
+    label = ALGORITHMS[name].label if name in ALGORITHMS else name
+    if model.rfm is not None:
+        label = "RFM scores"
+    n = sum(1 for s in model.segments if not s.is_outliers and s.id >= 0)
+    said = f"{label}, {n:,} segment{'s' if n != 1 else ''}"
+    if view.loaded_name:
+        return f"loaded {view.loaded_name} ({said})"
+    return said
+
+
+def context(view, failed: tuple[str, str | None] | None = None, stability=None) -> Context:
+    """The main area's context for ``view`` (None: no data yet): ``failed`` is what was
+    refused this run (``state.FAILED``), ``stability`` a measurement of this model made
+    in the session (the model's own comes first); fragile segments are said only when
+    one of them is known, never guessed."""
+    from custseg.cluster.labels import NOISE, segment_label
+    from custseg.cluster.stability import FRAGILE
+
+    failure = None
+    if failed is not None:
+        what, name = failed
+        thing = {"upload": "The uploaded file", "file": "The file", "demo": "The demo data",
+                 "fit": "The segmentation with the sidebar's current settings"}[what]
+        said = f"{thing} {name}" if name else thing
+        still = ("nothing is shown" if view is None else
+                 f"still showing {_data_said(view)} · {_model_said(view)}")
+        failure = (f"{said} could not be used (the sidebar says why); {still}."
+                   if what != "fit" else f"{said} failed (the sidebar says why); {still}.")
+    if view is None:
+        return Context("Data: none yet", failure)
+    line = f"Data: {_data_said(view)} · Model: {_model_said(view)}"
+    warnings = []
+    validated = view.validated
+    if validated.n_invalid:
+        share = validated.n_invalid / max(validated.n_rows, 1)
+        said = (f"{validated.n_invalid:,} of {validated.n_rows:,} rows "
+                f"({'< 0.1%' if share < 0.001 else f'{share:.1%}'}) are invalid and left out")
+        if share >= EXCLUDED_WARN:
+            reasons = ", ".join(f"{k}: {v:,}" for k, v in validated.reasons.most_common(3))
+            warnings.append(f"{said}: the segments describe the other "
+                            f"{validated.n_rows - validated.n_invalid:,}. Most common reasons: "
+                            f"{reasons} (sidebar › Data quality).")
+        else:
+            line += f" · {said}"
+    model = view.model
+    noise = sum(s.size for s in model.segments if s.id == NOISE)
+    if model.base.n and noise / model.base.n >= NOISE_WARN:
+        warnings.append(f"{noise / model.base.n:.0%} of the customers ({noise:,}) are "
+                        "outliers: they fit no segment, and the segments describe the rest.")
+    measured = model.metrics.stability if model.metrics.stability is not None else stability
+    if measured is not None and measured.overall is not None:
+        fragile = [segment_label(i, model.names.get(i, str(i)))
+                   for i, j in sorted(measured.per_segment.items()) if j < FRAGILE]
+        if fragile:
+            warnings.append(f"Fragile segment{'s' if len(fragile) != 1 else ''} (they change "
+                            "shape when customers are resampled; Model Lab › Stability): "
+                            + ", ".join(fragile) + ".")
+    return Context(line, failure, tuple(warnings))
+
+
+def context_banner(view) -> None:
+    """Above every page: the data source and model shown, then what failed this run and
+    the warnings an analyst must see, in the main area (the sidebar says them too)."""
+    from custseg.app import state
+
+    measured = None if view is None else \
+        st.session_state.get(state.MEASURED, {}).get(view.model_key)
+    said = context(view, st.session_state.get(state.FAILED), measured)
+    st.caption(plain(said.line))
+    if said.failure:
+        st.error(plain(said.failure), icon=":material/error:")
+    for warning in said.warnings:
+        st.warning(plain(warning), icon=":material/warning:")
