@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import streamlit as st
 
 from custseg.errors import CustsegError
@@ -234,3 +235,26 @@ def context_banner(view) -> None:
         st.error(plain(said.failure), icon=":material/error:")
     for warning in said.warnings:
         st.warning(plain(warning), icon=":material/warning:")
+
+
+def filled(frame):
+    """A frame for ``st.dataframe`` with no empty cell shown as "None": a column with
+    missing values is shown as text, the missing ones empty (numbers as ``%.4g``, whole
+    ones without a decimal point, true/false as written in the scored CSV). Columns
+    without a missing value keep their type, so they sort and format as numbers."""
+    import pandas as pd
+
+    out = {}
+    for name in frame.columns:
+        column = frame[name]
+        missing = column.isna()
+        if not missing.any():
+            out[name] = column
+        elif pd.api.types.is_bool_dtype(column) or column.dropna().map(
+                lambda v: isinstance(v, bool | np.bool_)).all():
+            out[name] = column.map(lambda v: "" if pd.isna(v) else str(bool(v)).lower())
+        elif pd.api.types.is_numeric_dtype(column):
+            out[name] = column.map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+        else:
+            out[name] = column.astype(object).where(~missing, "").astype(str)
+    return pd.DataFrame(out, index=frame.index)

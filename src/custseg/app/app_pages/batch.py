@@ -6,7 +6,7 @@ import pyarrow as pa
 import streamlit as st
 
 from custseg.app import cached, sidebar, state
-from custseg.app.ui import chart, log_panel, plain, read_upload, show_error
+from custseg.app.ui import chart, filled, log_panel, plain, read_upload, show_error
 from custseg.errors import CustsegError
 from custseg.io.score_files import score_table_batches
 from custseg.io.writers import as_frame, csv_bytes
@@ -132,6 +132,6 @@ with c[1]:
                        mime="text/csv", type="primary", icon=":material/download:",
                        key="batch_download")
 limit = 5_000
-st.dataframe(scored.head(limit), hide_index=True)
+st.dataframe(filled(scored.head(limit)), hide_index=True)  # invalid rows: empty, not "None"
 if len(scored) > limit:
     st.caption(f"Showing the first {limit:,} of {len(scored):,} rows; the download has them all.")

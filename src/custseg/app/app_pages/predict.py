@@ -47,7 +47,7 @@ def number_field(column, spec_input):
         float(v).is_integer() for v in spec_input.seen))
     help_text = (f"Known customers: {spec_input.hint}." if spec_input.hint else None)
     return column.number_input(
-        spec_input.label, min_value=None if low is None else float(low),
+        plain(spec_input.label), min_value=None if low is None else float(low),
         max_value=None if high is None else float(high), value=float(value),
         step=1.0 if whole else None, format="%.0f" if whole else "%g",
         key=f"predict_{spec_input.name}", persist_state="session",
@@ -68,12 +68,12 @@ with st.form("predict_form"):
                     st.session_state.pop(key, None)
                 initial = start.get(spec_input.name)
                 given[spec_input.name] = col.selectbox(
-                    spec_input.label, choices,
+                    plain(spec_input.label), choices,
                     index=choices.index(initial) if initial in choices else 0,
                     key=key, persist_state="session")
             elif spec_input.kind == "date":
                 given[spec_input.name] = col.text_input(
-                    spec_input.label, value=start.get(spec_input.name) or spec_input.hint,
+                    plain(spec_input.label), value=start.get(spec_input.name) or spec_input.hint,
                     key=key, persist_state="session",
                     help=plain(f"A date as the file writes it, such as {spec_input.hint}."))
             else:
