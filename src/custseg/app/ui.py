@@ -15,11 +15,19 @@ from custseg.errors import CustsegError
 T = TypeVar("T")
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+#: Where GitHub-flavoured markdown would start a link of its own in plain text: after
+#: "://", between "www" and its dot, after an e-mail's "@". Streamlit finds those links
+#: in the text left once escapes are read, so escaping cannot stop them.
+_AUTOLINK = re.compile(r"(?<=://)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+#: U+2060 WORD JOINER: no width, no glyph, no line break; it only breaks the pattern.
+JOINER = "\u2060"
 
 
 def plain(text: object) -> str:
-    """Text made inert for Streamlit's markdown: shown as written, never interpreted."""
-    return _MARKDOWN.sub(r"\\\1", str(text))
+    """Text made inert for Streamlit's markdown: shown as written, never interpreted,
+    never turned into a link ("www.x.com", "http://…" and "a@b.com" get an invisible
+    word joiner where the autolink would start)."""
+    return _MARKDOWN.sub(r"\\\1", _AUTOLINK.sub(JOINER, str(text)))
 
 
 #: Library parameter -> where the dashboard sets it. Parameters it has no control for
