@@ -9,6 +9,7 @@ import pytest
 from streamlit_text import unescape
 
 import custseg
+from custseg.app import ui
 from custseg.app.ui import context
 from custseg.cluster.stability import Stability
 
@@ -74,7 +75,7 @@ def test_a_few_rows_left_out_are_said_in_the_context_line(app):
     assert main_warnings(app) == []
 
 
-def test_fragile_segments_only_when_stability_is_known(app):
+def test_fragile_segments_only_when_stability_is_known(app, monkeypatch):
     view = app.session_state["_view"]
     assert view.model.metrics.stability is None  # the dashboard fits without measuring
     assert context(view).warnings == ()  # unknown: nothing said, nothing guessed
@@ -85,6 +86,14 @@ def test_fragile_segments_only_when_stability_is_known(app):
     name = view.model.segment(ids[1]).name
     assert warning == ("Fragile segment (they change shape when customers are resampled; "
                        f"Model Lab › Stability): {ids[1]} · {name}.")
+    shaky = replace(measured, per_segment={i: 0.3 for i in ids})  # all five: three named
+    (warning,) = context(view, stability=shaky).warnings
+    assert warning.startswith("5 of 5 segments are fragile (they change shape")
+    named = ", ".join(f"{i} · {view.model.segment(i).name}" for i in ids[:3])
+    with monkeypatch.context() as m:
+        m.setattr(ui, "FRAGILE_NAMED", 3)
+        (warning,) = context(view, stability=shaky).warnings
+    assert warning.endswith(f"Model Lab › Stability): {named} and 2 more.")
     stable = replace(measured, per_segment={i: 0.9 for i in ids})
     assert context(view, stability=stable).warnings == ()
 

@@ -167,6 +167,7 @@ def test_scatter_3d_keeps_the_scene_whole(frame, demo_model):
     fig = charts.scatter_3d(*frame, "age", "annual_income", "spending_score")
     assert fig.layout.legend.orientation == "h"  # under the scene, not beside it
     assert tuple(fig.layout.scene.domain.x) == (0, 1)
+    assert fig.layout.legend.y == fig.layout.scene.domain.y[0] > 0  # its own band, under
     eye = fig.layout.scene.camera.eye
     assert (eye.x ** 2 + eye.y ** 2 + eye.z ** 2) ** 0.5 > 3 ** 0.5 * 1.25  # stands back
     many = {i: f"Segment {i}" for i in range(40)}

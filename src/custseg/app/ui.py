@@ -142,6 +142,8 @@ def log_panel(summary) -> None:
 EXCLUDED_WARN = 0.01
 #: From this share of outliers (customers in no segment) the main area warns.
 NOISE_WARN = 0.10
+#: Fragile segments named in the warning; more are counted ("and 9 more").
+FRAGILE_NAMED = 6
 
 
 @dataclass(frozen=True)
@@ -224,9 +226,14 @@ def context(view, failed: tuple[str, str | None] | None = None, stability=None) 
         fragile = [segment_label(i, model.names.get(i, str(i)))
                    for i, j in sorted(measured.per_segment.items()) if j < FRAGILE]
         if fragile:
-            warnings.append(f"Fragile segment{'s' if len(fragile) != 1 else ''} (they change "
-                            "shape when customers are resampled; Model Lab › Stability): "
-                            + ", ".join(fragile) + ".")
+            named = ", ".join(fragile[:FRAGILE_NAMED])
+            if len(fragile) > FRAGILE_NAMED:
+                named += f" and {len(fragile) - FRAGILE_NAMED:,} more"
+            of = sum(1 for s in model.segments if not s.is_outliers)
+            count = (f"{len(fragile):,} of {of:,} segments are fragile"
+                     if len(fragile) > 1 else "Fragile segment")
+            warnings.append(f"{count} (they change shape when customers are resampled; "
+                            f"Model Lab › Stability): {named}.")
     return Context(line, failure, tuple(warnings))
 
 

@@ -155,10 +155,11 @@ def scatter_3d(
     max_points: int = MAX_POINTS, spec: InputSpec | None = None,
 ) -> go.Figure:
     """Customers on three features. The legend sits under the scene (beside it, it took
-    a third of a 1,024 px page and the scene was cut on the right), the scene fills the
-    figure's width, the camera stands back far enough for the cube's corners and axis
-    titles to stay inside, and the figure grows by a line per :data:`LEGEND_PER_ROW`
-    segments, so a long legend never eats the scene."""
+    a third of a 1,024 px page and the scene was cut on the right), in a band of the
+    figure kept for it (a line per :data:`LEGEND_PER_ROW` segments, the most it takes
+    on a narrow page), so a long legend never covers the scene; the scene fills the
+    figure's width, and the camera stands back far enough for the cube's corners and
+    axis titles to stay inside."""
     shown, note = _drawn(values, labels, names, max_points)
     fig = px.scatter_3d(
         shown, x=x, y=y, z=z, color="segment", color_discrete_map=segment_colors(names),
@@ -166,22 +167,31 @@ def scatter_3d(
         labels={x: _axis(x, spec), y: _axis(y, spec), z: _axis(z, spec)},
     )
     fig.update_traces(marker=dict(size=3))
-    rows = -(-len(names) // LEGEND_PER_ROW)  # ceil
-    fig = _finish(fig, f"Three features at once{note}", SCENE_HEIGHT + LEGEND_ROW * rows)
+    rows = -(-len(names) // LEGEND_PER_ROW)  # ceil: at most this many legend lines
+    legend_px = LEGEND_ROW * rows + 30  # and its title
+    plot_px = SCENE_HEIGHT + legend_px
+    under = legend_px / plot_px  # the bottom share of the plot area, kept for the legend
+    fig = _finish(fig, f"Three features at once{note}", plot_px + 50)
     fig.update_layout(
         margin=dict(l=0, r=0, t=50, b=0),
-        scene=dict(aspectmode="cube", camera=dict(eye=SCENE_EYE),
-                   domain=dict(x=[0, 1], y=[0, 1])),
-        legend=dict(orientation="h", yanchor="top", y=0, x=0, itemsizing="constant"),
+        scene=dict(aspectmode="cube", camera=dict(eye=SCENE_EYE, center=SCENE_CENTER),
+                   domain=dict(x=[0, 1], y=[under, 1])),
+        # inside the plot area, under the scene's own domain: drawn over nothing
+        # (it scrolls on a page too narrow for LEGEND_PER_ROW entries a line)
+        legend=dict(orientation="h", yanchor="top", y=under, x=0, itemsizing="constant",
+                    maxheight=legend_px),
     )
     return fig
 
 
 #: The 3D scene's own height (px), and the legend lines added under it.
 SCENE_HEIGHT = 600
-LEGEND_ROW, LEGEND_PER_ROW = 22, 3
+LEGEND_ROW, LEGEND_PER_ROW = 22, 2
 #: Where the 3D camera stands: further out than Plotly's (1.25, 1.25, 1.25), lower.
-SCENE_EYE = dict(x=1.45, y=1.45, z=0.85)
+SCENE_EYE = dict(x=1.7, y=1.7, z=1.0)
+#: What it looks at: a little below the cube's middle, so the cube sits higher and its
+#: lowest axis ticks clear the legend under it.
+SCENE_CENTER = dict(x=0, y=0, z=-0.12)
 
 
 def _segment_ids(labels: np.ndarray, names: Mapping[int, str]) -> list[int]:
