@@ -137,3 +137,13 @@ def test_no_page_writes_none_beyond_the_models_description(app, go):
         for text in markdown_texts(app):
             text = unescape(text).replace(described, "")
             assert "None" not in text and "nan" not in text.split(), (page, text)
+
+
+def test_a_widget_label_is_never_a_link_and_reads_as_written():
+    from custseg.app.ui import JOINER, label
+
+    said = label("[a](http://x) www.x.com a@b.com PURCHASES_TRX")
+    assert said.replace(JOINER, "") == "[a](http://x) www.x.com a@b.com PURCHASES_TRX"
+    for raw in ("](", "://x", "www.", "@b"):
+        assert raw not in said, raw
+    assert label("PURCHASES_TRX") == "PURCHASES_TRX"  # no backslash for a screen reader

@@ -12,6 +12,7 @@ import streamlit as st
 from custseg.api import customer_features, predict_inputs, predict_one
 from custseg.app import cached, state
 from custseg.app.ui import chart, plain, show_error
+from custseg.app.ui import label as input_label
 from custseg.cluster.labels import segment_label
 from custseg.errors import CustsegError
 from custseg.model import summaries
@@ -47,7 +48,7 @@ def number_field(column, spec_input):
         float(v).is_integer() for v in spec_input.seen))
     help_text = (f"Known customers: {spec_input.hint}." if spec_input.hint else None)
     return column.number_input(
-        plain(spec_input.label), min_value=None if low is None else float(low),
+        input_label(spec_input.label), min_value=None if low is None else float(low),
         max_value=None if high is None else float(high), value=float(value),
         step=1.0 if whole else None, format="%.0f" if whole else "%g",
         key=f"predict_{spec_input.name}", persist_state="session",
@@ -68,12 +69,12 @@ with st.form("predict_form"):
                     st.session_state.pop(key, None)
                 initial = start.get(spec_input.name)
                 given[spec_input.name] = col.selectbox(
-                    plain(spec_input.label), choices,
+                    input_label(spec_input.label), choices,
                     index=choices.index(initial) if initial in choices else 0,
                     key=key, persist_state="session")
             elif spec_input.kind == "date":
                 given[spec_input.name] = col.text_input(
-                    plain(spec_input.label), value=start.get(spec_input.name) or spec_input.hint,
+                    input_label(spec_input.label), value=start.get(spec_input.name) or spec_input.hint,
                     key=key, persist_state="session",
                     help=plain(f"A date as the file writes it, such as {spec_input.hint}."))
             else:
