@@ -258,11 +258,14 @@ def context_banner(view) -> None:
     measured = None if view is None else \
         st.session_state.get(state.MEASURED, {}).get(view.model_key)
     said = context(view, st.session_state.get(state.FAILED), measured)
-    st.caption(plain(said.line))
-    if said.failure:
-        st.error(plain(said.failure), icon=":material/error:")
-    for warning in said.warnings:
-        st.warning(plain(warning), icon=":material/warning:")
+    # one container, whatever it holds: the page's elements keep their places from run to
+    # run (a warning more or less above them would reset the page's tabs)
+    with st.container():
+        st.caption(plain(said.line))
+        if said.failure:
+            st.error(plain(said.failure), icon=":material/error:")
+        for warning in said.warnings:
+            st.warning(plain(warning), icon=":material/warning:")
 
 
 def filled(frame):
