@@ -63,7 +63,9 @@ def test_errors_on_screen_use_the_dashboards_terms(app, monkeypatch, errors):
     monkeypatch.setattr(uploads, "table", refuse)
     app.radio(key="data_source").set_value("Upload a file").run()
     app.file_uploader(key="data_upload").upload("big.csv.gz", b"x").run()
-    assert errors(app) == ["'big.csv.gz' decompresses to more than 1 MB; raise the limit."]
+    banner, said = errors(app)  # the main area's banner, then the sidebar's reason
+    assert said == "'big.csv.gz' decompresses to more than 1 MB; raise the limit."
+    assert banner.startswith("The uploaded file big.csv.gz could not be used")
 
     def too_few(*args, **kwargs):
         raise ParameterError("these settings find no segment", parameter="params",
@@ -72,4 +74,6 @@ def test_errors_on_screen_use_the_dashboards_terms(app, monkeypatch, errors):
     monkeypatch.setattr(cached, "fit_model", too_few)
     app.radio(key="data_source").set_value("Demo data").run()
     app.slider(key="param_kmeans_n_clusters").set_value(3).run()
-    assert errors(app) == ["these settings find no segment (sidebar › Segmentation: eps=0.8)"]
+    banner, said = errors(app)
+    assert said == "these settings find no segment (sidebar › Segmentation: eps=0.8)"
+    assert banner.startswith("The segmentation with the sidebar's current settings failed")

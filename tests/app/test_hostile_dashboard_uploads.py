@@ -200,6 +200,8 @@ def refused(at: AppTest, key: str, name: str, content: bytes) -> str:
     put(at, key, name, content)
     assert not at.exception, [e.message for e in at.exception]
     shown = [unescape(e.value) for e in at.error]
+    # a refused data source is also said above the page (ui.context_banner)
+    shown = [m for m in shown if "could not be used (the sidebar says why)" not in m]
     assert len(shown) == 1, shown
     return shown[0]
 

@@ -30,7 +30,8 @@ def test_a_fit_over_the_time_budget_shows_the_control_that_shortens_it(app, erro
     app.selectbox(key="algorithm").set_value("hdbscan").run()
     app.number_input(key="sample_hdbscan").set_value(2_000).run()
     assert not app.exception, [e.message for e in app.exception]
-    shown = errors(app)
+    banner, *shown = errors(app)  # above the page: the previous segmentation is shown
+    assert banner.startswith("The segmentation with the sidebar's current settings failed")
     assert len(shown) == 1
     assert shown[0].startswith("hdbscan on 2,000 customers would take about")
     assert "a fit may take; fit on a sample of at most" in shown[0]

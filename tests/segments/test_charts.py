@@ -53,7 +53,9 @@ def test_distribution_sends_aggregates_from_every_customer(frame):
     bars = [t for t in fig.data if t.type == "bar"]
     boxes = [t for t in fig.data if t.type == "box"]
     assert sum(sum(t.y) for t in bars) == len(values)  # every customer counted
-    assert all(len(t.y) == 40 for t in bars)
+    low, high = values["annual_income"].min(), values["annual_income"].max()
+    width = np.ceil((high - low + 1) / 40)  # whole k$: whole-number bins
+    assert all(len(t.y) == np.ceil((high - low + 1) / width) for t in bars)
     seg0 = values["annual_income"].to_numpy()[labels == 0]
     assert boxes[0].median[0] == pytest.approx(np.median(seg0))
     assert boxes[0].q1[0] == pytest.approx(np.percentile(seg0, 25))
@@ -167,3 +169,50 @@ def test_many_segments_put_the_legend_below_the_plot(frame):
     assert many.layout.height > few.layout.height
     hist = charts.distribution(values, labels, many_names, "age")
     assert hist.layout.legend.orientation == "h"
+
+
+def test_whole_numbers_are_binned_on_whole_numbers():
+    """200,000 uniform ages 18-70 in 40 equal bins held one age or two by turns (false
+    spikes twice as high); on whole numbers every full bin holds two ages, and the
+    counts are even."""
+    ages = np.random.default_rng(0).integers(18, 71, 200_000).astype(float)
+    edges, whole = charts.histogram_edges(ages, 40)
+    assert whole
+    assert edges[0] == 17.5 and edges[-1] == 70.5
+    assert np.all(np.diff(edges)[:-1] == 2.0) and np.diff(edges)[-1] == 1.0  # 70 alone
+    counts, _ = np.histogram(ages, edges)
+    assert counts[:-1].max() / counts[:-1].min() < 1.1  # no bin twice its neighbour
+    labels = charts.bin_labels(edges, whole)
+    assert labels[0] == "18–19" and labels[-1] == "70"
+    spiky, _ = np.histogram(ages, np.histogram_bin_edges(ages, 40))
+    assert spiky.max() / spiky.min() > 1.8  # what the old bins did
+
+
+def test_short_whole_ranges_get_a_bar_per_value_and_fractions_equal_bins():
+    edges, whole = charts.histogram_edges(np.array([1.0, 2.0, 2.0, 5.0]), 40)
+    assert whole and edges.tolist() == [0.5, 1.5, 2.5, 3.5, 4.5, 5.5]
+    assert charts.bin_labels(edges, whole) == ["1", "2", "3", "4", "5"]
+    edges, whole = charts.histogram_edges(np.array([0.5, 1.0, 2.5, np.nan]), 4)
+    assert not whole and edges.tolist() == [0.5, 1.0, 1.5, 2.0, 2.5]
+    assert charts.bin_labels(edges, whole)[0] == "0.5–1"
+
+
+def test_distribution_hover_names_the_values_of_each_bar(frame):
+    fig = charts.distribution(*frame, "age", bins=40)
+    bar = next(t for t in fig.data if t.type == "bar")
+    assert "%{customdata}" in bar.hovertemplate and " years" in bar.hovertemplate
+    assert all("–" in c or float(c).is_integer() for c in bar.customdata)
+    assert np.all(np.diff(bar.x)[:-1] >= 1)  # whole ages: bars a whole number apart
+
+
+def test_scatter_3d_keeps_the_scene_whole(frame, demo_model):
+    fig = charts.scatter_3d(*frame, "age", "annual_income", "spending_score")
+    assert fig.layout.legend.orientation == "h"  # under the scene, not beside it
+    assert tuple(fig.layout.scene.domain.x) == (0, 1)
+    assert fig.layout.legend.y == fig.layout.scene.domain.y[0] > 0  # its own band, under
+    eye = fig.layout.scene.camera.eye
+    assert (eye.x ** 2 + eye.y ** 2 + eye.z ** 2) ** 0.5 > 3 ** 0.5 * 1.25  # stands back
+    many = {i: f"Segment {i}" for i in range(40)}
+    labels = np.arange(len(frame[0])) % 40
+    tall = charts.scatter_3d(frame[0], labels, many, "age", "annual_income", "spending_score")
+    assert tall.layout.height > fig.layout.height + 10 * charts.LEGEND_ROW  # room for the legend

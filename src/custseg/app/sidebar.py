@@ -49,6 +49,7 @@ from custseg.table.transactions import LogColumns
 def render() -> None:
     """Draw the sidebar and refresh the session's view; then put the settings in the
     URL (a new session first takes its settings from there, see :mod:`links`)."""
+    st.session_state.pop(state.FAILED, None)  # said in the main area (ui.context_banner)
     if not st.session_state.get(links.READ):
         _read_link()
     main = st.container()  # the main area's top, above the page: progress shows there
@@ -115,6 +116,7 @@ def _render(main) -> None:
                 view = _fitted_view(source, main)
         except CustsegError as exc:
             show_error(exc)
+            st.session_state[state.FAILED] = ("fit", None)
             if state.view() is not None:
                 st.caption("Showing the previous segmentation.")
             return
@@ -174,6 +176,8 @@ def _data_source(main) -> state.KeyedTable | None:
     except (CustsegError, OSError) as exc:
         show_error(exc)
         failure = exc
+    if failure is not None:
+        st.session_state[state.FAILED] = _failed_source(choice)
     if choice != state.DEMO:
         _reading_options(result, expanded=failure is not None, log=log)
     if result is None:
@@ -293,6 +297,16 @@ def _reading_options(data: state.KeyedTable | None, expanded: bool,
                      placeholder="Dt_Customer=%d-%m-%Y", height=68,
                      help="One COLUMN=FORMAT per line (strftime codes), for a date column whose "
                      "day/month order cannot be told from its cells.")
+
+
+def _failed_source(choice: str) -> tuple[str, str | None]:
+    """What a refused data source was, for the main area: the upload's or file's name."""
+    if choice == state.UPLOAD:
+        upload = st.session_state.get("data_upload")
+        return "upload", getattr(upload, "name", None)
+    if choice == state.STARTUP:
+        return "file", Path(state.startup_file() or "").name or None
+    return "demo", None
 
 
 def _kept() -> state.KeyedTable | None:

@@ -39,6 +39,11 @@ SUGGESTION = "_suggestion"  # Suggested: the last suggestion asked for
 APPLIED = "_applied_fit"  # (table key, config key, rulebook digest) of the fit shown
 FIT_JOB = "_fit_job"  # work.Job: a long fit running in a worker thread, or absent
 FIT_NOTICE = "_fit_notice"  # a line for the main area about a long fit (cancelled…)
+#: (what, name) of what failed in this run and left the previous view on screen:
+#: ("upload", file name), ("file", file name) or ("fit", None); absent when nothing did.
+FAILED = "_failed"
+#: {ModelKey: Stability}: stability measured in this session (the Model Lab's tab).
+MEASURED = "_measured_stability"
 
 DEMO, UPLOAD, STARTUP = "Demo data", "Upload a file", "Start-up file"
 #: File types the uploaders accept (compressed ones hold one of the others).

@@ -8,7 +8,7 @@ CustsegError a page lets through is shown as its message, never as an exception.
 import streamlit as st
 
 from custseg.app import sidebar, state
-from custseg.app.ui import show_error
+from custseg.app.ui import context_banner, show_error
 from custseg.errors import CustsegError
 
 st.set_page_config(
@@ -32,6 +32,7 @@ navigation = st.navigation(
     ]
 )
 sidebar.render()
+context_banner(state.view())  # the data and model shown, and warnings, above every page
 try:
     navigation.run()
 except CustsegError as exc:  # a page met input it cannot use: say why, as the sidebar does

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import streamlit as st
 
 from custseg.errors import CustsegError
@@ -13,11 +15,32 @@ from custseg.errors import CustsegError
 T = TypeVar("T")
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+#: Where GitHub-flavoured markdown would start a link of its own in plain text: after
+#: "://", between "www" and its dot, after an e-mail's "@". Streamlit finds those links
+#: in the text left once escapes are read, so escaping cannot stop them.
+_AUTOLINK = re.compile(r"(?<=://)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+#: U+2060 WORD JOINER: no width, no glyph, no line break; it only breaks the pattern.
+JOINER = "\u2060"
 
 
 def plain(text: object) -> str:
-    """Text made inert for Streamlit's markdown: shown as written, never interpreted."""
-    return _MARKDOWN.sub(r"\\\1", str(text))
+    """Text made inert for Streamlit's markdown: shown as written, never interpreted,
+    never turned into a link ("www.x.com", "http://…" and "a@b.com" get an invisible
+    word joiner where the autolink would start)."""
+    return _MARKDOWN.sub(r"\\\1", _AUTOLINK.sub(JOINER, str(text)))
+
+
+#: Where a markdown link's text meets its target: "[a](http://x)".
+_LINK = re.compile(r"(?<=\])(?=\()")
+
+
+def label(text: object) -> str:
+    """User text (a column's header) as a widget's label: never a link, and read by a
+    screen reader as written. Streamlit renders a label as markdown but also puts it,
+    as given, in the input's aria-label, where :func:`plain`'s backslashes would be read
+    out (and a test's ``get_by_label`` miss); so only invisible word joiners go in,
+    where a link would start. Emphasis (``*x*``) is not neutralised here."""
+    return _LINK.sub(JOINER, _AUTOLINK.sub(JOINER, str(text)))
 
 
 #: Library parameter -> where the dashboard sets it. Parameters it has no control for
@@ -126,3 +149,143 @@ def log_panel(summary) -> None:
                 st.dataframe(pd.DataFrame(
                     {"reason": list(summary.excluded), "lines": list(summary.excluded.values())}),
                     hide_index=True)
+
+
+#: From this share of invalid rows the main area warns (below it, the context line says it).
+EXCLUDED_WARN = 0.01
+#: From this share of outliers (customers in no segment) the main area warns.
+NOISE_WARN = 0.10
+#: Fragile segments named in the warning; more are counted ("and 9 more").
+FRAGILE_NAMED = 6
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the main area says above every page: the data and model shown (``line``),
+    what went wrong this run (``failure``), and warnings the analyst must not miss."""
+
+    line: str
+    failure: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def _data_said(view) -> str:
+    table, data = view.table, view.data
+    rows = view.validated.n_rows
+    if data.log is not None:
+        return (f"{table.name} (a transaction log: {data.log.customers:,} customers from "
+                f"{data.log.read:,} lines)")
+    if data.key.startswith("demo:"):
+        return table.name  # "demo data (2,000 customers)"
+    return f"{table.name} ({rows:,} row{'s' if rows != 1 else ''})"
+
+
+def _model_said(view) -> str:
+    from custseg.cluster.algorithms import ALGORITHMS
+
+    model = view.model
+    name = model.config.algorithm
+    label = ALGORITHMS[name].label if name in ALGORITHMS else name
+    if model.rfm is not None:
+        label = "RFM scores"
+    n = sum(1 for s in model.segments if not s.is_outliers and s.id >= 0)
+    said = f"{label}, {n:,} segment{'s' if n != 1 else ''}"
+    if view.loaded_name:
+        return f"loaded {view.loaded_name} ({said})"
+    return said
+
+
+def context(view, failed: tuple[str, str | None] | None = None, stability=None) -> Context:
+    """The main area's context for ``view`` (None: no data yet): ``failed`` is what was
+    refused this run (``state.FAILED``), ``stability`` a measurement of this model made
+    in the session (the model's own comes first); fragile segments are said only when
+    one of them is known, never guessed."""
+    from custseg.cluster.labels import NOISE, segment_label
+    from custseg.cluster.stability import FRAGILE
+
+    failure = None
+    if failed is not None:
+        what, name = failed
+        thing = {"upload": "The uploaded file", "file": "The file", "demo": "The demo data",
+                 "fit": "The segmentation with the sidebar's current settings"}[what]
+        said = f"{thing} {name}" if name else thing
+        still = ("nothing is shown" if view is None else
+                 f"still showing {_data_said(view)} · {_model_said(view)}")
+        failure = (f"{said} could not be used (the sidebar says why); {still}."
+                   if what != "fit" else f"{said} failed (the sidebar says why); {still}.")
+    if view is None:
+        return Context("Data: none yet", failure)
+    line = f"Data: {_data_said(view)} · Model: {_model_said(view)}"
+    warnings = []
+    validated = view.validated
+    if validated.n_invalid:
+        share = validated.n_invalid / max(validated.n_rows, 1)
+        said = (f"{validated.n_invalid:,} of {validated.n_rows:,} rows "
+                f"({'< 0.1%' if share < 0.001 else f'{share:.1%}'}) are invalid and left out")
+        if share >= EXCLUDED_WARN:
+            reasons = ", ".join(f"{k}: {v:,}" for k, v in validated.reasons.most_common(3))
+            warnings.append(f"{said}: the segments describe the other "
+                            f"{validated.n_rows - validated.n_invalid:,}. Most common reasons: "
+                            f"{reasons} (sidebar › Data quality).")
+        else:
+            line += f" · {said}"
+    model = view.model
+    noise = sum(s.size for s in model.segments if s.id == NOISE)
+    if model.base.n and noise / model.base.n >= NOISE_WARN:
+        warnings.append(f"{noise / model.base.n:.0%} of the customers ({noise:,}) are "
+                        "outliers: they fit no segment, and the segments describe the rest.")
+    measured = model.metrics.stability if model.metrics.stability is not None else stability
+    if measured is not None and measured.overall is not None:
+        fragile = [segment_label(i, model.names.get(i, str(i)))
+                   for i, j in sorted(measured.per_segment.items()) if j < FRAGILE]
+        if fragile:
+            named = ", ".join(fragile[:FRAGILE_NAMED])
+            if len(fragile) > FRAGILE_NAMED:
+                named += f" and {len(fragile) - FRAGILE_NAMED:,} more"
+            of = sum(1 for s in model.segments if not s.is_outliers)
+            count = (f"{len(fragile):,} of {of:,} segments are fragile"
+                     if len(fragile) > 1 else "Fragile segment")
+            warnings.append(f"{count} (they change shape when customers are resampled; "
+                            f"Model Lab › Stability): {named}.")
+    return Context(line, failure, tuple(warnings))
+
+
+def context_banner(view) -> None:
+    """Above every page: the data source and model shown, then what failed this run and
+    the warnings an analyst must see, in the main area (the sidebar says them too)."""
+    from custseg.app import state
+
+    measured = None if view is None else \
+        st.session_state.get(state.MEASURED, {}).get(view.model_key)
+    said = context(view, st.session_state.get(state.FAILED), measured)
+    # one container, whatever it holds: the page's elements keep their places from run to
+    # run (a warning more or less above them would reset the page's tabs)
+    with st.container():
+        st.caption(plain(said.line))
+        if said.failure:
+            st.error(plain(said.failure), icon=":material/error:")
+        for warning in said.warnings:
+            st.warning(plain(warning), icon=":material/warning:")
+
+
+def filled(frame):
+    """A frame for ``st.dataframe`` with no empty cell shown as "None": a column with
+    missing values is shown as text, the missing ones empty (numbers as ``%.4g``, whole
+    ones without a decimal point, true/false as written in the scored CSV). Columns
+    without a missing value keep their type, so they sort and format as numbers."""
+    import pandas as pd
+
+    out = {}
+    for name in frame.columns:
+        column = frame[name]
+        missing = column.isna()
+        if not missing.any():
+            out[name] = column
+        elif pd.api.types.is_bool_dtype(column) or column.dropna().map(
+                lambda v: isinstance(v, bool | np.bool_)).all():
+            out[name] = column.map(lambda v: "" if pd.isna(v) else str(bool(v)).lower())
+        elif pd.api.types.is_numeric_dtype(column):
+            out[name] = column.map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+        else:
+            out[name] = column.astype(object).where(~missing, "").astype(str)
+    return pd.DataFrame(out, index=frame.index)

@@ -9,13 +9,14 @@ charts, the quality metrics and the stability.
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from custseg.cluster.labels import segment_label
-from custseg.cluster.stability import reading
+from custseg.cluster.stability import Stability, reading
 from custseg.model.segmentation import SegmentationModel
 from custseg.model.summaries import describe_model, fit_note, gender_mix_text
 from custseg.segments import charts
@@ -64,14 +65,36 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
+#: A chart title longer than this (characters) is broken over lines: Plotly never wraps
+#: one, and cuts it at the figure's edge.
+TITLE_CHARS = 60
+
+
+def wrap_title(fig) -> None:
+    """Break a long title over lines (Plotly's ``<br>``), with room for them above the plot."""
+    title = fig.layout.title.text
+    if not title or len(title) <= TITLE_CHARS or "<br>" in title:
+        return
+    lines = textwrap.wrap(title, TITLE_CHARS, break_long_words=False, break_on_hyphens=False)
+    fig.update_layout(title_text="<br>".join(lines))
+    top = fig.layout.margin.t if fig.layout.margin.t is not None else 80
+    fig.update_layout(margin_t=top + 22 * (len(lines) - 1))
+    if fig.layout.height:
+        fig.update_layout(height=fig.layout.height + 22 * (len(lines) - 1))
+
+
 class _Figures:
-    """Figures as HTML fragments; Plotly's script goes into the first one only."""
+    """Figures as HTML fragments; Plotly's script goes into the first one only. Each
+    takes its container's width (never a fixed 700 px), its title wrapped to fit."""
 
     def __init__(self) -> None:
         self.first = True
 
     def __call__(self, fig) -> str:
+        wrap_title(fig)
+        fig.update_layout(autosize=True, width=None)
         out = fig.to_html(full_html=False, include_plotlyjs=self.first,
+                          default_width="100%",
                           config={"displaylogo": False, "responsive": True})
         self.first = False
         return out
@@ -87,16 +110,20 @@ def build_report(
     source: str = "",
     categories: CategoryProfiles | None = None,
     notes: Sequence[str] = (),
+    stability: Stability | None = None,
 ) -> str:
     """The whole report as one HTML string. With ``values`` and ``labels`` (customers and
     their segments) it adds the scatter and distribution charts; with ``categories``
     (those customers profiled by the model's columns) their category shares replace the
     fit's. ``notes`` (what the reader should know of the data: columns it could not be
-    profiled by) follow the metrics, one paragraph each."""
+    profiled by) follow the metrics, one paragraph each. ``stability`` is a measurement
+    of this model made apart from its fit (the dashboard fits without one and measures
+    it in the Model Lab); the model's own measurement, when it has one, comes first.
+    Without either the report says stability was not measured."""
     figure = _Figures()
     m = model.metrics
     fid = model.segmenter.fidelity_
-    stab = m.stability
+    stab = m.stability if m.stability is not None else stability
     head = [
         f"<h1>{_e(title)}</h1>",
         f'<p class="muted">{_e(describe_model(model))}'
@@ -117,6 +144,8 @@ def build_report(
     ]
     if stab is not None:
         head.append(f"<p>{_e(stab.reading)}</p>")
+    else:
+        head.append('<p class="muted">Stability was not measured for this model.</p>')
     quality = model.quality
     if quality.n_invalid:
         reasons = ", ".join(f"{k}: {v:,}" for k, v in quality.reasons.items())
@@ -124,7 +153,8 @@ def build_report(
                     f"invalid and left out ({_e(reasons)}).</p>")
     head += [f'<p class="muted">{_data(note)}</p>' for note in notes]
 
-    overview = ['<h2>Segments at a glance</h2><div class="grid">',
+    # one chart a row: side by side, the scatter's legend left its plot a third of a column
+    overview = ["<h2>Segments at a glance</h2><div>",
                 figure(charts.shares_donut(model.segments))]
     if values is not None and labels is not None:
         fields = numeric_columns(values)

@@ -169,6 +169,12 @@ def scatter_3d(
     values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str], x: str, y: str, z: str,
     max_points: int = MAX_POINTS, spec: InputSpec | None = None,
 ) -> go.Figure:
+    """Customers on three features. The legend sits under the scene (beside it, it took
+    a third of a 1,024 px page and the scene was cut on the right), in a band of the
+    figure kept for it (a line per :data:`LEGEND_PER_ROW` segments, the most it takes
+    on a narrow page), so a long legend never covers the scene; the scene fills the
+    figure's width, and the camera stands back far enough for the cube's corners and
+    axis titles to stay inside."""
     shown, note = _drawn(values, labels, names, max_points)
     fig = px.scatter_3d(
         shown, x=x, y=y, z=z, color="segment", color_discrete_map=segment_colors(names),
@@ -176,12 +182,75 @@ def scatter_3d(
         labels={x: _axis(x, spec), y: _axis(y, spec), z: _axis(z, spec)},
     )
     fig.update_traces(marker=dict(size=3))
-    return _finish(fig, f"Three features at once{note}", 620)
+    rows = -(-len(names) // LEGEND_PER_ROW)  # ceil: at most this many legend lines
+    legend_px = LEGEND_ROW * rows + 30  # and its title
+    plot_px = SCENE_HEIGHT + legend_px
+    under = legend_px / plot_px  # the bottom share of the plot area, kept for the legend
+    fig = _finish(fig, f"Three features at once{note}", plot_px + 50)
+    fig.update_layout(
+        margin=dict(l=0, r=0, t=50, b=0),
+        scene=dict(aspectmode="cube", camera=dict(eye=SCENE_EYE, center=SCENE_CENTER),
+                   domain=dict(x=[0, 1], y=[under, 1])),
+        # inside the plot area, under the scene's own domain: drawn over nothing
+        # (it scrolls on a page too narrow for LEGEND_PER_ROW entries a line)
+        legend=dict(orientation="h", yanchor="top", y=under, x=0, itemsizing="constant",
+                    maxheight=legend_px),
+    )
+    return fig
+
+
+#: The 3D scene's own height (px), and the legend lines added under it.
+SCENE_HEIGHT = 600
+LEGEND_ROW, LEGEND_PER_ROW = 22, 2
+#: Where the 3D camera stands: further out than Plotly's (1.25, 1.25, 1.25), lower.
+SCENE_EYE = dict(x=1.7, y=1.7, z=1.0)
+#: What it looks at: a little below the cube's middle, so the cube sits higher and its
+#: lowest axis ticks clear the legend under it.
+SCENE_CENTER = dict(x=0, y=0, z=-0.12)
 
 
 def _segment_ids(labels: np.ndarray, names: Mapping[int, str]) -> list[int]:
     present = set(np.unique(labels).tolist())
     return [i for i in sorted(names, key=outliers_last) if i in present]
+
+
+def histogram_edges(data: np.ndarray, bins: int = 40) -> tuple[np.ndarray, bool]:
+    """A histogram's bin edges, and whether they are on whole numbers.
+
+    Values that are all whole numbers (ages, scores, counts) get bins that each hold the
+    same count of whole numbers, edges halfway between them (17.5, 19.5, ...): ``bins``
+    equal bins over 18-70 would hold one age or two by turns, and at 200,000 customers
+    every second bar would stand twice as high as its neighbours. At most ``bins`` bins,
+    fewer when the range is short (one bar per value); when the range does not divide
+    evenly, the last bin holds fewer values and is drawn narrower. Other values get ``bins`` equal
+    bins over their range.
+    """
+    data = np.asarray(data, dtype="float64")
+    data = data[np.isfinite(data)]
+    if not len(data):
+        return np.array([-0.5, 0.5]), True
+    if _whole(data):
+        low, high = float(data.min()), float(data.max())
+        span = high - low + 1  # whole numbers in the range
+        width = max(1.0, float(np.ceil(span / bins)))
+        count = int(np.ceil(span / width))
+        edges = low - 0.5 + width * np.arange(count + 1)
+        edges[-1] = high + 0.5  # a last bin holding fewer values is drawn narrower
+        return edges, True
+    return np.histogram_bin_edges(data, bins=bins), False
+
+
+def bin_labels(edges: np.ndarray, whole: bool) -> list[str]:
+    """What each bin holds, for the hover: "18", "18–19" on whole numbers, else its
+    range ("12.5–15.0")."""
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        if whole:
+            first, last = lo + 0.5, hi - 0.5
+            out.append(f"{first:,.0f}" if first == last else f"{first:,.0f}–{last:,.0f}")
+        else:
+            out.append(f"{lo:,.4g}–{hi:,.4g}")
+    return out
 
 
 def distribution(
@@ -191,15 +260,17 @@ def distribution(
     """Histogram of one feature per segment, with each segment's box plot above it.
 
     Both are computed here from every customer (counts per bin, quartiles and whiskers),
-    so the browser receives a few hundred numbers whatever the size of the table.
+    so the browser receives a few hundred numbers whatever the size of the table. Whole
+    numbers are binned on whole numbers (:func:`histogram_edges`).
     """
     from plotly.subplots import make_subplots
 
     data = values[feature].to_numpy(dtype="float64")
     labels = np.asarray(labels)
     finite = np.isfinite(data)
-    edges = np.histogram_bin_edges(data[finite], bins=bins) if finite.any() else np.arange(2)
+    edges, whole = histogram_edges(data[finite], bins)
     centres, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    where = bin_labels(edges, whole)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.3, 0.7],
                         vertical_spacing=0.03)
     unit = unit_of(feature, spec)
@@ -211,8 +282,8 @@ def distribution(
         label, color = segment_label(sid, names[sid]), segment_color(sid)
         counts, _ = np.histogram(own, bins=edges)
         fig.add_trace(go.Bar(x=centres, y=counts, width=widths, name=label, legendgroup=label,
-                             marker_color=color, opacity=0.6,
-                             hovertemplate=f"{label}<br>%{{x:.1f}}{unit}: %{{y:,}} "
+                             marker_color=color, opacity=0.6, customdata=where,
+                             hovertemplate=f"{label}<br>%{{customdata}}{unit}: %{{y:,}} "
                                            "customers<extra></extra>"),
                       row=2, col=1)
         q1, median, q3 = np.percentile(own, [25, 50, 75])

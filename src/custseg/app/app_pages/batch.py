@@ -6,7 +6,7 @@ import pyarrow as pa
 import streamlit as st
 
 from custseg.app import cached, sidebar, state
-from custseg.app.ui import chart, log_panel, plain, read_upload, show_error
+from custseg.app.ui import chart, filled, log_panel, plain, read_upload, show_error
 from custseg.errors import CustsegError
 from custseg.io.score_files import score_table_batches
 from custseg.io.writers import as_frame, csv_bytes
@@ -163,7 +163,13 @@ with c[1]:
                        mime="text/csv", type="primary", icon=":material/download:",
                        key="batch_download")
 limit = 5_000
-st.dataframe(scored.head(limit), hide_index=True,
-             column_config={"confidence": st.column_config.NumberColumn(format="percent")})
+shown = scored.head(limit)
+percent = {"confidence": st.column_config.NumberColumn(format="percent")}
+if "confidence" in shown and shown["confidence"].isna().any():  # invalid rows have none
+    shown = shown.assign(confidence=shown["confidence"].map(
+        lambda v: "" if v != v else f"{v:.0%}"))
+    percent = None  # written as text already
+st.dataframe(filled(shown), hide_index=True,  # invalid rows: empty, not "None"
+             column_config=percent)
 if len(scored) > limit:
     st.caption(f"Showing the first {limit:,} of {len(scored):,} rows; the download has them all.")

@@ -96,6 +96,8 @@ with tabs[4]:
     measured = model.metrics.stability
     if measured is None:
         measured = cached.model_stability(view)
+        # known from now on: the banner above every page names fragile segments
+        st.session_state.setdefault(state.MEASURED, {})[view.model_key] = measured
     st.info(plain(measured.reading), icon=":material/balance:")
     st.dataframe(summaries.stability_table(model, measured), hide_index=True,
                  column_config={"Jaccard": st.column_config.ProgressColumn(format="%.2f",
@@ -139,8 +141,8 @@ with tabs[6]:
     values, labels = view.values, view.labels
     c2.download_button(
         "Download report (HTML)",
-        lambda: build_report(model, values=values, labels=labels,
-                             source=view.table.name).encode("utf-8"),
+        lambda: build_report(model, values=values, labels=labels, source=view.table.name,
+                             stability=measured).encode("utf-8"),  # the Stability tab's
         file_name="segments-report.html", mime="text/html", icon=":material/summarize:",
         key="report_download", help="One self-contained file that opens offline in a browser.",
     )

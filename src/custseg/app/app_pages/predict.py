@@ -12,6 +12,7 @@ import streamlit as st
 from custseg.api import customer_features, predict_inputs, predict_one, predict_typicality
 from custseg.app import cached, state
 from custseg.app.ui import chart, plain, show_error
+from custseg.app.ui import label as input_label
 from custseg.cluster.labels import segment_label
 from custseg.errors import CustsegError
 from custseg.model import summaries
@@ -53,7 +54,7 @@ def number_field(column, spec_input):
         f"Valid: {valid}." if valid else "",
         f"Known customers: {spec_input.hint}." if spec_input.hint else "") if part) or None
     return column.number_input(
-        spec_input.label, value=float(value),
+        input_label(spec_input.label), value=float(value),
         step=1.0 if whole else None, format="%.0f" if whole else "%g",
         key=f"predict_{spec_input.name}", persist_state="session",
         help=plain(help_text) if help_text else None,
@@ -83,12 +84,12 @@ with st.form("predict_form"):
                     st.session_state.pop(key, None)
                 initial = start.get(spec_input.name)
                 given[spec_input.name] = col.selectbox(
-                    spec_input.label, choices,
+                    input_label(spec_input.label), choices,
                     index=choices.index(initial) if initial in choices else 0,
                     key=key, persist_state="session")
             elif spec_input.kind == "date":
                 given[spec_input.name] = col.text_input(
-                    spec_input.label, value=start.get(spec_input.name) or spec_input.hint,
+                    input_label(spec_input.label), value=start.get(spec_input.name) or spec_input.hint,
                     key=key, persist_state="session",
                     help=plain(f"A date as the file writes it, such as {spec_input.hint}."))
             else:
