@@ -23,7 +23,9 @@ fidelity = model.segmenter.fidelity_
 st.title("Model Lab")
 st.caption(plain(summaries.describe_model(model)))
 
-c = st.columns(5)
+# Two rows (the quality metrics, then the assigner's): five in one row cut the figures
+# and their labels ("1,47…") at 1024 px.
+c = [*st.columns(3), *st.columns(3)[:2]]
 c[0].metric("Silhouette", number(metrics.silhouette, 3),
             help="−1 to 1, higher is better: how much closer customers are to their own "
             "segment than to the next one.")
