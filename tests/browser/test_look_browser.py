@@ -30,6 +30,8 @@ def test_model_lab_figures_whole_at_every_width(server, browser, shots):
             assert [m for m in measured if m[1] > m[2]] == [], f"cut at {width} px"
             calinski = page.get_by_test_id("stMetric").filter(has_text="Calinski")
             assert "…" not in calinski.inner_text()
+            labels = page.get_by_test_id("stMetricLabel").evaluate_all(MEASURE)
+            assert [m for m in labels if m[1] > m[2]] == [], f"label cut at {width} px"
             page.screenshot(path=shots / f"look-model-lab-{width}.png", full_page=True)
         finally:
             context.close()

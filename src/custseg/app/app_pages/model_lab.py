@@ -38,9 +38,9 @@ c[3].metric("Assigner agreement", "–" if agreement is None else f"{agreement:.
             help="Cross-validated agreement of the nearest-neighbour assigner with the "
             "clusterer's own labels.")
 native = fidelity.native_agreement
-c[4].metric("Agreement with native predict", "–" if native is None else f"{native:.1%}",
+c[4].metric("Native agreement", "–" if native is None else f"{native:.1%}",
             help="For algorithms that can predict by themselves (K-Means, mixture, BIRCH): "
-            "agreement of the assigner with that prediction on held-out customers.")
+            "agreement of the assigner with that native prediction on held-out customers.")
 n_fit = model.segmenter.n_fit_rows_
 st.caption(
     f"Metrics on {metrics.metric_rows:,} customers (a sample when large). "
