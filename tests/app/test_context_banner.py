@@ -125,3 +125,15 @@ def test_a_loaded_model_is_named(app, go, tmp_path):
     app.file_uploader(key="model_upload").upload(path.name, path.read_bytes()).run()
     assert main_captions(app)[0] == ("Data: demo data (2,000 customers) · Model: loaded "
                                      "last month.custseg (K-Means, 4 segments)")
+
+
+def test_the_fits_own_warnings_are_said_in_the_main_area(app):
+    """A fit's warnings (here: segments holding under 1% of the customers) are said above
+    the page, not only in the sidebar."""
+    app.selectbox(key="algorithm").set_value("hdbscan").run()
+    model = app.session_state["_view"].model
+    fit = replace(model, warnings=("three segments hold under 1% of the customers",))
+    said = context(replace(app.session_state["_view"], model=fit))
+    assert said.warnings[-1] == "Three segments hold under 1% of the customers."
+    for message in model.warnings:  # the real fit's, on the page
+        assert any(message[1:] in w for w in main_warnings(app))

@@ -73,9 +73,10 @@ def test_a_large_share_of_outliers_is_said_first(app):
     assert not app.exception
     outliers = app.session_state["_view"].model.segment(-1)
     assert outliers.share >= summaries.LARGE_OUTLIER_SHARE
-    first = unescape(app.main.warning[0].value)
-    assert first.startswith(f"{outliers.size:,} customers ({outliers.share:.1%}) fit no dense "
-                            "group")
+    first = unescape(app.main.warning[0].value)  # the banner's, above the page, said once
+    assert first.startswith(f"{outliers.share:.1%} of the customers ({outliers.size:,}) are "
+                            "outliers")
+    assert sum("are outliers" in unescape(w.value) for w in app.main.warning) == 1
     assert "Outliers" not in _overview(app)["segment"].tolist()
     assert app.main.metric[2].value == f"{outliers.share:.1%}"
     # another model, another picker: the browser never keeps the old model's labels

@@ -99,6 +99,11 @@ def test_a_shifted_batch_says_it_differs_from_the_customers_fitted(app, go):
     assert shown["Age (years)"] == psi["age"] > 0.25
     assert table.set_index("feature").loc["Age (years)", "flagged"]
     assert not table.set_index("feature").loc["Annual income (k$)", "flagged"]
+    # an atypical row's vote is not shown as a confidence, as on Predict
+    scored = next(d.value for d in app.dataframe if "confidence" in d.value.columns)
+    odd = scored["atypical"].astype(bool)
+    assert odd.any() and (scored.loc[odd, "confidence"] == "low (atypical)").all()
+    assert scored.loc[~odd, "confidence"].str.fullmatch(r"\d+%").all()
 
 
 def test_a_batch_like_the_fitted_customers_says_so_and_shows_confidence_as_percent(app, go):

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from custseg.errors import CustsegError
-from custseg.model.summaries import share_text
+from custseg.model.summaries import LARGE_OUTLIER_SHARE, share_text
 
 T = TypeVar("T")
 
@@ -154,8 +154,6 @@ def log_panel(summary) -> None:
 
 #: From this share of invalid rows the main area warns (below it, the context line says it).
 EXCLUDED_WARN = 0.01
-#: From this share of outliers (customers in no segment) the main area warns.
-NOISE_WARN = 0.10
 #: Fragile segments named in the warning; more are counted ("and 9 more").
 FRAGILE_NAMED = 6
 
@@ -232,9 +230,12 @@ def context(view, failed: tuple[str, str | None] | None = None, stability=None) 
             line += f" · {said}"
     model = view.model
     noise = sum(s.size for s in model.segments if s.id == NOISE)
-    if model.base.n and noise / model.base.n >= NOISE_WARN:
+    if model.base.n and noise / model.base.n >= LARGE_OUTLIER_SHARE:
         warnings.append(f"{share_text(noise / model.base.n)} of the customers ({noise:,}) are "
                         "outliers: they fit no segment, and the segments describe the rest.")
+    for message in model.warnings:  # the fit's own (too many segments, tiny ones…)
+        warnings.append(message[:1].upper() + message[1:]
+                        + ("" if message.rstrip().endswith((".", ")")) else "."))
     measured = model.metrics.stability if model.metrics.stability is not None else stability
     if measured is not None and measured.overall is not None:
         fragile = [segment_label(i, model.names.get(i, str(i)))

@@ -165,9 +165,14 @@ with c[1]:
 limit = 5_000
 shown = scored.head(limit)
 percent = {"confidence": st.column_config.NumberColumn(format="percent")}
-if "confidence" in shown and shown["confidence"].isna().any():  # invalid rows have none
-    shown = shown.assign(confidence=shown["confidence"].map(
-        lambda v: "" if v != v else f"{v:.0%}"))
+atypical = shown["atypical"].fillna(False).to_numpy(dtype=bool) if "atypical" in shown else None
+if "confidence" in shown and (shown["confidence"].isna().any()
+                              or (atypical is not None and atypical.any())):
+    # invalid rows have none; an atypical customer's vote is no confidence (as on Predict)
+    shown = shown.assign(confidence=[
+        "" if v != v else "low (atypical)" if odd else f"{v:.0%}"
+        for v, odd in zip(shown["confidence"], atypical if atypical is not None
+                          else [False] * len(shown), strict=True)])
     percent = None  # written as text already
 st.dataframe(filled(shown), hide_index=True,  # invalid rows: empty, not "None"
              column_config=percent)

@@ -34,11 +34,7 @@ st.caption(plain(summaries.describe_model(model)
 st.caption(plain(summaries.fit_note(model)))
 
 outliers = [s for s in model.segments if s.is_outliers]
-said_outliers = summaries.outliers_line(model)
-if said_outliers and head["outlier_share"] >= summaries.LARGE_OUTLIER_SHARE:
-    # a large share of outliers is the first thing to know about these segments
-    st.warning(plain(said_outliers + " Their card is at the end of the page."),
-               icon=":material/person_alert:")
+# a large share of outliers is said first, above every page (ui.context_banner)
 
 figures = summaries.headline_figures(model)  # averages of the model's own features
 # counts on one row, the averages on the next: six metrics on one row cut their numbers
