@@ -339,7 +339,9 @@ def _quality(view: state.View) -> None:
 
 def _fitted_view(data: state.KeyedTable, main) -> state.View | None:
     mapping, _ = reading()
-    formats = _date_formats()
+    # the demo has no reading options to show (or fix) them: a link's date formats, or an
+    # upload's left in the session, never apply to it
+    formats = {} if st.session_state.get("data_source") == state.DEMO else _date_formats()
     if data.log is not None:  # the log's own date format was used to aggregate it
         formats = {c: f for c, f in formats.items() if c in data.table.header}
     inspection = cached.inspection(data, mapping, formats)
