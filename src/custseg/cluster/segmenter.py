@@ -84,7 +84,7 @@ def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec) -> list[str]:
         return []
     values, counts = np.unique(labels[labels != NOISE], return_counts=True)
     noise_share = float(np.mean(labels == NOISE))
-    name = spec.name
+    name = spec.label  # as every other human text names it (K-Means, not kmeans)
     if len(values) == 0:
         return [f"{name} put every customer in noise: no segment was found; "
                 f"{spec.fix_for('noise')}."]
