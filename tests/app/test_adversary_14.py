@@ -80,3 +80,15 @@ def test_member_downloads_keep_every_column_apart_and_count_as_the_picker(app, d
         assert f"({len(body):,} customers)" in picker.format_func(segment)
         total += len(body)
     assert total == 296
+
+
+def test_a_links_categorical_columns_are_never_dropped_silently():
+    # the features a link names but the table lacks are said; its categorical columns
+    # were dropped without a word (a numeric column, the gender column, a feature)
+    at = _fresh({"features": ["age", "annual_income"], "categorical": ["age", "gender"]})
+    said = [unescape(w.value) for w in at.warning]
+    assert any(w.startswith("The link's categorical columns age, gender are left out")
+               for w in said), said
+    assert at.session_state["_view"].model.config.categorical == ()
+    at.run()  # said once, when the link is read
+    assert not any("categorical columns" in unescape(w.value) for w in at.warning)

@@ -664,8 +664,15 @@ def _categorical_picker(table, inspection, features) -> list[str]:
                if c.kind in ("categorical", "flag") and 1 < c.distinct <= MAX_CATEGORIES
                and c.name != gender and c.name not in features]
     current = st.session_state.get("categorical") or []
-    if any(c not in options for c in current):
+    asked = st.session_state.pop(links.ASKED_CATEGORICAL, None)  # by a link, once
+    dropped = [c for c in current if c not in options]
+    if dropped:
         st.session_state["categorical"] = [c for c in current if c in options]
+    if asked and set(dropped) & set(asked):  # never silently: a link's choice is refused
+        st.warning(plain(f"The link's categorical columns {', '.join(dropped)} are left out: "
+                         "the categorical columns are this table's columns of 2 to "
+                         f"{MAX_CATEGORIES} categories, but the gender column (its own "
+                         "switch) and the features."), icon=":material/link_off:")
     if not options:
         return []
     return list(st.multiselect(
