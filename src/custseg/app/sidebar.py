@@ -671,7 +671,7 @@ def _categorical_picker(table, inspection, features) -> list[str]:
     if asked and set(dropped) & set(asked):  # never silently: a link's choice is refused
         st.warning(plain(f"The link's categorical columns {', '.join(dropped)} are left out: "
                          "the categorical columns are this table's columns of 2 to "
-                         f"{MAX_CATEGORIES} categories, but the gender column (its own "
+                         f"{MAX_CATEGORIES} categories, except the gender column (its own "
                          "switch) and the features."), icon=":material/link_off:")
     if not options:
         return []
