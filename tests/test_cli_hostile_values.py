@@ -323,6 +323,6 @@ def test_more_segments_than_a_model_holds_is_refused_before_describing_them(tmp_
     code, _, err = run(capsys, "fit", path, "-o", tmp_path / "m", "-a", "dbscan",
                        "-p", "eps=0.01", "-p", "min_samples=2")
     line = one_error_line(code, err)
-    assert "dbscan found 1,500 segments in 3,000 customers, more than the 1,000 a model " \
+    assert "DBSCAN found 1,500 segments in 3,000 customers, more than the 1,000 a model " \
         "holds:" in line
     assert not (tmp_path / "m").exists()

@@ -110,7 +110,7 @@ def test_a_noisy_segmentation_warns_of_its_outliers(app):
     noise = sum(s.size for s in view.model.segments if s.id == -1)
     assert noise / view.model.base.n >= 0.10  # about a fifth of the demo customers
     assert main_warnings(app)[0] == (  # first: above the page
-        f"{noise / view.model.base.n:.0%} of the customers ({noise:,}) are outliers: they fit "
+        f"{noise / view.model.base.n:.1%} of the customers ({noise:,}) are outliers: they fit "
         "no segment, and the segments describe the rest.")
     assert main_captions(app)[0].startswith("Data: demo data (2,000 customers) · Model: HDBSCAN, ")
     app.selectbox(key="algorithm").set_value("dbscan").run()  # under 1% noise: no warning

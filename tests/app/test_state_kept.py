@@ -183,6 +183,24 @@ def test_the_settings_survive_a_reload(app, metrics):
     assert not again.warning
 
 
+def test_an_automatic_parameter_set_to_a_value_survives_a_reload():
+    """HDBSCAN's min_samples is automatic by default; the URL carries ``=1`` without an
+    ``_auto`` key, and the reload must not turn "automatic" back on (it did: a 39-segment
+    model came back as 8 segments)."""
+    at = _open({"source": "demo", "demo_n": "2000", "algorithm": "hdbscan",
+                "param_hdbscan_min_cluster_size": "5", "param_hdbscan_min_samples": "1"})
+    model = _model(at)
+    assert model.config.params["min_samples"] == 1
+    assert at.checkbox(key="param_hdbscan_min_samples_auto").value is False
+    assert at.query_params["param_hdbscan_min_samples"] == "1"
+    assert "param_hdbscan_min_samples_auto" not in at.query_params
+    again = _reload(at)
+    assert _model(again).config.params["min_samples"] == 1
+    assert len(_model(again).segments) == len(model.segments)
+    auto = _reload(at, param_hdbscan_min_samples_auto="true")  # both given: automatic wins
+    assert _model(auto).config.params["min_samples"] is None
+
+
 def test_edits_survive_a_reload_in_the_same_workspace_only(app):
     app.text_input[0].set_value("Our regulars")
     app.button(key="FormSubmitter:edit_0-Save").click().run()

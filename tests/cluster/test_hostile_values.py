@@ -315,6 +315,13 @@ def test_degenerate_results_warn_with_the_setting_to_change(labels, words):
         assert word in said
 
 
+def test_degenerate_warnings_name_the_algorithm_by_its_label():
+    """Issue 14: algorithm labels, not ids, in every human text (the Dashboard shows these)."""
+    said = degenerate_warnings(labels_of(500, 496, 4), get_algorithm("hdbscan"))
+    assert said and all(w.startswith("HDBSCAN") for w in said)
+    assert not any(w.startswith("hdbscan") for w in said)
+
+
 def test_a_balanced_result_warns_nothing():
     assert degenerate_warnings(labels_of(400, 300, 200, 100, noise=300), SPEC) == []
     assert degenerate_warnings(labels_of(5, 5), SPEC) == []  # ten customers: nothing is tiny

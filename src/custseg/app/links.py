@@ -167,6 +167,13 @@ def _feature_parser(key: str) -> Callable[[list[str]], Any] | None:
 # ----------------------------------------------------------------------- reading
 
 
+def _optional_params() -> set[str]:
+    """The URL keys of the parameters that may be "automatic" (a checkbox beside them,
+    on by default when their default is automatic): a value in a link turns it off."""
+    return {f"param_{name}_{p.name}" for name in ALGORITHMS
+            for p in get_algorithm(name).params if p.optional}
+
+
 def restore(params: Mapping[str, list[str]]) -> list[str]:
     """Set the controls from a link's query string (``{key: [values]}``), before any is
     drawn; what is refused, and why, as lines for the page."""
@@ -208,6 +215,8 @@ def restore(params: Mapping[str, list[str]]) -> list[str]:
             st.session_state[key + "_auto"] = True
             continue
         st.session_state[key] = value
+        if key in _optional_params() and key + "_auto" not in params:
+            st.session_state[key + "_auto"] = False  # a value given: not "automatic"
         if key == "features":
             st.session_state[ASKED_FEATURES] = list(value)
         if key == "categorical":

@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from custseg.errors import CustsegError
+from custseg.model.summaries import share_text
 
 T = TypeVar("T")
 
@@ -232,7 +233,7 @@ def context(view, failed: tuple[str, str | None] | None = None, stability=None) 
     model = view.model
     noise = sum(s.size for s in model.segments if s.id == NOISE)
     if model.base.n and noise / model.base.n >= NOISE_WARN:
-        warnings.append(f"{noise / model.base.n:.0%} of the customers ({noise:,}) are "
+        warnings.append(f"{share_text(noise / model.base.n)} of the customers ({noise:,}) are "
                         "outliers: they fit no segment, and the segments describe the rest.")
     measured = model.metrics.stability if model.metrics.stability is not None else stability
     if measured is not None and measured.overall is not None:

@@ -84,7 +84,7 @@ def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec) -> list[str]:
         return []
     values, counts = np.unique(labels[labels != NOISE], return_counts=True)
     noise_share = float(np.mean(labels == NOISE))
-    name = spec.label  # as every other human text names it (K-Means, not kmeans)
+    name = spec.label  # the registry's label (HDBSCAN), as every human text names it
     if len(values) == 0:
         return [f"{name} put every customer in noise: no segment was found; "
                 f"{spec.fix_for('noise')}."]
@@ -239,7 +239,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         found = len(np.unique(raw[raw != NOISE]))
         if found > MAX_MODEL_SEGMENTS:  # describing thousands of segments takes minutes
             raise ParameterError(
-                f"{spec.name} found {found:,} segments in {len(X_fit):,} customers, more "
+                f"{spec.label} found {found:,} segments in {len(X_fit):,} customers, more "
                 f"than the {MAX_MODEL_SEGMENTS:,} a model holds: {spec.fix_for('fine')}"
             )
         relabel = _size_order(raw)

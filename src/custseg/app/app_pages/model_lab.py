@@ -23,7 +23,9 @@ fidelity = model.segmenter.fidelity_
 st.title("Model Lab")
 st.caption(plain(summaries.describe_model(model)))
 
-c = st.columns(5)
+# Two rows (the quality metrics, then the assigner's): five in one row cut the figures
+# and their labels ("1,47…") at 1024 px.
+c = [*st.columns(3), *st.columns(3)[:2]]
 c[0].metric("Silhouette", number(metrics.silhouette, 3),
             help="−1 to 1, higher is better: how much closer customers are to their own "
             "segment than to the next one.")
@@ -36,9 +38,9 @@ c[3].metric("Assigner agreement", "–" if agreement is None else f"{agreement:.
             help="Cross-validated agreement of the nearest-neighbour assigner with the "
             "clusterer's own labels.")
 native = fidelity.native_agreement
-c[4].metric("Agreement with native predict", "–" if native is None else f"{native:.1%}",
+c[4].metric("Native agreement", "–" if native is None else f"{native:.1%}",
             help="For algorithms that can predict by themselves (K-Means, mixture, BIRCH): "
-            "agreement of the assigner with that prediction on held-out customers.")
+            "agreement of the assigner with that native prediction on held-out customers.")
 n_fit = model.segmenter.n_fit_rows_
 st.caption(
     f"Metrics on {metrics.metric_rows:,} customers (a sample when large). "

@@ -1,0 +1,37 @@
+"""Found by looking at every page at 1024, 1280 and 1440 px (issue 14): the Model Lab's
+headline figures are whole (five in one row cut "1,476.6" to "1,47…" at 1024 px), checked
+on each element inside the metric, which is the one Streamlit cuts with an ellipsis."""
+
+from __future__ import annotations
+
+import pytest
+from browser_pages import wait_ready
+
+pytestmark = pytest.mark.browser
+
+WIDTHS = (1024, 1280, 1440)
+MEASURE = """els => els.flatMap(e => [e, ...e.querySelectorAll('*')].map(
+    c => [e.innerText, c.scrollWidth, c.clientWidth]))"""
+
+
+def test_model_lab_figures_whole_at_every_width(server, browser, shots):
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 1400})
+        page = context.new_page()
+        page.set_default_timeout(90_000)
+        try:
+            page.goto(server.rstrip("/") + "/model-lab")
+            page.get_by_role("heading", name="Model Lab").wait_for()
+            values = page.get_by_test_id("stMetricValue")
+            values.nth(4).wait_for()
+            wait_ready(page)
+            measured = values.evaluate_all(MEASURE)
+            assert values.count() == 5 and measured
+            assert [m for m in measured if m[1] > m[2]] == [], f"cut at {width} px"
+            calinski = page.get_by_test_id("stMetric").filter(has_text="Calinski")
+            assert "…" not in calinski.inner_text()
+            labels = page.get_by_test_id("stMetricLabel").evaluate_all(MEASURE)
+            assert [m for m in labels if m[1] > m[2]] == [], f"label cut at {width} px"
+            page.screenshot(path=shots / f"look-model-lab-{width}.png", full_page=True)
+        finally:
+            context.close()
