@@ -307,7 +307,7 @@ def test_suggest_warns_like_fit(tmp_path, capsys):
     warned = json.loads(out)["warnings"]
     assert warned
     for w in warned:
-        assert w.startswith("with the recommended settings, dbscan ") or "alone makes" in w
+        assert w.startswith("with the recommended settings, DBSCAN ") or "alone makes" in w
 
 
 def test_more_segments_than_a_model_holds_is_refused_before_describing_them(tmp_path, capsys):

@@ -44,7 +44,7 @@ from custseg.model.typicality import Typicality, typicality
 from custseg.segments.categories import profilable
 from custseg.segments.profile import Rulebook
 from custseg.table.fields import GENDER, ID, INCOME, NUMERIC_FIELDS, Ranges
-from custseg.table.headers import match_headers
+from custseg.table.headers import match_headers, renamed_clashes
 from custseg.table.inspect import Inspection, inspect_columns
 from custseg.table.notes import dollar_income_note, other_currency_message
 from custseg.table.roles import FIELD_ROLES
@@ -454,7 +454,8 @@ def score(
             income_unit=table.match.income_unit, structural=table.structural,
         )
         scores.index = data.index
-        clashing = {c: f"{c}_input" for c in data.columns if c in scores.columns}
+        renamed = renamed_clashes([str(c) for c in data.columns], list(scores.columns))
+        clashing = {c: new for c, new in zip(data.columns, renamed, strict=True) if str(c) != new}
         return pd.concat([data.rename(columns=clashing), scores], axis=1)
     return score_table(model, table)
 

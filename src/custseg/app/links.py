@@ -58,6 +58,8 @@ MESSAGES = "_link_messages"
 WORKSPACE_KEY = "_workspace"
 #: Session key: the features a link asked for (said when the table has not got them).
 ASKED_FEATURES = "_link_features"
+#: Session key: the categorical columns a link asked for (said when they cannot be).
+ASKED_CATEGORICAL = "_link_categorical"
 #: Session key: the chosen features' roles, units and transforms that differ from their
 #: defaults (``{"roles", "units", "transforms"}``, set by the sidebar): the URL's share.
 OVERRIDES = "_feature_overrides"
@@ -217,6 +219,8 @@ def restore(params: Mapping[str, list[str]]) -> list[str]:
             st.session_state[key + "_auto"] = False  # a value given: not "automatic"
         if key == "features":
             st.session_state[ASKED_FEATURES] = list(value)
+        if key == "categorical":
+            st.session_state[ASKED_CATEGORICAL] = list(value)
     return said
 
 

@@ -339,7 +339,9 @@ def _quality(view: state.View) -> None:
 
 def _fitted_view(data: state.KeyedTable, main) -> state.View | None:
     mapping, _ = reading()
-    formats = _date_formats()
+    # the demo has no reading options to show (or fix) them: a link's date formats, or an
+    # upload's left in the session, never apply to it
+    formats = {} if st.session_state.get("data_source") == state.DEMO else _date_formats()
     if data.log is not None:  # the log's own date format was used to aggregate it
         formats = {c: f for c, f in formats.items() if c in data.table.header}
     inspection = cached.inspection(data, mapping, formats)
@@ -662,8 +664,15 @@ def _categorical_picker(table, inspection, features) -> list[str]:
                if c.kind in ("categorical", "flag") and 1 < c.distinct <= MAX_CATEGORIES
                and c.name != gender and c.name not in features]
     current = st.session_state.get("categorical") or []
-    if any(c not in options for c in current):
+    asked = st.session_state.pop(links.ASKED_CATEGORICAL, None)  # by a link, once
+    dropped = [c for c in current if c not in options]
+    if dropped:
         st.session_state["categorical"] = [c for c in current if c in options]
+    if asked and set(dropped) & set(asked):  # never silently: a link's choice is refused
+        st.warning(plain(f"The link's categorical columns {', '.join(dropped)} are left out: "
+                         "the categorical columns are this table's columns of 2 to "
+                         f"{MAX_CATEGORIES} categories, except the gender column (its own "
+                         "switch) and the features."), icon=":material/link_off:")
     if not options:
         return []
     return list(st.multiselect(

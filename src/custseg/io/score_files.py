@@ -35,7 +35,7 @@ from custseg.model.drift import PSI_FLAG, DriftCounts, drift_message, drift_refe
 from custseg.model.scoring import Scored, score_columns, score_rows
 from custseg.model.segmentation import SegmentationModel
 from custseg.table.fields import ID, INCOME
-from custseg.table.headers import HeaderMatch
+from custseg.table.headers import HeaderMatch, renamed_clashes
 from custseg.table.notes import IdCounts, RepeatedIds, dollar_income_note, row_keys
 from custseg.table.parse import NumberFormat
 
@@ -414,6 +414,5 @@ def _output_header(header: tuple[str, ...], model: SegmentationModel) -> list[st
 
     Re-scoring a scored file is common; its old segment columns are kept, renamed.
     """
-    added = score_columns(model)
-    return [f"{h}_input" if h in added else h for h in header]
+    return renamed_clashes(header, list(score_columns(model)))
 

@@ -18,6 +18,7 @@ from custseg.cluster.labels import NOISE, segment_label
 from custseg.cluster.stability import Stability, reading
 from custseg.model.segmentation import SegmentationModel
 from custseg.segments.profile import BaseStats, SegmentProfile
+from custseg.table.headers import renamed_clashes
 from custseg.table.spec import InputSpec, label_of, with_unit
 from custseg.table.validate import Validated
 
@@ -508,7 +509,7 @@ def segment_members(
         "confidence": pa.array(confidence, type=pa.float64()),
         "atypical": pa.array(atypical, type=pa.bool_()),
     }
-    own = [f"{h}_input" if h in added else h for h in header]
+    own = renamed_clashes(header, list(added))
     return pa.Table.from_arrays([*taken.columns, *added.values()], names=[*own, *added])
 
 

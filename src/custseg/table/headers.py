@@ -317,3 +317,23 @@ def _refuse_other_currency(cols: tuple[str, ...], fields: dict[str, int],
             "dollars already, state the unit"
         )
         return
+
+
+def renamed_clashes(header: Sequence[str], added: Sequence[str]) -> list[str]:
+    """The input ``header`` with each name that clashes with a column about to be
+    ``added`` renamed ``<name>_input`` — or ``<name>_input_2``, ``_3``… when that is taken
+    too (a file scored twice already holds ``segment_id_input``), so that no two output
+    columns share a name."""
+    added_set = set(added)
+    taken = set(header) | added_set
+    out: list[str] = []
+    for name in header:
+        if name not in added_set:
+            out.append(name)
+            continue
+        new, n = f"{name}_input", 2
+        while new in taken:
+            new, n = f"{name}_input_{n}", n + 1
+        taken.add(new)
+        out.append(new)
+    return out
