@@ -71,7 +71,7 @@ def test_a_shifted_batch_is_flagged_on_stderr_and_in_json(mall_model, mall_path,
     warning = [line for line in err.splitlines() if "differ from the ones" in line]
     assert warning == [
         "warning: these customers differ from the ones the model was fitted on: "
-        f"annual_income (PSI {drift['annual_income']['psi']:.2f}), above 0.25; their "
+        f"annual_income (PSI {drift['annual_income']['psi']:.4g}), above 0.25; their "
         "segments may not mean what they meant at fit, so check the batch or refit on "
         "customers like these"]
     assert json.loads(stdout)["warnings"][-1] == warning[0].removeprefix("warning: ")

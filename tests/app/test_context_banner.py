@@ -137,3 +137,14 @@ def test_the_fits_own_warnings_are_said_in_the_main_area(app):
     assert said.warnings[-1] == "Three segments hold under 1% of the customers."
     for message in model.warnings:  # the real fit's, on the page
         assert any(message[1:] in w for w in main_warnings(app))
+
+
+def test_everyone_an_outlier_is_said_so(app):
+    app.selectbox(key="algorithm").set_value("hdbscan").run()
+    view = app.session_state["_view"]
+    n = view.model.base.n
+    noise = replace(view.model.segment(-1), size=n, share=1.0)
+    model = replace(view.model, segments=(noise,))
+    said = context(replace(view, model=model))
+    assert f"Every customer ({n:,}) is an outlier: no segment was found." in said.warnings[0]
+    assert not any("describe the rest" in w for w in said.warnings)

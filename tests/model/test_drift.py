@@ -76,7 +76,7 @@ def test_a_shifted_batch_drifts_on_the_shifted_feature_only(fitted):
     assert drift["annual_income"].psi < 1e-6 and not drift["annual_income"].flagged
     message = drift_message(measure(model, shifted))
     assert message.startswith("these customers differ from the ones the model was fitted on: "
-                              f"age (PSI {drift['age'].psi:.2f})")
+                              f"age (PSI {drift['age'].psi:.4g})")
     assert "annual_income" not in message
 
 
@@ -148,3 +148,15 @@ def test_the_library_summary_equals_the_scored_rows(fitted):
     assert [d["feature"] for d in summary["drift"]] == ["age", "annual_income",
                                                          "spending_score", "gender"]
     assert "output" not in summary
+
+
+def test_a_flag_agrees_with_the_figure_shown():
+    """The PSI is kept to the 4 places shown: a value that rounds to the threshold is
+    shown as 0.25 and not flagged; one a ten-thousandth above it is both."""
+    from custseg.model.drift import PSI_FLAG, FeatureDrift
+
+    at = FeatureDrift("age", PSI_FLAG + 0.000004)
+    assert at.psi == 0.25 and not at.flagged and at.to_dict() == {
+        "feature": "age", "psi": 0.25, "flagged": False}
+    above = FeatureDrift("age", PSI_FLAG + 0.0001)
+    assert above.psi == 0.2501 and above.flagged

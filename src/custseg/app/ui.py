@@ -231,8 +231,13 @@ def context(view, failed: tuple[str, str | None] | None = None, stability=None) 
     model = view.model
     noise = sum(s.size for s in model.segments if s.id == NOISE)
     if model.base.n and noise / model.base.n >= LARGE_OUTLIER_SHARE:
-        warnings.append(f"{share_text(noise / model.base.n)} of the customers ({noise:,}) are "
-                        "outliers: they fit no segment, and the segments describe the rest.")
+        if noise >= model.base.n:
+            warnings.append(f"Every customer ({noise:,}) is an outlier: no segment was found. "
+                            "Loosen the algorithm's settings in the sidebar.")
+        else:
+            warnings.append(f"{share_text(noise / model.base.n)} of the customers ({noise:,}) "
+                            "are outliers: they fit no segment, and the segments describe "
+                            "the rest.")
     for message in model.warnings:  # the fit's own (too many segments, tiny ones…)
         warnings.append(message[:1].upper() + message[1:]
                         + ("" if message.rstrip().endswith((".", ")")) else "."))

@@ -111,13 +111,19 @@ class FeatureDrift:
     feature: str
     psi: float | None
 
+    def __post_init__(self) -> None:
+        # kept to the 4 places it is shown with, so a flag always agrees with the figure
+        # shown beside it (an unrounded 0.250004 would be "0.25, flagged")
+        if self.psi is not None:
+            object.__setattr__(self, "psi", round(float(self.psi), 4))
+
     @property
     def flagged(self) -> bool:
         return self.psi is not None and self.psi > PSI_FLAG
 
     def to_dict(self) -> dict[str, Any]:
         return {"feature": self.feature,
-                "psi": None if self.psi is None else round(self.psi, 4),
+                "psi": self.psi,
                 "flagged": self.flagged}
 
 
@@ -220,7 +226,7 @@ def drift_message(counts: DriftCounts, label: Callable[[str], str] = str) -> str
     flagged = counts.flagged()
     if not flagged:
         return None
-    listed = ", ".join(f"{label(f.feature)} (PSI {f.psi:.2f})" for f in flagged)
+    listed = ", ".join(f"{label(f.feature)} (PSI {f.psi:.4g})" for f in flagged)
     return (f"these customers differ from the ones the model was fitted on: {listed}, "
             f"above {PSI_FLAG}; their segments may not mean what they meant at fit, so "
             "check the batch or refit on customers like these")
