@@ -150,6 +150,7 @@ def test_no_none_cell_and_a_refused_upload_said_in_the_main_area(server, page, s
     page.get_by_role("button", name="Download scored CSV").wait_for()
     wait_ready(page)
     scored = page.get_by_test_id("stDataFrame").last
+    scored.locator("td").first.wait_for(state="attached")  # the grid draws after the run
     cells = scored.locator("td").all_inner_texts()
     assert "invalid" in cells and "ok" in cells  # the grid's own cell texts
     assert not {"None", "nan", "NaN", "<NA>"} & set(cells)

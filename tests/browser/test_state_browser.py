@@ -21,20 +21,29 @@ pytestmark = pytest.mark.browser
 
 
 def cards(page) -> int:
-    """How many segment cards the Dashboard shows (headings "N · name")."""
+    """How many segment cards the Dashboard shows (expanders "N · name — M customers")."""
     return len(card_titles(page))
+
+
+#: A card's title: its expander's summary, "N · name — M customers (share of the base)".
+CARD = r"^-?\d+ · .+ — [\d,]+ customers?"
 
 
 def wait_cards(page, n: int) -> None:
     """Until the Dashboard shows ``n`` segment cards (a run may still be drawing them)."""
-    page.wait_for_function("""n => [...document.querySelectorAll('h3')]
-        .filter(h => /^-?\\d+ · /.test(h.innerText)).length === n""", arg=n)
+    page.wait_for_function("""([n, card]) => [...document.querySelectorAll(
+        '[data-testid="stExpander"] summary')]
+        .filter(s => new RegExp(card).test(s.innerText.trim().split('\\n').pop().trim()))
+        .length === n""",
+                           arg=[n, CARD])
     assert cards(page) == n
 
 
 def card_titles(page) -> list[str]:
-    return [t for t in page.get_by_role("heading").all_inner_texts()
-            if re.match(r"^-?\d+ · ", t)]
+    """The cards' "N · name", without their counts."""
+    summaries = page.locator('[data-testid="stExpander"] summary').all_inner_texts()
+    titles = [t.strip().split("\n")[-1].strip() for t in summaries]  # after the icon's name
+    return [t.split(" — ")[0] for t in titles if re.match(CARD, t)]
 
 
 def slider(page, label: str):
