@@ -178,6 +178,9 @@ def test_members_search_and_filter(app):
     atypical = next(d.value for d in app.main.dataframe if "scored_segment_id" in d.value.columns)
     assert len(atypical) < len(table)
     assert atypical["atypical"].astype(bool).all()
+    # their neighbours' vote is not shown as a confidence (as on Predict and Batch)
+    assert (atypical["confidence"] == "low (atypical)").all()
+    assert "low (atypical)" not in set(table.loc[~table["atypical"].astype(bool), "confidence"])
 
 
 def test_explore_lists_a_segments_customers_too(app, go, downloads):

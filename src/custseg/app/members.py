@@ -15,7 +15,7 @@ import streamlit as st
 
 from custseg.app import cached
 from custseg.app.state import View
-from custseg.app.ui import plain
+from custseg.app.ui import confidence_shown, filled, plain
 from custseg.cluster.labels import outliers_last, segment_label
 from custseg.model import summaries
 
@@ -76,8 +76,8 @@ def panel(view: View, key: str) -> None:
     shown = search(frame, text)
     if atypical_only:
         shown = shown[shown["atypical"].astype(bool)]
-    st.dataframe(shown.head(SHOWN), hide_index=True, key=f"{key}_table",
-                 column_config={"confidence": st.column_config.NumberColumn(format="percent")})
+    table, percent = confidence_shown(shown.head(SHOWN))
+    st.dataframe(filled(table), hide_index=True, key=f"{key}_table", column_config=percent)
     st.caption(plain(summaries.members_note(
         frame["segment_id"], frame["scored_segment_id"], min(SHOWN, len(frame)),
         view.model.config.n_neighbors)

@@ -275,6 +275,22 @@ def context_banner(view) -> None:
             st.warning(plain(warning), icon=":material/warning:")
 
 
+def confidence_shown(frame):
+    """``frame`` for a table of scored customers, and its column config: confidence as a
+    percent, except a customer unlike any known one ("low (atypical)": its neighbours'
+    vote is no confidence, as on Predict) and an invalid row (empty)."""
+    percent = {"confidence": st.column_config.NumberColumn(format="percent")}
+    if "confidence" not in frame:
+        return frame, None
+    atypical = (frame["atypical"].fillna(False).to_numpy(dtype=bool) if "atypical" in frame
+                else np.zeros(len(frame), dtype=bool))
+    if not (frame["confidence"].isna().any() or atypical.any()):
+        return frame, percent
+    cells = ["" if v != v else "low (atypical)" if odd else f"{v:.0%}"
+             for v, odd in zip(frame["confidence"], atypical, strict=True)]
+    return frame.assign(confidence=cells), None  # written as text already
+
+
 def filled(frame):
     """A frame for ``st.dataframe`` with no empty cell shown as "None": a column with
     missing values is shown as text, the missing ones empty (numbers as ``%.4g``, whole

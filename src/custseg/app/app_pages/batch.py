@@ -6,7 +6,7 @@ import pyarrow as pa
 import streamlit as st
 
 from custseg.app import cached, sidebar, state
-from custseg.app.ui import chart, filled, log_panel, plain, read_upload, show_error
+from custseg.app.ui import chart, confidence_shown, filled, log_panel, plain, read_upload, show_error
 from custseg.errors import CustsegError
 from custseg.io.score_files import score_table_batches
 from custseg.io.writers import as_frame, csv_bytes
@@ -163,17 +163,7 @@ with c[1]:
                        mime="text/csv", type="primary", icon=":material/download:",
                        key="batch_download")
 limit = 5_000
-shown = scored.head(limit)
-percent = {"confidence": st.column_config.NumberColumn(format="percent")}
-atypical = shown["atypical"].fillna(False).to_numpy(dtype=bool) if "atypical" in shown else None
-if "confidence" in shown and (shown["confidence"].isna().any()
-                              or (atypical is not None and atypical.any())):
-    # invalid rows have none; an atypical customer's vote is no confidence (as on Predict)
-    shown = shown.assign(confidence=[
-        "" if v != v else "low (atypical)" if odd else f"{v:.0%}"
-        for v, odd in zip(shown["confidence"], atypical if atypical is not None
-                          else [False] * len(shown), strict=True)])
-    percent = None  # written as text already
+shown, percent = confidence_shown(scored.head(limit))
 st.dataframe(filled(shown), hide_index=True,  # invalid rows: empty, not "None"
              column_config=percent)
 if len(scored) > limit:
