@@ -158,10 +158,13 @@ def test_pickle_model_refused_in_the_browser(server, page, shots, tmp_path):
     evil = tmp_path / "evil.custseg"
     evil.write_bytes(pickle.dumps({"x": 1}))
     page.goto(f"{server}/model-lab")
+    page.get_by_role("heading", name="Model Lab").wait_for()
+    wait_ready(page)  # the page's first run drawn: a click during it can land on old tabs
     page.get_by_role("tab", name="Save / load").click()
     page.locator('input[type="file"]').last.set_input_files(str(evil))
-    page.get_by_text("Python pickle").wait_for()
     wait_ready(page)
+    page.get_by_role("tab", name="Save / load").click()  # shown whatever the rerun kept
+    page.get_by_text("Python pickle").wait_for()
     page.screenshot(path=shots / "hostile-pickle-model.png")
 
 
