@@ -1,5 +1,5 @@
-"""Steps the browser tests share: waiting for a Streamlit run, and scoring a file on the
-Batch page and downloading what it offers."""
+"""Steps the browser tests share: waiting for a Streamlit run, scoring a file on the
+Batch page (and downloading what it offers), and measuring text cut by its element."""
 
 from __future__ import annotations
 
@@ -12,14 +12,44 @@ def wait_ready(page) -> None:
     page.get_by_text("Running...").wait_for(state="detached", timeout=120_000)
 
 
-def score_and_download(page, file_input, path, shot) -> tuple[pd.DataFrame, str]:
-    """On the Batch page: give ``path`` to ``file_input``, wait for the scored file,
-    take ``shot``, download it; the scored rows (text) and the file's suggested name."""
+#: The widths issue 14 asks every page to be read at.
+WIDTHS = (1024, 1280, 1440)
+
+#: [text, scrollWidth, clientWidth] of each element matched and of every element inside
+#: it (the inner one is the one Streamlit cuts with an ellipsis).
+MEASURE = """els => els.flatMap(e => [e, ...e.querySelectorAll('*')].map(
+    c => [e.innerText, c.scrollWidth, c.clientWidth]))"""
+
+
+def cut(locator) -> list:
+    """The elements of ``locator`` (or inside them) whose content is wider than they
+    are, as [text, scrollWidth, clientWidth]; fails when nothing was measured."""
+    measured = locator.evaluate_all(MEASURE)
+    assert measured
+    return [m for m in measured if m[1] > m[2]]
+
+
+def open_batch(page, server: str, path) -> None:
+    """The Batch page with ``path`` uploaded and scored (its download offered)."""
+    page.goto(f"{server}/batch")
+    upload_batch(page, page.locator('input[type="file"]').last, path)
+
+
+def upload_batch(page, file_input, path):
+    """On the Batch page: give ``path`` to ``file_input`` and wait for the scored file;
+    the download button."""
     page.get_by_role("heading", name="Score a batch").wait_for()
     file_input.set_input_files(str(path))
     button = page.get_by_role("button", name="Download scored CSV")
     button.wait_for()
     wait_ready(page)
+    return button
+
+
+def score_and_download(page, file_input, path, shot) -> tuple[pd.DataFrame, str]:
+    """On the Batch page: give ``path`` to ``file_input``, wait for the scored file,
+    take ``shot``, download it; the scored rows (text) and the file's suggested name."""
+    button = upload_batch(page, file_input, path)
     page.screenshot(path=shot, full_page=True)
     with page.expect_download() as info:
         button.click()

@@ -5,7 +5,7 @@ in, whole-number histograms, the 3D scene uncut, and no "None" cell."""
 from __future__ import annotations
 
 import pytest
-from browser_pages import wait_ready
+from browser_pages import WIDTHS, open_batch, wait_ready
 
 import custseg
 
@@ -15,7 +15,6 @@ NAME = "[a](http://x) www.x.com"
 STRATEGY = "http://evil.example a@b.com <b>x</b>"
 LINKY = ("evil.example", "x.com", "b.com", "http://x")
 BANNER = "Data: demo data (2,000 customers) · Model: K-Means, 5 segments"
-WIDTHS = (1024, 1280, 1440)
 
 
 def links(page) -> list[list[str]]:
@@ -144,11 +143,7 @@ def test_no_none_cell_and_a_refused_upload_said_in_the_main_area(server, page, s
     data.loc[:4, "age"] = "?"
     batch = tmp_path / "batch.csv"
     data.to_csv(batch, index=False)
-    page.goto(f"{server}/batch")
-    page.get_by_role("heading", name="Score a batch").wait_for()
-    page.locator('input[type="file"]').last.set_input_files(str(batch))
-    page.get_by_role("button", name="Download scored CSV").wait_for()
-    wait_ready(page)
+    open_batch(page, server, batch)
     scored = page.get_by_test_id("stDataFrame").last
     scored.locator("td").first.wait_for(state="attached")  # the grid draws after the run
     cells = scored.locator("td").all_inner_texts()

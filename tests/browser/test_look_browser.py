@@ -5,13 +5,9 @@ on each element inside the metric, which is the one Streamlit cuts with an ellip
 from __future__ import annotations
 
 import pytest
-from browser_pages import wait_ready
+from browser_pages import WIDTHS, cut, wait_ready
 
 pytestmark = pytest.mark.browser
-
-WIDTHS = (1024, 1280, 1440)
-MEASURE = """els => els.flatMap(e => [e, ...e.querySelectorAll('*')].map(
-    c => [e.innerText, c.scrollWidth, c.clientWidth]))"""
 
 
 def test_model_lab_figures_whole_at_every_width(server, browser, shots):
@@ -25,13 +21,11 @@ def test_model_lab_figures_whole_at_every_width(server, browser, shots):
             values = page.get_by_test_id("stMetricValue")
             values.nth(4).wait_for()
             wait_ready(page)
-            measured = values.evaluate_all(MEASURE)
-            assert values.count() == 5 and measured
-            assert [m for m in measured if m[1] > m[2]] == [], f"cut at {width} px"
+            assert values.count() == 5
+            assert cut(values) == [], f"cut at {width} px"
             calinski = page.get_by_test_id("stMetric").filter(has_text="Calinski")
             assert "…" not in calinski.inner_text()
-            labels = page.get_by_test_id("stMetricLabel").evaluate_all(MEASURE)
-            assert [m for m in labels if m[1] > m[2]] == [], f"label cut at {width} px"
+            assert cut(page.get_by_test_id("stMetricLabel")) == [], f"label cut at {width} px"
             page.screenshot(path=shots / f"look-model-lab-{width}.png", full_page=True)
         finally:
             context.close()

@@ -8,17 +8,10 @@ import re
 
 import pandas as pd
 import pytest
-from browser_pages import wait_ready
+from browser_pages import WIDTHS, cut, wait_ready
 from many_segments import grouped_customers
 
 pytestmark = pytest.mark.browser
-
-WIDTHS = (1024, 1280, 1440)
-#: [text, scrollWidth, clientWidth] of every metric value and of each element inside it
-#: (the inner one is the one Streamlit cuts with an ellipsis).
-MEASURE = """els => els.flatMap(e => [e, ...e.querySelectorAll('*')].map(
-    c => [e.innerText, c.scrollWidth, c.clientWidth]))"""
-
 
 def _open(browser, url: str, width: int):
     context = browser.new_context(viewport={"width": width, "height": 1400},
@@ -34,9 +27,7 @@ def _open(browser, url: str, width: int):
 def _cut_metrics(page) -> list:
     values = page.get_by_test_id("stMetricValue")
     values.nth(5).wait_for()
-    measured = values.evaluate_all(MEASURE)
-    assert measured
-    return [m for m in measured if m[1] > m[2]]
+    return cut(values)
 
 
 def _card_count(page, segment_id: int) -> int:

@@ -4,13 +4,12 @@ Batch, and no headline figure cut at 1024, 1280 or 1440 px."""
 from __future__ import annotations
 
 import pytest
-from browser_pages import wait_ready
+from browser_pages import WIDTHS, open_batch, wait_ready
 
 import custseg
 
 pytestmark = pytest.mark.browser
 
-WIDTHS = (1024, 1280, 1440)
 
 #: Each metric shown, and how many of its elements hold more than they show (text cut
 #: with an ellipsis): the rendered width against the content's, not a screenshot.
@@ -69,11 +68,7 @@ def test_atypical_customer_and_drifted_batch(server, page, shots, tmp_path):
     older["age"] = older["age"].clip(upper=60) + 35
     path = tmp_path / "older customers.csv"
     older.to_csv(path, index=False)
-    page.goto(f"{server}/batch")
-    page.get_by_role("heading", name="Score a batch").wait_for()
-    page.locator('input[type="file"]').last.set_input_files(str(path))
-    page.get_by_role("button", name="Download scored CSV").wait_for()
-    wait_ready(page)
+    open_batch(page, server, path)
     warning = main.get_by_text("These customers differ from the ones the model was fitted on: "
                                "Age (years) (PSI ")
     assert warning.count() == 1
