@@ -43,10 +43,9 @@ def search(frame: pd.DataFrame, text: str) -> pd.DataFrame:
     text = text.strip()
     if not text:
         return frame
-    pattern = re.escape(text)
     hit = pd.Series(False, index=frame.index)
     for column in frame.columns:
-        hit |= frame[column].astype(str).str.contains(pattern, case=False, regex=True, na=False)
+        hit |= frame[column].astype(str).str.contains(text, case=False, regex=False, na=False)
     return frame[hit]
 
 
