@@ -120,3 +120,20 @@ def start_app():
     yield start
     for proc in started:
         _stop(proc)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test leaves a screenshot and the page's text (in the report, so
+    that a CI log shows what the page said when a wait timed out)."""
+    report = yield
+    page = item.funcargs.get("page") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and page is not None:
+        try:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=SHOTS / f"FAILED-{item.name}.png", full_page=True)
+            text = page.locator("body").inner_text(timeout=5_000)
+            report.sections.append(("page text at the failure", f"{page.url}\n{text[:4000]}"))
+        except Exception as exc:  # the page may be gone; the failure itself matters more
+            report.sections.append(("page text at the failure", f"not read: {exc}"))
+    return report

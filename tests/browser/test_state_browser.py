@@ -70,11 +70,14 @@ def test_settings_and_names_survive_a_reload(server, page, shots):
     wait_cards(page, 4)
     assert query(page)["algorithm"] == ["kmeans"] and query(page)["demo_n"] == ["2000"]
 
+    first = card_titles(page)[0].split(" · ")[0]  # the first card's segment id
     page.get_by_text("Edit name and strategy").first.click()
     name = page.get_by_label("Name", exact=True).first
     name.fill("Our regulars")
+    name.blur()  # committed to the form as a person's click elsewhere would
+    assert name.input_value() == "Our regulars"
     page.get_by_role("button", name="Save").first.click()
-    page.get_by_text("0 · Our regulars").first.wait_for()
+    page.get_by_text(f"{first} · Our regulars").first.wait_for()
     wait_ready(page)
     url = page.url
 
@@ -84,7 +87,7 @@ def test_settings_and_names_survive_a_reload(server, page, shots):
     wait_cards(page, 4)
     page.screenshot(path=shots / "state-after-reload.png", full_page=True)
     assert slider(page, "Segments (n_clusters)").input_value() == "4"
-    assert "0 · Our regulars" in card_titles(page)
+    assert f"{first} · Our regulars" in card_titles(page)
     assert page.url == url  # the same settings written back
 
     page.goto(f"{server}/?demo_n=abc&nonsense=1")  # a bad link: said, the default kept
