@@ -57,3 +57,16 @@ def write(tmp_path):
         return path
 
     return _write
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist's ``--dist loadgroup`` (``make test``): a module's tests run in
+    one worker, so its module fixtures are built once, and every browser test runs in the
+    same worker, so that a single Chromium and app server load the machine at a time. The
+    group must be set before xdist reads it (hence ``tryfirst``)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        browser = item.get_closest_marker("browser") is not None
+        item.add_marker(pytest.mark.xdist_group("browser" if browser else item.module.__name__))
