@@ -159,12 +159,15 @@ def bench_model_load(folder: Path, rows: int, repeats: int) -> list[dict]:
                     "--algorithm", "kmeans", "--param", "n_clusters=5", "--force"],
                    cwd=ROOT, check=True, capture_output=True)
     runs: dict[str, list[dict]] = {"load": [], "refit": []}
+    load_average = [os.getloadavg()[0]]
     for i in range(repeats):
         for mode in (("load", "refit") if i % 2 == 0 else ("refit", "load")):
             runs[mode].append(task("model_load", "--csv", str(csv), "--model", str(model),
                                    "--mode", mode))
+    load_average.append(os.getloadavg()[0])
     load, refit = runs["load"], runs["refit"]
-    row = {"rows": rows, "model_mb": model.stat().st_size / 1e6,
+    row = {"rows": rows, "model_mb": model.stat().st_size / 1e6, "load_average": load_average,
+           "validate_uncached_s": median(load, "validate_uncached_s"),
            "segments": load[0]["segments"], "params": load[0]["params"],
            "load_s": median(load, "seconds"), "refit_s": median(refit, "seconds"),
            "load_all": [r["seconds"] for r in load], "refit_all": [r["seconds"] for r in refit],
@@ -209,9 +212,17 @@ def model_load_markdown(result: dict) -> list[str]:
                      f"{lp['lab']:.2f} | {lp['dashboard']:.2f} | **{r['refit_s']:.2f}** | "
                      f"{rp['fit']:.2f} | {rp['dashboard']:.2f} | **{r['ratio']:.2f}×** | "
                      f"{r['load_peak_mb']:,.0f} / {r['refit_peak_mb']:,.0f} |")
-    lines += ["", "Every run (s): " + "; ".join(
-        f"load {', '.join(f'{t:.2f}' for t in r['load_all'])}, refit "
-        f"{', '.join(f'{t:.2f}' for t in r['refit_all'])}" for r in rows) + "."]
+    for r in rows:
+        before, after = r["load_average"]
+        lines += ["", f"Each part is its own median, so the parts need not add up to the "
+                  f"median load. Every run (s): load "
+                  f"{', '.join(f'{t:.2f}' for t in r['load_all'])}; refit "
+                  f"{', '.join(f'{t:.2f}' for t in r['refit_all'])}. The app's cold start "
+                  f"(reading the file, its first fit, the Dashboard) took {r['cold_s']:.1f} s. "
+                  "Validation is 0 in the load because the fit shown validated the same "
+                  "columns and its result is cached; when it needed others, a load pays "
+                  f"{r['validate_uncached_s']:.2f} s more (measured apart, after each load). "
+                  f"Load average (1 min) {before:.1f} before, {after:.1f} after."]
     return lines
 
 

@@ -29,7 +29,8 @@ def _result(load_s: float) -> dict:
     return {"model_load": [{
         "rows": 200_000, "model_mb": 0.26, "segments": "5", "params": {"n_clusters": 5},
         "load_s": load_s, "refit_s": 4.0, "load_all": [load_s], "refit_all": [4.0],
-        "cold_s": 9.0, "load_peak_mb": 600.0, "refit_peak_mb": 700.0, "load_parts": parts,
+        "cold_s": 9.0, "validate_uncached_s": 0.4, "load_average": [2.0, 3.0],
+        "load_peak_mb": 600.0, "refit_peak_mb": 700.0, "load_parts": parts,
         "refit_parts": {**parts, "fit": 3.2}, "ratio": load_s / 4.0}]}
 
 
