@@ -2,7 +2,8 @@
 
 Measures, on the demo generator's data, each algorithm's fit time and peak memory at
 200, 10k, 100k and 1M customers; the dashboard's cold start and page-switch time under
-AppTest beside the seed's per-rerun refit; batch scoring at 1M and 5M rows beside the
+AppTest beside the seed's per-rerun refit; the dashboard loading a saved model of 200,000
+customers beside fitting one from its controls; batch scoring at 1M and 5M rows beside the
 seed's batch path and the I/O floor (pyarrow reading the same CSV and writing one of the
 output's shape, nothing else), in-process and as whole processes; scoring 1M rows × 17
 features beside scikit-learn's KNeighborsClassifier on the same reference set; a transaction
@@ -12,7 +13,8 @@ of 1M rows beside ``custseg score``); and the command line's start-up (``custseg
 ``--version``). Every figure is a median of repeats in fresh
 processes, custseg and its baselines interleaved in one run, so ratios compare like with
 like on a shared, noisy machine. Prints a table, writes ``benchmarks/results/latest.json`` and
-rewrites ``BENCHMARKS.md``.
+rewrites ``BENCHMARKS.md``; ``--only SECTION`` runs one section (``model-load`` writes its
+own section of ``BENCHMARKS.md`` in place and keeps the others).
 """
 
 from __future__ import annotations
@@ -137,6 +139,144 @@ def bench_dashboard(folder: Path, sizes: list[int], repeats: int) -> list[dict]:
         print(f"  dashboard {n:>9,} rows: cold {ours['cold_s']:.2f} s, page switch "
               f"{ours['switch_s']:.3f} s vs seed rerun {seed['seconds']:.3f} s", flush=True)
     return rows
+
+
+#: Customers of the model file the dashboard loads (issue 14: "Loading a saved model at
+#: 200k takes 24 s").
+MODEL_LOAD_ROWS = 200_000
+MODEL_LOAD_PARTS = ("read", "validate", "assign", "lab", "dashboard", "fit")
+
+
+def bench_model_load(folder: Path, rows: int, repeats: int) -> list[dict]:
+    """The dashboard (AppTest, the demo table of ``rows`` customers as its start-up file)
+    loading a model file fitted on the same customers (``custseg fit``, K-Means, 5
+    segments) in the Model Lab and showing the Dashboard, beside the same app fitting
+    from the controls (the random seed changed on the Dashboard), in turn in fresh
+    processes (load, refit, refit, load, …)."""
+    csv = demo_csv(folder, rows)
+    model = folder / f"model_{rows}.custseg"
+    subprocess.run([sys.executable, "-m", "custseg.cli", "fit", str(csv), "-o", str(model),
+                    "--algorithm", "kmeans", "--param", "n_clusters=5", "--force"],
+                   cwd=ROOT, check=True, capture_output=True)
+    runs: dict[str, list[dict]] = {"load": [], "refit": []}
+    load_average = [os.getloadavg()[0]]
+    for i in range(repeats):
+        for mode in (("load", "refit") if i % 2 == 0 else ("refit", "load")):
+            runs[mode].append(task("model_load", "--csv", str(csv), "--model", str(model),
+                                   "--mode", mode))
+    load_average.append(os.getloadavg()[0])
+    load, refit = runs["load"], runs["refit"]
+    row = {"rows": rows, "model_mb": model.stat().st_size / 1e6, "load_average": load_average,
+           "validate_uncached_s": median(load, "validate_uncached_s"),
+           "segments": load[0]["segments"], "params": load[0]["params"],
+           "load_s": median(load, "seconds"), "refit_s": median(refit, "seconds"),
+           "load_all": [r["seconds"] for r in load], "refit_all": [r["seconds"] for r in refit],
+           "cold_s": median(load + refit, "cold_s"),
+           "load_peak_mb": max(r["peak_mb"] for r in load),
+           "refit_peak_mb": max(r["peak_mb"] for r in refit),
+           "load_parts": {part: median(load, f"{part}_s") for part in MODEL_LOAD_PARTS},
+           "refit_parts": {part: median(refit, f"{part}_s") for part in MODEL_LOAD_PARTS}}
+    row["ratio"] = row["load_s"] / row["refit_s"]
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in row["load_parts"].items() if k != "fit")
+    print(f"  model load {rows:>9,} customers: {row['load_s']:.2f} s ({parts}) vs a fit from "
+          f"the controls {row['refit_s']:.2f} s = {row['ratio']:.2f}×; every run: load "
+          f"{row['load_all']}, refit {row['refit_all']}", flush=True)
+    return [row]
+
+
+def model_load_markdown(result: dict) -> list[str]:
+    rows = result.get("model_load", [])
+    if not rows:
+        return []
+    lines = ["", "## Loading a saved model in the dashboard", "",
+             "Under AppTest, in fresh processes, in turn (load, refit, refit, load, …): the "
+             "demo table as the start-up file, the app's cold start (its own fit of the "
+             "controls' settings), a visit to the Model Lab (its curves computed), then the "
+             "step timed, until the Dashboard is drawn. **Load**: the model file (`custseg "
+             "fit` on the same customers, K-Means, 5 segments) uploaded in the Model Lab, "
+             "then the Dashboard. **Refit**, the baseline: the sidebar's random seed changed "
+             "on the Dashboard, a new fit from the controls (same algorithm and settings). "
+             "The parts are the step's calls, timed where they run: read (the file parsed "
+             "and checked), validate (the customers validated and typed for the model; "
+             "cached when the fit shown already needed the same columns), assign (the "
+             "nearest-neighbour assigner), fit; lab: the rest of the upload's run (the Model "
+             "Lab drawn again and the rerun it asks for); dashboard: the Dashboard drawn "
+             "(and the sidebar's cached results). Peak memory is the whole process's.", "",
+             *_header("customers", "model file (MB)", "load (s)", "read", "validate",
+                      "assign", "lab", "dashboard", "refit (s)", "fit", "refit dashboard",
+                      "load / refit", "peak (MB) load / refit")]
+    for r in rows:
+        lp, rp = r["load_parts"], r["refit_parts"]
+        lines.append(f"| {r['rows']:,} | {r['model_mb']:.2f} | **{r['load_s']:.2f}** | "
+                     f"{lp['read']:.2f} | {lp['validate']:.2f} | {lp['assign']:.2f} | "
+                     f"{lp['lab']:.2f} | {lp['dashboard']:.2f} | **{r['refit_s']:.2f}** | "
+                     f"{rp['fit']:.2f} | {rp['dashboard']:.2f} | **{r['ratio']:.2f}×** | "
+                     f"{r['load_peak_mb']:,.0f} / {r['refit_peak_mb']:,.0f} |")
+    for r in rows:
+        before, after = r["load_average"]
+        lines += ["", f"Each part is its own median, so the parts need not add up to the "
+                  f"median load. Every run (s): load "
+                  f"{', '.join(f'{t:.2f}' for t in r['load_all'])}; refit "
+                  f"{', '.join(f'{t:.2f}' for t in r['refit_all'])}. The app's cold start "
+                  f"(reading the file, its first fit, the Dashboard) took {r['cold_s']:.1f} s. "
+                  "Validation is 0 in the load because the fit shown validated the same "
+                  "columns and its result is cached; when it needed others, a load pays "
+                  f"{r['validate_uncached_s']:.2f} s more (measured apart, after each load). "
+                  f"Load average (1 min) {before:.1f} before, {after:.1f} after."]
+    return lines
+
+
+def checks_model_load(result: dict) -> list[tuple[str, str, bool]]:
+    return [("loading a saved model of 200k customers and showing the Dashboard (issue 14: "
+             "24 s) takes less than a fit from the controls",
+             f"{row['load_s']:.2f} s vs {row['refit_s']:.2f} s = {row['ratio']:.2f}×",
+             row["ratio"] < 1)
+            for row in result.get("model_load", []) if row["rows"] >= MODEL_LOAD_ROWS]
+
+
+def splice_section(report: str, section: list[str], after: str) -> str:
+    """``report`` (BENCHMARKS.md) with the ``## `` section that ``section`` starts with
+    replaced by it, or put before the section that follows the one headed ``after``
+    (at the end when there is none): a partial run rewrites its own section and keeps
+    every other, written by ``make bench`` or by hand."""
+    heading = next(line for line in section if line.startswith("## "))
+    lines = report.rstrip("\n").split("\n")
+    body = section[section.index(heading):]
+
+    def end_of(start: int) -> int:
+        return next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+                    len(lines))
+
+    if heading in lines:
+        start = lines.index(heading)
+        stop = end_of(start)
+        while stop > start and not lines[stop - 1].strip():
+            stop -= 1
+        lines[start:stop] = body
+    else:
+        at = end_of(lines.index(after)) if after in lines else len(lines)
+        while at > 0 and not lines[at - 1].strip():
+            at -= 1
+        lines[at:at] = ["", *body]
+    return "\n".join(lines) + "\n"
+
+
+def splice_target(report: str, name: str, value: str, met: bool) -> str:
+    """``report`` with the Targets table's row for ``name`` written anew (added at the
+    table's end when it has none)."""
+    row = f"| {name} | {value} | {'yes' if met else '**no**'} |"
+    lines = report.split("\n")
+    found = [i for i, line in enumerate(lines) if line.startswith(f"| {name} |")]
+    if found:
+        lines[found[0]] = row
+    else:
+        at = lines.index("## Targets") + 1
+        while at < len(lines) and not lines[at].startswith("|"):
+            at += 1
+        while at < len(lines) and lines[at].startswith("|"):
+            at += 1
+        lines.insert(at, row)
+    return "\n".join(lines)
 
 
 def bench_batch(folder: Path, sizes: list[int], repeats: int, model_rows: int) -> list[dict]:
@@ -705,6 +845,7 @@ def checks(result: dict) -> list[tuple[str, str, bool]]:
                         row["custseg_peak_mb"] < 1024))
     out += checks_rfm_parquet(result)
     out += checks_serve(result)
+    out += checks_model_load(result)
     startup = result["startup"]
     out.append(("`custseg --help` and `--version` load no scikit-learn: under 0.5 s",
                 f"{startup['--help']:.2f} s / {startup['--version']:.2f} s",
@@ -789,6 +930,7 @@ def markdown(result: dict, command: str) -> str:
     for r in result["dashboard"]:
         lines.append(f"| {r['rows']:,} | {r['cold_s']:.2f} | {r['switch_s']:.3f} | "
                      f"{r['widget_s']:.3f} | {r['seed_rerun_s']:.3f} | {r['ratio']:.2f}× |")
+    lines += model_load_markdown(result)
     lines += ["", "## Batch scoring (file to file)", "",
               "custseg streams the input in batches (`custseg score`); the seed reads the whole "
               "file with pandas. The I/O floor reads the same CSV and writes one of the scored "
@@ -822,16 +964,49 @@ def markdown(result: dict, command: str) -> str:
     return "\n".join(lines)
 
 
+def only_model_load(quick: bool, repeats: int) -> int:
+    """``--only model-load``: the section measured, printed, kept in
+    ``benchmarks/results/model_load.json`` and (unless ``quick``) written into
+    BENCHMARKS.md in place of its own section and target row, every other kept."""
+    folder = Path(tempfile.mkdtemp(prefix="custseg-bench-"))
+    try:
+        result = {"machine": machine(), "model_load": bench_model_load(
+            folder, 20_000 if quick else MODEL_LOAD_ROWS, 1 if quick else repeats)}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model_load.json").write_text(json.dumps(result, indent=1))
+    section = model_load_markdown(result)
+    m = result["machine"]
+    section[3:3] = [f"Measured by `python -m benchmarks.run --only model-load` on {m['date']} "
+                    f"(commit {m['commit']}), {repeats if not quick else 1} of each; the "
+                    "other sections are from the runs they name.", ""]
+    print("\n".join(section))
+    checks = checks_model_load(result)
+    for what, figure, met in checks:
+        print(f"{'met' if met else 'NOT met'}: {what}: {figure}")
+    if not quick:
+        path = ROOT / "BENCHMARKS.md"
+        report = splice_section(path.read_text(), section, "## Dashboard under AppTest")
+        for check in checks:
+            report = splice_target(report, *check)
+        path.write_text(report)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="small sizes, one repeat (a smoke run; does not rewrite BENCHMARKS.md)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=["knn17", "rfm", "rfm-parquet", "fit-transactions",
-                                           "serve"],
+                                           "serve", "model-load"],
                         help="run one section and print its table (does not rewrite "
-                        "BENCHMARKS.md)")
+                        "BENCHMARKS.md, except model-load: see below)")
     args = parser.parse_args(argv)
+    if args.only == "model-load":
+        return only_model_load(args.quick, args.repeats)
     if args.only == "knn17":
         folder = Path(tempfile.mkdtemp(prefix="custseg-bench-"))
         try:
@@ -897,6 +1072,8 @@ def main(argv: list[str] | None = None) -> int:
         result["startup"] = bench_startup(repeats)
         result["fits"] = bench_fits(folder, fit_sizes, repeats)
         result["dashboard"] = bench_dashboard(folder, dash_sizes, repeats)
+        result["model_load"] = bench_model_load(folder, 20_000 if quick else MODEL_LOAD_ROWS,
+                                                repeats)
         result["batch"] = bench_batch(folder, batch_sizes, repeats, model_rows)
         result["knn17"] = bench_knn17(folder, 100_000 if quick else 1_000_000, 20_000, repeats)
         result["rfm"] = bench_rfm(folder, [100_000] if quick else [1_000_000, 10_000_000],

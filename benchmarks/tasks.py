@@ -176,6 +176,112 @@ def dashboard(args) -> None:
           widget_s=statistics.median(widget))
 
 
+def _timed(spent: dict[str, float], name: str, fn):
+    """``fn``, adding its wall time to ``spent[name]`` on every call."""
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[name] += time.perf_counter() - started
+    return wrapper
+
+
+def model_load(args) -> None:
+    """The dashboard under AppTest on ``--csv`` (its start-up file), then one change
+    shown on the Dashboard page: ``--mode load``: ``--model`` uploaded in the Model Lab
+    (read, checked, the customers validated for it and assigned, the Model Lab drawn
+    again), then the Dashboard; ``--mode refit``, the baseline: the sidebar's random seed
+    changed on the Dashboard (a new fit from the controls, the same algorithm and
+    settings, and the Dashboard drawn). Both start alike: a cold start that fits the
+    controls' settings, a visit to the Model Lab (its curves computed), the Dashboard.
+
+    The step's time is split by the calls it makes (each timed where it runs, whoever
+    calls it): ``read_s`` the model file parsed and checked (``uploads.model``),
+    ``validate_s`` the table validated and typed (``CustomerTable.validated``,
+    ``Validated.valid_values``), ``assign_s`` the assigner (``SegmentationModel.assign``),
+    ``fit_s`` a fit (``fit_model``); ``lab_s`` the rest of the upload's run (the Model
+    Lab drawn again, the rerun it asks for), ``dashboard_s`` the switch to the Dashboard
+    less what those calls took in it (the page drawn, the sidebar's cached results);
+    ``validate_uncached_s`` the validation once more, outside the app, as a load pays it
+    when the fit shown needed other columns (the two share it here)."""
+    from custseg.app import work
+
+    os.environ["CUSTSEG_DATA"] = str(Path(args.csv).resolve())
+    os.environ[work.LIVE_ENV] = "3600"  # every fit in the script's thread, as AppTest waits
+    from streamlit.testing.v1 import AppTest
+
+    from custseg.app import cached
+    from custseg.io import uploads
+    from custseg.io.source import CustomerTable
+    from custseg.model.segmentation import SegmentationModel
+    from custseg.table.validate import Validated
+
+    spent = dict.fromkeys(("read", "validate", "assign", "fit"), 0.0)
+    uploads.model = _timed(spent, "read", uploads.model)
+    CustomerTable.validated = _timed(spent, "validate", CustomerTable.validated)
+    Validated.valid_values = _timed(spent, "validate", Validated.valid_values)
+    SegmentationModel.assign = _timed(spent, "assign", SegmentationModel.assign)
+    cached.fit_model = _timed(spent, "fit", cached.fit_model)
+
+    def checked(at):
+        if at.exception:
+            raise SystemExit(f"app failed: {at.exception[0].message}")
+        return at
+
+    entry = Path(__file__).resolve().parents[1] / "src" / "custseg" / "app" / "streamlit_app.py"
+    at = AppTest.from_file(str(entry), default_timeout=600)
+    started = time.perf_counter()
+    checked(at.run())
+    cold = time.perf_counter() - started
+    fitted = at.session_state["_view"].model
+    started = time.perf_counter()
+    checked(at.switch_page("app_pages/model_lab.py").run())
+    lab_visit = time.perf_counter() - started
+    if args.mode == "refit":
+        checked(at.switch_page("app_pages/dashboard.py").run())
+    for name in spent:
+        spent[name] = 0.0
+    started = time.perf_counter()
+    if args.mode == "load":
+        data = Path(args.model).read_bytes()
+        at.file_uploader(key="model_upload").upload(Path(args.model).name, data,
+                                                    "application/octet-stream")
+        checked(at.run())
+        upload = time.perf_counter() - started
+        before = dict(spent)
+        if at.session_state["_view"].loaded_name != Path(args.model).name:
+            raise SystemExit("the model file was not loaded")
+        page = time.perf_counter()
+        checked(at.switch_page("app_pages/dashboard.py").run())
+    else:
+        upload, before = 0.0, dict(spent)
+        page = time.perf_counter()
+        checked(at.number_input(key="seed").set_value(fitted.config.random_state + 1).run())
+    done = time.perf_counter()
+    spent = dict(spent)  # the step's; what follows is not
+    shown = at.session_state["_view"]
+    metrics = {m.label: m.value for m in at.metric}
+    if at.title[0].value != "Customer segments" or "Segments" not in metrics:
+        raise SystemExit("the Dashboard was not drawn")
+    in_page = sum(spent.values()) - sum(before.values())
+    # what validating costs a load when the fit shown needed other columns (here the
+    # fit's validation is cached and serves the model too)
+    model = shown.model
+    again = time.perf_counter()
+    shown.table.validated(model.encoding.needs, model.config.ranges,
+                          model.config.spec).valid_values()
+    _emit(mode=args.mode, seconds=done - started, cold_s=cold, lab_visit_s=lab_visit,
+          read_s=spent["read"], validate_s=spent["validate"], assign_s=spent["assign"],
+          fit_s=spent["fit"], lab_s=upload - sum(before.values()),
+          dashboard_s=done - page - in_page,
+          validate_uncached_s=time.perf_counter() - again, customers=len(shown.values),
+          segments=metrics.get("Segments"), loaded=shown.loaded_name,
+          algorithm=shown.model.config.algorithm,
+          params=dict(shown.model.config.params), random_state=shown.model.config.random_state,
+          fitted_params=dict(fitted.config.params))
+
+
 def knn17_data(args) -> None:
     """The data of the 17-feature comparison, written once to ``--out`` (.npy files):
     ``credit_card``: a model fitted by custseg on ``--reference`` rows of the test
@@ -612,6 +718,10 @@ def main(argv: list[str] | None = None) -> None:
         p = sub.add_parser(name)
         p.add_argument("--csv", required=True)
         p.add_argument("--repeats", type=int, default=3)
+    p = sub.add_parser("model_load")
+    p.add_argument("--csv", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--mode", choices=["load", "refit"], required=True)
     p = sub.add_parser("knn17_data")
     p.add_argument("--shape", choices=["credit_card", "mixture"], required=True)
     p.add_argument("--rows", type=int, required=True)
@@ -656,6 +766,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     {"fit": fit, "score": score, "profiles": profiles, "io_floor": io_floor,
      "seed_batch": seed_batch, "seed_rerun": seed_rerun, "dashboard": dashboard,
+     "model_load": model_load,
      "knn17_data": knn17_data, "knn17": knn17,
      "rfm_log": rfm_log, "rfm_log_parquet": rfm_log_parquet, "rfm": rfm,
      "pandas_rfm": pandas_rfm, "fit_transactions": fit_transactions,

@@ -117,3 +117,34 @@ def test_a_batch_like_the_fitted_customers_says_so_and_shows_confidence_as_perce
     scored = next(d for d in app.dataframe if "confidence" in d.value.columns)
     assert scored.proto.columns  # the column config travels with the element
     assert '"confidence"' in scored.proto.columns and '"percent"' in scored.proto.columns
+
+
+def test_the_batch_drift_is_measured_once_per_file_and_model(app, go, monkeypatch):
+    from custseg.model import drift
+
+    calls = []
+    real = drift.measure
+
+    def counted(model, values):
+        calls.append((model.config.params["n_clusters"], len(values)))
+        return real(model, values)
+
+    monkeypatch.setattr(drift, "measure", counted)
+    go(app, "batch")
+    app.file_uploader(key="batch_upload").upload(
+        "first.csv", _csv(custseg.make_customers(300, seed=4)), "text/csv").run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert calls == [(5, 300)]
+    app.run()  # a rerun, as any click on the page makes
+    go(app, "dashboard")
+    go(app, "batch")  # back to the page: the file is kept for the session
+    assert calls == [(5, 300)]
+    assert any("PSI" in d.value.columns for d in app.dataframe)  # still shown
+    app.file_uploader(key="batch_upload").upload(
+        "second.csv", _csv(custseg.make_customers(400, seed=5)), "text/csv").run()
+    assert calls == [(5, 300), (5, 400)]  # another file
+    app.slider(key="param_kmeans_n_clusters").set_value(3).run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert calls == [(5, 300), (5, 400), (3, 400)]  # another model
+    app.run()
+    assert len(calls) == 3

@@ -216,3 +216,37 @@ def test_scatter_3d_keeps_the_scene_whole(frame, demo_model):
     labels = np.arange(len(frame[0])) % 40
     tall = charts.scatter_3d(frame[0], labels, many, "age", "annual_income", "spending_score")
     assert tall.layout.height > fig.layout.height + 10 * charts.LEGEND_ROW  # room for the legend
+
+
+def _k_curve(ks, silhouette, inertia=None, bic=None):
+    from custseg.cluster.evaluate import KCurve
+
+    none = (None,) * len(ks)
+    return KCurve(tuple(ks), tuple(silhouette), tuple(inertia or none), tuple(bic or none), 500)
+
+
+def test_k_curve_ticks_are_whole_numbers_of_segments():
+    curve = _k_curve(range(2, 8), [0.41, 0.43, 0.40, 0.38, 0.37, 0.36],
+                     inertia=[900.0, 610.5, 480.25, 400.0, 350.0, 320.0])
+    fig = charts.k_curve_figure(curve, current=12)  # a current k beyond the curve's
+    x = fig.layout.xaxis
+    assert x.tickmode == "array"
+    assert list(x.tickvals) == [2, 3, 4, 5, 6, 7, 12]
+    assert list(x.ticktext) == ["2", "3", "4", "5", "6", "7", "12"]
+    assert x.tickformat == "d" and x.hoverformat == "d"
+    assert fig.layout.yaxis.hoverformat == ",.0f"  # inertia: no decimals on hover
+
+
+def test_k_curve_silhouette_axis_has_two_decimals_at_whole_steps():
+    flat = charts.k_curve_figure(_k_curve(range(2, 6), [0.401, 0.405, 0.417, 0.409]))
+    y2 = flat.layout.yaxis2
+    assert y2.title.text == "Silhouette"
+    # Plotly ticks such a curve every 0.002 ("0.402, 0.404"); here every 0.01
+    assert (y2.tickmode, y2.tick0, y2.dtick, y2.tickformat) == ("linear", 0.4, 0.01, ".2f")
+    assert list(y2.range) == [0.3975, 0.4225]
+    assert y2.hoverformat == ".3f"
+    wide = charts.k_curve_figure(_k_curve(range(2, 6), [-0.1, 0.35, 0.2, 0.1])).layout.yaxis2
+    assert (wide.tick0, wide.dtick, list(wide.range)) == (-0.2, 0.2, [-0.25, 0.45])
+    same = charts.score_axis([0.5, 0.5])  # one value: a tick either side of it
+    assert (same["tick0"], same["dtick"], same["range"]) == (0.49, 0.01, [0.4875, 0.5225])
+    assert charts.score_axis([None, None]) == {"tickformat": ".2f", "hoverformat": ".3f"}

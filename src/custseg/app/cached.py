@@ -37,6 +37,8 @@ from custseg.io.logs import log_spec
 from custseg.io.rfm import aggregate_log
 from custseg.io.rulebooks import default_rulebook
 from custseg.io.source import ReadLimits, read_table, table_from_frame
+from custseg.model import drift
+from custseg.model.drift import DriftCounts
 from custseg.model.segmentation import ModelConfig, SegmentationModel, fit_model
 from custseg.segments.profile import Rulebook
 from custseg.table.fields import Ranges
@@ -260,6 +262,17 @@ def assigned(data: KeyedTable, loaded: LoadedModel) -> np.ndarray:
     model = loaded.model
     _, values = prepared(data, model.encoding.needs, model.config.ranges, model.config.spec)
     return model.assign(values).labels
+
+
+@st.cache_data(max_entries=8, show_spinner="Comparing with the customers fitted…",
+               hash_funcs=KEYS)
+def batch_drift(data: KeyedTable, view: View) -> DriftCounts:
+    """The Batch page's drift of an uploaded batch's valid rows against the view's model,
+    keyed by the batch's content key and the view's model key: measured once per file
+    and model, not on every click on the page."""
+    model = view.model
+    _, values = prepared(data, model.encoding.needs, model.config.ranges, model.config.spec)
+    return drift.measure(model, values)
 
 
 @st.cache_data(max_entries=8, show_spinner="Trying settings on a sample…", hash_funcs=KEYS)

@@ -9,6 +9,7 @@ reach the browser; statistics elsewhere always use every customer.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -453,8 +454,32 @@ def gauge(
     return fig
 
 
+#: Steps the silhouette axis is ticked at (the coarsest giving at least three ticks):
+#: two decimals, never the 0.002 steps Plotly picks on a flat curve, whose labels ("0.402,
+#: 0.404") read as more precise than a silhouette on a sample is.
+SCORE_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
+
+
+def score_axis(values: Sequence[float | None]) -> dict:
+    """The silhouette axis's layout (range, ticks, two-decimal labels) for ``values``:
+    the range rounded out to whole ticks, a step from :data:`SCORE_STEPS`."""
+    known = [float(v) for v in values if v is not None and np.isfinite(v)]
+    if not known:
+        return {"tickformat": ".2f", "hoverformat": ".3f"}
+    lo, hi = min(known), max(known)
+    step = next((s for s in reversed(SCORE_STEPS) if (hi - lo) / s >= 2), SCORE_STEPS[0])
+    # in whole steps (rounded first: 0.4 / 0.01 is 40.000000000000001)
+    first, last = math.floor(round(lo / step, 6)), math.ceil(round(hi / step, 6))
+    if last - first < 2:  # a flat curve: a tick either side of it
+        first, last = first - 1, max(last, first + 1) + 1
+    return {"range": [round((first - 0.25) * step, 6), round((last + 0.25) * step, 6)],
+            "tickmode": "linear", "tick0": round(first * step, 6), "dtick": step,
+            "tickformat": ".2f", "hoverformat": ".3f"}
+
+
 def k_curve_figure(curve: KCurve, current: int | None = None) -> go.Figure:
-    """Elbow (inertia or BIC) and silhouette against the number of segments."""
+    """Elbow (inertia or BIC) and silhouette against the number of segments: a tick at
+    each number of segments tried (and the current one), never between two."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(specs=[[{"secondary_y": True}]])
@@ -473,13 +498,15 @@ def k_curve_figure(curve: KCurve, current: int | None = None) -> go.Figure:
                    mode="lines+markers", line=dict(dash="dot", color=PALETTE[1])),
         secondary_y=True,
     )
-    if left:
-        fig.update_yaxes(title_text=left, secondary_y=False)
+    if left:  # sums of squares, thousands and more: whole numbers on hover
+        fig.update_yaxes(title_text=left, hoverformat=",.0f", secondary_y=False)
     if current is not None:
         fig.add_vline(x=current, line_dash="dash", line_color="gray",
                       annotation_text=f"current: {current}")
-    fig.update_xaxes(title_text="Number of segments", dtick=1)
-    fig.update_yaxes(title_text="Silhouette", secondary_y=True)
+    shown = sorted({*ks, *([current] if current is not None else [])})
+    fig.update_xaxes(title_text="Number of segments", tickmode="array", tickvals=shown,
+                     ticktext=[str(k) for k in shown], tickformat="d", hoverformat="d")
+    fig.update_yaxes(title_text="Silhouette", secondary_y=True, **score_axis(curve.silhouette))
     return _finish(fig, f"Choosing the number of segments ({curve.rows:,} customers sampled)", 420,
                    legend=None)
 

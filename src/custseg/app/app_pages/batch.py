@@ -103,7 +103,7 @@ if len(notes):
         st.dataframe(notes, hide_index=True)
 
 # ---- like the customers fitted? the population stability index of each feature
-measured = drift.measure(model, validated.valid_values())
+measured = cached.batch_drift(uploaded, view)
 st.subheader("Compared with the customers fitted", divider="gray")
 message = drift.drift_message(measured, lambda f: with_unit(f, model.config.spec))
 if message:
