@@ -40,6 +40,8 @@ STRATEGY_MIN_PX = 150
 #: alike); a mid level left plain.
 LEVEL_TINTS = {"low": "background-color: rgba(78, 121, 167, 0.28)",
                "high": "background-color: rgba(242, 142, 43, 0.32)"}
+#: The well-known fields' headers, shorter still (their help has the full label).
+SHORT_LABELS = {"Annual income": "Income", "Spending score": "Spending"}
 #: Stability as the narrow column shows it (the caption says how it is measured).
 STABILITY_SHOWN = {"moderately stable": "moderate", "not measured": "–",
                    "set apart, not clustered": "set apart"}
@@ -112,7 +114,8 @@ def label_of_column(column: str, value_column: str | None = None) -> str:
     without its unit, "value share" for the share of total value."""
     if value_column is not None and column == value_column:
         return "value share"
-    return column.rsplit(" (", 1)[0] if column.endswith(")") else column
+    label = column.rsplit(" (", 1)[0] if column.endswith(")") else column
+    return SHORT_LABELS.get(label, label)
 
 
 def _number(digits: int):
