@@ -253,9 +253,9 @@ def test_scatter_3d_keeps_the_scene_whole(frame, demo_model):
     many = {i: f"Segment {i}" for i in range(40)}
     labels = np.arange(len(frame[0])) % 40
     tall = charts.scatter_3d(frame[0], labels, many, "age", "annual_income", "spending_score")
-    # room for the legend: "39 · Segment 39" four a line, 10 lines; five demo names two a
-    # line, 3 lines
-    assert tall.layout.height == fig.layout.height + 7 * charts.LEGEND_ROW
+    # room for the legend: "39 · Segment 39" three a line, 14 lines; five demo names two
+    # a line, 3 lines
+    assert tall.layout.height == fig.layout.height + 11 * charts.LEGEND_ROW
 
 
 def test_scatter_3d_legend_of_forty_long_names_has_a_line_each_it_needs(frame):
@@ -266,8 +266,8 @@ def test_scatter_3d_legend_of_forty_long_names_has_a_line_each_it_needs(frame):
     wide = charts.scatter_3d(frame[0], labels, long, *axes)
     narrow = charts.scatter_3d(frame[0], labels, short, *axes)
     entry, per_row = charts.legend_entries([f"{i} · {n}" for i, n in long.items()])
-    assert per_row == 1 and entry > 250  # "39 · Mature Trend-…" whole: one a line at 1,024 px
-    assert charts.legend_entries(["0 · S0"] * 40) == (44 + 36, 4)
+    assert per_row == 1 and entry > 200  # "39 · Mature Trend-…" whole: one a line at 1,024 px
+    assert charts.legend_entries(["0 · S0"] * 40) == (36, 4)
     legend = wide.layout.legend
     assert (legend.entrywidth, legend.entrywidthmode) == (entry, "pixels")
     # the band under the scene holds every line: nothing scrolls inside the plot

@@ -206,18 +206,19 @@ def scatter_3d(
 #: The 3D scene's own height (px), and each legend line under it (px, at LEGEND_FONT).
 SCENE_HEIGHT = 600
 LEGEND_ROW, LEGEND_FONT = 19, 11
-#: The legend's line on the narrowest page (the Explore tab's width at 1,024 px) and an
+#: The legend's line on the narrowest page (the plot's width at 1,024 px, measured: one
+#: entry a line when two needed 564 px) and an
 #: entry's symbol and gap; about 6 px a character of an 11 px name; at most this many
 #: entries a line.
-LEGEND_WIDTH, LEGEND_SYMBOL_PX, LEGEND_CHAR_PX, LEGEND_MAX_PER_ROW = 560, 44, 6.0, 4
+LEGEND_WIDTH, LEGEND_SYMBOL_PX, LEGEND_CHAR_PX, LEGEND_MAX_PER_ROW = 500, 44, 6.0, 4
 
 
 def legend_entries(labels: Sequence[str], width: int = LEGEND_WIDTH) -> tuple[int, int]:
     """The 3D legend's entry width (px: the longest name whole, at :data:`LEGEND_FONT`)
     and how many entries a line of ``width`` px holds (one at least)."""
     longest = max((len(text) for text in labels), default=0)
-    entry = LEGEND_SYMBOL_PX + math.ceil(longest * LEGEND_CHAR_PX)
-    return entry, max(1, min(LEGEND_MAX_PER_ROW, width // entry))
+    entry = math.ceil(longest * LEGEND_CHAR_PX)  # Plotly adds the symbol and its gap
+    return entry, max(1, min(LEGEND_MAX_PER_ROW, width // (entry + LEGEND_SYMBOL_PX)))
 
 
 #: Where the 3D camera stands: further out than Plotly's (1.25, 1.25, 1.25), lower.
