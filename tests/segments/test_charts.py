@@ -126,7 +126,25 @@ def test_gender_bars_with_outliers_count_every_customer():
     assert list(fig.data[0].x) == ["0 · A", "1 · B", "Outliers"]
     assert by_gender["Male"] == {"0 · A": 0, "1 · B": 1, "Outliers": 1}
     assert by_gender["Female"] == {"0 · A": 1, "1 · B": 1, "Outliers": 0}
-    assert by_gender["Other"] == {"0 · A": 0, "1 · B": 0, "Outliers": 1}
+    assert by_gender["other"] == {"0 · A": 0, "1 · B": 0, "Outliers": 1}
+    assert by_gender["missing"] == {"0 · A": 1, "1 · B": 0, "Outliers": 0}  # not dropped
+    assert sum(sum(t.y) for t in fig.data) == len(values)
+
+
+def test_gender_answers_beyond_two_are_other_and_blanks_missing():
+    values = pd.DataFrame({"gender": ["Female", "Male", "Non-binary", "prefer not to say",
+                                      None, "X", "Female", None]})
+    labels = np.array([0, 0, 0, 1, 1, 1, 1, 0])
+    counts = charts.gender_counts(values, labels, {0: "A", 1: "B"})
+    assert counts.columns.tolist() == ["Female", "Male", "other", "missing"]
+    assert counts.to_dict("index") == {
+        "0 · A": {"Female": 1, "Male": 1, "other": 1, "missing": 1},
+        "1 · B": {"Female": 1, "Male": 0, "other": 2, "missing": 1}}
+    fig = charts.gender_by_segment(values, labels, {0: "A", 1: "B"})
+    assert [t.name for t in fig.data] == ["Female", "Male", "other", "missing"]
+    assert len({t.marker.pattern.shape for t in fig.data}) == 4  # each its own pattern
+    only_two = charts.gender_counts(values.iloc[[0, 1]], labels[[0, 1]], {0: "A"})
+    assert only_two.columns.tolist() == ["Female", "Male"]  # no empty categories
 
 
 def _profiles(sizes):
@@ -144,9 +162,29 @@ def test_donut_folds_small_segments_into_other():
     assert labels == ["0 · S0", "1 · S1", "Other (38 smaller segments)"]
     assert values == [400, 300, 380]
     assert fig.data[0].marker.colors[-1] == charts.OTHER_COLOR
+    assert list(fig.data[0].marker.pattern.shape) == ["", "", "/"]  # Other alone hatched
     many = charts.shares_donut(_profiles([100] * 41))  # none small, but only ten slices
     assert len(many.data[0].labels) == 11 and sum(many.data[0].values) == 4_100
     assert many.data[0].labels[-1] == "Other (31 smaller segments)"
+
+
+def _luminance(colour: str) -> float:
+    r, g, b = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_donut_outliers_and_other_clearly_apart():
+    from dataclasses import replace
+
+    segments = _profiles([400, 300, *([10] * 38), 30])
+    segments[-1] = replace(segments[-1], id=-1, name="Outliers")  # 30 of 1,030: under 3%
+    fig = charts.shares_donut(segments)
+    slices = dict(zip(fig.data[0].labels, fig.data[0].marker.colors, strict=True))
+    assert list(slices) == ["0 · S0", "1 · S1", "Outliers", "Other (38 smaller segments)"]
+    outliers, other = slices["Outliers"], slices["Other (38 smaller segments)"]
+    assert (outliers, other) == (charts.OUTLIER_COLOR, charts.OTHER_COLOR)
+    assert _luminance(other) - _luminance(outliers) > 0.3  # pale against mid grey
+    assert list(fig.data[0].marker.pattern.shape) == ["", "", "", "/"]
 
 
 def test_donut_keeps_a_single_small_segment():
@@ -215,7 +253,27 @@ def test_scatter_3d_keeps_the_scene_whole(frame, demo_model):
     many = {i: f"Segment {i}" for i in range(40)}
     labels = np.arange(len(frame[0])) % 40
     tall = charts.scatter_3d(frame[0], labels, many, "age", "annual_income", "spending_score")
-    assert tall.layout.height > fig.layout.height + 10 * charts.LEGEND_ROW  # room for the legend
+    # room for the legend: "39 · Segment 39" three a line, 14 lines; five demo names two
+    # a line, 3 lines
+    assert tall.layout.height == fig.layout.height + 11 * charts.LEGEND_ROW
+
+
+def test_scatter_3d_legend_of_forty_long_names_has_a_line_each_it_needs(frame):
+    long = {i: f"Mature Trend-Driven Budget Spenders ({i})" for i in range(40)}
+    short = {i: f"S{i}" for i in range(40)}
+    labels = np.arange(len(frame[0])) % 40
+    axes = ("age", "annual_income", "spending_score")
+    wide = charts.scatter_3d(frame[0], labels, long, *axes)
+    narrow = charts.scatter_3d(frame[0], labels, short, *axes)
+    entry, per_row = charts.legend_entries([f"{i} · {n}" for i, n in long.items()])
+    assert per_row == 1 and entry > 200  # "39 · Mature Trend-…" whole: one a line at 1,024 px
+    assert charts.legend_entries(["0 · S0"] * 40) == (36, 4)
+    legend = wide.layout.legend
+    assert (legend.entrywidth, legend.entrywidthmode) == (entry, "pixels")
+    # the band under the scene holds every line: nothing scrolls inside the plot
+    assert legend.maxheight >= 40 * charts.LEGEND_ROW
+    assert narrow.layout.legend.maxheight >= 10 * charts.LEGEND_ROW
+    assert narrow.layout.height < wide.layout.height
 
 
 def _k_curve(ks, silhouette, inertia=None, bic=None):

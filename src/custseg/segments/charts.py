@@ -172,8 +172,9 @@ def scatter_3d(
 ) -> go.Figure:
     """Customers on three features. The legend sits under the scene (beside it, it took
     a third of a 1,024 px page and the scene was cut on the right), in a band of the
-    figure kept for it (a line per :data:`LEGEND_PER_ROW` segments, the most it takes
-    on a narrow page), so a long legend never covers the scene; the scene fills the
+    figure kept for it (as many lines as its names take at 1,024 px, entries of one
+    width, see :func:`legend_entries`), so a long legend neither covers the scene nor
+    scrolls inside the plot; the scene fills the
     figure's width, and the camera stands back far enough for the cube's corners and
     axis titles to stay inside."""
     shown, note = _drawn(values, labels, names, max_points)
@@ -183,7 +184,8 @@ def scatter_3d(
         labels={x: _axis(x, spec), y: _axis(y, spec), z: _axis(z, spec)},
     )
     fig.update_traces(marker=dict(size=3))
-    rows = -(-len(names) // LEGEND_PER_ROW)  # ceil: at most this many legend lines
+    entry_px, per_row = legend_entries([segment_label(i, n) for i, n in names.items()])
+    rows = -(-len(names) // per_row)  # ceil: the legend's lines on the narrowest page
     legend_px = LEGEND_ROW * rows + 30  # and its title
     plot_px = SCENE_HEIGHT + legend_px
     under = legend_px / plot_px  # the bottom share of the plot area, kept for the legend
@@ -192,17 +194,33 @@ def scatter_3d(
         margin=dict(l=0, r=0, t=50, b=0),
         scene=dict(aspectmode="cube", camera=dict(eye=SCENE_EYE, center=SCENE_CENTER),
                    domain=dict(x=[0, 1], y=[under, 1])),
-        # inside the plot area, under the scene's own domain: drawn over nothing
-        # (it scrolls on a page too narrow for LEGEND_PER_ROW entries a line)
+        # inside the plot area, under the scene's own domain: drawn over nothing; its
+        # entries of one width, so that ``per_row`` of them fill a line at 1,024 px
         legend=dict(orientation="h", yanchor="top", y=under, x=0, itemsizing="constant",
-                    maxheight=legend_px),
+                    entrywidth=entry_px, entrywidthmode="pixels",
+                    font=dict(size=LEGEND_FONT), maxheight=legend_px),
     )
     return fig
 
 
-#: The 3D scene's own height (px), and the legend lines added under it.
+#: The 3D scene's own height (px), and each legend line under it (px, at LEGEND_FONT).
 SCENE_HEIGHT = 600
-LEGEND_ROW, LEGEND_PER_ROW = 22, 2
+LEGEND_ROW, LEGEND_FONT = 19, 11
+#: The legend's line on the narrowest page (the plot's width at 1,024 px, measured: one
+#: entry a line when two needed 564 px) and an
+#: entry's symbol and gap; about 6 px a character of an 11 px name; at most this many
+#: entries a line.
+LEGEND_WIDTH, LEGEND_SYMBOL_PX, LEGEND_CHAR_PX, LEGEND_MAX_PER_ROW = 500, 44, 6.0, 4
+
+
+def legend_entries(labels: Sequence[str], width: int = LEGEND_WIDTH) -> tuple[int, int]:
+    """The 3D legend's entry width (px: the longest name whole, at :data:`LEGEND_FONT`)
+    and how many entries a line of ``width`` px holds (one at least)."""
+    longest = max((len(text) for text in labels), default=0)
+    entry = math.ceil(longest * LEGEND_CHAR_PX)  # Plotly adds the symbol and its gap
+    return entry, max(1, min(LEGEND_MAX_PER_ROW, width // (entry + LEGEND_SYMBOL_PX)))
+
+
 #: Where the 3D camera stands: further out than Plotly's (1.25, 1.25, 1.25), lower.
 SCENE_EYE = dict(x=1.7, y=1.7, z=1.0)
 #: What it looks at: a little below the cube's middle, so the cube sits higher and its
@@ -303,8 +321,10 @@ def distribution(
     return _legend_below(fig, len(names))
 
 
-#: The "other" slice of a share chart: the small segments folded together.
-OTHER_COLOR = "#c7c7c7"
+#: The "other" slice of a share chart: the small segments folded together, pale and
+#: hatched, so it never reads as the outliers' mid grey (:data:`OUTLIER_COLOR`).
+OTHER_COLOR = "#ececec"
+OTHER_HATCH = dict(shape="/", fgcolor="#a6a6a6", size=8, solidity=0.25)
 #: A share chart shows at most this many slices of their own; below this share a
 #: segment goes into "other" (unless only one would: then it keeps its slice).
 MAX_SLICES, MIN_SLICE_SHARE = 10, 0.02
@@ -322,10 +342,12 @@ def share_slices(
 ) -> tuple[list[SegmentProfile], list[SegmentProfile]]:
     """The segments a share chart draws on their own (at most ``max_slices``, each at
     least ``min_share`` of the customers, in the segments' order) and those folded into
-    one "other" slice; folding a single segment would hide it for nothing, so it stays."""
+    one "other" slice; folding a single segment would hide it for nothing, so it stays.
+    The outliers are no segment: they keep a slice of their own, however small."""
     total = sum(s.size for s in segments) or 1
-    ranked = sorted(segments, key=lambda s: -s.size)
+    ranked = sorted((s for s in segments if not s.is_outliers), key=lambda s: -s.size)
     kept = {s.id for s in ranked[:max_slices] if s.size / total >= min_share}
+    kept |= {s.id for s in segments if s.is_outliers}
     folded = [s for s in segments if s.id not in kept]
     if len(folded) <= 1:
         return list(segments), []
@@ -341,14 +363,18 @@ def shares_donut(segments: Sequence[SegmentProfile], max_slices: int = MAX_SLICE
     labels = [segment_label(s.id, s.name) for s in shown]
     sizes = [s.size for s in shown]
     colors = [segment_color(s.id) for s in shown]
+    hatches = [""] * len(shown)
     if folded:
         labels.append(f"Other ({len(folded)} smaller segments)")
         sizes.append(sum(s.size for s in folded))
         colors.append(OTHER_COLOR)
+        hatches.append(OTHER_HATCH["shape"])
+    hatch = {k: v for k, v in OTHER_HATCH.items() if k != "shape"}
     fig = go.Figure(
         go.Pie(
             labels=labels, values=sizes, hole=0.55, sort=False,
-            marker=dict(colors=colors),
+            marker=dict(colors=colors, pattern=dict(shape=hatches, **hatch),
+                        line=dict(color="#ffffff", width=1)),
             textinfo="percent", textposition="inside", insidetextorientation="horizontal",
             hovertemplate="%{label}<br>%{value:,} customers (%{percent})<extra></extra>",
         )
@@ -359,23 +385,49 @@ def shares_donut(segments: Sequence[SegmentProfile], max_slices: int = MAX_SLICE
     return _finish(fig, "Share of customers per segment", 420)
 
 
+#: The gender chart's categories, in order: the two the parser knows, then every other
+#: answer together, then no answer.
+GENDER_GROUPS = ("Female", "Male", "other", "missing")
+
+
+def gender_groups(gender: pd.Series) -> pd.Series:
+    """Each customer's gender as the chart counts it (:data:`GENDER_GROUPS`): Female and
+    Male as parsed, any other answer "other", no answer "missing" (counted, not dropped)."""
+    text = gender.astype("object")
+    out = np.where(text.isna(), "missing",
+                   np.where(text.isin(GENDER_GROUPS[:2]), text.astype(str), "other"))
+    return pd.Series(out, index=gender.index, name=gender.name)
+
+
+def gender_counts(values: pd.DataFrame, labels: np.ndarray,
+                  names: Mapping[int, str]) -> pd.DataFrame:
+    """Customers per segment (rows, labelled as the charts label them) and gender group
+    (columns: those of :data:`GENDER_GROUPS` that occur)."""
+    groups = gender_groups(values["gender"])
+    labels = np.asarray(labels)
+    ids = _segment_ids(labels, names)
+    order = [segment_label(i, names[i]) for i in ids]
+    counts = pd.crosstab(pd.Categorical(labels, categories=ids),
+                         pd.Categorical(groups, categories=GENDER_GROUPS), dropna=False)
+    counts = counts.loc[:, counts.sum() > 0]
+    counts.index = order
+    counts.columns = [str(c) for c in counts.columns]
+    return counts
+
+
 def gender_by_segment(
     values: pd.DataFrame, labels: np.ndarray, names: Mapping[int, str]
 ) -> go.Figure:
-    """Customers per segment and gender: colour is the segment, pattern the gender."""
-    codes, genders = pd.factorize(values["gender"], sort=True)  # -1 = missing
-    labels = np.asarray(labels)
-    known = codes >= 0
-    ids = _segment_ids(labels[known], names)
-    seg_code = pd.Index(ids).get_indexer(labels[known])  # ids are in display order
-    flat = np.bincount(seg_code * len(genders) + codes[known], minlength=len(ids) * len(genders))
-    order = [segment_label(i, names[i]) for i in ids]
-    counts = pd.DataFrame(flat.reshape(len(ids), len(genders)), index=order,
-                          columns=[str(g) for g in genders])
+    """Customers per segment and gender: colour is the segment, pattern the gender
+    (other answers and missing ones each a category of their own, see
+    :func:`gender_groups`)."""
+    counts = gender_counts(values, labels, names)
+    order = counts.index.tolist()
     colors = segment_colors(names)
     shapes = ["", "/", ".", "x", "-", "+"]
     fig = go.Figure()
-    for i, gender in enumerate(counts.columns):
+    for gender in counts.columns:
+        i = GENDER_GROUPS.index(gender)  # one pattern per group, whichever occur
         fig.add_trace(
             go.Bar(
                 x=order, y=counts[gender].tolist(), name=plot_text(gender),

@@ -3,7 +3,7 @@ the customers of a segment."""
 
 import streamlit as st
 
-from custseg.app import cached, members, state
+from custseg.app import cached, glance, members, state
 from custseg.app.ui import chart, edit_form, log_panel, plain
 from custseg.cluster.labels import segment_label
 from custseg.model import summaries
@@ -18,10 +18,6 @@ CARD_WIDTH = 396
 OPEN_CARDS = 6
 #: Session key: the models whose stability the analyst asked to measure here.
 STABILITY_ASKED = "_stability_asked"
-#: The overview's heat map: a low level tinted blue, a high one orange (readable on a
-#: light and a dark theme alike); a mid level left plain.
-LEVEL_TINTS = {"low": "background-color: rgba(78, 121, 167, 0.28)",
-               "high": "background-color: rgba(242, 142, 43, 0.32)"}
 
 view = state.require_view()
 model = view.model
@@ -69,30 +65,15 @@ measured = model.metrics.stability
 asked = st.session_state.setdefault(STABILITY_ASKED, set())
 if measured is None and view.model_key in asked:
     measured = cached.model_stability(view)
-glance = summaries.overview(model, view.values, view.labels, measured)
-features = list(glance.levels)
-
-
-def _cell(column: str):
-    digits = glance.digits[column]
-    return lambda v: "–" if v is None or v != v else f"{v:,.{digits}f}"
-
-
-styled = glance.table.style.format(
-    {**{c: _cell(c) for c in features}, "customers": "{:,}",
-     **({glance.value_column: lambda v: "–" if v is None or v != v
-         else summaries.share_text(v)} if glance.value_column else {})})
-for column in features:
-    tints = [LEVEL_TINTS.get(level, "") for level in glance.levels[column]]
-    styled = styled.apply(lambda _, t=tints: t, subset=[column], axis=0)
-st.dataframe(styled, hide_index=True, key="overview",
-             height=min(38 + 35 * len(glance.table), 600),
-             column_config={"segment": st.column_config.TextColumn(pinned=True)})
-st.caption("Averages in each feature's unit; orange: high against the whole base, blue: "
-           "low, plain: mid. Click a column's header to sort by it."
-           + (f" The {glance.value_column} is each segment's part of the sum over every "
-              "customer." if glance.value_column else ""))
-if not glance.stability_measured:
+overview = summaries.overview(model, view.values, view.labels, measured)
+glance.show(overview, [s.share for s in model.segments if not s.is_outliers])
+st.caption("Averages in each feature's unit (a column's help, on its header, names it); "
+           "orange: high against the whole base, blue: low, plain: mid. Click a column's "
+           "header to sort by it."
+           + (f" The value share is each segment's part of the "
+              f"{overview.value_column.removeprefix('share of ')} over every customer."
+              if overview.value_column else ""))
+if not overview.stability_measured:
     c1, c2 = st.columns([3, 2], vertical_alignment="center")
     c1.caption(plain(measured.reading) if measured is not None else
                "Stability is not measured yet: it refits the segments on resamples of the "
