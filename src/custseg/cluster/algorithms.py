@@ -265,6 +265,11 @@ class AlgorithmSpec:
     #: number of segments when there is one.
     coarse_fix: str = ""
     fine_fix: str = ""
+    #: The parameter that joins segments closer than it after they are found (HDBSCAN's
+    #: merge distance): a degenerate outcome's advice names it when it caused one segment
+    #: to hold nearly everyone, and says it is not the cause of everyone in noise (a
+    #: merge only joins segments; see :func:`custseg.cluster.segmenter.degenerate_warnings`).
+    merge_param: str | None = None
     #: Whether the clusterer reads the one-hot blocks that end the clustering space as
     #: categories (``blocks``, their widths, set by :meth:`build_on`): K-Prototypes.
     mixed: bool = False
@@ -855,8 +860,9 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             suggest_by="min_cluster_size",
             has_noise=True,
             noise_fix="lower min_cluster_size or min_samples",
-            coarse_fix="lower min_cluster_size or cluster_selection_epsilon",
+            coarse_fix="lower min_cluster_size",
             fine_fix="raise min_cluster_size",
+            merge_param="cluster_selection_epsilon",
             # its spanning tree takes time quadratic in the rows: 20,000 in a few seconds
             fit_sample=20_000,
             # min_samples first: when it is 'auto', HDBSCAN uses min_cluster_size
