@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -204,6 +205,18 @@ class ParamSpec:
                 f"{self.name}={shown(value)} is not a number; {self.describe_range()}",
                 parameter="params",
             ) from None
+        if math.isnan(number):  # "nan" parses as a float, but is no number of any range
+            raise ParameterError(
+                f"{self.name}={shown(value)} is not a number; {self.describe_range()}",
+                parameter="params",
+            )
+        if math.isinf(number) and not (isinstance(value, str) and re.search(r"\d", value)):
+            # "inf", "-Infinity" or a float infinity; written digits that overflow
+            # (1e999) are a number beyond the range
+            raise ParameterError(
+                f"{self.name}={shown(value)} is not finite; {self.describe_range()}",
+                parameter="params",
+            )
         if not math.isfinite(number) or not (self.low <= number <= self.high):
             raise ParameterError(
                 f"{self.name}={shown(value)} is out of range; {self.describe_range()}",
