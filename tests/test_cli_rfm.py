@@ -83,7 +83,9 @@ def test_fit_on_rfm_output_names_segments_in_rfm_vocabulary(capsys, tmp_path, lo
     assert code == 0, err
     fitted = json.loads(stdout)
     assert {"recency_days", "frequency", "monetary"} <= set(fitted["features"])
-    names = {re.sub(r" \(\d+\)$", "", s["name"]) for s in fitted["segments"]}
+    # the rule's name, before what tells apart segments that share it (" · Recency
+    # 280 days", or a number as the last resort)
+    names = {re.split(r" · | \(\d+\)$", s["name"])[0] for s in fitted["segments"]}
     assert names <= RFM_NAMES
     assert names & {"Champions", "Loyal Customers"}  # the loyal, recent big spenders
     assert "New Customers" in names  # the one-off buyers of the last ten days

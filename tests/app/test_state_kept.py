@@ -246,7 +246,10 @@ HOSTILE = [
     ({"demo_n": "99999999999"}, "demo_n='99999999999' was refused (out of range"),
     ({"demo_n": ["300", "400"]}, "was refused (give it once, not 2 times)"),
     ({"param_kmeans_n_clusters": "1"}, "param_kmeans_n_clusters='1' was refused"),
-    ({"param_kmeans_n_clusters": "nan"}, "param_kmeans_n_clusters='nan' was refused"),
+    ({"param_kmeans_n_clusters": "nan"}, "param_kmeans_n_clusters='nan' was refused "
+     "(n_clusters='nan' is not a number; n_clusters takes 2 to 30); keeping its default."),
+    ({"param_kmeans_n_clusters": "inf"}, "param_kmeans_n_clusters='inf' was refused "
+     "(n_clusters='inf' is not finite; n_clusters takes 2 to 30)"),
     ({"algorithm": "__import__('os')"}, "algorithm="),
     ({"source": "file"}, "this app was started with no file"),
     ({"use_gender": "yes please"}, "give true or false"),
@@ -273,6 +276,19 @@ def test_a_hostile_link_is_refused_with_a_message_and_defaults(query, said):
     else:  # said above the page until dismissed
         at.button(key="dismiss_link").click().run()
     assert not any(said in w for w in _warnings(at))
+
+
+@pytest.mark.parametrize(("value", "said"), [
+    ("nan", "is not a number"), ("NaN", "is not a number"), ("inf", "is not finite"),
+    ("-Infinity", "is not finite"), ("1e999", "is out of range"), ("31", "is out of range"),
+])
+def test_a_links_parameter_says_why_it_is_refused(value, said):
+    """'nan' is no number and 'inf' none of a range; 1e999 is a number, far beyond it."""
+    from custseg.app.links import Refused, _parsers
+
+    with pytest.raises(Refused) as caught:
+        _parsers()["param_kmeans_n_clusters"]([value])
+    assert str(caught.value) == f"n_clusters={value!r} {said}; n_clusters takes 2 to 30"
 
 
 def test_an_uploaded_source_asks_for_its_file_again():

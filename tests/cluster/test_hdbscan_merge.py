@@ -65,3 +65,79 @@ def test_the_registry_builds_the_merging_clusterer_and_the_segmenter_fits_it():
     labels = seg.fit(three_blobs()).labels_
     assert len(labels) == 180
     assert len(set(labels) - {-1}) == 2
+
+
+# ------------------------------------------------ the advice of a degenerate outcome
+
+
+def two_close_and_one_far(seed: int = 0) -> np.ndarray:
+    """Two groups of 470 0.8 apart and one of 40 far away: three segments, none holding
+    more than half the customers, until a merge distance joins the close pair."""
+    rng = np.random.default_rng(seed)
+    return np.vstack([np.asarray(c) + rng.normal(0, 0.1, (k, 2))
+                      for c, k in (([0.0, 0.0], 470), ([0.8, 0.0], 470), ([6.0, 6.0], 40))])
+
+
+def hdbscan_warnings(X, **params) -> list[str]:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Segmenter(algorithm="hdbscan", params=params).fit(X)
+    return [str(w.message) for w in caught if str(w.message).startswith("HDBSCAN")]
+
+
+def test_one_segment_of_nearly_everyone_made_by_the_merge_distance_says_lower_it():
+    X = two_close_and_one_far()
+    assert hdbscan_warnings(X, min_cluster_size=10) == []  # 470, 470 and 40
+    assert hdbscan_warnings(X, min_cluster_size=10, cluster_selection_epsilon=0.3) == [
+        "HDBSCAN put 95.9% of the customers in one segment; the others barely separate: "
+        "lower the merge distance (cluster_selection_epsilon=0.3): it joined 3 segments "
+        "into 2."]
+
+
+def test_everyone_in_noise_is_never_the_merge_distances_doing():
+    """A merge distance only joins segments found without it (and takes customers out of
+    noise into the segment they join): where everyone is noise with it, everyone is
+    noise without it, and the advice names the settings that decide it."""
+    X = np.random.default_rng(0).normal(0, 1, (300, 2))  # one blob, no split of 200
+    assert hdbscan_warnings(X, min_cluster_size=200) == [
+        "HDBSCAN put every customer in noise: no segment was found; lower "
+        "min_cluster_size or min_samples."]
+    for epsilon in (0.3, 1.0, 5.0):
+        assert hdbscan_warnings(X, min_cluster_size=200, cluster_selection_epsilon=epsilon) \
+            == [f"HDBSCAN put every customer in noise: no segment was found; lower "
+                f"min_cluster_size or min_samples; the merge distance "
+                f"(cluster_selection_epsilon={epsilon:g}) is not the cause: it only joins "
+                f"segments found."]
+    # and the merge never leaves more customers in noise, nor fewer than two segments
+    X = two_close_and_one_far(1)
+    apart = merging_hdbscan()(min_cluster_size=10, copy=True).fit(X).labels_
+    for epsilon in (0.3, 1.0, 5.0):
+        merged = merging_hdbscan()(min_cluster_size=10, cluster_selection_epsilon=epsilon,
+                                   copy=True).fit(X).labels_
+        assert np.sum(merged == -1) <= np.sum(apart == -1)
+        assert len(set(merged) - {-1}) == 2
+
+
+def test_the_coarse_advice_names_the_merge_distance_only_where_it_can_be_the_cause():
+    from custseg.cluster.segmenter import degenerate_warnings
+
+    spec = get_algorithm("hdbscan")
+    nearly_all = np.r_[np.zeros(950, int), np.ones(50, int)]
+    params = spec.resolve({"min_cluster_size": 10})
+    assert degenerate_warnings(nearly_all, spec, params) == [
+        "HDBSCAN put 95.0% of the customers in one segment; the others barely separate: "
+        "lower min_cluster_size."]  # no merge distance: nothing to lower there
+    merging = spec.resolve({"min_cluster_size": 10, "cluster_selection_epsilon": 0.5})
+    said = degenerate_warnings(nearly_all, spec, merging, unmerged=nearly_all)
+    assert said[0].endswith(": lower min_cluster_size; the merge distance "
+                            "(cluster_selection_epsilon=0.5) is not the cause: without it "
+                            "they separate no better.")
+    unmerged = np.repeat(np.arange(4), 250)
+    said = degenerate_warnings(nearly_all, spec, merging, unmerged=unmerged)
+    assert said[0].endswith(": lower the merge distance (cluster_selection_epsilon=0.5): it "
+                            "joined 4 segments into 2.")
+    # the labels alone (a suggestion's): either may help
+    assert degenerate_warnings(nearly_all, spec, merging)[0].endswith(
+        ": lower min_cluster_size, or lower the merge distance (cluster_selection_epsilon=0.5).")

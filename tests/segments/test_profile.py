@@ -244,3 +244,108 @@ def test_the_added_traits_stay_within_a_model_files_description():
         "Careful. Also notable: Age 78 years on average, well above the base's 45 years.")
     long = "x" * (TEXT_MAX - 10)
     assert with_unsaid_traits(long, "Careful Middle", d, base) == long
+
+
+def _alike_frame(groups):
+    """Groups of five customers at (income, spending), all aged 40, above forty others
+    (twenty at (20, 50), twenty at (50, 90)): every group is high income, low spending."""
+    rows = [(inc, spend) for inc, spend in groups for _ in range(5)]
+    rows += [(20.0, 50.0)] * 20 + [(50.0, 90.0)] * 20
+    labels = np.repeat(np.arange(len(groups) + 2), [5] * len(groups) + [20, 20])
+    values = pd.DataFrame(rows, columns=["annual_income", "spending_score"]).assign(age=40.0)
+    return values, labels
+
+
+def test_segments_alike_in_every_level_are_told_apart_by_an_average(rulebook):
+    values, labels = _alike_frame([(100.0, 10.0), (120.0, 12.0)])
+    _, segments = profile_segments(values, labels, ["annual_income", "spending_score"],
+                                   rulebook)
+    assert {s.levels["annual_income"] for s in segments[:2]} == {"high"}
+    assert {s.levels["spending_score"] for s in segments[:2]} == {"low"}
+    # both differ on income and spending; income spreads further in the base's SDs
+    assert [s.name for s in segments[:2]] == ["Cautious Affluent · Income 100k$",
+                                              "Cautious Affluent · Income 120k$"]
+
+
+def test_an_average_shared_is_told_apart_by_the_next_feature_and_a_number_last(rulebook):
+    features = ["annual_income", "spending_score"]
+    values, labels = _alike_frame([(100.0, 10.0), (100.0, 14.0), (120.0, 10.0)])
+    _, segments = profile_segments(values, labels, features, rulebook)
+    assert [s.name for s in segments[:3]] == [
+        "Cautious Affluent · Income 100k$ · Spending 10",
+        "Cautious Affluent · Income 100k$ · Spending 14",
+        "Cautious Affluent · Income 120k$"]
+    # nothing tells two segments apart: the number is the last resort
+    values, labels = _alike_frame([(100.0, 10.0), (100.0, 10.0)])
+    _, segments = profile_segments(values, labels, features, rulebook)
+    assert [s.name for s in segments[:2]] == ["Cautious Affluent", "Cautious Affluent (2)"]
+
+
+def test_an_average_in_a_name_is_short_and_in_the_features_unit():
+    from custseg.segments.profile import _value_text
+    from custseg.table.spec import Feature, InputSpec
+
+    spec = InputSpec(extra=(Feature("recency_days", "column", role="recency", unit="days",
+                                    column="recency_days"),
+                            Feature("monetary", "column", role="monetary", unit="$",
+                                    column="monetary"),
+                            Feature("Visits", "column", role="count", column="Visits")))
+    assert _value_text("age", 37.4) == "Age 37"
+    assert _value_text("annual_income", 92.6) == "Income 93k$"
+    assert _value_text("spending_score", 11.5) == "Spending 12"
+    assert _value_text("recency_days", 41.23, spec=spec) == "Recency 41 days"
+    assert _value_text("monetary", 3690.4, spec=spec) == "Monetary 3,700$"
+    assert _value_text("monetary", 15.26, 3, spec=spec) == "Monetary 15.3$"
+    assert _value_text("Visits", -0.00412, spec=spec) == "Visits -0.0041"
+    assert _value_text("Visits", -0.0001, 1, spec=spec) == "Visits -0.0001"
+    assert _value_text("Visits", -0.0004, spec=spec) == "Visits -0.0004"
+    assert _value_text("Visits", 2.54e-9, spec=spec) == "Visits 2.5e-09"
+    assert _value_text("Visits", 1.23e12, spec=spec) == "Visits 1.2e+12"
+    assert _value_text("Visits", 0.0, spec=spec) == "Visits 0"
+    assert _value_text("age", -0.2) == "Age 0"  # never "-0"
+
+
+def test_a_long_name_gets_a_number_rather_than_an_average_beyond_the_model_bound():
+    from custseg.segments.profile import BaseStats, _tell_by_value
+    from custseg.table.text import NAME_MAX
+
+    base = BaseStats(n=10, means={"age": 45.0}, stds={"age": 10.0}, mins={}, maxs={},
+                     gender_mix={})
+    by_id = {0: {"means": {"age": 30.0}}, 1: {"means": {"age": 60.0}}}
+    names = {0: {"name": "x" * (NAME_MAX - 10)}, 1: {"name": "x" * (NAME_MAX - 10)}}
+    _tell_by_value([0, 1], by_id, names, ["age"], base)
+    assert names[0]["name"] == names[1]["name"] == "x" * (NAME_MAX - 10)
+    names = {0: {"name": "Short"}, 1: {"name": "Short"}}
+    _tell_by_value([0, 1], by_id, names, ["age"], base)
+    assert (names[0]["name"], names[1]["name"]) == ("Short · Age 30", "Short · Age 60")
+
+
+def test_thirty_nine_hdbscan_segments_have_distinct_unnumbered_names():
+    """Issue 14: HDBSCAN (min_cluster_size 5, min_samples 1) finds 39 segments in 2,000
+    demo customers, most of them high income and low spending; 26 of their names were a
+    base name and a number ("Cautious Affluent (13)") before averages told them apart."""
+    import re
+
+    import custseg
+
+    model = custseg.fit(custseg.make_customers(2000, 0), algorithm="hdbscan",
+                        params={"min_cluster_size": 5, "min_samples": 1},
+                        features=["age", "annual_income", "spending_score"])
+    segments = [s for s in model.segments if not s.is_outliers]
+    names = [s.name for s in segments]
+    assert len(segments) == 39
+    assert len(set(names)) == 39
+    assert [n for n in names if re.search(r" \(\d+\)$", n)] == []
+    assert max(len(n) for n in names) <= 40
+    cautious = [n for n in names if n.startswith("Cautious Affluent")]
+    assert len(cautious) == 13 and len(set(cautious)) == 13
+    # every average a name quotes is the segment's
+    said = 0
+    for s in segments:
+        for part in s.name.split(" · ")[1:]:
+            label, value = re.fullmatch(r"(Age|Income|Spending) (\d+)(?:k\$)?", part).groups()
+            feature = {"Age": "age", "Income": "annual_income",
+                       "Spending": "spending_score"}[label]
+            assert round(s.means[feature]) == int(value), (s.name, s.means)
+            said += 1
+    assert said >= 26

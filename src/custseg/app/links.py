@@ -132,8 +132,8 @@ def _param(p: ParamSpec) -> Callable[[list[str]], Any]:
     def parse(values: list[str]) -> Any:
         try:
             return p.coerce(_one(values))
-        except CustsegError as exc:
-            raise Refused(str(exc)) from None
+        except CustsegError as exc:  # its words alone: "(params)" names no control
+            raise Refused(exc.message) from None
     return parse
 
 

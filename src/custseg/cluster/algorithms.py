@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -204,6 +205,18 @@ class ParamSpec:
                 f"{self.name}={shown(value)} is not a number; {self.describe_range()}",
                 parameter="params",
             ) from None
+        if math.isnan(number):  # "nan" parses as a float, but is no number of any range
+            raise ParameterError(
+                f"{self.name}={shown(value)} is not a number; {self.describe_range()}",
+                parameter="params",
+            )
+        if math.isinf(number) and not (isinstance(value, str) and re.search(r"\d", value)):
+            # "inf", "-Infinity" or a float infinity; written digits that overflow
+            # (1e999) are a number beyond the range
+            raise ParameterError(
+                f"{self.name}={shown(value)} is not finite; {self.describe_range()}",
+                parameter="params",
+            )
         if not math.isfinite(number) or not (self.low <= number <= self.high):
             raise ParameterError(
                 f"{self.name}={shown(value)} is out of range; {self.describe_range()}",
@@ -265,6 +278,11 @@ class AlgorithmSpec:
     #: number of segments when there is one.
     coarse_fix: str = ""
     fine_fix: str = ""
+    #: The parameter that joins segments closer than it after they are found (HDBSCAN's
+    #: merge distance): a degenerate outcome's advice names it when it caused one segment
+    #: to hold nearly everyone, and says it is not the cause of everyone in noise (a
+    #: merge only joins segments; see :func:`custseg.cluster.segmenter.degenerate_warnings`).
+    merge_param: str | None = None
     #: Whether the clusterer reads the one-hot blocks that end the clustering space as
     #: categories (``blocks``, their widths, set by :meth:`build_on`): K-Prototypes.
     mixed: bool = False
@@ -855,8 +873,9 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             suggest_by="min_cluster_size",
             has_noise=True,
             noise_fix="lower min_cluster_size or min_samples",
-            coarse_fix="lower min_cluster_size or cluster_selection_epsilon",
+            coarse_fix="lower min_cluster_size",
             fine_fix="raise min_cluster_size",
+            merge_param="cluster_selection_epsilon",
             # its spanning tree takes time quadratic in the rows: 20,000 in a few seconds
             fit_sample=20_000,
             # min_samples first: when it is 'auto', HDBSCAN uses min_cluster_size

@@ -47,6 +47,9 @@ def merging_hdbscan() -> type:
                     self.set_params(cluster_selection_epsilon=epsilon)
                 if not np.all(self.labels_ >= -1):  # -2, -3: infinite or missing values
                     raise ValueError("a merge distance needs finite features")
+                # the segments before the merge: what a warning compares with, to tell
+                # whether the merge distance made the outcome (see degenerate_warnings)
+                self.unmerged_labels_ = self.labels_.copy()
                 self.labels_, self.probabilities_ = tree_to_labels(
                     self._single_linkage_tree_, self.min_cluster_size, epsilon,
                     allow_single_cluster=self.allow_single_cluster,

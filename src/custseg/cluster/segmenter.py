@@ -32,6 +32,7 @@ parameter value that fits. A degenerate but legal outcome (see :func:`degenerate
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -73,11 +74,19 @@ NOISE_SHARE = 0.4
 SMALL_SHARE, SMALL_COUNT = 0.01, 5
 
 
-def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec) -> list[str]:
+def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec,
+                        params: Mapping[str, Any] | None = None,
+                        unmerged: np.ndarray | None = None) -> list[str]:
     """Warnings for a legal but degenerate segmentation, each with the setting to change:
     everyone noise, a single segment, one segment holding over 90% of the customers,
     more than 20 segments, segments under 1% of the customers or under 5 of them, noise
-    over 40%."""
+    over 40%.
+
+    ``params`` (resolved) and ``unmerged`` (the labels before the algorithm's merge
+    distance joined segments, :attr:`AlgorithmSpec.merge_param`) let the advice fit the
+    cause: a merge distance that joined the segments into one holding nearly everyone is
+    named as what to lower; a merge distance is never why everyone is noise (it only
+    joins segments, and takes customers out of noise), and the advice says so."""
     labels = np.asarray(labels)
     n = len(labels)
     if n == 0:
@@ -85,16 +94,19 @@ def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec) -> list[str]:
     values, counts = np.unique(labels[labels != NOISE], return_counts=True)
     noise_share = float(np.mean(labels == NOISE))
     name = spec.label  # the registry's label (HDBSCAN), as every human text names it
+    merge = _merge_distance(spec, params)
     if len(values) == 0:
+        cause = f"; {merge} is not the cause: it only joins segments found" if merge else ""
         return [f"{name} put every customer in noise: no segment was found; "
-                f"{spec.fix_for('noise')}."]
+                f"{spec.fix_for('noise')}{cause}."]
+    coarse = _coarse_fix(spec, merge, len(values), unmerged)
     out = []
     if len(values) == 1:
         out.append(f"{name} found a single segment; the customers do not separate with "
-                   f"these settings: {spec.fix_for('coarse')}.")
+                   f"these settings: {coarse}.")
     elif counts.max() > DOMINANT_SHARE * n:
         out.append(f"{name} put {counts.max() / n:.1%} of the customers in one segment; the "
-                   f"others barely separate: {spec.fix_for('coarse')}.")
+                   f"others barely separate: {coarse}.")
     if len(values) > MAX_SEGMENTS:
         out.append(f"{name} found {len(values):,} segments, more than {MAX_SEGMENTS} anyone "
                    f"can act on: {spec.fix_for('fine')}.")
@@ -109,6 +121,39 @@ def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec) -> list[str]:
         out.append(f"{name} left {noise_share:.0%} of customers as noise; "
                    f"{spec.fix_for('noise')}.")
     return out
+
+
+def _merge_distance(spec: AlgorithmSpec, params: Mapping[str, Any] | None) -> str:
+    """The merge distance in words ("the merge distance (cluster_selection_epsilon=1)")
+    when the algorithm has one and it is above 0, else ""."""
+    merge = spec.merge_param
+    value = (params or {}).get(merge) if merge else None
+    if value is None or not float(value) > 0:
+        return ""
+    return f"the merge distance ({merge}={float(value):g})"
+
+
+def _is_coarse(labels: np.ndarray) -> bool:
+    """One segment, or one holding over :data:`DOMINANT_SHARE` of the customers."""
+    found = labels[labels != NOISE]
+    counts = np.unique(found, return_counts=True)[1]
+    return len(counts) == 1 or (len(counts) > 1 and counts.max() > DOMINANT_SHARE * len(labels))
+
+
+def _coarse_fix(spec: AlgorithmSpec, merge: str, found: int,
+                unmerged: np.ndarray | None) -> str:
+    """What to change when one segment holds nearly everyone: the merge distance when it
+    made it so (before the merge the customers separated), else the registry's fix."""
+    fix = spec.fix_for("coarse")
+    if not merge:
+        return fix
+    if unmerged is None:  # the cause is not known: both may help
+        return f"{fix}, or lower {merge}"
+    unmerged = np.asarray(unmerged)
+    if _is_coarse(unmerged) or not np.any(unmerged != NOISE):
+        return f"{fix}; {merge} is not the cause: without it they separate no better"
+    before = len(np.unique(unmerged[unmerged != NOISE]))
+    return f"lower {merge}: it joined {before:,} segments into {found:,}"
 
 
 class Segmenter(ClusterMixin, BaseEstimator):
@@ -262,7 +307,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self.n_fit_rows_ = len(sample)
         with fit_threads():
             self.fidelity_ = self._fidelity(clusterer, relabel, rng)
-        self._warn_degenerate(spec)
+        self._warn_degenerate(spec, params, getattr(clusterer, "unmerged_labels_", None))
         return self
 
     def fit_given(self, X: Any, labels: Any) -> Segmenter:
@@ -342,8 +387,9 @@ class Segmenter(ClusterMixin, BaseEstimator):
             native_agreement = float(np.mean(held_out == native))
         return Fidelity(float(np.mean(held_out == y[rows])), native_agreement, int(len(rows)))
 
-    def _warn_degenerate(self, spec: AlgorithmSpec) -> None:
-        for message in degenerate_warnings(self.labels_, spec):
+    def _warn_degenerate(self, spec: AlgorithmSpec, params: Mapping[str, Any] | None = None,
+                         unmerged: np.ndarray | None = None) -> None:
+        for message in degenerate_warnings(self.labels_, spec, params, unmerged):
             warnings.warn(message, UserWarning, stacklevel=3)
 
     # --------------------------------------------------------------- assigning

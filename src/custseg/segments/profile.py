@@ -33,10 +33,10 @@ from custseg.cluster.labels import NOISE, outliers_last
 from custseg.errors import CustsegError, shown
 from custseg.segments.categories import category_fact, category_profiles, over_represented
 from custseg.segments.schema import MAX_RULEBOOK_CHARS, RulebookDoc, problem_text
-from custseg.table.fields import AGE, GENDER, ID, NUMERIC_FIELDS, fmt_number
+from custseg.table.fields import AGE, GENDER, ID, INCOME, NUMERIC_FIELDS, SCORE, fmt_number
 from custseg.table.roles import FIELD_ROLES
 from custseg.table.spec import InputSpec, label_of, role_of, unit_of
-from custseg.table.text import TEXT_MAX
+from custseg.table.text import NAME_MAX, TEXT_MAX
 
 
 class RulebookError(CustsegError):
@@ -460,7 +460,7 @@ def profile_segments(
                 "gender_mix": mix,
             }
         )
-    named = _name_segments(drafts, features, rulebook, ranks, spec)
+    named = _name_segments(drafts, features, rulebook, ranks, spec, base)
     for d in drafts:  # what sets a segment far apart is said, when its name is silent
         told = named[d["id"]]
         roles = told.pop("roles", frozenset())
@@ -534,6 +534,7 @@ def _name_segments(
     drafts: list[dict[str, Any]], features: Sequence[str], rulebook: Rulebook,
     ranks: Mapping[int, Mapping[str, float]] | None = None,
     spec: InputSpec | None = None,
+    base: BaseStats | None = None,
 ) -> dict[int, dict[str, str]]:
     ranks = ranks or {}
     out: dict[int, dict[str, str]] = {}
@@ -560,7 +561,7 @@ def _name_segments(
             out[d["id"]] = {"name": rule.name, "description": rule.description,
                             "strategy": rule.strategy,
                             "roles": frozenset(rule_role(k) for k in rule.when)}
-    _make_unique(drafts, out, rulebook, features, ranks)
+    _make_unique(drafts, out, rulebook, features, ranks, base, spec)
     return out
 
 
@@ -605,9 +606,12 @@ def _generic_name(d: Mapping[str, Any], features: Sequence[str], rulebook: Ruleb
 def _make_unique(
     drafts: list[dict[str, Any]], names: dict[int, dict[str, str]], rulebook: Rulebook,
     features: Sequence[str] = (), ranks: Mapping[int, Mapping[str, float]] | None = None,
+    base: BaseStats | None = None, spec: InputSpec | None = None,
 ) -> None:
     """Age modifiers first, then the strongest traits that tell the segments sharing a
-    name apart, then numbered suffixes, each in segment-id order."""
+    name apart, then (for segments alike in every level) the average of the feature
+    that tells them apart (see :func:`_tell_by_value`), then numbered suffixes, each in
+    segment-id order."""
     by_id = {d["id"]: d for d in drafts if d["id"] != NOISE}
     modifiers = rulebook.modifiers.get("age", {})
     for ids in _clashes(names, by_id):
@@ -624,6 +628,9 @@ def _make_unique(
                                        (ranks or {}).get(i, {}), rulebook, names[i]["name"])
                 if trait:
                     names[i]["name"] = f"{names[i]['name']} · {trait}"
+    if base is not None:
+        for ids in _clashes(names, by_id):
+            _tell_by_value(ids, by_id, names, features, base, spec)
     # numbered suffixes: the first of each name keeps it, later ones get " (2)", " (3)"…,
     # skipping any number another segment (a rule named "X (2)", the outliers) holds
     # (names compared as sets of their " · " parts: see _name_key)
@@ -636,6 +643,76 @@ def _make_unique(
             name, n = f"{wanted[i]} ({n})", n + 1
         taken.add(_name_key(name))
         names[i]["name"] = name
+
+
+#: Most averages added to a name to tell apart segments alike in every level.
+MAX_VALUES = 2
+#: Short labels of the well-known fields in a name ("Cautious Affluent · Age 38"); the
+#: unit is left out where it says nothing a reader needs (years, points).
+_VALUE_LABELS = {AGE: ("Age", ""), INCOME: ("Income", None), SCORE: ("Spending", "")}
+
+
+def _tell_by_value(ids: Sequence[int], by_id: Mapping[int, Mapping[str, Any]],
+                   names: dict[int, dict[str, str]], features: Sequence[str],
+                   base: BaseStats, spec: InputSpec | None = None,
+                   used: tuple[str, ...] = ()) -> None:
+    """Segments that share a name and every level (HDBSCAN finds many small groups of
+    one kind) told apart by the clustered feature that tells most of them apart, its
+    average shown: "Cautious Affluent · Age 31", "Cautious Affluent · Age 44". The
+    feature is the one whose rounded averages take the most distinct values in the
+    group, then whose averages spread furthest in the base's standard deviations.
+    Segments still alike (the same rounded average) are told apart by the next such
+    feature, :data:`MAX_VALUES` at most; a number is left for those alike in every
+    one."""
+    if len(used) >= MAX_VALUES:
+        return
+    best: tuple[tuple[int, float], str, dict[int, str]] | None = None
+    for f in features:
+        std = base.stds.get(f, 0.0)
+        if f in used or not std or not np.isfinite(std):
+            continue
+        means = [by_id[i].get("means", {}).get(f) for i in ids]
+        if any(m is None or not np.isfinite(m) for m in means):
+            continue
+        told, finer = ({i: _value_text(f, float(m), digits, spec)
+                        for i, m in zip(ids, means, strict=True)} for digits in (2, 3))
+        if len(set(finer.values())) > len(set(told.values())):
+            told = finer  # three significant digits where two leave some alike
+        key = (len(set(told.values())), (max(means) - min(means)) / std)
+        if key[0] > 1 and (best is None or key > best[0]):
+            best = (key, f, told)
+    if best is None:
+        return
+    _, f, told = best
+    if any(len(f"{names[i]['name']} · {told[i]}") > NAME_MAX - 8 for i in ids):
+        return  # room left for a number (a rule's name may be long)
+    alike: dict[str, list[int]] = {}
+    for i in ids:
+        names[i]["name"] = f"{names[i]['name']} · {told[i]}"
+        alike.setdefault(told[i], []).append(i)
+    for same in alike.values():
+        if len(same) > 1:
+            _tell_by_value(same, by_id, names, features, base, spec, (*used, f))
+
+
+def _value_text(f: str, mean: float, digits: int = 2, spec: InputSpec | None = None) -> str:
+    """A feature's average in a name: whole years, k$ and points for the well-known
+    fields, else ``digits`` significant digits (a skewed feature's small and large
+    averages alike): "Age 38", "Income 103k$", "Monetary 3,700", "Recency 41 days"."""
+    label, unit = _VALUE_LABELS.get(f, (label_of(f), None))
+    unit = unit_of(f, spec) if unit is None else unit
+    if unit and label.casefold().endswith((f"_{unit}".casefold(), f" {unit}".casefold())):
+        label = label[:-len(unit) - 1]  # "recency_days" in days: "Recency 41 days"
+    places = 0 if f in NUMERIC_FIELDS or mean == 0 else \
+        digits - 1 - int(np.floor(np.log10(abs(mean))))
+    value = f"{round(mean, places) + 0.0:,.{max(places, 0)}f}"  # + 0.0: never "-0"
+    if places > 6 or abs(mean) >= 1e9:  # 2.5e-09 and 1.2e+12, not a row of zeros
+        value = f"{mean:.{digits}g}"
+    elif "." in value:
+        value = value.rstrip("0").rstrip(".")
+    gap = " " if unit.isalpha() else ""  # "41 days", "103k$"
+    label = label[:1].upper() + label[1:]
+    return f"{label} {value}{gap}{unit}" if unit else f"{label} {value}"
 
 
 def _telling_trait(d: Mapping[str, Any], others: Sequence[Mapping[str, Any]],
