@@ -140,3 +140,22 @@ def test_members_note_says_why_batch_counts_differ():
     same = summaries.members_note(fit, fit, 2, 3)
     assert same.startswith("4 customers (the first 2 shown).")
     assert "every one of them in the same segment" in same
+
+
+def test_overview_decimals_follow_a_columns_largest_average(demo, demo_model):
+    """A column shows one decimal when any of its averages reaches 10 (a segment of
+    7.0 points beside others of 50.1), two only when all stay below (shares)."""
+    from dataclasses import replace
+
+    valid = table_from_frame(demo).validated(
+        demo_model.config.needs, demo_model.config.ranges,
+        demo_model.config.spec).valid_values()
+    segments = list(demo_model.segments)
+    segments[0] = replace(segments[0], means={**segments[0].means, "spending_score": 7.0})
+    mixed = summaries.overview(replace(demo_model, segments=tuple(segments)), valid,
+                               demo_model.labels)
+    assert mixed.digits["Spending score (points)"] == 1
+    small = [replace(s, means={**s.means, "age": 0.5}) for s in demo_model.segments]
+    below = summaries.overview(replace(demo_model, segments=tuple(small)), valid,
+                               demo_model.labels)
+    assert below.digits["Age (years)"] == 2

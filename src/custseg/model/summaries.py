@@ -413,8 +413,8 @@ def overview(model: SegmentationModel, values: pd.DataFrame, labels: np.ndarray,
             finite = mean is not None and np.isfinite(mean)
             row[column] = float(mean) if finite else None
             levels.setdefault(column, []).append(s.levels.get(f, "") if finite else "")
-            if finite:
-                digits[column] = max(digits.get(column, 0), _digits(mean))
+            if finite:  # a column's decimals by its largest average: 7.0 beside 50.1
+                digits[column] = min(digits.get(column, 2), _digits(mean))
         if money is not None:
             row["value"] = (totals.get(s.id, 0.0) / total if total > 0 and s.id != RETURNS_ONLY
                             else None)
