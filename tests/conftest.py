@@ -59,14 +59,18 @@ def write(tmp_path):
     return _write
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist's ``--dist loadgroup`` (``make test``): a module's tests run in
-    one worker, so its module fixtures are built once, and every browser test runs in the
-    same worker, so that a single Chromium and app server load the machine at a time. The
-    group must be set before xdist reads it (hence ``tryfirst``)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        browser = item.get_closest_marker("browser") is not None
-        item.add_marker(pytest.mark.xdist_group("browser" if browser else item.module.__name__))
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, when it is loaded
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist (``make test`` runs two workers): a module's tests run in one
+    worker, so its module fixtures (an app server, a fitted model) are built once, and
+    every browser test runs in the same worker, so that one Chromium and one app server
+    load the machine at a time. (xdist's own ``--dist loadgroup`` marks no longer group
+    under pytest 9.2, whose node ids xdist 3.8 cannot rename.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesApartBrowsersTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "browser" if path.startswith("tests/browser/") else path
+
+    return ModulesApartBrowsersTogether(config, log)
