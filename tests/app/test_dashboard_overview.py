@@ -241,3 +241,19 @@ def test_explore_comparison_has_no_negative_zero(app, go):
     table = next(d.value for d in app.main.dataframe if "cohens_d" in d.value.columns)
     assert not any(f"{v:+.1f}" == "-0.0" for v in table["difference"])
     assert not any(f"{v:+.2f}" == "-0.00" for v in table["cohens_d"])
+
+
+def test_every_customer_an_outlier_leaves_no_table_to_compare(app):
+    """DBSCAN at its smallest radius finds no dense group: the Dashboard says there is
+    nothing to compare instead of drawing empty tables (an empty overview once raised
+    KeyError 'segment' on other tables), and the banner says it first."""
+    app.selectbox(key="algorithm").set_value("dbscan").run()
+    slider = app.slider(key="param_dbscan_eps")
+    slider.set_value(slider.min).run()
+    app.number_input(key="param_dbscan_min_samples").set_value(50).run()
+    assert not app.exception, [e.message for e in app.exception]
+    model = app.session_state["_view"].model
+    assert all(s.is_outliers for s in model.segments)
+    assert unescape(app.main.warning[0].value).startswith("Every customer (2,000) is an outlier")
+    assert any(i.value.startswith("No segment to compare") for i in app.main.info)
+    assert not [d for d in app.main.dataframe if d.value.columns[:1].tolist() == ["segment"]]

@@ -429,7 +429,9 @@ def overview(model: SegmentationModel, values: pd.DataFrame, labels: np.ndarray,
         row["strategy"] = first_sentence(s.strategy)
         rows.append(row)
     value_column = None
-    table = pd.DataFrame(rows)
+    columns = ["segment", "customers", "share", *feature_columns.values(),
+               *(["value"] if money is not None else []), "stability", "strategy"]
+    table = pd.DataFrame(rows, columns=columns)  # its columns even with no segment
     if money is not None:
         named = label_of(money).lower() if label_of(money) != money else money
         value_column = f"share of total {named}"

@@ -66,7 +66,11 @@ asked = st.session_state.setdefault(STABILITY_ASKED, set())
 if measured is None and view.model_key in asked:
     measured = cached.model_stability(view)
 overview = summaries.overview(model, view.values, view.labels, measured)
-glance.show(overview, [s.share for s in model.segments if not s.is_outliers])
+if overview.table.empty:  # every customer an outlier: the banner above says what to change
+    st.info("No segment to compare: the algorithm put every customer with the outliers.",
+            icon=":material/info:")
+else:
+    glance.show(overview, [s.share for s in model.segments if not s.is_outliers])
 st.caption("Averages in each feature's unit (a column's help, on its header, names it); "
            "orange: high against the whole base, blue: low, plain: mid. Click a column's "
            "header to sort by it."
