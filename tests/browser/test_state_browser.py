@@ -77,7 +77,9 @@ def test_settings_and_names_survive_a_reload(server, page, shots):
     name.blur()  # committed to the form as a person's click elsewhere would
     assert name.input_value() == "Our regulars"
     page.get_by_role("button", name="Save").first.click()
-    page.get_by_text(f"{first} · Our regulars").first.wait_for()
+    # the card's own title (the overview's grid holds the name too, in a hidden cell)
+    page.locator('[data-testid="stExpander"] summary').filter(
+        has_text=f"{first} · Our regulars — ").first.wait_for()
     wait_ready(page)
     url = page.url
 
