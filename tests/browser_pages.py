@@ -21,6 +21,19 @@ MEASURE = """els => els.flatMap(e => [e, ...e.querySelectorAll('*')].map(
     c => [e.innerText, c.scrollWidth, c.clientWidth]))"""
 
 
+def open_at(browser, url: str, width: int, heading: str, timeout_ms: int = 90_000):
+    """A new context ``width`` px wide (downloads accepted) on ``url``, once ``heading``
+    shows and the run has ended: (context, page); the caller closes the context."""
+    context = browser.new_context(viewport={"width": width, "height": 1400},
+                                  accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    page.goto(url)
+    page.get_by_role("heading", name=heading).wait_for()
+    wait_ready(page)
+    return context, page
+
+
 def cut(locator) -> list:
     """The elements of ``locator`` (or inside them) whose content is wider than they
     are, as [text, scrollWidth, clientWidth]; fails when nothing was measured."""

@@ -8,21 +8,10 @@ import re
 
 import pandas as pd
 import pytest
-from browser_pages import WIDTHS, cut, wait_ready
+from browser_pages import WIDTHS, cut, open_at, wait_ready
 from many_segments import grouped_customers
 
 pytestmark = pytest.mark.browser
-
-def _open(browser, url: str, width: int):
-    context = browser.new_context(viewport={"width": width, "height": 1400},
-                                  accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(90_000)
-    page.goto(url)
-    page.get_by_role("heading", name="All segments at a glance").wait_for()
-    wait_ready(page)
-    return context, page
-
 
 def _cut_metrics(page) -> list:
     values = page.get_by_test_id("stMetricValue")
@@ -44,7 +33,7 @@ def _download_members(page) -> pd.DataFrame:
 
 def test_overview_figures_whole_and_members_download_on_five_segments(server, browser, shots):
     for width in WIDTHS:
-        context, page = _open(browser, server, width)
+        context, page = open_at(browser, server, width, "All segments at a glance")
         try:
             assert _cut_metrics(page) == [], f"cut at {width} px"
             main = page.get_by_test_id("stMain")
@@ -68,7 +57,7 @@ def test_forty_segments_readable_and_members_counted(start_app, browser, shots, 
     grouped_customers().to_csv(path, index=False)
     url = start_app(path)
     for width in WIDTHS:
-        context, page = _open(browser, url, width)
+        context, page = open_at(browser, url, width, "All segments at a glance")
         try:
             sidebar = page.get_by_test_id("stSidebar")
             sidebar.get_by_test_id("stSelectbox").filter(has_text="Algorithm").click()

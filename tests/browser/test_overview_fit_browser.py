@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_pages import WIDTHS, wait_ready
+from browser_pages import WIDTHS, open_at, wait_ready
 from inspect_tables import bank
 from many_segments import grouped_customers
 
@@ -29,16 +29,6 @@ OVERVIEW_SCROLLERS = """() => {
       .map(d => d.querySelector('.dvn-scroller')).filter(s => s)
       .map(s => [s.scrollWidth, s.clientWidth, s.scrollHeight]);
 }"""
-
-
-def _open(browser, url: str, width: int):
-    context = browser.new_context(viewport={"width": width, "height": 1400})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    page.goto(url)
-    page.get_by_role("heading", name="Segment cards").wait_for()
-    wait_ready(page)
-    return context, page
 
 
 def _choose_hdbscan(page) -> None:
@@ -60,7 +50,7 @@ def _measure(page) -> list:
 def _fits_at_every_width(browser, url: str, name: str, shots, choose=None) -> None:
     wide = {}
     for width in WIDTHS:
-        context, page = _open(browser, url, width)
+        context, page = open_at(browser, url, width, "Segment cards", 120_000)
         try:
             if choose is not None:
                 choose(page)
