@@ -4,12 +4,28 @@ Batch page (and downloading what it offers), and measuring text cut by its eleme
 from __future__ import annotations
 
 import pandas as pd
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 
 def wait_ready(page) -> None:
     """Streamlit has finished its run: no 'Running...' status, no spinner."""
     page.wait_for_load_state("networkidle")
     page.get_by_text("Running...").wait_for(state="detached", timeout=120_000)
+
+
+def shown_in_tab(page, tab: str, locator, tries: int = 4) -> None:
+    """``locator`` visible on the tab named ``tab``. The tab is clicked again when the
+    locator stays hidden: a click that lands while a rerun is still drawing the page can
+    be undone by it, on a loaded machine."""
+    for attempt in range(tries):
+        page.get_by_role("tab", name=tab).click()
+        try:
+            locator.wait_for(timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            wait_ready(page)
 
 
 #: The widths issue 14 asks every page to be read at.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from browser_pages import score_and_download, wait_ready
+from browser_pages import score_and_download, shown_in_tab, wait_ready
 
 import custseg
 from custseg.segments.charts import segment_label
@@ -163,8 +163,7 @@ def test_pickle_model_refused_in_the_browser(server, page, shots, tmp_path):
     page.get_by_role("tab", name="Save / load").click()
     page.locator('input[type="file"]').last.set_input_files(str(evil))
     wait_ready(page)
-    page.get_by_role("tab", name="Save / load").click()  # shown whatever the rerun kept
-    page.get_by_text("Python pickle").wait_for()
+    shown_in_tab(page, "Save / load", page.get_by_text("Python pickle"))
     page.screenshot(path=shots / "hostile-pickle-model.png")
 
 

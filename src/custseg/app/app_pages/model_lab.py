@@ -49,8 +49,10 @@ st.caption(
     + f" Assigner reference set: {len(model.segmenter.reference_X_):,} customers."
 )
 
+# Tracked on the server (a key, a rerun on a switch): a rerun that redraws the page, such as
+# the one after an upload in Save / load, keeps the analyst on the tab they were on.
 tabs = st.tabs(["Number of segments", "DBSCAN eps", "Dendrogram", "Rules", "Stability",
-                "Compare models", "Save / load"])
+                "Compare models", "Save / load"], key="model_lab_tab", on_change="rerun")
 X = model.encoding.transform(view.values)
 
 with tabs[0]:
