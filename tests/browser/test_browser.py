@@ -105,7 +105,7 @@ def test_explore_tabs_draw_every_segment(server, page, shots, segments):
         "2D scatter": {"types": ["scattergl"] * n, "names": segments},
         "3D scatter": {"types": ["scatter3d"] * n, "names": segments},
         "Distributions": {"types": ["bar", "box"] * n, "names": twice},
-        "Segment shares": {"types": ["pie"], "categories": segments},
+        "Shares": {"types": ["pie"], "categories": segments},
         "Gender": {"types": ["bar", "bar"], "names": ["Female", "Male"],
                    "categories": segments * 2},
     }
@@ -115,7 +115,7 @@ def test_explore_tabs_draw_every_segment(server, page, shots, segments):
         assert len(charts) == 1, name
         assert {k: charts[0][k] for k in want} == want, name
     first, second = (label.split(" · ")[1] for label in segments[:2])
-    panel = open_tab(page, "Compare segments", shows=f"{first} against {second}:")
+    panel = open_tab(page, "Compare", shows=f"{first} against {second}:")
     page.screenshot(path=shots / "explore-compare-segments.png")
     assert drawn(panel) == []
 

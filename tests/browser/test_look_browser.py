@@ -1,6 +1,8 @@
 """Found by looking at every page at 1024, 1280 and 1440 px (issue 14): the Model Lab's
 headline figures are whole (five in one row cut "1,476.6" to "1,47…" at 1024 px), checked
-on each element inside the metric, which is the one Streamlit cuts with an ellipsis."""
+on each element inside the metric, which is the one Streamlit cuts with an ellipsis; and
+every tab of the Model Lab and of Explore shows in its tab bar (at 1024 px "Save / load"
+and "Customers" were behind the bar's scroll arrow)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,29 @@ import pytest
 from browser_pages import WIDTHS, cut, wait_ready
 
 pytestmark = pytest.mark.browser
+
+
+def _every_tab_shown(page, last: str, width: int) -> None:
+    """The page's tab bar holds its 7 tabs with no sideways scroll, ``last`` inside it."""
+    bar = page.get_by_role("tablist").first
+    assert bar.get_by_role("tab").count() == 7
+    assert bar.evaluate("e => e.scrollWidth - e.clientWidth") <= 0, f"tabs at {width} px"
+    tab, whole = bar.get_by_role("tab", name=last).bounding_box(), bar.bounding_box()
+    assert tab["x"] + tab["width"] <= whole["x"] + whole["width"], f"{last} at {width} px"
+
+
+def test_explore_tabs_whole_at_every_width(server, browser):
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 1400})
+        page = context.new_page()
+        page.set_default_timeout(90_000)
+        try:
+            page.goto(server.rstrip("/") + "/explore")
+            page.locator(".js-plotly-plot").first.wait_for()
+            wait_ready(page)
+            _every_tab_shown(page, "Customers", width)
+        finally:
+            context.close()
 
 
 def test_model_lab_figures_whole_at_every_width(server, browser, shots):
@@ -26,6 +51,7 @@ def test_model_lab_figures_whole_at_every_width(server, browser, shots):
             calinski = page.get_by_test_id("stMetric").filter(has_text="Calinski")
             assert "…" not in calinski.inner_text()
             assert cut(page.get_by_test_id("stMetricLabel")) == [], f"label cut at {width} px"
+            _every_tab_shown(page, "Save / load", width)
             page.screenshot(path=shots / f"look-model-lab-{width}.png", full_page=True)
         finally:
             context.close()

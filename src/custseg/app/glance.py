@@ -6,8 +6,10 @@ five or six narrow columns, not the nine of :func:`custseg.model.summaries.overv
 two sortable tables over the same rows, in the same order: the averages (customers,
 share and each feature's average with its level tint) and the plan (share of total
 value, stability and the strategy in a line). Every column gets a width in pixels that
-fits the narrowest main area; on a wider screen Streamlit stretches the columns (all
-but the pinned segment) to fill the table, so the strategy shows more of its line.
+fits the narrowest main area; on a wider screen Streamlit shares the room left equally
+among the columns, so a long segment name and the strategy show more of their line.
+The segment column is not pinned: it would then keep its width (pinning matters only
+to a table that scrolls sideways, and these never do).
 When the features do not fit one table (more than about five), they go on in a next
 table of the same rows.
 """
@@ -28,8 +30,10 @@ BUDGET = 556
 #: Glide's text: about 7 px a character at the theme's 14 px font (measured: 76 px for
 #: "customers", 130 for "Annual income (k$)"), plus the cell's padding.
 CHAR_PX, PADDING_PX = 7.0, 18
-#: The segment column: wide enough for "12 · Mature Cautious Affluent", never more.
-SEGMENT_PX = (150, 200)
+#: The segment column: wide enough for "3 · Trend-Driven Budget Spenders", never more, so
+#: that the plan's share of value, stability and at least STRATEGY_MIN_PX of strategy fit
+#: beside it (556 − 230 = 95 + 81 + 150).
+SEGMENT_PX = (150, 230)
 #: A feature's column never narrower than this (its header then cut; its help says it).
 FEATURE_MIN_PX = 60
 #: Glide's narrowest column.
@@ -181,7 +185,7 @@ def show(glance: summaries.Overview, shares: Sequence[float], key: str = "overvi
         for column in part.columns:
             config[column] = st.column_config.Column(
                 label_of_column(column, glance.value_column), width=part.widths[column],
-                help=_help(column, glance), pinned=column == "segment" or None)
+                help=_help(column, glance))
         with st.container(key=f"{key}_{i}"):
             st.dataframe(styled, hide_index=True, key=f"{key}_table_{i}",
                          height=min(38 + 35 * rows, 600), column_config=config)

@@ -32,8 +32,9 @@ def pick(label: str, key: str, index: int, column=st) -> str:
 
 st.title("Explore")
 # Kept on the server, as on the Model Lab: a rerun never moves the analyst to another tab.
-tabs = st.tabs(["2D scatter", "3D scatter", "Distributions", "Segment shares", "Gender",
-                "Compare segments", "Customers"], key="explore_tab", on_change="rerun")
+# Short labels: the bar shows every tab at 1024 px.
+tabs = st.tabs(["2D scatter", "3D scatter", "Distributions", "Shares", "Gender",
+                "Compare", "Customers"], key="explore_tab", on_change="rerun")
 if charts.colours_repeat([s.id for s in view.model.segments]):
     st.caption(plain(f"More segments than the {len(charts.PALETTE)} distinct colours: colours "
                      "repeat; the legend's and the hover's names tell segments apart."))
