@@ -271,7 +271,8 @@ def test_fit_warns_about_degenerate_results(tmp_path, capsys):
     assert code == 0, err
     warned = json.loads(out)["warnings"]
     assert any("found 30 segments, more than 20" in w and "lower n_clusters" in w for w in warned)
-    assert any("under 1% of the customers or fewer than 5" in w for w in warned)
+    assert any("hold fewer than 5 customers (too few to act on; the smallest: " in w
+               for w in warned)
     for w in warned:
         assert f"warning: {w}" in err
 

@@ -299,10 +299,10 @@ def labels_of(*sizes: int, noise: int = 0) -> np.ndarray:
     [
         (labels_of(950, 30, 20), ["95.0% of the customers in one segment", "lower eps"]),
         (labels_of(*[40] * 25), ["found 25 segments, more than 20", "raise min_samples"]),
-        (labels_of(500, 496, 4), ["1 segment holds under 1% of the customers or fewer than 5 "
-                                  "(4 customers)", "raise min_samples"]),
-        (labels_of(600, 399, 1), ["(1 customer)"]),
-        (labels_of(*[300] * 3, 9, 8), ["2 segments hold", "(8, 9 customers)"]),
+        (labels_of(500, 496, 4), ["1 segment holds fewer than 10 customers (1% of the "
+                                  "customers; its size: 4)", "raise min_samples"]),
+        (labels_of(600, 399, 1), ["(1% of the customers; its size: 1)"]),
+        (labels_of(*[300] * 3, 9, 8), ["2 segments hold fewer than 10", "smallest: 8, 9)"]),
         (labels_of(300, 250, noise=450), ["left 45% of customers as noise; raise eps or lower "
                                           "min_samples"]),
         (labels_of(noise=100), ["put every customer in noise", "raise eps"]),

@@ -31,6 +31,8 @@ parameter value that fits. A degenerate but legal outcome (see :func:`degenerate
 
 from __future__ import annotations
 
+import math
+
 import warnings
 from collections.abc import Mapping
 from dataclasses import replace
@@ -112,11 +114,15 @@ def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec,
                    f"can act on: {spec.fix_for('fine')}.")
     small = np.sort(counts[(counts < SMALL_SHARE * n) | (counts < SMALL_COUNT)])
     if len(small) and n >= 2 * SMALL_COUNT:
+        # "under 1% or under 5" is one limit, the larger: said as one number, so that
+        # sizes of 5 never read as "fewer than 5".
+        limit = max(math.ceil(SMALL_SHARE * n), SMALL_COUNT)
+        why = "1% of the customers" if limit > SMALL_COUNT else "too few to act on"
         sizes = ", ".join(f"{c:,}" for c in small[:5]) + (" …" if len(small) > 5 else "")
-        sizes += " customer" if len(small) == 1 and small[0] == 1 else " customers"
         noun = "segment holds" if len(small) == 1 else "segments hold"
-        out.append(f"{name}: {len(small):,} {noun} under 1% of the customers or fewer than "
-                   f"{SMALL_COUNT} ({sizes}): {spec.fix_for('fine')}.")
+        smallest = "its size" if len(small) == 1 else "the smallest"
+        out.append(f"{name}: {len(small):,} {noun} fewer than {limit:,} customers ({why}; "
+                   f"{smallest}: {sizes}): {spec.fix_for('fine')}.")
     if noise_share > NOISE_SHARE:
         out.append(f"{name} left {noise_share:.0%} of customers as noise; "
                    f"{spec.fix_for('noise')}.")

@@ -75,7 +75,7 @@ with st.form("predict_form"):
     given = {}
     for first in range(0, len(inputs_needed), PER_ROW):
         row = inputs_needed[first:first + PER_ROW]
-        cols = st.columns(PER_ROW)
+        cols = st.columns(PER_ROW, vertical_alignment="bottom")  # inputs level
         for col, spec_input in zip(cols, row, strict=False):
             key = f"predict_{spec_input.name}"
             if spec_input.kind == "categorical":
