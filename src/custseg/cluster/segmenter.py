@@ -32,7 +32,6 @@ parameter value that fits. A degenerate but legal outcome (see :func:`degenerate
 from __future__ import annotations
 
 import math
-
 import warnings
 from collections.abc import Mapping
 from dataclasses import replace

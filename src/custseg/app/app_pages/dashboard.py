@@ -156,8 +156,9 @@ if outliers:
     o = outliers[0]
     st.subheader("Outliers", divider="gray")
     with st.container(border=True):
-        st.markdown(plain(f"{o.size:,} customers ({summaries.share_text(o.share)}) fit no "
-                          f"dense group. {o.description}"))
+        # the description (the rulebook's, or the analyst's) says what they are
+        st.markdown(plain(f"{o.size:,} customers ({summaries.share_text(o.share)}) are "
+                          f"outliers. {o.description}"))
         st.warning(plain(o.strategy), icon=":material/person_alert:")
         st.dataframe(summaries.level_table(o, model.base, spec), hide_index=True,
                      column_config={

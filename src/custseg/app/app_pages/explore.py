@@ -100,7 +100,10 @@ with tabs[5]:
                     "ratio": st.column_config.NumberColumn(format="%.2f×"),
                     "difference": st.column_config.NumberColumn(format="%+.1f"),
                     "p_value": st.column_config.NumberColumn(format="%.2g"),
-                    "cohens_d": st.column_config.NumberColumn(format="%+.2f"),
+                    "cohens_d": st.column_config.NumberColumn("Cohen's d", format="%+.2f"),
+                    "meaningful": st.column_config.CheckboxColumn(
+                        "differs", help="Welch's p < 0.05 and Cohen's d at least 0.2 either "
+                                        "way: the sentence above names this feature."),
                 },
             )
             st.caption("A difference counts when Welch's t-test is significant (p < 0.05) and "
