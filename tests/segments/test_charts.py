@@ -197,15 +197,14 @@ def test_colours_repeat_past_the_palette():
     assert charts.colours_repeat(list(range(len(charts.PALETTE) + 1)))
 
 
-def test_the_legend_goes_below_the_plot_with_a_row_for_about_three_names(frame):
+def test_many_segments_put_the_legend_below_the_plot(frame):
     values, labels, names = frame
     few = charts.scatter_2d(values, labels, names, "annual_income", "spending_score")
-    assert few.layout.legend.orientation == "h" and few.layout.legend.y < 0
-    assert few.layout.height == 520 + 22 * -(-len(names) // 3)
+    assert few.layout.legend.orientation is None
     many_names = {**names, **{i: f"Extra {i}" for i in range(20, 40)}}
     many = charts.scatter_2d(values, labels, many_names, "annual_income", "spending_score")
     assert many.layout.legend.orientation == "h"
-    assert many.layout.height == 520 + 22 * -(-len(many_names) // 3) > few.layout.height
+    assert many.layout.height > few.layout.height
     hist = charts.distribution(values, labels, many_names, "age")
     assert hist.layout.legend.orientation == "h"
 

@@ -38,7 +38,7 @@ h1 { margin-bottom: 0; } .muted { color: #6b7280; font-size: 0.92em; }
 table { border-collapse: collapse; margin: 8px 0; font-size: 0.93em; }
 th, td { border-bottom: 1px solid #e5e7eb; padding: 4px 10px; text-align: left; }
 td.n { text-align: right; }
-.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
+.grid { display: grid; grid-template-columns: auto minmax(280px, 1fr); gap: 12px; }
 @media (max-width: 800px) { .grid { grid-template-columns: 1fr; } }
 """
 

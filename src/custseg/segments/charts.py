@@ -152,11 +152,15 @@ def scatter_2d(
     return _legend_below(fig, len(names))
 
 
+#: From this many segments a chart's legend goes below the plot, in rows, so a long list
+#: of names never squeezes the plot into a strip beside it.
+LEGEND_BELOW = 12
+
+
 def _legend_below(fig: go.Figure, segments: int) -> go.Figure:
-    """The legend below the plot, in rows (about three names a row): beside it, five
-    names such as "3 · Trend-Driven Budget Spenders" left the plot a 230 px strip at a
-    1,024 px page, and a long list of names squeezed it at any width."""
-    rows = -(-segments // 3)
+    if segments < LEGEND_BELOW:
+        return fig
+    rows = -(-segments // 3)  # about three names a row
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.15, x=0),
                       height=(fig.layout.height or 520) + 22 * rows)
     return fig
