@@ -7,7 +7,7 @@ and "Customers" were behind the bar's scroll arrow)."""
 from __future__ import annotations
 
 import pytest
-from browser_pages import WIDTHS, cut, wait_ready
+from browser_pages import WIDTHS, cut, open_at, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -23,11 +23,8 @@ def _every_tab_shown(page, last: str, width: int) -> None:
 
 def test_explore_tabs_whole_at_every_width(server, browser):
     for width in WIDTHS:
-        context = browser.new_context(viewport={"width": width, "height": 1400})
-        page = context.new_page()
-        page.set_default_timeout(90_000)
+        context, page = open_at(browser, server.rstrip("/") + "/explore", width, "Explore")
         try:
-            page.goto(server.rstrip("/") + "/explore")
             page.locator(".js-plotly-plot").first.wait_for()
             wait_ready(page)
             _every_tab_shown(page, "Customers", width)
@@ -37,12 +34,8 @@ def test_explore_tabs_whole_at_every_width(server, browser):
 
 def test_model_lab_figures_whole_at_every_width(server, browser, shots):
     for width in WIDTHS:
-        context = browser.new_context(viewport={"width": width, "height": 1400})
-        page = context.new_page()
-        page.set_default_timeout(90_000)
+        context, page = open_at(browser, server.rstrip("/") + "/model-lab", width, "Model Lab")
         try:
-            page.goto(server.rstrip("/") + "/model-lab")
-            page.get_by_role("heading", name="Model Lab").wait_for()
             values = page.get_by_test_id("stMetricValue")
             values.nth(4).wait_for()
             wait_ready(page)

@@ -111,11 +111,11 @@ def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec,
     if len(values) > MAX_SEGMENTS:
         out.append(f"{name} found {len(values):,} segments, more than {MAX_SEGMENTS} anyone "
                    f"can act on: {spec.fix_for('fine')}.")
-    small = np.sort(counts[(counts < SMALL_SHARE * n) | (counts < SMALL_COUNT)])
+    # "under 1% or under 5" is one limit on whole counts, the larger: tested and said as
+    # one number, so that sizes of 5 never read as "fewer than 5".
+    limit = max(math.ceil(SMALL_SHARE * n), SMALL_COUNT)
+    small = np.sort(counts[counts < limit])
     if len(small) and n >= 2 * SMALL_COUNT:
-        # "under 1% or under 5" is one limit, the larger: said as one number, so that
-        # sizes of 5 never read as "fewer than 5".
-        limit = max(math.ceil(SMALL_SHARE * n), SMALL_COUNT)
         why = "1% of the customers" if limit > SMALL_COUNT else "too few to act on"
         sizes = ", ".join(f"{c:,}" for c in small[:5]) + (" …" if len(small) > 5 else "")
         noun = "segment holds" if len(small) == 1 else "segments hold"
