@@ -28,6 +28,21 @@ def shown_in_tab(page, tab: str, locator, tries: int = 4) -> None:
             wait_ready(page)
 
 
+def download(page, button, tries: int = 3, timeout_ms: int = 30_000):
+    """The file ``button`` downloads. Clicked again when nothing comes: a click that lands
+    while a rerun redraws the button (a tab switch reruns the page) asks for data the new
+    run has already replaced, and the browser gets nothing, on a loaded machine."""
+    for attempt in range(tries):
+        wait_ready(page)
+        try:
+            with page.expect_download(timeout=timeout_ms) as info:
+                button.click()
+            return info.value
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+
+
 #: The widths issue 14 asks every page to be read at.
 WIDTHS = (1024, 1280, 1440)
 
@@ -80,7 +95,6 @@ def score_and_download(page, file_input, path, shot) -> tuple[pd.DataFrame, str]
     take ``shot``, download it; the scored rows (text) and the file's suggested name."""
     button = upload_batch(page, file_input, path)
     page.screenshot(path=shot, full_page=True)
-    with page.expect_download() as info:
-        button.click()
-    scored = pd.read_csv(info.value.path(), dtype=str, keep_default_na=False)
-    return scored, info.value.suggested_filename
+    got = download(page, button)
+    scored = pd.read_csv(got.path(), dtype=str, keep_default_na=False)
+    return scored, got.suggested_filename

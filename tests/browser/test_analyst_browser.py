@@ -5,7 +5,7 @@ in, whole-number histograms, the 3D scene uncut, and no "None" cell."""
 from __future__ import annotations
 
 import pytest
-from browser_pages import WIDTHS, open_batch, wait_ready
+from browser_pages import WIDTHS, download, open_batch, shown_in_tab, wait_ready
 
 import custseg
 
@@ -73,13 +73,11 @@ def test_banner_and_typed_text_on_every_page_and_in_the_report(server, page, sho
         assert main.get_by_text(BANNER, exact=True).is_visible(), name
         no_typed_link(page, name)
         at_widths(page, shots, f"i14-{name.replace(' ', '-').lower()}")
-    page.get_by_role("tab", name="Stability").click()
-    page.get_by_text("refits on subsamples").wait_for()
-    page.get_by_role("tab", name="Save / load").click()
-    with page.expect_download() as info:
-        page.get_by_role("button", name="Download report (HTML)").click()
+    shown_in_tab(page, "Stability", page.get_by_text("refits on subsamples"))
+    button = page.get_by_role("button", name="Download report (HTML)")
+    shown_in_tab(page, "Save / load", button)
     report = tmp_path / "report.html"
-    info.value.save_as(report)
+    download(page, button).save_as(report)
     text = report.read_text()
     assert "Stability (ARI)<b>0.99</b>" in text  # measured in the Model Lab, not "–"
 

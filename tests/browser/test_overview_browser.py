@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 import pytest
-from browser_pages import WIDTHS, cut, open_at, wait_ready
+from browser_pages import WIDTHS, cut, download, open_at, wait_ready
 from many_segments import grouped_customers
 
 pytestmark = pytest.mark.browser
@@ -26,9 +26,7 @@ def _card_count(page, segment_id: int) -> int:
 
 def _download_members(page) -> pd.DataFrame:
     button = page.get_by_role("button", name=re.compile(r"^Download its [\d,]+ customers"))
-    with page.expect_download() as info:
-        button.click()
-    return pd.read_csv(info.value.path(), dtype=str, keep_default_na=False)
+    return pd.read_csv(download(page, button).path(), dtype=str, keep_default_na=False)
 
 
 def test_overview_figures_whole_and_members_download_on_five_segments(server, browser, shots):
