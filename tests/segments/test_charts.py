@@ -201,6 +201,10 @@ def test_many_segments_put_the_legend_below_the_plot(frame):
     values, labels, names = frame
     few = charts.scatter_2d(values, labels, names, "annual_income", "spending_score")
     assert few.layout.legend.orientation is None
+    asked = charts.scatter_2d(values, labels, names, "annual_income", "spending_score",
+                              legend_below=True)
+    assert asked.layout.legend.orientation == "h"
+    assert asked.layout.height > few.layout.height  # its rows below the plot
     many_names = {**names, **{i: f"Extra {i}" for i in range(20, 40)}}
     many = charts.scatter_2d(values, labels, many_names, "annual_income", "spending_score")
     assert many.layout.legend.orientation == "h"

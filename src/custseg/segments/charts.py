@@ -130,10 +130,14 @@ def scatter_2d(
     size: str | None = "age",
     max_points: int = MAX_POINTS,
     spec: InputSpec | None = None,
+    legend_below: bool = False,
 ) -> go.Figure:
     """Customers on two features, coloured by segment, bubble size from ``size``.
 
     At most ``max_points`` customers are drawn (WebGL), a random sample said in the title.
+    The legend goes below the plot from :data:`LEGEND_BELOW` segments, or always with
+    ``legend_below`` (the dashboard's: beside it, five long names left the plot a 230 px
+    strip at 1,024 px).
     """
     shown, note = _drawn(values, labels, names, max_points)
     use_size = size if size in shown.columns and size not in (x, y) else None
@@ -149,7 +153,7 @@ def scatter_2d(
     bubble = f", bubble size: {plot_text(_lower(use_size))}" if use_size else ""
     fig = _finish(fig, f"{plot_text(label_of(y))} against {plot_text(_lower(x))}"
                        f"{bubble}{note}", 520)
-    return _legend_below(fig, len(names))
+    return _legend_below(fig, len(names), always=legend_below)
 
 
 #: From this many segments a chart's legend goes below the plot, in rows, so a long list
@@ -157,8 +161,8 @@ def scatter_2d(
 LEGEND_BELOW = 12
 
 
-def _legend_below(fig: go.Figure, segments: int) -> go.Figure:
-    if segments < LEGEND_BELOW:
+def _legend_below(fig: go.Figure, segments: int, always: bool = False) -> go.Figure:
+    if segments < LEGEND_BELOW and not always:
         return fig
     rows = -(-segments // 3)  # about three names a row
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.15, x=0),

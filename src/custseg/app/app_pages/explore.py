@@ -43,7 +43,8 @@ with tabs[0]:
     c1, c2 = st.columns(2)
     x = pick("X axis", "explore_x", 1, c1)
     y = pick("Y axis", "explore_y", len(fields) - 1, c2)
-    chart(charts.scatter_2d(values, labels, names, x, y, size=AGE, spec=spec), key="scatter_2d")
+    chart(charts.scatter_2d(values, labels, names, x, y, size=AGE, spec=spec,
+                            legend_below=True), key="scatter_2d")
 
 with tabs[1]:
     if len(fields) < 3:
