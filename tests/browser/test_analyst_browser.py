@@ -94,7 +94,8 @@ def test_banner_and_typed_text_on_every_page_and_in_the_report(server, page, sho
         const box = p.parentElement.getBoundingClientRect();
         const out = [];
         if (svg.right > box.right + 1) out.push(['wider than its container', svg.right, box.right]);
-        for (const t of p.querySelectorAll('.gtitle, .legend')) {
+        // titles, legends, the profile bars' feature names and their axis title
+        for (const t of p.querySelectorAll('.gtitle, .legend, .ytick text, .g-xtitle')) {
             const r = t.getBoundingClientRect();
             if (r.right > svg.right + 1 || r.left < svg.left - 1) out.push(['cut', t.textContent]);
         }

@@ -99,3 +99,16 @@ def test_a_long_chart_title_is_broken_over_lines_with_room_above():
     lines = fig.layout.title.text.split("<br>")
     assert len(lines) == 3 and all(len(line) <= 60 for line in lines)
     assert fig.layout.margin.t == 50 + 2 * 22 and fig.layout.height == 500 + 2 * 22
+
+
+def test_the_report_draws_with_plotlys_own_template_whatever_the_default(model, monkeypatch):
+    """Importing streamlit makes its theme Plotly's default (no room for axis labels): a
+    report downloaded from the dashboard had its scatter's ticks cut off."""
+    import plotly.io as pio
+
+    data = custseg.make_customers(500, seed=4)
+    values = data[["age", "annual_income", "spending_score"]].astype(float)
+    monkeypatch.setattr(pio.templates, "default", "plotly_dark")
+    page = build_report(model, values=values, labels=model.labels)
+    assert "rgb(17,17,17)" not in page.replace(" ", "")  # plotly_dark's background
+    assert page.count('"paper_bgcolor":"white"') >= 2 + len(model.segments)  # plotly's

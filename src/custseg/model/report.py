@@ -38,8 +38,9 @@ h1 { margin-bottom: 0; } .muted { color: #6b7280; font-size: 0.92em; }
 table { border-collapse: collapse; margin: 8px 0; font-size: 0.93em; }
 th, td { border-bottom: 1px solid #e5e7eb; padding: 4px 10px; text-align: left; }
 td.n { text-align: right; }
-.grid { display: grid; grid-template-columns: auto minmax(280px, 1fr); gap: 12px; }
-@media (max-width: 800px) { .grid { grid-template-columns: 1fr; } }
+.grid { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+.grid > div:first-child { flex: 0 1 auto; max-width: 100%; }
+.grid > div:last-child { flex: 1 1 360px; min-width: 360px; }
 """
 
 
@@ -92,7 +93,10 @@ class _Figures:
 
     def __call__(self, fig) -> str:
         wrap_title(fig)
-        fig.update_layout(autosize=True, width=None)
+        # Plotly's own template, named: importing streamlit makes its theme the default,
+        # without room for the axes' labels (the dashboard's report had its scatter's
+        # ticks cut off where the command line's did not)
+        fig.update_layout(autosize=True, width=None, template="plotly")
         out = fig.to_html(full_html=False, include_plotlyjs=self.first,
                           default_width="100%",
                           config={"displaylogo": False, "responsive": True})
