@@ -10,7 +10,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_pages import wait_ready
+from browser_pages import shown_in_tab, wait_ready
 
 import custseg
 from custseg import api
@@ -110,8 +110,9 @@ def test_fit_from_the_controls_on_the_model_lab(server, page, shots, tmp_path):
     page.goto(f"{server}/model-lab")
     page.get_by_role("heading", name="Model Lab").wait_for()
     wait_ready(page)
-    page.get_by_role("tab", name="Save / load").click()
-    page.locator('input[type="file"]').last.set_input_files(str(path))
+    file_input = page.locator('input[type="file"]').last
+    shown_in_tab(page, "Save / load", page.get_by_text("Model file (.custseg)"))
+    file_input.set_input_files(str(path))
     page.get_by_text("Using the model file four.custseg.").wait_for()
     wait_ready(page)
     assert "model" in query(page)
