@@ -54,6 +54,27 @@ def test_a_refused_upload_is_said_in_the_main_area_with_the_data_still_shown(app
     assert main_errors(app) == errors
 
 
+def test_a_table_with_nothing_to_segment_on_is_said_in_the_main_area(app, go):
+    """Only text columns: the sidebar had a warning, and the main area went on showing the
+    demo data as if the upload had been used."""
+    upload(app, "text.csv", b"a,b\nx,y\nz,w\n")
+    assert main_errors(app) == [
+        "text.csv has no numeric column to segment on (the sidebar says more); still "
+        "showing demo data (2,000 customers) · K-Means, 5 segments."]
+    assert any(unescape(w.value).startswith("text.csv has no numeric column")
+               for w in app.sidebar.warning)
+    go(app, "predict")
+    assert len(main_errors(app)) == 1
+
+
+def test_no_feature_chosen_is_said_in_the_main_area(app, go):
+    app.multiselect(key="features").set_value([]).run()
+    assert main_errors(app) == [
+        "No feature is chosen to segment demo data (2,000 customers) on: choose at least one "
+        "in the sidebar's Features; still showing demo data (2,000 customers) · K-Means, "
+        "5 segments."]
+
+
 def test_rows_left_out_are_a_warning_with_the_reasons(app, go, tmp_path):
     data = custseg.make_customers(400, seed=5).astype(str)
     data.loc[:59, "age"] = "?"  # 15% of the rows

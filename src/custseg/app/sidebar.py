@@ -346,7 +346,7 @@ def _fitted_view(data: state.KeyedTable, main) -> state.View | None:
         formats = {c: f for c, f in formats.items() if c in data.table.header}
     inspection = cached.inspection(data, mapping, formats)
     config = _controls(data, inspection, formats)
-    if config is None:
+    if config is None:  # no feature chosen (said in the main area, see _controls)
         return None
     rules_toml = st.session_state.get(state.RULES)
     model = _model(main, data, config, rules_toml)
@@ -611,8 +611,15 @@ def _controls(data: state.KeyedTable, inspection, formats: dict[str, str]) -> Mo
     )
     settings = _feature_settings(features, choices, derived, inspection, lines)
     st.session_state[links.OVERRIDES] = settings  # what the URL carries of them
+    if not features and not options:
+        st.warning(plain(f"{table.name} has no numeric column to segment on (Reading the "
+                         "file, above, shows how each column was read). Upload a table "
+                         "with at least one, or a transaction log."), icon=":material/warning:")
+        st.session_state[state.FAILED] = ("no_features", table.name)
+        return None
     if not features:
         st.warning("Choose at least one feature to cluster on.", icon=":material/warning:")
+        st.session_state[state.FAILED] = ("features", table.name)
         return None
     categorical = _categorical_picker(table, inspection, features)
     has_gender = GENDER in table.match.fields

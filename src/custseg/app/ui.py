@@ -206,12 +206,20 @@ def context(view, failed: tuple[str, str | None] | None = None, stability=None) 
     if failed is not None:
         what, name = failed
         thing = {"upload": "The uploaded file", "file": "The file", "demo": "The demo data",
-                 "fit": "The segmentation with the sidebar's current settings"}[what]
+                 "fit": "The segmentation with the sidebar's current settings",
+                 "features": "", "no_features": ""}[what]
         said = f"{thing} {name}" if name else thing
         still = ("nothing is shown" if view is None else
                  f"still showing {_data_said(view)} · {_model_said(view)}")
-        failure = (f"{said} could not be used (the sidebar says why); {still}."
-                   if what != "fit" else f"{said} failed (the sidebar says why); {still}.")
+        if what == "no_features":
+            failure = f"{name} has no numeric column to segment on (the sidebar says more); {still}."
+        elif what == "features":
+            failure = (f"No feature is chosen to segment {name} on: choose at least one in "
+                       f"the sidebar's Features; {still}.")
+        elif what == "fit":
+            failure = f"{said} failed (the sidebar says why); {still}."
+        else:
+            failure = f"{said} could not be used (the sidebar says why); {still}."
     if view is None:
         return Context("Data: none yet", failure)
     line = f"Data: {_data_said(view)} · Model: {_model_said(view)}"
