@@ -173,3 +173,10 @@ def test_structural_rows_keep_only_their_note_even_with_bad_cells():
     # the cells of a structural row are still parsed, out-of-range ones blanked
     assert v.values.loc[0, ["customer_id", "spending_score"]].tolist() == ["7", 5.0]
     assert v.values.loc[0, ["age", "annual_income"]].isna().all()
+
+
+def test_a_huge_value_is_said_in_powers_of_ten_not_in_300_digits():
+    v = validate(frame(age=["1e308"], annual_income=["50"], spending_score=["50"]))
+    assert v.issues[0] == "age: 1e+308 years is outside 16–100 years"
+    v = validate(frame(age=["30"], annual_income=["123456789012345678"], spending_score=["50"]))
+    assert v.issues[0].startswith("annual_income: 1.23e+17 k$ is outside 0–10,000 k$.")

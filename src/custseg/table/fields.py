@@ -6,6 +6,7 @@ profile and the command line show "16 years" or "10,000 k$" alike.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -69,7 +70,10 @@ class Ranges:
 
 
 def fmt_number(value: float) -> str:
-    """Short human form: 16 not 16.0, 10,000 with a separator, 2 decimals at most."""
+    """Short human form: 16 not 16.0, 10,000 with a separator, 2 decimals at most; beyond
+    10^16 (where a float holds no exact whole number) in powers of ten, not 300 digits."""
+    if math.isfinite(value) and abs(value) >= 1e16:
+        return f"{value:.3g}"
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:,.2f}".rstrip("0").rstrip(".")
