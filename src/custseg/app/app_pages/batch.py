@@ -5,7 +5,7 @@ from pathlib import Path
 import pyarrow as pa
 import streamlit as st
 
-from custseg.app import cached, sidebar, state
+from custseg.app import cached, source, state
 from custseg.app.ui import chart, confidence_shown, filled, log_panel, plain, read_upload, show_error
 from custseg.errors import CustsegError
 from custseg.io.score_files import score_table_batches
@@ -39,7 +39,7 @@ else:
 
 batch = st.session_state[state.BATCH_FILE]
 # read as the data is: the income unit stated in the sidebar holds for its batches too
-income_unit = sidebar.reading()[1]
+income_unit = source.reading()[1]
 limits = state.read_limits()
 log = None
 if batch.size <= int(st.get_option("server.maxUploadSize")) << 20:
@@ -58,7 +58,7 @@ if log is not None and not st.toggle(
         with st.spinner(plain(f"Aggregating {batch.name}: reading its lines and grouping "
                               "them by customer…")):
             uploaded = cached.upload_log(batch.name, batch.data, limits,
-                                         sidebar.log_date_format(log), model.log)
+                                         source.log_date_format(log), model.log)
     except CustsegError as exc:
         show_error(exc)
         st.stop()
