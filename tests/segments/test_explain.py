@@ -152,3 +152,17 @@ def test_compare_in_plain_words():
     assert "p_value" not in shown.columns
     with pytest.raises(ValueError, match="must both have customers"):
         compare_segments(values, labels, 0, 7)
+
+
+@pytest.mark.parametrize("magnitude", [1e39, 1e-40])
+def test_rules_on_values_beyond_float32_split_where_the_segments_part(magnitude):
+    """A balance of 8.6e39 is a finite, valid float64 that scikit-learn's float32 trees
+    cannot hold (they raised, and every dashboard page showed the traceback)."""
+    values = pd.DataFrame({"balance": np.r_[np.linspace(1, 2, 50), np.linspace(5, 6, 50)]
+                           * magnitude})
+    labels = np.r_[np.zeros(50, int), np.ones(50, int)]
+    rules = segment_rules(values, labels, ["balance"])
+    assert [r.precision for r in rules[0]] == [1.0] and [r.coverage for r in rules[1]] == [1.0]
+    low, high = (float(re.search(r"[≤≥>] ([\d.e+-]+)", rules[s][0].text).group(1))
+                 for s in (0, 1))
+    assert 2 * magnitude <= low < 5 * magnitude and 2 * magnitude <= high <= 5 * magnitude

@@ -180,3 +180,11 @@ def test_a_huge_value_is_said_in_powers_of_ten_not_in_300_digits():
     assert v.issues[0] == "age: 1e+308 years is outside 16–100 years"
     v = validate(frame(age=["30"], annual_income=["123456789012345678"], spending_score=["50"]))
     assert v.issues[0].startswith("annual_income: 1.23e+17 k$ is outside 0–10,000 k$.")
+
+
+def test_a_small_value_keeps_its_digits_and_no_zero_is_negative():
+    from custseg.table.fields import fmt_number
+
+    # two decimals at most said 0.00123 (a conversion rate) and 1e-40 as "0", -0.004 as "-0"
+    assert [fmt_number(v) for v in (0.00123, 1e-40, -0.004, -0.0, 0.0, 0.005, 12.345)] == [
+        "0.00123", "1e-40", "-0.004", "0", "0", "0.01", "12.35"]

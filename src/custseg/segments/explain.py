@@ -53,7 +53,10 @@ def decimals_of(column: np.ndarray, most: int = MAX_DECIMALS) -> int | None:
     finite = finite[np.isfinite(finite)]
     for d in range(most + 1):
         scaled = finite * 10**d
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled))):
+        grid = np.round(scaled)
+        # on the grid, and not a value of 1e-40 rounded to 0 (then it needs more places)
+        if np.all((np.abs(scaled - grid) <= 1e-6 * np.maximum(1.0, np.abs(scaled)))
+                  & ((grid != 0) | (finite == 0))):
             return d
     return None
 
@@ -61,6 +64,8 @@ def decimals_of(column: np.ndarray, most: int = MAX_DECIMALS) -> int | None:
 def _significant(value: float, digits: int = 3) -> str:
     if value == 0 or not np.isfinite(value):
         return fmt_number(value) if np.isfinite(value) else str(value)
+    if abs(value) < 1e-4:  # six places would show 0
+        return f"{value:.{digits}g}"
     places = min(6, max(0, digits - 1 - int(np.floor(np.log10(abs(value))))))
     text = f"{value:,.{places}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -124,7 +129,8 @@ def segment_rules(
     X_all = values[features].to_numpy(dtype="float64")
     decimals = [decimals_of(X_all[:, i]) for i in range(len(features))]
     rows = sample_rows(len(X_all), RULE_SAMPLE, seed)
-    X, y_all = X_all[rows], labels[rows]
+    scale = _float32_scale(X_all)
+    X, y_all = X_all[rows] * scale, labels[rows]
     min_leaf = max(5, int(0.01 * len(X)))
     out: dict[int, list[SegmentRule]] = {}
     for segment in np.unique(labels):
@@ -141,6 +147,7 @@ def segment_rules(
             mask = np.ones(len(X_all), dtype=bool)
             bounds: dict[int, list[float | None]] = {}
             for feat, is_upper, threshold in conditions:
+                threshold = float(threshold / scale[feat])  # back in the column's units
                 low, high = bounds.setdefault(feat, [None, None])
                 if is_upper:
                     bounds[feat][1] = threshold if high is None else min(high, threshold)
@@ -161,6 +168,25 @@ def segment_rules(
         rules.sort(key=lambda r: (-r.coverage * r.precision, -r.precision))
         out[int(segment)] = rules[:max_rules]
     return out
+
+
+#: The largest magnitude a tree's feature may have: scikit-learn's trees hold their
+#: inputs in float32, whose largest finite value is about 3.4e38.
+_TREE_MAX = 2.0 ** 100
+
+
+def _float32_scale(X: np.ndarray) -> np.ndarray:
+    """Per column, a power of two that brings its magnitudes within what a tree can hold
+    (1 for ordinary columns): a balance of 8.6e39 is finite in float64 and valid, but
+    made the tree raise. Powers of two scale exactly, so the thresholds scaled back are
+    the ones the tree chose."""
+    top = np.max(np.abs(X), axis=0, initial=0.0)
+    scale = np.ones(X.shape[1])
+    big = top > _TREE_MAX
+    scale[big] = np.ldexp(1.0, -np.frexp(top[big])[1])
+    tiny = (top > 0) & (top < 1 / _TREE_MAX)  # below float32's range they would all be 0
+    scale[tiny] = np.ldexp(1.0, -np.frexp(top[tiny])[1])
+    return scale
 
 
 def _positive_paths(tree: DecisionTreeClassifier, min_precision: float):

@@ -71,8 +71,9 @@ class Ranges:
 
 def fmt_number(value: float) -> str:
     """Short human form: 16 not 16.0, 10,000 with a separator, 2 decimals at most; beyond
-    10^16 (where a float holds no exact whole number) in powers of ten, not 300 digits."""
-    if math.isfinite(value) and abs(value) >= 1e16:
+    10^16 (where a float holds no exact whole number) in powers of ten, not 300 digits;
+    below 0.01 in three significant digits (0.00123, 1e-40), not "0" or "-0"."""
+    if math.isfinite(value) and (abs(value) >= 1e16 or 0 < abs(value) < 0.005):
         return f"{value:.3g}"
     if float(value).is_integer():
         return f"{int(value):,}"
