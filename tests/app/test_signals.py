@@ -148,3 +148,16 @@ def test_the_batch_drift_is_measured_once_per_file_and_model(app, go, monkeypatc
     assert calls == [(5, 300), (5, 400), (3, 400)]  # another model
     app.run()
     assert len(calls) == 3
+
+
+def test_an_outlier_gets_no_high_confidence_badge_beside_no_segment_fits(app, go, metrics):
+    """HDBSCAN's noise: the vote was unanimous (100%) for the outliers, and a green
+    "High confidence" badge stood beside "no segment fits"."""
+    app.selectbox(key="algorithm").set_value("hdbscan").run()
+    go(app, "predict")
+    _predict(app, 50, 106, 5)  # a demo customer (C000001) HDBSCAN leaves in its noise
+    m = metrics(app)
+    assert m["Segment"] == "Outliers" and m["Confidence"] == "100%", m
+    assert _badges(app) == [":gray-badge[:material/scatter_plot: No segment fits: an outlier]"]
+    assert "The nearest known customers are outliers: no segment fits." in [
+        unescape(w.value) for w in app.warning]

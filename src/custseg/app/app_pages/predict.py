@@ -164,6 +164,8 @@ with st.container(border=True):
     badge = {"high": ("High confidence", "green", ":material/verified:"),
              "medium": ("Medium confidence", "orange", ":material/help:"),
              "low": ("Low confidence", "red", ":material/report:")}[level]
+    if segment.is_outliers:  # a unanimous vote for "no segment" is no confident segment
+        badge = ("No segment fits: an outlier", "gray", ":material/scatter_plot:")
     st.badge(badge[0] + (": atypical customer" if atypical else ""), color=badge[1],
              icon=badge[2])
     st.caption(plain(vote + (" They are far from this customer: see below." if atypical
