@@ -328,3 +328,45 @@ def test_more_segments_than_a_model_holds_is_refused_before_describing_them(tmp_
     assert "DBSCAN found 1,500 segments in 3,000 customers, more than the 1,000 a model " \
         "holds:" in line
     assert not (tmp_path / "m").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_scale_model(tmp_path_factory) -> tuple[Path, Path]:
+    """A model on a feature whose scale is 0.001 (a valid 1e308 is past float64 once
+    standardised) and a batch with values far out on each side."""
+    import numpy as np
+    import pandas as pd
+
+    from custseg.cli import main
+
+    folder = tmp_path_factory.mktemp("far")
+    rng = np.random.default_rng(0)
+    fit = pd.DataFrame({"id": range(300), "rate": rng.normal(0, 0.001, 300).round(6),
+                        "visits": rng.normal(5, 1, 300).round(2)})
+    fit.to_csv(folder / "fit.csv", index=False)
+    batch = fit.head(10).astype(str)
+    batch.loc[0, "rate"], batch.loc[1, "rate"], batch.loc[2, "visits"] = "1e308", "-1e308", "1e200"
+    batch.to_csv(folder / "batch.csv", index=False)
+    assert main(["fit", str(folder / "fit.csv"), "-o", str(folder / "m.custseg"),
+                 "--features", "rate,visits"]) == 0
+    return folder / "m.custseg", folder / "batch.csv"
+
+
+def test_values_far_past_float64_once_standardised_are_placed_and_atypical(
+        tiny_scale_model, tmp_path, capsys):
+    """Squared distances of 1e200, and 1e308 over a scale of 0.001, exited 1 (an index
+    past the last neighbour; "the rows to assign contain NaN or infinity")."""
+    import pandas as pd
+
+    model, batch = tiny_scale_model
+    code, out, err = run(capsys, "score", model, batch, "-o", tmp_path / "s.csv", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["rows"] == 10 and summary["invalid"] == 0 and summary["atypical"] == 3
+    scored = pd.read_csv(tmp_path / "s.csv", dtype=str)
+    assert scored["atypical"].tolist() == ["true"] * 3 + ["false"] * 7
+    assert scored["rate"].tolist()[:2] == ["1e308", "-1e308"]  # the cells as given
+    for value in ("1e308", "-1e308"):
+        code, out, err = run(capsys, "predict", model, "--value", f"rate={value}",
+                             "--value", "visits=5", "--json")
+        assert code == 0 and json.loads(out)["atypical"] is True, err

@@ -275,3 +275,26 @@ def test_neighbours_closer_than_float32_can_tell_are_told_apart():
     np.testing.assert_allclose(dist[:, 0], 1.0, rtol=1e-12)
     _, ind2 = screen.query(X, 2)
     assert np.array_equal(ind2[:, 1], len(spread) + np.arange(pairs))
+
+
+@pytest.mark.parametrize("search", ["tree", "screen"])
+@pytest.mark.parametrize("d", [3, 17])
+def test_rows_whose_squared_distance_overflows_get_the_neighbours_of_their_direction(search, d):
+    """At 1e200 the squared distance is past float64: the tree found no neighbour and
+    returned the index one past the last point (score and predict exited 1). Far out,
+    the nearest points are those furthest along the row's direction; ranked without
+    squaring, they are the ones the same row scaled down by 1e190 finds."""
+    rng = np.random.default_rng(d)
+    points = rng.normal(size=(400, d))
+    labels = rng.integers(0, 4, 400)
+    vote_ = NeighbourVote(points, labels, 3, atypical_threshold=5.0, search=search)
+    direction = rng.normal(size=(6, d))
+    far = direction * 1e200
+    dist, ind = vote_.query(far)
+    _, expected = reference_neighbours(direction * 1e10, points, 3)
+    assert (ind == expected).all() and (ind < len(points)).all()
+    norm = np.linalg.norm(direction, axis=1) * 1e200
+    assert np.allclose(dist[:, 0], norm, rtol=1e-6)
+    placed = vote_.assign(np.vstack([far, points[:2], np.full((1, d), -1e300)]))
+    assert placed.atypical.tolist() == [True] * 6 + [False, False, True]
+    assert np.isin(placed.labels, labels).all()

@@ -312,6 +312,39 @@ class BlockScreen:
         return dist, ind
 
 
+def far_neighbours(points: np.ndarray, X: np.ndarray, k: int,
+                   block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest ``points`` of rows so far out that their squared distances
+    overflow float64 (past about 1.3e154), where the tree finds no neighbour at all.
+
+    With ``R = ||x - c||`` (``c`` the points' mean, ``u`` the unit vector towards ``x``),
+    ``||x - p||² = R² + R f(p)`` with ``f(p) = ||p - c||² / R - 2 u·(p - c)``: ``f``
+    ranks the points as the distance does, with no square of ``R``. Ties go to the lower
+    index, as in the tree; the distances are ``R √(1 + f/R)`` (infinite only when ``R``
+    itself is past float64)."""
+    centre = points.mean(axis=0)
+    around = points - centre
+    norms = np.einsum("ij,ij->i", around, around)
+    dist = np.empty((len(X), k))
+    ind = np.empty((len(X), k), dtype=np.int64)
+    for start in range(0, len(X), block):
+        away = X[start:start + block] - centre
+        top = np.abs(away).max(axis=1, keepdims=True)
+        top[top == 0] = 1.0
+        unit = away / top
+        length = np.sqrt(np.einsum("ij,ij->i", unit, unit))[:, None]
+        unit /= length
+        with np.errstate(over="ignore"):
+            R = top * length
+        f = norms[None, :] / R - 2.0 * (unit @ around.T)
+        nearest = np.argsort(f, axis=1, kind="stable")[:, :k]  # stable: lower index first
+        ind[start:start + block] = nearest
+        with np.errstate(over="ignore", invalid="ignore"):
+            dist[start:start + block] = R * np.sqrt(np.maximum(
+                1.0 + np.take_along_axis(f, nearest, axis=1) / R, 0.0))
+    return dist, ind
+
+
 @dataclass(frozen=True)
 class Assignment:
     """Where customers land: per row label, vote share, atypical flag, nearest distance."""
@@ -446,7 +479,11 @@ class NeighbourVote:
         dist, ind = self.tree.query(X, k=k, workers=self.workers)
         if k == 1:
             dist, ind = dist[:, None], ind[:, None]
-        return dist, ind.astype(np.int64)
+        ind = ind.astype(np.int64)
+        lost = np.flatnonzero((ind == len(self.points)).any(axis=1))
+        if len(lost):  # squared distances past float64 (a value of 1e200): no neighbour
+            dist[lost], ind[lost] = far_neighbours(self.points, X[lost], k)
+        return dist, ind
 
     def vote_codes(self, ind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(class codes, vote shares) for neighbour indices from :meth:`query`."""

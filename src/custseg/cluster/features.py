@@ -129,7 +129,11 @@ class FeatureEncoding:
         """Matrix for the rows of ``values`` (all must be valid for :attr:`needs`)."""
         numeric = _transformed(values.loc[:, list(self.features)].to_numpy(dtype="float64"),
                                self.transforms)
-        numeric = (numeric - np.asarray(self.means)) / np.asarray(self.scales)
+        with np.errstate(over="ignore"):
+            numeric = (numeric - np.asarray(self.means)) / np.asarray(self.scales)
+        # a valid 1e308 over a scale of 0.001 is past float64: kept at the edge, so that
+        # the row is placed (far out, atypical) rather than refused as infinite
+        np.clip(numeric, -_EDGE, _EDGE, out=numeric)
         if not self.use_gender and not self.categorical:
             return np.ascontiguousarray(numeric)
         parts = [numeric]
@@ -170,6 +174,10 @@ class FeatureEncoding:
             categorical=tuple((str(c["name"]), tuple(str(v) for v in c["categories"]))
                               for c in data.get("categorical", ())),
         )
+
+
+#: The largest standardised value kept (float64's largest is about 1.8e308).
+_EDGE = 1e300
 
 
 def _onehot(cells: pd.Series, categories: Sequence[str], weight: float) -> np.ndarray:
