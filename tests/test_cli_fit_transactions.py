@@ -78,6 +78,20 @@ def test_fit_transactions_text_output_says_the_lines_and_the_set_apart(capsys, t
     assert re.search(r"^ -2  Returns only\s+3\s+4\.8%\s+-\s+0 low", stdout, re.M)
 
 
+def test_score_a_log_with_json_prints_the_json_alone(capsys, tmp_path, fitted):
+    """The log's summary lines went to stdout before the JSON document, which then did
+    not parse; with --json they go to stderr."""
+    model, _ = fitted
+    new_log = tmp_path / "new.csv"
+    write_log(new_log, seed=1, returns_only=2)
+    code, stdout, err = run(capsys, "score", model, new_log, "-o", tmp_path / "s.csv", "--json")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["rows"] == 62 and summary["invalid"] == 0
+    assert sum(s["count"] for s in summary["segments"]) == 62
+    assert err.splitlines()[0] == "lines: 582 read, 582 used, 0 excluded"
+
+
 def test_score_a_new_log_places_its_customers(capsys, tmp_path, fitted):
     model, _ = fitted
     new_log, out = tmp_path / "new.csv", tmp_path / "scored.csv"

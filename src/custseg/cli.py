@@ -476,19 +476,20 @@ def _log_date_format(date: str | None, given: list[str] | None,
     return date, fmt
 
 
-def _print_log_summary(summary: Any) -> None:
-    """A log's aggregation: lines read, used and excluded by reason; columns; as-of."""
+def _print_log_summary(summary: Any, err: bool = False) -> None:
+    """A log's aggregation: lines read, used and excluded by reason; columns; as-of (on
+    stderr with ``err``, when stdout carries a JSON document)."""
     excluded = sum(summary.excluded.values())
     why = ", ".join(f"{reason}: {n:,}" for reason, n in summary.excluded.items())
     _out(f"lines: {summary.read:,} read, {summary.used:,} used, {excluded:,} excluded"
-         + (f" ({why})" if why else ""))
+         + (f" ({why})" if why else ""), err)
     if summary.duplicate_lines:
         _out(f"identical lines: {summary.duplicate_lines:,} (kept: two identical lines "
-             "are two items bought)")
+             "are two items bought)", err)
     taken = ", ".join(f"{role} {shown(name, 60) if role != 'value' else name}"
                       for role, name in summary.columns.items() if name is not None)
-    _out(f"columns: {taken}")
-    _out(f"as of: {summary.as_of or '(no purchase in the log)'}")
+    _out(f"columns: {taken}", err)
+    _out(f"as of: {summary.as_of or '(no purchase in the log)'}", err)
 
 
 @app.command()
@@ -776,7 +777,7 @@ def score(
                                     limits=_limits(max_decompressed_mb), force=force,
                                     memory_limit=memory_limit or DEFAULT_MEMORY_LIMIT,
                                     progress=progress)
-        _print_log_summary(report.log)
+        _print_log_summary(report.log, err=as_json)  # --json: stdout is the JSON alone
         _err(f"input read as a transaction log: {report.log.customers:,} customers from "
              f"{report.log.used:,} lines")
         _err(f"scored {report.n_rows:,} customers ({report.n_invalid:,} invalid, "
