@@ -199,7 +199,7 @@ def test_kprototypes_without_categories_says_it_is_kmeans():
     from custseg.table.sample import make_customers
 
     model = custseg.fit(make_customers(300, seed=1), algorithm="kprototypes")
-    assert model.warnings[0].startswith("kprototypes was given no categorical feature")
+    assert model.warnings[0].startswith("K-Prototypes was given no categorical feature")
 
 
 def test_categories_that_look_like_numbers_stay_text(tmp_path):

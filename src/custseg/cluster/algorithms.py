@@ -238,6 +238,12 @@ class ParamSpec:
         return f"{self.name} takes {self.low:g} to {self.high:g}{extra}"
 
 
+#: The advice for one segment holding nearly everyone beside small ones, by default.
+UNEVEN_FIX = ("a few customers far from the rest make segments of their own: log-transform "
+              "skewed features (auto does it above a skew of 1), or choose HDBSCAN or "
+              "DBSCAN, which set such customers apart as outliers")
+
+
 @dataclass(frozen=True)
 class AlgorithmSpec:
     """A clustering algorithm: how to build it, what can be tuned, and how it behaves."""
@@ -278,6 +284,9 @@ class AlgorithmSpec:
     #: number of segments when there is one.
     coarse_fix: str = ""
     fine_fix: str = ""
+    #: What to change when one segment holds nearly everyone and the others are small;
+    #: empty: :data:`UNEVEN_FIX`.
+    uneven_fix: str = ""
     #: The parameter that joins segments closer than it after they are found (HDBSCAN's
     #: merge distance): a degenerate outcome's advice names it when it caused one segment
     #: to hold nearly everyone, and says it is not the cause of everyone in noise (a
@@ -324,11 +333,14 @@ class AlgorithmSpec:
     def make(self, params: Mapping[str, Any], random_state: int) -> BaseEstimator:
         return self.build(self.resolve(params), random_state)
 
-    def fix_for(self, outcome: Literal["noise", "coarse", "fine"]) -> str:
+    def fix_for(self, outcome: Literal["noise", "coarse", "fine", "uneven"]) -> str:
         """What to change for a degenerate outcome: most customers noise, one segment
-        holding nearly everyone (coarse), too many or too small segments (fine)."""
+        holding nearly everyone (coarse), too many or too small segments (fine), or one
+        holding nearly everyone beside small ones (uneven)."""
         if outcome == "noise":
             return self.noise_fix or "try other settings"
+        if outcome == "uneven":
+            return self.uneven_fix or UNEVEN_FIX
         given = self.coarse_fix if outcome == "coarse" else self.fine_fix
         if given:
             return given
@@ -803,6 +815,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             noise_fix="raise eps or lower min_samples",
             coarse_fix="lower eps or raise min_samples",
             fine_fix="raise min_samples",
+            uneven_fix="lower eps, so that the large segment splits, and raise min_samples, "
+            "so that the small ones become outliers",
             fit_sample=50_000,
             count_params=("min_samples",),
             diagnostics=("k_distance",),
@@ -830,6 +844,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             fit_time=_agglomerative_time,
             coarse_fix="raise n_clusters, or use linkage=ward",
             fine_fix="lower n_clusters, or use linkage=ward",
+            uneven_fix="use linkage=ward (single and average linkage chain most customers "
+            "into one segment and leave the far ones alone)",
         ),
         AlgorithmSpec(
             name="gmm",
@@ -875,6 +891,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             noise_fix="lower min_cluster_size or min_samples",
             coarse_fix="lower min_cluster_size",
             fine_fix="raise min_cluster_size",
+            uneven_fix="raise min_cluster_size, so that the small segments become outliers "
+            "or join others",
             merge_param="cluster_selection_epsilon",
             # its spanning tree takes time quadratic in the rows: 20,000 in a few seconds
             fit_sample=20_000,
@@ -901,6 +919,9 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             predicts_natively=True,
             suggest_by="n_segments",
             k_param="n_clusters",
+            # a wide sub-cluster radius leaves fewer sub-clusters than segments asked
+            coarse_fix="lower threshold (fewer sub-clusters than segments leave fewer "
+            "segments), or raise n_clusters",
             diagnostics=("k_curve",),
             fit_time=_birch_time,
         ),
@@ -947,6 +968,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             fit_time=_rfm_time,
             coarse_fix="edit the RFM score map of the rulebook (--rules), or choose kmeans",
             fine_fix="edit the RFM score map of the rulebook (--rules)",
+            uneven_fix="edit the RFM score map of the rulebook (--rules)",
             scores_roles=("recency", "frequency", "monetary"),
         ),
     )

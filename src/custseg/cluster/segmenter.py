@@ -32,8 +32,9 @@ parameter value that fits. A degenerate but legal outcome (see :func:`degenerate
 from __future__ import annotations
 
 import math
+import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -101,21 +102,33 @@ def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec,
         return [f"{name} put every customer in noise: no segment was found; "
                 f"{spec.fix_for('noise')}{cause}."]
     coarse = _coarse_fix(spec, merge, len(values), unmerged)
+    # "under 1% or under 5" is one limit on whole counts, the larger: tested and said as
+    # one number, so that sizes of 5 never read as "fewer than 5".
+    limit = max(math.ceil(SMALL_SHARE * n), SMALL_COUNT)
+    small = np.sort(counts[counts < limit])
+    small = small if n >= 2 * SMALL_COUNT else small[:0]
+    dominant = len(values) > 1 and counts.max() > DOMINANT_SHARE * n
     out = []
     if len(values) == 1:
         out.append(f"{name} found a single segment; the customers do not separate with "
                    f"these settings: {coarse}.")
-    elif counts.max() > DOMINANT_SHARE * n:
+    elif dominant and len(small):
+        # one giant and crumbs: more segments would be crumbs, fewer would not split the
+        # giant, so neither "raise" nor "lower" the number of segments is the advice
+        rest = len(values) - 1
+        which = (f"the other {rest:,}" if len(small) == rest
+                 else f"{len(small):,} of the other {rest:,}")
+        holds = "holds" if len(small) == 1 else "hold"
+        out.append(f"{name} put {counts.max() / n:.1%} of the customers in one segment, and "
+                   f"{which} {holds} fewer than {limit:,} customers: the segments are uneven, "
+                   f"whatever their number; {spec.fix_for('uneven')}.")
+    elif dominant:
         out.append(f"{name} put {counts.max() / n:.1%} of the customers in one segment; the "
                    f"others barely separate: {coarse}.")
     if len(values) > MAX_SEGMENTS:
         out.append(f"{name} found {len(values):,} segments, more than {MAX_SEGMENTS} anyone "
                    f"can act on: {spec.fix_for('fine')}.")
-    # "under 1% or under 5" is one limit on whole counts, the larger: tested and said as
-    # one number, so that sizes of 5 never read as "fewer than 5".
-    limit = max(math.ceil(SMALL_SHARE * n), SMALL_COUNT)
-    small = np.sort(counts[counts < limit])
-    if len(small) and n >= 2 * SMALL_COUNT:
+    if len(small) and not dominant:
         why = "1% of the customers" if limit > SMALL_COUNT else "too few to act on"
         sizes = ", ".join(f"{c:,}" for c in small[:5]) + (" …" if len(small) > 5 else "")
         noun = "segment holds" if len(small) == 1 else "segments hold"
@@ -126,6 +139,38 @@ def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec,
         out.append(f"{name} left {noise_share:.0%} of customers as noise; "
                    f"{spec.fix_for('noise')}.")
     return out
+
+
+#: scikit-learn's warnings in a fit, said in the analyst's words (None: not worth saying,
+#: the degenerate warnings say what it means for the segments).
+_LIBRARY_WARNINGS: tuple[tuple[re.Pattern, Callable[[re.Match, AlgorithmSpec], str | None]], ...] = (
+    (re.compile(r"Number of distinct clusters \((\d+)\) found smaller than n_clusters "
+                r"\((\d+)\)"),
+     lambda m, spec: f"{spec.label} found only {_count(m[1], 'distinct group')} of "
+     f"customers for the {m[2]} segments asked: many customers have the same values on "
+     "these features; lower n_clusters, or add features that tell them apart"),
+    (re.compile(r"Number of subclusters found \((\d+)\) by BIRCH is less than \((\d+)\)"),
+     lambda m, spec: f"BIRCH found {_count(m[1], 'sub-cluster')}, fewer than the {m[2]} "
+     "segments asked: lower threshold (the sub-cluster radius)"),
+    # the assigner's classifier on a reference set with many small segments
+    (re.compile(r"The number of unique classes is greater than 50% of the number of "
+                r"samples"), lambda m, spec: None),
+)
+
+
+def _count(number: str, noun: str) -> str:
+    return f"{int(number):,} {noun}{'' if int(number) == 1 else 's'}"
+
+
+def plain_warning(message: str, spec: AlgorithmSpec) -> str | None:
+    """A warning raised during a fit, in custseg's words: scikit-learn's own are
+    rephrased for an analyst (or dropped when another warning says what they mean);
+    custseg's pass as they are."""
+    for pattern, said in _LIBRARY_WARNINGS:
+        found = pattern.search(message)
+        if found:
+            return said(found, spec)
+    return message
 
 
 def _merge_distance(spec: AlgorithmSpec, params: Mapping[str, Any] | None) -> str:
@@ -244,6 +289,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         params = spec.resolve(self.params)
         rng = np.random.default_rng(self.random_state)
         n = X.shape[0]
+        self.lowered_: dict[str, Any] = {}  # the settings lowered to the rows fitted
 
         cap = {None: spec.fit_sample, "all": None}.get(self.sample_size, self.sample_size)
         sample = _sample(n, cap, rng)
@@ -308,6 +354,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         rest = np.setdiff1d(np.arange(n), sample, assume_unique=True)
         if len(rest):
             labels[rest] = self.vote_.assign(X[rest]).labels
+            self._warn_outvoted()
         self.labels_ = labels
         self.n_fit_rows_ = len(sample)
         with fit_threads():
@@ -341,18 +388,19 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self._warn_degenerate(get_algorithm(self.algorithm))
         return self
 
-    @staticmethod
-    def _bound_sizes(spec: AlgorithmSpec, params: dict[str, Any], rows: int) -> None:
-        """Lower the parameters that cannot exceed the rows fitted (with a warning)."""
+    def _bound_sizes(self, spec: AlgorithmSpec, params: dict[str, Any], rows: int) -> None:
+        """Lower the parameters that cannot exceed the rows fitted (with a warning), and
+        record them in :attr:`lowered_`, so that the model says the settings it used."""
         for name in spec.size_bounded:
             if params[name] is not None and params[name] > rows:
                 warnings.warn(
-                    f"{name}={params[name]} is more than the {rows} customers fitted; "
-                    f"lowered to {rows}.",
+                    f"The setting {name}={params[name]} is more than the {rows} customers "
+                    f"fitted; lowered to {rows}.",
                     UserWarning,
                     stacklevel=3,
                 )
                 params[name] = rows
+                self.lowered_[name] = rows
 
     def _fit_assigner(self, atypical_threshold: float | None = None) -> None:
         """Fit the assigner on the reference set; measure the atypical threshold unless
@@ -391,6 +439,23 @@ class Segmenter(ClusterMixin, BaseEstimator):
             native = relabel(np.asarray(clusterer.predict(X[rows])))
             native_agreement = float(np.mean(held_out == native))
         return Fidelity(float(np.mean(held_out == y[rows])), native_agreement, int(len(rows)))
+
+    def _warn_outvoted(self) -> None:
+        """Say when the vote that places the customers the clusterer did not see has
+        more neighbours than twice a segment's fitted customers: such a segment can win
+        few votes, and the others take its customers (25 neighbours over a sample of 30:
+        99% in one segment, which no number of segments mends)."""
+        k = min(int(self.n_neighbors), len(self.reference_labels_))
+        _, counts = np.unique(self.reference_labels_, return_counts=True)
+        outvoted = counts[2 * counts < k]
+        if len(outvoted):
+            warnings.warn(
+                f"The assigner's vote of {k} neighbours outweighs "
+                f"{_count(str(len(outvoted)), 'segment')} of "
+                f"{_count(str(int(outvoted.max())), 'fitted customer')} or fewer: such a segment holds at most that many of the "
+                f"{k} votes, so the customers the clusterer did not see seldom go to it; "
+                "lower the neighbours in the vote, or fit the clusterer on more rows.",
+                UserWarning, stacklevel=3)
 
     def _warn_degenerate(self, spec: AlgorithmSpec, params: Mapping[str, Any] | None = None,
                          unmerged: np.ndarray | None = None) -> None:
@@ -437,8 +502,11 @@ class Segmenter(ClusterMixin, BaseEstimator):
     def to_fitted(self) -> FittedSegmenter:
         """Everything needed to assign again, as plain data (no estimator objects)."""
         check_is_fitted(self, "assigner_")
+        params = self.get_params()
+        if getattr(self, "lowered_", None):  # the settings used (see _bound_sizes)
+            params["params"] = {**params["params"], **self.lowered_}
         return FittedSegmenter(
-            params=self.get_params(),
+            params=params,
             reference_X=self.reference_X_,
             reference_labels=self.reference_labels_,
             classes=self.classes_,
