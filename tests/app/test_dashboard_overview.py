@@ -257,3 +257,35 @@ def test_every_customer_an_outlier_leaves_no_table_to_compare(app):
     assert unescape(app.main.warning[0].value).startswith("Every customer (2,000) is an outlier")
     assert any(i.value.startswith("No segment to compare") for i in app.main.info)
     assert not [d for d in app.main.dataframe if d.value.columns[:1].tolist() == ["segment"]]
+
+
+def test_a_loaded_models_dashboard_counts_its_customers_as_its_members(app, go, downloads):
+    """A model loaded over data: the cards said the model's fit counts (765, or 200 for a
+    Mall model over 2,000 demo customers) and the members' picker and download the data's
+    as the model places them (770). Both now count the data placed by the model."""
+    from custseg.io.model_files import model_bytes
+
+    mall_like = custseg.fit(custseg.make_customers(300, seed=5), algorithm="hdbscan")
+    go(app, "model_lab")
+    app.file_uploader(key="model_upload").upload("other.custseg", model_bytes(mall_like)).run()
+    go(app, "dashboard")
+    view = app.session_state["_view"]
+    assert view.loaded_name == "other.custseg" and mall_like.base.n == 300
+    placed = Counter(view.labels.tolist())
+    overview = _overview(app)
+    assert dict(zip(overview["segment"], overview["customers"], strict=True)) == {
+        f"{s.id} · {s.name}": placed[s.id] for s in mall_like.segments
+        if not s.is_outliers and placed[s.id]}
+    assert next(m.value for m in app.main.metric if m.label == "Customers") == "2,000"
+    picker = _picker(app, "dashboard_members_segment_")
+    for segment in (s for s in mall_like.segments if placed[s.id]):
+        downloads.clear()
+        picker.set_value(segment.id).run()
+        rows = _download(downloads, f"segment_{segment.id}_")
+        assert len(rows) == placed[segment.id]
+        if not segment.is_outliers:
+            card = next(e.label for e in _cards(app)
+                        if unescape(e.label).startswith(f"{segment.id} · "))
+            assert f"— {placed[segment.id]:,} customers" in unescape(card)
+    assert any(t.startswith("Loaded model: the counts and averages below are the 2,000 "
+                            "customers of demo data") for t in _texts(app))

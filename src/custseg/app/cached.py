@@ -264,6 +264,22 @@ def assigned(data: KeyedTable, loaded: LoadedModel) -> np.ndarray:
     return model.assign(values).labels
 
 
+@st.cache_data(max_entries=8, show_spinner="Profiling the segments on these customers…",
+               hash_funcs=KEYS)
+def placed(data: KeyedTable, loaded: LoadedModel) -> SegmentationModel:
+    """A loaded model's segments as they hold the current customers (see
+    :meth:`SegmentationModel.placed_on`): what the Dashboard counts, as the members do."""
+    model = loaded.model
+    validated, values = prepared(data, model.encoding.needs, model.config.ranges,
+                                 model.config.spec)
+    cells = None
+    if model.config.spec.profile_by:  # the columns the fit profiled by, where the data has them
+        cells = api.profile_cells(data.table, model.config.spec.profile_by)
+        cells = cells.loc[validated.valid].reset_index(drop=True)
+    return model.placed_on(values, assigned(data, loaded), cells=cells,
+                           returns_only=validated.n_apart)
+
+
 @st.cache_data(max_entries=8, show_spinner="Comparing with the customers fitted…",
                hash_funcs=KEYS)
 def batch_drift(data: KeyedTable, view: View) -> DriftCounts:

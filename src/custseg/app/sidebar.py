@@ -306,7 +306,7 @@ def _loaded_view(data: state.KeyedTable, loaded: state.LoadedModel) -> state.Vie
                                         model.config.spec)
     labels = cached.assigned(data, loaded)
     return state.View(data, validated, values, model, state.ModelKey(data.key, loaded.digest),
-                      labels, loaded_name=loaded.name)
+                      labels, loaded_name=loaded.name, placed=cached.placed(data, loaded))
 
 
 def _unload(loaded: state.LoadedModel, table_key: str) -> None:

@@ -118,6 +118,22 @@ class View:
     loaded_name: str | None = None
     #: The model as fitted (or loaded), before the analyst's names and strategies.
     base_model: SegmentationModel | None = None
+    #: A loaded model's segments as they hold these customers (see :attr:`shown`).
+    placed: SegmentationModel | None = None
+
+    @property
+    def shown(self) -> SegmentationModel:
+        """The model whose segments the Dashboard and Explore describe: a loaded model's
+        segments as they hold these customers (sizes, shares and averages of the data
+        placed in them, counted as its members are), with the model's names, edits
+        included; a fit's own model otherwise."""
+        if self.placed is None:
+            return self.model
+        own = {s.id: s for s in self.model.segments}
+        return replace(self.placed, segments=tuple(
+            replace(p, name=own[p.id].name, strategy=own[p.id].strategy,
+                    edited=own[p.id].edited) if p.id in own else p
+            for p in self.placed.segments))
 
     @property
     def table(self) -> CustomerTable:

@@ -236,7 +236,7 @@ def context(view, failed: tuple[str, str | None] | None = None, stability=None) 
                             f"{reasons} (sidebar › Data quality).")
         else:
             line += f" · {said}"
-    model = view.model
+    model = view.shown  # counted as the Dashboard counts (a loaded model: these customers)
     noise = sum(s.size for s in model.segments if s.id == NOISE)
     if model.base.n and noise / model.base.n >= LARGE_OUTLIER_SHARE:
         if noise >= model.base.n:

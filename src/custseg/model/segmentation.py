@@ -337,6 +337,35 @@ class SegmentationModel:
             )
         return replace(self, segments=tuple(segments))
 
+    def placed_on(self, values: pd.DataFrame, labels: np.ndarray,
+                  cells: pd.DataFrame | None = None,
+                  returns_only: int = 0) -> SegmentationModel:
+        """This model's segments as they hold other customers: ``values`` (valid rows)
+        placed in them by :meth:`assign` (``labels``). Sizes, shares, averages and facts
+        are those customers'; each segment keeps the model's name, description, strategy
+        and rules, so a loaded model shows the same segments over new data, counted as
+        its members are. A segment that holds none of them is left out; the returns-only
+        segment holds the ``returns_only`` customers set apart from ``values``."""
+        base, profiles = profile_segments(values, np.asarray(labels), self.config.features,
+                                          self.rulebook, self.config.spec, cells=cells)
+        own = {s.id: s for s in self.segments}
+        placed = {}
+        for p in profiles:
+            mine = own.get(p.id) or self.unfitted_segment(p.id)
+            if isinstance(mine, SegmentProfile):
+                p = replace(p, name=mine.name, description=mine.description,
+                            strategy=mine.strategy, rules=mine.rules, edited=mine.edited)
+            elif mine is not None:  # an RFM map cell no fitted customer fell in
+                p = replace(p, name=str(mine["name"]), description=str(mine["description"]),
+                            strategy=str(mine["strategy"]))
+            placed[p.id] = p
+        order = [s.id for s in self.segments] + sorted(set(placed) - set(own))
+        segments = tuple(placed[i] for i in order if i in placed)
+        apart = own.get(RETURNS_ONLY)
+        if apart is not None and returns_only:
+            segments = with_shares_of_all((*segments, replace(apart, size=returns_only)))
+        return replace(self, base=base, segments=segments, labels=np.asarray(labels))
+
     def summary(self) -> dict[str, Any]:
         """The JSON document of ``custseg fit --json`` / ``profile --json``."""
         from custseg.segments.explain import drivers
@@ -515,7 +544,7 @@ def fit_model(
     nothing is imputed. ``cells`` holds the columns the segments are profiled by (the
     spec's ``profile_by``), as text, a row per row of ``frame``.
     """
-    from custseg.cluster.segmenter import Segmenter
+    from custseg.cluster.segmenter import Segmenter, plain_warning
     from custseg.segments.explain import segment_rules
 
     config = config.resolved()
@@ -567,12 +596,17 @@ def fit_model(
         else:
             scoring, score_map, given = score_segments(values, scored_by, rulebook)
             segmenter.fit_given(X, given)
-    messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
+    said = (plain_warning(str(w.message), spec) for w in caught
+            if issubclass(w.category, UserWarning))
+    messages = tuple(dict.fromkeys(m for m in said if m))
+    lowered = getattr(segmenter, "lowered_", {})
+    if lowered:  # the settings used, as the warning says: not the ones asked
+        config = replace(config, params={**config.params, **lowered})
     profiled = None
     if cells is not None and len(cells.columns):
         profiled = cells.loc[validated.valid].reset_index(drop=True)
     if spec.mixed and not encoding.blocks:
-        messages = (f"{spec.name} was given no categorical feature (nor gender), so it is "
+        messages = (f"{spec.label} was given no categorical feature (nor gender), so it is "
                     "K-Means on the numeric features; name categorical columns to cluster "
                     "on, or choose kmeans", *messages)
     base, segments = profile_segments(values, segmenter.labels_, config.features, rulebook,

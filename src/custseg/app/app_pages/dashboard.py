@@ -20,7 +20,7 @@ OPEN_CARDS = 6
 STABILITY_ASKED = "_stability_asked"
 
 view = state.require_view()
-model = view.model
+model = view.shown  # a loaded model: its segments as they hold these customers
 head = summaries.headline(model)
 spec = model.config.spec
 
@@ -28,6 +28,11 @@ st.title("Customer segments")
 st.caption(plain(summaries.describe_model(model)
                  + (f" · model file {view.loaded_name}" if view.loaded_name else "")))
 st.caption(plain(summaries.fit_note(model)))
+if view.placed is not None:  # what the counts below are, and what the model was fitted on
+    st.caption(plain(f"Loaded model: the counts and averages below are the {model.base.n:,} "
+                     f"customers of {view.table.name} as the model places them; it was "
+                     f"fitted on {view.model.base.n:,} customers (whose own counts are in "
+                     "custseg profile)."))
 
 outliers = [s for s in model.segments if s.is_outliers]
 # a large share of outliers is said first, above every page (ui.context_banner)

@@ -35,7 +35,7 @@ st.title("Explore")
 # Short labels: the bar shows every tab at 1024 px.
 tabs = st.tabs(["2D scatter", "3D scatter", "Distributions", "Shares", "Gender",
                 "Compare", "Customers"], key="explore_tab", on_change="rerun")
-if charts.colours_repeat([s.id for s in view.model.segments]):
+if charts.colours_repeat([s.id for s in view.shown.segments]):
     st.caption(plain(f"More segments than the {len(charts.PALETTE)} distinct colours: colours "
                      "repeat; the legend's and the hover's names tell segments apart."))
 
@@ -61,8 +61,8 @@ with tabs[2]:
     chart(charts.distribution(values, labels, names, feature, spec=spec), key="distribution")
 
 with tabs[3]:
-    chart(charts.shares_donut(view.model.segments), key="shares")
-    _, folded = charts.share_slices(view.model.segments)
+    chart(charts.shares_donut(view.shown.segments), key="shares")
+    _, folded = charts.share_slices(view.shown.segments)
     if folded:
         st.caption(plain(f"Other: the {len(folded)} smallest segments together "
                          f"({sum(s.size for s in folded):,} customers); each one's size is "
@@ -75,7 +75,7 @@ with tabs[4]:
         st.info("This table has no gender column.")
 
 with tabs[5]:
-    ids = [s.id for s in view.model.segments if s.size > 1]
+    ids = [s.id for s in view.shown.segments if s.size > 1]
     if len(ids) < 2:
         st.info("Comparing needs two segments.")
     else:
