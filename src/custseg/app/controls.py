@@ -32,7 +32,6 @@ from custseg.table.fields import UNITS as FIELD_UNITS
 from custseg.table.roles import FIELD_ROLES, ROLES, UNITS, detect_role
 from custseg.table.spec import TRANSFORMS, label_of
 
-
 #: Session key: the table whose defaults the feature controls were last set from.
 FEATURES_FOR = "_features_for"
 TRANSFORM_CHOICES = ("auto", *TRANSFORMS)

@@ -452,9 +452,10 @@ class Segmenter(ClusterMixin, BaseEstimator):
             warnings.warn(
                 f"The assigner's vote of {k} neighbours outweighs "
                 f"{_count(str(len(outvoted)), 'segment')} of "
-                f"{_count(str(int(outvoted.max())), 'fitted customer')} or fewer: such a segment holds at most that many of the "
-                f"{k} votes, so the customers the clusterer did not see seldom go to it; "
-                "lower the neighbours in the vote, or fit the clusterer on more rows.",
+                f"{_count(str(int(outvoted.max())), 'fitted customer')} or fewer: such a "
+                f"segment holds at most that many of the {k} votes, so the customers the "
+                "clusterer did not see seldom go to it; lower the neighbours in the vote, "
+                "or fit the clusterer on more rows.",
                 UserWarning, stacklevel=3)
 
     def _warn_degenerate(self, spec: AlgorithmSpec, params: Mapping[str, Any] | None = None,
