@@ -312,3 +312,15 @@ def test_k_curve_silhouette_axis_has_two_decimals_at_whole_steps():
     same = charts.score_axis([0.5, 0.5])  # one value: a tick either side of it
     assert (same["tick0"], same["dtick"], same["range"]) == (0.49, 0.01, [0.4875, 0.5225])
     assert charts.score_axis([None, None]) == {"tickformat": ".2f", "hoverformat": ".3f"}
+
+
+def test_donut_of_only_small_segments_still_draws_the_largest():
+    """556 HDBSCAN segments, each under 2%: the donut was "Outliers" and "Other (556
+    smaller segments)", and said nothing of any segment."""
+    from dataclasses import replace
+
+    segments = _profiles([30, 25, 20, *([8] * 553), 400])
+    segments[-1] = replace(segments[-1], id=-1, name="Outliers")
+    labels = list(charts.shares_donut(segments).data[0].labels)
+    assert labels == ["0 · S0", "1 · S1", "2 · S2", "3 · S3", "4 · S4", "Outliers",
+                      "Other (551 smaller segments)"]

@@ -340,17 +340,25 @@ def colours_repeat(segment_ids: Sequence[int]) -> bool:
     return len({i for i in segment_ids if i >= 0}) > len(PALETTE)
 
 
+#: Segments a share chart always draws on their own (the largest), however small.
+LEAST_SLICES = 5
+
+
 def share_slices(
     segments: Sequence[SegmentProfile], max_slices: int = MAX_SLICES,
     min_share: float = MIN_SLICE_SHARE,
 ) -> tuple[list[SegmentProfile], list[SegmentProfile]]:
     """The segments a share chart draws on their own (at most ``max_slices``, each at
-    least ``min_share`` of the customers, in the segments' order) and those folded into
+    least ``min_share`` of the customers; the :data:`LEAST_SLICES` largest when fewer
+    than two are, in the segments' order) and those folded into
     one "other" slice; folding a single segment would hide it for nothing, so it stays.
     The outliers are no segment: they keep a slice of their own, however small."""
     total = sum(s.size for s in segments) or 1
     ranked = sorted((s for s in segments if not s.is_outliers), key=lambda s: -s.size)
     kept = {s.id for s in ranked[:max_slices] if s.size / total >= min_share}
+    if len(kept) < 2:  # 556 segments of under 2% each all went to "other": the chart
+        # said nothing of any segment; the largest few keep a slice however small
+        kept |= {s.id for s in ranked[:min(LEAST_SLICES, max_slices)]}
     kept |= {s.id for s in segments if s.is_outliers}
     folded = [s for s in segments if s.id not in kept]
     if len(folded) <= 1:
