@@ -46,3 +46,31 @@ def test_rules_headers_and_p_values_read_as_people_write_them(app, go):
     assert "Annual income (k$)" in set(compared["feature"])
     assert "< 0.001" in set(compared["p-value"])  # the demo's segments differ strongly
     assert "p_value" not in compared.columns
+
+
+def test_headline_and_overview_say_millions_short_enough_to_read_whole():
+    """Balances of 13,680,295.5 $ were cut to "13,680,…" in the headline at 1024 px, and
+    to ",876,755.9" (read as another number) in the overview's cells."""
+    import re
+
+    import numpy as np
+    import pandas as pd
+
+    from custseg import api
+    from custseg.app.glance import _shown
+    from custseg.io.source import table_from_frame
+    from custseg.model import summaries
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"customer_id": range(400),
+                          "balance_usd": rng.lognormal(16.4, 0.3, 400).round(1),
+                          "visits": rng.integers(1, 60, 400)})
+    model = api.fit(frame, features=["balance_usd", "visits"])
+    figures = {label: value for label, value, _ in summaries.headline_figures(model)}
+    balance = next(v for k, v in figures.items() if k.startswith("balance"))
+    assert re.fullmatch(r"\d{1,3}\.\dM \$", balance), figures
+    valid = table_from_frame(frame).validated(model.config.needs, model.config.ranges,
+                                              model.config.spec).valid_values()
+    cells = _shown(summaries.overview(model, valid, model.labels))
+    column = next(c for c in cells if c.lower().startswith("balance"))
+    assert all(re.fullmatch(r"\d{1,3}\.\dM", v) for v in cells[column]), cells[column]

@@ -159,3 +159,4 @@ def test_overview_decimals_follow_a_columns_largest_average(demo, demo_model):
     below = summaries.overview(replace(demo_model, segments=tuple(small)), valid,
                                demo_model.labels)
     assert below.digits["Age (years)"] == 2
+

@@ -188,3 +188,12 @@ def test_a_small_value_keeps_its_digits_and_no_zero_is_negative():
     # two decimals at most said 0.00123 (a conversion rate) and 1e-40 as "0", -0.004 as "-0"
     assert [fmt_number(v) for v in (0.00123, 1e-40, -0.004, -0.0, 0.0, 0.005, 12.345)] == [
         "0.00123", "1e-40", "-0.004", "0", "0", "0.01", "12.35"]
+
+
+def test_figures_past_a_million_are_said_in_millions_billions_trillions():
+    from custseg.table.fields import compact_number
+
+    assert [compact_number(v) for v in (999_999.94, 13_680_295.5, -2_353_075.9, 4.2e9,
+                                        7.77e12, 8.6e39, 12.345)] == [
+        "999,999.9", "13.7M", "-2.4M", "4.2bn", "7.8T", "8.6e+39", "12.3"]
+    assert compact_number(0.4712, 2) == "0.47"

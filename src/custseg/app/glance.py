@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from custseg.model import summaries
+from custseg.table.fields import compact_number
 
 #: The overview's width (px) at a 1024 px browser: 562 measured in Chromium for the
 #: table's scroller (its vertical scroll bar overlays the rows), less a margin.
@@ -123,7 +124,8 @@ def label_of_column(column: str, value_column: str | None = None) -> str:
 
 
 def _number(digits: int):
-    return lambda v: "–" if v is None or v != v else f"{v:,.{digits}f}"
+    # past a million in M, bn or T: a cell too narrow for 19,876,755.9 showed ",876,755.9"
+    return lambda v: "–" if v is None or v != v else compact_number(v, digits)
 
 
 def _formats(glance: summaries.Overview) -> dict:

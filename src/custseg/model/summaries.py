@@ -18,6 +18,7 @@ from custseg.cluster.labels import NOISE, segment_label
 from custseg.cluster.stability import Stability, reading
 from custseg.model.segmentation import SegmentationModel
 from custseg.segments.profile import BaseStats, SegmentProfile
+from custseg.table.fields import compact_number
 from custseg.table.headers import renamed_clashes
 from custseg.table.spec import InputSpec, label_of, with_unit
 from custseg.table.validate import Validated
@@ -64,9 +65,11 @@ def headline_figures(model: SegmentationModel, limit: int = 3) -> list[tuple[str
             continue
         mean = base.means.get(name)
         unit = spec.get(name).unit if spec.get(name) is not None else ""
-        value = "–" if mean is None else f"{mean:,.{_digits(mean)}f}" + (f" {unit}" if unit else "")
+        value = "–" if mean is None else compact_number(mean, _digits(mean)) + (
+            f" {unit}" if unit else "")
+        exact = "" if mean is None or abs(mean) < 1e6 else f" Exactly {mean:,.1f}."
         out.append((f"{label_of(name)} (average)", value,
-                    f"Average {with_unit(name, spec)} of every customer."))
+                    f"Average {with_unit(name, spec)} of every customer.{exact}"))
     return out[:limit]
 
 

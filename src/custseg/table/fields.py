@@ -69,6 +69,25 @@ class Ranges:
         return cls(**{k: (float(v[0]), float(v[1])) for k, v in data.items()})
 
 
+#: Magnitudes a headline figure is said in past a million, largest first.
+_MAGNITUDES = ((1e12, "T"), (1e9, "bn"), (1e6, "M"))
+
+
+def compact_number(value: float, digits: int = 1) -> str:
+    """A figure short enough for a headline or a table cell: ``digits`` decimals below a
+    million, then one decimal of millions, billions or trillions (13,680,295.5 is
+    "13.7M": in full it was cut to "13,680,…" at 1024 px), then powers of ten."""
+    if not math.isfinite(value):
+        return str(value)
+    size = abs(value)
+    if size >= 1e15:
+        return f"{value:.3g}"
+    for scale, suffix in _MAGNITUDES:
+        if size >= scale:
+            return f"{value / scale:,.1f}{suffix}"
+    return f"{value:,.{digits}f}"
+
+
 def fmt_number(value: float) -> str:
     """Short human form: 16 not 16.0, 10,000 with a separator, 2 decimals at most; beyond
     10^16 (where a float holds no exact whole number) in powers of ten, not 300 digits;
