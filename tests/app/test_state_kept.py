@@ -126,6 +126,31 @@ def test_a_long_fit_waits_for_apply_and_cancel_keeps_the_previous_segments(
     assert _segments(at) == 3 and metrics(at)["Segments"] == "3"
 
 
+def test_the_url_keeps_the_segmentation_shown_until_a_fit_is_applied(
+        slow_fits, fresh_app, metrics):
+    """The URL took the sidebar's settings while their fit waited for Apply, or after it
+    was cancelled: a refresh, or a colleague's link, showed 3 segments for a page that
+    showed 5."""
+    at = fresh_app()
+    _finish(at)
+    shown = dict(at.query_params)
+    assert at.query_params.get("param_kmeans_n_clusters", "5") == "5"
+    at.slider(key="param_kmeans_n_clusters").set_value(3).run()  # waits for Apply
+    assert dict(at.query_params) == shown
+    at.button(key="apply_fit").click().run()
+    assert dict(at.query_params) == shown  # running
+    at.button(key="cancel_fit").click().run()
+    assert dict(at.query_params) == shown and metrics(at)["Segments"] == "5"
+    slow_fits.set()
+    again = _reload(at)  # this page's link opens on the 5 segments it shows
+    _finish(again)
+    assert metrics(again)["Segments"] == "5"
+    at.button(key="apply_fit").click().run()
+    _finish(at)
+    assert metrics(at)["Segments"] == "3"
+    assert at.query_params["param_kmeans_n_clusters"] == "3"  # applied: the URL follows
+
+
 def test_small_fits_follow_the_controls_at_once(app, metrics):
     assert not [b for b in app.button if b.key == "apply_fit"]
     app.slider(key="param_kmeans_n_clusters").set_value(4).run()

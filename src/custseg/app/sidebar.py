@@ -34,10 +34,19 @@ def render() -> None:
     notice = st.session_state.pop(state.FIT_NOTICE, None)
     if notice:
         main.info(plain(notice), icon=":material/info:")
+    st.session_state[FIT_WAITS] = False
     try:
         _render(main)
     finally:
-        links.write(st.session_state.get(state.LOADED))
+        # while a fit waits for Apply, runs or was cancelled, the page shows the settings
+        # applied before: the URL keeps those, so that a refresh or a shared link shows
+        # the segmentation on screen (it took the sidebar's, never applied)
+        if not st.session_state.get(FIT_WAITS) and state.FIT_JOB not in st.session_state:
+            links.write(st.session_state.get(state.LOADED))
+
+
+#: Session key: this run's settings wait for Apply (the view shown is of others).
+FIT_WAITS = "_fit_waits"
 
 
 def _read_link() -> None:
@@ -167,7 +176,6 @@ def _model(main, data: state.KeyedTable, config: ModelConfig,
     seconds = cached.fit_seconds(data, config)
     budget = work.live_budget()
     applied = st.session_state.get(state.APPLIED)
-    st.session_state["_fit_waits"] = False
     if seconds is None or seconds <= budget or applied == ident:
         _abandon(job)  # the settings shown are these: a fit of others is not wanted
         model = cached.fitted(data, config, rules_toml)
@@ -178,7 +186,7 @@ def _model(main, data: state.KeyedTable, config: ModelConfig,
         job = _start(ident, seconds, data, config, rules_toml)
     elif job is None or job.ident != ident:
         label = f"Apply (about {time_text(seconds)})"
-        st.session_state["_fit_waits"] = True
+        st.session_state[FIT_WAITS] = True
         # started in the button's callback, before this run draws anything: the run
         # then shows the fit's progress, not the button again
         st.button(label, key="apply_fit", type="primary", icon=":material/play_arrow:",
@@ -189,7 +197,8 @@ def _model(main, data: state.KeyedTable, config: ModelConfig,
         where = ("Showing the segmentation of the settings applied before."
                  if applied is not None else "No segmentation is shown until then.")
         main.info(plain(f"The settings changed. A fit takes about {time_text(seconds)} "
-                        f"here, so it waits for Apply in the sidebar. {where}"),
+                        f"here, so it waits for Apply in the sidebar. {where} The page's "
+                        "link keeps the settings shown until then."),
                   icon=":material/pending:")
     if job is not None:
         with main:
