@@ -34,19 +34,15 @@ def render() -> None:
     notice = st.session_state.pop(state.FIT_NOTICE, None)
     if notice:
         main.info(plain(notice), icon=":material/info:")
-    st.session_state[FIT_WAITS] = False
+    st.session_state[state.FIT_WAITS] = False
     try:
         _render(main)
     finally:
         # while a fit waits for Apply, runs or was cancelled, the page shows the settings
         # applied before: the URL keeps those, so that a refresh or a shared link shows
         # the segmentation on screen (it took the sidebar's, never applied)
-        if not st.session_state.get(FIT_WAITS) and state.FIT_JOB not in st.session_state:
+        if not st.session_state.get(state.FIT_WAITS) and state.FIT_JOB not in st.session_state:
             links.write(st.session_state.get(state.LOADED))
-
-
-#: Session key: this run's settings wait for Apply (the view shown is of others).
-FIT_WAITS = "_fit_waits"
 
 
 def _read_link() -> None:
@@ -186,7 +182,7 @@ def _model(main, data: state.KeyedTable, config: ModelConfig,
         job = _start(ident, seconds, data, config, rules_toml)
     elif job is None or job.ident != ident:
         label = f"Apply (about {time_text(seconds)})"
-        st.session_state[FIT_WAITS] = True
+        st.session_state[state.FIT_WAITS] = True
         # started in the button's callback, before this run draws anything: the run
         # then shows the fit's progress, not the button again
         st.button(label, key="apply_fit", type="primary", icon=":material/play_arrow:",
@@ -273,7 +269,9 @@ def _with_edits(view: state.View) -> state.View:
     try:
         key = replace(view.model_key,
                       edits=cached.digest(json.dumps(edits, sort_keys=True).encode()))
-        return replace(view, model=base.with_edits(edits), base_model=base, model_key=key)
+        placed = None if view.placed is None else view.placed.with_edits(edits)
+        return replace(view, model=base.with_edits(edits), placed=placed, base_model=base,
+                       model_key=key)
     except CustsegError as exc:
         show_error(exc)
         return replace(view, base_model=base)

@@ -28,6 +28,8 @@ DATA_ENV = "CUSTSEG_DATA"
 # Session keys (widget keys are given where the widget is drawn).
 VIEW = "_view"  # View: what the pages show
 LAST_TABLE = "_last_table"  # KeyedTable: the data source that last read well
+#: This run's settings wait for Apply: the view shown, if any, is of others.
+FIT_WAITS = "_fit_waits"
 LOADED = "_loaded_model"  # LoadedModel, or None: fit from the controls
 MODEL_UPLOADED = "_model_uploaded"  # digest of the model file last loaded from the uploader
 PREDICTION = "_prediction"  # {"gender", field: value}: the last customer predicted
@@ -118,22 +120,16 @@ class View:
     loaded_name: str | None = None
     #: The model as fitted (or loaded), before the analyst's names and strategies.
     base_model: SegmentationModel | None = None
-    #: A loaded model's segments as they hold these customers (see :attr:`shown`).
+    #: A loaded model's segments as they hold these customers, with the same edits as
+    #: :attr:`model` (see :attr:`shown`).
     placed: SegmentationModel | None = None
 
     @property
     def shown(self) -> SegmentationModel:
         """The model whose segments the Dashboard and Explore describe: a loaded model's
         segments as they hold these customers (sizes, shares and averages of the data
-        placed in them, counted as its members are), with the model's names, edits
-        included; a fit's own model otherwise."""
-        if self.placed is None:
-            return self.model
-        own = {s.id: s for s in self.model.segments}
-        return replace(self.placed, segments=tuple(
-            replace(p, name=own[p.id].name, strategy=own[p.id].strategy,
-                    edited=own[p.id].edited) if p.id in own else p
-            for p in self.placed.segments))
+        placed in them, counted as its members are); a fit's own model otherwise."""
+        return self.model if self.placed is None else self.placed
 
     @property
     def table(self) -> CustomerTable:
@@ -244,7 +240,7 @@ def require_view() -> View:
         if st.session_state.get(FIT_JOB) is not None:
             st.info("The segments are being fitted: the progress shows above.",
                     icon=":material/hourglass_top:")
-        elif st.session_state.get(APPLIED) is None and st.session_state.get("_fit_waits"):
+        elif st.session_state.get(APPLIED) is None and st.session_state.get(FIT_WAITS):
             st.info("No segmentation yet: press Apply in the sidebar to fit one.",
                     icon=":material/info:")
         else:

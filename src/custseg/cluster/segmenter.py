@@ -158,7 +158,8 @@ _LIBRARY_WARNINGS: tuple[tuple[re.Pattern, Callable[[re.Match, AlgorithmSpec], s
 )
 
 
-def _count(number: str, noun: str) -> str:
+def _count(number: int | str, noun: str) -> str:
+    """``3 segments``, ``1 segment``: a count (a regex group's text too) and its noun."""
     return f"{int(number):,} {noun}{'' if int(number) == 1 else 's'}"
 
 
@@ -451,8 +452,8 @@ class Segmenter(ClusterMixin, BaseEstimator):
         if len(outvoted):
             warnings.warn(
                 f"The assigner's vote of {k} neighbours outweighs "
-                f"{_count(str(len(outvoted)), 'segment')} of "
-                f"{_count(str(int(outvoted.max())), 'fitted customer')} or fewer: such a "
+                f"{_count(len(outvoted), 'segment')} of "
+                f"{_count(outvoted.max(), 'fitted customer')} or fewer: such a "
                 f"segment holds at most that many of the {k} votes, so the customers the "
                 "clusterer did not see seldom go to it; lower the neighbours in the vote, "
                 "or fit the clusterer on more rows.",

@@ -182,10 +182,9 @@ def _float32_scale(X: np.ndarray) -> np.ndarray:
     the ones the tree chose."""
     top = np.max(np.abs(X), axis=0, initial=0.0)
     scale = np.ones(X.shape[1])
-    big = top > _TREE_MAX
-    scale[big] = np.ldexp(1.0, -np.frexp(top[big])[1])
-    tiny = (top > 0) & (top < 1 / _TREE_MAX)  # below float32's range they would all be 0
-    scale[tiny] = np.ldexp(1.0, -np.frexp(top[tiny])[1])
+    # too large for float32, or so small that float32 would make every value 0
+    out = (top > _TREE_MAX) | ((top > 0) & (top < 1 / _TREE_MAX))
+    scale[out] = np.ldexp(1.0, -np.frexp(top[out])[1])
     return scale
 
 
