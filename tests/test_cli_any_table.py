@@ -286,7 +286,7 @@ def test_a_table_without_the_mall_fields_is_fitted_on_inspects_suggestion(card_c
     assert code == 0, err
     assert err.startswith("warning: features chosen from the table's columns, as custseg "
                           "inspect suggests: BALANCE, PURCHASES, CASH_ADVANCE, CREDIT_LIMIT, "
-                          "PAYMENTS, TENURE; give --features to choose others")
+                          "PAYMENTS, TENURE; choose others with --features on the command line")
     summary = json.loads(out)
     assert summary["features"] == [*CARD_COLUMNS, "TENURE"]
     assert summary["warnings"][0].startswith("features chosen from the table's columns")

@@ -372,3 +372,71 @@ def test_values_far_past_float64_once_standardised_are_placed_and_atypical(
         code, out, err = run(capsys, "predict", model, "--value", f"rate={value}",
                              "--value", "visits=5", "--json")
         assert code == 0 and json.loads(out)["atypical"] is True, err
+
+
+@pytest.fixture(scope="module")
+def huge_fit_csv(tmp_path_factory) -> Path:
+    """600 ordinary customers, then valid values at float64's edge among the ones fitted:
+    one of 1e154 (its cube overflows in the skew), two of 1e308 in a column (their sum
+    overflows in the mean), a row of 1e308 everywhere, and a tiny feature (about 1e-6)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    n = 600
+    frame = pd.DataFrame({"cust": [f"K{i:05d}" for i in range(n)],
+                          "a": rng.normal(50, 10, n).round(3),
+                          "b": rng.normal(100, 20, n).round(3),
+                          "tiny": rng.normal(1e-6, 1e-7, n)})
+    frame.loc[0, ["a", "b", "tiny"]] = 1e308
+    frame.loc[1, "a"], frame.loc[2, "a"], frame.loc[3, "b"] = 1e308, 1e154, -1e308
+    path = tmp_path_factory.mktemp("huge") / "fit.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "hdbscan", "gmm"])
+def test_fitting_on_values_at_the_float64_edge_gives_a_model_that_loads(
+        huge_fit_csv, tmp_path, capsys, algorithm):
+    """fit exited 1 (OverflowError in the skew; NaN in the assigner's check) or wrote a
+    model no command could open ("encoding.scales[0] … got None"; "base statistics of
+    the clustered feature a are missing"): means and spreads overflowed to inf or NaN."""
+    import pandas as pd
+
+    model = tmp_path / "m.custseg"
+    code, out, err = run(capsys, "fit", huge_fit_csv, "-o", model, "-a", algorithm,
+                         "--features", "a,b,tiny", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["data_quality"]["n_used"] == 600
+    top = max(s["means"]["a"] for s in summary["segments"])
+    assert 1e305 < top < float("inf")  # the segment of 1e308s has a finite, huge mean
+    code, out, err = run(capsys, "profile", model)
+    assert code == 0, err
+    assert not any(f" 0 {level}" in out for level in ("low", "mid", "high"))  # tiny: not "0"
+    code, out, err = run(capsys, "score", model, huge_fit_csv, "-o", tmp_path / "s.csv")
+    assert code == 0, err
+    scored = pd.read_csv(tmp_path / "s.csv", dtype=str)
+    assert len(scored) == 600 and scored["row_status"].eq("ok").all()
+    assert scored.loc[:3, "a"].tolist() == ["1e+308", "1e+308", "1e+154", scored.loc[3, "a"]]
+
+
+def test_a_profile_prints_small_means_in_significant_digits(tmp_path, capsys):
+    """A feature around 1e-6 was printed "0" in every segment (rounded to one decimal)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    pd.DataFrame({"rate": rng.normal(1e-6, 1e-7, 200), "share": rng.uniform(0.01, 0.04, 200),
+                  "visits": rng.normal(5, 1, 200)}).to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = run(capsys, "fit", tmp_path / "t.csv", "-o", tmp_path / "m.custseg",
+                       "-p", "n_clusters=3")
+    assert code == 0, err
+    code, out, err = run(capsys, "profile", tmp_path / "m.custseg", "--json")
+    means = [s["means"] for s in json.loads(out)["segments"]]
+    code, out, err = run(capsys, "profile", tmp_path / "m.custseg")
+    from custseg.table.fields import fmt_number
+
+    for m in means:
+        assert fmt_number(m["rate"]) in out and fmt_number(m["share"]) in out
+        assert fmt_number(m["rate"]).startswith(("9", "1"))

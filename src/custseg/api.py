@@ -148,7 +148,8 @@ def _auto_features(table: CustomerTable, features: Sequence[str] | str | None,
     note = ("features chosen from the table's columns, as custseg inspect suggests: "
             + ", ".join(chosen)
             + (f" (derived: {'; '.join(derivations)})" if derivations else "")
-            + "; give --features to choose others")
+            + "; choose others with --features on the command line, features= in Python, "
+            "or the sidebar's Features in the dashboard")  # a model file's note, read anywhere
     return chosen, (*derivations, *mine), note
 
 

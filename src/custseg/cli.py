@@ -1281,7 +1281,9 @@ def _print_summary(summary: dict[str, Any],
 
     def cell(segment: dict[str, Any], field: str) -> str:
         mean = segment["means"].get(field)
-        shown_mean = "-" if mean is None else fmt_number(round(mean, 1))
+        # one decimal, but a mean of 9e-07 or 0.03 is not printed as "0"
+        shown_mean = "-" if mean is None else fmt_number(
+            mean if abs(mean) < 0.05 else round(mean, 1))
         return f"{shown_mean} {segment['levels'].get(field, '')}"
 
     fid = m.get("fidelity", {})

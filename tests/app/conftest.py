@@ -73,6 +73,16 @@ def _metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _segment_shown(at) -> dict[str, str]:
+    """{"Segment" or "Nearest segment": name} of Predict's segment heading."""
+    found = {}
+    for heading in at.subheader:
+        label, _, name = unescape(heading.value).partition(": ")
+        if label in ("Segment", "Nearest segment") and name:
+            found[label] = name
+    return found
+
+
 def _go(at, page: str):
     at.switch_page(PAGES[page]).run()
     assert not at.exception, [e.message for e in at.exception]
@@ -89,6 +99,12 @@ def errors():
 def metrics():
     """metrics(at) -> {label: value} of the st.metric elements shown."""
     return _metrics
+
+
+@pytest.fixture
+def segment_shown():
+    """segment_shown(at) -> {"Segment" or "Nearest segment": name} on Predict."""
+    return _segment_shown
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def model_of(at):
     return at.session_state["_view"].model
 
 
-def test_a_17_column_table_end_to_end(app, go, metrics, downloads):
+def test_a_17_column_table_end_to_end(app, go, metrics, downloads, segment_shown):
     upload(app, "cards.csv", csv(credit_card(N)))
     # every numeric column is offered and chosen, as custseg fit would; the id is not
     features = app.multiselect(key="features")
@@ -83,7 +83,7 @@ def test_a_17_column_table_end_to_end(app, go, metrics, downloads):
     app.button[0].click().run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     names = {s.name for s in model.segments}
-    assert any(n in unescape(metrics(app)["Segment"]) for n in names)
+    assert any(n in segment_shown(app)["Segment"] for n in names)
     assert len(app.get("plotly_chart")) == 18  # one gauge per feature, derived included
 
     go(app, "batch")
@@ -102,7 +102,8 @@ def test_a_17_column_table_end_to_end(app, go, metrics, downloads):
     assert set(scored.loc[scored.row_status == "ok", "segment_name"]) <= names
 
 
-def test_a_mixed_table_with_dollar_incomes_and_dates(app, go, metrics, downloads, errors):
+def test_a_mixed_table_with_dollar_incomes_and_dates(app, go, metrics, downloads, errors,
+                                                    segment_shown):
     data = marketing(N)
     upload(app, "marketing.tsv", csv(data, sep="\t"))
     # incomes in dollars under a header with no unit: read in dollars, and said
@@ -145,7 +146,7 @@ def test_a_mixed_table_with_dollar_incomes_and_dates(app, go, metrics, downloads
     app.text_input(key="predict_Dt_Customer").set_value("15-06-2013")
     app.button[0].click().run()
     assert not app.error, errors(app)
-    assert any(s.name in unescape(metrics(app)["Segment"]) for s in model.segments)
+    assert any(s.name in segment_shown(app)["Segment"] for s in model.segments)
 
     go(app, "batch")
     batch = marketing(80, seed=4)
@@ -176,7 +177,7 @@ def test_a_bank_table_with_a_gender_select(app, go, metrics):
 
 @pytest.mark.parametrize("algorithm", ["kmeans", "kprototypes"])
 def test_a_bank_table_clustered_on_a_categorical_column(app, go, metrics, downloads,
-                                                        algorithm):
+                                                        algorithm, segment_shown):
     """Numbers and a category (Geography) chosen in the sidebar, K-Means on the one-hot
     space or K-Prototypes; Predict gets a select of the categories seen; a batch row of
     a country the model never saw comes back invalid, naming the column."""
@@ -199,7 +200,7 @@ def test_a_bank_table_clustered_on_a_categorical_column(app, go, metrics, downlo
     country.set_value("Spain")
     app.button[0].click().run()
     assert not app.exception and not app.error, [e.value for e in app.error]
-    assert any(s.name in unescape(metrics(app)["Segment"]) for s in model.segments)
+    assert any(s.name in segment_shown(app)["Segment"] for s in model.segments)
 
     go(app, "batch")
     batch = bank(40, seed=5)

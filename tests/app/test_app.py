@@ -75,7 +75,7 @@ def test_page_switch_and_unrelated_widgets_never_refit(app, go, monkeypatch):
     assert calls == [1]
 
 
-def test_predict_shows_a_result_that_stays(app, go, metrics):
+def test_predict_shows_a_result_that_stays(app, go, metrics, segment_shown):
     go(app, "predict")
     assert app.info[0].value.startswith("Enter a customer")
     app.number_input(key="predict_age").set_value(30)
@@ -83,13 +83,13 @@ def test_predict_shows_a_result_that_stays(app, go, metrics):
     app.number_input(key="predict_spending_score").set_value(85)
     app.button[0].click().run()
     m = metrics(app)
-    assert "Affluent Spenders" in m["Segment"]
+    assert "Affluent Spenders" in segment_shown(app)["Segment"]
     assert m["Confidence"] == "100%"
     assert len(app.get("plotly_chart")) == 3  # gauges
     assert not app.warning
     go(app, "dashboard")
     go(app, "predict")
-    assert "Affluent Spenders" in metrics(app)["Segment"]  # still there
+    assert "Affluent Spenders" in segment_shown(app)["Segment"]  # still there
 
 
 def test_predict_flags_an_atypical_customer(app, go):
@@ -171,8 +171,10 @@ def test_user_text_in_errors_is_shown_as_text(app, go):
 
 def shown_segments(at) -> set[str]:
     """The segment labels ("id · name", or "Outliers") the current page shows: card
-    headings, chart traces and axes, table cells, metrics."""
-    texts = [unescape(e.value) for e in at.subheader] + [unescape(m.value) for m in at.metric]
+    headings (Predict's "Segment: …" read as its label), chart traces and axes, table
+    cells, metrics."""
+    texts = [unescape(e.value).removeprefix("Segment: ").removeprefix("Nearest segment: ")
+             for e in at.subheader] + [unescape(m.value) for m in at.metric]
     for c in at.get("plotly_chart"):
         for trace in json.loads(c.proto.spec)["data"]:
             texts.append(str(trace.get("name", "")))

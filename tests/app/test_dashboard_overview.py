@@ -289,3 +289,20 @@ def test_a_loaded_models_dashboard_counts_its_customers_as_its_members(app, go, 
             assert f"— {placed[segment.id]:,} customers" in unescape(card)
     assert any(t.startswith("Loaded model: the counts and averages below are the 2,000 "
                             "customers of demo data") for t in _texts(app))
+
+
+def test_headline_averages_go_two_to_a_row_when_a_third_would_cut_them():
+    """At 1024 px "14.7 years" and "tenure_years (average)" were cut in a third of the
+    main area; "61.5 k$" and "Average income" (the Mall's) fit, three to a row."""
+    from custseg.app.glance import headline_rows
+
+    mall = [("Average age", "38.9 yrs", ""), ("Average income", "60.6 k$", ""),
+            ("Average score", "50.2", "")]
+    assert [len(r) for r in headline_rows(mall)] == [3]
+    wide = [("balance (average)", "9.0M", ""), ("visits (average)", "5.94", ""),
+            ("tenure_years (average)", "14.7 years", "")]
+    assert [len(r) for r in headline_rows(wide)] == [2, 1]
+    assert headline_rows(wide)[1] == [wide[2]]
+    long = [("a very long column header of a CRM export (average)", "1", "")]
+    assert [len(r) for r in headline_rows(long)] == [1]
+    assert headline_rows([]) == []

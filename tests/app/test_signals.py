@@ -22,12 +22,12 @@ def _badges(app) -> list[str]:
     return [unescape(m.value) for m in app.markdown if "-badge[" in m.value]
 
 
-def test_an_atypical_customer_gets_no_high_confidence_badge_and_its_distance(app, go,
-                                                                            metrics):
+def test_an_atypical_customer_gets_no_high_confidence_badge_and_its_distance(
+        app, go, metrics, segment_shown):
     go(app, "predict")
     _predict(app, 95, 500, 100)
     m = metrics(app)
-    assert "Segment" not in m and "Cautious Affluent" in m["Nearest segment"]
+    assert segment_shown(app) == {"Nearest segment": "2 · Cautious Affluent"}
     assert m["Confidence"] == "Low"  # not the unanimous vote's 100%
     assert m["Typicality"] == "Atypical"
     ratio = float(m["Nearest customer"].split("×")[0].replace(",", ""))
@@ -48,11 +48,13 @@ def test_an_atypical_customer_gets_no_high_confidence_badge_and_its_distance(app
                     "far from this customer: see below."]
 
 
-def test_a_typical_customer_shows_its_vote_as_a_percent_and_a_high_badge(app, go, metrics):
+def test_a_typical_customer_shows_its_vote_as_a_percent_and_a_high_badge(
+        app, go, metrics, segment_shown):
     go(app, "predict")
     _predict(app, 30, 90, 85)
     m = metrics(app)
-    assert "Affluent Spenders" in m["Segment"] and m["Confidence"] == "100%"
+    assert segment_shown(app) == {"Segment": "1 · Affluent Spenders"}
+    assert m["Confidence"] == "100%"
     assert m["Typicality"] == "Typical"
     assert m["Nearest customer"].endswith("× typical")
     assert any(unescape(c.value).startswith("Distance to the nearest known customers: Its "
@@ -61,20 +63,20 @@ def test_a_typical_customer_shows_its_vote_as_a_percent_and_a_high_badge(app, go
     assert not app.warning
 
 
-def test_invalid_inputs_clear_the_result_with_the_message_in_the_main_area(app, go,
-                                                                           metrics, errors):
+def test_invalid_inputs_clear_the_result_with_the_message_in_the_main_area(
+        app, go, metrics, errors, segment_shown):
     go(app, "predict")
     _predict(app, 30, 90, 85)
-    assert "Segment" in metrics(app)
+    assert "Segment" in segment_shown(app) and "Confidence" in metrics(app)
     assert "Against the segment's averages" in [h.value for h in app.subheader]
     _predict(app, -5, 90, 85)  # below the valid range: refused, not silently clamped
-    assert metrics(app) == {}  # no old result beside inputs it does not answer
+    assert metrics(app) == {} and segment_shown(app) == {}  # no old result beside them
     assert errors(app) == ["cannot place this customer: age: -5 years is outside 16–100 "
                            "years."]
     assert not app.sidebar.error
     assert "Against the segment's averages" not in [h.value for h in app.subheader]
     _predict(app, 31, 90, 85)
-    assert "Affluent Spenders" in metrics(app)["Segment"]
+    assert segment_shown(app) == {"Segment": "1 · Affluent Spenders"}
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
@@ -150,14 +152,15 @@ def test_the_batch_drift_is_measured_once_per_file_and_model(app, go, monkeypatc
     assert len(calls) == 3
 
 
-def test_an_outlier_gets_no_high_confidence_badge_beside_no_segment_fits(app, go, metrics):
+def test_an_outlier_gets_no_high_confidence_badge_beside_no_segment_fits(
+        app, go, metrics, segment_shown):
     """HDBSCAN's noise: the vote was unanimous (100%) for the outliers, and a green
     "High confidence" badge stood beside "no segment fits"."""
     app.selectbox(key="algorithm").set_value("hdbscan").run()
     go(app, "predict")
     _predict(app, 50, 106, 5)  # a demo customer (C000001) HDBSCAN leaves in its noise
     m = metrics(app)
-    assert m["Segment"] == "Outliers" and m["Confidence"] == "100%", m
+    assert segment_shown(app) == {"Segment": "Outliers"} and m["Confidence"] == "100%", m
     assert _badges(app) == [":gray-badge[:material/scatter_plot: No segment fits: an outlier]"]
     assert "The nearest known customers are outliers: no segment fits." in [
         unescape(w.value) for w in app.warning]

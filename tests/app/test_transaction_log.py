@@ -125,7 +125,7 @@ def test_predict_and_batch_on_a_model_fitted_from_a_log(app, go, log_bytes, aggr
     assert not app.exception and not app.error, [e.value for e in app.error]
     expected = api.predict_one(model, values={"recency_days": 3.0, "frequency": 40.0,
                                               "monetary": 9_000.0})
-    shown = {m.label: m.value for m in app.metric}["Segment"]
+    shown = next(h.value for h in app.subheader if h.value.startswith("Segment: "))
     assert shown.endswith(expected["segment_name"].replace("'", "\\'")) or \
         expected["segment_name"] in shown
 

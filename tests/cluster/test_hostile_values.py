@@ -315,6 +315,25 @@ def test_degenerate_results_warn_with_the_setting_to_change(labels, words):
         assert word in said
 
 
+@pytest.mark.parametrize(("algorithm", "advice"), [
+    ("dbscan", "raise eps: a neighbourhood this small leaves many customers as noise"),
+    ("hdbscan", "lower min_samples, so that fewer customers are noise, or raise "
+                "cluster_selection_epsilon"),
+])
+@pytest.mark.parametrize("labels", [labels_of(120, 110, 3, noise=167),
+                                    labels_of(*[8] * 25, noise=300)])
+def test_noise_beside_crumbs_is_one_warning_that_does_not_contradict_itself(
+        labels, algorithm, advice):
+    """DBSCAN on 400 rows at eps=0.3 said "raise min_samples" for a segment of 3 beside
+    "lower min_samples" for 40% noise: both fixes at once cancel out."""
+    said = degenerate_warnings(labels, get_algorithm(algorithm))
+    assert all(advice in w for w in said), said  # every warning, the same advice
+    joined = " | ".join(said)
+    assert advice in joined and "as noise" in joined
+    for setting in ("min_samples", "min_cluster_size"):
+        assert not (f"raise {setting}" in joined and f"lower {setting}" in joined), said
+
+
 def test_degenerate_warnings_name_the_algorithm_by_its_label():
     """Issue 14: algorithm labels, not ids, in every human text (the Dashboard shows these)."""
     said = degenerate_warnings(labels_of(500, 496, 4), get_algorithm("hdbscan"))

@@ -78,6 +78,22 @@ def test_gauge_range_comes_from_the_data(demo_model):
     assert wide.data[0].gauge.axis.range[1] == 5_000.0
 
 
+@pytest.mark.parametrize(("value", "mean", "number", "delta", "average"), [
+    (9_173_710.02, 10_059_587.3, ",.0f", ",.0f", "10.1M"),  # was 9.174e+6, -885877.3
+    (9.1e-7, 1.02e-6, ".3~g", ".3~g", "1.02e-06"),  # was a difference of "0.0"
+    (61.5, 55.25, ",.4~g", ".1f", "55.2"),  # Mall incomes stay as they were
+])
+def test_gauges_show_wide_and_tiny_figures_readably(demo_model, value, mean, number, delta,
+                                                    average):
+    from dataclasses import replace
+
+    seg = replace(demo_model.segments[0],
+                  means={**demo_model.segments[0].means, "annual_income": mean})
+    indicator = charts.gauge("annual_income", value, seg, demo_model.base, "#000").data[0]
+    assert indicator.number.valueformat == number and indicator.delta.valueformat == delta
+    assert f"segment average {average} k$" in indicator.title.text
+
+
 def test_gender_bars_and_profile(frame, demo_model):
     fig = charts.gender_by_segment(*frame)
     assert [t.name for t in fig.data] == ["Female", "Male"]

@@ -287,6 +287,10 @@ class AlgorithmSpec:
     #: What to change when one segment holds nearly everyone and the others are small;
     #: empty: :data:`UNEVEN_FIX`.
     uneven_fix: str = ""
+    #: What to change when many customers are noise and the rest break into too many or
+    #: too small segments (the fixes for each alone may pull one setting both ways);
+    #: empty: the noise fix.
+    sparse_fix: str = ""
     #: The parameter that joins segments closer than it after they are found (HDBSCAN's
     #: merge distance): a degenerate outcome's advice names it when it caused one segment
     #: to hold nearly everyone, and says it is not the cause of everyone in noise (a
@@ -333,11 +337,14 @@ class AlgorithmSpec:
     def make(self, params: Mapping[str, Any], random_state: int) -> BaseEstimator:
         return self.build(self.resolve(params), random_state)
 
-    def fix_for(self, outcome: Literal["noise", "coarse", "fine", "uneven"]) -> str:
+    def fix_for(self, outcome: Literal["noise", "coarse", "fine", "uneven", "sparse"]) -> str:
         """What to change for a degenerate outcome: most customers noise, one segment
-        holding nearly everyone (coarse), too many or too small segments (fine), or one
-        holding nearly everyone beside small ones (uneven)."""
-        if outcome == "noise":
+        holding nearly everyone (coarse), too many or too small segments (fine), one
+        holding nearly everyone beside small ones (uneven), or much noise beside too
+        many or too small segments (sparse)."""
+        if outcome == "sparse" and self.sparse_fix:
+            return self.sparse_fix
+        if outcome in ("noise", "sparse"):
             return self.noise_fix or "try other settings"
         if outcome == "uneven":
             return self.uneven_fix or UNEVEN_FIX
@@ -815,6 +822,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             noise_fix="raise eps or lower min_samples",
             coarse_fix="lower eps or raise min_samples",
             fine_fix="raise min_samples",
+            sparse_fix="raise eps: a neighbourhood this small leaves many customers as noise "
+                       "and splits the others into small groups",
             uneven_fix="lower eps, so that the large segment splits, and raise min_samples, "
             "so that the small ones become outliers",
             fit_sample=50_000,
@@ -891,6 +900,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             noise_fix="lower min_cluster_size or min_samples",
             coarse_fix="lower min_cluster_size",
             fine_fix="raise min_cluster_size",
+            sparse_fix="lower min_samples, so that fewer customers are noise, or raise "
+                       "cluster_selection_epsilon, so that segments closer than it join",
             uneven_fix="raise min_cluster_size, so that the small segments become outliers "
             "or join others",
             merge_param="cluster_selection_epsilon",

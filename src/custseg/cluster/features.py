@@ -31,6 +31,7 @@ import pandas as pd
 
 from custseg.errors import ParameterError, shown
 from custseg.table.fields import AGE, GENDER, INCOME, NUMERIC_FIELDS, SCORE
+from custseg.table.magnitude import mean_std
 from custseg.table.spec import MAX_CATEGORIES, MAX_FEATURES, apply_transform, invert_transform
 
 DEFAULT_FEATURES: tuple[str, ...] = (AGE, INCOME, SCORE)
@@ -206,8 +207,7 @@ def fit_encoding(
     categories of each ``categorical`` feature (at most :data:`MAX_CATEGORIES`)."""
     chosen = tuple(transforms) if transforms is not None else ("none",) * len(features)
     numeric = _transformed(values.loc[:, list(features)].to_numpy(dtype="float64"), chosen)
-    means = numeric.mean(axis=0)
-    scales = numeric.std(axis=0)
+    means, scales = mean_std(numeric)  # finite for valid values of 1e308
     # A constant feature carries no information; scale 1 keeps it harmless.
     scales = np.where(scales > 0, scales, 1.0)
     categories: tuple[str, ...] = ()

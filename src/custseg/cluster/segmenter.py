@@ -108,6 +108,12 @@ def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec,
     small = np.sort(counts[counts < limit])
     small = small if n >= 2 * SMALL_COUNT else small[:0]
     dominant = len(values) > 1 and counts.max() > DOMINANT_SHARE * n
+    noisy = noise_share > NOISE_SHARE
+    crumbs = len(values) > MAX_SEGMENTS or bool(len(small) and not dominant)
+    # much noise beside crumbs is one warning: "raise min_samples" for the crumbs beside
+    # "lower min_samples" for the noise would pull one setting both ways
+    fine = spec.fix_for("sparse" if noisy else "fine")
+    noise = f"{name} left {noise_share:.0%} of customers as noise"
     out = []
     if len(values) == 1:
         out.append(f"{name} found a single segment; the customers do not separate with "
@@ -126,18 +132,20 @@ def degenerate_warnings(labels: np.ndarray, spec: AlgorithmSpec,
         out.append(f"{name} put {counts.max() / n:.1%} of the customers in one segment; the "
                    f"others barely separate: {coarse}.")
     if len(values) > MAX_SEGMENTS:
+        also = f", and left {noise_share:.0%} of customers as noise" if noisy else ""
         out.append(f"{name} found {len(values):,} segments, more than {MAX_SEGMENTS} anyone "
-                   f"can act on: {spec.fix_for('fine')}.")
+                   f"can act on{also}: {fine}.")
     if len(small) and not dominant:
         why = "1% of the customers" if limit > SMALL_COUNT else "too few to act on"
         sizes = ", ".join(f"{c:,}" for c in small[:5]) + (" …" if len(small) > 5 else "")
         noun = "segment holds" if len(small) == 1 else "segments hold"
         smallest = "its size" if len(small) == 1 else "the smallest"
-        out.append(f"{name}: {len(small):,} {noun} fewer than {limit:,} customers ({why}; "
-                   f"{smallest}: {sizes}): {spec.fix_for('fine')}.")
-    if noise_share > NOISE_SHARE:
-        out.append(f"{name} left {noise_share:.0%} of customers as noise; "
-                   f"{spec.fix_for('noise')}.")
+        lead = (f"{noise}, and {len(small):,} {noun}" if noisy and len(values) <= MAX_SEGMENTS
+                else f"{name}: {len(small):,} {noun}")
+        out.append(f"{lead} fewer than {limit:,} customers ({why}; "
+                   f"{smallest}: {sizes}): {fine}.")
+    if noisy and not crumbs:
+        out.append(f"{noise}; {spec.fix_for('noise')}.")
     return out
 
 

@@ -24,6 +24,7 @@ from custseg.cluster.evaluate import KCurve, sample_rows
 from custseg.cluster.labels import NOISE, RETURNS_ONLY, outliers_last
 from custseg.cluster.labels import segment_label as plain_label
 from custseg.segments.profile import BaseStats, SegmentProfile
+from custseg.table.fields import compact_number, fmt_number
 from custseg.table.spec import InputSpec, label_of, role_of, unit_of, with_unit
 
 OUTLIER_COLOR = "#8c8c8c"
@@ -480,6 +481,23 @@ def profile_bars(segment: SegmentProfile, threshold: float = 0.5,
     return fig
 
 
+def _gauge_formats(value: float, mean: float | None) -> tuple[str, str]:
+    """The d3 formats of a gauge's number and of its difference from the average: whole
+    with separators from 10,000 (9.174e+6 and -885877.3 read badly), three significant
+    digits below 0.01 (a difference of 1e-07 was "0.0"), else as before."""
+    size = max(abs(value), abs(mean) if mean is not None else 0.0)
+    if 1e4 <= size < 1e15:
+        return ",.0f", ",.0f"
+    if size < 0.01:
+        return ".3~g", ".3~g"
+    return ",.4~g", ".1f"
+
+
+def _average_text(mean: float) -> str:
+    """A segment's average in a gauge's title: 10.1M, 61.5, 0.03, 1e-06 (not "0.0")."""
+    return fmt_number(mean) if abs(mean) < 0.05 else compact_number(mean, 1)
+
+
 def gauge(
     field: str, value: float, segment: SegmentProfile, base: BaseStats, color: str,
     spec: InputSpec | None = None,
@@ -488,18 +506,19 @@ def gauge(
     low, high = base.mins[field], base.maxs[field]
     low, high = min(low, value), max(high, value)
     mean = segment.means.get(field)
+    shown, moved = _gauge_formats(value, mean)
     fig = go.Figure(
         go.Indicator(
             mode="gauge+number+delta",
             value=value,
-            number={"valueformat": ",.4~g", "suffix": f" {plot_text(unit_of(field, spec))}"
+            number={"valueformat": shown, "suffix": f" {plot_text(unit_of(field, spec))}"
                     if field != "spending_score" and unit_of(field, spec) else ""},
             # Above or below the segment average is neither good nor bad: one neutral colour.
-            delta={"reference": mean, "relative": False, "valueformat": ".1f",
+            delta={"reference": mean, "relative": False, "valueformat": moved,
                    "increasing": {"color": "#6b7280"}, "decreasing": {"color": "#6b7280"}}
             if mean is not None else None,
             title={"text": f"{plot_text(short_label(label_of(field), 20))}<br><sup>segment "
-                   f"average {mean:,.1f}"
+                   f"average {_average_text(mean)}"
                    f"{' ' + plot_text(unit_of(field, spec)) if unit_of(field, spec) else ''}"
                    "</sup>" if mean is not None
                    else plot_text(short_label(label_of(field), 20))},

@@ -55,7 +55,7 @@ def decimals_of(column: np.ndarray, most: int = MAX_DECIMALS) -> int | None:
         scaled = finite * 10**d
         grid = np.round(scaled)
         # on the grid, and not a value of 1e-40 rounded to 0 (then it needs more places)
-        if np.all((np.abs(scaled - grid) <= 1e-6 * np.maximum(1.0, np.abs(scaled)))
+        if np.all((np.abs(scaled - grid) <= 1e-9 * np.maximum(1.0, np.abs(scaled)))
                   & ((grid != 0) | (finite == 0))):
             return d
     return None

@@ -34,6 +34,7 @@ from custseg.errors import CustsegError, shown
 from custseg.segments.categories import category_fact, category_profiles, over_represented
 from custseg.segments.schema import MAX_RULEBOOK_CHARS, RulebookDoc, problem_text
 from custseg.table.fields import AGE, GENDER, ID, INCOME, NUMERIC_FIELDS, SCORE, fmt_number
+from custseg.table.magnitude import back, column_units
 from custseg.table.roles import FIELD_ROLES
 from custseg.table.spec import InputSpec, label_of, role_of, unit_of
 from custseg.table.text import NAME_MAX, TEXT_MAX
@@ -348,10 +349,13 @@ def base_stats(values: pd.DataFrame) -> BaseStats:
     mix = {}
     if GENDER in values.columns:
         mix = values[GENDER].value_counts(normalize=True, dropna=True).to_dict()
+    unit = column_units(frame.to_numpy())  # 1, but for columns of 1e150 and past
+    shrunk = frame / unit
+    means, stds = back(shrunk.mean().to_numpy(), unit), back(shrunk.std(ddof=0).to_numpy(), unit)
     return BaseStats(
         n=len(values),
-        means={f: float(frame[f].mean()) for f in numeric},
-        stds={f: float(frame[f].std(ddof=0)) for f in numeric},
+        means={f: float(m) for f, m in zip(numeric, means, strict=True)},
+        stds={f: float(s) for f, s in zip(numeric, stds, strict=True)},
         mins={f: float(frame[f].min()) for f in numeric},
         maxs={f: float(frame[f].max()) for f in numeric},
         gender_mix={str(k): float(v) for k, v in mix.items()},
@@ -421,8 +425,14 @@ def profile_segments(
     numeric = numeric_columns(values)
     frame = values[numeric].astype("float64").assign(_label=np.asarray(labels))
     grouped = frame.groupby("_label", sort=True)
-    means, mins, maxs = grouped.mean(), grouped.min(), grouped.max()
-    medians = grouped.median()
+    mins, maxs = grouped.min(), grouped.max()
+    # a mean or a median of two values of 1e308 overflows: taken over the column divided
+    # by a power of two (1 for ordinary columns), then multiplied back
+    unit = column_units(frame[numeric].to_numpy())
+    shrunk = (frame[numeric] / unit).assign(_label=frame["_label"]).groupby("_label", sort=True)
+    means = pd.DataFrame(back(shrunk.mean().to_numpy(), unit), index=mins.index, columns=numeric)
+    medians = pd.DataFrame(back(shrunk.median().to_numpy(), unit), index=mins.index,
+                           columns=numeric)
     ordered = {f: np.sort(frame[f].to_numpy()) for f in numeric}
     sizes = grouped.size()
     mixes = pd.DataFrame()
@@ -431,10 +441,11 @@ def profile_segments(
 
     drafts = []
     ranks: dict[int, dict[str, float]] = {}
+    units = dict(zip(numeric, unit.tolist(), strict=True))
     for label in sizes.index:
-        z = {
-            f: (float(means.at[label, f]) - base.means[f]) / base.stds[f]
-            if base.stds[f] > 0 else 0.0
+        z = {  # in the column's power-of-two unit, so that 1e308 - (-1e308) stays finite
+            f: (float(means.at[label, f]) / units[f] - base.means[f] / units[f])
+            / (base.stds[f] / units[f]) if base.stds[f] > 0 else 0.0
             for f in numeric
         }
         # the segment's median against the base: its mid-rank (see mid_rank)

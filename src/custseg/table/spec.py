@@ -21,6 +21,7 @@ import numpy as np
 
 from custseg.errors import ParameterError, shown
 from custseg.table.fields import LABELS, NUMERIC_FIELDS, UNITS, Ranges
+from custseg.table.magnitude import power_unit
 from custseg.table.roles import FIELD_ROLES, detect_role
 
 if TYPE_CHECKING:
@@ -279,6 +280,7 @@ def skew(values: np.ndarray) -> float | None:
     x = x[np.isfinite(x)]
     if len(x) < 3:
         return None
+    x = x / power_unit(np.max(np.abs(x)), past=1.0)  # scale-free; 1e103 cubed overflows
     centred = x - x.mean()
     var = float(np.mean(centred**2))
     if not var > 0:

@@ -48,8 +48,9 @@ cols[1].metric("Segments", head["segments"], border=True)
 cols[2].metric("Outliers", summaries.share_text(head["outlier_share"]), border=True,
                help="Customers in no dense group (DBSCAN, HDBSCAN); the other algorithms "
                     "place every customer in a segment.")
-if figures:
-    for col, (label, value, help_text) in zip(st.columns(len(figures)), figures, strict=True):
+rows = glance.headline_rows(figures)
+for row in rows:  # as many to a row as fit whole at 1024 px, each row as wide
+    for col, (label, value, help_text) in zip(st.columns(len(rows[0])), row, strict=False):
         col.metric(label, value, border=True, help=plain(help_text))
 
 if view.data.log is not None:

@@ -7,6 +7,7 @@ from a real customer near the middle of the base.
 
 import math
 
+import numpy as np
 import streamlit as st
 
 from custseg.api import customer_features, predict_inputs, predict_one, predict_typicality
@@ -18,6 +19,7 @@ from custseg.errors import CustsegError
 from custseg.model import summaries
 from custseg.model.typicality import confidence_level, outside_segment
 from custseg.segments import charts
+from custseg.segments.explain import decimals_of
 from custseg.table.fields import GENDER
 
 view = state.require_view()
@@ -31,14 +33,8 @@ st.title("Predict a customer's segment")
 st.caption(plain(summaries.assignment_note(model)
                  + " The form starts from a typical customer of the data."))
 
-PER_ROW = 4
-
-
-def number_field(column, spec_input):
-    """A number input starting within the feature's valid range; that range and the
-    range among known customers in the help. The input itself is not bounded: a value
-    out of range reaches the model, which says what is wrong in the main area (a bounded
-    input would silently keep its last valid value, and the last result with it)."""
+def start_value(spec_input) -> float:
+    """Where a number input starts: the typical customer's value, within the valid range."""
     value = start.get(spec_input.name)
     if value is None or not math.isfinite(value):
         value = spec_input.low if spec_input.low is not None else 0.0
@@ -47,15 +43,43 @@ def number_field(column, spec_input):
         value = max(value, low)
     if high is not None:
         value = min(value, high)
-    whole = float(value).is_integer() and (spec_input.seen is None or all(
+    return float(value)
+
+
+def number_format(spec_input, value: float) -> str:
+    """Whole numbers as they are; 9190718.76 with its decimals (``%g`` showed 9.19072e+06,
+    six digits of ten); below 1 or past 10^15, in significant digits."""
+    whole = value.is_integer() and (spec_input.seen is None or all(
         float(v).is_integer() for v in spec_input.seen))
-    valid = summaries_range(low, high)
+    if whole and abs(value) < 1e15:
+        return "%.0f"
+    if 1 <= abs(value) < 1e15:
+        places = decimals_of(np.array([value, *(spec_input.seen or ())]), 4)
+        return f"%.{2 if places is None else max(places, 1)}f"
+    return "%g"
+
+
+def per_row(numbers) -> int:
+    """Inputs on a row: 4, but fewer when a start value is too wide for a quarter of the
+    main area at 1024 px (it showed "91907" of 9190718.76)."""
+    widest = max((len(number_format(i, v) % v) for i, v in numbers), default=0)
+    return 4 if widest <= 7 else (3 if widest <= 10 else 2)
+
+
+def number_field(column, spec_input):
+    """A number input starting within the feature's valid range; that range and the
+    range among known customers in the help. The input itself is not bounded: a value
+    out of range reaches the model, which says what is wrong in the main area (a bounded
+    input would silently keep its last valid value, and the last result with it)."""
+    value = start_value(spec_input)
+    fmt = number_format(spec_input, value)
+    valid = summaries_range(spec_input.low, spec_input.high)
     help_text = " ".join(part for part in (
         f"Valid: {valid}." if valid else "",
         f"Known customers: {spec_input.hint}." if spec_input.hint else "") if part) or None
     return column.number_input(
-        input_label(spec_input.label), value=float(value),
-        step=1.0 if whole else None, format="%.0f" if whole else "%g",
+        input_label(spec_input.label), value=value,
+        step=1.0 if fmt == "%.0f" else None, format=fmt,
         key=f"predict_{spec_input.name}", persist_state="session",
         help=plain(help_text) if help_text else None,
     )
@@ -70,6 +94,9 @@ def summaries_range(low, high) -> str:
         return f"{fmt_number(low)} or more"
     return f"up to {fmt_number(high)}" if high is not None else ""
 
+
+PER_ROW = per_row((i, start_value(i)) for i in inputs_needed
+                  if i.kind == "numeric")
 
 with st.form("predict_form"):
     given = {}
@@ -117,6 +144,12 @@ except CustsegError as exc:  # no earlier result stays beside inputs it does not
 
 
 
+def segment_heading(column, label: str, name: str) -> None:
+    """The segment as a heading, "Segment: Mature Balanced Shoppers · Income 71k$": a
+    heading wraps a long name where a metric's value cut it with an ellipsis at 1024 px."""
+    column.subheader(f"{label}: " + plain(name), anchor=False)
+
+
 def rfm_scores() -> None:
     """An RFM model's scores and cell for this customer (none for returns only)."""
     shown = summaries.rfm_score_figures(result)
@@ -127,7 +160,7 @@ def rfm_scores() -> None:
 
 unfitted = model.unfitted_segment(result["segment_id"])
 if unfitted:  # an RFM map segment no fitted customer fell in: no averages to compare
-    st.metric("Segment", plain(segment_label(unfitted["id"], unfitted["name"])))
+    segment_heading(st, "Segment", segment_label(unfitted["id"], unfitted["name"]))
     rfm_scores()
     st.caption("No fitted customer was in this segment of the RFM score map.")
     st.markdown("**Strategy** " + plain(unfitted["strategy"]))
@@ -140,9 +173,9 @@ k = model.config.n_neighbors
 vote = (f"{result['confidence']:.0%} of the {k} nearest known customers are in this "
         "segment.")
 with st.container(border=True):
-    c1, c2 = st.columns([4, 1])  # the name has the room; a metric cuts what overflows
-    c1.metric("Nearest segment" if atypical else "Segment",
-              plain(segment_label(segment.id, segment.name)))
+    c1, c2 = st.columns([4, 1], vertical_alignment="center")
+    segment_heading(c1, "Nearest segment" if atypical else "Segment",
+                    segment_label(segment.id, segment.name))
     c2.metric("Segment size", f"{segment.share:.1%}")
     c = st.columns([1, 1.1, 1.6])
     c[0].metric("Confidence", "Low" if atypical else f"{result['confidence']:.0%}",
