@@ -7,11 +7,11 @@ from a real customer near the middle of the base.
 
 import math
 
-import numpy as np
 import streamlit as st
 
 from custseg.api import customer_features, predict_inputs, predict_one, predict_typicality
 from custseg.app import cached, state
+from custseg.app.inputs import number_format, per_row, valid_range
 from custseg.app.ui import chart, plain, show_error
 from custseg.app.ui import label as input_label
 from custseg.cluster.labels import segment_label
@@ -19,7 +19,6 @@ from custseg.errors import CustsegError
 from custseg.model import summaries
 from custseg.model.typicality import confidence_level, outside_segment
 from custseg.segments import charts
-from custseg.segments.explain import decimals_of
 from custseg.table.fields import GENDER
 
 view = state.require_view()
@@ -46,26 +45,6 @@ def start_value(spec_input) -> float:
     return float(value)
 
 
-def number_format(spec_input, value: float) -> str:
-    """Whole numbers as they are; 9190718.76 with its decimals (``%g`` showed 9.19072e+06,
-    six digits of ten); below 1 or past 10^15, in significant digits."""
-    whole = value.is_integer() and (spec_input.seen is None or all(
-        float(v).is_integer() for v in spec_input.seen))
-    if whole and abs(value) < 1e15:
-        return "%.0f"
-    if 1 <= abs(value) < 1e15:
-        places = decimals_of(np.array([value, *(spec_input.seen or ())]), 4)
-        return f"%.{2 if places is None else max(places, 1)}f"
-    return "%g"
-
-
-def per_row(numbers) -> int:
-    """Inputs on a row: 4, but fewer when a start value is too wide for a quarter of the
-    main area at 1024 px (it showed "91907" of 9190718.76)."""
-    widest = max((len(number_format(i, v) % v) for i, v in numbers), default=0)
-    return 4 if widest <= 7 else (3 if widest <= 10 else 2)
-
-
 def number_field(column, spec_input):
     """A number input starting within the feature's valid range; that range and the
     range among known customers in the help. The input itself is not bounded: a value
@@ -73,7 +52,7 @@ def number_field(column, spec_input):
     input would silently keep its last valid value, and the last result with it)."""
     value = start_value(spec_input)
     fmt = number_format(spec_input, value)
-    valid = summaries_range(spec_input.low, spec_input.high)
+    valid = valid_range(spec_input.low, spec_input.high)
     help_text = " ".join(part for part in (
         f"Valid: {valid}." if valid else "",
         f"Known customers: {spec_input.hint}." if spec_input.hint else "") if part) or None
@@ -83,16 +62,6 @@ def number_field(column, spec_input):
         key=f"predict_{spec_input.name}", persist_state="session",
         help=plain(help_text) if help_text else None,
     )
-
-
-def summaries_range(low, high) -> str:
-    from custseg.table.fields import fmt_number
-
-    if low is not None and high is not None:
-        return f"{fmt_number(low)} to {fmt_number(high)}"
-    if low is not None:
-        return f"{fmt_number(low)} or more"
-    return f"up to {fmt_number(high)}" if high is not None else ""
 
 
 PER_ROW = per_row((i, start_value(i)) for i in inputs_needed
