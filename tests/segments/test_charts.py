@@ -82,6 +82,7 @@ def test_gauge_range_comes_from_the_data(demo_model):
     (9_173_710.02, 10_059_587.3, ",.0f", ",.0f", "10.1M"),  # was 9.174e+6, -885877.3
     (9.1e-7, 1.02e-6, ".3~g", ".3~g", "1.02e-06"),  # was a difference of "0.0"
     (61.5, 55.25, ",.4~g", ".1f", "55.2"),  # Mall incomes stay as they were
+    (0.0, 0.012, ",.4~g", ".2~g", "0.01"),  # a difference of 0.012 was "▼0.0"
 ])
 def test_gauges_show_wide_and_tiny_figures_readably(demo_model, value, mean, number, delta,
                                                     average):

@@ -484,13 +484,16 @@ def profile_bars(segment: SegmentProfile, threshold: float = 0.5,
 def _gauge_formats(value: float, mean: float | None) -> tuple[str, str]:
     """The d3 formats of a gauge's number and of its difference from the average: whole
     with separators from 10,000 (9.174e+6 and -885877.3 read badly), three significant
-    digits below 0.01 (a difference of 1e-07 was "0.0"), else as before."""
+    digits below 0.01 (a difference of 1e-07 was "0.0"), a difference under 0.05 in two,
+    else one decimal."""
     size = max(abs(value), abs(mean) if mean is not None else 0.0)
     if 1e4 <= size < 1e15:
         return ",.0f", ",.0f"
     if size < 0.01:
         return ".3~g", ".3~g"
-    return ",.4~g", ".1f"
+    apart = abs(value - mean) if mean is not None else 0.0
+    # a difference of 0.01 (none teenagers at home against 0.01) was "▼0.0"
+    return ",.4~g", (".2~g" if 0 < apart < 0.05 else ".1f")
 
 
 def _average_text(mean: float) -> str:
