@@ -341,3 +341,19 @@ def test_donut_of_only_small_segments_still_draws_the_largest():
     labels = list(charts.shares_donut(segments).data[0].labels)
     assert labels == ["0 · S0", "1 · S1", "2 · S2", "3 · S3", "4 · S4", "Outliers",
                       "Other (551 smaller segments)"]
+
+
+@pytest.mark.parametrize("data", [[-1e308, 0.0, 1e308, 5.5], [0.0, 1e300, 3.0],
+                                  [-1.7976931348623157e308, 1.7976931348623157e308]])
+def test_histograms_span_the_whole_float64_range(data):
+    """report --data and Explore exited 1 on a column from -1e308 to 1e308: numpy
+    "cannot create 40 finite-sized bins" (the range overflows)."""
+    edges, whole = charts.histogram_edges(np.array(data))
+    assert not whole and len(edges) == 41
+    assert np.isfinite(edges).all() and (np.diff(edges) > 0).all()
+    assert edges[0] == min(data) and edges[-1] == max(data)
+    frame = pd.DataFrame({"balance": data})
+    fig = charts.distribution(frame, np.zeros(len(data), dtype=int), {0: "All"}, "balance")
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert sum(sum(t.y) for t in bars) == len(data)  # every customer in a bin
+    assert all(np.isfinite(t.x).all() for t in bars)

@@ -253,8 +253,10 @@ def histogram_edges(data: np.ndarray, bins: int = 40) -> tuple[np.ndarray, bool]
     data = data[np.isfinite(data)]
     if not len(data):
         return np.array([-0.5, 0.5]), True
-    if _whole(data):
-        low, high = float(data.min()), float(data.max())
+    low, high = float(data.min()), float(data.max())
+    if high / 2 - low / 2 > 8e307:  # -1e308 to 1e308: the range itself overflows
+        return 2 * np.linspace(low / 2, high / 2, bins + 1), False
+    if _whole(data) and high - low < 2**53:
         span = high - low + 1  # whole numbers in the range
         width = max(1.0, float(np.ceil(span / bins)))
         count = int(np.ceil(span / width))
@@ -293,7 +295,7 @@ def distribution(
     labels = np.asarray(labels)
     finite = np.isfinite(data)
     edges, whole = histogram_edges(data[finite], bins)
-    centres, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    centres, widths = edges[:-1] / 2 + edges[1:] / 2, np.diff(edges)  # finite at ±1e308
     where = bin_labels(edges, whole)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.3, 0.7],
                         vertical_spacing=0.03)
@@ -310,10 +312,14 @@ def distribution(
                              hovertemplate=f"{label}<br>%{{customdata}}{unit}: %{{y:,}} "
                                            "customers<extra></extra>"),
                       row=2, col=1)
-        q1, median, q3 = np.percentile(own, [25, 50, 75])
-        iqr = q3 - q1
-        low = own[own >= q1 - 1.5 * iqr].min()
-        high = own[own <= q3 + 1.5 * iqr].max()
+        # quartiles and whiskers taken over half the values: -1e308 to 1e308 overflowed
+        # to NaN, and no customer was within the whiskers
+        half = own / 2
+        q1h, median_h, q3h = np.percentile(half, [25, 50, 75])
+        with np.errstate(over="ignore"):
+            reach = 1.5 * (q3h - q1h)
+        low, high = own[half >= q1h - reach].min(), own[half <= q3h + reach].max()
+        q1, median, q3 = 2 * q1h, 2 * median_h, 2 * q3h
         fig.add_trace(go.Box(y=[label], q1=[q1], median=[median], q3=[q3], lowerfence=[low],
                              upperfence=[high], orientation="h", name=label, legendgroup=label,
                              showlegend=False, marker_color=color, boxpoints=False),
