@@ -422,7 +422,10 @@ def test_fitting_on_values_at_the_float64_edge_gives_a_model_that_loads(
 
 
 def test_a_profile_prints_small_means_in_significant_digits(tmp_path, capsys):
-    """A feature around 1e-6 was printed "0" in every segment (rounded to one decimal)."""
+    """A feature around 1e-6 was printed "0" in every segment (rounded to one decimal);
+    segments whose averages differ print differently."""
+    import re
+
     import numpy as np
     import pandas as pd
 
@@ -433,10 +436,13 @@ def test_a_profile_prints_small_means_in_significant_digits(tmp_path, capsys):
                        "-p", "n_clusters=3")
     assert code == 0, err
     code, out, err = run(capsys, "profile", tmp_path / "m.custseg", "--json")
-    means = [s["means"] for s in json.loads(out)["segments"]]
+    segments = json.loads(out)["segments"]
     code, out, err = run(capsys, "profile", tmp_path / "m.custseg")
-    from custseg.table.fields import fmt_number
-
-    for m in means:
-        assert fmt_number(m["rate"]) in out and fmt_number(m["share"]) in out
-        assert fmt_number(m["rate"]).startswith(("9", "1"))
+    rows = [line for line in out.splitlines() if re.match(r"\s+\d+  ", line)]
+    assert len(rows) == 3
+    for s, line in zip(segments, rows, strict=True):
+        cells = re.findall(r"(-?[\d.,]+(?:e[-+]\d+)?) (?:low|mid|high)", line)
+        rate, share = (float(c.replace(",", "")) for c in cells[:2])
+        assert rate == pytest.approx(s["means"]["rate"], rel=0.01)
+        assert share == pytest.approx(s["means"]["share"], rel=0.01)
+    assert len({line.split()[-6] for line in rows}) == 3  # three rates, three texts

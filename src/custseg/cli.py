@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shlex
@@ -1260,7 +1261,7 @@ TABLE_FEATURES = 6
 def _print_summary(summary: dict[str, Any],
                    base_categories: Mapping[str, Mapping[str, float]] | None = None) -> None:
     from custseg.model.summaries import features_text, settings_text
-    from custseg.table.fields import NUMERIC_FIELDS, UNITS, fmt_number
+    from custseg.table.fields import NUMERIC_FIELDS, UNITS, fmt_number, telling_digits
 
     quality = summary["data_quality"]
     m = summary["metrics"]
@@ -1279,11 +1280,16 @@ def _print_summary(summary: dict[str, Any],
     def f(value: Any, digits: int = 2) -> str:
         return "n/a" if value is None else f"{value:.{digits}f}"
 
-    def cell(segment: dict[str, Any], field: str) -> str:
+    def mean_text(mean: float, digits: int) -> str:
+        # a mean of 9e-07 or 0.03 is not "0"; past 10^16 in significant digits
+        if abs(mean) < 0.05 or abs(mean) >= 1e16 or not math.isfinite(mean):
+            return fmt_number(mean) if digits <= 1 else f"{mean:.{digits + 2}g}"
+        text = f"{mean:,.{digits}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
+    def cell(segment: dict[str, Any], field: str, digits: int) -> str:
         mean = segment["means"].get(field)
-        # one decimal, but a mean of 9e-07 or 0.03 is not printed as "0"
-        shown_mean = "-" if mean is None else fmt_number(
-            mean if abs(mean) < 0.05 else round(mean, 1))
+        shown_mean = "-" if mean is None else mean_text(mean, digits)
         return f"{shown_mean} {segment['levels'].get(field, '')}"
 
     fid = m.get("fidelity", {})
@@ -1302,11 +1308,21 @@ def _print_summary(summary: dict[str, Any],
         return f"{x} ({unit})" if unit else x
 
     width = min(60, max([7, *(len(s["name"]) for s in summary["segments"])])) + 1
+    # one decimal, more where segments' averages differ only further (12,345,678.23 and
+    # .31 both read .2 and .3 at one decimal of a two-decimal column; 1e17 + 16,000)
+    digits = {x: telling_digits([s["means"][x] for s in summary["segments"]
+                                 if s["means"].get(x) is not None], 1, most=15,
+                                form=mean_text)
+              for x in fields}
+    texts = {x: [cell(s, x, digits[x]) for s in summary["segments"]] for x in fields}
+    # each column as wide as its widest cell: a share of 21.7% ran into 8,087,954,112,134.5
+    widths = {x: max(24, len(title(x)[:24]) + 2, *(len(t) + 2 for t in texts[x]))
+              for x in fields}
     head = f"{'id':>3}  {'segment':<{width}}{'size':>8}{'share':>8}" + "".join(
-        f"{title(x):>24.24}" for x in fields)
+        f"{title(x)[:24]:>{widths[x]}}" for x in fields)
     _out(head)
-    for s in summary["segments"]:
-        cells = "".join(f"{cell(s, x):>24}" for x in fields)
+    for i, s in enumerate(summary["segments"]):
+        cells = "".join(f"{texts[x][i]:>{widths[x]}}" for x in fields)
         _out(f"{s['id']:>3}  {s['name'][:width - 1]:<{width}}{s['size']:>8,}{s['share']:>8.1%}"
              f"{cells}")
     if rest:

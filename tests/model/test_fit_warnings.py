@@ -65,3 +65,22 @@ def test_a_setting_lowered_to_the_rows_is_the_one_the_model_reports(demo):
     assert model.config.params["min_cluster_size"] == 100
     assert model.warnings[0] == ("The setting min_cluster_size=5000 is more than the 100 "
                                  "customers fitted; lowered to 100.")
+
+
+def test_a_segment_smaller_than_half_the_vote_is_said_when_every_row_is_fitted():
+    """A customer at balance -1e308 had a segment of its own, yet was scored into
+    "Typical customers" (two of its three neighbours are elsewhere), and only "lower
+    n_clusters" was said."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"balance": rng.normal(100, 10, 300).round(1),
+                          "visits": rng.integers(1, 50, 300)})
+    frame.loc[0, "balance"], frame.loc[1, "balance"] = 1e308, -1e308
+    model = api.fit(frame, features=["balance", "visits"])
+    assert sorted(s.size for s in model.segments)[:2] == [1, 1]
+    said = _said(model)
+    assert ("The assigner's vote of 3 neighbours outweighs 2 segments of 1 fitted customer "
+            "or fewer: such a segment holds at most that many of the 3 votes, so customers "
+            "scored, even its own, seldom go to it; lower the neighbours in the vote.") in said
+    assert "did not see" not in said  # every row was fitted: no sample to blame

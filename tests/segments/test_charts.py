@@ -357,3 +357,13 @@ def test_histograms_span_the_whole_float64_range(data):
     bars = [t for t in fig.data if t.type == "bar"]
     assert sum(sum(t.y) for t in bars) == len(data)  # every customer in a bin
     assert all(np.isfinite(t.x).all() for t in bars)
+
+
+def test_a_range_too_narrow_for_40_bins_is_one_bin():
+    """1.0 and 1.0000000000000002: numpy cannot make 40 bins between them; report --data
+    exited 1 and Explore showed the exception."""
+    data = np.array([1.0, 1.0000000000000002, 1.0000000000000004, 1.0])
+    edges, whole = charts.histogram_edges(data)
+    assert edges.tolist() == [1.0, 1.0000000000000004] and not whole
+    fig = charts.distribution(pd.DataFrame({"x": data}), np.zeros(4, dtype=int), {0: "All"}, "x")
+    assert sum(sum(t.y) for t in fig.data if t.type == "bar") == 4

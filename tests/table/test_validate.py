@@ -197,3 +197,19 @@ def test_figures_past_a_million_are_said_in_millions_billions_trillions():
                                         7.77e12, 8.6e39, 12.345)] == [
         "999,999.9", "13.7M", "-2.4M", "4.2bn", "7.8T", "8.6e+39", "12.3"]
     assert compact_number(0.4712, 2) == "0.47"
+
+
+def test_telling_digits_keeps_different_averages_apart():
+    """Every segment's revenue read "12.3M" (they differed in the cents), and averages of
+    1e17 + 16,000 all read "1e+17"."""
+    from custseg.table.fields import compact_number, telling_digits
+
+    revenues = [12_310_000.0, 12_340_000.0, 12_380_000.0]
+    assert telling_digits(revenues, 1) == 2
+    assert [compact_number(v, 2) for v in revenues] == ["12.31M", "12.34M", "12.38M"]
+    cents = [12_345_678.21, 12_345_678.29]  # apart only past 3 decimals of millions
+    assert telling_digits(cents, 1, most=3) == 1  # more digits that tell nothing: not taken
+    assert telling_digits([61.5, 55.25, 40.1], 1) == 1  # the Mall's stay at one decimal
+    assert telling_digits([50.0, 50.0], 1) == 1  # equal averages need no more
+    assert telling_digits([1e17 + 16_000, 1e17], 1, most=15) > 1
+    assert telling_digits([], 2) == 2

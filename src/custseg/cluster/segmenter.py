@@ -363,7 +363,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         rest = np.setdiff1d(np.arange(n), sample, assume_unique=True)
         if len(rest):
             labels[rest] = self.vote_.assign(X[rest]).labels
-            self._warn_outvoted()
+        self._warn_outvoted(sampled=bool(len(rest)))
         self.labels_ = labels
         self.n_fit_rows_ = len(sample)
         with fit_threads():
@@ -449,22 +449,24 @@ class Segmenter(ClusterMixin, BaseEstimator):
             native_agreement = float(np.mean(held_out == native))
         return Fidelity(float(np.mean(held_out == y[rows])), native_agreement, int(len(rows)))
 
-    def _warn_outvoted(self) -> None:
-        """Say when the vote that places the customers the clusterer did not see has
-        more neighbours than twice a segment's fitted customers: such a segment can win
-        few votes, and the others take its customers (25 neighbours over a sample of 30:
-        99% in one segment, which no number of segments mends)."""
+    def _warn_outvoted(self, sampled: bool) -> None:
+        """Say when the vote that places customers (the ones scored, and the ones the
+        clusterer did not see) has more neighbours than twice a segment's fitted
+        customers: such a segment can win few votes, and the others take its customers
+        (25 neighbours over a sample of 30: 99% in one segment, which no number of
+        segments mends; a segment of one customer at 1e308, scored into another)."""
         k = min(int(self.n_neighbors), len(self.reference_labels_))
         _, counts = np.unique(self.reference_labels_, return_counts=True)
         outvoted = counts[2 * counts < k]
         if len(outvoted):
+            unseen = "the customers the clusterer did not see, and " if sampled else ""
             warnings.warn(
                 f"The assigner's vote of {k} neighbours outweighs "
                 f"{_count(len(outvoted), 'segment')} of "
                 f"{_count(outvoted.max(), 'fitted customer')} or fewer: such a "
-                f"segment holds at most that many of the {k} votes, so the customers the "
-                "clusterer did not see seldom go to it; lower the neighbours in the vote, "
-                "or fit the clusterer on more rows.",
+                f"segment holds at most that many of the {k} votes, so {unseen}customers "
+                "scored, even its own, seldom go to it; lower the neighbours in the vote"
+                + (", or fit the clusterer on more rows." if sampled else "."),
                 UserWarning, stacklevel=3)
 
     def _warn_degenerate(self, spec: AlgorithmSpec, params: Mapping[str, Any] | None = None,

@@ -18,7 +18,7 @@ from custseg.cluster.labels import NOISE, segment_label
 from custseg.cluster.stability import Stability, reading
 from custseg.model.segmentation import SegmentationModel
 from custseg.segments.profile import BaseStats, SegmentProfile
-from custseg.table.fields import compact_number
+from custseg.table.fields import compact_number, telling_digits
 from custseg.table.headers import renamed_clashes
 from custseg.table.spec import InputSpec, label_of, with_unit
 from custseg.table.validate import Validated
@@ -440,7 +440,8 @@ def overview(model: SegmentationModel, values: pd.DataFrame, labels: np.ndarray,
         value_column = f"share of total {named}"
         table = table.rename(columns={"value": value_column})
     for column in feature_columns.values():
-        digits.setdefault(column, 1)
+        # enough decimals that segments with different averages read differently
+        digits[column] = telling_digits(table[column].tolist(), digits.get(column, 1), most=3)
     return Overview(table, levels, digits, value_column,
                     measured is not None and measured.overall is not None)
 

@@ -263,7 +263,10 @@ def histogram_edges(data: np.ndarray, bins: int = 40) -> tuple[np.ndarray, bool]
         edges = low - 0.5 + width * np.arange(count + 1)
         edges[-1] = high + 0.5  # a last bin holding fewer values is drawn narrower
         return edges, True
-    return np.histogram_bin_edges(data, bins=bins), False
+    try:
+        return np.histogram_bin_edges(data, bins=bins), False
+    except ValueError:  # 1.0 to 1.0000000000000004: no 40 bins fit between them
+        return np.array([low, high]), False
 
 
 def bin_labels(edges: np.ndarray, whole: bool) -> list[str]:

@@ -7,7 +7,7 @@ profile and the command line show "16 years" or "10,000 k$" alike.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -75,17 +75,37 @@ _MAGNITUDES = ((1e12, "T"), (1e9, "bn"), (1e6, "M"))
 
 def compact_number(value: float, digits: int = 1) -> str:
     """A figure short enough for a headline or a table cell: ``digits`` decimals below a
-    million, then one decimal of millions, billions or trillions (13,680,295.5 is
-    "13.7M": in full it was cut to "13,680,…" at 1024 px), then powers of ten."""
+    million, then ``digits`` (at least one) decimals of millions, billions or trillions
+    (13,680,295.5 is "13.7M": in full it was cut to "13,680,…" at 1024 px), then
+    ``digits + 2`` significant digits in powers of ten."""
     if not math.isfinite(value):
         return str(value)
     size = abs(value)
     if size >= 1e15:
-        return f"{value:.3g}"
+        return f"{value:.{digits + 2}g}"
     for scale, suffix in _MAGNITUDES:
         if size >= scale:
-            return f"{value / scale:,.1f}{suffix}"
+            return f"{value / scale:,.{max(digits, 1)}f}{suffix}"
     return f"{value:,.{digits}f}"
+
+
+def telling_digits(values: Sequence[float], digits: int, most: int = 6,
+                   form: Callable[[float, int], str] | None = None) -> int:
+    """The fewest decimals from ``digits`` (up to ``most``) at which ``form`` (by default
+    :func:`compact_number`) writes the most of the different values differently:
+    revenues of 12.31M, 12.34M and 12.38M all read "12.3M" at one decimal, and averages
+    of 1e17 + 16,000 all read "1e+17". More decimals that tell no more apart are not
+    taken."""
+    form = form or compact_number
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    want, best, told = len(set(finite)), digits, 0
+    for d in range(digits, most + 1):
+        count = len({form(v, d) for v in finite})
+        if count > told:
+            best, told = d, count
+        if count >= want:
+            break
+    return best
 
 
 def fmt_number(value: float) -> str:
