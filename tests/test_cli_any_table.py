@@ -513,3 +513,16 @@ def test_a_pattern_matching_too_many_columns_says_so(tmp_path, capsys):
                        "--derive", "tot=sum(`Mnt*`)")
     line = one_error_line(code, err)
     assert "the derivation of 'tot' reads 300 columns once its patterns are expanded" in line
+
+
+def test_suggest_takes_the_features_fit_takes_on_a_table_without_the_mall_fields(
+        card_csv, tmp_path, capsys):
+    """suggest refused the table fit segments ("no column for age, annual_income…"): its
+    n_rows are meant to be the rows fit uses with the same options."""
+    code, out, err = run(capsys, "suggest", card_csv, "--json")
+    assert code == 0, err
+    found = json.loads(out)
+    assert found["warnings"][0].startswith("features chosen from the table's columns, as "
+                                           "custseg inspect suggests: BALANCE, PURCHASES")
+    code, fitted, err = run(capsys, "fit", card_csv, "-o", tmp_path / "m", "--json")
+    assert found["n_rows"] == json.loads(fitted)["data_quality"]["n_used"]

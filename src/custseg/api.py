@@ -819,6 +819,9 @@ def suggest(
     result's ``n_rows`` counts them and ``sample_rows`` the random sample searched.
     """
     table = _table(data, mapping, income_unit)
+    # the features fit would take with the same options (inspect's, on a table without
+    # the Mall fields), so that its n_rows are the rows fit uses
+    features, derive, note = _auto_features(table, features, tuple(derive), date_formats)
     names, spec, chosen = resolve_features(table.match, features, tuple(derive), transforms,
                                            ranges or Ranges(), categorical=categorical)
     spec = _with_date_formats(table, spec, date_formats)
@@ -833,9 +836,10 @@ def suggest(
     X = encoding.transform(values)
     spec = get_algorithm(config.algorithm)
     fitted = min(len(values), spec.fit_sample or len(values))
-    return suggest_params(X, config.algorithm, config.params, feature_names=config.features,
-                          fitted_rows=fitted, seed=random_state,
-                          blocks=encoding.blocks if spec.mixed else ())
+    found = suggest_params(X, config.algorithm, config.params, feature_names=config.features,
+                           fitted_rows=fitted, seed=random_state,
+                           blocks=encoding.blocks if spec.mixed else ())
+    return replace(found, warnings=[note, *found.warnings]) if note else found
 
 
 def compare_models(

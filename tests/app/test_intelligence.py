@@ -26,6 +26,23 @@ def test_cards_show_rules_and_edits_are_saved(app, go, downloads):
     assert saved.segment(0).edited
 
 
+def test_a_blank_or_repeated_name_is_refused_in_the_form_not_kept(app, go, errors):
+    """A blank name was kept as an edit: every page then said "segment 0 needs a name",
+    and only the Dashboard's card could mend it."""
+    before = unescape(app.main.expander[0].label)
+    other = app.session_state["_view"].model.segment(1).name
+    for name, said in (("   ", "segment 0 needs a name; it cannot be blank."),
+                       (other, other)):
+        app.text_input[0].set_value(name)
+        app.button(key="FormSubmitter:edit_0-Save").click().run()
+        assert not app.exception
+        assert any(said in e for e in errors(app)), errors(app)
+        assert unescape(app.main.expander[0].label) == before  # nothing kept
+        go(app, "explore")
+        assert not app.error  # the other pages are untouched
+        go(app, "dashboard")
+
+
 def test_compare_two_segments(app, go):
     go(app, "explore")
     sentence = next(i.value for i in app.info if " against " in i.value)

@@ -115,8 +115,14 @@ def edit_form(view, segment) -> None:
             name = st.text_input("Name", value=segment.name, max_chars=80)
             strategy = st.text_area("Strategy", value=segment.strategy, max_chars=600)
             if st.form_submit_button("Save", type="primary"):
+                change = {"name": name, "strategy": strategy}
+                try:  # a blank or repeated name is refused here, not kept as an edit
+                    view.model.with_edits({segment.id: change})  # that every page refuses
+                except CustsegError as exc:
+                    show_error(exc)
+                    return
                 edits = st.session_state[state.EDITS].setdefault(view.model_key.unedited(), {})
-                edits[segment.id] = {"name": name, "strategy": strategy}
+                edits[segment.id] = change
                 st.rerun()
 
 

@@ -931,8 +931,10 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             suggest_by="n_segments",
             k_param="n_clusters",
             # a wide sub-cluster radius leaves fewer sub-clusters than segments asked
+            # not "or raise n_clusters": with fewer sub-clusters than segments asked, more
+            # segments asked change nothing (the sub-cluster warning says so beside it)
             coarse_fix="lower threshold (fewer sub-clusters than segments leave fewer "
-            "segments), or raise n_clusters",
+            "segments)",
             diagnostics=("k_curve",),
             fit_time=_birch_time,
         ),

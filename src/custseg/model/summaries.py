@@ -239,7 +239,7 @@ def assignment_note(model: SegmentationModel) -> str:
                 f"vote of the {k} nearest known customers gives only the confidence and the "
                 "atypical flag.")
     return (f"Every algorithm assigns through the same nearest-neighbour vote ({k} "
-            "neighbours).")
+            f"{'neighbour' if k == 1 else 'neighbours'}).")
 
 
 def rules_table(model: SegmentationModel) -> pd.DataFrame:
